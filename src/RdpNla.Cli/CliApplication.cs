@@ -1,0 +1,19 @@
+using System.CommandLine;
+
+namespace RdpNla.Cli;
+
+/// <summary>The <c>rdpnla</c> command line: one root command, one subcommand per task.</summary>
+public static class CliApplication
+{
+    public static RootCommand BuildRootCommand()
+    {
+        var root = new RootCommand("RdpNla: Remote Desktop Network Level Authentication (CredSSP) server and tools.");
+        return root;
+    }
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        RootCommand root = BuildRootCommand();
+        return await root.Parse(args).InvokeAsync();
+    }
+}

@@ -1,0 +1,3 @@
+using RdpNla.Cli;
+
+return await CliApplication.RunAsync(args);

@@ -1,0 +1,38 @@
+namespace RdpNla.Protocol;
+
+/// <summary>
+/// The one exception type the protocol layer raises for bytes from a peer that cannot be decoded or that break
+/// a protocol rule. Every decoder in this assembly is total: any input decodes or raises this exception.
+/// The message never contains secret material (passwords, hashes, keys or raw tokens).
+/// </summary>
+public sealed class NlaProtocolException : Exception
+{
+    public NlaProtocolException(NlaFailureReason reason, string message, string? specReference = null)
+        : base(specReference is null ? message : $"{message} ({specReference})")
+    {
+        Reason = reason;
+        SpecReference = specReference;
+    }
+
+    public NlaProtocolException()
+        : this(NlaFailureReason.Malformed, "Malformed protocol message.")
+    {
+    }
+
+    public NlaProtocolException(string message)
+        : this(NlaFailureReason.Malformed, message)
+    {
+    }
+
+    public NlaProtocolException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Reason = NlaFailureReason.Malformed;
+    }
+
+    /// <summary>Why the input was refused.</summary>
+    public NlaFailureReason Reason { get; }
+
+    /// <summary>The specification section the rule comes from, when there is one (e.g. "MS-CSSP §2.2.1").</summary>
+    public string? SpecReference { get; }
+}
