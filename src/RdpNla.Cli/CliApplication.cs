@@ -1,4 +1,5 @@
 using System.CommandLine;
+using RdpNla.Cli.Commands;
 
 namespace RdpNla.Cli;
 
@@ -8,6 +9,7 @@ public static class CliApplication
     public static RootCommand BuildRootCommand()
     {
         var root = new RootCommand("RdpNla: Remote Desktop Network Level Authentication (CredSSP) server and tools.");
+        root.Subcommands.Add(ServeCommand.Create());
         return root;
     }
 

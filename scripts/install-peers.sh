@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the real RDP peers the interop tests run against (Debian 12 packages), when they are missing.
+# FreeRDP 2.11 client and NLA server, winpr-hash for SAM files, Xvfb for the X display xfreerdp needs.
+set -euo pipefail
+packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  sudo_cmd=(sudo)
+fi
+echo "installing: ${missing[*]}"
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

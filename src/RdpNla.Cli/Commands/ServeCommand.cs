@@ -1,0 +1,199 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.FrontDoor;
+
+namespace RdpNla.Cli.Commands;
+
+/// <summary><c>rdpnla serve</c>: the NLA front door.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var listen = new Option<string[]>("--listen", "-l")
+        {
+            Description = "Endpoint to listen on, ADDRESS:PORT or [IPV6]:PORT; repeat for several. Default 127.0.0.1:3389.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var data = new Option<string?>("--data") { Description = "Data folder (user store, audit log, generated certificate). Default: ./rdpnla." };
+        var config = new Option<FileInfo?>("--config") { Description = "JSON settings file; keys as in docs/configuration.md (e.g. {\"SecurityLayer\": 2}). Environment variables RDPNLA_<Key> override it, flags override both." };
+        var securityLayer = new Option<int?>("--security-layer")
+        {
+            Description = "RDP-Tcp SecurityLayer: 0 = Standard RDP Security, 1 = Negotiate, 2 = TLS (default). With NLA required, 1 and 2 both demand CredSSP.",
+        };
+        var userAuthentication = new Option<int?>("--user-authentication")
+        {
+            Description = "RDP-Tcp UserAuthentication: 1 = require Network Level Authentication (default), 0 = do not require it (clients without CredSSP are then offered TLS or RDP and closed: this front door only serves NLA).",
+        };
+        var allowEncryptionOracle = new Option<int?>("--allow-encryption-oracle")
+        {
+            Description = "CredSSP AllowEncryptionOracle (CVE-2018-0886): 0 = Force Updated Clients (refuse CredSSP clients below version 5), 1 = Mitigated (default), 2 = Vulnerable.",
+        };
+        var maxVersion = new Option<int?>("--max-credssp-version")
+        {
+            Description = "Highest CredSSP version to speak, 2-6 (default 6). 2-4 emulate a server without the May 2018 update (for tests and diagnosis).",
+        };
+        var certificate = new Option<string?>("--cert") { Description = "PEM certificate file (with --key). Default: a self-signed certificate generated in the data folder." };
+        var key = new Option<string?>("--key") { Description = "PEM private key of --cert." };
+        var pfx = new Option<string?>("--pfx") { Description = "PKCS#12 file with certificate and key (password from RDPNLA_Certificate__PfxPassword)." };
+        var computerName = new Option<string?>("--computer-name") { Description = "NetBIOS computer name announced in NTLM (default: the host name)." };
+        var domain = new Option<string?>("--domain") { Description = "NetBIOS domain announced in NTLM and accepted as the users' domain (default: the computer name, as a workgroup server)." };
+        var logLevel = new Option<LogLevel>("--log-level")
+        {
+            Description = "Trace, Debug, Information (default), Warning, Error.",
+            DefaultValueFactory = _ => LogLevel.Information,
+        };
+
+        var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt.")
+        {
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, certificate, key, pfx, computerName, domain, logLevel,
+        };
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var overrides = new Dictionary<string, string?>();
+            string[] endpoints = parse.GetValue(listen) ?? [];
+            for (int i = 0; i < endpoints.Length; i++)
+            {
+                overrides[$"Listen:{i}"] = endpoints[i];
+            }
+
+            void Set(string name, object? value)
+            {
+                if (value is not null)
+                {
+                    overrides[name] = Convert.ToString(value, CultureInfo.InvariantCulture);
+                }
+            }
+
+            Set("DataDirectory", parse.GetValue(data));
+            Set("SecurityLayer", parse.GetValue(securityLayer));
+            Set("UserAuthentication", parse.GetValue(userAuthentication));
+            Set("AllowEncryptionOracle", parse.GetValue(allowEncryptionOracle));
+            Set("MaxCredSspVersion", parse.GetValue(maxVersion));
+            Set("Certificate:CertificatePath", parse.GetValue(certificate));
+            Set("Certificate:KeyPath", parse.GetValue(key));
+            Set("Certificate:PfxPath", parse.GetValue(pfx));
+            Set("ComputerName", parse.GetValue(computerName));
+            Set("DomainName", parse.GetValue(domain));
+            return await RunAsync(parse.GetValue(config), overrides, parse.GetValue(logLevel), cancellationToken);
+        });
+        return command;
+    }
+
+    internal static bool TryBindOptions(FileInfo? configFile, IDictionary<string, string?> overrides, out FrontDoorOptions options, out AccountPolicyOptions policy, out IReadOnlyList<string> errors)
+    {
+        var builder = new ConfigurationBuilder();
+        if (configFile is not null)
+        {
+            builder.AddJsonFile(configFile.FullName, optional: false);
+        }
+
+        IConfiguration configuration = builder
+            .AddEnvironmentVariables("RDPNLA_")
+            .AddInMemoryCollection(overrides)
+            .Build();
+        options = new FrontDoorOptions();
+        policy = new AccountPolicyOptions();
+        try
+        {
+            configuration.Bind(options);
+            configuration.Bind(policy);
+        }
+        catch (InvalidOperationException ex)
+        {
+            errors = [$"invalid setting: {ex.InnerException?.Message ?? ex.Message}"];
+            return false;
+        }
+
+        var all = new List<string>(options.Validate());
+        var policyResult = new AccountPolicyOptionsValidator().Validate(null, policy);
+        if (policyResult.Failed)
+        {
+            all.AddRange(policyResult.Failures);
+        }
+
+        errors = all;
+        return all.Count == 0;
+    }
+
+    private static async Task<int> RunAsync(FileInfo? configFile, Dictionary<string, string?> overrides, LogLevel logLevel, CancellationToken cancellationToken)
+    {
+        if (configFile is { Exists: false })
+        {
+            await Console.Error.WriteLineAsync($"error: the settings file '{configFile.FullName}' does not exist; check the --config path.");
+            return ExitCodes.Usage;
+        }
+
+        FrontDoorOptions options;
+        AccountPolicyOptions policy;
+        try
+        {
+            if (!TryBindOptions(configFile, overrides, out options, out policy, out IReadOnlyList<string> errors))
+            {
+                foreach (string error in errors)
+                {
+                    await Console.Error.WriteLineAsync($"error: {error}");
+                }
+
+                return ExitCodes.Usage;
+            }
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
+        {
+            await Console.Error.WriteLineAsync($"error: cannot read the settings file: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+
+        using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(logLevel)
+            .AddSimpleConsole(console =>
+            {
+                console.IncludeScopes = true;
+                console.SingleLine = true;
+                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                console.UseUtcTimestamp = true;
+            }));
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        });
+
+        FrontDoorHost host;
+        try
+        {
+            host = await FrontDoorHost.StartAsync(options, policy, loggerFactory, TimeProvider.System, stop.Token);
+        }
+        catch (SocketException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: cannot listen: {ex.Message}; choose another --listen address or port, or stop the program that uses it.");
+            return ExitCodes.Unavailable;
+        }
+        catch (InvalidOperationException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}");
+            return ExitCodes.Usage;
+        }
+
+        await using (host)
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // SIGTERM or Ctrl+C: drain below.
+            }
+        }
+
+        return ExitCodes.Success;
+    }
+}

@@ -1,0 +1,247 @@
+using System.Security.Cryptography;
+using RdpNla.Protocol.Negotiate;
+using RdpNla.Protocol.Ntlm;
+
+namespace RdpNla.Protocol.CredSsp;
+
+/// <summary>
+/// The CredSSP initiator (MS-CSSP §3.1.5), shaped like <c>System.Net.Security.NegotiateAuthentication</c>: call
+/// <see cref="GetOutgoingBlob"/> with no input for the first TSRequest, then with each TSRequest the server sends.
+/// It verifies the server's public-key binding before it delegates any credential, and applies the
+/// AllowEncryptionOracle policy to the server's version as a patched Windows client does (nla-protocol.md §4.3).
+/// </summary>
+public sealed class CredSspClientContext : IDisposable
+{
+    private readonly CredSspClientOptions _options;
+    private readonly NegotiateClientContext _negotiate;
+    private readonly byte[] _publicKey;
+    private readonly byte[]? _clientNonce;
+    private State _state = State.Initial;
+
+    public CredSspClientContext(CredSspClientOptions options, IRandomSource random)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(random);
+        CredSspVersion.ValidateConfigured(options.MaxVersion, nameof(options));
+        _options = options;
+        _publicKey = options.ServerPublicKey.ToArray();
+        _negotiate = new NegotiateClientContext(options.Ntlm, options.UseSpnego);
+        if (CredSspVersion.UsesHashBinding(options.MaxVersion))
+        {
+            // MS-CSSP §2.2.1 clientNonce: 32 random bytes, version 5 and later.
+            _clientNonce = new byte[CredSspBinding.ClientNonceSize];
+            random.Fill(_clientNonce);
+        }
+    }
+
+    private enum State
+    {
+        Initial,
+        AwaitingChallenge,
+        AwaitingPubKeyAuth,
+        Completed,
+        Failed,
+    }
+
+    /// <summary>The version the server announced in its first TSRequest (0 before it).</summary>
+    public int ServerVersion { get; private set; }
+
+    /// <summary>The version both sides follow: the lower of ours and the server's.</summary>
+    public int NegotiatedVersion => ServerVersion == 0 ? 0 : CredSspVersion.Effective(_options.MaxVersion, ServerVersion);
+
+    /// <summary>The NTSTATUS the server sent in TSRequest.errorCode, if it sent one.</summary>
+    public NtStatus? ServerErrorCode { get; private set; }
+
+    /// <summary>The server's NTLM CHALLENGE (target names, version, time), once received.</summary>
+    public NtlmChallengeMessage? ServerChallenge => _negotiate.Ntlm.ChallengeMessage;
+
+    /// <summary>True once the server proved it holds the key of the certificate seen in TLS.</summary>
+    public bool ServerBindingVerified { get; private set; }
+
+    public NlaFailureReason FailureReason { get; private set; }
+
+    /// <summary>A specific reason for the log and the user; never contains secrets.</summary>
+    public string? FailureMessage { get; private set; }
+
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    {
+        try
+        {
+            return Step(incoming, out status);
+        }
+        catch (NlaProtocolException ex)
+        {
+            status = Fail(ex.Reason, ex.Message);
+            return null;
+        }
+    }
+
+    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    {
+        if (_state == State.Initial)
+        {
+            byte[]? negotiate = _negotiate.GetOutgoingBlob([], out NlaStatus negotiateStatus);
+            if (negotiateStatus != NlaStatus.ContinueNeeded)
+            {
+                status = Fail(_negotiate.FailureReason, _negotiate.FailureMessage ?? "NTLM could not start.");
+                return null;
+            }
+
+            _state = State.AwaitingChallenge;
+            status = NlaStatus.ContinueNeeded;
+            return Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [negotiate!], ClientNonce = _clientNonce });
+        }
+
+        if (_state is State.Completed or State.Failed)
+        {
+            throw new InvalidOperationException($"The exchange is already {_state}.");
+        }
+
+        TsRequest response = TsRequest.Decode(incoming);
+        if (response.ErrorCode is { } errorCode)
+        {
+            // MS-CSSP §3.1.5 step 2: "If the client receives a TSRequest message with the errorCode present, it MUST
+            // immediately fail with the provided status code".
+            ServerErrorCode = errorCode;
+            ServerVersion = ServerVersion == 0 ? response.Version : ServerVersion;
+            status = Fail(NlaFailureReason.PeerReportedFailure, $"The server refused the logon: {NtStatusText.Name(errorCode)} ({NtStatusText.Describe(errorCode)}).");
+            return null;
+        }
+
+        if (ServerVersion == 0)
+        {
+            if (response.Version < CredSspVersion.Minimum)
+            {
+                status = Fail(NlaFailureReason.UnsupportedVersion, $"The server announced CredSSP version {response.Version}.");
+                return null;
+            }
+
+            ServerVersion = response.Version;
+
+            // nla-protocol.md §4.3–4.4: a patched client under "Force Updated Clients" or "Mitigated" refuses a server
+            // below version 5 right after its first TSRequest (mstsc: "The function requested is not supported ...
+            // This could be due to CredSSP encryption oracle remediation", event 6041).
+            if (_options.MaxVersion >= CredSspVersion.FirstPatched
+                && _options.AllowEncryptionOracle != EncryptionOraclePolicy.Vulnerable
+                && ServerVersion < CredSspVersion.FirstPatched)
+            {
+                status = Fail(
+                    NlaFailureReason.VersionNotPermitted,
+                    $"The server offered CredSSP version {ServerVersion}, which is not permitted by Encryption Oracle Remediation (AllowEncryptionOracle={(int)_options.AllowEncryptionOracle}).");
+                return null;
+            }
+        }
+        else if (response.Version != ServerVersion)
+        {
+            status = Fail(NlaFailureReason.UnsupportedVersion, $"The server changed its CredSSP version from {ServerVersion} to {response.Version}.");
+            return null;
+        }
+
+        return _state switch
+        {
+            State.AwaitingChallenge => OnChallenge(response, out status),
+            State.AwaitingPubKeyAuth => OnServerPubKeyAuth(response, out status),
+            _ => throw new InvalidOperationException($"Unexpected state {_state}."),
+        };
+    }
+
+    private byte[]? OnChallenge(TsRequest response, out NlaStatus status)
+    {
+        if (response.NegoTokens.Count == 0)
+        {
+            throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The server's TSRequest carries no negoTokens.", "MS-CSSP §3.1.5 step 2");
+        }
+
+        byte[]? authenticate = _negotiate.GetOutgoingBlob(response.NegoTokens[0], out NlaStatus negotiateStatus);
+        if (negotiateStatus != NlaStatus.Completed || authenticate is null)
+        {
+            status = Fail(_negotiate.FailureReason, _negotiate.FailureMessage ?? "The server's CHALLENGE was refused.");
+            return null;
+        }
+
+        // MS-CSSP §3.1.5 step 2–3: the last NTLM message travels with pubKeyAuth. Versions 5+ wrap a SHA-256 hash over
+        // magic ‖ nonce ‖ key; versions 2–4 wrap the key itself.
+        byte[] binding = CredSspVersion.UsesHashBinding(NegotiatedVersion)
+            ? CredSspBinding.ComputeClientServerHash(_clientNonce!, _publicKey)
+            : (byte[])_publicKey.Clone();
+        byte[] pubKeyAuth = _negotiate.SessionSecurity!.Wrap(binding);
+        _state = State.AwaitingPubKeyAuth;
+        status = NlaStatus.ContinueNeeded;
+        return Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [authenticate], PubKeyAuth = pubKeyAuth, ClientNonce = _clientNonce });
+    }
+
+    private byte[]? OnServerPubKeyAuth(TsRequest response, out NlaStatus status)
+    {
+        if (_negotiate.AwaitingServerMechListMic)
+        {
+            if (response.NegoTokens.Count == 0)
+            {
+                status = Fail(NlaFailureReason.IntegrityCheckFailed, "The server did not finish SPNEGO (no final token with its mechListMIC).");
+                return null;
+            }
+
+            _negotiate.GetOutgoingBlob(response.NegoTokens[0], out NlaStatus negotiateStatus);
+            if (negotiateStatus != NlaStatus.Completed)
+            {
+                status = Fail(_negotiate.FailureReason, _negotiate.FailureMessage ?? "SPNEGO did not complete.");
+                return null;
+            }
+        }
+
+        if (response.PubKeyAuth is null)
+        {
+            throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The server's TSRequest carries no pubKeyAuth.", "MS-CSSP §3.1.5 step 4");
+        }
+
+        NtlmSessionSecurity session = _negotiate.SessionSecurity!;
+        byte[] received = session.Unwrap(response.PubKeyAuth);
+        try
+        {
+            byte[] expected = CredSspVersion.UsesHashBinding(NegotiatedVersion)
+                ? CredSspBinding.ComputeServerClientHash(_clientNonce!, _publicKey)
+                : CredSspBinding.IncrementFirstByte(_publicKey);
+            if (!CryptographicOperations.FixedTimeEquals(received, expected))
+            {
+                // MS-CSSP §3.1.5 step 5: the client MUST NOT send credentials to a server that fails the binding check.
+                status = Fail(NlaFailureReason.PublicKeyMismatch, "The server's pubKeyAuth does not match the certificate seen in TLS: a man in the middle, or a server that does not hold the certificate's key. No credentials were sent.");
+                return null;
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(received);
+        }
+
+        ServerBindingVerified = true;
+        _state = State.Completed;
+        status = NlaStatus.Completed;
+        if (!_options.DelegateCredentials)
+        {
+            return null;
+        }
+
+        // MS-CSSP §3.1.5 step 5: authInfo = Encrypt(DER(TSCredentials{TSPasswordCreds})).
+        NtlmClientOptions ntlm = _options.Ntlm;
+        byte[] credentials = TsCredentials.ForPassword(ntlm.DomainName ?? string.Empty, ntlm.UserName, ntlm.Password ?? string.Empty).Encode();
+        try
+        {
+            return Encode(new TsRequest { Version = _options.MaxVersion, AuthInfo = session.Wrap(credentials), ClientNonce = _clientNonce });
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(credentials);
+        }
+    }
+
+    private NlaStatus Fail(NlaFailureReason reason, string message)
+    {
+        _state = State.Failed;
+        FailureReason = reason;
+        FailureMessage = message;
+        return NlaStatus.Failed;
+    }
+
+    private static byte[] Encode(TsRequest request) => request.Encode();
+
+    public void Dispose() => _negotiate.Dispose();
+}

@@ -1,0 +1,28 @@
+using RdpNla.Protocol.Ntlm;
+
+namespace RdpNla.Protocol.CredSsp;
+
+/// <summary>Settings of a <see cref="CredSspClientContext"/>.</summary>
+public sealed class CredSspClientOptions
+{
+    /// <summary>The SubjectPublicKey of the certificate the server presented in the TLS handshake.</summary>
+    public required ReadOnlyMemory<byte> ServerPublicKey { get; init; }
+
+    /// <summary>User, domain, password, SPN, clock and randomness for NTLM.</summary>
+    public required NtlmClientOptions Ntlm { get; init; }
+
+    /// <summary>The TSRequest version this client announces (2–6; 2–4 emulate a client without the CVE-2018-0886 fix).</summary>
+    public int MaxVersion { get; init; } = CredSspVersion.Latest;
+
+    /// <summary>AllowEncryptionOracle as a patched Windows client applies it (only meaningful when <see cref="MaxVersion"/> ≥ 5).</summary>
+    public EncryptionOraclePolicy AllowEncryptionOracle { get; init; } = EncryptionOraclePolicy.Mitigated;
+
+    /// <summary>Wrap NTLM in SPNEGO (as mstsc does when Kerberos is a candidate) instead of sending raw NTLMSSP (as FreeRDP does).</summary>
+    public bool UseSpnego { get; init; }
+
+    /// <summary>
+    /// Send the delegated credentials after the server proved its key. False stops after the binding check, for tools
+    /// that only want to know whether authentication succeeds (the server then sees an aborted handshake).
+    /// </summary>
+    public bool DelegateCredentials { get; init; } = true;
+}

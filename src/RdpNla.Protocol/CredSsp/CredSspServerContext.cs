@@ -1,0 +1,370 @@
+using System.Security.Cryptography;
+using RdpNla.Protocol.Negotiate;
+using RdpNla.Protocol.Ntlm;
+
+namespace RdpNla.Protocol.CredSsp;
+
+/// <summary>
+/// The CredSSP acceptor (MS-CSSP §3.1.5), shaped like <c>System.Net.Security.NegotiateAuthentication</c>: each
+/// received TSRequest goes in, the TSRequest to send (if any) comes out with a status. The context does not know where
+/// users live: on <see cref="NlaStatus.CredentialLookupNeeded"/> the host looks up <see cref="UserName"/> and
+/// <see cref="DomainName"/>, calls <see cref="ProvideCredential"/>, then calls <see cref="GetOutgoingBlob"/> with no
+/// input to continue. On <see cref="NlaStatus.Completed"/> the delegated credentials are in <see cref="DelegatedCredentials"/>.
+/// On <see cref="NlaStatus.Failed"/> a non-null output is the TSRequest carrying errorCode, to send before closing.
+/// </summary>
+public sealed class CredSspServerContext : IDisposable
+{
+    private readonly CredSspServerOptions _options;
+    private readonly NegotiateServerContext _negotiate;
+    private readonly byte[] _publicKey;
+    private State _state = State.AwaitingNegotiate;
+    private byte[]? _pendingPubKeyAuth;
+    private byte[]? _clientNonce;
+    private byte[]? _ntOwf;
+
+    public CredSspServerContext(CredSspServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        CredSspVersion.ValidateConfigured(options.MaxVersion, nameof(options));
+        _options = options;
+        _publicKey = options.ServerPublicKey.ToArray();
+        _negotiate = new NegotiateServerContext(options.Ntlm);
+    }
+
+    private enum State
+    {
+        AwaitingNegotiate,
+        AwaitingAuthenticate,
+        AwaitingCredential,
+        AwaitingPubKeyAuth,
+        AwaitingAuthInfo,
+        Completed,
+        Failed,
+    }
+
+    /// <summary>The version the client announced in its first TSRequest (0 before it).</summary>
+    public int PeerVersion { get; private set; }
+
+    /// <summary>The version both sides follow: the lower of ours and the client's.</summary>
+    public int NegotiatedVersion => PeerVersion == 0 ? 0 : CredSspVersion.Effective(_options.MaxVersion, PeerVersion);
+
+    /// <summary>True when the client wrapped NTLM in SPNEGO.</summary>
+    public bool IsSpnego => _negotiate.IsSpnego;
+
+    /// <summary>The user name the client authenticated as (from the NTLM AUTHENTICATE), as sent.</summary>
+    public string? UserName => _negotiate.Ntlm.UserName;
+
+    /// <summary>The domain name the client authenticated with, as sent (may be empty or ".").</summary>
+    public string? DomainName => _negotiate.Ntlm.DomainName;
+
+    /// <summary>The client's workstation name, as sent.</summary>
+    public string? Workstation => _negotiate.Ntlm.Workstation;
+
+    /// <summary>True when the client proved knowledge of the password, even if the account was then refused.</summary>
+    public bool PasswordVerified => _negotiate.Ntlm.PasswordVerified;
+
+    /// <summary>The credentials the client delegated (TSPasswordCreds), once <see cref="NlaStatus.Completed"/>.</summary>
+    public TsPasswordCreds? DelegatedCredentials { get; private set; }
+
+    public NlaFailureReason FailureReason { get; private set; }
+
+    /// <summary>The NTSTATUS the failure maps to (what errorCode carries to clients that understand it).</summary>
+    public NtStatus FailureStatus { get; private set; }
+
+    /// <summary>A specific reason for the log; never contains secrets.</summary>
+    public string? FailureMessage { get; private set; }
+
+    /// <summary>Gives the account lookup for <see cref="UserName"/>/<see cref="DomainName"/>.</summary>
+    public void ProvideCredential(NtlmCredentialLookup lookup)
+    {
+        ArgumentNullException.ThrowIfNull(lookup);
+        if (_state != State.AwaitingCredential)
+        {
+            throw new InvalidOperationException("No credential lookup is pending.");
+        }
+
+        _ntOwf = lookup.CopyNtOwf();
+        _negotiate.ProvideCredential(lookup);
+    }
+
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    {
+        try
+        {
+            return Step(incoming, out status);
+        }
+        catch (NlaProtocolException ex)
+        {
+            return Fail(ex.Reason, ex.Message, NtStatus.LogonFailure, out status);
+        }
+    }
+
+    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    {
+        if (_state == State.AwaitingCredential)
+        {
+            if (!incoming.IsEmpty)
+            {
+                throw new InvalidOperationException("Call ProvideCredential, then GetOutgoingBlob with no input.");
+            }
+
+            return ContinueNegotiate([], out status);
+        }
+
+        if (_state is State.Completed or State.Failed)
+        {
+            throw new InvalidOperationException($"The exchange is already {_state}.");
+        }
+
+        TsRequest request = TsRequest.Decode(incoming);
+        if (PeerVersion == 0)
+        {
+            if (request.Version < CredSspVersion.Minimum)
+            {
+                return Fail(NlaFailureReason.UnsupportedVersion, $"The client announced CredSSP version {request.Version}.", NtStatus.NotSupported, out status);
+            }
+
+            PeerVersion = request.Version;
+
+            // nla-protocol.md §4.3: a patched server with "Force Updated Clients" refuses clients below version 5.
+            // MS-CSSP §3.1.5 step 4: it SHOULD send STATUS_NOT_SUPPORTED to a client that understands errorCode.
+            if (_options.MaxVersion >= CredSspVersion.FirstPatched
+                && _options.AllowEncryptionOracle == EncryptionOraclePolicy.ForceUpdatedClients
+                && PeerVersion < CredSspVersion.FirstPatched)
+            {
+                return Fail(
+                    NlaFailureReason.VersionNotPermitted,
+                    $"The client speaks CredSSP version {PeerVersion}, without the CVE-2018-0886 fix; AllowEncryptionOracle=0 (Force Updated Clients) refuses it.",
+                    NtStatus.NotSupported,
+                    out status);
+            }
+        }
+        else if (request.Version != PeerVersion)
+        {
+            // nla-protocol.md §3.4 (FreeRDP nla_decode_ts_request): a peer that changes its version mid-exchange is refused.
+            return Fail(NlaFailureReason.UnsupportedVersion, $"The client changed its CredSSP version from {PeerVersion} to {request.Version}.", NtStatus.LogonFailure, out status);
+        }
+
+        if (request.ErrorCode is { } clientError)
+        {
+            return Fail(NlaFailureReason.PeerReportedFailure, $"The client reported {NtStatusText.Name(clientError)}.", clientError, out status);
+        }
+
+        if (request.ClientNonce is not null)
+        {
+            // nla-protocol.md §3.6: use the nonce from the TSRequest that carries pubKeyAuth (FreeRDP keeps the latest).
+            if (request.ClientNonce.Length != CredSspBinding.ClientNonceSize)
+            {
+                throw new NlaProtocolException(NlaFailureReason.Malformed, $"clientNonce has {request.ClientNonce.Length} bytes instead of 32.", "MS-CSSP §2.2.1");
+            }
+
+            _clientNonce = request.ClientNonce;
+        }
+
+        switch (_state)
+        {
+            case State.AwaitingNegotiate:
+            case State.AwaitingAuthenticate:
+                if (request.NegoTokens.Count == 0)
+                {
+                    throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The TSRequest carries no negoTokens during authentication.", "MS-CSSP §3.1.5 step 2");
+                }
+
+                _pendingPubKeyAuth = request.PubKeyAuth;
+                return ContinueNegotiate(request.NegoTokens[0], out status);
+            case State.AwaitingPubKeyAuth:
+                if (request.PubKeyAuth is null)
+                {
+                    throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The TSRequest carries no pubKeyAuth after authentication.", "MS-CSSP §3.1.5 step 3");
+                }
+
+                return AnswerPubKeyAuth(request.PubKeyAuth, finalNegoToken: null, out status);
+            case State.AwaitingAuthInfo:
+                if (request.AuthInfo is null)
+                {
+                    throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The TSRequest carries no authInfo.", "MS-CSSP §3.1.5 step 5");
+                }
+
+                return AcceptAuthInfo(request.AuthInfo, out status);
+            default:
+                throw new InvalidOperationException($"Unexpected state {_state}.");
+        }
+    }
+
+    private byte[]? ContinueNegotiate(ReadOnlySpan<byte> token, out NlaStatus status)
+    {
+        byte[]? output = _negotiate.GetOutgoingBlob(token, out NlaStatus negotiateStatus);
+        switch (negotiateStatus)
+        {
+            case NlaStatus.ContinueNeeded:
+                _state = State.AwaitingAuthenticate;
+                status = NlaStatus.ContinueNeeded;
+                return Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [output!] });
+            case NlaStatus.CredentialLookupNeeded:
+                _state = State.AwaitingCredential;
+                status = NlaStatus.CredentialLookupNeeded;
+                return null;
+            case NlaStatus.Completed:
+                if (_pendingPubKeyAuth is { } pubKeyAuth)
+                {
+                    // MS-CSSP §3.1.5 step 2: the client sent its last token together with pubKeyAuth.
+                    _pendingPubKeyAuth = null;
+                    return AnswerPubKeyAuth(pubKeyAuth, output, out status);
+                }
+
+                // nla-protocol.md §5.8 rule 4: a client (FreeRDP over SPNEGO) may send pubKeyAuth one leg later.
+                _state = State.AwaitingPubKeyAuth;
+                status = NlaStatus.ContinueNeeded;
+                return output is null
+                    ? throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The client's last NTLM message came without pubKeyAuth.", "MS-CSSP §3.1.5 step 2")
+                    : Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [output] });
+            default:
+                return Fail(_negotiate.FailureReason, _negotiate.FailureMessage ?? "Authentication failed.", _negotiate.FailureStatus, out status);
+        }
+    }
+
+    private byte[]? AnswerPubKeyAuth(byte[] pubKeyAuth, byte[]? finalNegoToken, out NlaStatus status)
+    {
+        NtlmSessionSecurity session = _negotiate.SessionSecurity!;
+        byte[] received = session.Unwrap(pubKeyAuth);
+        byte[] reply;
+        try
+        {
+            if (CredSspVersion.UsesHashBinding(NegotiatedVersion))
+            {
+                if (_clientNonce is null)
+                {
+                    return Fail(NlaFailureReason.PublicKeyMismatch, $"CredSSP version {NegotiatedVersion} requires a clientNonce and the client sent none.", NtStatus.LogonFailure, out status);
+                }
+
+                byte[] expected = CredSspBinding.ComputeClientServerHash(_clientNonce, _publicKey);
+                if (!CryptographicOperations.FixedTimeEquals(received, expected))
+                {
+                    return Fail(NlaFailureReason.PublicKeyMismatch, "The client's pubKeyAuth hash does not match this server's certificate (a man in the middle, or the client bound another key).", NtStatus.LogonFailure, out status);
+                }
+
+                reply = CredSspBinding.ComputeServerClientHash(_clientNonce, _publicKey);
+            }
+            else
+            {
+                if (!CryptographicOperations.FixedTimeEquals(received, _publicKey))
+                {
+                    return Fail(NlaFailureReason.PublicKeyMismatch, "The client's pubKeyAuth does not echo this server's public key (a man in the middle, or the client saw another certificate).", NtStatus.LogonFailure, out status);
+                }
+
+                reply = CredSspBinding.IncrementFirstByte(_publicKey);
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(received);
+        }
+
+        _state = State.AwaitingAuthInfo;
+        status = NlaStatus.ContinueNeeded;
+        return Encode(new TsRequest
+        {
+            Version = _options.MaxVersion,
+            NegoTokens = finalNegoToken is null ? [] : [finalNegoToken],
+            PubKeyAuth = session.Wrap(reply),
+        });
+    }
+
+    private byte[]? AcceptAuthInfo(byte[] authInfo, out NlaStatus status)
+    {
+        byte[] plaintext = _negotiate.SessionSecurity!.Unwrap(authInfo);
+        TsCredentials credentials;
+        try
+        {
+            credentials = TsCredentials.Decode(plaintext);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+
+        if (credentials.CredType != (int)TsCredentialType.Password)
+        {
+            string kind = credentials.CredType switch
+            {
+                (int)TsCredentialType.SmartCard => "smart card credentials (TSSmartCardCreds)",
+                (int)TsCredentialType.RemoteGuard => "Remote Credential Guard credentials (TSRemoteGuardCreds)",
+                _ => $"credentials of unknown type {credentials.CredType}",
+            };
+            return Fail(NlaFailureReason.UnsupportedCredentials, $"The client delegated {kind}; only passwords are accepted.", NtStatus.LogonFailure, out status);
+        }
+
+        TsPasswordCreds password = TsPasswordCreds.Decode(credentials.Credentials);
+        if (!MatchesAuthenticatedIdentity(password, out string? mismatch))
+        {
+            // MS-CSSP §1.3: the delegated credentials create the session; a client must not prove one identity and
+            // delegate another (nla-protocol.md §3.8, hardening for hosts that relay the delegated password).
+            password.Dispose();
+            return Fail(NlaFailureReason.UnsupportedCredentials, mismatch!, NtStatus.LogonFailure, out status);
+        }
+
+        DelegatedCredentials = password;
+        _state = State.Completed;
+        status = NlaStatus.Completed;
+        return null;
+    }
+
+    private bool MatchesAuthenticatedIdentity(TsPasswordCreds delegated, out string? mismatch)
+    {
+        if (delegated.UserName.Length == 0 && delegated.DomainName.Length == 0 && delegated.PasswordLength == 0)
+        {
+            mismatch = "The client delegated empty credentials (Restricted Admin mode), which this server does not support.";
+            return false;
+        }
+
+        if (!string.Equals(delegated.UserName, UserName, StringComparison.OrdinalIgnoreCase))
+        {
+            mismatch = $"The delegated user name '{delegated.UserName}' differs from the authenticated user '{UserName}'.";
+            return false;
+        }
+
+        if (_ntOwf is not null)
+        {
+            byte[] delegatedOwf = delegated.ComputeNtOwf();
+            bool same = CryptographicOperations.FixedTimeEquals(delegatedOwf, _ntOwf);
+            CryptographicOperations.ZeroMemory(delegatedOwf);
+            if (!same)
+            {
+                mismatch = "The delegated password differs from the password the client authenticated with.";
+                return false;
+            }
+        }
+
+        mismatch = null;
+        return true;
+    }
+
+    private byte[]? Fail(NlaFailureReason reason, string message, NtStatus ntStatus, out NlaStatus status)
+    {
+        _state = State.Failed;
+        FailureReason = reason;
+        FailureMessage = message;
+        FailureStatus = ntStatus;
+        status = NlaStatus.Failed;
+
+        // MS-CSSP §3.1.5 step 2: errorCode goes only to a client whose version understands it, from a version that has it.
+        return PeerVersion != 0
+            && CredSspVersion.SupportsErrorCode(_options.MaxVersion)
+            && CredSspVersion.SupportsErrorCode(PeerVersion)
+            && reason is not NlaFailureReason.PublicKeyMismatch and not NlaFailureReason.DecryptionFailed
+            ? Encode(new TsRequest { Version = _options.MaxVersion, ErrorCode = ntStatus })
+            : null;
+    }
+
+    private static byte[] Encode(TsRequest request) => request.Encode();
+
+    public void Dispose()
+    {
+        _negotiate.Dispose();
+        DelegatedCredentials?.Dispose();
+        if (_ntOwf is not null)
+        {
+            CryptographicOperations.ZeroMemory(_ntOwf);
+        }
+    }
+}

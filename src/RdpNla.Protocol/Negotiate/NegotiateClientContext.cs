@@ -1,0 +1,169 @@
+using RdpNla.Protocol.Ntlm;
+using RdpNla.Protocol.Spnego;
+
+namespace RdpNla.Protocol.Negotiate;
+
+/// <summary>
+/// The initiator side of the "Negotiate" package as CredSSP uses it: NTLM, raw (what FreeRDP, IronRDP and mstsc send
+/// when Kerberos is impossible) or wrapped in SPNEGO offering NTLM only (nla-protocol.md §5.8 initiator rules).
+/// </summary>
+public sealed class NegotiateClientContext : IDisposable
+{
+    private readonly NtlmClientContext _ntlm;
+    private readonly bool _useSpnego;
+    private byte[]? _mechTypesEncoding;
+    private State _state = State.Initial;
+
+    public NegotiateClientContext(NtlmClientOptions options, bool useSpnego)
+    {
+        _ntlm = new NtlmClientContext(options);
+        _useSpnego = useSpnego;
+    }
+
+    private enum State
+    {
+        Initial,
+        AwaitingChallenge,
+        AwaitingServerMic,
+        Completed,
+        Failed,
+    }
+
+    public NtlmClientContext Ntlm => _ntlm;
+
+    /// <summary>Set once AUTHENTICATE was produced: the keys for pubKeyAuth and authInfo.</summary>
+    public NtlmSessionSecurity? SessionSecurity => _state is State.AwaitingServerMic or State.Completed ? _ntlm.SessionSecurity : null;
+
+    /// <summary>True when the server's final SPNEGO token (with its mechListMIC) is still expected.</summary>
+    public bool AwaitingServerMechListMic => _state == State.AwaitingServerMic;
+
+    public NlaFailureReason FailureReason { get; private set; }
+
+    public string? FailureMessage { get; private set; }
+
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    {
+        try
+        {
+            return Step(incoming, out status);
+        }
+        catch (NlaProtocolException ex)
+        {
+            status = Fail(ex.Reason, ex.Message);
+            return null;
+        }
+    }
+
+    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    {
+        switch (_state)
+        {
+            case State.Initial:
+            {
+                byte[]? negotiate = _ntlm.GetOutgoingBlob([], out NlaStatus ntlmStatus);
+                if (ntlmStatus != NlaStatus.ContinueNeeded || negotiate is null)
+                {
+                    status = Fail(_ntlm.FailureReason, _ntlm.FailureMessage ?? "NTLM could not start.");
+                    return null;
+                }
+
+                _state = State.AwaitingChallenge;
+                status = NlaStatus.ContinueNeeded;
+                if (!_useSpnego)
+                {
+                    return negotiate;
+                }
+
+                var init = new NegTokenInit { MechTypes = [SpnegoOids.Ntlm], MechToken = negotiate };
+                byte[] encoded = init.Encode();
+                _mechTypesEncoding = NegTokenInit.Decode(encoded).MechTypesEncoding;
+                return encoded;
+            }
+
+            case State.AwaitingChallenge:
+            {
+                ReadOnlySpan<byte> challenge = incoming;
+                NegTokenResp? response = null;
+                if (_useSpnego && !NegoTokenFormat.IsRawNtlm(incoming))
+                {
+                    response = NegTokenResp.Decode(incoming);
+                    if (response.State == NegState.Reject)
+                    {
+                        status = Fail(NlaFailureReason.PeerReportedFailure, "The server rejected SPNEGO negotiation.");
+                        return null;
+                    }
+
+                    if (response.SupportedMech is not null && response.SupportedMech != SpnegoOids.Ntlm)
+                    {
+                        status = Fail(NlaFailureReason.UnsupportedMechanism, $"The server selected mechanism {response.SupportedMech}, not NTLM.");
+                        return null;
+                    }
+
+                    if (response.ResponseToken is null)
+                    {
+                        throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "SPNEGO NegTokenResp carries no NTLM CHALLENGE.", "RFC 4178 §4.2.2");
+                    }
+
+                    challenge = response.ResponseToken;
+                }
+
+                byte[]? authenticate = _ntlm.GetOutgoingBlob(challenge, out NlaStatus ntlmStatus);
+                if (ntlmStatus != NlaStatus.Completed || authenticate is null)
+                {
+                    status = Fail(_ntlm.FailureReason, _ntlm.FailureMessage ?? "NTLM CHALLENGE refused.");
+                    return null;
+                }
+
+                if (response is null)
+                {
+                    // Raw NTLM (also when a server answers SPNEGO with a raw CHALLENGE): no mechListMIC exchange.
+                    _state = State.Completed;
+                    status = NlaStatus.Completed;
+                    return authenticate;
+                }
+
+                // nla-protocol.md §5.7: the mechListMIC takes send sequence number 0, then the send RC4 state restarts.
+                NtlmSessionSecurity session = _ntlm.SessionSecurity!;
+                byte[] mic = session.GetMic(_mechTypesEncoding);
+                session.ResetSendCipher();
+                _state = State.AwaitingServerMic;
+                status = NlaStatus.Completed;
+                return new NegTokenResp { ResponseToken = authenticate, MechListMic = mic }.Encode();
+            }
+
+            case State.AwaitingServerMic:
+            {
+                NegTokenResp final = NegTokenResp.Decode(incoming);
+                if (final.State is not NegState.AcceptCompleted)
+                {
+                    status = Fail(NlaFailureReason.PeerReportedFailure, $"The server ended SPNEGO with state {final.State?.ToString() ?? "none"}.");
+                    return null;
+                }
+
+                if (final.MechListMic is null || !_ntlm.SessionSecurity!.VerifyMic(_mechTypesEncoding, final.MechListMic))
+                {
+                    status = Fail(NlaFailureReason.IntegrityCheckFailed, "The server's SPNEGO mechListMIC is missing or does not verify.");
+                    return null;
+                }
+
+                _ntlm.SessionSecurity!.ResetReceiveCipher();
+                _state = State.Completed;
+                status = NlaStatus.Completed;
+                return null;
+            }
+
+            default:
+                throw new InvalidOperationException($"The exchange is already {_state}.");
+        }
+    }
+
+    private NlaStatus Fail(NlaFailureReason reason, string message)
+    {
+        _state = State.Failed;
+        FailureReason = reason;
+        FailureMessage = message;
+        return NlaStatus.Failed;
+    }
+
+    public void Dispose() => _ntlm.Dispose();
+}

@@ -1,0 +1,213 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using Microsoft.Extensions.Logging;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Audit;
+using RdpNla.Transport;
+
+namespace RdpNla.Server.FrontDoor;
+
+/// <summary>
+/// One client of the front door: X.224 negotiation with the Windows policy, TLS, the CredSSP acceptor, the account
+/// policy, the Early User Authorization Result, and the audit record. Nothing beyond the handshake is touched before
+/// CredSSP has proven the user. Every failure is logged with its specific reason and closes only this connection.
+/// </summary>
+public sealed class FrontDoorConnection : IAsyncDisposable
+{
+    private const int MaxConnectionRequestSize = 4096;
+
+    private readonly Socket _socket;
+    private readonly FrontDoorContext _context;
+    private readonly IPEndPoint _remote;
+    private readonly AuditRecordBuilder _audit;
+    private string _phase = "X.224";
+
+    internal FrontDoorConnection(Socket socket, FrontDoorContext context)
+    {
+        _socket = socket;
+        _context = context;
+        _remote = (IPEndPoint)socket.RemoteEndPoint!;
+        _audit = new AuditRecordBuilder(_remote, context.TimeProvider);
+    }
+
+    private ILogger Logger => _context.Logger;
+
+    internal async Task RunAsync(long connectionId, Action authenticationFinished, CancellationToken stopping)
+    {
+        using IDisposable? scope = Logger.BeginScope(new Dictionary<string, object>
+        {
+            ["ConnectionId"] = connectionId,
+            ["RemoteEndPoint"] = _remote.ToString(),
+        });
+        _audit.ConnectionId = connectionId;
+        FrontDoorLog.Accepted(Logger);
+        _socket.NoDelay = true;
+        TimeSpan timeout = _context.Options.Limits.HandshakeTimeout;
+        using var deadline = new CancellationTokenSource(timeout, _context.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, stopping);
+        var network = new NetworkStream(_socket, ownsSocket: false);
+        await using (network.ConfigureAwait(false))
+        {
+            try
+            {
+                await HandshakeAsync(network, linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+            {
+                FrontDoorLog.HandshakeTimeout(Logger, timeout, _phase);
+                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"handshake deadline passed in phase {_phase}").ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                FrontDoorLog.ConnectionError(Logger, _phase, "the server is stopping");
+            }
+            catch (PeerClosedException)
+            {
+                FrontDoorLog.ClientClosed(Logger, _phase);
+                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"client closed the connection in phase {_phase}").ConfigureAwait(false);
+            }
+            catch (NlaProtocolException ex)
+            {
+                FrontDoorLog.ProtocolViolation(Logger, $"{_phase}: {ex.Message}");
+                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"protocol violation in phase {_phase}: {ex.Reason}").ConfigureAwait(false);
+            }
+            catch (AuthenticationException ex)
+            {
+                FrontDoorLog.TlsFailed(Logger, ex.InnerException?.Message ?? ex.Message);
+                await _audit.WriteAsync(_context, AuditOutcome.Error, null, "TLS handshake failed").ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+            {
+                FrontDoorLog.ConnectionError(Logger, _phase, ex.Message);
+                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"connection error in phase {_phase}").ConfigureAwait(false);
+            }
+            finally
+            {
+                authenticationFinished();
+            }
+        }
+    }
+
+    private async Task HandshakeAsync(NetworkStream network, CancellationToken cancellationToken)
+    {
+        byte[] frame = await MessageFraming.ReadTpktFrameAsync(network, MaxConnectionRequestSize, cancellationToken).ConfigureAwait(false);
+        X224ConnectionRequest request = X224ConnectionRequest.Decode(frame);
+        NegotiationDecision decision = SecurityNegotiator.Select(
+            _context.Options.SecurityLayer,
+            _context.Options.NlaRequired,
+            request,
+            certificateAvailable: true);
+        SecurityProtocols requested = request.NegotiationRequest?.RequestedProtocols ?? SecurityProtocols.Rdp;
+        FrontDoorLog.Negotiated(Logger, request.NegotiationRequest is null ? "(no RDP_NEG_REQ)" : requested.ToString(), request.Cookie, decision.Reason);
+        _audit.RequestedProtocols = requested;
+
+        byte[]? confirm = decision.EncodeConnectionConfirm();
+        if (confirm is not null)
+        {
+            await network.WriteAsync(confirm, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (decision.Kind != NegotiationDecisionKind.Respond)
+        {
+            await _audit.WriteAsync(_context, AuditOutcome.Refused, null, decision.Reason).ConfigureAwait(false);
+            return;
+        }
+
+        SecurityProtocols selected = decision.SelectedProtocol;
+        _audit.SelectedProtocol = selected;
+        if (selected == SecurityProtocols.Rdp)
+        {
+            FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_RDP (Standard RDP Security)");
+            await _audit.WriteAsync(_context, AuditOutcome.Refused, null, "Standard RDP Security selected; no session without NLA").ConfigureAwait(false);
+            return;
+        }
+
+        _phase = "TLS";
+        var tls = new SslStream(network, leaveInnerStreamOpen: true);
+        await using (tls.ConfigureAwait(false))
+        {
+            await tls.AuthenticateAsServerAsync(
+                new SslServerAuthenticationOptions
+                {
+                    ServerCertificateContext = _context.CertificateContext,
+                    ClientCertificateRequired = false,
+                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                    AllowRenegotiation = false,
+                    CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                },
+                cancellationToken).ConfigureAwait(false);
+            FrontDoorLog.TlsEstablished(Logger, tls.SslProtocol.ToString(), tls.NegotiatedCipherSuite.ToString());
+
+            if (selected == SecurityProtocols.Ssl)
+            {
+                FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_SSL (TLS without NLA)");
+                await _audit.WriteAsync(_context, AuditOutcome.Refused, null, "TLS selected without NLA; no backend for unauthenticated sessions").ConfigureAwait(false);
+                return;
+            }
+
+            _phase = "CredSSP";
+            await AuthenticateAsync(tls, selected, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CancellationToken cancellationToken)
+    {
+        using var credSsp = new CredSspServerContext(_context.CreateCredSspOptions());
+        await using AccountAuthenticator accounts = _context.CreateAccountAuthenticator();
+        NlaStatus status = await CredSspServerHandshake.RunAsync(
+            tls,
+            credSsp,
+            accounts.LookupAsync,
+            _context.Options.Limits.MaxMessageSize,
+            cancellationToken).ConfigureAwait(false);
+
+        _audit.UserName = credSsp.UserName;
+        _audit.DomainName = credSsp.DomainName;
+        _audit.CredSspVersion = credSsp.PeerVersion == 0 ? null : credSsp.PeerVersion;
+        await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false);
+        string domain = credSsp.DomainName ?? string.Empty;
+        string user = credSsp.UserName ?? string.Empty;
+        if (status == NlaStatus.Failed)
+        {
+            string statusName = NtStatusText.Name(credSsp.FailureStatus);
+            FrontDoorLog.AuthenticationFailed(Logger, domain, user, statusName, credSsp.FailureMessage ?? credSsp.FailureReason.ToString());
+            await _audit.WriteAsync(_context, AuditOutcome.Failure, credSsp.FailureStatus, credSsp.FailureMessage ?? credSsp.FailureReason.ToString()).ConfigureAwait(false);
+            return;
+        }
+
+        if (accounts.RemoteLogonDenied)
+        {
+            // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the server answers AUTHZ_ACCESS_DENIED; with HYBRID it can only
+            // disconnect (Windows would send a Set Error Info PDU later in the connection).
+            string action = selected == SecurityProtocols.HybridEx ? "Early User Authorization Result AUTHZ_ACCESS_DENIED" : "disconnected after CredSSP";
+            if (selected == SecurityProtocols.HybridEx)
+            {
+                await tls.WriteAsync(EarlyUserAuthorizationResult.AccessDenied.Encode(), cancellationToken).ConfigureAwait(false);
+            }
+
+            FrontDoorLog.RemoteLogonDenied(Logger, domain, user, action);
+            await _audit.WriteAsync(_context, AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"remote logon denied ({action})").ConfigureAwait(false);
+            return;
+        }
+
+        if (selected == SecurityProtocols.HybridEx)
+        {
+            await tls.WriteAsync(EarlyUserAuthorizationResult.Success.Encode(), cancellationToken).ConfigureAwait(false);
+        }
+
+        FrontDoorLog.Authenticated(Logger, domain, user, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
+        await _audit.WriteAsync(_context, AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured").ConfigureAwait(false);
+        FrontDoorLog.NoBackend(Logger, domain, user);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _socket.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RdpNla.Protocol;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.Hosting;
+using RdpNla.Server.Storage;
+using RdpNla.Transport;
+
+namespace RdpNla.Server.FrontDoor;
+
+/// <summary>
+/// A running front door and everything it owns (database, certificate, listener). <see cref="StartAsync"/> builds it
+/// from validated options; disposing drains the connections and closes the database.
+/// </summary>
+public sealed class FrontDoorHost : IAsyncDisposable
+{
+    private readonly RdpNlaDatabase _database;
+    private readonly X509Certificate2 _certificate;
+
+    private FrontDoorHost(FrontDoorServer server, RdpNlaDatabase database, X509Certificate2 certificate, string fingerprint)
+    {
+        Server = server;
+        _database = database;
+        _certificate = certificate;
+        CertificateFingerprint = fingerprint;
+    }
+
+    public FrontDoorServer Server { get; }
+
+    /// <summary>The SHA-256 fingerprint of the TLS certificate in use.</summary>
+    public string CertificateFingerprint { get; }
+
+    /// <summary>The DER certificate in use (clients pin it or trust it on first use).</summary>
+    public X509Certificate2 Certificate => _certificate;
+
+    /// <summary>Opens the store, loads or generates the certificate, binds the listeners and starts serving.</summary>
+    /// <exception cref="InvalidOperationException">The options are invalid or the certificate cannot be loaded.</exception>
+    /// <exception cref="SocketException">A listen endpoint cannot be bound.</exception>
+    public static async Task<FrontDoorHost> StartAsync(
+        FrontDoorOptions options,
+        AccountPolicyOptions accountPolicyOptions,
+        ILoggerFactory loggerFactory,
+        TimeProvider timeProvider,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        IReadOnlyList<string> errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(Environment.NewLine, errors));
+        }
+
+        ILogger logger = loggerFactory.CreateLogger("RdpNla.FrontDoor");
+        string dataDirectory = DataDirectory.Resolve(options.DataDirectory);
+        RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
+        X509Certificate2? certificate = null;
+        try
+        {
+            LocalDomainNames localNames = options.ComputerName is null
+                ? LocalDomainNames.FromEnvironment(options.DomainName)
+                : new LocalDomainNames(options.ComputerName, options.DnsComputerName, options.DomainName);
+            certificate = ServerCertificate.Load(options.Certificate, dataDirectory, localNames.DnsName ?? localNames.NetBiosName.ToLowerInvariant(), timeProvider, out bool generated);
+            string fingerprint = ServerCertificate.Sha256Fingerprint(certificate);
+            FrontDoorLog.CertificateLoaded(logger, certificate.Subject, fingerprint, generated ? " (generated now, self-signed)" : string.Empty);
+            FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion);
+            if ((await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
+            {
+                FrontDoorLog.NoUsers(logger, dataDirectory);
+            }
+
+            var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
+            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance);
+            var server = new FrontDoorServer(options, socket => new FrontDoorConnection(socket, context), logger);
+            server.Start();
+            return new FrontDoorHost(server, database, certificate, fingerprint);
+        }
+        catch
+        {
+            certificate?.Dispose();
+            await database.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync().ConfigureAwait(false);
+        await _database.DisposeAsync().ConfigureAwait(false);
+        _certificate.Dispose();
+    }
+}

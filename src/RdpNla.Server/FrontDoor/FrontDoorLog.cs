@@ -1,0 +1,68 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace RdpNla.Server.FrontDoor;
+
+/// <summary>
+/// The front door's log messages (event ids 1000–1999). User names are logged; passwords, hashes, keys and raw tokens
+/// never are: no message here takes one as a parameter.
+/// </summary>
+internal static partial class FrontDoorLog
+{
+    [LoggerMessage(1000, LogLevel.Information, "Listening on {EndPoint}")]
+    public static partial void Listening(ILogger logger, IPEndPoint endPoint);
+
+    [LoggerMessage(1001, LogLevel.Information, "TLS certificate {Subject}, SHA-256 fingerprint {Fingerprint}{Origin}")]
+    public static partial void CertificateLoaded(ILogger logger, string subject, string fingerprint, string origin);
+
+    [LoggerMessage(1002, LogLevel.Information, "Policy: SecurityLayer={SecurityLayer} UserAuthentication={UserAuthentication} AllowEncryptionOracle={AllowEncryptionOracle} MaxCredSspVersion={MaxVersion}")]
+    public static partial void Policy(ILogger logger, int securityLayer, int userAuthentication, int allowEncryptionOracle, int maxVersion);
+
+    [LoggerMessage(1003, LogLevel.Warning, "The user store has no users: every logon will fail. Add one with: rdpnla users add NAME --data {DataDirectory}")]
+    public static partial void NoUsers(ILogger logger, string dataDirectory);
+
+    [LoggerMessage(1010, LogLevel.Debug, "Connection accepted")]
+    public static partial void Accepted(ILogger logger);
+
+    [LoggerMessage(1011, LogLevel.Warning, "Connection refused before the handshake: {Reason}")]
+    public static partial void RefusedAtAccept(ILogger logger, string reason);
+
+    [LoggerMessage(1012, LogLevel.Information, "X.224 request {RequestedProtocols} (cookie {Cookie}): {Decision}")]
+    public static partial void Negotiated(ILogger logger, string requestedProtocols, string? cookie, string decision);
+
+    [LoggerMessage(1013, LogLevel.Information, "TLS {Protocol} established with {CipherSuite}")]
+    public static partial void TlsEstablished(ILogger logger, string protocol, string cipherSuite);
+
+    [LoggerMessage(1020, LogLevel.Information, "User {Domain}\\{User} authenticated with CredSSP version {Version} ({Mechanism})")]
+    public static partial void Authenticated(ILogger logger, string domain, string user, int version, string mechanism);
+
+    [LoggerMessage(1021, LogLevel.Warning, "Authentication of {Domain}\\{User} failed: {Status}: {Reason}")]
+    public static partial void AuthenticationFailed(ILogger logger, string domain, string user, string status, string reason);
+
+    [LoggerMessage(1022, LogLevel.Warning, "User {Domain}\\{User} authenticated but is denied remote logon: {Action}")]
+    public static partial void RemoteLogonDenied(ILogger logger, string domain, string user, string action);
+
+    [LoggerMessage(1023, LogLevel.Information, "User {Domain}\\{User} authenticated; no backend is configured, closing the connection")]
+    public static partial void NoBackend(ILogger logger, string domain, string user);
+
+    [LoggerMessage(1024, LogLevel.Information, "Security protocol {Protocol} selected; this front door serves only NLA (CredSSP) sessions, closing the connection")]
+    public static partial void NoSessionWithoutNla(ILogger logger, string protocol);
+
+    [LoggerMessage(1030, LogLevel.Warning, "Protocol violation: {Reason}")]
+    public static partial void ProtocolViolation(ILogger logger, string reason);
+
+    [LoggerMessage(1031, LogLevel.Warning, "Handshake deadline of {Timeout} passed in phase {Phase}; closing")]
+    public static partial void HandshakeTimeout(ILogger logger, TimeSpan timeout, string phase);
+
+    [LoggerMessage(1032, LogLevel.Information, "The client closed the connection in phase {Phase}")]
+    public static partial void ClientClosed(ILogger logger, string phase);
+
+    [LoggerMessage(1033, LogLevel.Warning, "TLS handshake failed: {Reason}")]
+    public static partial void TlsFailed(ILogger logger, string reason);
+
+    [LoggerMessage(1034, LogLevel.Warning, "Connection failed in phase {Phase}: {Reason}")]
+    public static partial void ConnectionError(ILogger logger, string phase, string reason);
+
+    [LoggerMessage(1040, LogLevel.Error, "Writing the audit record failed: {Reason}")]
+    public static partial void AuditFailed(ILogger logger, string reason);
+}

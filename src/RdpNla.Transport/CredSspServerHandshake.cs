@@ -1,0 +1,53 @@
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Ntlm;
+
+namespace RdpNla.Transport;
+
+/// <summary>Looks up the account a client authenticates as; may be asynchronous (a database, a directory).</summary>
+/// <param name="userName">The user name as the client sent it.</param>
+/// <param name="domainName">The domain name as the client sent it (may be empty or ".").</param>
+public delegate ValueTask<NtlmCredentialLookup> CredentialLookup(string userName, string domainName, CancellationToken cancellationToken);
+
+/// <summary>Drives a <see cref="CredSspServerContext"/> over an authenticated TLS stream.</summary>
+public static class CredSspServerHandshake
+{
+    /// <summary>
+    /// Runs the CredSSP exchange until it completes or fails. Returns the final status; on failure, the errorCode
+    /// TSRequest (when the client's version understands it) has already been sent.
+    /// </summary>
+    /// <exception cref="NlaProtocolException">A message could not be framed.</exception>
+    /// <exception cref="EndOfStreamException">The client closed the connection.</exception>
+    public static async Task<NlaStatus> RunAsync(
+        Stream tls,
+        CredSspServerContext context,
+        CredentialLookup lookup,
+        int maxMessageSize,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(tls);
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(lookup);
+        while (true)
+        {
+            byte[] request = await MessageFraming.ReadTsRequestAsync(tls, maxMessageSize, cancellationToken).ConfigureAwait(false);
+            byte[]? output = context.GetOutgoingBlob(request, out NlaStatus status);
+            if (status == NlaStatus.CredentialLookupNeeded)
+            {
+                NtlmCredentialLookup account = await lookup(context.UserName ?? string.Empty, context.DomainName ?? string.Empty, cancellationToken).ConfigureAwait(false);
+                context.ProvideCredential(account);
+                output = context.GetOutgoingBlob([], out status);
+            }
+
+            if (output is not null)
+            {
+                await MessageFraming.WriteMessageAsync(tls, output, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (status is NlaStatus.Completed or NlaStatus.Failed)
+            {
+                return status;
+            }
+        }
+    }
+}

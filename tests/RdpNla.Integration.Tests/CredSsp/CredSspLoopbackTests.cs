@@ -1,0 +1,190 @@
+using RdpNla.Integration.Tests.Support;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Transport;
+
+namespace RdpNla.Integration.Tests.CredSsp;
+
+/// <summary>
+/// Our CredSSP client against our CredSSP server over real SslStream on loopback, in every combination of version
+/// (2..6 each side) and AllowEncryptionOracle (0/1/2 each side).
+/// </summary>
+public class CredSspLoopbackTests
+{
+    public static TheoryData<int, int, int, int> VersionPolicyMatrix()
+    {
+        var data = new TheoryData<int, int, int, int>();
+        for (int clientVersion = 2; clientVersion <= 6; clientVersion++)
+        {
+            for (int clientPolicy = 0; clientPolicy <= 2; clientPolicy++)
+            {
+                for (int serverVersion = 2; serverVersion <= 6; serverVersion++)
+                {
+                    for (int serverPolicy = 0; serverPolicy <= 2; serverPolicy++)
+                    {
+                        data.Add(clientVersion, clientPolicy, serverVersion, serverPolicy);
+                    }
+                }
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// The KB4093492 compatibility table (nla-protocol.md §4.3), written out independently of the product code:
+    /// a patched server (version ≥ 5) set to Force Updated Clients refuses an unpatched client (version ≤ 4); a patched
+    /// client set to Force Updated Clients or Mitigated refuses an unpatched server; everything else connects.
+    /// </summary>
+    private static string ExpectedOutcome(int clientVersion, int clientPolicy, int serverVersion, int serverPolicy)
+    {
+        bool clientPatched = clientVersion >= 5;
+        bool serverPatched = serverVersion >= 5;
+        if (serverPatched && serverPolicy == 0 && !clientPatched)
+        {
+            return "server refuses";
+        }
+
+        if (clientPatched && clientPolicy is 0 or 1 && !serverPatched)
+        {
+            return "client refuses";
+        }
+
+        return "success";
+    }
+
+    [Theory]
+    [MemberData(nameof(VersionPolicyMatrix))]
+    public async Task Authenticate_VersionAndPolicyMatrix_MatchesEncryptionOracleTable(int clientVersion, int clientPolicy, int serverVersion, int serverPolicy)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TlsPair tls = await TlsPair.ConnectAsync(TestCertificates.Server, ct);
+        byte[] key = tls.CertificateSeenByClient.GetPublicKey();
+        var clientOptions = new CredSspClientOptions
+        {
+            ServerPublicKey = key,
+            Ntlm = CredSspRun.ClientNtlmOptions(CredSspRun.Password, clientVersion),
+            MaxVersion = clientVersion,
+            AllowEncryptionOracle = (EncryptionOraclePolicy)clientPolicy,
+        };
+        var serverOptions = new CredSspServerOptions
+        {
+            ServerPublicKey = TestCertificates.Server.GetPublicKey(),
+            Ntlm = CredSspRun.ServerNtlmOptions(serverVersion),
+            MaxVersion = serverVersion,
+            AllowEncryptionOracle = (EncryptionOraclePolicy)serverPolicy,
+        };
+
+        CredSspRun run = await CredSspRun.RunAsync(tls.Client, tls.Server, key, key, clientOptions, serverOptions, cancellationToken: ct);
+
+        switch (ExpectedOutcome(clientVersion, clientPolicy, serverVersion, serverPolicy))
+        {
+            case "success":
+                Assert.Equal(NlaStatus.Completed, run.ClientStatus);
+                Assert.Equal(NlaStatus.Completed, run.ServerStatus);
+                Assert.True(run.Client.ServerBindingVerified);
+                Assert.Equal(Math.Min(clientVersion, serverVersion), run.Server.NegotiatedVersion);
+                Assert.Equal((CredSspRun.Domain, CredSspRun.User, CredSspRun.Password), run.Delegated);
+                break;
+            case "server refuses":
+                Assert.Equal(NlaStatus.Failed, run.ServerStatus);
+                Assert.Equal(NlaFailureReason.VersionNotPermitted, run.Server.FailureReason);
+                Assert.Equal(NlaStatus.Failed, run.ClientStatus);
+                Assert.Null(run.Delegated);
+                if (clientVersion is 3 or 4 && serverVersion == 6)
+                {
+                    // MS-CSSP §3.1.5 step 4: STATUS_NOT_SUPPORTED to a client that understands errorCode.
+                    Assert.Equal(NtStatus.NotSupported, run.Client.ServerErrorCode);
+                }
+                else
+                {
+                    // A version 2 client, or a version 5 server, has no errorCode: the server just closes.
+                    Assert.Null(run.Client.ServerErrorCode);
+                    Assert.IsAssignableFrom<EndOfStreamException>(run.ClientException);
+                }
+
+                break;
+            case "client refuses":
+                Assert.Equal(NlaStatus.Failed, run.ClientStatus);
+                Assert.Equal(NlaFailureReason.VersionNotPermitted, run.Client.FailureReason);
+                Assert.Equal(serverVersion, run.Client.ServerVersion);
+                Assert.NotEqual(NlaStatus.Completed, run.ServerStatus);
+                Assert.Null(run.Delegated);
+                break;
+        }
+    }
+
+    [Theory]
+    [InlineData(2, 6)]
+    [InlineData(3, 6)]
+    [InlineData(4, 6)]
+    [InlineData(5, 6)]
+    [InlineData(6, 6)]
+    [InlineData(6, 5)]
+    [InlineData(6, 3)]
+    public async Task Authenticate_WrongPassword_ErrorCodeOnlyWhereBothVersionsHaveIt(int clientVersion, int serverVersion)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TlsPair tls = await TlsPair.ConnectAsync(TestCertificates.Server, ct);
+        byte[] key = tls.CertificateSeenByClient.GetPublicKey();
+        var clientOptions = new CredSspClientOptions
+        {
+            ServerPublicKey = key,
+            Ntlm = CredSspRun.ClientNtlmOptions("not the password", clientVersion),
+            MaxVersion = clientVersion,
+            AllowEncryptionOracle = EncryptionOraclePolicy.Vulnerable,
+        };
+        var serverOptions = new CredSspServerOptions
+        {
+            ServerPublicKey = key,
+            Ntlm = CredSspRun.ServerNtlmOptions(1),
+            MaxVersion = serverVersion,
+            AllowEncryptionOracle = EncryptionOraclePolicy.Vulnerable,
+        };
+
+        CredSspRun run = await CredSspRun.RunAsync(tls.Client, tls.Server, key, key, clientOptions, serverOptions, cancellationToken: ct);
+
+        Assert.Equal(NlaStatus.Failed, run.ServerStatus);
+        Assert.Equal(NtStatus.LogonFailure, run.Server.FailureStatus);
+        Assert.False(run.Server.PasswordVerified);
+        Assert.Equal(NlaStatus.Failed, run.ClientStatus);
+        bool bothHaveErrorCode = clientVersion is 3 or 4 or 6 && serverVersion is 3 or 4 or 6;
+        Assert.Equal(bothHaveErrorCode ? NtStatus.LogonFailure : null, run.Client.ServerErrorCode);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Authenticate_SpnegoOrRawNtlm_Succeeds(bool useSpnego)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TlsPair tls = await TlsPair.ConnectAsync(TestCertificates.Server, ct);
+        byte[] key = tls.CertificateSeenByClient.GetPublicKey();
+        var clientOptions = new CredSspClientOptions { ServerPublicKey = key, Ntlm = CredSspRun.ClientNtlmOptions(CredSspRun.Password, 5), UseSpnego = useSpnego };
+
+        CredSspRun run = await CredSspRun.RunAsync(tls.Client, tls.Server, key, key, clientOptions, cancellationToken: ct);
+
+        Assert.Equal(NlaStatus.Completed, run.ServerStatus);
+        Assert.Equal(NlaStatus.Completed, run.ClientStatus);
+        Assert.Equal(useSpnego, run.Server.IsSpnego);
+        Assert.Equal((CredSspRun.Domain, CredSspRun.User, CredSspRun.Password), run.Delegated);
+    }
+
+    [Fact]
+    public async Task Authenticate_ServerHoldsAnotherKey_BothSidesRefuseAndNoCredentialsAreSent()
+    {
+        // The client binds the key of the certificate it saw in TLS; a server whose own key differs (a man in the middle
+        // that terminates TLS with its own certificate and relays CredSSP) must not match it.
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TlsPair tls = await TlsPair.ConnectAsync(TestCertificates.Impostor, ct);
+        byte[] seenByClient = tls.CertificateSeenByClient.GetPublicKey();
+
+        CredSspRun run = await CredSspRun.RunAsync(tls.Client, tls.Server, seenByClient, TestCertificates.Server.GetPublicKey(), cancellationToken: ct);
+
+        Assert.Equal(NlaStatus.Failed, run.ServerStatus);
+        Assert.Equal(NlaFailureReason.PublicKeyMismatch, run.Server.FailureReason);
+        Assert.Equal(NlaStatus.Failed, run.ClientStatus);
+        Assert.False(run.Client.ServerBindingVerified);
+        Assert.Null(run.Delegated);
+    }
+}

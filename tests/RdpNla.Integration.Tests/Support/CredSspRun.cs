@@ -1,0 +1,117 @@
+using System.Net.Security;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Ntlm;
+using RdpNla.Transport;
+
+namespace RdpNla.Integration.Tests.Support;
+
+/// <summary>Runs our CredSSP client against our CredSSP server over a TLS pair and records what each side saw.</summary>
+public sealed class CredSspRun
+{
+    public const string User = "alice";
+    public const string Domain = "LAB";
+    public const string Password = "Passw0rd!";
+
+    public NlaStatus ClientStatus { get; private set; }
+
+    public NlaStatus ServerStatus { get; private set; }
+
+    public Exception? ClientException { get; private set; }
+
+    public Exception? ServerException { get; private set; }
+
+    public CredSspClientContext Client { get; private set; } = null!;
+
+    public CredSspServerContext Server { get; private set; } = null!;
+
+    /// <summary>The delegated credentials the server received, copied before the context is disposed.</summary>
+    public (string Domain, string User, string Password)? Delegated { get; private set; }
+
+    public static NtlmServerOptions ServerNtlmOptions(int seed) => new()
+    {
+        NbComputerName = "FRONTDOOR",
+        NbDomainName = "LAB",
+        DnsComputerName = "frontdoor.lab.test",
+        DnsDomainName = "lab.test",
+        TimeProvider = TimeProvider.System,
+        Random = new DeterministicRandom(seed),
+    };
+
+    public static NtlmClientOptions ClientNtlmOptions(string password, int seed, string user = User, string domain = Domain) => new()
+    {
+        UserName = user,
+        DomainName = domain,
+        Password = password,
+        Workstation = "CLIENT1",
+        TargetName = "TERMSRV/frontdoor.lab.test",
+        TimeProvider = TimeProvider.System,
+        Random = new DeterministicRandom(seed + 1),
+    };
+
+    public static async Task<CredSspRun> RunAsync(
+        SslStream clientTls,
+        SslStream serverTls,
+        ReadOnlyMemory<byte> clientSeesKey,
+        ReadOnlyMemory<byte> serverKey,
+        CredSspClientOptions? clientOptions = null,
+        CredSspServerOptions? serverOptions = null,
+        string clientPassword = Password,
+        CancellationToken cancellationToken = default)
+    {
+        var run = new CredSspRun();
+        clientOptions ??= new CredSspClientOptions { ServerPublicKey = clientSeesKey, Ntlm = ClientNtlmOptions(clientPassword, 7) };
+        serverOptions ??= new CredSspServerOptions { ServerPublicKey = serverKey, Ntlm = ServerNtlmOptions(11) };
+        using var client = new CredSspClientContext(clientOptions, new DeterministicRandom(3));
+        using var server = new CredSspServerContext(serverOptions);
+        run.Client = client;
+        run.Server = server;
+        byte[] storedHash = NtlmCrypto.NtOwfV1(Password);
+
+        Task serverTask = Task.Run(async () =>
+        {
+            try
+            {
+                run.ServerStatus = await CredSspServerHandshake.RunAsync(
+                    serverTls,
+                    server,
+                    (user, _, _) => ValueTask.FromResult(string.Equals(user, User, StringComparison.OrdinalIgnoreCase)
+                        ? NtlmCredentialLookup.Found(storedHash)
+                        : NtlmCredentialLookup.NotFound()),
+                    64 * 1024,
+                    cancellationToken);
+                if (server.DelegatedCredentials is { } delegated)
+                {
+                    run.Delegated = (delegated.DomainName, delegated.UserName, delegated.GetPassword());
+                }
+            }
+            catch (Exception ex)
+            {
+                run.ServerException = ex;
+                run.ServerStatus = NlaStatus.Failed;
+            }
+            finally
+            {
+                // Closing is how a server without errorCode refuses; the client must see it.
+                serverTls.Close();
+            }
+        }, cancellationToken);
+
+        try
+        {
+            run.ClientStatus = await CredSspClientHandshake.RunAsync(clientTls, client, 64 * 1024, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            run.ClientException = ex;
+            run.ClientStatus = NlaStatus.Failed;
+        }
+        finally
+        {
+            clientTls.Close();
+        }
+
+        await serverTask;
+        return run;
+    }
+}
