@@ -7,9 +7,7 @@ namespace RdpNla.Protocol.Rdp;
 /// (MS-RDPBCGR §2.2.1.1.1, §2.2.1.2.1). Standard RDP Security has no bit: it is the value 0.
 /// </summary>
 [Flags]
-#pragma warning disable CA1008 // The zero value is the spec's PROTOCOL_RDP, not "None".
 public enum SecurityProtocols : uint
-#pragma warning restore CA1008
 {
     /// <summary>PROTOCOL_RDP (0x00000000): Standard RDP Security (MS-RDPBCGR §5.3).</summary>
     Rdp = 0x00000000,
