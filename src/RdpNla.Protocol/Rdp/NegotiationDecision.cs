@@ -1,0 +1,89 @@
+namespace RdpNla.Protocol.Rdp;
+
+/// <summary>What the server does with a Connection Request.</summary>
+public enum NegotiationAction
+{
+    /// <summary>Send a CC with RDP_NEG_RSP(selectedProtocol, flags) and continue with that protocol.</summary>
+    SendResponse,
+
+    /// <summary>Send a CC with RDP_NEG_FAILURE(failureCode), then close the connection (MS-RDPBCGR §3.3.5.3.2).</summary>
+    SendFailureAndClose,
+
+    /// <summary>Send a CC without rdpNegData (legacy client) and continue with Standard RDP Security.</summary>
+    SendLegacyConfirm,
+
+    /// <summary>Close the connection without sending anything.</summary>
+    CloseWithoutAnswer,
+}
+
+/// <summary>The server's answer to an X.224 Connection Request, with a reason for the log.</summary>
+public sealed record NegotiationDecision
+{
+    private NegotiationDecision(
+        NegotiationAction action,
+        SecurityProtocols? selectedProtocol,
+        RdpNegResponseFlags responseFlags,
+        NegotiationFailureCode? failureCode,
+        string reason)
+    {
+        Action = action;
+        SelectedProtocol = selectedProtocol;
+        ResponseFlags = responseFlags;
+        FailureCode = failureCode;
+        Reason = reason;
+    }
+
+    /// <summary>What to do.</summary>
+    public NegotiationAction Action { get; }
+
+    /// <summary>
+    /// The security protocol the connection continues with: the RDP_NEG_RSP's selectedProtocol, or
+    /// <see cref="SecurityProtocols.Rdp"/> for a legacy confirm; null when the connection ends.
+    /// </summary>
+    public SecurityProtocols? SelectedProtocol { get; }
+
+    /// <summary>The RDP_NEG_RSP flags (only for <see cref="NegotiationAction.SendResponse"/>).</summary>
+    public RdpNegResponseFlags ResponseFlags { get; }
+
+    /// <summary>The RDP_NEG_FAILURE code (only for <see cref="NegotiationAction.SendFailureAndClose"/>).</summary>
+    public NegotiationFailureCode? FailureCode { get; }
+
+    /// <summary>A human-readable explanation for logs (never sent to the peer).</summary>
+    public string Reason { get; }
+
+    /// <summary>Whether the server closes the connection after acting (failure sent, or no answer).</summary>
+    public bool ClosesConnection => Action is NegotiationAction.SendFailureAndClose or NegotiationAction.CloseWithoutAnswer;
+
+    /// <summary>The Connection Confirm to send, or null for <see cref="NegotiationAction.CloseWithoutAnswer"/>.</summary>
+    public X224ConnectionConfirm? Confirm => Action switch
+    {
+        NegotiationAction.SendResponse => new X224ConnectionConfirm(new RdpNegResponse(ResponseFlags, SelectedProtocol!.Value)),
+        NegotiationAction.SendFailureAndClose => new X224ConnectionConfirm(new RdpNegFailure(FailureCode!.Value)),
+        NegotiationAction.SendLegacyConfirm => new X224ConnectionConfirm(null),
+        _ => null,
+    };
+
+    /// <summary>Answer RDP_NEG_RSP(<paramref name="selectedProtocol"/>, <paramref name="flags"/>).</summary>
+    public static NegotiationDecision Respond(SecurityProtocols selectedProtocol, RdpNegResponseFlags flags, string reason) =>
+        new(NegotiationAction.SendResponse, selectedProtocol, flags, null, reason);
+
+    /// <summary>Answer RDP_NEG_FAILURE(<paramref name="failureCode"/>) and close.</summary>
+    public static NegotiationDecision Fail(NegotiationFailureCode failureCode, string reason) =>
+        new(NegotiationAction.SendFailureAndClose, null, RdpNegResponseFlags.None, failureCode, reason);
+
+    /// <summary>Answer a CC without rdpNegData and continue with Standard RDP Security.</summary>
+    public static NegotiationDecision Legacy(string reason) =>
+        new(NegotiationAction.SendLegacyConfirm, SecurityProtocols.Rdp, RdpNegResponseFlags.None, null, reason);
+
+    /// <summary>Close without answering.</summary>
+    public static NegotiationDecision Close(string reason) =>
+        new(NegotiationAction.CloseWithoutAnswer, null, RdpNegResponseFlags.None, null, reason);
+
+    public override string ToString() => Action switch
+    {
+        NegotiationAction.SendResponse => $"RDP_NEG_RSP {SelectedProtocol!.Value.Name()} (flags {ResponseFlags}): {Reason}",
+        NegotiationAction.SendFailureAndClose => $"RDP_NEG_FAILURE {FailureCode!.Value.Name()}: {Reason}",
+        NegotiationAction.SendLegacyConfirm => $"CC without rdpNegData (Standard RDP Security): {Reason}",
+        _ => $"close without answer: {Reason}",
+    };
+}
