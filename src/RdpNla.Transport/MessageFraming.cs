@@ -11,7 +11,7 @@ namespace RdpNla.Transport;
 /// </summary>
 public static class MessageFraming
 {
-    private const int TpktHeaderSize = 4;
+    private const int TpktHeaderSize = Tpkt.HeaderLength;
 
     /// <summary>Reads one TPKT frame (header included).</summary>
     /// <exception cref="NlaProtocolException">The bytes are not a TPKT frame or exceed <paramref name="maxSize"/>.</exception>
@@ -21,19 +21,11 @@ public static class MessageFraming
         ArgumentNullException.ThrowIfNull(stream);
         var header = new byte[TpktHeaderSize];
         await ReadFirstAsync(stream, header, cancellationToken).ConfigureAwait(false);
+        // With the 4-byte header alone, TryReadFrame answers NeedMoreData with the announced length, or InvalidData.
         OperationStatus status = Tpkt.TryReadFrame(new ReadOnlySequence<byte>(header), out int frameLength);
         if (status == OperationStatus.InvalidData)
         {
             throw new NlaProtocolException(NlaFailureReason.Malformed, $"Not a TPKT header: {header[0]:X2} {header[1]:X2} {header[2]:X2} {header[3]:X2}.", "T.123 §8");
-        }
-
-        if (status == OperationStatus.Done)
-        {
-            frameLength = TpktHeaderSize;
-        }
-        else
-        {
-            frameLength = (header[2] << 8) | header[3];
         }
 
         if (frameLength > maxSize)

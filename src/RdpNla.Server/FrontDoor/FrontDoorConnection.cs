@@ -103,22 +103,22 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             request,
             certificateAvailable: true);
         SecurityProtocols requested = request.NegotiationRequest?.RequestedProtocols ?? SecurityProtocols.Rdp;
-        FrontDoorLog.Negotiated(Logger, request.NegotiationRequest is null ? "(no RDP_NEG_REQ)" : requested.ToString(), request.Cookie, decision.Reason);
+        FrontDoorLog.Negotiated(Logger, request.NegotiationRequest is null ? "(no RDP_NEG_REQ)" : requested.Name(), request.Cookie, decision.Reason);
         _audit.RequestedProtocols = requested;
 
-        byte[]? confirm = decision.EncodeConnectionConfirm();
+        byte[]? confirm = decision.Confirm?.Encode();
         if (confirm is not null)
         {
             await network.WriteAsync(confirm, cancellationToken).ConfigureAwait(false);
         }
 
-        if (decision.Kind != NegotiationDecisionKind.Respond)
+        if (decision.Action is not (NegotiationAction.SendResponse or NegotiationAction.SendLegacyConfirm))
         {
             await _audit.WriteAsync(_context, AuditOutcome.Refused, null, decision.Reason).ConfigureAwait(false);
             return;
         }
 
-        SecurityProtocols selected = decision.SelectedProtocol;
+        SecurityProtocols selected = decision.SelectedProtocol ?? SecurityProtocols.Rdp;
         _audit.SelectedProtocol = selected;
         if (selected == SecurityProtocols.Rdp)
         {
