@@ -262,6 +262,32 @@ internal static class Der
         }
     }
 
+    /// <summary>
+    /// Writes a primitive element with a universal tag AsnWriter has no writer for (e.g. GeneralString, 0x1B),
+    /// with a minimal DER length.
+    /// </summary>
+    public static void WritePrimitive(AsnWriter writer, byte tag, ReadOnlySpan<byte> content)
+    {
+        int lengthOctets = content.Length < 0x80 ? 0 : content.Length <= 0xFF ? 1 : content.Length <= 0xFFFF ? 2 : content.Length <= 0xFFFFFF ? 3 : 4;
+        byte[] tlv = new byte[2 + lengthOctets + content.Length];
+        tlv[0] = tag;
+        if (lengthOctets == 0)
+        {
+            tlv[1] = (byte)content.Length;
+        }
+        else
+        {
+            tlv[1] = (byte)(0x80 | lengthOctets);
+            for (int i = 0; i < lengthOctets; i++)
+            {
+                tlv[2 + i] = (byte)(content.Length >> (8 * (lengthOctets - 1 - i)));
+            }
+        }
+
+        content.CopyTo(tlv.AsSpan(2 + lengthOctets));
+        writer.WriteEncodedValue(tlv);
+    }
+
     /// <summary>Encodes the writer's content into a new array and wipes the writer's buffer.</summary>
     public static byte[] EncodeAndReset(AsnWriter writer)
     {

@@ -306,6 +306,7 @@ public sealed class NegTokenInit
 /// <param name="HintAddress">hintAddress [1] OCTET STRING.</param>
 public sealed record NegHints(string? HintName, byte[]? HintAddress)
 {
+    private const byte GeneralStringTag = 0x1B;
     private static readonly Asn1Tag s_generalString = new(UniversalTagNumber.GeneralString);
 
     internal static NegHints Read(ref DerReader reader)
@@ -331,7 +332,7 @@ public sealed record NegHints(string? HintName, byte[]? HintAddress)
             {
                 using (writer.PushSequence(Der.Context(0)))
                 {
-                    writer.WriteOctetString(System.Text.Encoding.Latin1.GetBytes(HintName), s_generalString);
+                    Der.WritePrimitive(writer, GeneralStringTag, System.Text.Encoding.Latin1.GetBytes(HintName));
                 }
             }
 
