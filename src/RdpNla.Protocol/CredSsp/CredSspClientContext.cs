@@ -222,7 +222,8 @@ public sealed class CredSspClientContext : IDisposable
 
         // MS-CSSP §3.1.5 step 5: authInfo = Encrypt(DER(TSCredentials{TSPasswordCreds})).
         NtlmClientOptions ntlm = _options.Ntlm;
-        byte[] credentials = TsCredentials.ForPassword(ntlm.DomainName ?? string.Empty, ntlm.UserName, ntlm.Password ?? string.Empty).Encode();
+        using TsCredentials delegated = TsCredentials.ForPassword(ntlm.DomainName ?? string.Empty, ntlm.UserName, ntlm.Password ?? string.Empty);
+        byte[] credentials = delegated.Encode();
         try
         {
             return Encode(new TsRequest { Version = _options.MaxVersion, AuthInfo = session.Wrap(credentials), ClientNonce = _clientNonce });

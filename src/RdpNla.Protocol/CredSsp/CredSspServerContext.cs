@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using RdpNla.Protocol.Cryptography;
 using RdpNla.Protocol.Negotiate;
 using RdpNla.Protocol.Ntlm;
 
@@ -273,15 +274,7 @@ public sealed class CredSspServerContext : IDisposable
     private byte[]? AcceptAuthInfo(byte[] authInfo, out NlaStatus status)
     {
         byte[] plaintext = _negotiate.SessionSecurity!.Unwrap(authInfo);
-        TsCredentials credentials;
-        try
-        {
-            credentials = TsCredentials.Decode(plaintext);
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plaintext);
-        }
+        using TsCredentials credentials = DecodeCredentials(plaintext);
 
         if (credentials.CredType != (int)TsCredentialType.Password)
         {
@@ -309,9 +302,21 @@ public sealed class CredSspServerContext : IDisposable
         return null;
     }
 
+    private static TsCredentials DecodeCredentials(byte[] plaintext)
+    {
+        try
+        {
+            return TsCredentials.Decode(plaintext);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(plaintext);
+        }
+    }
+
     private bool MatchesAuthenticatedIdentity(TsPasswordCreds delegated, out string? mismatch)
     {
-        if (delegated.UserName.Length == 0 && delegated.DomainName.Length == 0 && delegated.PasswordLength == 0)
+        if (delegated.IsEmpty)
         {
             mismatch = "The client delegated empty credentials (Restricted Admin mode), which this server does not support.";
             return false;
@@ -325,7 +330,8 @@ public sealed class CredSspServerContext : IDisposable
 
         if (_ntOwf is not null)
         {
-            byte[] delegatedOwf = delegated.ComputeNtOwf();
+            // MS-NLMP §3.3.1: NTOWFv1 = MD4(UNICODE(Passwd)); the delegated password must be the one that was proven.
+            byte[] delegatedOwf = Md4.HashData(delegated.PasswordUtf16);
             bool same = CryptographicOperations.FixedTimeEquals(delegatedOwf, _ntOwf);
             CryptographicOperations.ZeroMemory(delegatedOwf);
             if (!same)

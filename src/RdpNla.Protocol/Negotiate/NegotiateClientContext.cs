@@ -74,17 +74,16 @@ public sealed class NegotiateClientContext : IDisposable
                     return negotiate;
                 }
 
-                var init = new NegTokenInit { MechTypes = [SpnegoOids.Ntlm], MechToken = negotiate };
-                byte[] encoded = init.Encode();
-                _mechTypesEncoding = NegTokenInit.Decode(encoded).MechTypesEncoding;
-                return encoded;
+                var init = new NegTokenInit([SpnegoOids.Ntlm], mechToken: negotiate);
+                _mechTypesEncoding = init.MechTypesEncoding;
+                return init.Encode();
             }
 
             case State.AwaitingChallenge:
             {
                 ReadOnlySpan<byte> challenge = incoming;
                 NegTokenResp? response = null;
-                if (_useSpnego && !NegoTokenFormat.IsRawNtlm(incoming))
+                if (_useSpnego && NegoTokenClassifier.Classify(incoming) != NegoTokenKind.RawNtlm)
                 {
                     response = NegTokenResp.Decode(incoming);
                     if (response.State == NegState.Reject)

@@ -114,7 +114,7 @@ public sealed class NegotiateServerContext : IDisposable
 
     private byte[]? OnFirstToken(ReadOnlySpan<byte> token, out NlaStatus status)
     {
-        if (NegoTokenFormat.IsRawNtlm(token))
+        if (NegoTokenClassifier.Classify(token) == NegoTokenKind.RawNtlm)
         {
             IsSpnego = false;
             _state = State.AwaitingNegotiate;
