@@ -8,6 +8,8 @@ public static class CliApplication
     public static RootCommand BuildRootCommand()
     {
         var root = new RootCommand("RdpNla: Remote Desktop Network Level Authentication (CredSSP) server and tools.");
+        root.Subcommands.Add(Commands.UsersCommand.Create());
+        root.Subcommands.Add(Commands.AuditCommand.Create());
         return root;
     }
 
