@@ -10,6 +10,8 @@ public static class CliApplication
     {
         var root = new RootCommand("RdpNla: Remote Desktop Network Level Authentication (CredSSP) server and tools.");
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(UsersCommand.Create());
+        root.Subcommands.Add(AuditCommand.Create());
         return root;
     }
 

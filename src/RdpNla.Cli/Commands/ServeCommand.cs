@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using RdpNla.Cli.Interaction;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.FrontDoor;
 
@@ -126,7 +127,7 @@ internal static class ServeCommand
         if (configFile is { Exists: false })
         {
             await Console.Error.WriteLineAsync($"error: the settings file '{configFile.FullName}' does not exist; check the --config path.");
-            return ExitCodes.Usage;
+            return ExitCodes.UserError;
         }
 
         FrontDoorOptions options;
@@ -140,13 +141,13 @@ internal static class ServeCommand
                     await Console.Error.WriteLineAsync($"error: {error}");
                 }
 
-                return ExitCodes.Usage;
+                return ExitCodes.UserError;
             }
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
         {
             await Console.Error.WriteLineAsync($"error: cannot read the settings file: {ex.Message}");
-            return ExitCodes.Usage;
+            return ExitCodes.UserError;
         }
 
         using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder
@@ -179,7 +180,7 @@ internal static class ServeCommand
         catch (InvalidOperationException ex)
         {
             await Console.Error.WriteLineAsync($"error: {ex.Message}");
-            return ExitCodes.Usage;
+            return ExitCodes.UserError;
         }
 
         await using (host)

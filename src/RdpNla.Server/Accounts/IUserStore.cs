@@ -1,0 +1,63 @@
+namespace RdpNla.Server.Accounts;
+
+/// <summary>
+/// The local user store. User names are the user part only (no domain) and compare case-insensitively;
+/// implementations keep the original spelling. Every write is atomic. <see cref="Storage.SqliteUserStore"/> is the
+/// default; a network database can implement the same contract.
+/// </summary>
+public interface IUserStore
+{
+    /// <summary>The account, or null when there is no such user.</summary>
+    Task<UserAccount?> FindAsync(string userName, CancellationToken cancellationToken = default);
+
+    /// <summary>The account and its NT hash in one read, or null. The caller disposes the result to wipe the hash.</summary>
+    Task<UserCredential?> FindCredentialAsync(string userName, CancellationToken cancellationToken = default);
+
+    /// <summary>All users, ordered by name (case-insensitive).</summary>
+    Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Creates a user with the given NT hash (16 bytes; the password itself is never stored).</summary>
+    /// <exception cref="ArgumentException">The user name is not valid (<see cref="AccountName.ValidateUserName"/>) or the hash is not 16 bytes.</exception>
+    /// <exception cref="UserAlreadyExistsException">A user with that name, in any letter case, exists.</exception>
+    Task<UserAccount> AddAsync(string userName, ReadOnlyMemory<byte> ntHash, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Replaces the NT hash, sets the password-last-set time, clears the expired flag and sets the must-change flag to
+    /// <paramref name="mustChangePassword"/>. Returns the updated account, or null when there is no such user.
+    /// </summary>
+    Task<UserAccount?> SetNtHashAsync(string userName, ReadOnlyMemory<byte> ntHash, bool mustChangePassword, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the user; false when there was no such user.</summary>
+    Task<bool> RemoveAsync(string userName, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads the account, applies <paramref name="update"/> and writes the account-state fields back, atomically with
+    /// respect to other writers (read-modify-write in one transaction). Identity, name, hash and timestamps other than
+    /// the logon/failure/lock fields are not changed. Returns the stored result, or null when there is no such user.
+    /// </summary>
+    Task<UserAccount?> UpdateAsync(string userName, Func<UserAccount, UserAccount> update, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Thrown by <see cref="IUserStore.AddAsync"/> when the name is taken.</summary>
+public sealed class UserAlreadyExistsException : InvalidOperationException
+{
+    public UserAlreadyExistsException()
+        : this(string.Empty)
+    {
+    }
+
+    public UserAlreadyExistsException(string userName)
+        : base($"A user named '{userName}' already exists.")
+    {
+        UserName = userName;
+    }
+
+    public UserAlreadyExistsException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        UserName = string.Empty;
+    }
+
+    /// <summary>The name that was asked for.</summary>
+    public string UserName { get; }
+}

@@ -1,0 +1,143 @@
+using Microsoft.Data.Sqlite;
+
+namespace RdpNla.Server.Storage;
+
+/// <summary>
+/// The SQLite database (<c>rdpnla.db</c>) holding users and the audit trail. Opening it creates the file when needed,
+/// switches it to WAL mode and migrates the schema. Each operation uses its own (pooled) connection, so one instance
+/// is safe to share between concurrent callers; writes are one transaction each, committed with
+/// <c>synchronous=FULL</c> so that a completed write survives a crash or power loss.
+/// </summary>
+public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable
+{
+    private readonly string _connectionString;
+    private bool _disposed;
+
+    private RdpNlaDatabase(string path, string connectionString, int schemaVersion, TimeProvider timeProvider)
+    {
+        FilePath = path;
+        _connectionString = connectionString;
+        SchemaVersion = schemaVersion;
+        Users = new SqliteUserStore(this, timeProvider);
+        Audit = new SqliteAuditLog(this);
+    }
+
+    /// <summary>The database file.</summary>
+    public string FilePath { get; }
+
+    /// <summary>The schema version after migration.</summary>
+    public int SchemaVersion { get; }
+
+    /// <summary>The user store in this database.</summary>
+    public SqliteUserStore Users { get; }
+
+    /// <summary>The audit log in this database.</summary>
+    public SqliteAuditLog Audit { get; }
+
+    /// <summary>Opens (creating if needed) and migrates the database file at <paramref name="path"/>.</summary>
+    /// <remarks>Microsoft.Data.Sqlite does its I/O synchronously whichever API is used; this completes synchronously.</remarks>
+    /// <exception cref="SqliteException">The file cannot be opened or is not an SQLite database.</exception>
+    /// <exception cref="InvalidOperationException">The database was written by a newer version of rdpnla.</exception>
+    public static Task<RdpNlaDatabase> OpenAsync(string path, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Open(path, timeProvider));
+    }
+
+    /// <summary>Opens (creating if needed) and migrates the database file at <paramref name="path"/>.</summary>
+    /// <exception cref="SqliteException">The file cannot be opened or is not an SQLite database.</exception>
+    /// <exception cref="InvalidOperationException">The database was written by a newer version of rdpnla.</exception>
+    public static RdpNlaDatabase Open(string path, TimeProvider? timeProvider = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+
+        int version;
+        using (var connection = new SqliteConnection(connectionString))
+        {
+            connection.Open();
+            Execute(connection, null, "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;");
+            version = Migrate(connection);
+        }
+
+        return new RdpNlaDatabase(path, connectionString, version, timeProvider ?? TimeProvider.System);
+    }
+
+    private static int Migrate(SqliteConnection connection)
+    {
+        // BEGIN IMMEDIATE: two processes opening a fresh file at once migrate one after the other.
+        using SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+        using SqliteCommand query = connection.CreateCommand();
+        query.Transaction = transaction;
+        query.CommandText = "PRAGMA user_version;";
+        int version = Convert.ToInt32(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        if (version > SchemaMigrations.LatestVersion)
+        {
+            throw new InvalidOperationException(
+                $"The database has schema version {version}, but this version of rdpnla understands up to {SchemaMigrations.LatestVersion}; use a newer rdpnla.");
+        }
+
+        for (int next = version + 1; next <= SchemaMigrations.LatestVersion; next++)
+        {
+            Execute(connection, transaction, SchemaMigrations.Scripts[next - 1] + $"\nPRAGMA user_version = {next};");
+        }
+
+        transaction.Commit();
+        return SchemaMigrations.LatestVersion;
+    }
+
+    private static void Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Opens a connection with the per-connection settings (durable commits, busy wait).</summary>
+    internal async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var connection = new SqliteConnection(_connectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;";
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Closes the pooled connections so the file is released.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        using var connection = new SqliteConnection(_connectionString);
+        SqliteConnection.ClearPool(connection);
+    }
+
+    /// <inheritdoc cref="Dispose"/>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,57 @@
+namespace RdpNla.Server.Storage;
+
+/// <summary>
+/// The database schema, one script per version. Version N is applied when <c>PRAGMA user_version</c> is N-1; scripts are
+/// never edited once released, only appended. Times are UTC text in the fixed format of <see cref="SqliteTime"/> so that
+/// they sort and compare as text.
+/// </summary>
+internal static class SchemaMigrations
+{
+    public static readonly IReadOnlyList<string> Scripts =
+    [
+        // Version 1: users and the authentication audit trail.
+        """
+        CREATE TABLE users (
+            id                   INTEGER PRIMARY KEY,
+            name                 TEXT    NOT NULL,
+            name_key             TEXT    NOT NULL UNIQUE,
+            nt_hash              BLOB    NOT NULL CHECK (length(nt_hash) = 16),
+            disabled             INTEGER NOT NULL DEFAULT 0,
+            locked_until         TEXT,
+            failed_count         INTEGER NOT NULL DEFAULT 0,
+            last_failed_at       TEXT,
+            last_logon_at        TEXT,
+            password_last_set    TEXT    NOT NULL,
+            password_expired     INTEGER NOT NULL DEFAULT 0,
+            must_change_password INTEGER NOT NULL DEFAULT 0,
+            deny_remote_logon    INTEGER NOT NULL DEFAULT 0,
+            created_at           TEXT    NOT NULL,
+            updated_at           TEXT    NOT NULL
+        ) STRICT;
+
+        CREATE TABLE audit (
+            id               INTEGER PRIMARY KEY,
+            time             TEXT    NOT NULL,
+            client_address   TEXT,
+            client_port      INTEGER,
+            user_name        TEXT,
+            domain           TEXT,
+            user_key         TEXT,
+            credssp_version  INTEGER,
+            security_protocol TEXT,
+            outcome          TEXT    NOT NULL CHECK (outcome IN ('success', 'failure', 'refused', 'error')),
+            nt_status        INTEGER,
+            nt_status_name   TEXT,
+            reason           TEXT    NOT NULL,
+            connection_id    TEXT    NOT NULL
+        ) STRICT;
+
+        CREATE INDEX audit_time ON audit (time);
+        CREATE INDEX audit_user_time ON audit (user_key, time);
+        CREATE INDEX audit_address_time ON audit (client_address, time);
+        """,
+    ];
+
+    /// <summary>The schema version this build creates and understands.</summary>
+    public static int LatestVersion => Scripts.Count;
+}

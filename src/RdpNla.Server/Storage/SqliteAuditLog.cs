@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Data.Sqlite;
+using RdpNla.Protocol;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.Audit;
+
+namespace RdpNla.Server.Storage;
+
+/// <summary>The default <see cref="IAuditLog"/>: the <c>audit</c> table of <see cref="RdpNlaDatabase"/>.</summary>
+public sealed class SqliteAuditLog : IAuditLog
+{
+    /// <summary>The most entries one query returns.</summary>
+    public const int MaxLimit = 100_000;
+
+    private readonly RdpNlaDatabase _database;
+
+    internal SqliteAuditLog(RdpNlaDatabase database) => _database = database;
+
+    /// <inheritdoc/>
+    public async Task<long> AppendAsync(AuditEntry entry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // One INSERT is one transaction; with synchronous=FULL it is on disk when the call returns.
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText =
+                "INSERT INTO audit (time, client_address, client_port, user_name, domain, user_key, credssp_version, " +
+                "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) VALUES ($time, $address, " +
+                "$port, $user, $domain, $userKey, $credssp, $protocol, $outcome, $status, $statusName, $reason, $connection) " +
+                "RETURNING id;";
+            command.Parameters.AddWithValue("$time", SqliteTime.ToText(entry.Time));
+            command.Parameters.AddWithValue("$address", (object?)(entry.ClientAddress is { } a ? AuditEntry.NormalizeAddress(a) : null) ?? DBNull.Value);
+            command.Parameters.AddWithValue("$port", (object?)entry.ClientPort ?? DBNull.Value);
+            command.Parameters.AddWithValue("$user", (object?)entry.UserName ?? DBNull.Value);
+            command.Parameters.AddWithValue("$domain", (object?)entry.Domain ?? DBNull.Value);
+            command.Parameters.AddWithValue("$userKey", (object?)UserKeyOf(entry.UserName, entry.Domain) ?? DBNull.Value);
+            command.Parameters.AddWithValue("$credssp", (object?)entry.CredSspVersion ?? DBNull.Value);
+            command.Parameters.AddWithValue("$protocol", (object?)entry.SecurityProtocol ?? DBNull.Value);
+            command.Parameters.AddWithValue("$outcome", OutcomeText(entry.Outcome));
+            command.Parameters.AddWithValue("$status", entry.Status is { } s ? (long)(uint)s : DBNull.Value);
+            command.Parameters.AddWithValue("$statusName", (object?)entry.StatusName ?? DBNull.Value);
+            command.Parameters.AddWithValue("$reason", entry.Reason);
+            command.Parameters.AddWithValue("$connection", entry.ConnectionId);
+            object? id = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return Convert.ToInt64(id, CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<AuditEntry>> QueryAsync(AuditQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            var sql = new StringBuilder(
+                "SELECT id, time, client_address, client_port, user_name, domain, credssp_version, security_protocol, " +
+                "outcome, nt_status, reason, connection_id FROM audit WHERE 1 = 1");
+            if (query.Since is { } since)
+            {
+                sql.Append(" AND time >= $since");
+                command.Parameters.AddWithValue("$since", SqliteTime.ToText(since));
+            }
+
+            if (query.Until is { } until)
+            {
+                sql.Append(" AND time < $until");
+                command.Parameters.AddWithValue("$until", SqliteTime.ToText(until));
+            }
+
+            if (!string.IsNullOrEmpty(query.UserName))
+            {
+                sql.Append(" AND user_key = $userKey");
+                command.Parameters.AddWithValue("$userKey", UserKeyOf(query.UserName, null) ?? AccountName.NormalizeUserName(query.UserName));
+            }
+
+            if (!string.IsNullOrEmpty(query.ClientAddress))
+            {
+                sql.Append(" AND client_address = $address");
+                command.Parameters.AddWithValue("$address", AuditEntry.NormalizeAddress(query.ClientAddress));
+            }
+
+            if (query.Outcome is { } outcome)
+            {
+                sql.Append(" AND outcome = $outcome");
+                command.Parameters.AddWithValue("$outcome", OutcomeText(outcome));
+            }
+
+            sql.Append(" ORDER BY time DESC, id DESC LIMIT $limit;");
+            command.Parameters.AddWithValue("$limit", Math.Min(query.Limit, MaxLimit));
+            command.CommandText = sql.ToString();
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                List<AuditEntry> entries = [];
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    entries.Add(new AuditEntry
+                    {
+                        Id = reader.GetInt64(0),
+                        Time = SqliteTime.FromText(reader.GetString(1)),
+                        ClientAddress = reader.IsDBNull(2) ? null : reader.GetString(2),
+                        ClientPort = reader.IsDBNull(3) ? null : reader.GetInt32(3),
+                        UserName = reader.IsDBNull(4) ? null : reader.GetString(4),
+                        Domain = reader.IsDBNull(5) ? null : reader.GetString(5),
+                        CredSspVersion = reader.IsDBNull(6) ? null : reader.GetInt32(6),
+                        SecurityProtocol = reader.IsDBNull(7) ? null : reader.GetString(7),
+                        Outcome = ParseOutcome(reader.GetString(8)),
+                        Status = reader.IsDBNull(9) ? null : (NtStatus)(uint)reader.GetInt64(9),
+                        Reason = reader.GetString(10),
+                        ConnectionId = reader.GetString(11),
+                    });
+                }
+
+                return entries;
+            }
+        }
+    }
+
+    /// <summary>The lower-case text of an outcome as stored and typed on the command line.</summary>
+    public static string OutcomeText(AuditOutcome outcome) => outcome switch
+    {
+        AuditOutcome.Success => "success",
+        AuditOutcome.Failure => "failure",
+        AuditOutcome.Refused => "refused",
+        AuditOutcome.Error => "error",
+        _ => throw new ArgumentOutOfRangeException(nameof(outcome), outcome, null),
+    };
+
+    /// <summary>Parses "success", "failure", "refused" or "error" (any case).</summary>
+    public static bool TryParseOutcome(string? text, out AuditOutcome outcome)
+    {
+        foreach (AuditOutcome candidate in Enum.GetValues<AuditOutcome>())
+        {
+            if (string.Equals(text, OutcomeText(candidate), StringComparison.OrdinalIgnoreCase))
+            {
+                outcome = candidate;
+                return true;
+            }
+        }
+
+        outcome = default;
+        return false;
+    }
+
+    private static AuditOutcome ParseOutcome(string text) =>
+        TryParseOutcome(text, out AuditOutcome outcome) ? outcome : throw new InvalidDataException($"Unknown audit outcome '{text}' in the database.");
+
+    // The user part in any form (alice, LAB\alice, alice@host) so that a query for "alice" finds them all.
+    private static string? UserKeyOf(string? userName, string? domain)
+    {
+        if (string.IsNullOrEmpty(userName))
+        {
+            return null;
+        }
+
+        return AccountName.TryFromCredentials(userName, domain, out AccountName name, out _)
+            ? name.UserKey
+            : AccountName.NormalizeUserName(userName);
+    }
+}

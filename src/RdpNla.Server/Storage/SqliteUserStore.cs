@@ -1,0 +1,283 @@
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+using RdpNla.Protocol.Ntlm;
+using RdpNla.Server.Accounts;
+
+namespace RdpNla.Server.Storage;
+
+/// <summary>The default <see cref="IUserStore"/>: the <c>users</c> table of <see cref="RdpNlaDatabase"/>.</summary>
+public sealed class SqliteUserStore : IUserStore
+{
+    private const string AccountColumns =
+        "id, name, disabled, locked_until, failed_count, last_failed_at, last_logon_at, password_last_set, " +
+        "password_expired, must_change_password, deny_remote_logon, created_at, updated_at";
+
+    private readonly RdpNlaDatabase _database;
+    private readonly TimeProvider _timeProvider;
+
+    internal SqliteUserStore(RdpNlaDatabase database, TimeProvider timeProvider)
+    {
+        _database = database;
+        _timeProvider = timeProvider;
+    }
+
+    /// <inheritdoc/>
+    public async Task<UserAccount?> FindAsync(string userName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await ReadAccountAsync(connection, null, userName, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<UserCredential?> FindCredentialAsync(string userName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = $"SELECT {AccountColumns}, nt_hash FROM users WHERE name_key = $key;";
+            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                UserAccount account = ReadAccount(reader);
+                byte[] hash = new byte[NtlmCrypto.NtOwfSize];
+                long read = reader.GetBytes(13, 0, hash, 0, hash.Length);
+                if (read != hash.Length)
+                {
+                    CryptographicOperations.ZeroMemory(hash);
+                    throw new InvalidDataException($"The stored NT hash of user '{account.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
+                }
+
+                return new UserCredential(account, hash);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = $"SELECT {AccountColumns} FROM users ORDER BY name_key;";
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                List<UserAccount> accounts = [];
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    accounts.Add(ReadAccount(reader));
+                }
+
+                return accounts;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<UserAccount> AddAsync(string userName, ReadOnlyMemory<byte> ntHash, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        if (AccountName.ValidateUserName(userName) is { } error)
+        {
+            throw new ArgumentException(error, nameof(userName));
+        }
+
+        CheckHash(ntHash);
+        string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                using SqliteCommand command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText =
+                    "INSERT INTO users (name, name_key, nt_hash, password_last_set, created_at, updated_at) " +
+                    "VALUES ($name, $key, $hash, $now, $now, $now) ON CONFLICT (name_key) DO NOTHING;";
+                command.Parameters.AddWithValue("$name", userName);
+                command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+                AddHashParameter(command, ntHash);
+                command.Parameters.AddWithValue("$now", now);
+                int inserted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                if (inserted == 0)
+                {
+                    UserAccount? existing = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+                    throw new UserAlreadyExistsException(existing?.UserName ?? userName);
+                }
+
+                UserAccount account = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException("The inserted user could not be read back.");
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return account;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<UserAccount?> SetNtHashAsync(string userName, ReadOnlyMemory<byte> ntHash, bool mustChangePassword, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        CheckHash(ntHash);
+        string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
+        return await WriteAsync(userName, async (connection, transaction) =>
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText =
+                "UPDATE users SET nt_hash = $hash, password_last_set = $now, password_expired = 0, " +
+                "must_change_password = $mustChange, updated_at = $now WHERE name_key = $key;";
+            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+            AddHashParameter(command, ntHash);
+            command.Parameters.AddWithValue("$now", now);
+            command.Parameters.AddWithValue("$mustChange", mustChangePassword ? 1 : 0);
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> RemoveAsync(string userName, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // A single statement is its own transaction.
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "DELETE FROM users WHERE name_key = $key;";
+            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<UserAccount?> UpdateAsync(string userName, Func<UserAccount, UserAccount> update, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        ArgumentNullException.ThrowIfNull(update);
+        string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+                if (current is null)
+                {
+                    return null;
+                }
+
+                UserAccount changed = update(current);
+                if (changed == current)
+                {
+                    return current;
+                }
+
+                using SqliteCommand command = connection.CreateCommand();
+                command.Transaction = transaction;
+                command.CommandText =
+                    "UPDATE users SET disabled = $disabled, locked_until = $lockedUntil, failed_count = $failedCount, " +
+                    "last_failed_at = $lastFailed, last_logon_at = $lastLogon, password_expired = $expired, " +
+                    "must_change_password = $mustChange, deny_remote_logon = $deny, updated_at = $now WHERE id = $id;";
+                command.Parameters.AddWithValue("$id", current.Id);
+                command.Parameters.AddWithValue("$disabled", changed.Disabled ? 1 : 0);
+                command.Parameters.AddWithValue("$lockedUntil", SqliteTime.ToDb(changed.LockedUntil));
+                command.Parameters.AddWithValue("$failedCount", Math.Max(0, changed.FailedLogonCount));
+                command.Parameters.AddWithValue("$lastFailed", SqliteTime.ToDb(changed.LastFailedLogon));
+                command.Parameters.AddWithValue("$lastLogon", SqliteTime.ToDb(changed.LastLogon));
+                command.Parameters.AddWithValue("$expired", changed.PasswordExpired ? 1 : 0);
+                command.Parameters.AddWithValue("$mustChange", changed.MustChangePassword ? 1 : 0);
+                command.Parameters.AddWithValue("$deny", changed.RemoteLogonDenied ? 1 : 0);
+                command.Parameters.AddWithValue("$now", now);
+                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                UserAccount stored = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException("The updated user could not be read back.");
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return stored;
+            }
+        }
+    }
+
+    private async Task<UserAccount?> WriteAsync(string userName, Func<SqliteConnection, SqliteTransaction, Task<bool>> write, CancellationToken cancellationToken)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                if (!await write(connection, transaction).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                UserAccount? account = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return account;
+            }
+        }
+    }
+
+    private static void CheckHash(ReadOnlyMemory<byte> ntHash)
+    {
+        if (ntHash.Length != NtlmCrypto.NtOwfSize)
+        {
+            throw new ArgumentException($"An NT hash is {NtlmCrypto.NtOwfSize} bytes, not {ntHash.Length}.", nameof(ntHash));
+        }
+    }
+
+    private static void AddHashParameter(SqliteCommand command, ReadOnlyMemory<byte> ntHash)
+    {
+        // SQLite binds a copy; the parameter's array is wiped by the caller's command disposal below.
+        SqliteParameter parameter = command.Parameters.Add("$hash", SqliteType.Blob);
+        parameter.Value = ntHash.ToArray();
+        command.Disposed += (_, _) => CryptographicOperations.ZeroMemory((byte[])parameter.Value);
+    }
+
+    private static async Task<UserAccount?> ReadAccountAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT {AccountColumns} FROM users WHERE name_key = $key;";
+        command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+        SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadAccount(reader) : null;
+        }
+    }
+
+    private static UserAccount ReadAccount(SqliteDataReader reader) => new()
+    {
+        Id = reader.GetInt64(0),
+        UserName = reader.GetString(1),
+        Disabled = reader.GetInt64(2) != 0,
+        LockedUntil = ReadTime(reader, 3),
+        FailedLogonCount = reader.GetInt32(4),
+        LastFailedLogon = ReadTime(reader, 5),
+        LastLogon = ReadTime(reader, 6),
+        PasswordLastSet = SqliteTime.FromText(reader.GetString(7)),
+        PasswordExpired = reader.GetInt64(8) != 0,
+        MustChangePassword = reader.GetInt64(9) != 0,
+        RemoteLogonDenied = reader.GetInt64(10) != 0,
+        Created = SqliteTime.FromText(reader.GetString(11)),
+        Updated = SqliteTime.FromText(reader.GetString(12)),
+    };
+
+    private static DateTimeOffset? ReadTime(SqliteDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : SqliteTime.FromText(reader.GetString(ordinal));
+}
