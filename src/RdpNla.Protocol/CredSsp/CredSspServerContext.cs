@@ -84,7 +84,7 @@ public sealed class CredSspServerContext : IDisposable
             throw new InvalidOperationException("No credential lookup is pending.");
         }
 
-        _ntOwf = lookup.CopyNtOwf();
+        _ntOwf = lookup.Kind == NtlmCredentialLookup.LookupKind.Found ? lookup.NtOwfV1.ToArray() : null;
         _negotiate.ProvideCredential(lookup);
     }
 

@@ -65,7 +65,7 @@ internal sealed class FrontDoorContext
             DnsComputerName = Options.DnsComputerName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
             DnsDomainName = Options.DnsDomainName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
             TimeProvider = TimeProvider,
-            Random = Random,
+            RandomSource = Random,
         },
     };
 

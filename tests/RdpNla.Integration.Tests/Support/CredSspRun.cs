@@ -35,7 +35,7 @@ public sealed class CredSspRun
         DnsComputerName = "frontdoor.lab.test",
         DnsDomainName = "lab.test",
         TimeProvider = TimeProvider.System,
-        Random = new DeterministicRandom(seed),
+        RandomSource = new DeterministicRandom(seed),
     };
 
     public static NtlmClientOptions ClientNtlmOptions(string password, int seed, string user = User, string domain = Domain) => new()
@@ -46,7 +46,7 @@ public sealed class CredSspRun
         Workstation = "CLIENT1",
         TargetName = "TERMSRV/frontdoor.lab.test",
         TimeProvider = TimeProvider.System,
-        Random = new DeterministicRandom(seed + 1),
+        RandomSource = new DeterministicRandom(seed + 1),
     };
 
     public static async Task<CredSspRun> RunAsync(
