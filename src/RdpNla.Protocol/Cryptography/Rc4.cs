@@ -59,7 +59,10 @@ internal sealed class Rc4 : IDisposable
     public byte[] Transform(ReadOnlySpan<byte> input)
     {
         var output = new byte[input.Length];
-        Transform(input, output);
+
+        // AsSpan matters: with a byte[] argument, C# 14's span conversions bind Transform(input, output) to the static
+        // Transform(key, input) overload below, which calls back here: unbounded recursion.
+        Transform(input, output.AsSpan());
         return output;
     }
 
