@@ -7,6 +7,7 @@ namespace RdpNla.Transport;
 /// <summary>Looks up the account a client authenticates as; may be asynchronous (a database, a directory).</summary>
 /// <param name="userName">The user name as the client sent it.</param>
 /// <param name="domainName">The domain name as the client sent it (may be empty or ".").</param>
+/// <param name="cancellationToken">Cancels the lookup when the handshake is abandoned.</param>
 public delegate ValueTask<NtlmCredentialLookup> CredentialLookup(string userName, string domainName, CancellationToken cancellationToken);
 
 /// <summary>Drives a <see cref="CredSspServerContext"/> over an authenticated TLS stream.</summary>

@@ -68,15 +68,18 @@ public static class MessageFraming
             }
 
             headerLength++;
-            OperationStatus status = TsRequest.TryGetMessageLength(new ReadOnlySequence<byte>(header, 0, headerLength), maxSize, out messageLength);
-            if (status == OperationStatus.Done)
+            // NeedMoreData with a non-zero length: the header is complete and announces the total length.
+            OperationStatus status = TsRequest.TryGetMessageLength(new ReadOnlySequence<byte>(header, 0, headerLength), maxSize, out messageLength, out NlaFailureReason invalidReason);
+            if (status == OperationStatus.Done || (status == OperationStatus.NeedMoreData && messageLength > 0))
             {
                 break;
             }
 
             if (status == OperationStatus.InvalidData)
             {
-                throw new NlaProtocolException(NlaFailureReason.Malformed, $"Not a DER TSRequest (first byte {header[0]:X2}).", "MS-CSSP §2.2.1");
+                throw invalidReason == NlaFailureReason.MessageTooLarge
+                    ? new NlaProtocolException(NlaFailureReason.MessageTooLarge, $"The TSRequest announces more than the {maxSize}-byte limit.")
+                    : new NlaProtocolException(NlaFailureReason.Malformed, $"Not a DER TSRequest (first byte {header[0]:X2}).", "MS-CSSP §2.2.1");
             }
         }
 

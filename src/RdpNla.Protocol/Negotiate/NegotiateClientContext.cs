@@ -63,7 +63,7 @@ public sealed class NegotiateClientContext : IDisposable
                 byte[]? negotiate = _ntlm.GetOutgoingBlob([], out NlaStatus ntlmStatus);
                 if (ntlmStatus != NlaStatus.ContinueNeeded || negotiate is null)
                 {
-                    status = Fail(_ntlm.FailureReason, _ntlm.FailureMessage ?? "NTLM could not start.");
+                    status = Fail(_ntlm.FailureReason ?? NlaFailureReason.AuthenticationFailed, _ntlm.FailureMessage ?? "NTLM could not start.");
                     return null;
                 }
 
@@ -109,7 +109,7 @@ public sealed class NegotiateClientContext : IDisposable
                 byte[]? authenticate = _ntlm.GetOutgoingBlob(challenge, out NlaStatus ntlmStatus);
                 if (ntlmStatus != NlaStatus.Completed || authenticate is null)
                 {
-                    status = Fail(_ntlm.FailureReason, _ntlm.FailureMessage ?? "NTLM CHALLENGE refused.");
+                    status = Fail(_ntlm.FailureReason ?? NlaFailureReason.AuthenticationFailed, _ntlm.FailureMessage ?? "NTLM CHALLENGE refused.");
                     return null;
                 }
 

@@ -166,7 +166,7 @@ public sealed class NegotiateServerContext : IDisposable
             case NlaStatus.Completed:
                 return OnNtlmCompleted(out status);
             default:
-                status = Fail(_ntlm.FailureReason, _ntlm.FailureMessage ?? "NTLM authentication failed.", _ntlm.FailureStatus);
+                status = Fail(_ntlm.FailureReason ?? NlaFailureReason.AuthenticationFailed, _ntlm.FailureMessage ?? "NTLM authentication failed.", _ntlm.FailureStatus);
                 return IsSpnego ? Reject() : null;
         }
     }

@@ -110,16 +110,22 @@ public sealed class NtlmSessionSecurity : IDisposable
     }
 
     /// <summary>
-    /// Re-creates both RC4 handles from the sealing keys, keeping the sequence numbers: required after the SPNEGO
-    /// mechListMIC exchange (pyspnego <c>_reset_ntlm_crypto_state</c>, .NET ManagedNtlm <c>ResetKeys</c>).
+    /// Restarts the sending RC4 handle from the sealing key, keeping the sequence number. SPNEGO needs it right after
+    /// the mechListMIC this side sends (nla-protocol.md §5.7: pyspnego, .NET ManagedSpnego and FreeRDP all reset the
+    /// RC4 state after the mechListMIC; the sequence numbers keep counting).
     /// </summary>
-    /// <exception cref="ObjectDisposedException">The instance is disposed.</exception>
-    public void ResetCipherState()
+    public void ResetSendCipher()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _sendCipher.Dispose();
-        _receiveCipher.Dispose();
         _sendCipher = new Rc4(_sendSealingKey);
+    }
+
+    /// <summary>Restarts the receiving RC4 handle after the peer's mechListMIC was verified (see <see cref="ResetSendCipher"/>).</summary>
+    public void ResetReceiveCipher()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _receiveCipher.Dispose();
         _receiveCipher = new Rc4(_receiveSealingKey);
     }
 

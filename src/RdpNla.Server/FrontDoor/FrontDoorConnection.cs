@@ -158,7 +158,15 @@ public sealed class FrontDoorConnection : IAsyncDisposable
     private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CancellationToken cancellationToken)
     {
         using var credSsp = new CredSspServerContext(_context.CreateCredSspOptions());
-        await using AccountAuthenticator accounts = _context.CreateAccountAuthenticator();
+        AccountAuthenticator accounts = _context.CreateAccountAuthenticator();
+        await using (accounts.ConfigureAwait(false))
+        {
+            await AuthenticateAsync(tls, selected, credSsp, accounts, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
+    {
         NlaStatus status = await CredSspServerHandshake.RunAsync(
             tls,
             credSsp,
@@ -170,12 +178,11 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         _audit.DomainName = credSsp.DomainName;
         _audit.CredSspVersion = credSsp.PeerVersion == 0 ? null : credSsp.PeerVersion;
         await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false);
-        string domain = credSsp.DomainName ?? string.Empty;
-        string user = credSsp.UserName ?? string.Empty;
+        string account = string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName ?? string.Empty : $"{credSsp.DomainName}\\{credSsp.UserName}";
         if (status == NlaStatus.Failed)
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
-            FrontDoorLog.AuthenticationFailed(Logger, domain, user, statusName, credSsp.FailureMessage ?? credSsp.FailureReason.ToString());
+            FrontDoorLog.AuthenticationFailed(Logger, account, statusName, credSsp.FailureMessage ?? credSsp.FailureReason.ToString());
             await _audit.WriteAsync(_context, AuditOutcome.Failure, credSsp.FailureStatus, credSsp.FailureMessage ?? credSsp.FailureReason.ToString()).ConfigureAwait(false);
             return;
         }
@@ -190,7 +197,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
                 await tls.WriteAsync(EarlyUserAuthorizationResult.AccessDenied.Encode(), cancellationToken).ConfigureAwait(false);
             }
 
-            FrontDoorLog.RemoteLogonDenied(Logger, domain, user, action);
+            FrontDoorLog.RemoteLogonDenied(Logger, account, action);
             await _audit.WriteAsync(_context, AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"remote logon denied ({action})").ConfigureAwait(false);
             return;
         }
@@ -200,9 +207,9 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             await tls.WriteAsync(EarlyUserAuthorizationResult.Success.Encode(), cancellationToken).ConfigureAwait(false);
         }
 
-        FrontDoorLog.Authenticated(Logger, domain, user, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
+        FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
         await _audit.WriteAsync(_context, AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured").ConfigureAwait(false);
-        FrontDoorLog.NoBackend(Logger, domain, user);
+        FrontDoorLog.NoBackend(Logger, account);
     }
 
     public ValueTask DisposeAsync()

@@ -33,17 +33,17 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1013, LogLevel.Information, "TLS {Protocol} established with {CipherSuite}")]
     public static partial void TlsEstablished(ILogger logger, string protocol, string cipherSuite);
 
-    [LoggerMessage(1020, LogLevel.Information, "User {Domain}\\{User} authenticated with CredSSP version {Version} ({Mechanism})")]
-    public static partial void Authenticated(ILogger logger, string domain, string user, int version, string mechanism);
+    [LoggerMessage(1020, LogLevel.Information, "User {Account} authenticated with CredSSP version {Version} ({Mechanism})")]
+    public static partial void Authenticated(ILogger logger, string account, int version, string mechanism);
 
-    [LoggerMessage(1021, LogLevel.Warning, "Authentication of {Domain}\\{User} failed: {Status}: {Reason}")]
-    public static partial void AuthenticationFailed(ILogger logger, string domain, string user, string status, string reason);
+    [LoggerMessage(1021, LogLevel.Warning, "Authentication of {Account} failed: {Status}: {Reason}")]
+    public static partial void AuthenticationFailed(ILogger logger, string account, string status, string reason);
 
-    [LoggerMessage(1022, LogLevel.Warning, "User {Domain}\\{User} authenticated but is denied remote logon: {Action}")]
-    public static partial void RemoteLogonDenied(ILogger logger, string domain, string user, string action);
+    [LoggerMessage(1022, LogLevel.Warning, "User {Account} authenticated but is denied remote logon: {Action}")]
+    public static partial void RemoteLogonDenied(ILogger logger, string account, string action);
 
-    [LoggerMessage(1023, LogLevel.Information, "User {Domain}\\{User} authenticated; no backend is configured, closing the connection")]
-    public static partial void NoBackend(ILogger logger, string domain, string user);
+    [LoggerMessage(1023, LogLevel.Information, "User {Account} authenticated; no backend is configured, closing the connection")]
+    public static partial void NoBackend(ILogger logger, string account);
 
     [LoggerMessage(1024, LogLevel.Information, "Security protocol {Protocol} selected; this front door serves only NLA (CredSSP) sessions, closing the connection")]
     public static partial void NoSessionWithoutNla(ILogger logger, string protocol);

@@ -28,6 +28,11 @@ public sealed class CredSspRun
     /// <summary>The delegated credentials the server received, copied before the context is disposed.</summary>
     public (string Domain, string User, string Password)? Delegated { get; private set; }
 
+    /// <summary>What each side saw, for assertion messages.</summary>
+    public override string ToString() =>
+        $"client {ClientStatus} {Client.FailureReason} '{Client.FailureMessage}' {ClientException?.GetType().Name} {ClientException?.Message}; " +
+        $"server {ServerStatus} {Server.FailureReason} '{Server.FailureMessage}' {ServerException?.GetType().Name} {ServerException?.Message}";
+
     public static NtlmServerOptions ServerNtlmOptions(int seed) => new()
     {
         NbComputerName = "FRONTDOOR",

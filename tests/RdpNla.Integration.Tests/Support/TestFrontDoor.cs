@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Diagnostics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using RdpNla.Protocol.Ntlm;

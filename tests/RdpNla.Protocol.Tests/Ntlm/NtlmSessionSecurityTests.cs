@@ -85,18 +85,22 @@ public class NtlmSessionSecurityTests
     }
 
     [Fact]
-    public void GetMicVerifyMic_ThenResetCipherState_KeepsSequenceNumbersAndStaysInSync()
+    public void GetMicVerifyMic_ThenResetEachDirection_KeepsSequenceNumbersAndStaysInSync()
     {
         using var client = new NtlmSessionSecurity(s_key, NtlmRole.Client);
         using var server = new NtlmSessionSecurity(s_key, NtlmRole.Server);
         byte[] mechList = Convert.FromHexString("300c060a2b06010401823702020a");
 
-        // SPNEGO: the client's mechListMIC, then the server's; both sides reset RC4 afterwards (nla-protocol.md §5.7).
-        Assert.True(server.VerifyMic(mechList, client.GetMic(mechList)));
-        Assert.True(client.VerifyMic(mechList, server.GetMic(mechList)));
-        client.ResetCipherState();
-        server.ResetCipherState();
+        // SPNEGO: each direction's RC4 state restarts right after its mechListMIC (nla-protocol.md §5.7). The client
+        // may wrap pubKeyAuth before it has the server's MIC (the three-leg exchange).
+        byte[] clientMic = client.GetMic(mechList);
+        client.ResetSendCipher();
         byte[] token = client.Wrap("pubKeyAuth"u8);
+        Assert.True(server.VerifyMic(mechList, clientMic));
+        server.ResetReceiveCipher();
+        Assert.True(client.VerifyMic(mechList, server.GetMic(mechList)));
+        client.ResetReceiveCipher();
+        server.ResetSendCipher();
 
         Assert.Equal(1u, BitConverter.ToUInt32(token, 12));
         Assert.Equal("pubKeyAuth"u8.ToArray(), server.Unwrap(token));
@@ -104,12 +108,12 @@ public class NtlmSessionSecurityTests
     }
 
     [Fact]
-    public void ResetCipherState_OnOneSideOnly_BreaksUnwrap()
+    public void ResetSendCipher_OnOneSideOnly_BreaksUnwrap()
     {
         using var client = new NtlmSessionSecurity(s_key, NtlmRole.Client);
         using var server = new NtlmSessionSecurity(s_key, NtlmRole.Server);
         server.Unwrap(client.Wrap("first"u8));
-        client.ResetCipherState();
+        client.ResetSendCipher();
 
         Assert.Throws<NlaProtocolException>(() => server.Unwrap(client.Wrap("second"u8)));
     }
