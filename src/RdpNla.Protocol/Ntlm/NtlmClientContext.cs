@@ -77,6 +77,12 @@ public sealed class NtlmClientContext : IDisposable
     /// <summary>The flags sent in the AUTHENTICATE, once sent.</summary>
     public NegotiateFlags NegotiatedFlags { get; private set; }
 
+    /// <summary>
+    /// Whether the AUTHENTICATE carried a MIC (it does when the CHALLENGE had MsvAvTimestamp). SPNEGO must then send and
+    /// expect a mechListMIC (nla-protocol.md §5.7).
+    /// </summary>
+    public bool MicSent { get; private set; }
+
     /// <summary>Signing and sealing for the session, after <see cref="NlaStatus.Completed"/>. Owned by this context.</summary>
     public NtlmSessionSecurity? SessionSecurity { get; private set; }
 
@@ -203,7 +209,8 @@ public sealed class NtlmClientContext : IDisposable
                 UserName = _options.UserName,
                 Workstation = _options.Workstation ?? "",
                 EncryptedRandomSessionKey = NtlmCrypto.Rc4K(keyExchangeKey, exportedSessionKey),
-                Version = _options.Version,
+                // MS-NLMP §2.2.1.3: Version is zero unless NTLMSSP_NEGOTIATE_VERSION was negotiated.
+                Version = (NegotiatedFlags & NegotiateFlags.Version) != 0 ? _options.Version : null,
                 Mic = sendMic ? new byte[NtlmAuthenticateMessage.MicSize] : null,
             };
             byte[] encoded = message.Encode();
@@ -214,6 +221,7 @@ public sealed class NtlmClientContext : IDisposable
             }
 
             SessionSecurity = new NtlmSessionSecurity(exportedSessionKey, NtlmRole.Client);
+            MicSent = sendMic;
             return encoded;
         }
         finally

@@ -80,6 +80,12 @@ public sealed class NtlmServerContext : IDisposable
     /// <summary>The client's proof (NTProofStr and, when present, the MIC) verified, even if the account was then denied.</summary>
     public bool PasswordVerified { get; private set; }
 
+    /// <summary>
+    /// Whether the AUTHENTICATE carried a MIC (MsvAvFlags 0x2) and it verified. SPNEGO must then require the client's
+    /// mechListMIC (nla-protocol.md §5.7).
+    /// </summary>
+    public bool MicVerified { get; private set; }
+
     /// <summary>The NTSTATUS to send the client after <see cref="NlaStatus.Failed"/>: LOGON_FAILURE for a bad password or an unknown user alike.</summary>
     public NtStatus FailureStatus { get; private set; }
 
@@ -319,6 +325,8 @@ public sealed class NtlmServerContext : IDisposable
                 {
                     return Fail(NlaFailureReason.IntegrityCheckFailed, "MIC mismatch", NtStatus.LogonFailure, out status);
                 }
+
+                MicVerified = true;
             }
 
             PasswordVerified = true;

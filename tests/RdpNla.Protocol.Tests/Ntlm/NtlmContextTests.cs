@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using CsCheck;
 using RdpNla.Protocol.Ntlm;
 
 namespace RdpNla.Protocol.Tests.Ntlm;
@@ -32,6 +33,8 @@ public class NtlmContextTests
         Assert.True(client.IsAuthenticated);
         Assert.True(server.IsAuthenticated);
         Assert.True(server.PasswordVerified);
+        Assert.True(client.MicSent);
+        Assert.True(server.MicVerified);
         Assert.Equal(("alice", "WORKGROUP", "CLIENT1"), (server.UserName, server.DomainName, server.Workstation));
         Assert.Equal("TERMSRV/server1", server.ClientTargetInfo!.TargetName);
         Assert.Equal(MsvAvFlags.MicPresent, server.ClientTargetInfo.Flags);
@@ -272,6 +275,7 @@ public class NtlmContextTests
         NtlmAuthenticateMessage authenticate = NtlmAuthenticateMessage.Decode(client.GetOutgoingBlob(specChallenge, out NlaStatus status));
 
         Assert.Equal(NlaStatus.Completed, status);
+        Assert.False(client.MicSent);
         Assert.Null(authenticate.Mic);
         Assert.NotEqual(new byte[24], authenticate.LmChallengeResponse.ToArray());
         Assert.Equal(NtlmTestPeers.Now.ToFileTime(), BinaryPrimitives.ReadInt64LittleEndian(authenticate.NtChallengeResponse.Span[24..]));
@@ -379,5 +383,59 @@ public class NtlmContextTests
 
             Assert.Equal(same ? NlaStatus.Completed : NlaStatus.Failed, status);
         }
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_MutatedPeerMessages_NeverThrow()
+    {
+        using NtlmClientContext seedClient = NtlmTestPeers.Client();
+        using NtlmServerContext seedServer = NtlmTestPeers.Server();
+        byte[] negotiate = seedClient.GetOutgoingBlob([], out _)!;
+        byte[] challenge = seedServer.GetOutgoingBlob(negotiate, out _)!;
+        byte[] authenticate = seedClient.GetOutgoingBlob(challenge, out _)!;
+
+        Gen<(int Target, byte[] Bytes)> gen =
+            from target in Gen.Int[0, 1]
+            from edits in Gen.Select(Gen.Int[0, 1000], Gen.Byte).Array[1, 4]
+            from length in Gen.Int[1, 600]
+            select (target, Mutate(target == 0 ? challenge : authenticate, edits, length));
+
+        gen.Sample(
+            (target, bytes) =>
+            {
+                if (target == 0)
+                {
+                    using NtlmClientContext client = NtlmTestPeers.Client();
+                    client.GetOutgoingBlob([], out _);
+                    client.GetOutgoingBlob(bytes, out NlaStatus status);
+                    Assert.True(status is NlaStatus.Completed or NlaStatus.Failed);
+                }
+                else
+                {
+                    // Same seeds as above, so the server's ServerChallenge matches the one the AUTHENTICATE answers.
+                    using NtlmServerContext server = NtlmTestPeers.Server();
+                    server.GetOutgoingBlob(negotiate, out _);
+                    server.GetOutgoingBlob(bytes, out NlaStatus status);
+                    if (status == NlaStatus.CredentialLookupNeeded)
+                    {
+                        server.ProvideCredential(Found());
+                        server.GetOutgoingBlob([], out status);
+                    }
+
+                    Assert.True(status is NlaStatus.Completed or NlaStatus.Failed);
+                }
+            },
+            iter: 3_000);
+    }
+
+    private static byte[] Mutate(byte[] seed, (int Position, byte Value)[] edits, int length)
+    {
+        byte[] bytes = seed.ToArray();
+        foreach ((int position, byte value) in edits)
+        {
+            bytes[position % bytes.Length] = value;
+        }
+
+        return length < bytes.Length ? bytes[..length] : bytes;
     }
 }
