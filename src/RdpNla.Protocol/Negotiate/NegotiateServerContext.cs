@@ -196,9 +196,11 @@ public sealed class NegotiateServerContext : IDisposable
             serverMechListMic = session.GetMic(_mechTypesEncoding);
             session.ResetSendCipher();
         }
-        else if (_mechListMicRequired)
+        else if (_mechListMicRequired || _ntlm.MicVerified)
         {
-            status = Fail(NlaFailureReason.IntegrityCheckFailed, "SPNEGO mechListMIC is required (NTLM was not the client's first mechanism) but absent.", NtStatus.DowngradeDetected);
+            // RFC 4178 §5 (a mechanism other than the first was chosen) and the Windows rule that an NTLM MIC makes the
+            // mechListMIC mandatory (nla-protocol.md §5.7: Windows Server 2025, MIT krb5 PR#113).
+            status = Fail(NlaFailureReason.IntegrityCheckFailed, "SPNEGO mechListMIC is required but absent.", NtStatus.DowngradeDetected);
             return Reject();
         }
 
