@@ -11,9 +11,6 @@ public enum NegotiationAction
 
     /// <summary>Send a CC without rdpNegData (legacy client) and continue with Standard RDP Security.</summary>
     SendLegacyConfirm,
-
-    /// <summary>Close the connection without sending anything.</summary>
-    CloseWithoutAnswer,
 }
 
 /// <summary>The server's answer to an X.224 Connection Request, with a reason for the log.</summary>
@@ -51,16 +48,15 @@ public sealed record NegotiationDecision
     /// <summary>A human-readable explanation for logs (never sent to the peer).</summary>
     public string Reason { get; }
 
-    /// <summary>Whether the server closes the connection after acting (failure sent, or no answer).</summary>
-    public bool ClosesConnection => Action is NegotiationAction.SendFailureAndClose or NegotiationAction.CloseWithoutAnswer;
+    /// <summary>Whether the server closes the connection after sending the failure.</summary>
+    public bool ClosesConnection => Action == NegotiationAction.SendFailureAndClose;
 
-    /// <summary>The Connection Confirm to send, or null for <see cref="NegotiationAction.CloseWithoutAnswer"/>.</summary>
-    public X224ConnectionConfirm? Confirm => Action switch
+    /// <summary>The Connection Confirm to send.</summary>
+    public X224ConnectionConfirm Confirm => Action switch
     {
         NegotiationAction.SendResponse => new X224ConnectionConfirm(new RdpNegResponse(ResponseFlags, SelectedProtocol!.Value)),
         NegotiationAction.SendFailureAndClose => new X224ConnectionConfirm(new RdpNegFailure(FailureCode!.Value)),
-        NegotiationAction.SendLegacyConfirm => new X224ConnectionConfirm(null),
-        _ => null,
+        _ => new X224ConnectionConfirm(null),
     };
 
     /// <summary>Answer RDP_NEG_RSP(<paramref name="selectedProtocol"/>, <paramref name="flags"/>).</summary>
@@ -75,15 +71,10 @@ public sealed record NegotiationDecision
     public static NegotiationDecision Legacy(string reason) =>
         new(NegotiationAction.SendLegacyConfirm, SecurityProtocols.Rdp, RdpNegResponseFlags.None, null, reason);
 
-    /// <summary>Close without answering.</summary>
-    public static NegotiationDecision Close(string reason) =>
-        new(NegotiationAction.CloseWithoutAnswer, null, RdpNegResponseFlags.None, null, reason);
-
     public override string ToString() => Action switch
     {
         NegotiationAction.SendResponse => $"RDP_NEG_RSP {SelectedProtocol!.Value.Name()} (flags {ResponseFlags}): {Reason}",
         NegotiationAction.SendFailureAndClose => $"RDP_NEG_FAILURE {FailureCode!.Value.Name()}: {Reason}",
-        NegotiationAction.SendLegacyConfirm => $"CC without rdpNegData (Standard RDP Security): {Reason}",
-        _ => $"close without answer: {Reason}",
+        _ => $"CC without rdpNegData (Standard RDP Security): {Reason}",
     };
 }

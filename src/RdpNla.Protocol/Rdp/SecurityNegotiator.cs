@@ -53,13 +53,20 @@ public static class SecurityNegotiator
         RdpNegRequest? negotiation = request.NegotiationRequest;
         if (negotiation is null)
         {
-            // MS-RDPBCGR §3.3.5.3.1: no rdpNegData => the client only knows Standard RDP Security, and the CC
-            // MUST NOT carry rdpNegData (§3.3.5.3.2), so no RDP_NEG_FAILURE can be sent either. When the policy
-            // forbids Standard RDP Security the only answer left is to close without a CC (nla-protocol.md §2.4:
-            // "Windows would also refuse").
-            return standardRdpAllowed
-                ? NegotiationDecision.Legacy($"{policy}: client sent no RDP_NEG_REQ (legacy client); Standard RDP Security allowed.")
-                : NegotiationDecision.Close($"{policy}: client sent no RDP_NEG_REQ (legacy client, Standard RDP Security only), which this policy forbids; a CC cannot carry a failure code to such a client.");
+            // MS-RDPBCGR §3.3.5.3.1: no rdpNegData => the client only knows Standard RDP Security. When the policy
+            // allows it, the CC carries no rdpNegData (§3.3.5.3.2). When it does not, we still send RDP_NEG_FAILURE:
+            // the client gets the specific reason instead of a dropped connection, which is what users of
+            // NLA-enforcing Windows servers report from such clients (nla-protocol.md §2.5 evidence: failure code 5
+            // to non-NLA clients), and what FreeRDP 2.11 `/sec:rdp` (which sends no RDP_NEG_REQ) reports as
+            // "HYBRID_REQUIRED_BY_SERVER".
+            if (standardRdpAllowed)
+            {
+                return NegotiationDecision.Legacy($"{policy}: client sent no RDP_NEG_REQ (legacy client); Standard RDP Security allowed.");
+            }
+
+            return nlaRequired
+                ? NegotiationDecision.Fail(NegotiationFailureCode.HybridRequiredByServer, $"{policy}: client sent no RDP_NEG_REQ (Standard RDP Security only); server requires NLA.")
+                : NegotiationDecision.Fail(NegotiationFailureCode.SslRequiredByServer, $"{policy}: client sent no RDP_NEG_REQ (Standard RDP Security only); server requires TLS.");
         }
 
         SecurityProtocols requested = negotiation.RequestedProtocols;
@@ -80,15 +87,19 @@ public static class SecurityNegotiator
         }
 
         // Preference HYBRID_EX > HYBRID > SSL (IronRDP acceptor; Windows for Win8/2012 and later).
-        // UNCONFIRMED (§11 row 11): HYBRID_EX is selected whenever it is requested together with HYBRID.
-        // HYBRID_EX without HYBRID is inconsistent (MS-RDPBCGR §2.2.1.1.1: HYBRID "SHOULD also be set"); like the
-        // FreeRDP server (peers.md: HYBRID_EX alone -> HYBRID_REQUIRED_BY_SERVER) it does not count as a CredSSP
-        // offer, so an NLA-only server answers HYBRID_REQUIRED_BY_SERVER and a FreeRDP client retries with HYBRID.
+        // UNCONFIRMED (§11 row 11): HYBRID_EX is selected whenever it is requested. MS-RDPBCGR §2.2.1.1.1 says HYBRID
+        // "SHOULD also be set", but FreeRDP 2.11 `/sec:ext` requests PROTOCOL_HYBRID_EX alone and expects it to be
+        // selected; HYBRID_EX is CredSSP plus the Early User Authorization Result, so it is a CredSSP offer. (The
+        // FreeRDP server answers HYBRID_REQUIRED_BY_SERVER there because it never implements HYBRID_EX, peers.md.)
         // PROTOCOL_RDSTLS and PROTOCOL_RDSAAD are never selected: not implemented here.
         SecurityProtocols? selected = null;
-        if ((requested & SecurityProtocols.Hybrid) != 0)
+        if ((requested & SecurityProtocols.HybridEx) != 0)
         {
-            selected = (requested & SecurityProtocols.HybridEx) != 0 ? SecurityProtocols.HybridEx : SecurityProtocols.Hybrid;
+            selected = SecurityProtocols.HybridEx;
+        }
+        else if ((requested & SecurityProtocols.Hybrid) != 0)
+        {
+            selected = SecurityProtocols.Hybrid;
         }
         else if ((requested & SecurityProtocols.Ssl) != 0 && !nlaRequired)
         {
@@ -106,7 +117,7 @@ public static class SecurityNegotiator
 
         if (standardRdpAllowed)
         {
-            // §2.4: PROTOCOL_RDP also when the request holds only unsupported bits (RDSTLS, RDSAAD, HYBRID_EX alone).
+            // §2.4: PROTOCOL_RDP also when the request holds only unsupported bits (RDSTLS, RDSAAD).
             return NegotiationDecision.Respond(SecurityProtocols.Rdp, ResponseFlags, $"{asked}; no offered External Security Protocol is usable, falling back to Standard RDP Security.");
         }
 

@@ -39,11 +39,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     internal async Task RunAsync(long connectionId, Action authenticationFinished, CancellationToken stopping)
     {
-        using IDisposable? scope = Logger.BeginScope(new Dictionary<string, object>
-        {
-            ["ConnectionId"] = connectionId,
-            ["RemoteEndPoint"] = _remote.ToString(),
-        });
+        using IDisposable? scope = Logger.BeginScope("Connection {ConnectionId} from {RemoteEndPoint}", connectionId, _remote.ToString());
         _audit.ConnectionId = connectionId;
         FrontDoorLog.Accepted(Logger);
         _socket.NoDelay = true;
@@ -106,13 +102,8 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         FrontDoorLog.Negotiated(Logger, request.NegotiationRequest is null ? "(no RDP_NEG_REQ)" : requested.Name(), request.Cookie, decision.Reason);
         _audit.RequestedProtocols = requested;
 
-        byte[]? confirm = decision.Confirm?.Encode();
-        if (confirm is not null)
-        {
-            await network.WriteAsync(confirm, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (decision.Action is not (NegotiationAction.SendResponse or NegotiationAction.SendLegacyConfirm))
+        await network.WriteAsync(decision.Confirm.Encode(), cancellationToken).ConfigureAwait(false);
+        if (decision.ClosesConnection)
         {
             await _audit.WriteAsync(_context, AuditOutcome.Refused, null, decision.Reason).ConfigureAwait(false);
             return;
@@ -209,7 +200,12 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
         FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
         await _audit.WriteAsync(_context, AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured").ConfigureAwait(false);
-        FrontDoorLog.NoBackend(Logger, account);
+
+        // The client now starts the RDP connection sequence with MCS Connect Initial (MS-RDPBCGR §1.3.1.1). Reading it
+        // lets the client finish its CredSSP phase cleanly (FreeRDP logs CONNECTION_STATE_MCS_CONNECT) before we close.
+        _phase = "MCS Connect Initial";
+        byte[] connectInitial = await MessageFraming.ReadTpktFrameAsync(tls, _context.Options.Limits.MaxMessageSize, cancellationToken).ConfigureAwait(false);
+        FrontDoorLog.NoBackend(Logger, account, connectInitial.Length);
     }
 
     public ValueTask DisposeAsync()

@@ -42,8 +42,8 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1022, LogLevel.Warning, "User {Account} authenticated but is denied remote logon: {Action}")]
     public static partial void RemoteLogonDenied(ILogger logger, string account, string action);
 
-    [LoggerMessage(1023, LogLevel.Information, "User {Account} authenticated; no backend is configured, closing the connection")]
-    public static partial void NoBackend(ILogger logger, string account);
+    [LoggerMessage(1023, LogLevel.Information, "User {Account} authenticated and sent MCS Connect Initial ({Length} bytes); no backend is configured, closing the connection")]
+    public static partial void NoBackend(ILogger logger, string account, int length);
 
     [LoggerMessage(1024, LogLevel.Information, "Security protocol {Protocol} selected; this front door serves only NLA (CredSSP) sessions, closing the connection")]
     public static partial void NoSessionWithoutNla(ILogger logger, string protocol);

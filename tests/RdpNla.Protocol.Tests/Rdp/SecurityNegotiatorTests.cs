@@ -8,12 +8,13 @@ public class SecurityNegotiatorTests
     /// What a Windows server answers, per SecurityLayer x UserAuthentication x requestedProtocols, with a certificate.
     /// Mirrors nla-protocol.md §2.5; where the doc is silent (HYBRID alone, HYBRID_EX alone, RDSTLS/RDSAAD alone,
     /// no RDP_NEG_REQ, layer 0 with UA=1) the cells follow the decisions documented in SecurityNegotiator.Select and
-    /// the observed peers (peers.md): freerdp-shadow /sec:nla answers HYBRID_EX alone, RDP and SSL with
-    /// HYBRID_REQUIRED_BY_SERVER (= our UA=1 rows); xrdp security_layer=rdp answers RSP RDP to everything (= layer 0);
-    /// xrdp tls answers RDP and HYBRID_EX alone with SSL_REQUIRED_BY_SERVER (= layer 2). Deliberate differences:
-    /// FreeRDP never selects HYBRID_EX and xrdp never selects HYBRID; Windows does both.
+    /// the observed peers (peers.md): freerdp-shadow /sec:nla answers RDP and SSL with HYBRID_REQUIRED_BY_SERVER
+    /// (= our UA=1 rows); xrdp security_layer=rdp answers RSP RDP to everything (= layer 0); xrdp tls answers RDP
+    /// with SSL_REQUIRED_BY_SERVER (= layer 2). Deliberate differences: HYBRID_EX alone is selected (FreeRDP 2.11
+    /// `/sec:ext` requests exactly that; freerdp-shadow and xrdp never implement HYBRID_EX), and a CR without
+    /// RDP_NEG_REQ gets the failure code when Standard RDP Security is not allowed (FreeRDP `/sec:rdp` sends none).
     /// Request "none" = a CR without RDP_NEG_REQ. Expected: "RSP proto" | "FAIL code" | "LEGACY" (CC without
-    /// rdpNegData) | "CLOSE" (no answer).
+    /// rdpNegData).
     /// </summary>
     private static readonly (int Layer, int Ua, string Request, string Expected)[] s_table =
     [
@@ -35,55 +36,55 @@ public class SecurityNegotiatorTests
         (1, 0, "01", "RSP SSL"),
         (1, 0, "02", "RSP HYBRID"),
         (1, 0, "03", "RSP HYBRID"),
-        (1, 0, "08", "RSP RDP"),
+        (1, 0, "08", "RSP HYBRID_EX"),
         (1, 0, "0A", "RSP HYBRID_EX"),
         (1, 0, "0B", "RSP HYBRID_EX"),
         (1, 0, "04", "RSP RDP"),
         (1, 0, "10", "RSP RDP"),
 
         // SecurityLayer 2 (TLS), UA=0: TLS or CredSSP required (§2.5 row 3).
-        (2, 0, "none", "CLOSE"),
+        (2, 0, "none", "FAIL SSL_REQUIRED_BY_SERVER"),
         (2, 0, "00", "FAIL SSL_REQUIRED_BY_SERVER"),
         (2, 0, "01", "RSP SSL"),
         (2, 0, "02", "RSP HYBRID"),
         (2, 0, "03", "RSP HYBRID"),
-        (2, 0, "08", "FAIL SSL_REQUIRED_BY_SERVER"),
+        (2, 0, "08", "RSP HYBRID_EX"),
         (2, 0, "0A", "RSP HYBRID_EX"),
         (2, 0, "0B", "RSP HYBRID_EX"),
         (2, 0, "04", "FAIL SSL_REQUIRED_BY_SERVER"),
         (2, 0, "10", "FAIL SSL_REQUIRED_BY_SERVER"),
 
         // SecurityLayer 0, UA=1: UNCONFIRMED in the doc; decided to behave as UA=1 (NLA needs TLS).
-        (0, 1, "none", "CLOSE"),
+        (0, 1, "none", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "00", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "02", "RSP HYBRID"),
         (0, 1, "03", "RSP HYBRID"),
-        (0, 1, "08", "FAIL HYBRID_REQUIRED_BY_SERVER"),
+        (0, 1, "08", "RSP HYBRID_EX"),
         (0, 1, "0A", "RSP HYBRID_EX"),
         (0, 1, "0B", "RSP HYBRID_EX"),
         (0, 1, "04", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "10", "FAIL HYBRID_REQUIRED_BY_SERVER"),
 
         // SecurityLayer 1, UA=1: NLA required (§2.5 row 4).
-        (1, 1, "none", "CLOSE"),
+        (1, 1, "none", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "00", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "02", "RSP HYBRID"),
         (1, 1, "03", "RSP HYBRID"),
-        (1, 1, "08", "FAIL HYBRID_REQUIRED_BY_SERVER"),
+        (1, 1, "08", "RSP HYBRID_EX"),
         (1, 1, "0A", "RSP HYBRID_EX"),
         (1, 1, "0B", "RSP HYBRID_EX"),
         (1, 1, "04", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "10", "FAIL HYBRID_REQUIRED_BY_SERVER"),
 
         // SecurityLayer 2, UA=1: NLA required (§2.5 row 4).
-        (2, 1, "none", "CLOSE"),
+        (2, 1, "none", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (2, 1, "00", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (2, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (2, 1, "02", "RSP HYBRID"),
         (2, 1, "03", "RSP HYBRID"),
-        (2, 1, "08", "FAIL HYBRID_REQUIRED_BY_SERVER"),
+        (2, 1, "08", "RSP HYBRID_EX"),
         (2, 1, "0A", "RSP HYBRID_EX"),
         (2, 1, "0B", "RSP HYBRID_EX"),
         (2, 1, "04", "FAIL HYBRID_REQUIRED_BY_SERVER"),
@@ -115,9 +116,9 @@ public class SecurityNegotiatorTests
     [MemberData(nameof(Table))]
     public void Select_RawRequestWithCertificate_AnswersAsTable(int layer, int ua, string request, string expected)
     {
-        byte[]? confirm = Answer(layer, ua, request, certificateAvailable: true, out NegotiationDecision decision);
+        byte[] confirm = Answer(layer, ua, request, certificateAvailable: true, out NegotiationDecision decision);
         Assert.Equal(ExpectedConfirm(expected), confirm);
-        Assert.Equal(expected.Split(' ')[0] is "CLOSE" or "FAIL", decision.ClosesConnection);
+        Assert.Equal(expected.Split(' ')[0] is "FAIL", decision.ClosesConnection);
         Assert.Contains($"SecurityLayer={layer}", decision.Reason, StringComparison.Ordinal);
     }
 
@@ -197,25 +198,23 @@ public class SecurityNegotiatorTests
         Assert.StartsWith("RDP_NEG_RSP PROTOCOL_SSL", SecurityNegotiator.Select(SecurityLayer.Tls, false, request, true).ToString(), StringComparison.Ordinal);
     }
 
-    /// <summary>Raw CR bytes -> decode -> decision -> CC bytes (null when the server closes without a CC).</summary>
-    private static byte[]? Answer(int layer, int ua, string request, bool certificateAvailable, out NegotiationDecision decision)
+    /// <summary>Raw CR bytes -> decode -> decision -> CC bytes.</summary>
+    private static byte[] Answer(int layer, int ua, string request, bool certificateAvailable, out NegotiationDecision decision)
     {
         byte[] frame = X224ConnectionRequestTests.Cr(
             "Cookie: mstshash=tester\r\n"u8.ToArray(),
             request == "none" ? "" : $"01 00 08 00 {request} 00 00 00");
         decision = SecurityNegotiator.Select((SecurityLayer)layer, ua == 1, X224ConnectionRequest.Decode(frame), certificateAvailable);
-        Assert.Equal(decision.Action == NegotiationAction.CloseWithoutAnswer, decision.Confirm is null);
         Assert.False(string.IsNullOrWhiteSpace(decision.Reason));
-        return decision.Confirm?.Encode();
+        return decision.Confirm.Encode();
     }
 
     /// <summary>The expected CC bytes, written by hand from the table's notation.</summary>
-    private static byte[]? ExpectedConfirm(string expected)
+    private static byte[] ExpectedConfirm(string expected)
     {
         string[] parts = expected.Split(' ');
         return parts[0] switch
         {
-            "CLOSE" => null,
             "LEGACY" => RdpTestData.Hex("03 00 00 0b 06 d0 00 00 12 34 00"),
             "RSP" => RdpTestData.Hex("03 00 00 13 0e d0 00 00 12 34 00 02 01 08 00" + parts[1] switch
             {
