@@ -87,19 +87,15 @@ public static class SecurityNegotiator
         }
 
         // Preference HYBRID_EX > HYBRID > SSL (IronRDP acceptor; Windows for Win8/2012 and later).
-        // UNCONFIRMED (§11 row 11): HYBRID_EX is selected whenever it is requested. MS-RDPBCGR §2.2.1.1.1 says HYBRID
-        // "SHOULD also be set", but FreeRDP 2.11 `/sec:ext` requests PROTOCOL_HYBRID_EX alone and expects it to be
-        // selected; HYBRID_EX is CredSSP plus the Early User Authorization Result, so it is a CredSSP offer. (The
-        // FreeRDP server answers HYBRID_REQUIRED_BY_SERVER there because it never implements HYBRID_EX, peers.md.)
+        // UNCONFIRMED (§11 row 11): HYBRID_EX is selected whenever it is requested together with HYBRID.
+        // HYBRID_EX without HYBRID is inconsistent (MS-RDPBCGR §2.2.1.1.1: HYBRID "SHOULD also be set"); like the
+        // FreeRDP server (peers.md: HYBRID_EX alone -> HYBRID_REQUIRED_BY_SERVER) it does not count as a CredSSP
+        // offer. (FreeRDP 2.11 `/sec:ext` requests 0x0B, not 0x08, and cannot connect once HYBRID_EX is selected.)
         // PROTOCOL_RDSTLS and PROTOCOL_RDSAAD are never selected: not implemented here.
         SecurityProtocols? selected = null;
-        if ((requested & SecurityProtocols.HybridEx) != 0)
+        if ((requested & SecurityProtocols.Hybrid) != 0)
         {
-            selected = SecurityProtocols.HybridEx;
-        }
-        else if ((requested & SecurityProtocols.Hybrid) != 0)
-        {
-            selected = SecurityProtocols.Hybrid;
+            selected = (requested & SecurityProtocols.HybridEx) != 0 ? SecurityProtocols.HybridEx : SecurityProtocols.Hybrid;
         }
         else if ((requested & SecurityProtocols.Ssl) != 0 && !nlaRequired)
         {
@@ -117,7 +113,7 @@ public static class SecurityNegotiator
 
         if (standardRdpAllowed)
         {
-            // §2.4: PROTOCOL_RDP also when the request holds only unsupported bits (RDSTLS, RDSAAD).
+            // §2.4: PROTOCOL_RDP also when the request holds only unsupported bits (RDSTLS, RDSAAD, HYBRID_EX alone).
             return NegotiationDecision.Respond(SecurityProtocols.Rdp, ResponseFlags, $"{asked}; no offered External Security Protocol is usable, falling back to Standard RDP Security.");
         }
 

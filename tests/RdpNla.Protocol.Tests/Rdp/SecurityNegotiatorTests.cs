@@ -10,9 +10,10 @@ public class SecurityNegotiatorTests
     /// no RDP_NEG_REQ, layer 0 with UA=1) the cells follow the decisions documented in SecurityNegotiator.Select and
     /// the observed peers (peers.md): freerdp-shadow /sec:nla answers RDP and SSL with HYBRID_REQUIRED_BY_SERVER
     /// (= our UA=1 rows); xrdp security_layer=rdp answers RSP RDP to everything (= layer 0); xrdp tls answers RDP
-    /// with SSL_REQUIRED_BY_SERVER (= layer 2). Deliberate differences: HYBRID_EX alone is selected (FreeRDP 2.11
-    /// `/sec:ext` requests exactly that; freerdp-shadow and xrdp never implement HYBRID_EX), and a CR without
-    /// RDP_NEG_REQ gets the failure code when Standard RDP Security is not allowed (FreeRDP `/sec:rdp` sends none).
+    /// with SSL_REQUIRED_BY_SERVER (= layer 2); both answer HYBRID_EX alone as not a CredSSP offer. Deliberate
+    /// differences: HYBRID_EX is selected with HYBRID (FreeRDP and xrdp never select it; Windows does), and a CR
+    /// without RDP_NEG_REQ gets the failure code when Standard RDP Security is not allowed (FreeRDP `/sec:rdp`
+    /// sends no RDP_NEG_REQ and reports HYBRID_REQUIRED_BY_SERVER).
     /// Request "none" = a CR without RDP_NEG_REQ. Expected: "RSP proto" | "FAIL code" | "LEGACY" (CC without
     /// rdpNegData).
     /// </summary>
@@ -36,7 +37,7 @@ public class SecurityNegotiatorTests
         (1, 0, "01", "RSP SSL"),
         (1, 0, "02", "RSP HYBRID"),
         (1, 0, "03", "RSP HYBRID"),
-        (1, 0, "08", "RSP HYBRID_EX"),
+        (1, 0, "08", "RSP RDP"),
         (1, 0, "0A", "RSP HYBRID_EX"),
         (1, 0, "0B", "RSP HYBRID_EX"),
         (1, 0, "04", "RSP RDP"),
@@ -48,7 +49,7 @@ public class SecurityNegotiatorTests
         (2, 0, "01", "RSP SSL"),
         (2, 0, "02", "RSP HYBRID"),
         (2, 0, "03", "RSP HYBRID"),
-        (2, 0, "08", "RSP HYBRID_EX"),
+        (2, 0, "08", "FAIL SSL_REQUIRED_BY_SERVER"),
         (2, 0, "0A", "RSP HYBRID_EX"),
         (2, 0, "0B", "RSP HYBRID_EX"),
         (2, 0, "04", "FAIL SSL_REQUIRED_BY_SERVER"),
@@ -60,7 +61,7 @@ public class SecurityNegotiatorTests
         (0, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "02", "RSP HYBRID"),
         (0, 1, "03", "RSP HYBRID"),
-        (0, 1, "08", "RSP HYBRID_EX"),
+        (0, 1, "08", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "0A", "RSP HYBRID_EX"),
         (0, 1, "0B", "RSP HYBRID_EX"),
         (0, 1, "04", "FAIL HYBRID_REQUIRED_BY_SERVER"),
@@ -72,7 +73,7 @@ public class SecurityNegotiatorTests
         (1, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "02", "RSP HYBRID"),
         (1, 1, "03", "RSP HYBRID"),
-        (1, 1, "08", "RSP HYBRID_EX"),
+        (1, 1, "08", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "0A", "RSP HYBRID_EX"),
         (1, 1, "0B", "RSP HYBRID_EX"),
         (1, 1, "04", "FAIL HYBRID_REQUIRED_BY_SERVER"),
@@ -84,7 +85,7 @@ public class SecurityNegotiatorTests
         (2, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (2, 1, "02", "RSP HYBRID"),
         (2, 1, "03", "RSP HYBRID"),
-        (2, 1, "08", "RSP HYBRID_EX"),
+        (2, 1, "08", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (2, 1, "0A", "RSP HYBRID_EX"),
         (2, 1, "0B", "RSP HYBRID_EX"),
         (2, 1, "04", "FAIL HYBRID_REQUIRED_BY_SERVER"),
