@@ -14,12 +14,13 @@ public delegate ValueTask<NtlmCredentialLookup> CredentialLookup(string userName
 public static class CredSspServerHandshake
 {
     /// <summary>
-    /// Runs the CredSSP exchange until it completes or fails. Returns the final status; on failure, the errorCode
-    /// TSRequest (when the client's version understands it) has already been sent.
+    /// Runs the CredSSP exchange until it completes or fails. On failure the errorCode TSRequest (when the client's
+    /// version understands it) is NOT sent yet: it is returned, so that the host records the failure (lockout
+    /// counting, audit) before the client learns the outcome and can try again.
     /// </summary>
     /// <exception cref="NlaProtocolException">A message could not be framed.</exception>
     /// <exception cref="EndOfStreamException">The client closed the connection.</exception>
-    public static async Task<NlaStatus> RunAsync(
+    public static async Task<(NlaStatus Status, byte[]? FailureReply)> RunAsync(
         Stream tls,
         CredSspServerContext context,
         CredentialLookup lookup,
@@ -40,14 +41,19 @@ public static class CredSspServerHandshake
                 output = context.GetOutgoingBlob([], out status);
             }
 
+            if (status == NlaStatus.Failed)
+            {
+                return (status, output);
+            }
+
             if (output is not null)
             {
                 await MessageFraming.WriteMessageAsync(tls, output, cancellationToken).ConfigureAwait(false);
             }
 
-            if (status is NlaStatus.Completed or NlaStatus.Failed)
+            if (status == NlaStatus.Completed)
             {
-                return status;
+                return (status, null);
             }
         }
     }

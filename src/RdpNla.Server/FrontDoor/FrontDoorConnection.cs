@@ -62,6 +62,11 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             {
                 FrontDoorLog.ConnectionError(Logger, _phase, "the server is stopping");
             }
+            catch (EndOfStreamException ex) when (ex is not PeerClosedException)
+            {
+                FrontDoorLog.ProtocolViolation(Logger, $"{_phase}: truncated message, the client closed the connection in the middle of it");
+                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"truncated message in phase {_phase}").ConfigureAwait(false);
+            }
             catch (PeerClosedException)
             {
                 FrontDoorLog.ClientClosed(Logger, _phase);
@@ -158,7 +163,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
     {
-        NlaStatus status = await CredSspServerHandshake.RunAsync(
+        (NlaStatus status, byte[]? failureReply) = await CredSspServerHandshake.RunAsync(
             tls,
             credSsp,
             accounts.LookupAsync,
@@ -169,12 +174,20 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         _audit.DomainName = credSsp.DomainName;
         _audit.CredSspVersion = credSsp.PeerVersion == 0 ? null : credSsp.PeerVersion;
         await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false);
-        string account = string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName ?? string.Empty : $"{credSsp.DomainName}\\{credSsp.UserName}";
+        string account = credSsp.UserName is null ? "(user not yet known)"
+            : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}";
         if (status == NlaStatus.Failed)
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
             FrontDoorLog.AuthenticationFailed(Logger, account, statusName, credSsp.FailureMessage ?? credSsp.FailureReason.ToString());
             await _audit.WriteAsync(_context, AuditOutcome.Failure, credSsp.FailureStatus, credSsp.FailureMessage ?? credSsp.FailureReason.ToString()).ConfigureAwait(false);
+
+            // Only now, with the failure counted and audited, does the client learn the outcome.
+            if (failureReply is not null)
+            {
+                await MessageFraming.WriteMessageAsync(tls, failureReply, cancellationToken).ConfigureAwait(false);
+            }
+
             return;
         }
 

@@ -77,7 +77,7 @@ public sealed class CredSspRun
         {
             try
             {
-                run.ServerStatus = await CredSspServerHandshake.RunAsync(
+                (run.ServerStatus, byte[]? failureReply) = await CredSspServerHandshake.RunAsync(
                     serverTls,
                     server,
                     (user, _, _) => ValueTask.FromResult(string.Equals(user, User, StringComparison.OrdinalIgnoreCase)
@@ -85,6 +85,11 @@ public sealed class CredSspRun
                         : NtlmCredentialLookup.NotFound()),
                     64 * 1024,
                     cancellationToken);
+                if (failureReply is not null)
+                {
+                    await MessageFraming.WriteMessageAsync(serverTls, failureReply, cancellationToken);
+                }
+
                 if (server.DelegatedCredentials is { } delegated)
                 {
                     run.Delegated = (delegated.DomainName, delegated.UserName, delegated.GetPassword());
