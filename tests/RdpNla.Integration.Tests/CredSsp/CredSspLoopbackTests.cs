@@ -187,3 +187,51 @@ public class CredSspLoopbackTests
         Assert.Null(run.Delegated);
     }
 }
+
+/// <summary>The client's side of the binding check, against a server that answers with a binding over another key.</summary>
+public class CredSspClientBindingTests
+{
+    [Theory]
+    [InlineData(6)]
+    [InlineData(4)]
+    public async Task Authenticate_ServerBindsAnotherKey_ClientRefusesAndSendsNoCredentials(int version)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TlsPair tls = await TlsPair.ConnectAsync(TestCertificates.Server, ct);
+        byte[] seenByClient = tls.CertificateSeenByClient.GetPublicKey();
+        byte[] otherKey = TestCertificates.Impostor.GetPublicKey();
+        using var client = new CredSspClientContext(
+            new CredSspClientOptions { ServerPublicKey = seenByClient, Ntlm = CredSspRun.ClientNtlmOptions(CredSspRun.Password, 1), MaxVersion = version, AllowEncryptionOracle = EncryptionOraclePolicy.Vulnerable },
+            new DeterministicRandom(2));
+
+        // A lying server: real NTLM, but its pubKeyAuth answer covers a key other than the certificate's.
+        Task<int> lyingServer = Task.Run(async () =>
+        {
+            using var negotiate = new Protocol.Negotiate.NegotiateServerContext(CredSspRun.ServerNtlmOptions(3));
+            TsRequest first = TsRequest.Decode(await MessageFraming.ReadTsRequestAsync(tls.Server, 65536, ct));
+            byte[] challenge = negotiate.GetOutgoingBlob(first.NegoTokens[0], out _)!;
+            await MessageFraming.WriteMessageAsync(tls.Server, new TsRequest { Version = version, NegoTokens = [challenge] }.Encode(), ct);
+            TsRequest second = TsRequest.Decode(await MessageFraming.ReadTsRequestAsync(tls.Server, 65536, ct));
+            negotiate.GetOutgoingBlob(second.NegoTokens[0], out _);
+            negotiate.ProvideCredential(Protocol.Ntlm.NtlmCredentialLookup.Found(Protocol.Ntlm.NtlmCrypto.NtOwfV1(CredSspRun.Password)));
+            negotiate.GetOutgoingBlob([], out NlaStatus status);
+            Assert.Equal(NlaStatus.Completed, status);
+            negotiate.SessionSecurity!.Unwrap(second.PubKeyAuth);
+            byte[] lie = version >= 5 ? CredSspBinding.ComputeServerClientHash(second.ClientNonce, otherKey) : CredSspBinding.IncrementFirstByte(otherKey);
+            await MessageFraming.WriteMessageAsync(tls.Server, new TsRequest { Version = version, PubKeyAuth = negotiate.SessionSecurity.Wrap(lie) }.Encode(), ct);
+
+            // Count what the client sends afterwards: it must be nothing (no authInfo).
+            var rest = new MemoryStream();
+            await tls.Server.CopyToAsync(rest, ct);
+            return (int)rest.Length;
+        }, ct);
+
+        NlaStatus clientStatus = await CredSspClientHandshake.RunAsync(tls.Client, client, 65536, ct);
+        tls.Client.Close();
+
+        Assert.Equal(NlaStatus.Failed, clientStatus);
+        Assert.Equal(NlaFailureReason.PublicKeyMismatch, client.FailureReason);
+        Assert.False(client.ServerBindingVerified);
+        Assert.Equal(0, await lyingServer);
+    }
+}
