@@ -21,7 +21,7 @@ internal static class ServeCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var data = new Option<string?>("--data") { Description = "Data folder (user store, audit log, generated certificate). Default: ./rdpnla." };
-        var config = new Option<FileInfo?>("--config") { Description = "JSON settings file; keys as in docs/configuration.md (e.g. {\"SecurityLayer\": 2}). Environment variables RDPNLA_<Key> override it, flags override both." };
+        var config = new Option<FileInfo?>("--config") { Description = "JSON settings file; keys as in docs/serve.md (e.g. {\"SecurityLayer\": 2}). Environment variables RDPNLA_<Key> override it, flags override both." };
         var securityLayer = new Option<int?>("--security-layer")
         {
             Description = "RDP-Tcp SecurityLayer: 0 = Standard RDP Security, 1 = Negotiate, 2 = TLS (default). With NLA required, 1 and 2 both demand CredSSP.",
@@ -181,6 +181,11 @@ internal static class ServeCommand
         {
             await Console.Error.WriteLineAsync($"error: {ex.Message}");
             return ExitCodes.UserError;
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)
+        {
+            await Console.Error.WriteLineAsync($"error: cannot use the data folder '{options.DataDirectory}': {ex.Message}; check its permissions or choose another with --data.");
+            return ExitCodes.DataError;
         }
 
         await using (host)
