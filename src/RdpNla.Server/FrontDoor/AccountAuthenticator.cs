@@ -39,22 +39,23 @@ internal sealed class AccountAuthenticator : IAsyncDisposable
         };
     }
 
-    public async Task RecordOutcomeAsync(CredSspServerContext context, CancellationToken cancellationToken)
+    /// <summary>Counts a wrong password toward lockout, or resets the count; returns true when this attempt locked the account.</summary>
+    public async Task<bool> RecordOutcomeAsync(CredSspServerContext context, CancellationToken cancellationToken)
     {
         if (_preVerification is not { Result: PreVerificationResult.Proceed } verification)
         {
-            return;
+            return false;
         }
 
         if (context.PasswordVerified)
         {
             await _policy.RecordSuccessAsync(verification.Name, cancellationToken).ConfigureAwait(false);
             RemoteLogonDenied = verification.Account?.RemoteLogonDenied == true;
+            return false;
         }
-        else
-        {
-            await _policy.RecordFailureAsync(verification.Name, cancellationToken).ConfigureAwait(false);
-        }
+
+        FailedLogonResult result = await _policy.RecordFailureAsync(verification.Name, cancellationToken).ConfigureAwait(false);
+        return result.LockedNow;
     }
 
     public ValueTask DisposeAsync()

@@ -10,15 +10,18 @@ namespace RdpNla.Server.FrontDoor;
 /// <summary>Collects what a connection learned and writes exactly one audit row for it.</summary>
 internal sealed class AuditRecordBuilder
 {
-    private readonly IPEndPoint _remote;
+
     private readonly TimeProvider _timeProvider;
     private bool _written;
 
-    public AuditRecordBuilder(IPEndPoint remote, TimeProvider timeProvider)
+    public AuditRecordBuilder(IPEndPoint client, TimeProvider timeProvider)
     {
-        _remote = remote;
+        Client = client;
         _timeProvider = timeProvider;
     }
+
+    /// <summary>The client's address: the TCP peer, or the one a trusted proxy's PROXY header gave.</summary>
+    public IPEndPoint Client { get; set; }
 
     public long ConnectionId { get; set; }
 
@@ -32,19 +35,20 @@ internal sealed class AuditRecordBuilder
 
     public int? CredSspVersion { get; set; }
 
-    public async Task WriteAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus? status, string reason)
+    /// <summary>Writes the row; false when one was already written for this connection.</summary>
+    public async Task<bool> WriteAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus? status, string reason)
     {
         if (_written)
         {
-            return;
+            return false;
         }
 
         _written = true;
         var entry = new AuditEntry
         {
             Time = _timeProvider.GetUtcNow(),
-            ClientAddress = AuditEntry.NormalizeAddress(_remote.Address),
-            ClientPort = _remote.Port,
+            ClientAddress = AuditEntry.NormalizeAddress(Client.Address),
+            ClientPort = Client.Port,
             UserName = UserName,
             Domain = DomainName,
             CredSspVersion = CredSspVersion,
@@ -62,6 +66,8 @@ internal sealed class AuditRecordBuilder
         {
             FrontDoorLog.AuditFailed(context.Logger, ex.Message);
         }
+
+        return true;
     }
 }
 

@@ -8,6 +8,7 @@ using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Audit;
+using RdpNla.Server.Limits;
 using RdpNla.Transport;
 
 namespace RdpNla.Server.FrontDoor;
@@ -23,80 +24,192 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     private readonly Socket _socket;
     private readonly FrontDoorContext _context;
-    private readonly IPEndPoint _remote;
     private readonly AuditRecordBuilder _audit;
-    private string _phase = "X.224";
+    private readonly long _acceptedAt;
+    private IPEndPoint _client;
+    private bool _sourceAdmitted;
+    private bool _unauthenticatedReleased;
+    private PhaseDeadline? _phaseDeadline;
+    private string _phase = "accept";
 
     internal FrontDoorConnection(Socket socket, FrontDoorContext context)
     {
         _socket = socket;
         _context = context;
-        _remote = (IPEndPoint)socket.RemoteEndPoint!;
-        _audit = new AuditRecordBuilder(_remote, context.TimeProvider);
+        _client = (IPEndPoint)socket.RemoteEndPoint!;
+        _audit = new AuditRecordBuilder(_client, context.TimeProvider);
+        _acceptedAt = context.TimeProvider.GetTimestamp();
     }
 
     private ILogger Logger => _context.Logger;
 
-    internal async Task RunAsync(long connectionId, Action authenticationFinished, CancellationToken stopping)
+    private FrontDoorLimits Limits => _context.Options.Limits;
+
+    internal async Task RunAsync(long connectionId, CancellationToken stopping)
     {
-        using IDisposable? scope = Logger.BeginScope("Connection {ConnectionId} from {RemoteEndPoint}", connectionId, _remote.ToString());
+        var socketPeer = (IPEndPoint)_socket.RemoteEndPoint!;
+        using IDisposable? scope = Logger.BeginScope("Connection {ConnectionId} from {RemoteEndPoint}", connectionId, socketPeer.ToString());
         _audit.ConnectionId = connectionId;
+        _context.Metrics.ConnectionOpened();
         FrontDoorLog.Accepted(Logger);
         _socket.NoDelay = true;
-        TimeSpan timeout = _context.Options.Limits.HandshakeTimeout;
-        using var deadline = new CancellationTokenSource(timeout, _context.TimeProvider);
+        using var deadline = new CancellationTokenSource(Limits.HandshakeTimeout, _context.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, stopping);
         var network = new NetworkStream(_socket, ownsSocket: false);
+        var guarded = new MinimumDataRateStream(network, Limits.MinDataRate, Limits.MinDataRateGracePeriod, _context.TimeProvider);
         await using (network.ConfigureAwait(false))
         {
             try
             {
-                await HandshakeAsync(network, linked.Token).ConfigureAwait(false);
+                if (await AdmitAsync(network, socketPeer, linked.Token).ConfigureAwait(false))
+                {
+                    await HandshakeAsync(guarded, linked.Token).ConfigureAwait(false);
+                }
+            }
+            catch (OperationCanceledException) when (_phaseDeadline?.Expired == true)
+            {
+                FrontDoorLog.HandshakeTimeout(Logger, _phaseDeadline.Timeout, _phase);
+                await EndAsync(AuditOutcome.Error, null, $"phase {_phase} deadline passed", Limits.PenaltyTimeout).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (deadline.IsCancellationRequested)
             {
-                FrontDoorLog.HandshakeTimeout(Logger, timeout, _phase);
-                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"handshake deadline passed in phase {_phase}").ConfigureAwait(false);
+                FrontDoorLog.HandshakeTimeout(Logger, Limits.HandshakeTimeout, _phase);
+                await EndAsync(AuditOutcome.Error, null, $"handshake deadline passed in phase {_phase}", Limits.PenaltyTimeout).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
                 FrontDoorLog.ConnectionError(Logger, _phase, "the server is stopping");
             }
+            catch (MinimumDataRateException ex)
+            {
+                FrontDoorLog.ConnectionError(Logger, _phase, ex.Message);
+                await EndAsync(AuditOutcome.Error, null, $"below the minimum data rate in phase {_phase}", Limits.PenaltyTimeout).ConfigureAwait(false);
+            }
             catch (EndOfStreamException ex) when (ex is not PeerClosedException)
             {
-                FrontDoorLog.ProtocolViolation(Logger, $"{_phase}: truncated message, the client closed the connection in the middle of it");
-                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"truncated message in phase {_phase}").ConfigureAwait(false);
+                LogViolation($"{_phase}: truncated message, the client closed the connection in the middle of it");
+                await EndAsync(AuditOutcome.Error, null, $"truncated message in phase {_phase}", Limits.PenaltyProtocolViolation).ConfigureAwait(false);
             }
             catch (PeerClosedException)
             {
                 FrontDoorLog.ClientClosed(Logger, _phase);
-                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"client closed the connection in phase {_phase}").ConfigureAwait(false);
+                await EndAsync(AuditOutcome.Error, null, $"client closed the connection in phase {_phase}", TimeSpan.Zero).ConfigureAwait(false);
             }
             catch (NlaProtocolException ex)
             {
-                FrontDoorLog.ProtocolViolation(Logger, $"{_phase}: {ex.Message}");
-                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"protocol violation in phase {_phase}: {ex.Reason}").ConfigureAwait(false);
+                LogViolation($"{_phase}: {ex.Message}");
+                await EndAsync(AuditOutcome.Error, null, $"protocol violation in phase {_phase}: {ex.Reason}", Limits.PenaltyProtocolViolation).ConfigureAwait(false);
             }
             catch (AuthenticationException ex)
             {
                 FrontDoorLog.TlsFailed(Logger, ex.InnerException?.Message ?? ex.Message);
-                await _audit.WriteAsync(_context, AuditOutcome.Error, null, "TLS handshake failed").ConfigureAwait(false);
+                await EndAsync(AuditOutcome.Error, null, "TLS handshake failed", Limits.PenaltyProtocolViolation).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
             {
                 FrontDoorLog.ConnectionError(Logger, _phase, ex.Message);
-                await _audit.WriteAsync(_context, AuditOutcome.Error, null, $"connection error in phase {_phase}").ConfigureAwait(false);
+                await EndAsync(AuditOutcome.Error, null, $"connection error in phase {_phase}", TimeSpan.Zero).ConfigureAwait(false);
             }
             finally
             {
-                authenticationFinished();
+                _phaseDeadline?.Dispose();
+                ReleaseUnauthenticated();
+                _context.Metrics.ConnectionClosed();
             }
         }
     }
 
-    private async Task HandshakeAsync(NetworkStream network, CancellationToken cancellationToken)
+    /// <summary>
+    /// Learns the client's real address (a PROXY protocol header from a trusted load balancer) and applies the
+    /// per-source limits: penalties, connection rate, per-address and per-prefix caps.
+    /// </summary>
+    private async Task<bool> AdmitAsync(NetworkStream network, IPEndPoint socketPeer, CancellationToken cancellationToken)
     {
-        byte[] frame = await MessageFraming.ReadTpktFrameAsync(network, MaxConnectionRequestSize, cancellationToken).ConfigureAwait(false);
+        if (_context.IsTrustedProxy(socketPeer.Address))
+        {
+            using (EnterPhase("PROXY", Limits.NegotiationTimeout, cancellationToken, out CancellationToken token))
+            {
+                IPEndPoint? client = await ProxyProtocol.ReadAsync(network, token).ConfigureAwait(false);
+                if (client is not null)
+                {
+                    _client = client;
+                    _audit.Client = client;
+                    FrontDoorLog.ProxiedClient(Logger, client.ToString());
+                }
+            }
+        }
+
+        if (_context.Gate.TryAdmitSource(_client.Address) is RejectionReason refusal)
+        {
+            _context.Reject(refusal, _client, socketPeer.Equals(_client) ? null : socketPeer);
+            _socket.LingerState = new LingerOption(true, 0);
+            return false;
+        }
+
+        _sourceAdmitted = true;
+        return true;
+    }
+
+    private PhaseDeadline EnterPhase(string phase, TimeSpan timeout, CancellationToken outer, out CancellationToken token)
+    {
+        _phase = phase;
+        _phaseDeadline?.Dispose();
+        _phaseDeadline = new PhaseDeadline(timeout, _context.TimeProvider, outer);
+        token = _phaseDeadline.Token;
+        return _phaseDeadline;
+    }
+
+    /// <summary>Ends the unauthenticated life of the connection (authenticated, or closed): frees its admission slots.</summary>
+    private void ReleaseUnauthenticated()
+    {
+        if (_unauthenticatedReleased)
+        {
+            return;
+        }
+
+        _unauthenticatedReleased = true;
+        _context.Gate.Leave();
+        if (_sourceAdmitted)
+        {
+            _context.Gate.ReleaseSource(_client.Address);
+        }
+
+        _context.Metrics.ConnectionAuthenticatedOrEnded();
+    }
+
+    /// <summary>Writes the audit row, counts the handshake, and penalizes the source for a failure.</summary>
+    private async Task EndAsync(AuditOutcome outcome, NtStatus? status, string reason, TimeSpan penalty)
+    {
+        if (!await _audit.WriteAsync(_context, outcome, status, reason).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        _context.Metrics.HandshakeEnded(SqliteOutcome(outcome), _audit.CredSspVersion, _context.TimeProvider.GetElapsedTime(_acceptedAt));
+        if (penalty > TimeSpan.Zero && _context.Gate.Penalize(_client.Address, penalty))
+        {
+            _context.SourcePenalized(_client.Address);
+        }
+    }
+
+    private static string SqliteOutcome(AuditOutcome outcome) => Storage.SqliteAuditLog.OutcomeText(outcome);
+
+    private void LogViolation(string reason)
+    {
+        if (_context.LogThrottle.TryAcquire("protocol-violation", out long suppressed))
+        {
+            FrontDoorLog.ProtocolViolation(Logger, suppressed == 0 ? reason : $"{reason} ({suppressed} similar messages suppressed)");
+        }
+    }
+
+    private async Task HandshakeAsync(Stream network, CancellationToken cancellationToken)
+    {
+        byte[] frame;
+        using (EnterPhase("X.224", Limits.NegotiationTimeout, cancellationToken, out CancellationToken negotiation))
+        {
+            frame = await MessageFraming.ReadTpktFrameAsync(network, MaxConnectionRequestSize, negotiation).ConfigureAwait(false);
+        }
+
         X224ConnectionRequest request = X224ConnectionRequest.Decode(frame);
         NegotiationDecision decision = SecurityNegotiator.Select(
             _context.Options.SecurityLayer,
@@ -110,7 +223,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         await network.WriteAsync(decision.Confirm.Encode(), cancellationToken).ConfigureAwait(false);
         if (decision.ClosesConnection)
         {
-            await _audit.WriteAsync(_context, AuditOutcome.Refused, null, decision.Reason).ConfigureAwait(false);
+            await EndAsync(AuditOutcome.Refused, null, decision.Reason, TimeSpan.Zero).ConfigureAwait(false);
             return;
         }
 
@@ -119,15 +232,16 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         if (selected == SecurityProtocols.Rdp)
         {
             FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_RDP (Standard RDP Security)");
-            await _audit.WriteAsync(_context, AuditOutcome.Refused, null, "Standard RDP Security selected; no session without NLA").ConfigureAwait(false);
+            await EndAsync(AuditOutcome.Refused, null, "Standard RDP Security selected; no session without NLA", TimeSpan.Zero).ConfigureAwait(false);
             return;
         }
 
-        _phase = "TLS";
         var tls = new SslStream(network, leaveInnerStreamOpen: true);
         await using (tls.ConfigureAwait(false))
         {
-            await tls.AuthenticateAsServerAsync(
+            using (EnterPhase("TLS", Limits.TlsHandshakeTimeout, cancellationToken, out CancellationToken handshake))
+            {
+                await tls.AuthenticateAsServerAsync(
                 new SslServerAuthenticationOptions
                 {
                     ServerCertificateContext = _context.CertificateContext,
@@ -136,13 +250,15 @@ public sealed class FrontDoorConnection : IAsyncDisposable
                     AllowRenegotiation = false,
                     CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
                 },
-                cancellationToken).ConfigureAwait(false);
+                handshake).ConfigureAwait(false);
+            }
+
             FrontDoorLog.TlsEstablished(Logger, tls.SslProtocol.ToString(), tls.NegotiatedCipherSuite.ToString());
 
             if (selected == SecurityProtocols.Ssl)
             {
                 FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_SSL (TLS without NLA)");
-                await _audit.WriteAsync(_context, AuditOutcome.Refused, null, "TLS selected without NLA; no backend for unauthenticated sessions").ConfigureAwait(false);
+                await EndAsync(AuditOutcome.Refused, null, "TLS selected without NLA; no backend for unauthenticated sessions", TimeSpan.Zero).ConfigureAwait(false);
                 return;
             }
 
@@ -173,14 +289,18 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         _audit.UserName = credSsp.UserName;
         _audit.DomainName = credSsp.DomainName;
         _audit.CredSspVersion = credSsp.PeerVersion == 0 ? null : credSsp.PeerVersion;
-        await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false);
+        if (await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false))
+        {
+            _context.Metrics.AccountLockedOut();
+        }
+
         string account = credSsp.UserName is null ? "(user not yet known)"
             : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}";
         if (status == NlaStatus.Failed)
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
             FrontDoorLog.AuthenticationFailed(Logger, account, statusName, credSsp.FailureMessage ?? credSsp.FailureReason.ToString());
-            await _audit.WriteAsync(_context, AuditOutcome.Failure, credSsp.FailureStatus, credSsp.FailureMessage ?? credSsp.FailureReason.ToString()).ConfigureAwait(false);
+            await EndAsync(AuditOutcome.Failure, credSsp.FailureStatus, credSsp.FailureMessage ?? credSsp.FailureReason.ToString(), Limits.PenaltyAuthenticationFailure).ConfigureAwait(false);
 
             // Only now, with the failure counted and audited, does the client learn the outcome.
             if (failureReply is not null)
@@ -202,7 +322,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             }
 
             FrontDoorLog.RemoteLogonDenied(Logger, account, action);
-            await _audit.WriteAsync(_context, AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"remote logon denied ({action})").ConfigureAwait(false);
+            await EndAsync(AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"remote logon denied ({action})", TimeSpan.Zero).ConfigureAwait(false);
             return;
         }
 
@@ -212,7 +332,10 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         }
 
         FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
-        await _audit.WriteAsync(_context, AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured").ConfigureAwait(false);
+        await EndAsync(AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured", TimeSpan.Zero).ConfigureAwait(false);
+
+        // Authenticated: the connection no longer counts against the pre-authentication limits.
+        ReleaseUnauthenticated();
 
         // The client now starts the RDP connection sequence with MCS Connect Initial (MS-RDPBCGR §1.3.1.1). Reading it
         // lets the client finish its CredSSP phase cleanly (FreeRDP logs CONNECTION_STATE_MCS_CONNECT) before we close.
@@ -225,5 +348,31 @@ public sealed class FrontDoorConnection : IAsyncDisposable
     {
         _socket.Dispose();
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>A deadline for one phase of the handshake, linked to the whole handshake's deadline.</summary>
+internal sealed class PhaseDeadline : IDisposable
+{
+    private readonly CancellationTokenSource _timer;
+    private readonly CancellationTokenSource _linked;
+
+    public PhaseDeadline(TimeSpan timeout, TimeProvider timeProvider, CancellationToken outer)
+    {
+        Timeout = timeout;
+        _timer = new CancellationTokenSource(timeout, timeProvider);
+        _linked = CancellationTokenSource.CreateLinkedTokenSource(outer, _timer.Token);
+    }
+
+    public TimeSpan Timeout { get; }
+
+    public CancellationToken Token => _linked.Token;
+
+    public bool Expired => _timer.IsCancellationRequested;
+
+    public void Dispose()
+    {
+        _linked.Dispose();
+        _timer.Dispose();
     }
 }

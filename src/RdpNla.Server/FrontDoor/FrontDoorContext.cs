@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
@@ -6,6 +7,8 @@ using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.Audit;
+using RdpNla.Server.Limits;
+using RdpNla.Server.Metrics;
 using RdpNla.Transport;
 
 namespace RdpNla.Server.FrontDoor;
@@ -23,7 +26,8 @@ internal sealed class FrontDoorContext
         IAuditLog auditLog,
         ILogger logger,
         TimeProvider timeProvider,
-        IRandomSource random)
+        IRandomSource random,
+        FrontDoorMetrics metrics)
     {
         Options = options;
         CertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
@@ -35,6 +39,60 @@ internal sealed class FrontDoorContext
         Logger = logger;
         TimeProvider = timeProvider;
         Random = random;
+        Metrics = metrics;
+        Gate = new ConnectionGate(options.Limits, timeProvider, System.Random.Shared.NextDouble);
+        LogThrottle = new LogThrottle(timeProvider);
+        _trustedProxies = options.TrustedProxies.Select(IPNetworkParser.Parse).ToList();
+    }
+
+    private readonly List<IPNetwork> _trustedProxies;
+
+    public FrontDoorMetrics Metrics { get; }
+
+    public ConnectionGate Gate { get; }
+
+    public LogThrottle LogThrottle { get; }
+
+    public bool IsTrustedProxy(IPAddress address)
+    {
+        IPAddress normalized = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+        return _trustedProxies.Any(n => n.Contains(normalized));
+    }
+
+    /// <summary>Counts a refusal before the handshake and logs it at a bounded rate.</summary>
+    public void Reject(RejectionReason reason, IPEndPoint client, IPEndPoint? via)
+    {
+        Metrics.Rejected(reason);
+        if (LogThrottle.TryAcquire("reject:" + RejectionNames.Name(reason), out long suppressed))
+        {
+            FrontDoorLog.RefusedAtAccept(Logger, client.ToString(), RejectionText(reason, client.Address), via?.ToString() ?? "-", suppressed);
+        }
+    }
+
+    /// <summary>Counts and logs (at a bounded rate) a source address that just started serving a penalty.</summary>
+    public void SourcePenalized(IPAddress address)
+    {
+        Metrics.SourcePenalized();
+        if (LogThrottle.TryAcquire("penalty", out long suppressed))
+        {
+            DateTimeOffset until = Gate.BlockedSources().GetValueOrDefault(address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address);
+            FrontDoorLog.SourcePenalized(Logger, address.ToString(), until, suppressed);
+        }
+    }
+
+    private string RejectionText(RejectionReason reason, IPAddress address)
+    {
+        FrontDoorLimits limits = Options.Limits;
+        return reason switch
+        {
+            RejectionReason.TotalUnauthenticated => $"{limits.MaxUnauthenticatedConnections} unauthenticated connections already (Limits:MaxUnauthenticatedConnections)",
+            RejectionReason.RandomEarlyDrop => $"random early drop above {limits.RandomEarlyDropStart} unauthenticated connections (Limits:RandomEarlyDropStart)",
+            RejectionReason.PerAddress => $"{limits.MaxUnauthenticatedConnectionsPerAddress} unauthenticated connections from {address} already (Limits:MaxUnauthenticatedConnectionsPerAddress)",
+            RejectionReason.PerPrefix => $"{limits.MaxUnauthenticatedConnectionsPerPrefix} unauthenticated connections from the network of {address} already (Limits:MaxUnauthenticatedConnectionsPerPrefix)",
+            RejectionReason.ConnectionRate => $"{address} opens connections faster than {limits.MaxConnectionRatePerAddress}/s (Limits:MaxConnectionRatePerAddress)",
+            RejectionReason.Penalty => $"{address} is serving a penalty for repeated failures (Limits:Penalty*)",
+            _ => "PROXY protocol header missing or invalid",
+        };
     }
 
     public FrontDoorOptions Options { get; }

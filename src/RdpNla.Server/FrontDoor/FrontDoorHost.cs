@@ -5,6 +5,8 @@ using Microsoft.Extensions.Options;
 using RdpNla.Protocol;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.Hosting;
+using RdpNla.Server.Limits;
+using RdpNla.Server.Metrics;
 using RdpNla.Server.Storage;
 using RdpNla.Transport;
 
@@ -19,15 +21,23 @@ public sealed class FrontDoorHost : IAsyncDisposable
     private readonly RdpNlaDatabase _database;
     private readonly X509Certificate2 _certificate;
 
-    private FrontDoorHost(FrontDoorServer server, RdpNlaDatabase database, X509Certificate2 certificate, string fingerprint)
+    private FrontDoorHost(FrontDoorServer server, RdpNlaDatabase database, X509Certificate2 certificate, string fingerprint, FrontDoorMetrics metrics, ConnectionGate gate)
     {
         Server = server;
+        Metrics = metrics;
+        Gate = gate;
         _database = database;
         _certificate = certificate;
         CertificateFingerprint = fingerprint;
     }
 
     public FrontDoorServer Server { get; }
+
+    /// <summary>The server's instruments (meter <see cref="FrontDoorMetrics.MeterName"/>).</summary>
+    public FrontDoorMetrics Metrics { get; }
+
+    /// <summary>The pre-authentication admission state (penalized sources, counts).</summary>
+    public ConnectionGate Gate { get; }
 
     /// <summary>The SHA-256 fingerprint of the TLS certificate in use.</summary>
     public string CertificateFingerprint { get; }
@@ -57,6 +67,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         string dataDirectory = DataDirectory.Resolve(options.DataDirectory);
         RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
         X509Certificate2? certificate = null;
+        FrontDoorMetrics? metrics = null;
         try
         {
             LocalDomainNames localNames = options.ComputerName is null
@@ -72,14 +83,16 @@ public sealed class FrontDoorHost : IAsyncDisposable
             }
 
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
-            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance);
-            var server = new FrontDoorServer(options, socket => new FrontDoorConnection(socket, context), logger);
+            metrics = new FrontDoorMetrics();
+            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics);
+            var server = new FrontDoorServer(context);
             server.Start();
-            return new FrontDoorHost(server, database, certificate, fingerprint);
+            return new FrontDoorHost(server, database, certificate, fingerprint, metrics, context.Gate);
         }
         catch
         {
             certificate?.Dispose();
+            metrics?.Dispose();
             await database.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -90,5 +103,6 @@ public sealed class FrontDoorHost : IAsyncDisposable
         await Server.DisposeAsync().ConfigureAwait(false);
         await _database.DisposeAsync().ConfigureAwait(false);
         _certificate.Dispose();
+        Metrics.Dispose();
     }
 }

@@ -24,8 +24,14 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1010, LogLevel.Debug, "Connection accepted")]
     public static partial void Accepted(ILogger logger);
 
-    [LoggerMessage(1011, LogLevel.Warning, "Connection refused before the handshake: {Reason}")]
-    public static partial void RefusedAtAccept(ILogger logger, string reason);
+    [LoggerMessage(1011, LogLevel.Warning, "Connection from {Client} refused before the handshake: {Reason} (via proxy {Proxy}; {Suppressed} similar messages suppressed before this one)")]
+    public static partial void RefusedAtAccept(ILogger logger, string client, string reason, string proxy, long suppressed);
+
+    [LoggerMessage(1014, LogLevel.Information, "PROXY protocol header: the client is {Client}")]
+    public static partial void ProxiedClient(ILogger logger, string client);
+
+    [LoggerMessage(1015, LogLevel.Warning, "Source {Address} is refused until {Until:O} after repeated failures ({Suppressed} similar messages suppressed before this one)")]
+    public static partial void SourcePenalized(ILogger logger, string address, DateTimeOffset until, long suppressed);
 
     [LoggerMessage(1012, LogLevel.Information, "X.224 request {RequestedProtocols} (cookie {Cookie}): {Decision}")]
     public static partial void Negotiated(ILogger logger, string requestedProtocols, string? cookie, string decision);
@@ -51,7 +57,7 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1030, LogLevel.Warning, "Protocol violation: {Reason}")]
     public static partial void ProtocolViolation(ILogger logger, string reason);
 
-    [LoggerMessage(1031, LogLevel.Warning, "Handshake deadline of {Timeout} passed in phase {Phase}; closing")]
+    [LoggerMessage(1031, LogLevel.Warning, "Deadline of {Timeout} passed in phase {Phase}; closing")]
     public static partial void HandshakeTimeout(ILogger logger, TimeSpan timeout, string phase);
 
     [LoggerMessage(1032, LogLevel.Information, "The client closed the connection in phase {Phase}")]

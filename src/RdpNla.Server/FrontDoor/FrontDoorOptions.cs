@@ -1,3 +1,4 @@
+using System.Net;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Hosting;
@@ -45,6 +46,12 @@ public sealed class FrontDoorOptions
 
     public FrontDoorLimits Limits { get; set; } = new();
 
+    /// <summary>
+    /// Addresses or CIDR prefixes of TCP load balancers allowed to send a PROXY protocol (v1 or v2) header; connections
+    /// from them must start with one, and the client address it carries is used for limits, logs and audit.
+    /// </summary>
+    public List<string> TrustedProxies { get; set; } = [];
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -84,31 +91,115 @@ public sealed class FrontDoorOptions
             errors.Add($"ComputerName '{ComputerName}' is longer than the 15 characters a NetBIOS name allows.");
         }
 
+        foreach (string proxy in TrustedProxies)
+        {
+            if (!IPNetworkParser.TryParse(proxy, out _))
+            {
+                errors.Add($"TrustedProxies '{proxy}' is not an address or CIDR prefix (e.g. 10.0.0.0/8).");
+            }
+        }
+
         errors.AddRange(Limits.Validate());
         return errors;
     }
 }
 
-/// <summary>Pre-authentication limits (modelled on Kestrel's limits object and OpenSSH's LoginGraceTime/MaxStartups).</summary>
+/// <summary>
+/// Pre-authentication limits, modelled on OpenSSH (MaxStartups, LoginGraceTime, PerSourcePenalties) and Kestrel's
+/// limits object. Every refusal is counted by reason (metric <c>rdpnla.server.rejections</c>) and logged at a bounded
+/// rate, so an attack cannot flood the log.
+/// </summary>
 public sealed class FrontDoorLimits
 {
-    /// <summary>The whole handshake (X.224, TLS, CredSSP) must finish within this time.</summary>
+    /// <summary>The whole handshake (X.224, TLS, CredSSP) must finish within this time (OpenSSH LoginGraceTime).</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
-    /// <summary>At most this many connections may be unauthenticated at once; more are closed at accept.</summary>
-    public int MaxUnauthenticatedConnections { get; set; } = 512;
+    /// <summary>The X.224 Connection Request must arrive within this time after accept.</summary>
+    public TimeSpan NegotiationTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The TLS handshake must finish within this time after the Connection Confirm.</summary>
+    public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Slowloris guard: after <see cref="MinDataRateGracePeriod"/>, a client that has sent less than this many bytes per
+    /// second on average is disconnected (Kestrel MinRequestBodyDataRate). 0 disables it.
+    /// </summary>
+    public double MinDataRate { get; set; } = 240;
+
+    /// <summary>How long a connection may send slower than <see cref="MinDataRate"/> before the rate is enforced.</summary>
+    public TimeSpan MinDataRateGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>At most this many connections may be unauthenticated at once (OpenSSH MaxStartups "full").</summary>
+    public int MaxUnauthenticatedConnections { get; set; } = 10_000;
+
+    /// <summary>From this many unauthenticated connections on, new ones are dropped at random (MaxStartups "start"); 0 disables it.</summary>
+    public int RandomEarlyDropStart { get; set; } = 2_000;
+
+    /// <summary>The drop probability at <see cref="RandomEarlyDropStart"/>, rising linearly to 1 at the full cap (MaxStartups "rate").</summary>
+    public double RandomEarlyDropRate { get; set; } = 0.3;
 
     /// <summary>At most this many unauthenticated connections from one IP address.</summary>
     public int MaxUnauthenticatedConnectionsPerAddress { get; set; } = 16;
 
+    /// <summary>At most this many unauthenticated connections from one network prefix (see the prefix lengths).</summary>
+    public int MaxUnauthenticatedConnectionsPerPrefix { get; set; } = 256;
+
+    /// <summary>The IPv4 prefix length grouping addresses for <see cref="MaxUnauthenticatedConnectionsPerPrefix"/>.</summary>
+    public int IPv4PrefixLength { get; set; } = 24;
+
+    /// <summary>The IPv6 prefix length grouping addresses for <see cref="MaxUnauthenticatedConnectionsPerPrefix"/>.</summary>
+    public int IPv6PrefixLength { get; set; } = 64;
+
+    /// <summary>New connections per second allowed from one address (token bucket); 0 disables the limit.</summary>
+    public double MaxConnectionRatePerAddress { get; set; } = 50;
+
+    /// <summary>The token bucket's burst for <see cref="MaxConnectionRatePerAddress"/>.</summary>
+    public double ConnectionRateBurst { get; set; } = 100;
+
     /// <summary>The largest TPKT frame or TSRequest accepted before authentication.</summary>
     public int MaxMessageSize { get; set; } = 64 * 1024;
 
+    /// <summary>Per-source penalties (OpenSSH PerSourcePenalties): addresses that fail repeatedly are refused for a while.</summary>
+    public bool PenaltiesEnabled { get; set; } = true;
+
+    /// <summary>Penalty accrued by a failed authentication (wrong password, unknown user, refused account).</summary>
+    public TimeSpan PenaltyAuthenticationFailure { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Penalty accrued by a protocol violation (malformed bytes).</summary>
+    public TimeSpan PenaltyProtocolViolation { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Penalty accrued by a connection that timed out or went below the minimum data rate.</summary>
+    public TimeSpan PenaltyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>An address is refused once its accrued (decaying) penalty reaches this.</summary>
+    public TimeSpan PenaltyThreshold { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest penalty.</summary>
+    public TimeSpan PenaltyMaximum { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Addresses or CIDR prefixes never penalized (e.g. monitoring).</summary>
+    public List<string> PenaltyExempt { get; set; } = [];
+
+    private IReadOnlyList<IPNetwork>? _exempt;
+
+    internal bool IsExempt(IPAddress address)
+    {
+        _exempt ??= PenaltyExempt.Select(IPNetworkParser.Parse).ToList();
+        return _exempt.Any(n => n.Contains(address));
+    }
+
     internal IEnumerable<string> Validate()
     {
-        if (HandshakeTimeout <= TimeSpan.Zero)
+        foreach ((string name, TimeSpan value) in new[]
         {
-            yield return "Limits:HandshakeTimeout must be positive (e.g. 00:00:20).";
+            ("HandshakeTimeout", HandshakeTimeout), ("NegotiationTimeout", NegotiationTimeout), ("TlsHandshakeTimeout", TlsHandshakeTimeout),
+            ("PenaltyThreshold", PenaltyThreshold), ("PenaltyMaximum", PenaltyMaximum),
+        })
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                yield return $"Limits:{name} must be positive (e.g. 00:00:20).";
+            }
         }
 
         if (MaxUnauthenticatedConnections < 1)
@@ -116,14 +207,65 @@ public sealed class FrontDoorLimits
             yield return "Limits:MaxUnauthenticatedConnections must be at least 1.";
         }
 
-        if (MaxUnauthenticatedConnectionsPerAddress < 1)
+        if (RandomEarlyDropStart < 0 || RandomEarlyDropRate is < 0 or > 1)
         {
-            yield return "Limits:MaxUnauthenticatedConnectionsPerAddress must be at least 1.";
+            yield return "Limits:RandomEarlyDropStart must be 0 (off) or more, and Limits:RandomEarlyDropRate between 0 and 1.";
+        }
+
+        if (MaxUnauthenticatedConnectionsPerAddress < 1 || MaxUnauthenticatedConnectionsPerPrefix < 1)
+        {
+            yield return "Limits:MaxUnauthenticatedConnectionsPerAddress and Limits:MaxUnauthenticatedConnectionsPerPrefix must be at least 1.";
+        }
+
+        if (IPv4PrefixLength is < 0 or > 32 || IPv6PrefixLength is < 0 or > 128)
+        {
+            yield return "Limits:IPv4PrefixLength must be 0-32 and Limits:IPv6PrefixLength 0-128.";
+        }
+
+        if (MaxConnectionRatePerAddress < 0 || (MaxConnectionRatePerAddress > 0 && ConnectionRateBurst < 1))
+        {
+            yield return "Limits:MaxConnectionRatePerAddress must be 0 (off) or positive, with Limits:ConnectionRateBurst at least 1.";
+        }
+
+        if (MinDataRate < 0)
+        {
+            yield return "Limits:MinDataRate must be 0 (off) or positive (bytes per second).";
         }
 
         if (MaxMessageSize is < 1024 or > 1024 * 1024)
         {
             yield return "Limits:MaxMessageSize must be between 1024 and 1048576 bytes.";
         }
+
+        foreach (string network in PenaltyExempt)
+        {
+            if (!IPNetworkParser.TryParse(network, out _))
+            {
+                yield return $"Limits:PenaltyExempt '{network}' is not an address or CIDR prefix (e.g. 10.0.0.0/8).";
+            }
+        }
     }
+}
+
+/// <summary>Parses an address or CIDR prefix ("10.0.0.0/8", "::1", "192.0.2.7").</summary>
+internal static class IPNetworkParser
+{
+    public static bool TryParse(string text, out IPNetwork network)
+    {
+        if (IPNetwork.TryParse(text, out network))
+        {
+            return true;
+        }
+
+        if (IPAddress.TryParse(text, out IPAddress? address))
+        {
+            network = new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+            return true;
+        }
+
+        return false;
+    }
+
+    public static IPNetwork Parse(string text) =>
+        TryParse(text, out IPNetwork network) ? network : throw new FormatException($"'{text}' is not an address or CIDR prefix.");
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using RdpNla.Server.Limits;
 
 namespace RdpNla.Server.FrontDoor;
 
@@ -13,21 +14,19 @@ namespace RdpNla.Server.FrontDoor;
 public sealed class FrontDoorServer : IAsyncDisposable
 {
     private readonly FrontDoorOptions _options;
-    private readonly Func<Socket, FrontDoorConnection> _createConnection;
+    private readonly FrontDoorContext _context;
     private readonly ILogger _logger;
     private readonly List<Socket> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<long, Task> _connections = new();
-    private readonly ConcurrentDictionary<IPAddress, int> _unauthenticatedPerAddress = new();
     private readonly CancellationTokenSource _stopping = new();
-    private int _unauthenticated;
     private long _nextConnectionId;
 
-    internal FrontDoorServer(FrontDoorOptions options, Func<Socket, FrontDoorConnection> createConnection, ILogger logger)
+    internal FrontDoorServer(FrontDoorContext context)
     {
-        _options = options;
-        _createConnection = createConnection;
-        _logger = logger;
+        _context = context;
+        _options = context.Options;
+        _logger = context.Logger;
     }
 
     /// <summary>The endpoints actually bound (useful with port 0).</summary>
@@ -105,73 +104,32 @@ public sealed class FrontDoorServer : IAsyncDisposable
 
     private void Admit(Socket client)
     {
-        var remote = (IPEndPoint)client.RemoteEndPoint!;
-        IPAddress address = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
-        string? refusal = null;
-        if (Interlocked.Increment(ref _unauthenticated) > _options.Limits.MaxUnauthenticatedConnections)
+        // OpenSSH MaxStartups: the total cap and random early drop apply at accept, before anything is read.
+        if (_context.Gate.TryEnter() is RejectionReason refusal)
         {
-            refusal = $"{_options.Limits.MaxUnauthenticatedConnections} unauthenticated connections already (Limits:MaxUnauthenticatedConnections)";
-        }
-        else if (_unauthenticatedPerAddress.AddOrUpdate(address, 1, (_, n) => n + 1) > _options.Limits.MaxUnauthenticatedConnectionsPerAddress)
-        {
-            refusal = $"{_options.Limits.MaxUnauthenticatedConnectionsPerAddress} unauthenticated connections from {address} already (Limits:MaxUnauthenticatedConnectionsPerAddress)";
-            ReleaseAddress(address);
-        }
-
-        if (refusal is not null)
-        {
-            Interlocked.Decrement(ref _unauthenticated);
-            using (_logger.BeginScope(new Dictionary<string, object> { ["RemoteEndPoint"] = remote.ToString() }))
-            {
-                FrontDoorLog.RefusedAtAccept(_logger, refusal);
-            }
-
+            _context.Reject(refusal, (IPEndPoint)client.RemoteEndPoint!, null);
             client.LingerState = new LingerOption(true, 0);
             client.Dispose();
             return;
         }
 
         long id = Interlocked.Increment(ref _nextConnectionId);
-        FrontDoorConnection connection = _createConnection(client);
-        var released = 0;
-        void ReleaseUnauthenticated()
-        {
-            if (Interlocked.Exchange(ref released, 1) == 0)
-            {
-                Interlocked.Decrement(ref _unauthenticated);
-                ReleaseAddress(address);
-            }
-        }
-
-        Task task = RunConnectionAsync(connection, id, ReleaseUnauthenticated);
+        var connection = new FrontDoorConnection(client, _context);
+        Task task = RunConnectionAsync(connection, id);
         _connections[id] = task;
     }
 
-    private async Task RunConnectionAsync(FrontDoorConnection connection, long id, Action releaseUnauthenticated)
+    private async Task RunConnectionAsync(FrontDoorConnection connection, long id)
     {
         try
         {
             await Task.Yield();
-            await connection.RunAsync(id, releaseUnauthenticated, _stopping.Token).ConfigureAwait(false);
+            await connection.RunAsync(id, _stopping.Token).ConfigureAwait(false);
         }
         finally
         {
-            releaseUnauthenticated();
             await connection.DisposeAsync().ConfigureAwait(false);
             _connections.TryRemove(id, out _);
-        }
-    }
-
-    private void ReleaseAddress(IPAddress address)
-    {
-        while (_unauthenticatedPerAddress.TryGetValue(address, out int count))
-        {
-            if (count <= 1
-                ? _unauthenticatedPerAddress.TryRemove(new KeyValuePair<IPAddress, int>(address, count))
-                : _unauthenticatedPerAddress.TryUpdate(address, count - 1, count))
-            {
-                return;
-            }
         }
     }
 

@@ -1,0 +1,84 @@
+namespace RdpNla.Server.Limits;
+
+/// <summary>The client sent slower than the configured minimum data rate (a slowloris peer).</summary>
+public sealed class MinimumDataRateException : IOException
+{
+    public MinimumDataRateException()
+    {
+    }
+
+    public MinimumDataRateException(string message)
+        : base(message)
+    {
+    }
+
+    public MinimumDataRateException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// Passes reads and writes through and, after a grace period, fails a read when the client's average rate since the
+/// connection opened is below the minimum (Kestrel's MinRequestBodyDataRate). A peer that sends nothing at all is
+/// ended by the handshake's phase deadlines instead.
+/// </summary>
+internal sealed class MinimumDataRateStream(Stream inner, double minimumBytesPerSecond, TimeSpan gracePeriod, TimeProvider timeProvider) : Stream
+{
+    private readonly long _start = timeProvider.GetTimestamp();
+    private long _received;
+
+    public bool Enabled { get; set; } = minimumBytesPerSecond > 0;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        _received += read;
+        Check();
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Synchronous reads are not used.");
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
+
+    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override void Flush() => inner.Flush();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    private void Check()
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+
+        TimeSpan elapsed = timeProvider.GetElapsedTime(_start);
+        if (elapsed > gracePeriod && _received / elapsed.TotalSeconds < minimumBytesPerSecond)
+        {
+            throw new MinimumDataRateException(
+                $"the client sent {_received} bytes in {elapsed.TotalSeconds:F1} s, below the minimum of {minimumBytesPerSecond} bytes/s (Limits:MinDataRate)");
+        }
+    }
+}
