@@ -15,12 +15,12 @@ public static class ReportWriter
         string how = report.Mode == "offline" ? "predicted from the registry exports (no network used)" : "measured";
         if (report.Entry is not { } entry)
         {
-            text.Append("OK: the connection ").Append(report.Mode == "offline" ? "would succeed" : "succeeded").Append(" with Network Level Authentication (").Append(how).Append(").\n");
+            text.Append("OK: the connection ").Append(report.Mode == "offline" ? "would succeed" : "succeeded").Append(" with Network Level Authentication, ").Append(how).Append(".\n");
             AppendList(text, "Evidence", report.Evidence);
         }
         else
         {
-            text.Append("Cause: ").Append(entry.Title).Append(" [").Append(entry.Id).Append("] (").Append(how).Append(")\n");
+            text.Append("Cause: ").Append(entry.Title).Append(" [").Append(entry.Id).Append("], ").Append(how).Append('\n');
             if (entry.MessagesSeen.Count > 0)
             {
                 text.Append("\nWhat the Windows client shows:\n");

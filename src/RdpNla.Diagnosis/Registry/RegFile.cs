@@ -311,9 +311,11 @@ public sealed class RegFile
                 {
                     joined.Length--;
                     i++;
-                    if (i >= lines.Length)
+                    if (i >= lines.Length || lines[i].Trim().Length == 0)
                     {
-                        throw new RegFileException(source, lineNumber, "hex data ends with '\\' (continued) but the file ends");
+                        throw new RegFileException(source, lineNumber, i >= lines.Length || i == lines.Length - 1
+                            ? "hex data ends with '\\' (continued) but the file ends"
+                            : $"hex data ends with '\\' (continued) but line {i + 1} is empty");
                     }
 
                     joined.Append(lines[i].Trim());
