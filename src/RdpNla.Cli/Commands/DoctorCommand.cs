@@ -1,0 +1,255 @@
+using System.CommandLine;
+using System.Globalization;
+using RdpNla.Cli.Interaction;
+using RdpNla.Diagnosis;
+using RdpNla.Diagnosis.Catalogue;
+using RdpNla.Diagnosis.Model;
+using RdpNla.Diagnosis.Registry;
+using RdpNla.Protocol.CredSsp;
+
+namespace RdpNla.Cli.Commands;
+
+/// <summary>
+/// <c>rdpnla doctor</c>: why does a Remote Desktop connection fail, and what is the fix. Offline from <c>reg export</c>
+/// files (<c>--reg</c>), or live against HOST[:PORT] (the walk is <see cref="DoctorLive"/>; it maps observations with
+/// <c>LiveDiagnoser</c>). Exit codes: docs/doctor.md and <see cref="DoctorExitCodes"/>.
+/// </summary>
+internal static class DoctorCommand
+{
+    public static Command Create()
+    {
+        var host = new Argument<string?>("host")
+        {
+            Description = "HOST[:PORT] to diagnose live (default port 3389); omit with --reg.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+        var reg = new Option<string[]>("--reg")
+        {
+            Description = "A reg export file (UTF-16 or UTF-8). The first is the server's, the second the client's; or prefix server= / client= (repeatable, e.g. --reg client=xp.reg).",
+            HelpName = "FILE",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var user = new Option<string?>("--user", "-u") { Description = "User to authenticate as (live): NAME, DOMAIN\\NAME or NAME@DOMAIN.", HelpName = "USER" };
+        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from the first line of standard input (live)." };
+        var passwordPrompt = new Option<bool>("--password-prompt", "-p") { Description = "Prompt for the password without echo (live)." };
+        var clientCredSsp = new Option<string?>("--client-credssp")
+        {
+            Description = "The client being diagnosed: none (no CredSSP, e.g. XP SP3 without tspkg), unpatched (CredSSP 4, before the May 2018 update) or patched (default).",
+            HelpName = "none|unpatched|patched",
+        };
+        clientCredSsp.AcceptOnlyFromAmong("none", "unpatched", "patched");
+        var clientOracle = new Option<int?>("--client-allow-encryption-oracle")
+        {
+            Description = "The client's AllowEncryptionOracle: 0 Force Updated Clients, 1 Mitigated (default), 2 Vulnerable.",
+            HelpName = "0|1|2",
+        };
+        var serverCredSsp = new Option<string?>("--server-credssp")
+        {
+            Description = "Offline: whether the server has the CredSSP update of March 2018 (an export cannot tell): unpatched or patched (default).",
+            HelpName = "unpatched|patched",
+        };
+        serverCredSsp.AcceptOnlyFromAmong("unpatched", "patched");
+        var json = new Option<bool>("--json") { Description = "Write the diagnosis as JSON." };
+        var catalogueMarkdown = new Option<bool>("--catalogue-markdown") { Description = "Print docs/troubleshooting.md (generated from the cause catalogue).", Hidden = true };
+
+        var command = new Command("doctor", "Find out why a Remote Desktop connection fails and print the fix: live against HOST[:PORT], or offline from reg export files (--reg).")
+        {
+            host, reg, user, passwordStdin, passwordPrompt, clientCredSsp, clientOracle, serverCredSsp, json, catalogueMarkdown,
+        };
+
+        command.SetAction((parse, cancellationToken) => DataDirectoryOption.RunAsync(parse, async output =>
+        {
+            if (parse.GetValue(catalogueMarkdown))
+            {
+                await output.WriteAsync(CatalogueMarkdown.Render());
+                return ExitCodes.Success;
+            }
+
+            string? target = parse.GetValue(host);
+            string[] regs = parse.GetValue(reg) ?? [];
+            int? oracle = parse.GetValue(clientOracle);
+            if (oracle is { } o && o is < 0 or > 2)
+            {
+                throw new CliException($"--client-allow-encryption-oracle must be 0, 1 or 2; got {o}");
+            }
+
+            ClientCredSsp? credSsp = parse.GetValue(clientCredSsp) switch
+            {
+                "none" => ClientCredSsp.None,
+                "unpatched" => ClientCredSsp.Unpatched,
+                "patched" => ClientCredSsp.Patched,
+                _ => null,
+            };
+            EncryptionOraclePolicy? policy = oracle is { } p ? (EncryptionOraclePolicy)p : null;
+
+            DoctorReport report;
+            if (regs.Length > 0)
+            {
+                if (target is not null)
+                {
+                    throw new CliException("give either HOST (live) or --reg files (offline), not both");
+                }
+
+                (RegFile? server, RegFile? client) = await ReadRegFilesAsync(regs, cancellationToken);
+                report = RegDiagnoser.Diagnose(server, client, new OfflineOptions
+                {
+                    ClientCredSsp = credSsp,
+                    ClientAllowEncryptionOracle = policy,
+                    ServerPatched = parse.GetValue(serverCredSsp) switch { "unpatched" => false, "patched" => true, _ => null },
+                });
+            }
+            else if (target is not null)
+            {
+                if (parse.GetValue(passwordStdin) && parse.GetValue(passwordPrompt))
+                {
+                    throw new CliException("give --password-stdin or -p (prompt), not both");
+                }
+
+                if ((parse.GetValue(passwordStdin) || parse.GetValue(passwordPrompt)) && parse.GetValue(user) is null)
+                {
+                    throw new CliException("a password needs a user: add -u USER");
+                }
+
+                LiveTarget live = LiveTarget.Parse(target);
+                var client = new ClientSettings(credSsp ?? ClientCredSsp.Patched, policy ?? EncryptionOraclePolicy.Mitigated);
+                report = await DoctorLive.RunAsync(live, client, parse.GetValue(user), cancellationToken);
+            }
+            else
+            {
+                throw new CliException("nothing to diagnose: give HOST[:PORT] (live) or --reg server.reg [--reg client.reg] (offline)");
+            }
+
+            await output.WriteAsync(parse.GetValue(json) ? ReportWriter.ToJson(report) + "\n" : ReportWriter.ToText(report));
+            return report.ExitCode;
+        }));
+        return command;
+    }
+
+    private static async Task<(RegFile? Server, RegFile? Client)> ReadRegFilesAsync(string[] regs, CancellationToken cancellationToken)
+    {
+        var server = new List<string>();
+        var client = new List<string>();
+        var unnamed = new List<string>();
+        foreach (string reg in regs)
+        {
+            if (reg.StartsWith("server=", StringComparison.OrdinalIgnoreCase))
+            {
+                server.Add(reg[7..]);
+            }
+            else if (reg.StartsWith("client=", StringComparison.OrdinalIgnoreCase))
+            {
+                client.Add(reg[7..]);
+            }
+            else
+            {
+                unnamed.Add(reg);
+            }
+        }
+
+        // Unnamed files: the first is the server's, the second the client's.
+        foreach (string file in unnamed)
+        {
+            if (server.Count == 0)
+            {
+                server.Add(file);
+            }
+            else if (client.Count == 0)
+            {
+                client.Add(file);
+            }
+            else
+            {
+                throw new CliException($"too many --reg files ('{file}'): give one for the server and one for the client, or prefix them with server= / client=");
+            }
+        }
+
+        return (await ReadSideAsync(server, cancellationToken), await ReadSideAsync(client, cancellationToken));
+    }
+
+    /// <summary>Reads the files of one side; several files are read as one concatenated export.</summary>
+    private static async Task<RegFile?> ReadSideAsync(List<string> files, CancellationToken cancellationToken)
+    {
+        if (files.Count == 0)
+        {
+            return null;
+        }
+
+        var text = new System.Text.StringBuilder();
+        foreach (string file in files)
+        {
+            byte[] bytes;
+            try
+            {
+                bytes = await File.ReadAllBytesAsync(file, cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                throw new CliException($"cannot read '{file}': {ex.Message}");
+            }
+
+            try
+            {
+                RegFile parsed = RegFile.Parse(bytes, file);
+                if (files.Count == 1)
+                {
+                    return parsed;
+                }
+            }
+            catch (RegFileException ex)
+            {
+                throw new CliException($"{ex.Message}; fix the file or export it again with: reg export \"KEY\" FILE");
+            }
+
+            text.Append(RegFile.Decode(bytes)).Append('\n');
+        }
+
+        return RegFile.Parse(text.ToString(), string.Join("+", files));
+    }
+}
+
+/// <summary>HOST[:PORT] or [IPv6]:PORT.</summary>
+internal sealed record LiveTarget(string Host, int Port)
+{
+    public static LiveTarget Parse(string text)
+    {
+        string host = text;
+        int port = 3389;
+        int colon = text.LastIndexOf(':');
+        bool bracketed = text.StartsWith('[');
+        if (bracketed)
+        {
+            int close = text.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0)
+            {
+                throw new CliException($"'{text}' has '[' without ']': write an IPv6 address as [ADDRESS]:PORT");
+            }
+
+            host = text[1..close];
+            colon = text.IndexOf(':', close);
+            if (colon > close + 1 || (colon < 0 && close != text.Length - 1))
+            {
+                throw new CliException($"'{text}': expected [ADDRESS] or [ADDRESS]:PORT");
+            }
+        }
+        else if (colon >= 0 && text.IndexOf(':', StringComparison.Ordinal) != colon)
+        {
+            colon = -1; // a bare IPv6 address
+        }
+        else if (colon >= 0)
+        {
+            host = text[..colon];
+        }
+
+        if (colon >= 0 && (!int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+        {
+            throw new CliException($"'{text}': the port must be a number from 1 to 65535");
+        }
+
+        if (host.Length == 0)
+        {
+            throw new CliException($"'{text}': no host name");
+        }
+
+        return new LiveTarget(host, port);
+    }
+}
