@@ -305,7 +305,7 @@ public static class NlaClient
             }
 
             int length = (header[2] << 8) | header[3];
-            if (length < Tpkt.HeaderLength + 7 || length > MaxConnectionConfirmSize)
+            if (length < Tpkt.MinimumFrameLength || length > MaxConnectionConfirmSize)
             {
                 Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} is not an RDP server: its answer announces a {length}-byte TPKT frame, not an X.224 Connection Confirm");
                 return null;
@@ -321,6 +321,15 @@ public static class NlaClient
             }
             catch (NlaProtocolException ex)
             {
+                if (frame.Length >= 7 && frame[5] == 0xF0)
+                {
+                    // xrdp 0.9 answers a request it cannot serve (e.g. PROTOCOL_RDSAAD alone) with an X.224 Data TPDU
+                    // carrying MCS Disconnect Provider Ultimatum (03 00 00 09 02 F0 80 21 80) instead of RDP_NEG_FAILURE.
+                    string what = frame.Length >= 8 && (frame[7] & 0xFC) == 0x20 ? "an MCS Disconnect Provider Ultimatum" : "an X.224 Data TPDU";
+                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure, $"{Endpoint} refused the requested protocols {options.RequestedProtocols.Name()} without RDP_NEG_FAILURE: it answered {what} (0x{Convert.ToHexString(frame)}) instead of a Connection Confirm");
+                    return null;
+                }
+
                 Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} answered with a TPKT frame that is not a valid X.224 Connection Confirm: {ex.Message}");
                 return null;
             }

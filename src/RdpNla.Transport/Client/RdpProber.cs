@@ -111,7 +111,7 @@ public static class RdpProber
                 break;
             }
 
-            bool answered = run.Negotiation is not null;
+            bool answered = run.Negotiation is not null || run.FailureKind is NlaFailureKind.NegotiationFailure or NlaFailureKind.InvalidSelection;
             if (!answered && attempts.Count == 0)
             {
                 // Not reachable or not RDP: nothing else to learn.
@@ -119,7 +119,7 @@ public static class RdpProber
                 return;
             }
 
-            attempts.Add(new NegotiationAttempt(requested, run.Negotiation, answered && run.FailureKind != NlaFailureKind.InvalidSelection ? null : run.Message));
+            attempts.Add(new NegotiationAttempt(requested, run.Negotiation, run.Negotiation is not null && run.FailureKind != NlaFailureKind.InvalidSelection ? null : run.Message));
             if (run.Negotiation is { Legacy: true })
             {
                 result.Legacy = true;
