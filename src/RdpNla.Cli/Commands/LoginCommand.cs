@@ -38,7 +38,7 @@ public static class LoginExitCodes
 
     public const int NoAnswer = 22;
 
-    /// <summary>Not an RDP server, or it closed the connection before answering.</summary>
+    /// <summary>Not an RDP server: the answer is not an X.224 Connection Confirm.</summary>
     public const int NotRdp = 23;
 
     /// <summary>RDP_NEG_FAILURE, or a selected protocol that was not requested.</summary>
@@ -58,6 +58,9 @@ public static class LoginExitCodes
 
     public const int NetworkError = 30;
 
+    /// <summary>The server closed the connection before any verdict (before answering X.224, or after the NTLM NEGOTIATE).</summary>
+    public const int ConnectionClosed = 31;
+
     public static int For(NlaClientResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
@@ -70,7 +73,8 @@ public static class LoginExitCodes
             NlaFailureKind.NameNotResolved => NameNotResolved,
             NlaFailureKind.ConnectionRefused => ConnectionRefused,
             NlaFailureKind.NoAnswer => NoAnswer,
-            NlaFailureKind.NotRdp or NlaFailureKind.ConnectionClosed => NotRdp,
+            NlaFailureKind.NotRdp => NotRdp,
+            NlaFailureKind.ConnectionClosed => ConnectionClosed,
             NlaFailureKind.NegotiationFailure or NlaFailureKind.InvalidSelection => NegotiationFailure,
             NlaFailureKind.TlsFailure => TlsFailure,
             NlaFailureKind.CertificateRejected => CertificateRejected,
