@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real RDP peers the interop tests run against (Debian 12 packages), when they are missing.
-# FreeRDP 2.11 client and NLA server, winpr-hash for SAM files, Xvfb for the X display xfreerdp needs.
+# FreeRDP 2.11 client and NLA server, winpr-hash for SAM files, Xvfb for the X display xfreerdp needs,
+# xrdp (a TLS server without NLA; tests start their own instance with a copied config, never the system service)
+# and ssl-cert for the snakeoil certificate xrdp uses by default.
 set -euo pipefail
-packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb)
+packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -13,6 +13,8 @@ public static class CliApplication
         root.Subcommands.Add(UsersCommand.Create());
         root.Subcommands.Add(AuditCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
+        root.Subcommands.Add(LoginCommand.Create());
+        root.Subcommands.Add(ProbeCommand.Create());
         return root;
     }
 

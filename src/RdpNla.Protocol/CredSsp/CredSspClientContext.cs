@@ -222,7 +222,8 @@ public sealed class CredSspClientContext : IDisposable
 
         // MS-CSSP §3.1.5 step 5: authInfo = Encrypt(DER(TSCredentials{TSPasswordCreds})).
         NtlmClientOptions ntlm = _options.Ntlm;
-        using TsCredentials delegated = TsCredentials.ForPassword(ntlm.DomainName ?? string.Empty, ntlm.UserName, ntlm.Password ?? string.Empty);
+        ReadOnlySpan<char> password = _options.DelegatedPassword is { } delegatedPassword ? delegatedPassword.Span : (ntlm.Password ?? string.Empty).AsSpan();
+        using TsCredentials delegated = TsCredentials.ForPassword(ntlm.DomainName ?? string.Empty, ntlm.UserName, password);
         byte[] credentials = delegated.Encode();
         try
         {

@@ -25,4 +25,11 @@ public sealed class CredSspClientOptions
     /// that only want to know whether authentication succeeds (the server then sees an aborted handshake).
     /// </summary>
     public bool DelegateCredentials { get; init; } = true;
+
+    /// <summary>
+    /// The password to delegate in authInfo when <see cref="NtlmClientOptions.Password"/> is not set (NTLM then runs
+    /// from <see cref="NtlmClientOptions.NtOwfV1"/>): lets a caller keep the password in a char array it wipes, never
+    /// in a string. The caller owns the memory and must keep it intact until the exchange completes.
+    /// </summary>
+    public ReadOnlyMemory<char>? DelegatedPassword { get; init; }
 }

@@ -1,0 +1,97 @@
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Rdp;
+
+namespace RdpNla.Transport.Client;
+
+/// <summary>
+/// A user name, domain and password for <see cref="NlaClient"/>. The password lives in a char array that
+/// <see cref="Dispose"/> wipes; it is never turned into a string, logged or shown.
+/// </summary>
+public sealed class NlaCredentials : IDisposable
+{
+    private readonly char[] _password;
+
+    /// <param name="userName">The user name, without domain.</param>
+    /// <param name="domainName">The domain (empty for a local account).</param>
+    /// <param name="password">Copied; the caller wipes its own copy.</param>
+    public NlaCredentials(string userName, string domainName, ReadOnlySpan<char> password)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        ArgumentNullException.ThrowIfNull(domainName);
+        UserName = userName;
+        DomainName = domainName;
+        _password = password.ToArray();
+    }
+
+    public string UserName { get; }
+
+    public string DomainName { get; }
+
+    /// <summary>DOMAIN\user, or user without a domain.</summary>
+    public string AccountName => DomainName.Length == 0 ? UserName : $"{DomainName}\\{UserName}";
+
+    internal ReadOnlyMemory<char> Password => _password;
+
+    public void Dispose() => CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_password.AsSpan()));
+
+    public override string ToString() => AccountName;
+}
+
+/// <summary>Settings of one <see cref="NlaClient"/> run.</summary>
+public sealed class NlaClientOptions
+{
+    /// <summary>The default port of RDP.</summary>
+    public const int DefaultPort = 3389;
+
+    /// <summary>Host name or IP address.</summary>
+    public required string Host { get; init; }
+
+    public int Port { get; init; } = DefaultPort;
+
+    /// <summary>The whole run (resolve, connect, every step) must finish within this time.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>RDP_NEG_REQ.requestedProtocols; default SSL|HYBRID|HYBRID_EX (0x0B), as mstsc.</summary>
+    public SecurityProtocols RequestedProtocols { get; init; } = SecurityProtocols.Ssl | SecurityProtocols.Hybrid | SecurityProtocols.HybridEx;
+
+    /// <summary>The <c>Cookie: mstshash=</c> value of the X.224 Connection Request (none when null).</summary>
+    public string? Cookie { get; init; }
+
+    /// <summary>The TLS versions to offer; default TLS 1.2 and 1.3.</summary>
+    public SslProtocols TlsProtocols { get; init; } = SslProtocols.Tls12 | SslProtocols.Tls13;
+
+    /// <summary>How the server certificate is checked before CredSSP; default <see cref="ServerCertificatePolicy.Ignore"/> (the CLI always sets one explicitly).</summary>
+    public ServerCertificatePolicy CertificatePolicy { get; init; } = ServerCertificatePolicy.Ignore;
+
+    /// <summary>How far the run goes.</summary>
+    public NlaClientStage StopAfter { get; init; } = NlaClientStage.Authentication;
+
+    /// <summary>Required for <see cref="NlaClientStage.Authentication"/>.</summary>
+    public NlaCredentials? Credentials { get; init; }
+
+    /// <summary>The CredSSP version announced (2–6; default 6).</summary>
+    public int MaxCredSspVersion { get; init; } = CredSspVersion.Latest;
+
+    /// <summary>AllowEncryptionOracle as a client: 0 and 1 refuse a server below CredSSP version 5, 2 accepts it.</summary>
+    public EncryptionOraclePolicy AllowEncryptionOracle { get; init; } = EncryptionOraclePolicy.Mitigated;
+
+    /// <summary>Wrap NTLM in SPNEGO instead of raw NTLMSSP.</summary>
+    public bool UseSpnego { get; init; }
+
+    /// <summary>
+    /// With PROTOCOL_HYBRID (no Early User Authorization Result), how long to wait after sending authInfo for the
+    /// server to close the connection (a refusal after authentication). A server that keeps the connection open is
+    /// waiting for MCS Connect Initial: success.
+    /// </summary>
+    public TimeSpan PostAuthenticationWait { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Largest TSRequest accepted from the server.</summary>
+    public int MaxMessageSize { get; init; } = 64 * 1024;
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    public IRandomSource RandomSource { get; init; } = SystemRandomSource.Instance;
+}

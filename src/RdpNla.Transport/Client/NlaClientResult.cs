@@ -1,0 +1,226 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using RdpNla.Protocol;
+using RdpNla.Protocol.Rdp;
+
+namespace RdpNla.Transport.Client;
+
+/// <summary>What a client run proved.</summary>
+public enum NlaOutcome
+{
+    /// <summary>
+    /// The run reached what was asked. For <see cref="NlaClientStage.Authentication"/>: the server proved, through
+    /// CredSSP, that the password is right and (HYBRID_EX) that the account may log on remotely.
+    /// </summary>
+    Success,
+
+    /// <summary>The server refused the credentials or the logon (with or without a reason).</summary>
+    Failure,
+
+    /// <summary>The server does not require NLA: a password cannot be proven there (it would be checked inside the session).</summary>
+    Indeterminate,
+
+    /// <summary>The run could not get an answer about the credentials: network, protocol, TLS or certificate problem.</summary>
+    Error,
+}
+
+/// <summary>Why a run did not succeed, one value per distinct cause.</summary>
+public enum NlaFailureKind
+{
+    /// <summary>No failure.</summary>
+    None,
+
+    /// <summary>The host name does not resolve.</summary>
+    NameNotResolved,
+
+    /// <summary>The TCP connection was refused (nothing listens on the port).</summary>
+    ConnectionRefused,
+
+    /// <summary>No answer within the timeout: to the TCP connect, or to the X.224 Connection Request on an open connection.</summary>
+    NoAnswer,
+
+    /// <summary>The server closed the connection (before NLA started or in the middle of a step that is not a verdict).</summary>
+    ConnectionClosed,
+
+    /// <summary>Another network error (reset, unreachable).</summary>
+    NetworkError,
+
+    /// <summary>The answer is not an X.224 Connection Confirm: not an RDP server.</summary>
+    NotRdp,
+
+    /// <summary>The server answered RDP_NEG_FAILURE.</summary>
+    NegotiationFailure,
+
+    /// <summary>The server selected a protocol that was not requested, or several.</summary>
+    InvalidSelection,
+
+    /// <summary>The server selected Standard RDP Security or TLS without NLA (or is a legacy server): no password can be proven.</summary>
+    NlaNotOffered,
+
+    /// <summary>The TLS handshake failed or was not answered.</summary>
+    TlsFailure,
+
+    /// <summary>The server certificate was rejected by the certificate policy (pin or known-hosts mismatch).</summary>
+    CertificateRejected,
+
+    /// <summary>A CredSSP message was malformed, unexpected or missing.</summary>
+    CredSspProtocolError,
+
+    /// <summary>The server's CredSSP version is refused by the AllowEncryptionOracle policy (CVE-2018-0886).</summary>
+    CredSspVersionNotPermitted,
+
+    /// <summary>The server's pubKeyAuth does not match the TLS certificate: a man in the middle. No credentials were sent.</summary>
+    PublicKeyMismatch,
+
+    /// <summary>The server refused the logon with a TSRequest errorCode (NTSTATUS).</summary>
+    LogonRefused,
+
+    /// <summary>The server closed the connection after the NTLM AUTHENTICATE without an errorCode: rejected, no reason given.</summary>
+    RejectedWithoutReason,
+
+    /// <summary>The password was verified, but the server denied the logon (Early User Authorization Result, or a close right after authInfo).</summary>
+    AccessDenied,
+}
+
+/// <summary>The step a run was in when it ended.</summary>
+public enum NlaClientPhase
+{
+    Resolve,
+    Connect,
+    Negotiation,
+    Tls,
+    CredSsp,
+    EarlyUserAuthorization,
+    Completed,
+}
+
+/// <summary>How far a run goes before it closes the connection.</summary>
+public enum NlaClientStage
+{
+    /// <summary>Stop after the X.224 Connection Confirm.</summary>
+    Negotiation,
+
+    /// <summary>Stop after the TLS handshake.</summary>
+    Tls,
+
+    /// <summary>Send the NTLM NEGOTIATE and stop once the server's CHALLENGE (or errorCode) arrives; no credentials needed.</summary>
+    Challenge,
+
+    /// <summary>Authenticate with the credentials: the whole CredSSP exchange and the HYBRID_EX Early User Authorization Result.</summary>
+    Authentication,
+}
+
+/// <summary>The server's answer to the X.224 Connection Request.</summary>
+public sealed record NegotiationAnswer
+{
+    /// <summary>The server sent no rdpNegData (X.224 LI = 6): a legacy server, Standard RDP Security only.</summary>
+    public bool Legacy { get; init; }
+
+    /// <summary>The selected protocol of an RDP_NEG_RSP.</summary>
+    public SecurityProtocols? SelectedProtocol { get; init; }
+
+    /// <summary>The flags of an RDP_NEG_RSP.</summary>
+    public RdpNegResponseFlags? ResponseFlags { get; init; }
+
+    /// <summary>The failure code of an RDP_NEG_FAILURE.</summary>
+    public NegotiationFailureCode? FailureCode { get; init; }
+
+    public override string ToString() =>
+        Legacy ? "no rdpNegData (legacy server)"
+        : FailureCode is { } code ? $"RDP_NEG_FAILURE {code.Name()}"
+        : $"RDP_NEG_RSP {SelectedProtocol?.Name()}";
+}
+
+/// <summary>The TLS session the client established.</summary>
+public sealed record TlsSessionInfo(SslProtocols Protocol, TlsCipherSuite CipherSuite, TlsCertificateInfo Certificate, CertificateDecision CertificateDecision);
+
+/// <summary>The NTLM target information of the server's CHALLENGE (MS-NLMP §2.2.1.2, §2.2.2.1).</summary>
+public sealed record NtlmTargetInfo
+{
+    public string? TargetName { get; init; }
+
+    public string? NbComputerName { get; init; }
+
+    public string? NbDomainName { get; init; }
+
+    public string? DnsComputerName { get; init; }
+
+    public string? DnsDomainName { get; init; }
+
+    public string? DnsTreeName { get; init; }
+
+    /// <summary>The VERSION structure: the server's OS version, e.g. 10.0.17763.</summary>
+    public string? OsVersion { get; init; }
+
+    /// <summary>MsvAvTimestamp: the server's clock.</summary>
+    public DateTimeOffset? ServerTime { get; init; }
+}
+
+/// <summary>What the CredSSP exchange showed about the server.</summary>
+public sealed record CredSspInfo
+{
+    /// <summary>The version this client announced.</summary>
+    public int ClientVersion { get; init; }
+
+    /// <summary>The version the server announced in its first TSRequest (0 when it sent none).</summary>
+    public int ServerVersion { get; init; }
+
+    /// <summary>The NTSTATUS of a TSRequest errorCode.</summary>
+    public NtStatus? ErrorCode { get; init; }
+
+    /// <summary>The server's NTLM CHALLENGE target information.</summary>
+    public NtlmTargetInfo? Ntlm { get; init; }
+
+    /// <summary>The server proved it holds the certificate key (pubKeyAuth verified): implies it verified the password.</summary>
+    public bool ServerBindingVerified { get; init; }
+
+    /// <summary>The credentials were delegated (authInfo sent).</summary>
+    public bool CredentialsSent { get; init; }
+}
+
+/// <summary>Every observation of one client run, and its verdict.</summary>
+public sealed class NlaClientResult
+{
+    internal NlaClientResult(string host, int port, SecurityProtocols requested)
+    {
+        Host = host;
+        Port = port;
+        RequestedProtocols = requested;
+    }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    public NlaOutcome Outcome { get; internal set; } = NlaOutcome.Error;
+
+    public NlaFailureKind FailureKind { get; internal set; }
+
+    /// <summary>The phase the run ended in.</summary>
+    public NlaClientPhase Phase { get; internal set; }
+
+    /// <summary>What happened, in plain words; never contains secrets.</summary>
+    public string Message { get; internal set; } = "";
+
+    /// <summary>The address the TCP connection went to.</summary>
+    public IPEndPoint? RemoteEndPoint { get; internal set; }
+
+    public SecurityProtocols RequestedProtocols { get; }
+
+    public NegotiationAnswer? Negotiation { get; internal set; }
+
+    public TlsSessionInfo? Tls { get; internal set; }
+
+    /// <summary>The certificate seen in TLS, also when the policy rejected it.</summary>
+    public TlsCertificateInfo? Certificate { get; internal set; }
+
+    public CredSspInfo? CredSsp { get; internal set; }
+
+    /// <summary>The HYBRID_EX Early User Authorization Result, when one was read.</summary>
+    public EarlyUserAuthorizationResult? EarlyAuthorization { get; internal set; }
+
+    public TimeSpan Elapsed { get; internal set; }
+
+    public override string ToString() => $"{Outcome} ({FailureKind}, {Phase}): {Message}";
+}

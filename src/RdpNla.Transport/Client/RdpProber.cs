@@ -1,0 +1,384 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using RdpNla.Protocol;
+using RdpNla.Protocol.Rdp;
+
+namespace RdpNla.Transport.Client;
+
+/// <summary>Settings of <see cref="RdpProber"/>.</summary>
+public sealed class ProbeOptions
+{
+    /// <summary>All connections to one target must finish within this time.</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Try TLS 1.0, 1.1, 1.2 and 1.3 one by one (four more connections).</summary>
+    public bool ScanTlsVersions { get; init; } = true;
+
+    /// <summary>Check whether the server accepts a CredSSP client without the CVE-2018-0886 fix (one more connection).</summary>
+    public bool CheckUnpatchedClients { get; init; } = true;
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}
+
+/// <summary>
+/// Finds out what an RDP server offers and requires, by doing rather than guessing: one connection per requested
+/// protocol set (the server's answer to each), a TLS handshake for every TLS-based protocol it selects, and a CredSSP
+/// exchange up to the NTLM CHALLENGE (no credentials needed) to prove that NLA really runs.
+/// </summary>
+public static class RdpProber
+{
+    /// <summary>The requested protocol sets, each on its own connection (nla-protocol.md §2.1).</summary>
+    public static IReadOnlyList<SecurityProtocols> RequestSets { get; } =
+    [
+        SecurityProtocols.Rdp,
+        SecurityProtocols.Ssl,
+        SecurityProtocols.Hybrid,
+        SecurityProtocols.Hybrid | SecurityProtocols.HybridEx,
+        SecurityProtocols.RdsTls,
+        SecurityProtocols.RdsAad,
+    ];
+
+#pragma warning disable SYSLIB0039, CA5397 // TLS 1.0 and 1.1 are tried on purpose: a server that accepts them gets a finding.
+    /// <summary>The TLS versions a probe tries, oldest first.</summary>
+    public static IReadOnlyList<SslProtocols> TlsVersionsTried { get; } = [SslProtocols.Tls, SslProtocols.Tls11, SslProtocols.Tls12, SslProtocols.Tls13];
+#pragma warning restore SYSLIB0039, CA5397
+
+    private static readonly Lazy<Task<IReadOnlyDictionary<SslProtocols, bool>>> s_localTls = new(TestLocalTlsAsync);
+
+    /// <summary>Probes one target. Never throws for what the target does; only for cancellation.</summary>
+    public static async Task<ProbeResult> ProbeAsync(string host, int port, ProbeOptions options, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(options);
+        var result = new ProbeResult(host, port);
+        long started = options.TimeProvider.GetTimestamp();
+        var notes = new List<string>();
+        try
+        {
+            await ProbeCoreAsync(result, options, started, notes, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            result.Notes = notes;
+            result.Elapsed = options.TimeProvider.GetElapsedTime(started);
+        }
+
+        return result;
+    }
+
+    private static async Task ProbeCoreAsync(ProbeResult result, ProbeOptions options, long started, List<string> notes, CancellationToken cancellationToken)
+    {
+        TimeSpan Remaining() => options.Timeout - options.TimeProvider.GetElapsedTime(started);
+
+        async Task<NlaClientResult?> RunAsync(SecurityProtocols requested, NlaClientStage stage, SslProtocols? tls = null, int credSspVersion = 6)
+        {
+            TimeSpan remaining = Remaining();
+            if (remaining <= TimeSpan.Zero)
+            {
+                return null;
+            }
+
+            return await NlaClient.RunAsync(
+                new NlaClientOptions
+                {
+                    Host = result.Host,
+                    Port = result.Port,
+                    Timeout = remaining,
+                    RequestedProtocols = requested,
+                    StopAfter = stage,
+                    TlsProtocols = tls ?? (SslProtocols.Tls12 | SslProtocols.Tls13),
+                    MaxCredSspVersion = credSspVersion,
+                    CertificatePolicy = ServerCertificatePolicy.Ignore,
+                    TimeProvider = options.TimeProvider,
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+
+        // 1. One connection per requested set.
+        var attempts = new List<NegotiationAttempt>();
+        var selectedFor = new Dictionary<SecurityProtocols, SecurityProtocols>();
+        foreach (SecurityProtocols requested in RequestSets)
+        {
+            NlaClientResult? run = await RunAsync(requested, NlaClientStage.Negotiation).ConfigureAwait(false);
+            if (run is null)
+            {
+                notes.Add($"time ran out before the {requested.Name()} request");
+                break;
+            }
+
+            bool answered = run.Negotiation is not null || run.FailureKind is NlaFailureKind.NegotiationFailure or NlaFailureKind.InvalidSelection;
+            if (!answered && attempts.Count == 0)
+            {
+                // Not reachable or not RDP: nothing else to learn.
+                result.Error = run;
+                return;
+            }
+
+            attempts.Add(new NegotiationAttempt(requested, run.Negotiation, run.Negotiation is not null && run.FailureKind != NlaFailureKind.InvalidSelection ? null : run.Message));
+            if (run.Negotiation is { Legacy: true })
+            {
+                result.Legacy = true;
+            }
+
+            if (run.Outcome == NlaOutcome.Success && run.Negotiation?.SelectedProtocol is SecurityProtocols selected)
+            {
+                selectedFor[requested] = selected;
+            }
+        }
+
+        result.Attempts = attempts;
+        result.StandardRdpAccepted = selectedFor.Values.Any(p => p == SecurityProtocols.Rdp);
+        SecurityProtocols accepted = selectedFor.Values.Aggregate(SecurityProtocols.Rdp, (all, p) => all | p);
+
+        // 2. NLA: complete TLS and CredSSP up to the CHALLENGE.
+        // HYBRID_EX preferred (it is what mstsc gets), else HYBRID.
+        SecurityProtocols? nlaRequest = FindRequestFor(selectedFor, SecurityProtocols.HybridEx) ?? FindRequestFor(selectedFor, SecurityProtocols.Hybrid);
+        if (nlaRequest is SecurityProtocols nla)
+        {
+            NlaClientResult? run = await RunAsync(nla, NlaClientStage.Challenge).ConfigureAwait(false);
+            if (run is { Outcome: NlaOutcome.Success })
+            {
+                result.NlaSupported = true;
+                result.CredSspRun = run;
+                result.Tls = run.Tls;
+            }
+            else
+            {
+                result.CredSspRun = run;
+                result.Tls = run?.Tls;
+                accepted &= ~(SecurityProtocols.Hybrid | SecurityProtocols.HybridEx);
+                notes.Add(run is null
+                    ? "time ran out before the CredSSP exchange"
+                    : $"the server selected {run.Negotiation?.SelectedProtocol?.Name()} but the CredSSP exchange did not reach a CHALLENGE: {run.Message}");
+            }
+        }
+
+        // 3. TLS without NLA: complete the handshake.
+        bool sslVerified = false;
+        if ((accepted & SecurityProtocols.Ssl) != 0)
+        {
+            SecurityProtocols request = FindRequestFor(selectedFor, SecurityProtocols.Ssl)!.Value;
+            NlaClientResult? run = await RunAsync(request, NlaClientStage.Tls).ConfigureAwait(false);
+            if (run is { Outcome: NlaOutcome.Success })
+            {
+                sslVerified = true;
+                result.Tls ??= run.Tls;
+            }
+            else
+            {
+                accepted &= ~SecurityProtocols.Ssl;
+                notes.Add(run is null ? "time ran out before the TLS handshake" : $"the server selected PROTOCOL_SSL but TLS did not complete: {run.Message}");
+            }
+        }
+
+        result.Accepted = accepted;
+        result.NlaRequired = result.NlaSupported && !result.StandardRdpAccepted && !sslVerified;
+        result.Required = result.StandardRdpAccepted ? "nothing: Standard RDP Security accepted"
+            : sslVerified ? "PROTOCOL_SSL (TLS; NLA not required)"
+            : result.NlaSupported ? "PROTOCOL_HYBRID (NLA)"
+            : "no usable protocol";
+
+        // 4. TLS versions, on the protocol that uses TLS.
+        var versions = TlsVersionsTried.ToDictionary(v => v, _ => TlsVersionSupport.NotTested);
+        SecurityProtocols? tlsRequest = sslVerified ? FindRequestFor(selectedFor, SecurityProtocols.Ssl)!.Value : result.NlaSupported ? nlaRequest : null;
+        if (options.ScanTlsVersions && tlsRequest is SecurityProtocols tlsSet)
+        {
+            IReadOnlyDictionary<SslProtocols, bool> local = await s_localTls.Value.ConfigureAwait(false);
+            foreach (SslProtocols version in TlsVersionsTried)
+            {
+                if (!local[version])
+                {
+                    versions[version] = TlsVersionSupport.NotTestableHere;
+                    continue;
+                }
+
+                NlaClientResult? run = await RunAsync(tlsSet, NlaClientStage.Tls, version).ConfigureAwait(false);
+                if (run is null)
+                {
+                    notes.Add($"time ran out before the {NlaClient.TlsName(version)} test");
+                    break;
+                }
+
+                versions[version] = run.Outcome == NlaOutcome.Success ? TlsVersionSupport.Accepted
+                    : run.FailureKind == NlaFailureKind.TlsFailure ? TlsVersionSupport.Refused
+                    : TlsVersionSupport.NotTested;
+                if (versions[version] == TlsVersionSupport.NotTested)
+                {
+                    notes.Add($"{NlaClient.TlsName(version)} test failed before TLS: {run.Message}");
+                }
+            }
+        }
+
+        result.TlsVersions = versions;
+
+        // 5. Does the server accept a CredSSP client without the CVE-2018-0886 fix (version 3, which understands errorCode)?
+        if (options.CheckUnpatchedClients && result.NlaSupported)
+        {
+            NlaClientResult? run = await RunAsync(nlaRequest!.Value, NlaClientStage.Challenge, credSspVersion: 3).ConfigureAwait(false);
+            result.AcceptsUnpatchedClients = run switch
+            {
+                { Outcome: NlaOutcome.Success } => true,
+                { FailureKind: NlaFailureKind.LogonRefused or NlaFailureKind.ConnectionClosed } => false,
+                _ => null,
+            };
+            if (result.AcceptsUnpatchedClients is null)
+            {
+                notes.Add(run is null ? "time ran out before the unpatched-client check" : $"unpatched-client check inconclusive: {run.Message}");
+            }
+        }
+
+        result.Findings = Assess(result, options.TimeProvider.GetUtcNow());
+    }
+
+    private static SecurityProtocols? FindRequestFor(Dictionary<SecurityProtocols, SecurityProtocols> selectedFor, SecurityProtocols selected)
+    {
+        foreach ((SecurityProtocols request, SecurityProtocols answer) in selectedFor)
+        {
+            if (answer == selected)
+            {
+                return request;
+            }
+        }
+
+        return null;
+    }
+
+    private static List<ProbeFinding> Assess(ProbeResult result, DateTimeOffset now)
+    {
+        var findings = new List<ProbeFinding>();
+        bool anything = result.StandardRdpAccepted || result.Accepted != SecurityProtocols.Rdp;
+        if (result.Legacy)
+        {
+            findings.Add(new(FindingSeverity.High, "legacy-server", "the server ignores RDP security negotiation (no rdpNegData): Standard RDP Security only, a pre-Vista-era server"));
+        }
+
+        if (!result.NlaSupported && anything)
+        {
+            findings.Add(new(FindingSeverity.High, "nla-not-supported", "NLA is not supported: anyone can open a session up to the logon screen, and passwords are checked only inside the session (credential checkers cannot prove a password here)"));
+        }
+        else if (result.NlaSupported && !result.NlaRequired)
+        {
+            findings.Add(new(FindingSeverity.Medium, "nla-not-required", "NLA is supported but not required: clients that do not offer CredSSP still get a session up to the logon screen"));
+        }
+
+        if (result.StandardRdpAccepted)
+        {
+            findings.Add(new(FindingSeverity.High, "standard-rdp-security", "Standard RDP Security is accepted: RC4 encryption and no server authentication (man in the middle possible)"));
+        }
+
+#pragma warning disable SYSLIB0039, CA5397 // Findings about the old versions.
+        foreach ((SslProtocols version, string id) in new[] { (SslProtocols.Tls, "tls-1.0-accepted"), (SslProtocols.Tls11, "tls-1.1-accepted") })
+#pragma warning restore SYSLIB0039, CA5397
+        {
+            if (result.TlsVersions.TryGetValue(version, out TlsVersionSupport support) && support == TlsVersionSupport.Accepted)
+            {
+                findings.Add(new(FindingSeverity.Medium, id, $"{NlaClient.TlsName(version)} is accepted (deprecated by RFC 8996)"));
+            }
+        }
+
+        if (result.CredSspPatched == false)
+        {
+            findings.Add(new(FindingSeverity.High, "credssp-unpatched", $"CredSSP version {result.CredSspVersion}: no CVE-2018-0886 fix (the May 2018 update brings version 5 or 6); patched clients refuse this server by default"));
+        }
+
+        if (result.AcceptsUnpatchedClients == true)
+        {
+            findings.Add(new(FindingSeverity.Low, "credssp-accepts-unpatched-clients", "the server accepts CredSSP clients without the CVE-2018-0886 fix (AllowEncryptionOracle is not 0, Force Updated Clients)"));
+        }
+
+        if (result.NlaSupported && (result.Accepted & SecurityProtocols.HybridEx) == 0)
+        {
+            findings.Add(new(FindingSeverity.Info, "no-early-user-authorization", "PROTOCOL_HYBRID_EX is not selected: a user without the right to log on remotely is refused only later, in the session"));
+        }
+
+        if (result.Certificate is { } certificate)
+        {
+            if (certificate.IsExpired(now))
+            {
+                findings.Add(new(FindingSeverity.Medium, "certificate-expired", $"the certificate expired on {certificate.NotAfter:yyyy-MM-dd}"));
+            }
+            else if (certificate.IsNotYetValid(now))
+            {
+                findings.Add(new(FindingSeverity.Medium, "certificate-not-yet-valid", $"the certificate is valid only from {certificate.NotBefore:yyyy-MM-dd}"));
+            }
+
+            if (certificate.SelfSigned)
+            {
+                findings.Add(new(FindingSeverity.Low, "certificate-self-signed", "the certificate is self-signed: clients cannot verify the server's identity without pinning it (trust on first use)"));
+            }
+
+            if (certificate.KeyType == "RSA" && certificate.KeySize < 2048)
+            {
+                findings.Add(new(FindingSeverity.Medium, "certificate-weak-key", $"the certificate has a {certificate.KeySize}-bit RSA key (less than 2048)"));
+            }
+
+            if (certificate.SignatureAlgorithm.Contains("sha1", StringComparison.OrdinalIgnoreCase) || certificate.SignatureAlgorithm.Contains("md5", StringComparison.OrdinalIgnoreCase))
+            {
+                findings.Add(new(FindingSeverity.Low, "certificate-weak-signature", $"the certificate is signed with {certificate.SignatureAlgorithm}"));
+            }
+        }
+
+        if (result.Ntlm is { } ntlm)
+        {
+            findings.Add(new(FindingSeverity.Info, "ntlm-information", string.Create(CultureInfo.InvariantCulture,
+                $"without credentials the NTLM CHALLENGE tells computer {ntlm.NbComputerName ?? ntlm.DnsComputerName ?? "?"}, domain {ntlm.NbDomainName ?? ntlm.DnsDomainName ?? "?"}, OS version {ntlm.OsVersion ?? "?"}")));
+        }
+
+        return findings;
+    }
+
+    /// <summary>Whether this machine's TLS library can do each version at all (loopback handshake with itself).</summary>
+    public static Task<IReadOnlyDictionary<SslProtocols, bool>> GetLocalTlsSupportAsync() => s_localTls.Value;
+
+    private static async Task<IReadOnlyDictionary<SslProtocols, bool>> TestLocalTlsAsync()
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest("CN=rdpnla-tls-self-test", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using X509Certificate2 generated = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using X509Certificate2 certificate = X509CertificateLoader.LoadPkcs12(generated.Export(X509ContentType.Pkcs12), null);
+        var support = new Dictionary<SslProtocols, bool>();
+        foreach (SslProtocols version in TlsVersionsTried)
+        {
+            support[version] = await TryLoopbackHandshakeAsync(certificate, version).ConfigureAwait(false);
+        }
+
+        return support;
+    }
+
+    private static async Task<bool> TryLoopbackHandshakeAsync(X509Certificate2 certificate, SslProtocols version)
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            using var client = new TcpClient();
+            Task connect = client.ConnectAsync(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndpoint).Port, timeout.Token).AsTask();
+            using TcpClient server = await listener.AcceptTcpClientAsync(timeout.Token).ConfigureAwait(false);
+            await connect.ConfigureAwait(false);
+            using var serverTls = new SslStream(server.GetStream());
+            using var clientTls = new SslStream(client.GetStream(), false, (_, _, _, _) => true);
+            Task serverSide = serverTls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate, EnabledSslProtocols = version }, timeout.Token);
+            Task clientSide = clientTls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = version }, timeout.Token);
+            try
+            {
+                await Task.WhenAll(serverSide, clientSide).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is AuthenticationException or IOException or OperationCanceledException or NotSupportedException or ObjectDisposedException or System.ComponentModel.Win32Exception)
+            {
+                return false;
+            }
+
+            return clientTls.SslProtocol == version;
+        }
+        catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Text;
+
+namespace RdpNla.Transport.Client;
+
+/// <summary>The verdict of a <see cref="ServerCertificatePolicy"/> on the server certificate.</summary>
+/// <param name="Accepted">True to continue with CredSSP.</param>
+/// <param name="Description">What was checked and how it went (e.g. "pinned SHA-256 matches").</param>
+public sealed record CertificateDecision(bool Accepted, string Description);
+
+/// <summary>
+/// How the client decides whether to trust the server certificate before it sends anything derived from a password.
+/// RDP servers mostly use self-signed certificates, so the choices are those of FreeRDP and mstsc: a pinned
+/// fingerprint, trust on first use with a known-hosts file, or no check (insecure).
+/// </summary>
+public abstract class ServerCertificatePolicy
+{
+    private protected ServerCertificatePolicy()
+    {
+    }
+
+    /// <summary>Accepts any certificate. Insecure: a man in the middle is detected only by the CredSSP binding of this connection, not prevented.</summary>
+    public static ServerCertificatePolicy Ignore { get; } = new IgnorePolicy();
+
+    /// <summary>Accepts only the certificate with this SHA-256 fingerprint.</summary>
+    /// <exception cref="FormatException">The fingerprint is not 64 hex digits.</exception>
+    public static ServerCertificatePolicy Pinned(string sha256Fingerprint) => new PinnedPolicy(TlsCertificateInfo.NormalizeFingerprint(sha256Fingerprint));
+
+    /// <summary>Trust on first use: a host not in the file is recorded and accepted; a known host must present the same certificate.</summary>
+    public static ServerCertificatePolicy KnownHosts(string path) => new KnownHostsPolicy(path);
+
+    /// <summary>Decides on the certificate of <paramref name="host"/>:<paramref name="port"/>.</summary>
+    public abstract CertificateDecision Evaluate(string host, int port, TlsCertificateInfo certificate);
+
+    private sealed class IgnorePolicy : ServerCertificatePolicy
+    {
+        public override CertificateDecision Evaluate(string host, int port, TlsCertificateInfo certificate) =>
+            new(true, "not checked (--cert-ignore: insecure)");
+    }
+
+    private sealed class PinnedPolicy(string fingerprint) : ServerCertificatePolicy
+    {
+        public override CertificateDecision Evaluate(string host, int port, TlsCertificateInfo certificate) =>
+            string.Equals(certificate.Sha256Fingerprint, fingerprint, StringComparison.Ordinal)
+                ? new(true, "pinned SHA-256 fingerprint matches")
+                : new(false, $"the certificate's SHA-256 fingerprint {certificate.Sha256Fingerprint} is not the pinned {fingerprint}");
+    }
+
+    /// <summary>
+    /// A known-hosts file in the spirit of FreeRDP's <c>known_hosts2</c>: one line per host,
+    /// <c>HOST PORT SHA256-FINGERPRINT SUBJECT</c> (the subject is informational). Lines starting with # are comments.
+    /// </summary>
+    private sealed class KnownHostsPolicy(string path) : ServerCertificatePolicy
+    {
+        private static readonly Lock s_fileLock = new();
+
+        public override CertificateDecision Evaluate(string host, int port, TlsCertificateInfo certificate)
+        {
+            lock (s_fileLock)
+            {
+                string key = host.ToLowerInvariant();
+                string portText = port.ToString(CultureInfo.InvariantCulture);
+                if (File.Exists(path))
+                {
+                    foreach (string line in File.ReadLines(path))
+                    {
+                        string[] fields = line.Split(' ', 4, StringSplitOptions.RemoveEmptyEntries);
+                        if (fields.Length < 3 || fields[0].StartsWith('#') || fields[0] != key || fields[1] != portText)
+                        {
+                            continue;
+                        }
+
+                        return string.Equals(fields[2], certificate.Sha256Fingerprint, StringComparison.OrdinalIgnoreCase)
+                            ? new(true, $"matches the certificate recorded in {path}")
+                            : new(false, $"the certificate CHANGED since it was recorded in {path}: recorded {fields[2]}, now {certificate.Sha256Fingerprint}. "
+                                + "This is expected after the server's certificate was renewed, and also what a man in the middle looks like; "
+                                + $"remove the line for {key} {portText} from the file once you have checked the new fingerprint");
+                    }
+                }
+
+                string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+                if (!string.IsNullOrEmpty(directory))
+                {
+                    Directory.CreateDirectory(directory);
+                }
+
+                string subject = certificate.Subject.Replace('\n', ' ').Replace('\r', ' ');
+                File.AppendAllText(path, $"{key} {portText} {certificate.Sha256Fingerprint} {subject}\n", Encoding.UTF8);
+                return new(true, $"trusted on first use and recorded in {path}");
+            }
+        }
+    }
+}
