@@ -151,7 +151,7 @@ public class NetworkFailureTests
         await using TestFrontDoor server = await TestFrontDoor.StartAsync(o =>
         {
             o.Listen = endpoints;
-            o.Limits = new FrontDoorLimits { MaxUnauthenticatedConnectionsPerAddress = 256, MaxUnauthenticatedConnections = 1024 };
+            o.Limits = new FrontDoorLimits { MaxUnauthenticatedConnectionsPerAddress = 256, MaxUnauthenticatedConnections = 1024, MaxConnectionRatePerAddress = 0 };
         });
         var silent = Enumerable.Range(201, 20).Select(i => new TcpListener(IPAddress.Parse($"127.0.1.{i}"), port)).ToList();
         var held = new List<Socket>();
