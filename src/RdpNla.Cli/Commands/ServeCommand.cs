@@ -43,6 +43,12 @@ internal static class ServeCommand
         var pfx = new Option<string?>("--pfx") { Description = "PKCS#12 file with certificate and key (password from RDPNLA_Certificate__PfxPassword)." };
         var computerName = new Option<string?>("--computer-name") { Description = "NetBIOS computer name announced in NTLM (default: the host name)." };
         var domain = new Option<string?>("--domain") { Description = "NetBIOS domain announced in NTLM and accepted as the users' domain (default: the computer name, as a workgroup server)." };
+        var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve Prometheus metrics on ADDRESS:PORT (path /metrics), e.g. 127.0.0.1:9464. Default: off." };
+        var trustedProxy = new Option<string[]>("--trusted-proxy")
+        {
+            Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Trace, Debug, Information (default), Warning, Error.",
@@ -51,7 +57,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt.")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, certificate, key, pfx, computerName, domain, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, certificate, key, pfx, computerName, domain, metricsListen, trustedProxy, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -71,6 +77,13 @@ internal static class ServeCommand
                 }
             }
 
+            string[] proxies = parse.GetValue(trustedProxy) ?? [];
+            for (int i = 0; i < proxies.Length; i++)
+            {
+                overrides[$"TrustedProxies:{i}"] = proxies[i];
+            }
+
+            Set("MetricsListen", parse.GetValue(metricsListen));
             Set("DataDirectory", parse.GetValue(data));
             Set("SecurityLayer", parse.GetValue(securityLayer));
             Set("UserAuthentication", parse.GetValue(userAuthentication));
@@ -172,7 +185,7 @@ internal static class ServeCommand
         {
             host = await FrontDoorHost.StartAsync(options, policy, loggerFactory, TimeProvider.System, stop.Token);
         }
-        catch (SocketException ex)
+        catch (Exception ex) when (ex is SocketException or System.Net.HttpListenerException)
         {
             await Console.Error.WriteLineAsync($"error: cannot listen: {ex.Message}; choose another --listen address or port, or stop the program that uses it.");
             return ExitCodes.Unavailable;

@@ -36,6 +36,9 @@ public sealed class FrontDoorHost : IAsyncDisposable
     /// <summary>The server's instruments (meter <see cref="FrontDoorMetrics.MeterName"/>).</summary>
     public FrontDoorMetrics Metrics { get; }
 
+    /// <summary>The Prometheus endpoint, when <see cref="FrontDoorOptions.MetricsListen"/> is set.</summary>
+    public PrometheusEndpoint? Prometheus { get; private init; }
+
     /// <summary>The pre-authentication admission state (penalized sources, counts).</summary>
     public ConnectionGate Gate { get; }
 
@@ -87,7 +90,14 @@ public sealed class FrontDoorHost : IAsyncDisposable
             var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics);
             var server = new FrontDoorServer(context);
             server.Start();
-            return new FrontDoorHost(server, database, certificate, fingerprint, metrics, context.Gate);
+            PrometheusEndpoint? prometheus = null;
+            if (!string.IsNullOrEmpty(options.MetricsListen) && ListenEndpoint.TryParse(options.MetricsListen, out System.Net.IPEndPoint? metricsEndpoint, out _))
+            {
+                prometheus = new PrometheusEndpoint(metricsEndpoint, FrontDoorMetrics.MeterName);
+                FrontDoorLog.MetricsListening(logger, metricsEndpoint);
+            }
+
+            return new FrontDoorHost(server, database, certificate, fingerprint, metrics, context.Gate) { Prometheus = prometheus };
         }
         catch
         {
@@ -101,6 +111,11 @@ public sealed class FrontDoorHost : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Server.DisposeAsync().ConfigureAwait(false);
+        if (Prometheus is not null)
+        {
+            await Prometheus.DisposeAsync().ConfigureAwait(false);
+        }
+
         await _database.DisposeAsync().ConfigureAwait(false);
         _certificate.Dispose();
         Metrics.Dispose();

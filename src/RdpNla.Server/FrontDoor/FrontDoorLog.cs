@@ -12,6 +12,9 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1000, LogLevel.Information, "Listening on {EndPoint}")]
     public static partial void Listening(ILogger logger, IPEndPoint endPoint);
 
+    [LoggerMessage(1004, LogLevel.Information, "Serving Prometheus metrics on http://{EndPoint}/metrics")]
+    public static partial void MetricsListening(ILogger logger, IPEndPoint endPoint);
+
     [LoggerMessage(1001, LogLevel.Information, "TLS certificate {Subject}, SHA-256 fingerprint {Fingerprint}{Origin}")]
     public static partial void CertificateLoaded(ILogger logger, string subject, string fingerprint, string origin);
 

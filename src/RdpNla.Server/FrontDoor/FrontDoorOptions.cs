@@ -46,6 +46,9 @@ public sealed class FrontDoorOptions
 
     public FrontDoorLimits Limits { get; set; } = new();
 
+    /// <summary>Where to serve Prometheus metrics (<c>ADDRESS:PORT</c>, path <c>/metrics</c>); empty: no endpoint.</summary>
+    public string? MetricsListen { get; set; }
+
     /// <summary>
     /// Addresses or CIDR prefixes of TCP load balancers allowed to send a PROXY protocol (v1 or v2) header; connections
     /// from them must start with one, and the client address it carries is used for limits, logs and audit.
@@ -97,6 +100,11 @@ public sealed class FrontDoorOptions
             {
                 errors.Add($"TrustedProxies '{proxy}' is not an address or CIDR prefix (e.g. 10.0.0.0/8).");
             }
+        }
+
+        if (!string.IsNullOrEmpty(MetricsListen) && !ListenEndpoint.TryParse(MetricsListen, out _, out string? metricsProblem))
+        {
+            errors.Add($"MetricsListen '{MetricsListen}': {metricsProblem}");
         }
 
         errors.AddRange(Limits.Validate());

@@ -42,11 +42,17 @@ public static class TestRdpClient
         string domain = "",
         int maxVersion = CredSspVersion.Latest,
         EncryptionOraclePolicy policy = EncryptionOraclePolicy.Mitigated,
+        byte[]? preamble = null,
         CancellationToken cancellationToken = default)
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
         NetworkStream network = tcp.GetStream();
+        if (preamble is not null)
+        {
+            await network.WriteAsync(preamble, cancellationToken);
+        }
+
         var request = new X224ConnectionRequest("test", requested is { } protocols ? new RdpNegRequest(RdpNegRequestFlags.None, protocols) : null);
         await network.WriteAsync(request.Encode(), cancellationToken);
         X224ConnectionConfirm confirm;
@@ -54,7 +60,7 @@ public static class TestRdpClient
         {
             confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, cancellationToken));
         }
-        catch (Exception ex) when (ex is EndOfStreamException or IOException)
+        catch (Exception ex) when (ex is EndOfStreamException or IOException or NlaProtocolException)
         {
             return new TestRdpOutcome { Error = ex };
         }
