@@ -232,7 +232,7 @@ internal static class LoginCommand
             int length;
             if (fromStdin)
             {
-                length = ReadLine(console.In, buffer.AsSpan(0, MaxPasswordLength + 1));
+                length = PasswordInput.ReadLine(console.In, buffer.AsSpan(0, MaxPasswordLength + 1));
                 if (length < 0)
                 {
                     throw new CliException($"no password on standard input; pipe one line into it, e.g. printf '%s\\n' \"$PASSWORD\" | {commandHint} --password-stdin");
@@ -267,34 +267,6 @@ internal static class LoginCommand
             CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(buffer.AsSpan()));
             ArrayPool<char>.Shared.Return(buffer);
         }
-    }
-
-    private static int ReadLine(TextReader reader, Span<char> buffer)
-    {
-        int length = 0;
-        int c = reader.Read();
-        if (c < 0)
-        {
-            return -1;
-        }
-
-        while (c >= 0 && c != '\n')
-        {
-            if (length < buffer.Length)
-            {
-                buffer[length] = (char)c;
-            }
-
-            length++;
-            c = reader.Read();
-        }
-
-        if (length > 0 && length <= buffer.Length && buffer[length - 1] == '\r')
-        {
-            length--;
-        }
-
-        return length;
     }
 
     private static string ResultWord(NlaOutcome outcome) => outcome.ToString().ToLowerInvariant();

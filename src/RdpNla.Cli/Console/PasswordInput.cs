@@ -89,8 +89,8 @@ public static class PasswordInput
         }
     }
 
-    // Reads up to the end of the line; returns the length (more than buffer.Length if truncated) or -1 at end of input.
-    private static int ReadLine(TextReader reader, Span<char> buffer)
+    /// <summary>Reads up to the end of the line into <paramref name="buffer"/> without creating a string; returns the length (more than buffer.Length if truncated) or -1 at end of input.</summary>
+    internal static int ReadLine(TextReader reader, Span<char> buffer)
     {
         int length = 0;
         int c = reader.Read();

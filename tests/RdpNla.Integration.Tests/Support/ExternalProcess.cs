@@ -14,26 +14,8 @@ public static class ExternalProcess
 {
     public static async Task<ProcessResult> RunAsync(string fileName, IEnumerable<string> arguments, IDictionary<string, string>? environment, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        if (environment is not null)
-        {
-            foreach ((string key, string value) in environment)
-            {
-                info.Environment[key] = value;
-            }
-        }
-
+        ProcessStartInfo info = StartInfo(fileName, arguments, environment);
+        info.RedirectStandardInput = true;
         using var process = new Process { StartInfo = info };
         var output = new StringBuilder();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
@@ -66,6 +48,29 @@ public static class ExternalProcess
     /// <summary>Starts a long-running peer (a server, Xvfb); the caller kills it.</summary>
     public static Process Start(string fileName, IEnumerable<string> arguments, IDictionary<string, string>? environment, StringBuilder output)
     {
+        var process = new Process { StartInfo = StartInfo(fileName, arguments, environment) };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Kills a peer started with <see cref="Start"/> (and its children) and waits for it.</summary>
+    public static async Task StopAsync(Process? process)
+    {
+        if (process is { HasExited: false })
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        process?.Dispose();
+    }
+
+    private static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments, IDictionary<string, string>? environment)
+    {
         var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
@@ -85,12 +90,6 @@ public static class ExternalProcess
             }
         }
 
-        var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (output) { output.AppendLine(e.Data); } } };
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
+        return info;
     }
 }

@@ -79,13 +79,7 @@ public sealed class FreeRdpShadowServer : IAsyncLifetime
 
     private async Task StopAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process?.Dispose();
+        await ExternalProcess.StopAsync(_process);
         _process = null;
     }
 

@@ -57,13 +57,7 @@ public sealed class XvfbDisplay : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
-
-        _process?.Dispose();
+        await ExternalProcess.StopAsync(_process);
         _gate.Dispose();
     }
 }
