@@ -26,6 +26,9 @@ public sealed class FrontDoorConnection : IAsyncDisposable
     private readonly IPEndPoint _remote;
     private readonly AuditRecordBuilder _audit;
     private string _phase = "X.224";
+    private CancellationTokenSource? _handshakeDeadline;
+    private CancellationToken _stopping;
+    private Action? _authenticationFinished;
 
     internal FrontDoorConnection(Socket socket, FrontDoorContext context)
     {
@@ -46,6 +49,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         TimeSpan timeout = _context.Options.Limits.HandshakeTimeout;
         using var deadline = new CancellationTokenSource(timeout, _context.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, stopping);
+        (_handshakeDeadline, _stopping, _authenticationFinished) = (deadline, stopping, authenticationFinished);
         var network = new NetworkStream(_socket, ownsSocket: false);
         await using (network.ConfigureAwait(false))
         {
@@ -212,6 +216,20 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         }
 
         FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
+        string userName = accounts.AuthenticatedUserName ?? credSsp.UserName ?? string.Empty;
+        if (_context.Gateway is { } gateway && await gateway.PlanAsync(userName, cancellationToken).ConfigureAwait(false) is { } plan)
+        {
+            // The gateway hook: only now, with the user proven, is a backend contacted. The session outlives the
+            // handshake deadline and the unauthenticated-connection caps.
+            await _audit.WriteAsync(_context, AuditOutcome.Success, NtStatus.Success, $"authenticated; relaying to {plan.Backend}").ConfigureAwait(false);
+            _handshakeDeadline?.CancelAfter(Timeout.InfiniteTimeSpan);
+            _authenticationFinished?.Invoke();
+            _phase = "gateway";
+            var front = new Gateway.FrontLeg(_audit.ConnectionId, _remote, _socket, tls, _audit.RequestedProtocols ?? selected, selected, userName, account);
+            await gateway.RelayAsync(front, plan, credSsp.DelegatedCredentials, _stopping).ConfigureAwait(false);
+            return;
+        }
+
         await _audit.WriteAsync(_context, AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured").ConfigureAwait(false);
 
         // The client now starts the RDP connection sequence with MCS Connect Initial (MS-RDPBCGR §1.3.1.1). Reading it

@@ -23,8 +23,10 @@ internal sealed class FrontDoorContext
         IAuditLog auditLog,
         ILogger logger,
         TimeProvider timeProvider,
-        IRandomSource random)
+        IRandomSource random,
+        Gateway.GatewayRelay? gateway = null)
     {
+        Gateway = gateway;
         Options = options;
         CertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
         // MS-CSSP §3.1.5 step 3: the binding covers the SubjectPublicKey BIT STRING contents (nla-protocol.md §3.6).
@@ -52,6 +54,9 @@ internal sealed class FrontDoorContext
     public TimeProvider TimeProvider { get; }
 
     public IRandomSource Random { get; }
+
+    /// <summary>The relay to backends, or null when the gateway is not in use.</summary>
+    public Gateway.GatewayRelay? Gateway { get; }
 
     public CredSspServerOptions CreateCredSspOptions() => new()
     {

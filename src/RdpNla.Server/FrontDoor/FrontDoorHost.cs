@@ -72,7 +72,8 @@ public sealed class FrontDoorHost : IAsyncDisposable
             }
 
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
-            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance);
+            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
+            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, gateway);
             var server = new FrontDoorServer(options, socket => new FrontDoorConnection(socket, context), logger);
             server.Start();
             return new FrontDoorHost(server, database, certificate, fingerprint);

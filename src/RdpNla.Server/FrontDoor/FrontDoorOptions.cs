@@ -45,6 +45,9 @@ public sealed class FrontDoorOptions
 
     public FrontDoorLimits Limits { get; set; } = new();
 
+    /// <summary>The gateway: where authenticated users are relayed (docs/gateway.md).</summary>
+    public Gateway.GatewayOptions Gateway { get; set; } = new();
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -85,6 +88,7 @@ public sealed class FrontDoorOptions
         }
 
         errors.AddRange(Limits.Validate());
+        errors.AddRange(Gateway.Validate());
         return errors;
     }
 }
