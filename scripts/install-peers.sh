@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real RDP peers the interop tests run against (Debian 12 packages), when they are missing.
-# FreeRDP 2.11 client and NLA server, winpr-hash for SAM files, Xvfb for the X display xfreerdp needs.
+# FreeRDP 2.11 client and NLA server, winpr-hash for SAM files, Xvfb for the X display xfreerdp needs;
+# xrdp + xorgxrdp as the gateway's TLS backend (its sessions show xmessage from x11-utils).
 set -euo pipefail
-packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb)
+packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp x11-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
