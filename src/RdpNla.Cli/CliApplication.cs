@@ -12,6 +12,8 @@ public static class CliApplication
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(UsersCommand.Create());
         root.Subcommands.Add(AuditCommand.Create());
+        root.Subcommands.Add(GroupsCommand.Create());
+        root.Subcommands.Add(BackendsCommand.Create());
         return root;
     }
 
