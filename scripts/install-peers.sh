@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the real RDP peers the interop tests run against (Debian 12 packages), when they are missing.
 # FreeRDP 2.11 client and NLA server, winpr-hash for SAM files, Xvfb for the X display xfreerdp needs,
-# xrdp (a TLS server without NLA; tests start their own instance with a copied config, never the system service)
-# and ssl-cert for the snakeoil certificate xrdp uses by default.
+# xrdp + xorgxrdp (a TLS server without NLA, and the gateway's TLS backend; tests start their own instances with
+# copied configs, never the system service), ssl-cert for the snakeoil certificate xrdp uses by default, and
+# x11-utils for the xmessage the gateway test's xrdp session shows.
 set -euo pipefail
-packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert)
+packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert x11-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

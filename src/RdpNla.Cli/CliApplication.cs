@@ -15,6 +15,8 @@ public static class CliApplication
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(ProbeCommand.Create());
+        root.Subcommands.Add(GroupsCommand.Create());
+        root.Subcommands.Add(BackendsCommand.Create());
         return root;
     }
 

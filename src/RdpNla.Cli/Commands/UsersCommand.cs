@@ -47,6 +47,7 @@ public static partial class UsersCommand
             c => UpdateAsync(c, a => a with { RemoteLogonDenied = true }, "denied remote logon")));
         users.Subcommands.Add(CreateUserCommand("allow-logon", "Allow remote logon again.",
             c => UpdateAsync(c, a => a with { RemoteLogonDenied = false }, "allowed remote logon")));
+        AddGatewayCommands(users);
         return users;
     }
 
@@ -175,7 +176,10 @@ public static partial class UsersCommand
         }, duration);
     }
 
-    private static Command CreateUserCommand(string name, string description, UserAction action, params Option[] options)
+    private static Command CreateUserCommand(string name, string description, UserAction action, params Option[] options) =>
+        CreateUserCommand(name, description, action, [], options);
+
+    private static Command CreateUserCommand(string name, string description, UserAction action, Argument[] arguments, params Option[] options)
     {
         var data = DataDirectoryOption.Create();
         var userArgument = new Argument<string>("name")
@@ -183,6 +187,11 @@ public static partial class UsersCommand
             Description = "The user: NAME, .\\NAME, HOST\\NAME or NAME@HOST (this server's names only).",
         };
         var command = new Command(name, description) { userArgument, data };
+        foreach (Argument argument in arguments)
+        {
+            command.Arguments.Add(argument);
+        }
+
         foreach (Option option in options)
         {
             command.Options.Add(option);

@@ -20,7 +20,17 @@ public static class PasswordInput
     /// <param name="userName">For the prompt.</param>
     /// <param name="commandHint">The command to repeat with --password-stdin, for the error message.</param>
     /// <exception cref="CliException">No password could be read, it is empty or too long, or the two entries differ.</exception>
-    public static byte[] ReadNtHash(ICliConsole console, TextWriter prompt, bool fromStdin, string userName, string commandHint)
+    public static byte[] ReadNtHash(ICliConsole console, TextWriter prompt, bool fromStdin, string userName, string commandHint) =>
+        Read(console, prompt, fromStdin, userName, commandHint, password => NtlmCrypto.NtOwfV1(password));
+
+    /// <summary>Reads the password and returns it as UTF-16LE bytes (the caller wipes them); for mapped backend credentials.</summary>
+    /// <exception cref="CliException">No password could be read, it is empty or too long, or the two entries differ.</exception>
+    public static byte[] ReadUtf16(ICliConsole console, TextWriter prompt, bool fromStdin, string userName, string commandHint) =>
+        Read(console, prompt, fromStdin, userName, commandHint, password => System.Runtime.InteropServices.MemoryMarshal.AsBytes(password).ToArray());
+
+    private delegate byte[] PasswordTransform(ReadOnlySpan<char> password);
+
+    private static byte[] Read(ICliConsole console, TextWriter prompt, bool fromStdin, string userName, string commandHint, PasswordTransform transform)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(prompt);
@@ -65,7 +75,7 @@ public static class PasswordInput
             }
 
             CheckLength(length);
-            return NtlmCrypto.NtOwfV1(first.AsSpan(0, length));
+            return transform(first.AsSpan(0, length));
         }
         finally
         {

@@ -19,6 +19,9 @@ internal sealed class AccountAuthenticator : IAsyncDisposable
         _policy = policy;
     }
 
+    /// <summary>The store's spelling of the authenticated user's name (null until a correct password was recorded).</summary>
+    public string? AuthenticatedUserName { get; private set; }
+
     /// <summary>True when the user authenticated but may not log on remotely (deny-logon).</summary>
     public bool RemoteLogonDenied { get; private set; }
 
@@ -51,6 +54,7 @@ internal sealed class AccountAuthenticator : IAsyncDisposable
         {
             await _policy.RecordSuccessAsync(verification.Name, cancellationToken).ConfigureAwait(false);
             RemoteLogonDenied = verification.Account?.RemoteLogonDenied == true;
+            AuthenticatedUserName = verification.Account?.UserName ?? verification.Name.UserName;
             return false;
         }
 

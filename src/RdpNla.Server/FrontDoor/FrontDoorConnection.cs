@@ -31,6 +31,9 @@ public sealed class FrontDoorConnection : IAsyncDisposable
     private bool _unauthenticatedReleased;
     private PhaseDeadline? _phaseDeadline;
     private string _phase = "accept";
+    private CancellationTokenSource? _handshakeDeadline;
+    private MinimumDataRateStream? _guarded;
+    private CancellationToken _stopping;
 
     internal FrontDoorConnection(Socket socket, FrontDoorContext context)
     {
@@ -57,6 +60,9 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, stopping);
         var network = new NetworkStream(_socket, ownsSocket: false);
         var guarded = new MinimumDataRateStream(network, Limits.MinDataRate, Limits.MinDataRateGracePeriod, _context.TimeProvider);
+        _guarded = guarded;
+        _handshakeDeadline = deadline;
+        _stopping = stopping;
         await using (network.ConfigureAwait(false))
         {
             try
@@ -332,6 +338,21 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         }
 
         FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
+        string userName = accounts.AuthenticatedUserName ?? credSsp.UserName ?? string.Empty;
+        if (_context.Gateway is { } gateway && await gateway.PlanAsync(userName, cancellationToken).ConfigureAwait(false) is { } plan)
+        {
+            // The gateway hook: only now, with the user proven, is a backend contacted. The session outlives the
+            // handshake deadline, the minimum data rate and the unauthenticated-connection caps.
+            await EndAsync(AuditOutcome.Success, NtStatus.Success, $"authenticated; relaying to {plan.Backend}", TimeSpan.Zero).ConfigureAwait(false);
+            _handshakeDeadline?.CancelAfter(Timeout.InfiniteTimeSpan);
+            _guarded!.Enabled = false;
+            ReleaseUnauthenticated();
+            _phase = "gateway";
+            var front = new Gateway.FrontLeg(_audit.ConnectionId, _client, _socket, tls, _audit.RequestedProtocols ?? selected, selected, userName, account);
+            await gateway.RelayAsync(front, plan, credSsp.DelegatedCredentials, _stopping).ConfigureAwait(false);
+            return;
+        }
+
         await EndAsync(AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured", TimeSpan.Zero).ConfigureAwait(false);
 
         // Authenticated: the connection no longer counts against the pre-authentication limits.

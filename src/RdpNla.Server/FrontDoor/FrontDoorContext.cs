@@ -27,8 +27,10 @@ internal sealed class FrontDoorContext
         ILogger logger,
         TimeProvider timeProvider,
         IRandomSource random,
-        FrontDoorMetrics metrics)
+        FrontDoorMetrics metrics,
+        Gateway.GatewayRelay? gateway = null)
     {
+        Gateway = gateway;
         Options = options;
         CertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
         // MS-CSSP §3.1.5 step 3: the binding covers the SubjectPublicKey BIT STRING contents (nla-protocol.md §3.6).
@@ -110,6 +112,9 @@ internal sealed class FrontDoorContext
     public TimeProvider TimeProvider { get; }
 
     public IRandomSource Random { get; }
+
+    /// <summary>The relay to backends, or null when the gateway is not in use.</summary>
+    public Gateway.GatewayRelay? Gateway { get; }
 
     public CredSspServerOptions CreateCredSspOptions() => new()
     {

@@ -55,6 +55,9 @@ public sealed class FrontDoorOptions
     /// </summary>
     public List<string> TrustedProxies { get; set; } = [];
 
+    /// <summary>The gateway: where authenticated users are relayed (docs/gateway.md).</summary>
+    public Gateway.GatewayOptions Gateway { get; set; } = new();
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -108,6 +111,7 @@ public sealed class FrontDoorOptions
         }
 
         errors.AddRange(Limits.Validate());
+        errors.AddRange(Gateway.Validate());
         return errors;
     }
 }

@@ -20,6 +20,7 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable
         SchemaVersion = schemaVersion;
         Users = new SqliteUserStore(this, timeProvider);
         Audit = new SqliteAuditLog(this);
+        Gateway = new Gateway.GatewayStore(this, timeProvider);
     }
 
     /// <summary>The database file.</summary>
@@ -33,6 +34,9 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable
 
     /// <summary>The audit log in this database.</summary>
     public SqliteAuditLog Audit { get; }
+
+    /// <summary>The gateway's backends, groups, mapped credentials, trusted certificates and session audit.</summary>
+    public Gateway.GatewayStore Gateway { get; }
 
     /// <summary>Opens (creating if needed) and migrates the database file at <paramref name="path"/>.</summary>
     /// <remarks>Microsoft.Data.Sqlite does its I/O synchronously whichever API is used; this completes synchronously.</remarks>

@@ -50,6 +50,72 @@ internal static class SchemaMigrations
         CREATE INDEX audit_user_time ON audit (user_key, time);
         CREATE INDEX audit_address_time ON audit (client_address, time);
         """,
+
+        // Version 2: the gateway: per-user and per-group backends, mapped (sealed) backend credentials, backend
+        // certificates trusted on first use, and one audit row per relayed session.
+        """
+        ALTER TABLE users ADD COLUMN backend TEXT;
+
+        CREATE TABLE groups (
+            id         INTEGER PRIMARY KEY,
+            name       TEXT    NOT NULL,
+            name_key   TEXT    NOT NULL UNIQUE,
+            backend    TEXT,
+            created_at TEXT    NOT NULL
+        ) STRICT;
+
+        CREATE TABLE group_members (
+            group_id INTEGER NOT NULL,
+            user_id  INTEGER NOT NULL,
+            PRIMARY KEY (group_id, user_id)
+        ) STRICT;
+
+        CREATE TABLE mapped_credentials (
+            user_id         INTEGER PRIMARY KEY,
+            backend_user    TEXT    NOT NULL,
+            backend_domain  TEXT    NOT NULL,
+            password_sealed BLOB    NOT NULL,
+            updated_at      TEXT    NOT NULL
+        ) STRICT;
+
+        CREATE TABLE backend_certificates (
+            backend    TEXT PRIMARY KEY,
+            sha256     TEXT NOT NULL,
+            subject    TEXT,
+            first_seen TEXT NOT NULL
+        ) STRICT;
+
+        CREATE TABLE gateway_sessions (
+            id               INTEGER PRIMARY KEY,
+            connection_id    TEXT    NOT NULL,
+            user_name        TEXT,
+            user_key         TEXT,
+            client_address   TEXT,
+            client_port      INTEGER,
+            backend          TEXT    NOT NULL,
+            backend_account  TEXT,
+            credential_mode  TEXT,
+            front_protocol   TEXT,
+            backend_protocol TEXT,
+            started_at       TEXT    NOT NULL,
+            ended_at         TEXT    NOT NULL,
+            bytes_to_backend INTEGER NOT NULL,
+            bytes_to_client  INTEGER NOT NULL,
+            outcome          TEXT    NOT NULL,
+            reason           TEXT    NOT NULL
+        ) STRICT;
+
+        CREATE INDEX gateway_sessions_user_time ON gateway_sessions (user_key, started_at);
+
+        CREATE TRIGGER users_delete_gateway AFTER DELETE ON users BEGIN
+            DELETE FROM mapped_credentials WHERE user_id = OLD.id;
+            DELETE FROM group_members WHERE user_id = OLD.id;
+        END;
+
+        CREATE TRIGGER groups_delete_members AFTER DELETE ON groups BEGIN
+            DELETE FROM group_members WHERE group_id = OLD.id;
+        END;
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>

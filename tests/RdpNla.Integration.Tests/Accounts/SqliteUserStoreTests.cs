@@ -27,7 +27,7 @@ public class SqliteUserStoreTests : IDisposable
 
         await using (RdpNlaDatabase database = await OpenAsync())
         {
-            Assert.Equal(1, database.SchemaVersion);
+            Assert.Equal(SchemaMigrations.LatestVersion, database.SchemaVersion);
         }
 
         using var connection = new SqliteConnection($"Data Source={_directory.DatabasePath};Pooling=False");
@@ -36,7 +36,7 @@ public class SqliteUserStoreTests : IDisposable
         command.CommandText = "PRAGMA journal_mode;";
         Assert.Equal("wal", (string?)await command.ExecuteScalarAsync(Ct));
         command.CommandText = "PRAGMA user_version;";
-        Assert.Equal(1L, (long?)await command.ExecuteScalarAsync(Ct));
+        Assert.Equal((long)SchemaMigrations.LatestVersion, (long?)await command.ExecuteScalarAsync(Ct));
     }
 
     [Fact]
@@ -49,7 +49,7 @@ public class SqliteUserStoreTests : IDisposable
 
         await using (RdpNlaDatabase database = await OpenAsync())
         {
-            Assert.Equal(1, database.SchemaVersion);
+            Assert.Equal(SchemaMigrations.LatestVersion, database.SchemaVersion);
             Assert.NotNull(await database.Users.FindAsync("alice", Ct));
         }
 

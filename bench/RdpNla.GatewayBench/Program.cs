@@ -1,0 +1,239 @@
+// Relay benchmark: the same client and the same TLS backend, once directly and once through `rdpnla serve` as a
+// gateway (NLA on the front leg, TLS + Client Info injection on the backend leg), on loopback, in one process.
+//   throughput: the backend streams N MiB to the client in 16 KiB writes (RDP-sized records); MiB/s at the client.
+//   latency:    the client sends a 64-byte frame, the backend echoes it; median and p99 round trip of M exchanges.
+// Usage: dotnet run -c Release --project bench/RdpNla.GatewayBench -- [MiB=256] [roundTrips=5000] [runs=3]
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging.Abstractions;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Ntlm;
+using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.FrontDoor;
+using RdpNla.Server.Storage;
+using RdpNla.Transport;
+
+int megabytes = args.Length > 0 ? int.Parse(args[0]) : 256;
+int roundTrips = args.Length > 1 ? int.Parse(args[1]) : 5000;
+int runs = args.Length > 2 ? int.Parse(args[2]) : 3;
+const string User = "bench";
+const string Password = "Bench-Pass1";
+
+using X509Certificate2 backendCertificate = CreateCertificate();
+var backend = new FakeBackend(backendCertificate);
+string data = Path.Combine(Path.GetTempPath(), "rdpnla-bench-" + Guid.NewGuid().ToString("N")[..8]);
+await using (RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(data))
+{
+    await database.Users.AddAsync(User, NtlmCrypto.NtOwfV1(Password));
+}
+
+var options = new FrontDoorOptions { Listen = ["127.0.0.1:0"], DataDirectory = data, ComputerName = "BENCH", DomainName = "BENCH" };
+options.Gateway.DefaultBackend = $"127.0.0.1:{backend.Port}";
+options.Gateway.IdleTimeout = TimeSpan.Zero;
+await using FrontDoorHost host = await FrontDoorHost.StartAsync(options, new AccountPolicyOptions(), NullLoggerFactory.Instance, TimeProvider.System, CancellationToken.None);
+int gatewayPort = host.Server.LocalEndPoints[0].Port;
+
+Console.WriteLine($"runtime {Environment.Version}, {Environment.ProcessorCount} CPUs, {megabytes} MiB per throughput run, {roundTrips} round trips per latency run, {runs} runs");
+var results = new Dictionary<string, List<(double MiBs, double Median, double P99)>> { ["direct"] = [], ["gateway"] = [] };
+for (int run = 0; run < runs + 1; run++)
+{
+    foreach (string mode in (string[])["direct", "gateway"])
+    {
+        int port = mode == "direct" ? backend.Port : gatewayPort;
+        double mibs = await ThroughputAsync(port, mode == "gateway", megabytes);
+        (double median, double p99) = await LatencyAsync(port, mode == "gateway", roundTrips);
+        if (run > 0)
+        {
+            results[mode].Add((mibs, median, p99)); // run 0 warms up the JIT and the TLS session caches.
+            Console.WriteLine($"run {run} {mode,-8} throughput {mibs,8:F1} MiB/s   latency median {median,7:F1} us  p99 {p99,7:F1} us");
+        }
+    }
+}
+
+double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
+double directMibs = Median(results["direct"].Select(r => r.MiBs)), gatewayMibs = Median(results["gateway"].Select(r => r.MiBs));
+double directLatency = Median(results["direct"].Select(r => r.Median)), gatewayLatency = Median(results["gateway"].Select(r => r.Median));
+Console.WriteLine($"median of runs: direct {directMibs:F1} MiB/s, gateway {gatewayMibs:F1} MiB/s, ratio {gatewayMibs / directMibs:F2}x");
+Console.WriteLine($"median of runs: direct {directLatency:F1} us, gateway {gatewayLatency:F1} us, added {gatewayLatency - directLatency:F1} us");
+Directory.Delete(data, recursive: true);
+return 0;
+
+async Task<double> ThroughputAsync(int port, bool viaGateway, int mib)
+{
+    (Stream stream, IDisposable owner) = await ConnectAsync(port, viaGateway, $"stream {mib}");
+    using (owner)
+    {
+        byte[] buffer = new byte[64 * 1024];
+        long total = (long)mib * 1024 * 1024, received = 0;
+        var watch = Stopwatch.StartNew();
+        while (received < total)
+        {
+            int n = await stream.ReadAsync(buffer);
+            if (n == 0)
+            {
+                throw new EndOfStreamException();
+            }
+
+            received += n;
+        }
+
+        return mib / watch.Elapsed.TotalSeconds;
+    }
+}
+
+async Task<(double Median, double P99)> LatencyAsync(int port, bool viaGateway, int count)
+{
+    (Stream stream, IDisposable owner) = await ConnectAsync(port, viaGateway, "echo");
+    using (owner)
+    {
+        byte[] message = new byte[64];
+        byte[] echo = new byte[64];
+        var samples = new double[count];
+        for (int i = 0; i < count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            await stream.WriteAsync(message);
+            await stream.ReadExactlyAsync(echo);
+            samples[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+        }
+
+        Array.Sort(samples);
+        return (samples[count / 2], samples[(int)(count * 0.99)]);
+    }
+}
+
+// The client side of the RDP connection sequence as far as the gateway cares: X.224, TLS, CredSSP (via the gateway),
+// MCS Connect Initial/Response, Client Info. The Client Info's alternate shell tells the fake backend what to do.
+async Task<(Stream Stream, IDisposable Owner)> ConnectAsync(int port, bool viaGateway, string command)
+{
+    var tcp = new TcpClient { NoDelay = true };
+    await tcp.ConnectAsync(IPAddress.Loopback, port);
+    NetworkStream network = tcp.GetStream();
+    SecurityProtocols requested = viaGateway ? SecurityProtocols.Ssl | SecurityProtocols.Hybrid : SecurityProtocols.Ssl;
+    await network.WriteAsync(new X224ConnectionRequest("bench", new RdpNegRequest(RdpNegRequestFlags.None, requested)).Encode());
+    X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, default));
+    SecurityProtocols selected = confirm.Response!.SelectedProtocol;
+    var tls = new SslStream(network, false, (_, _, _, _) => true);
+    await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 });
+    if (selected == SecurityProtocols.Hybrid)
+    {
+        using var certificate = new X509Certificate2(tls.RemoteCertificate!);
+        using var credSsp = new CredSspClientContext(
+            new CredSspClientOptions
+            {
+                ServerPublicKey = certificate.GetPublicKey(),
+                Ntlm = new NtlmClientOptions { UserName = User, DomainName = "BENCH", Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
+            },
+            SystemRandomSource.Instance);
+        if (await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, default) != NlaStatus.Completed)
+        {
+            throw new InvalidOperationException("CredSSP failed");
+        }
+    }
+
+    await tls.WriteAsync(McsConnectPdu.EncodeConnectInitial([ClientCore(selected)]));
+    _ = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
+    using var info = new ClientInfoPdu(1007, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", User, System.Text.Encoding.Unicode.GetBytes(Password), command, "", []);
+    await tls.WriteAsync(info.Encode());
+    return (tls, tcp);
+}
+
+static byte[] ClientCore(SecurityProtocols selected)
+{
+    byte[] block = new byte[216];
+    BitConverter.TryWriteBytes(block.AsSpan(0), GccBlockType.ClientCore);
+    BitConverter.TryWriteBytes(block.AsSpan(2), (ushort)216);
+    BitConverter.TryWriteBytes(block.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)selected);
+    return block;
+}
+
+static X509Certificate2 CreateCertificate()
+{
+    using RSA key = RSA.Create(2048);
+    var request = new CertificateRequest("CN=bench-backend", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+    using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+    return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+}
+
+/// <summary>A TLS-only RDP backend reduced to what the benchmark needs; after Client Info it streams or echoes.</summary>
+internal sealed class FakeBackend
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly SslStreamCertificateContext _certificate;
+
+    public FakeBackend(X509Certificate2 certificate)
+    {
+        _certificate = SslStreamCertificateContext.Create(certificate, null, offline: true);
+        _listener.Start();
+        _ = AcceptLoopAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    private async Task AcceptLoopAsync()
+    {
+        while (true)
+        {
+            TcpClient client = await _listener.AcceptTcpClientAsync();
+            _ = ServeAsync(client);
+        }
+    }
+
+    private async Task ServeAsync(TcpClient client)
+    {
+        using (client)
+        {
+            client.NoDelay = true;
+            try
+            {
+                NetworkStream network = client.GetStream();
+                X224ConnectionRequest request = X224ConnectionRequest.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, default));
+                await network.WriteAsync(new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Ssl)).Encode());
+                await using var tls = new SslStream(network);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificateContext = _certificate, EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 });
+                McsConnectPdu initial = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
+                if (initial.ServerSelectedProtocol != SecurityProtocols.Ssl)
+                {
+                    throw new InvalidOperationException($"serverSelectedProtocol {initial.ServerSelectedProtocol}: downgrade check failed");
+                }
+
+                byte[] core = new byte[12];
+                BitConverter.TryWriteBytes(core.AsSpan(0), GccBlockType.ServerCore);
+                BitConverter.TryWriteBytes(core.AsSpan(2), (ushort)12);
+                BitConverter.TryWriteBytes(core.AsSpan(8), (uint)(request.NegotiationRequest?.RequestedProtocols ?? 0));
+                await tls.WriteAsync(McsConnectPdu.EncodeConnectResponse([core]));
+                using ClientInfoPdu info = ClientInfoPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
+                if (info.AlternateShell.StartsWith("stream ", StringComparison.Ordinal))
+                {
+                    long total = long.Parse(info.AlternateShell[7..]) * 1024 * 1024;
+                    byte[] chunk = new byte[16 * 1024];
+                    for (long sent = 0; sent < total; sent += chunk.Length)
+                    {
+                        await tls.WriteAsync(chunk);
+                    }
+
+                    await Task.Delay(1000);
+                }
+                else
+                {
+                    byte[] buffer = new byte[64];
+                    while (true)
+                    {
+                        await tls.ReadExactlyAsync(buffer);
+                        await tls.WriteAsync(buffer);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or EndOfStreamException or SocketException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using RdpNla.Cli.Interaction;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.Gateway;
+using RdpNla.Server.Storage;
+
+namespace RdpNla.Cli.Commands;
+
+/// <summary><c>rdpnla users set-backend|clear-backend|set-credentials|clear-credentials</c>: the gateway's per-user settings.</summary>
+public static partial class UsersCommand
+{
+    internal static void AddGatewayCommands(Command users)
+    {
+        var backend = new Argument<string>("backend") { Description = "The backend, HOST:PORT (port 3389 when omitted)." };
+        users.Subcommands.Add(CreateUserCommand("set-backend", "Relay this user to its own backend (before its groups' and the default backend).", async c =>
+        {
+            string text = c.ParseResult.GetValue(backend) ?? string.Empty;
+            if (!BackendAddress.TryParse(text, out BackendAddress? address, out string? problem))
+            {
+                throw new CliException($"backend '{text}': {problem}");
+            }
+
+            UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
+            await c.Database.Gateway.SetUserBackendAsync(account.UserName, address.ToString(), c.CancellationToken);
+            await c.Output.WriteLineAsync($"user '{account.UserName}' relayed to {address}");
+            return ExitCodes.Success;
+        }, arguments: [backend]));
+
+        users.Subcommands.Add(CreateUserCommand("clear-backend", "Remove the user's own backend (its groups' or the default backend apply).", async c =>
+        {
+            UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
+            await c.Database.Gateway.SetUserBackendAsync(account.UserName, null, c.CancellationToken);
+            await c.Output.WriteLineAsync($"user '{account.UserName}' has no backend of its own");
+            return ExitCodes.Success;
+        }));
+
+        var backendUser = new Option<string>("--backend-user") { Description = "The account on the backend.", Required = true, HelpName = "NAME" };
+        var backendDomain = new Option<string?>("--backend-domain") { Description = "The backend account's domain (default: none).", HelpName = "DOMAIN" };
+        var passwordStdin = PasswordStdinOption();
+        users.Subcommands.Add(CreateUserCommand(
+            "set-credentials",
+            "Map the user to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY).",
+            async c =>
+            {
+                UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
+                string dataDirectory = Path.GetDirectoryName(c.Database.FilePath)!;
+                GatewayKey key;
+                try
+                {
+                    key = GatewayKey.Load(dataDirectory, null, create: true);
+                }
+                catch (InvalidOperationException ex)
+                {
+                    throw new CliException(ex.Message, ExitCodes.DataError);
+                }
+
+                using (key)
+                {
+                    byte[] password = PasswordInput.ReadUtf16(CliConsole.Current, c.ParseResult.InvocationConfiguration.Error, c.ParseResult.GetValue(passwordStdin), c.ParseResult.GetValue(backendUser)!, $"rdpnla users set-credentials {account.UserName}");
+                    try
+                    {
+                        await c.Database.Gateway.SetMappedCredentialAsync(account.UserName, c.ParseResult.GetValue(backendUser)!, c.ParseResult.GetValue(backendDomain) ?? string.Empty, password, key, c.CancellationToken);
+                    }
+                    finally
+                    {
+                        CryptographicOperations.ZeroMemory(password);
+                    }
+
+                    await c.Output.WriteLineAsync($"user '{account.UserName}' mapped to backend account '{c.ParseResult.GetValue(backendUser)}' (password sealed with the {key.Origin})");
+                }
+
+                return ExitCodes.Success;
+            },
+            backendUser,
+            backendDomain,
+            passwordStdin));
+
+        users.Subcommands.Add(CreateUserCommand("clear-credentials", "Remove the user's mapped credentials (back to pass-through of the user's own).", async c =>
+        {
+            UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
+            bool removed = await c.Database.Gateway.RemoveMappedCredentialAsync(account.UserName, c.CancellationToken);
+            await c.Output.WriteLineAsync(removed ? $"user '{account.UserName}' uses pass-through credentials again" : $"user '{account.UserName}' had no mapped credentials");
+            return ExitCodes.Success;
+        }));
+    }
+}
+
+/// <summary><c>rdpnla groups ...</c>: groups of users sharing a backend.</summary>
+public static class GroupsCommand
+{
+    public static Command Create()
+    {
+        var groups = new Command("groups", "Manage groups of users and their backends (a user's own backend comes first, then its groups' by name, then Gateway:DefaultBackend).");
+        groups.Subcommands.Add(GroupCommand("add", "Create a group, optionally with a backend.", async (c, name, value) =>
+        {
+            string? backend = value is null ? null : Parse(value);
+            if (!await c.Gateway.AddGroupAsync(name, backend, c.Token))
+            {
+                throw new CliException($"group '{name}' already exists");
+            }
+
+            return $"group '{name}' added" + (backend is null ? string.Empty : $" with backend {backend}");
+        }, optionalValue: "backend"));
+        groups.Subcommands.Add(GroupCommand("remove", "Delete a group (its members stay).", async (c, name, _) =>
+            await c.Gateway.RemoveGroupAsync(name, c.Token) ? $"group '{name}' removed" : throw NoSuchGroup(name)));
+        groups.Subcommands.Add(GroupCommand("set-backend", "Set a group's backend, HOST:PORT.", async (c, name, value) =>
+            await c.Gateway.SetGroupBackendAsync(name, Parse(value!), c.Token) ? $"group '{name}' relayed to {Parse(value!)}" : throw NoSuchGroup(name), requiredValue: "backend"));
+        groups.Subcommands.Add(GroupCommand("add-member", "Add a user to a group.", async (c, name, value) =>
+            await c.Gateway.AddMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' added to group '{name}'" : throw new CliException($"no group '{name}' or no user '{value}' (or already a member)"), requiredValue: "user"));
+        groups.Subcommands.Add(GroupCommand("remove-member", "Remove a user from a group.", async (c, name, value) =>
+            await c.Gateway.RemoveMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' removed from group '{name}'" : throw new CliException($"user '{value}' is not a member of group '{name}'"), requiredValue: "user"));
+
+        var data = DataDirectoryOption.Create();
+        var list = new Command("list", "List the groups, their backends and members.") { data };
+        list.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            IReadOnlyList<GatewayGroup> all = await database.Gateway.ListGroupsAsync(cancellationToken);
+            if (all.Count == 0)
+            {
+                await output.WriteLineAsync("no groups; add one with 'rdpnla groups add NAME [HOST:PORT]'");
+            }
+
+            foreach (GatewayGroup group in all)
+            {
+                await output.WriteLineAsync($"{group.Name}\tbackend {group.Backend ?? "(none)"}\tmembers {(group.Members.Count == 0 ? "(none)" : string.Join(", ", group.Members))}");
+            }
+
+            return ExitCodes.Success;
+        }));
+        groups.Subcommands.Add(list);
+        return groups;
+    }
+
+    private sealed record GroupContext(GatewayStore Gateway, CancellationToken Token);
+
+    private static Command GroupCommand(string name, string description, Func<GroupContext, string, string?, Task<string>> action, string? requiredValue = null, string? optionalValue = null)
+    {
+        var data = DataDirectoryOption.Create();
+        var group = new Argument<string>("group") { Description = "The group's name (case-insensitive)." };
+        var command = new Command(name, description) { group, data };
+        Argument<string?>? value = null;
+        if ((requiredValue ?? optionalValue) is not null)
+        {
+            value = new Argument<string?>(requiredValue ?? optionalValue!) { Arity = requiredValue is null ? ArgumentArity.ZeroOrOne : ArgumentArity.ExactlyOne };
+            command.Arguments.Add(value);
+        }
+
+        command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            string message = await action(new GroupContext(database.Gateway, cancellationToken), parseResult.GetValue(group) ?? string.Empty, value is null ? null : parseResult.GetValue(value));
+            await output.WriteLineAsync(message);
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    private static string Parse(string text) =>
+        BackendAddress.TryParse(text, out BackendAddress? address, out string? problem) ? address.ToString() : throw new CliException($"backend '{text}': {problem}");
+
+    private static CliException NoSuchGroup(string name) => new($"no group '{name}'; run 'rdpnla groups list'");
+}
+
+/// <summary><c>rdpnla backends ...</c>: backend certificates trusted on first use, and the session audit.</summary>
+public static class BackendsCommand
+{
+    public static Command Create()
+    {
+        var backends = new Command("backends", "Backend certificates recorded on first use, and the relayed sessions.");
+        var data = DataDirectoryOption.Create();
+        var backend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
+        var forget = new Command("forget-certificate", "Forget the certificate recorded for a backend; the next session records the one it presents.") { backend, data };
+        forget.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            string text = parseResult.GetValue(backend) ?? string.Empty;
+            if (!BackendAddress.TryParse(text, out BackendAddress? address, out string? problem))
+            {
+                throw new CliException($"backend '{text}': {problem}");
+            }
+
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            bool removed = await database.Gateway.ForgetCertificateAsync(address.ToString(), cancellationToken);
+            await output.WriteLineAsync(removed ? $"certificate of {address} forgotten" : $"no certificate recorded for {address}");
+            return ExitCodes.Success;
+        }));
+        backends.Subcommands.Add(forget);
+
+        var sessionsData = DataDirectoryOption.Create();
+        var user = new Option<string?>("--user") { Description = "Only this user's sessions." };
+        var limit = new Option<int>("--limit") { Description = "At most this many rows (newest first).", DefaultValueFactory = _ => 50 };
+        var sessions = new Command("sessions", "The relayed sessions: user, client, backend, protocol per leg, start, end, bytes each way, how it ended.") { sessionsData, user, limit };
+        sessions.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken);
+            foreach (GatewaySessionRecord row in await database.Gateway.ListSessionsAsync(parseResult.GetValue(user), parseResult.GetValue(limit), cancellationToken))
+            {
+                await output.WriteLineAsync(
+                    $"{row.Started:u}  {row.Ended - row.Started:hh\\:mm\\:ss}  {row.UserName} from {row.ClientAddress}:{row.ClientPort} -> {row.Backend} as {row.BackendAccount} ({row.CredentialMode}) " +
+                    $"front {row.FrontProtocol} backend {row.BackendProtocol ?? "-"}  up {row.BytesToBackend} B down {row.BytesToClient} B  {row.Outcome}: {row.Reason}");
+            }
+
+            return ExitCodes.Success;
+        }));
+        backends.Subcommands.Add(sessions);
+        return backends;
+    }
+}

@@ -1,0 +1,397 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Ntlm;
+using RdpNla.Protocol.Rdp;
+using RdpNla.Server.FrontDoor;
+using RdpNla.Transport;
+
+namespace RdpNla.Server.Gateway;
+
+/// <summary>The backend failures the operator is told about, each with its own log line and audit outcome.</summary>
+internal enum BackendFailureKind
+{
+    /// <summary>No TCP connection (refused, unreachable, timed out).</summary>
+    Down,
+
+    /// <summary>The backend refused the injected credentials (CredSSP error, closed after AUTHENTICATE, EUAR denied).</summary>
+    CredentialsRejected,
+
+    /// <summary>The backend's certificate differs from the pinned or first-seen one.</summary>
+    CertificateChanged,
+
+    /// <summary>Pinned validation is configured but this backend has no pin.</summary>
+    CertificateNotPinned,
+
+    /// <summary>X.224, TLS, CredSSP framing or MCS connect failed for another reason.</summary>
+    NegotiationFailed,
+
+    /// <summary>The backend offers only Standard RDP Security.</summary>
+    StandardRdpSecurityOnly,
+}
+
+/// <summary>A backend failure, carrying the specific reason for the log and the audit row.</summary>
+internal sealed class BackendFailureException : Exception
+{
+    public BackendFailureException(BackendFailureKind kind, string reason, string? expected = null, string? actual = null)
+        : base(reason)
+    {
+        Kind = kind;
+        Expected = expected;
+        Actual = actual;
+    }
+
+    public BackendFailureException()
+        : this(BackendFailureKind.NegotiationFailed, "backend failure")
+    {
+    }
+
+    public BackendFailureException(string message)
+        : this(BackendFailureKind.NegotiationFailed, message)
+    {
+    }
+
+    public BackendFailureException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public BackendFailureKind Kind { get; }
+
+    public string? Expected { get; }
+
+    public string? Actual { get; }
+
+    /// <summary>The audit outcome word for this failure.</summary>
+    public string Outcome => Kind switch
+    {
+        BackendFailureKind.Down => "backend-down",
+        BackendFailureKind.CredentialsRejected => "credentials-rejected",
+        BackendFailureKind.CertificateChanged or BackendFailureKind.CertificateNotPinned => "certificate-changed",
+        _ => "negotiation-failed",
+    };
+}
+
+/// <summary>The credentials the gateway injects into the backend leg. The password is UTF-16LE and wiped on dispose.</summary>
+internal sealed class BackendCredentials : IDisposable
+{
+    public BackendCredentials(string domain, string userName, byte[] passwordUtf16, string mode)
+    {
+        Domain = domain;
+        UserName = userName;
+        PasswordUtf16 = passwordUtf16;
+        Mode = mode;
+    }
+
+    public string Domain { get; }
+
+    public string UserName { get; }
+
+    public byte[] PasswordUtf16 { get; }
+
+    /// <summary><c>pass-through</c> or <c>mapped</c>.</summary>
+    public string Mode { get; }
+
+    public string Account => Domain.Length == 0 ? UserName : $"{Domain}\\{UserName}";
+
+    public void Dispose() => CryptographicOperations.ZeroMemory(PasswordUtf16);
+}
+
+/// <summary>An established backend leg: TLS up, CredSSP done when the backend selected HYBRID or HYBRID_EX.</summary>
+internal sealed class BackendLeg : IAsyncDisposable
+{
+    public BackendLeg(Socket socket, SslStream tls, SecurityProtocols requested, SecurityProtocols selected, string fingerprint)
+    {
+        Socket = socket;
+        Tls = tls;
+        RequestedProtocols = requested;
+        SelectedProtocol = selected;
+        Fingerprint = fingerprint;
+    }
+
+    public Socket Socket { get; }
+
+    public SslStream Tls { get; }
+
+    public SecurityProtocols RequestedProtocols { get; }
+
+    public SecurityProtocols SelectedProtocol { get; }
+
+    public string Fingerprint { get; }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Tls.DisposeAsync().ConfigureAwait(false);
+        Socket.Dispose();
+    }
+}
+
+/// <summary>
+/// Opens the backend leg: TCP, X.224 asking for what the gateway supports (SSL|HYBRID|HYBRID_EX), TLS with the
+/// configured certificate policy, then CredSSP with the injected credentials when the backend selected HYBRID or
+/// HYBRID_EX (and the Early User Authorization Result for HYBRID_EX). A backend that selects TLS gets the credentials
+/// in the Client Info PDU later (<see cref="GatewaySession"/>). Every failure becomes a <see cref="BackendFailureException"/>.
+/// </summary>
+internal sealed class BackendConnector
+{
+    /// <summary>What the gateway asks every backend for (MS-RDPBCGR §2.2.1.1.1); the backend picks the best it supports.</summary>
+    public const SecurityProtocols Requested = SecurityProtocols.Ssl | SecurityProtocols.Hybrid | SecurityProtocols.HybridEx;
+
+    private const int MaxCredSspMessage = 64 * 1024;
+    private readonly GatewayOptions _options;
+    private readonly GatewayStore _store;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly IRandomSource _random;
+
+    public BackendConnector(GatewayOptions options, GatewayStore store, ILogger logger, TimeProvider timeProvider, IRandomSource random)
+    {
+        _options = options;
+        _store = store;
+        _logger = logger;
+        _timeProvider = timeProvider;
+        _random = random;
+    }
+
+    public async Task<BackendLeg> ConnectAsync(BackendAddress backend, BackendCredentials credentials, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        SslStream? tls = null;
+        try
+        {
+            using (var connectTimeout = new CancellationTokenSource(_options.ConnectTimeout, _timeProvider))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(connectTimeout.Token, cancellationToken))
+            {
+                try
+                {
+                    await socket.ConnectAsync(backend.Host, backend.Port, linked.Token).ConfigureAwait(false);
+                }
+                catch (SocketException ex)
+                {
+                    throw new BackendFailureException(BackendFailureKind.Down, $"TCP connection to {backend} failed: {ex.SocketErrorCode} ({ex.Message})");
+                }
+                catch (OperationCanceledException) when (connectTimeout.IsCancellationRequested)
+                {
+                    throw new BackendFailureException(BackendFailureKind.Down, $"no TCP connection to {backend} within {_options.ConnectTimeout}");
+                }
+            }
+
+            socket.NoDelay = true;
+            var network = new NetworkStream(socket, ownsSocket: false);
+            SecurityProtocols selected = await NegotiateAsync(network, credentials, cancellationToken).ConfigureAwait(false);
+            byte[]? certificate = null;
+            tls = new SslStream(network, leaveInnerStreamOpen: false, (_, cert, _, _) =>
+            {
+                certificate = cert?.GetRawCertData();
+                return true; // checked below against the pin or the first-use record, not against a CA.
+            });
+            try
+            {
+                await tls.AuthenticateAsClientAsync(
+                    new SslClientAuthenticationOptions
+                    {
+                        TargetHost = backend.Host,
+                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                    },
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (AuthenticationException ex)
+            {
+                throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"TLS handshake failed: {ex.InnerException?.Message ?? ex.Message}");
+            }
+            catch (IOException ex)
+            {
+                throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"TLS handshake failed: {ex.Message}");
+            }
+
+            if (certificate is null)
+            {
+                throw new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend presented no TLS certificate");
+            }
+
+            string fingerprint = CertificateFingerprint.Of(certificate);
+            using var x509 = X509CertificateLoader.LoadCertificate(certificate);
+            await CheckCertificateAsync(backend, fingerprint, x509.Subject, cancellationToken).ConfigureAwait(false);
+            GatewayLog.BackendConnected(_logger, backend.ToString(), SecurityProtocolNames.Name(selected), Requested.Name(), tls.SslProtocol.ToString(), fingerprint);
+
+            if (selected is SecurityProtocols.Hybrid or SecurityProtocols.HybridEx)
+            {
+                await AuthenticateAsync(tls, x509.GetPublicKey(), backend, credentials, selected, cancellationToken).ConfigureAwait(false);
+            }
+
+            return new BackendLeg(socket, tls, Requested, selected, fingerprint);
+        }
+        catch
+        {
+            if (tls is not null)
+            {
+                await tls.DisposeAsync().ConfigureAwait(false);
+            }
+
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private async Task<SecurityProtocols> NegotiateAsync(NetworkStream network, BackendCredentials credentials, CancellationToken cancellationToken)
+    {
+        // mstsc puts at most 9 characters of the user name in the cookie (nla-protocol.md §9.3 step 1).
+        string cookie = new(credentials.UserName.Where(c => c > ' ' && c < 0x7F).Take(9).ToArray());
+        var request = new X224ConnectionRequest(cookie.Length == 0 ? null : cookie, new RdpNegRequest(RdpNegRequestFlags.None, Requested));
+        await network.WriteAsync(request.Encode(), cancellationToken).ConfigureAwait(false);
+        X224ConnectionConfirm confirm;
+        try
+        {
+            confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, cancellationToken).ConfigureAwait(false));
+        }
+        catch (EndOfStreamException)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend closed the connection after the X.224 Connection Request");
+        }
+        catch (NlaProtocolException ex)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the X.224 Connection Confirm is malformed: {ex.Message}");
+        }
+
+        if (confirm.Failure is { } failure)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend answered RDP_NEG_FAILURE {failure.FailureCode.Name()} to {Requested.Name()}");
+        }
+
+        SecurityProtocols selected = confirm.Response?.SelectedProtocol ?? SecurityProtocols.Rdp;
+        if (selected == SecurityProtocols.Rdp)
+        {
+            throw new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, "the backend selected PROTOCOL_RDP (Standard RDP Security)");
+        }
+
+        if (selected is not (SecurityProtocols.Ssl or SecurityProtocols.Hybrid or SecurityProtocols.HybridEx))
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend selected {selected.Name()}, which was not requested ({Requested.Name()})");
+        }
+
+        return selected;
+    }
+
+    private async Task CheckCertificateAsync(BackendAddress backend, string fingerprint, string subject, CancellationToken cancellationToken)
+    {
+        string key = backend.ToString();
+        switch (_options.CertificateValidation)
+        {
+            case BackendCertificateValidation.None:
+                GatewayLog.CertificateNotChecked(_logger, key, fingerprint);
+                return;
+            case BackendCertificateValidation.Pinned:
+                string? pin = _options.PinnedCertificates.TryGetValue(key, out string? configured) ? CertificateFingerprint.Normalize(configured) : null;
+                if (pin is null)
+                {
+                    throw new BackendFailureException(BackendFailureKind.CertificateNotPinned, $"no pinned certificate for {key}", null, fingerprint);
+                }
+
+                if (!FixedTimeEquals(pin, fingerprint))
+                {
+                    throw new BackendFailureException(BackendFailureKind.CertificateChanged, "the certificate differs from the pinned one", pin, fingerprint);
+                }
+
+                return;
+            default:
+                TrustedCertificate? trusted = await _store.GetTrustedCertificateAsync(key, cancellationToken).ConfigureAwait(false);
+                if (trusted is null)
+                {
+                    trusted = await _store.TrustOnFirstUseAsync(key, fingerprint, subject, cancellationToken).ConfigureAwait(false);
+                    if (trusted.Sha256 == fingerprint)
+                    {
+                        GatewayLog.CertificateTrustedOnFirstUse(_logger, key, fingerprint);
+                    }
+                }
+
+                if (!FixedTimeEquals(trusted.Sha256, fingerprint))
+                {
+                    throw new BackendFailureException(BackendFailureKind.CertificateChanged, $"the certificate differs from the one trusted on first use ({trusted.FirstSeen:u})", trusted.Sha256, fingerprint);
+                }
+
+                return;
+        }
+    }
+
+    private static bool FixedTimeEquals(string a, string b) =>
+        CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(a), System.Text.Encoding.ASCII.GetBytes(b));
+
+    private async Task AuthenticateAsync(SslStream tls, byte[] publicKey, BackendAddress backend, BackendCredentials credentials, SecurityProtocols selected, CancellationToken cancellationToken)
+    {
+        // CredSspClientContext takes the password as a string (it encodes TSPasswordCreds itself); that string is the
+        // only copy outside wiped buffers and lives until collected.
+        string password = System.Text.Encoding.Unicode.GetString(credentials.PasswordUtf16);
+        using var context = new CredSspClientContext(
+            new CredSspClientOptions
+            {
+                ServerPublicKey = publicKey,
+                Ntlm = new NtlmClientOptions
+                {
+                    UserName = credentials.UserName,
+                    DomainName = credentials.Domain,
+                    Password = password,
+                    TargetName = $"TERMSRV/{backend.Host}",
+                    TimeProvider = _timeProvider,
+                    RandomSource = _random,
+                },
+            },
+            _random);
+        NlaStatus status;
+        try
+        {
+            status = await CredSspClientHandshake.RunAsync(tls, context, MaxCredSspMessage, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EndOfStreamException) when (context.ServerChallenge is not null)
+        {
+            // FreeRDP's server closes the connection after a wrong AUTHENTICATE instead of sending errorCode (peers.md).
+            throw new BackendFailureException(BackendFailureKind.CredentialsRejected, "the backend closed the connection after the NTLM AUTHENTICATE (wrong user name or password)");
+        }
+        catch (EndOfStreamException)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend closed the connection during CredSSP before its NTLM CHALLENGE");
+        }
+        catch (NlaProtocolException ex)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"CredSSP: {ex.Message}");
+        }
+
+        if (status != NlaStatus.Completed)
+        {
+            if (context.ServerErrorCode is { } error)
+            {
+                throw new BackendFailureException(BackendFailureKind.CredentialsRejected, $"CredSSP errorCode {NtStatusText.Name(error)}");
+            }
+
+            throw new BackendFailureException(
+                context.FailureReason == NlaFailureReason.PublicKeyMismatch ? BackendFailureKind.CertificateChanged : BackendFailureKind.NegotiationFailed,
+                $"CredSSP failed: {context.FailureMessage ?? context.FailureReason.ToString()}");
+        }
+
+        if (selected == SecurityProtocols.HybridEx)
+        {
+            byte[] result = new byte[EarlyUserAuthorizationResult.Length];
+            try
+            {
+                await tls.ReadExactlyAsync(result, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EndOfStreamException)
+            {
+                throw new BackendFailureException(BackendFailureKind.CredentialsRejected, "the backend closed the connection instead of sending the Early User Authorization Result");
+            }
+
+            EarlyUserAuthorizationResult euar = EarlyUserAuthorizationResult.Decode(result);
+            if (!euar.IsSuccess)
+            {
+                throw new BackendFailureException(BackendFailureKind.CredentialsRejected, $"Early User Authorization Result {euar.Name}");
+            }
+        }
+
+        GatewayLog.BackendAuthenticated(_logger, backend.ToString(), credentials.Account, context.NegotiatedVersion);
+    }
+}

@@ -1,0 +1,162 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Audit;
+using RdpNla.Transport;
+
+namespace RdpNla.Server.Gateway;
+
+/// <summary>Where an authenticated user is relayed, and why there.</summary>
+internal sealed record GatewayPlan(BackendAddress Backend, string Source);
+
+/// <summary>The authenticated client connection handed over by the front door.</summary>
+internal sealed record FrontLeg(
+    long ConnectionId,
+    IPEndPoint Remote,
+    Socket Socket,
+    SslStream Tls,
+    SecurityProtocols RequestedProtocols,
+    SecurityProtocols SelectedProtocol,
+    string UserName,
+    string Account);
+
+/// <summary>
+/// The front door's hook into the gateway: finds the backend of an authenticated user (<see cref="PlanAsync"/>, no
+/// connection opened) and relays the session (<see cref="RelayAsync"/>).
+/// </summary>
+internal sealed class GatewayRelay
+{
+    private readonly GatewayOptions _options;
+    private readonly GatewayStore _store;
+    private readonly Func<GatewayKey> _key;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly BackendConnector _connector;
+
+    public GatewayRelay(GatewayOptions options, GatewayStore store, Func<GatewayKey> key, ILogger logger, TimeProvider timeProvider, IRandomSource random)
+    {
+        _options = options;
+        _store = store;
+        _key = key;
+        _logger = logger;
+        _timeProvider = timeProvider;
+        _connector = new BackendConnector(options, store, logger, timeProvider, random);
+    }
+
+    public GatewayOptions Options => _options;
+
+    /// <summary>The user's backend: their own, else their first group's (by name) with one, else the default; null when none.</summary>
+    public async Task<GatewayPlan?> PlanAsync(string userName, CancellationToken cancellationToken)
+    {
+        if (await _store.GetUserBackendAsync(userName, cancellationToken).ConfigureAwait(false) is { } own && BackendAddress.TryParse(own, out BackendAddress? address, out _))
+        {
+            return new GatewayPlan(address, "user");
+        }
+
+        if (await _store.GetGroupBackendAsync(userName, cancellationToken).ConfigureAwait(false) is { } group && BackendAddress.TryParse(group.Backend, out address, out _))
+        {
+            return new GatewayPlan(address, $"group {group.Group}");
+        }
+
+        return BackendAddress.TryParse(_options.DefaultBackend, out address, out _) ? new GatewayPlan(address, "default") : null;
+    }
+
+    /// <summary>Relays one authenticated session until either end closes, a limit passes, or the server drains.</summary>
+    public async Task RelayAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, CancellationToken stopping)
+    {
+        BackendCredentials? credentials;
+        try
+        {
+            credentials = await ResolveCredentialsAsync(front, delegated, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is CryptographicException or InvalidOperationException)
+        {
+            credentials = null;
+            GatewayLog.NoCredentials(_logger, front.Account, $"the mapped password cannot be opened ({ex.Message})");
+        }
+
+        if (credentials is null)
+        {
+            var started = _timeProvider.GetUtcNow();
+            await CloseClientAsync(front).ConfigureAwait(false);
+            await AuditAsync(new GatewaySessionRecord
+            {
+                ConnectionId = front.ConnectionId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                UserName = front.UserName,
+                ClientAddress = AuditEntry.NormalizeAddress(front.Remote.Address),
+                ClientPort = front.Remote.Port,
+                Backend = plan.Backend.ToString(),
+                FrontProtocol = SecurityProtocolNames(front.SelectedProtocol),
+                Started = started,
+                Ended = _timeProvider.GetUtcNow(),
+                Outcome = "no-credentials",
+                Reason = "no credentials to inject (the client delegated none and no mapped credentials are stored)",
+            }).ConfigureAwait(false);
+            return;
+        }
+
+        using (credentials)
+        {
+            GatewayLog.Relaying(_logger, front.Account, plan.Backend.ToString(), plan.Source, credentials.Mode, credentials.Account);
+            var session = new GatewaySession(this, front, plan, credentials);
+            GatewaySessionRecord record = await session.RunAsync(_connector, stopping).ConfigureAwait(false);
+            await AuditAsync(record).ConfigureAwait(false);
+        }
+    }
+
+    internal ILogger Logger => _logger;
+
+    internal TimeProvider TimeProvider => _timeProvider;
+
+    internal static string SecurityProtocolNames(SecurityProtocols protocol) => FrontDoor.SecurityProtocolNames.Name(protocol);
+
+    private async Task<BackendCredentials?> ResolveCredentialsAsync(FrontLeg front, TsPasswordCreds? delegated, CancellationToken cancellationToken)
+    {
+        if (await _store.GetMappedCredentialAsync(front.UserName, cancellationToken).ConfigureAwait(false) is { } mapped)
+        {
+            GatewayKey key = _key();
+            byte[] password = GatewayStore.OpenPassword(mapped, front.UserName, key);
+            return new BackendCredentials(mapped.BackendDomain, mapped.BackendUser, password, "mapped");
+        }
+
+        if (delegated is null || delegated.UserName.Length == 0)
+        {
+            GatewayLog.NoCredentials(_logger, front.Account, "the client delegated no password credentials and no mapped credentials are stored");
+            return null;
+        }
+
+        // Pass-through: the user name the client typed (without the front door's domain) and its password.
+        return new BackendCredentials(_options.PassThroughDomain ?? string.Empty, front.UserName, delegated.PasswordUtf16.ToArray(), "pass-through");
+    }
+
+    internal static async Task CloseClientAsync(FrontLeg front)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await front.Tls.ShutdownAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
+            front.Socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            // The client is gone already.
+        }
+    }
+
+    private async Task AuditAsync(GatewaySessionRecord record)
+    {
+        try
+        {
+            await _store.AppendSessionAsync(record, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        {
+            GatewayLog.AuditFailed(_logger, ex.Message);
+        }
+    }
+}

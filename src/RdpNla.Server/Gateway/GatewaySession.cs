@@ -1,0 +1,379 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using RdpNla.Protocol;
+using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Audit;
+using RdpNla.Transport;
+
+namespace RdpNla.Server.Gateway;
+
+/// <summary>
+/// One relayed session. Connection phase: the client's MCS Connect Initial (serverSelectedProtocol set to what the
+/// backend selected) goes to the backend, the backend's Connect Response (clientRequestedProtocols set to what the
+/// client requested of the front door) goes to the client, and the client's frames are forwarded one by one until the
+/// Client Info PDU, which gets the injected credentials and INFO_AUTOLOGON. Then both directions are a byte pump with a
+/// bounded buffer each: a slow receiver stops the reads from the other side (backpressure through TCP).
+/// </summary>
+internal sealed class GatewaySession
+{
+    private const int MaxConnectionFrames = 256;
+    private readonly GatewayRelay _relay;
+    private readonly FrontLeg _front;
+    private readonly GatewayPlan _plan;
+    private readonly BackendCredentials _credentials;
+    private readonly DateTimeOffset _started;
+    private long _bytesToBackend;
+    private long _bytesToClient;
+    private long _lastActivity;
+    private string? _endReason;
+    private string _endOutcome = "closed";
+    private readonly Lock _endLock = new();
+    private bool _endIsTentative;
+    private string _phase = "MCS Connect Initial";
+
+    public GatewaySession(GatewayRelay relay, FrontLeg front, GatewayPlan plan, BackendCredentials credentials)
+    {
+        _relay = relay;
+        _front = front;
+        _plan = plan;
+        _credentials = credentials;
+        _started = relay.TimeProvider.GetUtcNow();
+    }
+
+    private ILogger Logger => _relay.Logger;
+
+    private GatewayOptions Options => _relay.Options;
+
+    private TimeProvider Time => _relay.TimeProvider;
+
+    public async Task<GatewaySessionRecord> RunAsync(BackendConnector connector, CancellationToken stopping)
+    {
+        string backend = _plan.Backend.ToString();
+        BackendLeg? leg = null;
+        try
+        {
+            using (var negotiation = new CancellationTokenSource(Options.NegotiationTimeout, Time))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(negotiation.Token, stopping))
+            {
+                try
+                {
+                    byte[] connectInitial = await MessageFraming.ReadTpktFrameAsync(_front.Tls, Tpkt.MaximumFrameLength, linked.Token).ConfigureAwait(false);
+                    McsConnectPdu initial = McsConnectPdu.Decode(connectInitial);
+                    if (initial.IsResponse)
+                    {
+                        throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "the client sent an MCS Connect Response");
+                    }
+
+                    _phase = "backend connection";
+                    leg = await connector.ConnectAsync(_plan.Backend, _credentials, linked.Token).ConfigureAwait(false);
+                    _phase = "MCS connect";
+                    await ExchangeConnectPdusAsync(initial, leg, linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (negotiation.IsCancellationRequested)
+                {
+                    throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the connection phase ({_phase}) did not finish within {Options.NegotiationTimeout}");
+                }
+            }
+
+            GatewayLog.RelayStarted(Logger, _front.Remote.ToString(), backend, GatewayRelay.SecurityProtocolNames(_front.SelectedProtocol), GatewayRelay.SecurityProtocolNames(leg.SelectedProtocol));
+            await PumpAsync(leg, stopping).ConfigureAwait(false);
+        }
+        catch (BackendFailureException ex)
+        {
+            switch (ex.Kind)
+            {
+                case BackendFailureKind.Down:
+                    GatewayLog.BackendDown(Logger, backend, ex.Message);
+                    break;
+                case BackendFailureKind.CredentialsRejected:
+                    GatewayLog.CredentialsRejected(Logger, backend, _credentials.Account, ex.Message);
+                    break;
+                case BackendFailureKind.CertificateChanged:
+                    GatewayLog.CertificateChanged(Logger, backend, ex.Expected ?? "(unknown)", ex.Actual ?? "(unknown)");
+                    break;
+                case BackendFailureKind.CertificateNotPinned:
+                    GatewayLog.CertificateNotPinned(Logger, backend, ex.Actual ?? "(unknown)");
+                    break;
+                case BackendFailureKind.StandardRdpSecurityOnly:
+                    GatewayLog.StandardRdpSecurityOnly(Logger, backend);
+                    break;
+                default:
+                    GatewayLog.NegotiationFailed(Logger, backend, ex.Message);
+                    break;
+            }
+
+            SetEnd(ex.Outcome, ex.Message);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            SetEnd("shutdown", $"the server stopped during the connection phase ({_phase})");
+        }
+        catch (NlaProtocolException ex)
+        {
+            GatewayLog.RelayFailed(Logger, _phase, ex.Message);
+            SetEnd("error", $"protocol violation in phase {_phase}: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+            GatewayLog.RelayFailed(Logger, _phase, ex.Message);
+            SetEnd("error", $"connection error in phase {_phase}: {ex.Message}");
+        }
+        finally
+        {
+            await GatewayRelay.CloseClientAsync(_front).ConfigureAwait(false);
+            if (leg is not null)
+            {
+                await CloseBackendAsync(leg).ConfigureAwait(false);
+            }
+        }
+
+        DateTimeOffset ended = Time.GetUtcNow();
+        string reason = _endReason ?? "closed";
+        GatewayLog.SessionEnded(Logger, reason, Interlocked.Read(ref _bytesToBackend), Interlocked.Read(ref _bytesToClient), ended - _started);
+        return new GatewaySessionRecord
+        {
+            ConnectionId = _front.ConnectionId.ToString(CultureInfo.InvariantCulture),
+            UserName = _front.UserName,
+            ClientAddress = AuditEntry.NormalizeAddress(_front.Remote.Address),
+            ClientPort = _front.Remote.Port,
+            Backend = backend,
+            BackendAccount = _credentials.Account,
+            CredentialMode = _credentials.Mode,
+            FrontProtocol = GatewayRelay.SecurityProtocolNames(_front.SelectedProtocol),
+            BackendProtocol = leg is null ? null : GatewayRelay.SecurityProtocolNames(leg.SelectedProtocol),
+            Started = _started,
+            Ended = ended,
+            BytesToBackend = Interlocked.Read(ref _bytesToBackend),
+            BytesToClient = Interlocked.Read(ref _bytesToClient),
+            Outcome = _endOutcome,
+            Reason = reason,
+        };
+    }
+
+    private async Task ExchangeConnectPdusAsync(McsConnectPdu initial, BackendLeg leg, CancellationToken cancellationToken)
+    {
+        // MS-RDPBCGR §2.2.1.3.2 / §5.4.2.1: each server compares serverSelectedProtocol with what it selected, and each
+        // client may compare clientRequestedProtocols with what it requested; the two legs negotiated separately.
+        byte[] toBackend = initial.WithServerSelectedProtocol(leg.SelectedProtocol);
+        await leg.Tls.WriteAsync(toBackend, cancellationToken).ConfigureAwait(false);
+        Interlocked.Add(ref _bytesToBackend, toBackend.Length);
+
+        byte[] responseFrame;
+        try
+        {
+            responseFrame = await MessageFraming.ReadTpktFrameAsync(leg.Tls, Tpkt.MaximumFrameLength, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend closed the connection after the MCS Connect Initial");
+        }
+
+        McsConnectPdu response;
+        try
+        {
+            response = McsConnectPdu.Decode(responseFrame);
+        }
+        catch (NlaProtocolException ex)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend's MCS Connect Response is malformed: {ex.Message}");
+        }
+
+        if (!response.IsResponse)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend answered the MCS Connect Initial with another Connect Initial");
+        }
+
+        byte[] toClient = response.WithClientRequestedProtocols(_front.RequestedProtocols);
+        await _front.Tls.WriteAsync(toClient, cancellationToken).ConfigureAwait(false);
+        Interlocked.Add(ref _bytesToClient, toClient.Length);
+        GatewayLog.McsRewritten(
+            Logger,
+            initial.ServerSelectedProtocol?.Name() ?? "(absent)",
+            leg.SelectedProtocol.Name(),
+            response.ClientRequestedProtocols?.Name() ?? "(absent)",
+            _front.RequestedProtocols.Name());
+    }
+
+    private async Task PumpAsync(BackendLeg leg, CancellationToken stopping)
+    {
+        _phase = "relay";
+        using var session = Options.MaxSessionLength > TimeSpan.Zero
+            ? new CancellationTokenSource(Options.MaxSessionLength, Time)
+            : new CancellationTokenSource();
+        using CancellationTokenRegistration drain = stopping.Register(() =>
+        {
+            SetEnd("shutdown", $"the server is stopping (drained for up to {Options.DrainTimeout})", tentative: true);
+            try
+            {
+                session.CancelAfter(Options.DrainTimeout);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        });
+        Touch();
+        Task up = ClientToBackendAsync(leg, session.Token);
+        Task down = CopyAsync(leg.Tls, _front.Tls, n => Interlocked.Add(ref _bytesToClient, n), session.Token);
+        Task idle = IdleWatchAsync(session.Token);
+        Task first = await Task.WhenAny(up, down, idle).ConfigureAwait(false);
+        if ((first == up || first == down) && first.IsCompletedSuccessfully)
+        {
+            SetEnd("closed", first == up ? "the client closed the connection" : "the backend closed the connection");
+        }
+        else if ((first == up || first == down) && first.Exception?.InnerException is { } error and not OperationCanceledException)
+        {
+            string side = first == up ? "client to backend" : "backend to client";
+            SetEnd(error is NlaProtocolException ? "error" : "closed", $"{side}: {error.GetType().Name}: {error.Message}");
+        }
+        else if (first == idle && idle.IsCompletedSuccessfully)
+        {
+            SetEnd("timeout", $"idle for {Options.IdleTimeout}");
+        }
+        else if (stopping.IsCancellationRequested)
+        {
+            SetEnd("shutdown", $"the server stopped; the session was closed after the drain time of {Options.DrainTimeout}");
+        }
+        else
+        {
+            SetEnd("timeout", $"maximum session length {Options.MaxSessionLength} reached");
+        }
+
+        await session.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(up, down, idle).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException or NlaProtocolException or InvalidOperationException)
+        {
+            // Expected as the other direction is torn down.
+        }
+    }
+
+    private async Task ClientToBackendAsync(BackendLeg leg, CancellationToken cancellationToken)
+    {
+        // Until the Client Info PDU every client PDU is a slow-path TPKT frame (MS-RDPBCGR §1.3.1.1).
+        for (int i = 0; ; i++)
+        {
+            if (i >= MaxConnectionFrames)
+            {
+                throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, $"no Client Info PDU in the first {MaxConnectionFrames} client frames");
+            }
+
+            byte[] frame;
+            try
+            {
+                frame = await MessageFraming.ReadTpktFrameAsync(_front.Tls, Tpkt.MaximumFrameLength, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EndOfStreamException)
+            {
+                return; // the client closed before the session started.
+            }
+
+            Touch();
+            if (!ClientInfoPdu.IsClientInfo(frame))
+            {
+                await leg.Tls.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref _bytesToBackend, frame.Length);
+                continue;
+            }
+
+            using ClientInfoPdu original = ClientInfoPdu.Decode(frame);
+            CryptographicOperations.ZeroMemory(frame);
+            using ClientInfoPdu injected = original.WithCredentials(_credentials.Domain, _credentials.UserName, _credentials.PasswordUtf16);
+            byte[] rewritten = injected.Encode();
+            try
+            {
+                await leg.Tls.WriteAsync(rewritten, cancellationToken).ConfigureAwait(false);
+                Interlocked.Add(ref _bytesToBackend, rewritten.Length);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(rewritten);
+            }
+
+            GatewayLog.ClientInfoInjected(Logger, _credentials.Account, _plan.Backend.ToString());
+            break;
+        }
+
+        await CopyAsync(_front.Tls, leg.Tls, n => Interlocked.Add(ref _bytesToBackend, n), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CopyAsync(Stream source, Stream destination, Action<long> count, CancellationToken cancellationToken)
+    {
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Options.BufferSize);
+        try
+        {
+            while (true)
+            {
+                int read = await source.ReadAsync(buffer.AsMemory(0, Options.BufferSize), cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                Touch();
+                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                count(read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+        }
+    }
+
+    private async Task IdleWatchAsync(CancellationToken cancellationToken)
+    {
+        if (Options.IdleTimeout <= TimeSpan.Zero)
+        {
+            await Task.Delay(Timeout.InfiniteTimeSpan, Time, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        TimeSpan period = TimeSpan.FromTicks(Math.Clamp(Options.IdleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(5).Ticks));
+        using var timer = new PeriodicTimer(period, Time);
+        while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (Time.GetElapsedTime(Volatile.Read(ref _lastActivity)) >= Options.IdleTimeout)
+            {
+                return;
+            }
+        }
+    }
+
+    private void Touch() => Volatile.Write(ref _lastActivity, Time.GetTimestamp());
+
+    private void SetEnd(string outcome, string reason, bool tentative = false)
+    {
+        // The first definite end wins; a drain notice (tentative) is replaced if an end hangs up during the drain.
+        lock (_endLock)
+        {
+            if (_endReason is not null && (!_endIsTentative || tentative))
+            {
+                return;
+            }
+
+            _endReason = reason;
+            _endOutcome = outcome;
+            _endIsTentative = tentative;
+        }
+    }
+
+    private static async Task CloseBackendAsync(BackendLeg leg)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await leg.Tls.ShutdownAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
+            leg.Socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+        }
+
+        await leg.DisposeAsync().ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,374 @@
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.Storage;
+
+namespace RdpNla.Server.Gateway;
+
+/// <summary>A group of users and its backend.</summary>
+public sealed record GatewayGroup(string Name, string? Backend, IReadOnlyList<string> Members);
+
+/// <summary>Mapped backend credentials of a user, password still sealed.</summary>
+public sealed record MappedCredential(string BackendUser, string BackendDomain, byte[] SealedPassword, DateTimeOffset Updated);
+
+/// <summary>A backend certificate recorded on first use.</summary>
+public sealed record TrustedCertificate(string Backend, string Sha256, string? Subject, DateTimeOffset FirstSeen);
+
+/// <summary>One relayed session, as audited.</summary>
+public sealed record GatewaySessionRecord
+{
+    public long Id { get; init; }
+
+    public required string ConnectionId { get; init; }
+
+    public string? UserName { get; init; }
+
+    public string? ClientAddress { get; init; }
+
+    public int? ClientPort { get; init; }
+
+    public required string Backend { get; init; }
+
+    public string? BackendAccount { get; init; }
+
+    public string? CredentialMode { get; init; }
+
+    public string? FrontProtocol { get; init; }
+
+    public string? BackendProtocol { get; init; }
+
+    public required DateTimeOffset Started { get; init; }
+
+    public required DateTimeOffset Ended { get; init; }
+
+    public long BytesToBackend { get; init; }
+
+    public long BytesToClient { get; init; }
+
+    /// <summary>How it ended: <c>closed</c> (an end hung up), <c>timeout</c>, <c>shutdown</c>, or a backend failure (<c>backend-down</c>, <c>credentials-rejected</c>, <c>certificate-changed</c>, <c>negotiation-failed</c>), or <c>error</c>.</summary>
+    public required string Outcome { get; init; }
+
+    public required string Reason { get; init; }
+}
+
+/// <summary>The gateway's tables of <see cref="RdpNlaDatabase"/> (schema version 2).</summary>
+public sealed class GatewayStore
+{
+    private readonly RdpNlaDatabase _database;
+    private readonly TimeProvider _timeProvider;
+
+    internal GatewayStore(RdpNlaDatabase database, TimeProvider timeProvider)
+    {
+        _database = database;
+        _timeProvider = timeProvider;
+    }
+
+    /// <summary>Sets (or with null clears) the user's own backend. False when there is no such user.</summary>
+    public Task<bool> SetUserBackendAsync(string userName, string? backend, CancellationToken cancellationToken = default) =>
+        ExecuteAsync("UPDATE users SET backend = $backend WHERE name_key = $key;", c =>
+        {
+            c.Parameters.AddWithValue("$backend", (object?)backend ?? DBNull.Value);
+            c.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+        }, cancellationToken);
+
+    /// <summary>The user's own backend, or null.</summary>
+    public async Task<string?> GetUserBackendAsync(string userName, CancellationToken cancellationToken = default) =>
+        await ScalarAsync<string>("SELECT backend FROM users WHERE name_key = $key;", c => c.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName)), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The backend of the first group (by name) of the user that has one, with the group's name; null when none.</summary>
+    public async Task<(string Group, string Backend)?> GetGroupBackendAsync(string userName, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText =
+                "SELECT g.name, g.backend FROM groups g JOIN group_members m ON m.group_id = g.id JOIN users u ON u.id = m.user_id " +
+                "WHERE u.name_key = $key AND g.backend IS NOT NULL ORDER BY g.name_key LIMIT 1;";
+            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetString(0), reader.GetString(1)) : null;
+            }
+        }
+    }
+
+    /// <summary>Creates a group. False when a group of that name (any case) exists.</summary>
+    public Task<bool> AddGroupAsync(string name, string? backend, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return ExecuteAsync("INSERT INTO groups (name, name_key, backend, created_at) VALUES ($name, $key, $backend, $now) ON CONFLICT (name_key) DO NOTHING;", c =>
+        {
+            c.Parameters.AddWithValue("$name", name);
+            c.Parameters.AddWithValue("$key", name.ToUpperInvariant());
+            c.Parameters.AddWithValue("$backend", (object?)backend ?? DBNull.Value);
+            c.Parameters.AddWithValue("$now", SqliteTime.ToText(_timeProvider.GetUtcNow()));
+        }, cancellationToken);
+    }
+
+    /// <summary>Deletes a group and its memberships. False when there is no such group.</summary>
+    public Task<bool> RemoveGroupAsync(string name, CancellationToken cancellationToken = default) =>
+        ExecuteAsync("DELETE FROM groups WHERE name_key = $key;", c => c.Parameters.AddWithValue("$key", name.ToUpperInvariant()), cancellationToken);
+
+    /// <summary>Sets (or clears) a group's backend. False when there is no such group.</summary>
+    public Task<bool> SetGroupBackendAsync(string name, string? backend, CancellationToken cancellationToken = default) =>
+        ExecuteAsync("UPDATE groups SET backend = $backend WHERE name_key = $key;", c =>
+        {
+            c.Parameters.AddWithValue("$backend", (object?)backend ?? DBNull.Value);
+            c.Parameters.AddWithValue("$key", name.ToUpperInvariant());
+        }, cancellationToken);
+
+    /// <summary>Adds a user to a group. False when the group or the user does not exist (or the user is a member already).</summary>
+    public Task<bool> AddMemberAsync(string group, string userName, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "INSERT OR IGNORE INTO group_members (group_id, user_id) SELECT g.id, u.id FROM groups g, users u WHERE g.name_key = $group AND u.name_key = $user;",
+            c =>
+            {
+                c.Parameters.AddWithValue("$group", group.ToUpperInvariant());
+                c.Parameters.AddWithValue("$user", AccountName.NormalizeUserName(userName));
+            },
+            cancellationToken);
+
+    /// <summary>Removes a user from a group. False when the user was not a member.</summary>
+    public Task<bool> RemoveMemberAsync(string group, string userName, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "DELETE FROM group_members WHERE group_id = (SELECT id FROM groups WHERE name_key = $group) AND user_id = (SELECT id FROM users WHERE name_key = $user);",
+            c =>
+            {
+                c.Parameters.AddWithValue("$group", group.ToUpperInvariant());
+                c.Parameters.AddWithValue("$user", AccountName.NormalizeUserName(userName));
+            },
+            cancellationToken);
+
+    /// <summary>All groups with their members, by name.</summary>
+    public async Task<IReadOnlyList<GatewayGroup>> ListGroupsAsync(CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText =
+                "SELECT g.name, g.backend, u.name FROM groups g LEFT JOIN group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id " +
+                "ORDER BY g.name_key, u.name_key;";
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var groups = new List<(string Name, string? Backend, List<string> Members)>();
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    string name = reader.GetString(0);
+                    if (groups.Count == 0 || groups[^1].Name != name)
+                    {
+                        groups.Add((name, reader.IsDBNull(1) ? null : reader.GetString(1), []));
+                    }
+
+                    if (!reader.IsDBNull(2))
+                    {
+                        groups[^1].Members.Add(reader.GetString(2));
+                    }
+                }
+
+                return groups.Select(g => new GatewayGroup(g.Name, g.Backend, g.Members)).ToList();
+            }
+        }
+    }
+
+    /// <summary>Stores mapped credentials for a user (the password sealed with <paramref name="key"/>). False when there is no such user.</summary>
+    public async Task<bool> SetMappedCredentialAsync(string userName, string backendUser, string backendDomain, ReadOnlyMemory<byte> passwordUtf16, GatewayKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        string userKey = AccountName.NormalizeUserName(userName);
+        byte[] sealedPassword = key.Seal(passwordUtf16.Span, userKey);
+        return await ExecuteAsync(
+            "INSERT INTO mapped_credentials (user_id, backend_user, backend_domain, password_sealed, updated_at) " +
+            "SELECT id, $user, $domain, $sealed, $now FROM users WHERE name_key = $key " +
+            "ON CONFLICT (user_id) DO UPDATE SET backend_user = excluded.backend_user, backend_domain = excluded.backend_domain, " +
+            "password_sealed = excluded.password_sealed, updated_at = excluded.updated_at;",
+            c =>
+            {
+                c.Parameters.AddWithValue("$user", backendUser);
+                c.Parameters.AddWithValue("$domain", backendDomain);
+                c.Parameters.AddWithValue("$sealed", sealedPassword);
+                c.Parameters.AddWithValue("$now", SqliteTime.ToText(_timeProvider.GetUtcNow()));
+                c.Parameters.AddWithValue("$key", userKey);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes a user's mapped credentials (back to pass-through). False when there were none.</summary>
+    public Task<bool> RemoveMappedCredentialAsync(string userName, CancellationToken cancellationToken = default) =>
+        ExecuteAsync("DELETE FROM mapped_credentials WHERE user_id = (SELECT id FROM users WHERE name_key = $key);",
+            c => c.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName)), cancellationToken);
+
+    /// <summary>A user's mapped credentials (still sealed), or null.</summary>
+    public async Task<MappedCredential?> GetMappedCredentialAsync(string userName, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT m.backend_user, m.backend_domain, m.password_sealed, m.updated_at FROM mapped_credentials m JOIN users u ON u.id = m.user_id WHERE u.name_key = $key;";
+            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+
+                return new MappedCredential(reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2), SqliteTime.FromText(reader.GetString(3)));
+            }
+        }
+    }
+
+    /// <summary>Opens a user's mapped password (UTF-16LE); the caller wipes it.</summary>
+    /// <exception cref="CryptographicException">The key is not the one the password was sealed with.</exception>
+    public static byte[] OpenPassword(MappedCredential credential, string userName, GatewayKey key)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        ArgumentNullException.ThrowIfNull(key);
+        return key.Open(credential.SealedPassword, AccountName.NormalizeUserName(userName));
+    }
+
+    /// <summary>The certificate recorded for a backend, or null.</summary>
+    public async Task<TrustedCertificate?> GetTrustedCertificateAsync(string backend, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT backend, sha256, subject, first_seen FROM backend_certificates WHERE backend = $backend;";
+            command.Parameters.AddWithValue("$backend", backend.ToLowerInvariant());
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+                    ? new TrustedCertificate(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), SqliteTime.FromText(reader.GetString(3)))
+                    : null;
+            }
+        }
+    }
+
+    /// <summary>Records a backend's certificate unless one is recorded already; returns the one now on record.</summary>
+    public async Task<TrustedCertificate> TrustOnFirstUseAsync(string backend, string sha256, string? subject, CancellationToken cancellationToken = default)
+    {
+        await ExecuteAsync("INSERT INTO backend_certificates (backend, sha256, subject, first_seen) VALUES ($backend, $sha, $subject, $now) ON CONFLICT (backend) DO NOTHING;", c =>
+        {
+            c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant());
+            c.Parameters.AddWithValue("$sha", sha256);
+            c.Parameters.AddWithValue("$subject", (object?)subject ?? DBNull.Value);
+            c.Parameters.AddWithValue("$now", SqliteTime.ToText(_timeProvider.GetUtcNow()));
+        }, cancellationToken).ConfigureAwait(false);
+        return await GetTrustedCertificateAsync(backend, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException("The trusted certificate could not be read back.");
+    }
+
+    /// <summary>Forgets a backend's recorded certificate (the next session trusts what it sees). False when none was recorded.</summary>
+    public Task<bool> ForgetCertificateAsync(string backend, CancellationToken cancellationToken = default) =>
+        ExecuteAsync("DELETE FROM backend_certificates WHERE backend = $backend;", c => c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant()), cancellationToken);
+
+    /// <summary>Writes one session audit row.</summary>
+    public async Task<long> AppendSessionAsync(GatewaySessionRecord record, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText =
+                "INSERT INTO gateway_sessions (connection_id, user_name, user_key, client_address, client_port, backend, backend_account, credential_mode, " +
+                "front_protocol, backend_protocol, started_at, ended_at, bytes_to_backend, bytes_to_client, outcome, reason) VALUES " +
+                "($cid, $user, $ukey, $addr, $port, $backend, $bacct, $mode, $front, $bproto, $start, $end, $tob, $toc, $outcome, $reason) RETURNING id;";
+            command.Parameters.AddWithValue("$cid", record.ConnectionId);
+            command.Parameters.AddWithValue("$user", (object?)record.UserName ?? DBNull.Value);
+            command.Parameters.AddWithValue("$ukey", record.UserName is null ? DBNull.Value : AccountName.NormalizeUserName(record.UserName));
+            command.Parameters.AddWithValue("$addr", (object?)record.ClientAddress ?? DBNull.Value);
+            command.Parameters.AddWithValue("$port", (object?)record.ClientPort ?? DBNull.Value);
+            command.Parameters.AddWithValue("$backend", record.Backend);
+            command.Parameters.AddWithValue("$bacct", (object?)record.BackendAccount ?? DBNull.Value);
+            command.Parameters.AddWithValue("$mode", (object?)record.CredentialMode ?? DBNull.Value);
+            command.Parameters.AddWithValue("$front", (object?)record.FrontProtocol ?? DBNull.Value);
+            command.Parameters.AddWithValue("$bproto", (object?)record.BackendProtocol ?? DBNull.Value);
+            command.Parameters.AddWithValue("$start", SqliteTime.ToText(record.Started));
+            command.Parameters.AddWithValue("$end", SqliteTime.ToText(record.Ended));
+            command.Parameters.AddWithValue("$tob", record.BytesToBackend);
+            command.Parameters.AddWithValue("$toc", record.BytesToClient);
+            command.Parameters.AddWithValue("$outcome", record.Outcome);
+            command.Parameters.AddWithValue("$reason", record.Reason);
+            return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>The newest session rows first, optionally for one user.</summary>
+    public async Task<IReadOnlyList<GatewaySessionRecord>> ListSessionsAsync(string? userName = null, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText =
+                "SELECT id, connection_id, user_name, client_address, client_port, backend, backend_account, credential_mode, front_protocol, backend_protocol, " +
+                "started_at, ended_at, bytes_to_backend, bytes_to_client, outcome, reason FROM gateway_sessions " +
+                "WHERE ($ukey IS NULL OR user_key = $ukey) ORDER BY id DESC LIMIT $limit;";
+            command.Parameters.AddWithValue("$ukey", userName is null ? DBNull.Value : AccountName.NormalizeUserName(userName));
+            command.Parameters.AddWithValue("$limit", Math.Max(1, limit));
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var rows = new List<GatewaySessionRecord>();
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(new GatewaySessionRecord
+                    {
+                        Id = reader.GetInt64(0),
+                        ConnectionId = reader.GetString(1),
+                        UserName = reader.IsDBNull(2) ? null : reader.GetString(2),
+                        ClientAddress = reader.IsDBNull(3) ? null : reader.GetString(3),
+                        ClientPort = reader.IsDBNull(4) ? null : reader.GetInt32(4),
+                        Backend = reader.GetString(5),
+                        BackendAccount = reader.IsDBNull(6) ? null : reader.GetString(6),
+                        CredentialMode = reader.IsDBNull(7) ? null : reader.GetString(7),
+                        FrontProtocol = reader.IsDBNull(8) ? null : reader.GetString(8),
+                        BackendProtocol = reader.IsDBNull(9) ? null : reader.GetString(9),
+                        Started = SqliteTime.FromText(reader.GetString(10)),
+                        Ended = SqliteTime.FromText(reader.GetString(11)),
+                        BytesToBackend = reader.GetInt64(12),
+                        BytesToClient = reader.GetInt64(13),
+                        Outcome = reader.GetString(14),
+                        Reason = reader.GetString(15),
+                    });
+                }
+
+                return rows;
+            }
+        }
+    }
+
+    private async Task<bool> ExecuteAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = sql;
+            bind(command);
+            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
+        }
+    }
+
+    private async Task<T?> ScalarAsync<T>(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
+        where T : class
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = sql;
+            bind(command);
+            object? value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            return value is DBNull ? null : value as T;
+        }
+    }
+}

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using RdpNla.Integration.Tests.Support;
+
+namespace RdpNla.Integration.Tests.Gateway;
+
+/// <summary>Helpers shared by the gateway's real-peer fixtures.</summary>
+internal static class GatewayPeers
+{
+    public static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public static async Task WaitForPortAsync(int port, Process process, StringBuilder output, string what)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"{what} exited with {process.ExitCode}: {Snapshot(output)}");
+            }
+
+            foreach (IPAddress address in (IPAddress[])[IPAddress.Loopback, IPAddress.IPv6Loopback])
+            {
+                try
+                {
+                    using var probe = new TcpClient(address.AddressFamily);
+                    await probe.ConnectAsync(address, port);
+                    return;
+                }
+                catch (SocketException)
+                {
+                }
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"{what} does not listen on {port}: {Snapshot(output)}");
+    }
+
+    public static string Snapshot(StringBuilder output)
+    {
+        lock (output)
+        {
+            return output.ToString();
+        }
+    }
+
+    public static async Task StopAsync(Process? process)
+    {
+        if (process is { HasExited: false })
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+
+        process?.Dispose();
+    }
+
+    /// <summary>Runs a short command and returns its output; throws when it fails.</summary>
+    public static async Task<string> RunAsync(string file, params string[] arguments)
+    {
+        ProcessResult result = await ExternalProcess.RunAsync(file, arguments, null, TimeSpan.FromSeconds(30), CancellationToken.None);
+        if (result.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} exited with {result.ExitCode}: {result.Output}");
+        }
+
+        return result.Output;
+    }
+
+    /// <summary>Starts an Xvfb of its own (with <c>-fbdir</c>, so its screen can be read as an XWD file).</summary>
+    public static async Task<(Process Process, string Display, string FrameBufferDirectory)> StartXvfbAsync()
+    {
+        string fbdir = Path.Combine(Path.GetTempPath(), "rdpnla-gw-fb-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(fbdir);
+        for (int number = 200 + (Environment.ProcessId % 300); ; number++)
+        {
+            if (File.Exists($"/tmp/.X{number}-lock"))
+            {
+                continue;
+            }
+
+            var output = new StringBuilder();
+            Process process = ExternalProcess.Start("Xvfb", [$":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-fbdir", fbdir], null, output);
+            // The socket file may be a stale one: wait until the server accepts on it.
+            for (int i = 0; i < 100 && !process.HasExited; i++)
+            {
+                try
+                {
+                    using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    await probe.ConnectAsync(new UnixDomainSocketEndPoint($"/tmp/.X11-unix/X{number}"));
+                    await Task.Delay(200);
+                    return (process, $":{number}", fbdir);
+                }
+                catch (SocketException)
+                {
+                    await Task.Delay(50);
+                }
+            }
+
+            await StopAsync(process);
+        }
+    }
+}
+
+/// <summary>A TCP proxy in front of a backend that counts the connections it accepts (to prove none was opened).</summary>
+public sealed class CountingTcpProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly int _targetPort;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private int _accepted;
+
+    public CountingTcpProxy(int targetPort)
+    {
+        _targetPort = targetPort;
+        _listener.Start();
+        _loop = AcceptLoopAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    public int Accepted => Volatile.Read(ref _accepted);
+
+    private async Task AcceptLoopAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+
+            Interlocked.Increment(ref _accepted);
+            _ = RelayAsync(client);
+        }
+    }
+
+    private async Task RelayAsync(TcpClient client)
+    {
+        using (client)
+        using (var backend = new TcpClient())
+        {
+            try
+            {
+                await backend.ConnectAsync(IPAddress.Loopback, _targetPort, _stop.Token);
+                Stream a = client.GetStream();
+                Stream b = backend.GetStream();
+                Task up = a.CopyToAsync(b, _stop.Token).ContinueWith(_ => backend.Client.Shutdown(SocketShutdown.Send), TaskScheduler.Default);
+                Task down = b.CopyToAsync(a, _stop.Token).ContinueWith(_ => client.Client.Shutdown(SocketShutdown.Send), TaskScheduler.Default);
+                await Task.WhenAny(Task.WhenAll(up, down), Task.Delay(Timeout.Infinite, _stop.Token));
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+            {
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _loop;
+        _stop.Dispose();
+    }
+}

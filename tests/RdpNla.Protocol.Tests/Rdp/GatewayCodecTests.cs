@@ -1,0 +1,183 @@
+using System.Buffers.Binary;
+using Text = System.Text;
+using RdpNla.Protocol.Rdp;
+
+namespace RdpNla.Protocol.Tests.Rdp;
+
+public class McsConnectPduTests
+{
+    private static byte[] ClientCore(SecurityProtocols selected)
+    {
+        byte[] block = new byte[216];
+        BinaryPrimitives.WriteUInt16LittleEndian(block, GccBlockType.ClientCore);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(2), 216);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), 0x00080004);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)selected);
+        return block;
+    }
+
+    private static byte[] ServerCore(SecurityProtocols requested)
+    {
+        byte[] block = new byte[16];
+        BinaryPrimitives.WriteUInt16LittleEndian(block, GccBlockType.ServerCore);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(2), 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), 0x00080004);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(8), (uint)requested);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(12), 1);
+        return block;
+    }
+
+    private static byte[] Block(ushort type, int length)
+    {
+        byte[] block = new byte[length];
+        BinaryPrimitives.WriteUInt16LittleEndian(block, type);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(2), (ushort)length);
+        return block;
+    }
+
+    [Fact]
+    public void ConnectInitial_RoundTrip_FindsBlocksAndRewritesServerSelectedProtocol()
+    {
+        byte[] frame = McsConnectPdu.EncodeConnectInitial([ClientCore(SecurityProtocols.Hybrid), Block(GccBlockType.ClientSecurity, 12), Block(GccBlockType.ClientNetwork, 8)]);
+
+        McsConnectPdu pdu = McsConnectPdu.Decode(frame);
+        byte[] rewritten = pdu.WithServerSelectedProtocol(SecurityProtocols.Ssl);
+        McsConnectPdu again = McsConnectPdu.Decode(rewritten);
+
+        Assert.False(pdu.IsResponse);
+        Assert.Equal([GccBlockType.ClientCore, GccBlockType.ClientSecurity, GccBlockType.ClientNetwork], pdu.Blocks.Select(b => b.Type));
+        Assert.Equal(SecurityProtocols.Hybrid, pdu.ServerSelectedProtocol);
+        Assert.Equal(SecurityProtocols.Ssl, again.ServerSelectedProtocol);
+        Assert.Equal(frame.Length, rewritten.Length);
+        Assert.Equal(1, frame.Zip(rewritten).Count(p => p.First != p.Second)); // one byte differs (2 -> 1)
+    }
+
+    [Fact]
+    public void ConnectResponse_RoundTrip_RewritesClientRequestedProtocols()
+    {
+        byte[] frame = McsConnectPdu.EncodeConnectResponse([ServerCore(SecurityProtocols.Ssl | SecurityProtocols.Hybrid | SecurityProtocols.HybridEx), Block(GccBlockType.ServerNetwork, 8), Block(GccBlockType.ServerSecurity, 12)]);
+
+        McsConnectPdu pdu = McsConnectPdu.Decode(frame);
+        McsConnectPdu again = McsConnectPdu.Decode(pdu.WithClientRequestedProtocols(SecurityProtocols.Ssl | SecurityProtocols.Hybrid));
+
+        Assert.True(pdu.IsResponse);
+        Assert.Equal(SecurityProtocols.Ssl | SecurityProtocols.Hybrid | SecurityProtocols.HybridEx, pdu.ClientRequestedProtocols);
+        Assert.Equal(SecurityProtocols.Ssl | SecurityProtocols.Hybrid, again.ClientRequestedProtocols);
+        Assert.Equal(1u, again.ServerEarlyCapabilityFlags);
+        Assert.Throws<InvalidOperationException>(() => pdu.WithServerSelectedProtocol(SecurityProtocols.Ssl));
+    }
+
+    [Fact]
+    public void ShortClientCore_HasNoServerSelectedProtocolAndIsLeftAsItIs()
+    {
+        byte[] frame = McsConnectPdu.EncodeConnectInitial([Block(GccBlockType.ClientCore, 132)]);
+
+        McsConnectPdu pdu = McsConnectPdu.Decode(frame);
+
+        Assert.Null(pdu.ServerSelectedProtocol);
+        Assert.Equal(frame, pdu.WithServerSelectedProtocol(SecurityProtocols.Ssl));
+    }
+
+    [Fact]
+    public void Decode_EveryTruncationAndEveryByteFlip_ReturnsOrThrowsNlaProtocolExceptionOnly()
+    {
+        byte[] frame = McsConnectPdu.EncodeConnectInitial([ClientCore(SecurityProtocols.Hybrid), Block(GccBlockType.ClientNetwork, 8)]);
+        for (int length = 0; length < frame.Length; length++)
+        {
+            Assert.Throws<NlaProtocolException>(() => McsConnectPdu.Decode(frame.AsSpan(0, length)));
+        }
+
+        for (int i = 0; i < frame.Length; i++)
+        {
+            foreach (byte value in (byte[])[0x00, 0x7F, 0x80, 0xFF])
+            {
+                byte[] mutated = (byte[])frame.Clone();
+                mutated[i] = value;
+                try
+                {
+                    _ = McsConnectPdu.Decode(mutated);
+                }
+                catch (NlaProtocolException)
+                {
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Decode_BlockLengthPastTheEnd_Throws()
+    {
+        byte[] frame = McsConnectPdu.EncodeConnectInitial([Block(GccBlockType.ClientNetwork, 8)]);
+        BinaryPrimitives.WriteUInt16LittleEndian(frame.AsSpan(frame.Length - 6), 9);
+
+        NlaProtocolException error = Assert.Throws<NlaProtocolException>(() => McsConnectPdu.Decode(frame));
+        Assert.Equal(NlaFailureReason.Malformed, error.Reason);
+    }
+}
+
+public class ClientInfoPduTests
+{
+    private static ClientInfoPdu Sample(string password = "client-password") => new(
+        1007, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode | InfoFlags.LogonNotify,
+        "LAB", "alice", Text.Encoding.Unicode.GetBytes(password), string.Empty, string.Empty, [0x02, 0x00, 0x1C, 0x00, 0x31, 0x00]);
+
+    [Fact]
+    public void RoundTrip_KeepsEveryField()
+    {
+        using ClientInfoPdu pdu = Sample();
+        byte[] frame = pdu.Encode();
+
+        Assert.True(ClientInfoPdu.IsClientInfo(frame));
+        using ClientInfoPdu decoded = ClientInfoPdu.Decode(frame);
+        Assert.Equal(1007, decoded.Initiator);
+        Assert.Equal(1003, decoded.ChannelId);
+        Assert.Equal("LAB", decoded.Domain);
+        Assert.Equal("alice", decoded.UserName);
+        Assert.Equal("client-password", Text.Encoding.Unicode.GetString(decoded.PasswordUtf16));
+        Assert.Equal(pdu.Flags, decoded.Flags);
+        Assert.Equal(pdu.ExtraInfo, decoded.ExtraInfo);
+        Assert.Equal(frame, decoded.Encode());
+    }
+
+    [Fact]
+    public void WithCredentials_SetsAutoLogonAndTheInjectedCredentials_AndAGrowingLengthUsesTwoBytePer()
+    {
+        using ClientInfoPdu pdu = Sample(string.Empty);
+        using ClientInfoPdu injected = pdu.WithCredentials(string.Empty, "svc", Text.Encoding.Unicode.GetBytes(new string('x', 120)));
+
+        using ClientInfoPdu decoded = ClientInfoPdu.Decode(injected.Encode());
+
+        Assert.True(decoded.Flags.HasFlag(InfoFlags.AutoLogon));
+        Assert.Equal("svc", decoded.UserName);
+        Assert.Equal(string.Empty, decoded.Domain);
+        Assert.Equal(new string('x', 120), Text.Encoding.Unicode.GetString(decoded.PasswordUtf16));
+        Assert.Equal(pdu.ExtraInfo, decoded.ExtraInfo);
+    }
+
+    [Fact]
+    public void Decode_Truncations_ThrowNlaProtocolException_AndIsClientInfoSaysFalse()
+    {
+        using ClientInfoPdu pdu = Sample();
+        byte[] frame = pdu.Encode();
+        for (int length = 0; length < frame.Length; length++)
+        {
+            Assert.Throws<NlaProtocolException>(() => ClientInfoPdu.Decode(frame.AsSpan(0, length)));
+            Assert.False(ClientInfoPdu.IsClientInfo(frame.AsSpan(0, length)));
+        }
+    }
+
+    [Fact]
+    public void Decode_EncryptedOrAnsi_IsRefused()
+    {
+        using ClientInfoPdu pdu = Sample();
+        byte[] frame = pdu.Encode();
+        const int security = 4 + 3 + 1 + 2 + 2 + 1 + 1; // TPKT, X.224, SDrq choice, initiator, channel, priority, one-byte PER length.
+        byte[] encrypted = (byte[])frame.Clone();
+        encrypted[security] |= (byte)ClientInfoPdu.SecEncrypt;
+        Assert.Equal(NlaFailureReason.UnsupportedMechanism, Assert.Throws<NlaProtocolException>(() => ClientInfoPdu.Decode(encrypted)).Reason);
+
+        byte[] ansi = (byte[])frame.Clone();
+        ansi[security + 4 + 4] &= unchecked((byte)~(byte)InfoFlags.Unicode);
+        Assert.Equal(NlaFailureReason.UnsupportedMechanism, Assert.Throws<NlaProtocolException>(() => ClientInfoPdu.Decode(ansi)).Reason);
+    }
+}
