@@ -63,7 +63,7 @@ public sealed class FreeRdpShadowServer : IAsyncLifetime
             await StopAsync();
         }
 
-        throw new InvalidOperationException($"freerdp-shadow-cli did not start listening on 127.0.0.1:{Port}:\n{Output}");
+        throw new InvalidOperationException($"freerdp-shadow-cli did not start listening on 127.0.0.1:{Port}:\n{Output}\nXvfb {display} (exited: {_display.HasExited}):\n{_display.Output}");
     }
 
     private static async Task WinprHashAsync(string[] arguments, string samFile)

@@ -11,13 +11,29 @@ namespace RdpNla.Integration.Tests.Support;
 /// </summary>
 public sealed class XvfbDisplay : IAsyncDisposable
 {
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    // One start at a time in this process: two Xvfb started together with -displayfd can race for the same number.
+    private static readonly SemaphoreSlim s_gate = new(1, 1);
+    private readonly StringBuilder _output = new();
     private Process? _process;
+
+    public bool HasExited => _process?.HasExited ?? true;
+
+    /// <summary>What Xvfb printed (for failure messages).</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
     private string? _display;
 
     public async Task<string> GetDisplayAsync()
     {
-        await _gate.WaitAsync();
+        await s_gate.WaitAsync();
         try
         {
             if (_display is not null)
@@ -25,39 +41,54 @@ public sealed class XvfbDisplay : IAsyncDisposable
                 return _display;
             }
 
-            for (int number = 90 + Environment.ProcessId % 100; ; number++)
+            // -displayfd: Xvfb picks a free display itself and writes its number once it accepts connections, so
+            // neither a stale socket file nor a slow start can make a client fail with "failed to open display".
+            var output = _output;
+            Process process = ExternalProcess.Start("Xvfb", ["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"], null, output);
+            for (int i = 0; i < 400 && !process.HasExited; i++)
             {
-                if (File.Exists($"/tmp/.X{number}-lock"))
+                string text;
+                lock (output)
                 {
-                    continue;
+                    text = output.ToString();
                 }
 
-                var output = new StringBuilder();
-                Process process = ExternalProcess.Start("Xvfb", [$":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp"], null, output);
-                for (int i = 0; i < 100 && !File.Exists($"/tmp/.X11-unix/X{number}"); i++)
+                string? number = text.Split('\n', StringSplitOptions.TrimEntries).FirstOrDefault(line => line.Length > 0 && line.All(char.IsAsciiDigit));
+                if (number is not null && await AcceptsConnectionsAsync(number) && !process.HasExited)
                 {
-                    await Task.Delay(50);
+                    _process = process;
+                    _display = $":{number}";
+                    return _display;
                 }
 
-                if (process.HasExited)
-                {
-                    continue;
-                }
-
-                _process = process;
-                _display = $":{number}";
-                return _display;
+                await Task.Delay(25);
             }
+
+            await ExternalProcess.StopAsync(process);
+            throw new InvalidOperationException($"Xvfb did not report a display within 10 s: {output}");
         }
         finally
         {
-            _gate.Release();
+            s_gate.Release();
+        }
+    }
+
+    private static async Task<bool> AcceptsConnectionsAsync(string number)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint($"/tmp/.X11-unix/X{number}"));
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
         }
     }
 
     public async ValueTask DisposeAsync()
     {
         await ExternalProcess.StopAsync(_process);
-        _gate.Dispose();
     }
 }
