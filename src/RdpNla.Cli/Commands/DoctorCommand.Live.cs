@@ -223,6 +223,13 @@ internal static class DoctorLive
             null);
     }
 
+    /// <summary>The reason of an NlaClient TLS failure without its "TLS handshake with HOST failed (... offered): " prefix.</summary>
+    private static string InnerTlsError(string message)
+    {
+        int cut = message.IndexOf("offered): ", StringComparison.Ordinal);
+        return (cut >= 0 ? message[(cut + "offered): ".Length)..] : message).TrimEnd('.');
+    }
+
     /// <summary>
     /// TLS 1.2/1.3 failed: find out whether the server speaks only TLS 1.0/1.1. First a real handshake with TLS 1.0/1.1
     /// (this machine's TLS library may refuse them: OpenSSL 3 does at its default security level), then a raw
@@ -230,7 +237,7 @@ internal static class DoctorLive
     /// </summary>
     private static async Task<TlsObservation> DiagnoseTlsFailureAsync(LiveTarget target, ClientSettings client, NlaClientResult failed, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var error = new List<string> { failed.Message };
+        var error = new List<string> { $"offering TLS 1.2 and 1.3: {InnerTlsError(failed.Message)}" };
 #pragma warning disable SYSLIB0039, CA5397, CA5398 // Deliberately offered, only to recognise a server limited to them; never used for CredSSP.
         const SslProtocols legacy = SslProtocols.Tls | SslProtocols.Tls11;
 #pragma warning restore SYSLIB0039, CA5397, CA5398
@@ -241,7 +248,7 @@ internal static class DoctorLive
             return new TlsObservation(false, NlaClient.TlsName(legacyTls.Protocol), legacyTls.CipherSuite.ToString(), string.Join("; ", error), ServerOffersOnlyLegacyTls: true, Certificate(legacyTls.Certificate));
         }
 
-        error.Add($"a handshake offering TLS 1.0/1.1 did not complete either ({lower.Message}; this machine's TLS library may not allow TLS 1.0/1.1)");
+        error.Add($"offering only TLS 1.0 and 1.1: {InnerTlsError(lower.Message)} (this machine's TLS library may refuse TLS 1.0/1.1 itself: OpenSSL 3 does at its default security level)");
         DoctorTlsProbe.Result probe = await DoctorTlsProbe.RunAsync(target.Host, target.Port, client.RequestedProtocols, timeout, cancellationToken);
         error.Add(probe.Description);
         return new TlsObservation(false, probe.ServerVersionName, Error: string.Join("; ", error), ServerOffersOnlyLegacyTls: probe.ServerVersion is > 0 and < DoctorTlsProbe.Tls12);
