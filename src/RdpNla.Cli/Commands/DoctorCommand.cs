@@ -50,7 +50,7 @@ internal static class DoctorCommand
             HelpName = "unpatched|patched",
         };
         serverCredSsp.AcceptOnlyFromAmong("unpatched", "patched");
-        var timeout = new Option<double?>("--timeout") { Description = "Live: seconds each network step of the walk may take (default 10).", HelpName = "S" };
+        var timeout = new Option<double?>("--timeout") { Description = "Live: seconds each connection of the walk may take (default 10; the TLS fallback makes up to three connections).", HelpName = "S" };
         var json = new Option<bool>("--json") { Description = "Write the diagnosis as JSON." };
         var catalogueMarkdown = new Option<bool>("--catalogue-markdown") { Description = "Print docs/troubleshooting.md (generated from the cause catalogue).", Hidden = true };
 
