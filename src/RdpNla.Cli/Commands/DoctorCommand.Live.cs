@@ -93,7 +93,10 @@ internal static class DoctorLive
 
         string address = result.RemoteEndPoint?.Address.ToString() ?? target.Host;
         string endpoint = result.RemoteEndPoint?.ToString() ?? ClientCommandSupport.FormatTarget(target.Host, target.Port);
-        observation = observation with { NameResolution = new NameResolutionObservation(true, [address]) };
+        if (!System.Net.IPAddress.TryParse(target.Host, out _))
+        {
+            observation = observation with { NameResolution = new NameResolutionObservation(true, [address]) };
+        }
 
         // TCP.
         if (result.Phase == NlaClientPhase.Connect)

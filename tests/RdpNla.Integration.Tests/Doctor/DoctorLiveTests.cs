@@ -172,6 +172,33 @@ public class DoctorLiveTests
         Assert.Equal("success", json.Str("result"));
     }
 
+    [Theory]
+    [InlineData("1", 14, "encryption-oracle-server-unpatched")]
+    [InlineData("0", 14, "encryption-oracle-server-unpatched")]
+    [InlineData("2", 0, "success")]
+    public async Task NoUser_UnpatchedServer_TheOracleCheckStillApplies(string clientOracle, int exitCode, string cause)
+    {
+        // Without credentials NlaClient stops at the CHALLENGE; doctor applies the emulated client's policy to the
+        // server's version there, as the client would before sending anything.
+        await using TestFrontDoor server = await TestFrontDoor.StartAsync(o => o.MaxCredSspVersion = 4);
+
+        (CliResult result, JsonElement json) = await JsonAsync(server.Address, "--client-allow-encryption-oracle", clientOracle);
+
+        Assert.Equal((exitCode, cause), (result.ExitCode, json.Str("result")));
+        Assert.False(json.GetProperty("credentialsChecked").GetBoolean());
+    }
+
+    [Fact]
+    public async Task HostName_ShowsTheAddressItResolvedTo()
+    {
+        await using TestFrontDoor server = await TestFrontDoor.StartAsync();
+
+        (CliResult result, JsonElement json) = await JsonAsync($"localhost:{server.Port}");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains(Evidence(json), e => e.StartsWith("localhost resolves to ", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task RightPassword_Succeeds_WithTheEarlyUserAuthorizationResult()
     {
