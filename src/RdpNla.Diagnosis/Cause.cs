@@ -108,7 +108,7 @@ public static class DoctorExitCodes
     /// <summary>Usage error, unreadable or malformed .reg file (line-numbered message).</summary>
     public const int UserError = 1;
 
-    /// <summary>The live diagnosis is not available in this build.</summary>
+    /// <summary>Reserved (shared with the other commands): "not available". No longer returned since the live walk landed.</summary>
     public const int Unavailable = 3;
 
     /// <summary>The exit code of a cause class.</summary>

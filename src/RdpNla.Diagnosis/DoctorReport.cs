@@ -30,6 +30,12 @@ public sealed record DoctorReport
     /// <summary>The host name, to fill <c>&lt;host&gt;</c> in fixes.</summary>
     public string? Host { get; init; }
 
+    /// <summary>
+    /// False when the live walk stopped at the server's NTLM CHALLENGE because no credentials were given: success then
+    /// means "the server requires and speaks NLA", not "the logon works".
+    /// </summary>
+    public bool CredentialsChecked { get; init; } = true;
+
     /// <summary>"live" or "offline".</summary>
     public required string Mode { get; init; }
 

@@ -15,7 +15,16 @@ public static class ReportWriter
         string how = report.Mode == "offline" ? "predicted from the registry exports (no network used)" : "measured";
         if (report.Entry is not { } entry)
         {
-            text.Append("OK: the connection ").Append(report.Mode == "offline" ? "would succeed" : "succeeded").Append(" with Network Level Authentication, ").Append(how).Append(".\n");
+            if (report.CredentialsChecked)
+            {
+                text.Append("OK: the connection ").Append(report.Mode == "offline" ? "would succeed" : "succeeded").Append(" with Network Level Authentication, ").Append(how).Append(".\n");
+            }
+            else
+            {
+                text.Append("OK so far: the server requires and speaks Network Level Authentication (it answered with an NTLM CHALLENGE), ").Append(how)
+                    .Append(". The credentials were not checked: add -u USER --password-stdin.\n");
+            }
+
             AppendList(text, "Evidence", report.Evidence);
         }
         else
@@ -68,6 +77,7 @@ public static class ReportWriter
             json.WriteString("result", report.Label);
             json.WriteNumber("exitCode", report.ExitCode);
             json.WriteString("phase", report.Phase.ToString());
+            json.WriteBoolean("credentialsChecked", report.CredentialsChecked);
             if (report.Entry is { } entry)
             {
                 json.WriteStartObject("cause");

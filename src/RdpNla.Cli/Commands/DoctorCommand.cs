@@ -6,6 +6,7 @@ using RdpNla.Diagnosis.Catalogue;
 using RdpNla.Diagnosis.Model;
 using RdpNla.Diagnosis.Registry;
 using RdpNla.Protocol.CredSsp;
+using RdpNla.Transport.Client;
 
 namespace RdpNla.Cli.Commands;
 
@@ -49,12 +50,13 @@ internal static class DoctorCommand
             HelpName = "unpatched|patched",
         };
         serverCredSsp.AcceptOnlyFromAmong("unpatched", "patched");
+        var timeout = new Option<double?>("--timeout") { Description = "Live: seconds each connection of the walk may take (default 10; the TLS fallback makes up to three connections).", HelpName = "S" };
         var json = new Option<bool>("--json") { Description = "Write the diagnosis as JSON." };
         var catalogueMarkdown = new Option<bool>("--catalogue-markdown") { Description = "Print docs/troubleshooting.md (generated from the cause catalogue).", Hidden = true };
 
         var command = new Command("doctor", "Find out why a Remote Desktop connection fails and print the fix: live against HOST[:PORT], or offline from reg export files (--reg).")
         {
-            host, reg, user, passwordStdin, passwordPrompt, clientCredSsp, clientOracle, serverCredSsp, json, catalogueMarkdown,
+            host, reg, user, passwordStdin, passwordPrompt, clientCredSsp, clientOracle, serverCredSsp, timeout, json, catalogueMarkdown,
         };
 
         command.SetAction((parse, cancellationToken) => DataDirectoryOption.RunAsync(parse, async output =>
@@ -110,12 +112,35 @@ internal static class DoctorCommand
                     throw new CliException("a password needs a user: add -u USER");
                 }
 
+                if (parse.GetValue(serverCredSsp) is not null)
+                {
+                    throw new CliException("--server-credssp is for the offline prediction (--reg); live, doctor measures the server's CredSSP version");
+                }
+
+                double seconds = parse.GetValue(timeout) ?? DoctorLive.DefaultTimeout.TotalSeconds;
+                if (double.IsNaN(seconds) || seconds is <= 0 or > 3600)
+                {
+                    throw new CliException("--timeout must be between 0 and 3600 seconds");
+                }
+
                 LiveTarget live = LiveTarget.Parse(target);
                 var client = new ClientSettings(credSsp ?? ClientCredSsp.Patched, policy ?? EncryptionOraclePolicy.Mitigated);
-                report = await DoctorLive.RunAsync(live, client, parse.GetValue(user), cancellationToken);
+                string? userText = parse.GetValue(user);
+                NlaCredentials? credentials = userText is null
+                    ? null
+                    : DoctorCredentials.Read(userText, parse.GetValue(passwordStdin), parse.InvocationConfiguration.Error, $"rdpnla doctor {target} -u {userText}");
+                using (credentials)
+                {
+                    report = await DoctorLive.RunAsync(live, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken);
+                }
             }
             else
             {
+                if (parse.GetValue(timeout) is not null || parse.GetValue(user) is not null)
+                {
+                    throw new CliException("--timeout and -u are for the live walk: give HOST[:PORT]");
+                }
+
                 throw new CliException("nothing to diagnose: give HOST[:PORT] (live) or --reg server.reg [--reg client.reg] (offline)");
             }
 

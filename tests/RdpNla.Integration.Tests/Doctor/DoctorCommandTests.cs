@@ -161,16 +161,6 @@ public class DoctorCommandTests
         Assert.StartsWith("error: cannot read '/nonexistent/server.reg'", result.Error, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Live_IsNotYetAvailable_OneLineErrorExit3()
-    {
-        CliResult result = await RunAsync("127.0.0.1:3389", "--client-credssp", "none");
-
-        Assert.Equal(3, result.ExitCode);
-        Assert.StartsWith("error: live diagnosis of 127.0.0.1:3389 is not yet available", result.Error, StringComparison.Ordinal);
-        Assert.Single(result.Error.TrimEnd('\n').Split('\n'));
-    }
-
     [Theory]
     [InlineData(new string[0], "nothing to diagnose")]
     [InlineData(new[] { "host", "--reg", "x.reg" }, "not both")]
@@ -178,6 +168,8 @@ public class DoctorCommandTests
     [InlineData(new[] { "host:99999" }, "the port must be a number from 1 to 65535")]
     [InlineData(new[] { "--reg", "a.reg", "--reg", "b.reg", "--reg", "c.reg" }, "too many --reg files")]
     [InlineData(new[] { "host", "--client-allow-encryption-oracle", "3" }, "must be 0, 1 or 2")]
+    [InlineData(new[] { "host", "--timeout", "0" }, "--timeout must be between 0 and 3600 seconds")]
+    [InlineData(new[] { "host", "--server-credssp", "unpatched" }, "--server-credssp is for the offline prediction")]
     public async Task UsageErrors_ExitOne(string[] args, string message)
     {
         CliResult result = await RunAsync(args);
