@@ -15,6 +15,7 @@ public static class CliApplication
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(LoginCommand.Create());
         root.Subcommands.Add(ProbeCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         return root;
     }
 
