@@ -19,10 +19,11 @@ ATTACK_SLOW=${ATTACK_SLOW:-500}
 LEGIT_LOGINS=${LEGIT_LOGINS:-20}
 ONLY=${ONLY:-"a b c d e"}
 WATCHDOG=${WATCHDOG:-2400}
-PORT=${PORT:-43389}
-SHADOW_PORT=${SHADOW_PORT:-43390}
-TLS_PORT=${TLS_PORT:-44433}
-DISPLAY_NUM=${DISPLAY_NUM:-97}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=${PORT:-$(free_port)}
+SHADOW_PORT=${SHADOW_PORT:-$(free_port)}
+TLS_PORT=${TLS_PORT:-$(free_port)}
+DISPLAY_NUM=${DISPLAY_NUM:-$(( 400 + RANDOM % 100 ))}
 WORK=$(mktemp -d /tmp/rdpnla-bench.XXXXXX)
 RESULTS=$WORK/results.txt
 PIDS=()
@@ -49,6 +50,7 @@ wait_port() { # PORT: waits until something listens (up to 30 s)
   echo "nothing listens on $1" >&2; return 1
 }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000 / hz}' "/proc/$1/stat"; }
 threads() { awk '/Threads/ {print $2}' "/proc/$1/status"; }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
 record() { echo "$*" | tee -a "$RESULTS"; }
@@ -89,8 +91,10 @@ if [[ " $ONLY " == *" a "* ]]; then
   bench "127.0.0.1:$PORT" -u alice --password-stdin -c 2 --duration 3 >/dev/null   # warm-up (JIT), not reported
   for tls in 1.3 1.2; do
     CMD="rdpnla bench 127.0.0.1:$PORT -u alice --password-stdin --connections $CONNS --duration $DURATION --tls $tls --json"
+    c0=$(cpu_ms "$SERVE_PID")
     bench "127.0.0.1:$PORT" -u alice --password-stdin --connections "$CONNS" --duration "$DURATION" --tls "$tls" >"$D/rdpnla-$tls.json"
-    record "a rdpnla TLS$tls: $(json "$D/rdpnla-$tls.json" "'%.1f hs/s, p50 %.1f p90 %.1f p99 %.1f max %.1f ms, errors %s' % (d['handshakes_per_second'], d['latency_ms']['p50'], d['latency_ms']['p90'], d['latency_ms']['p99'], d['latency_ms']['max'], d['errors'])")  [$CMD]"
+    c1=$(cpu_ms "$SERVE_PID")
+    record "a rdpnla TLS$tls: $(json "$D/rdpnla-$tls.json" "'%.1f hs/s, p50 %.1f p90 %.1f p99 %.1f max %.1f ms, errors %s, server CPU %.2f ms per handshake' % (d['handshakes_per_second'], d['latency_ms']['p50'], d['latency_ms']['p90'], d['latency_ms']['p99'], d['latency_ms']['max'], d['errors'], ($c1 - $c0) / max(1, d['successes']))")  [$CMD]"
   done
   record "a rdpnla server RSS after the runs: $(rss_kib "$SERVE_PID") KiB, threads $(threads "$SERVE_PID")"
   stop_serve
@@ -101,9 +105,12 @@ if [[ " $ONLY " == *" a "* ]]; then
   for tls in 1.3 1.2; do
     flag=-tls1_3; [ "$tls" = 1.2 ] && flag=-tls1_2
     CMD="openssl s_time -connect 127.0.0.1:$TLS_PORT -new $flag -time $DURATION"
+    c0=$(cpu_ms "$TLS_PID")
     openssl s_time -connect "127.0.0.1:$TLS_PORT" -new "$flag" -time "$DURATION" >"$D/stime-$tls.txt" 2>&1 || true
+    c1=$(cpu_ms "$TLS_PID")
     rate=$(awk '/connections in .* real seconds/ {printf "%.1f", $1/$4}' "$D/stime-$tls.txt")
-    record "a openssl TLS$tls: $rate handshakes/s ($(grep 'connections/user sec' "$D/stime-$tls.txt" | head -1))  [$CMD]"
+    n=$(awk '/connections in .* real seconds/ {print $1}' "$D/stime-$tls.txt")
+    record "a openssl TLS$tls: $rate handshakes/s, server CPU $(python3 -c "print(f'{($c1 - $c0) / max(1, $n):.2f}')") ms per handshake ($(grep 'connections/user sec' "$D/stime-$tls.txt" | head -1))  [$CMD]"
     echo "$rate" >"$D/stime-$tls.rate"
   done
   kill "$TLS_PID" 2>/dev/null || true
@@ -116,11 +123,13 @@ if [[ " $ONLY " == *" a "* ]]; then
     SHADOW_PID=$!; PIDS+=("$SHADOW_PID"); sleep 2
     kill -0 "$SHADOW_PID" 2>/dev/null && break
   done
-  wait_port "$SHADOW_PORT"
+  wait_port "$SHADOW_PORT" || { record "a freerdp-shadow-cli did not start: $(tail -2 "$D/shadow.log")"; echo '{"handshakes_per_second": 0}' >"$D/shadow-1.3.json"; }
   bench "127.0.0.1:$SHADOW_PORT" -u alice --password-stdin -c 2 --duration 3 >/dev/null || true
   CMD="rdpnla bench 127.0.0.1:$SHADOW_PORT -u alice --password-stdin --connections $CONNS --duration $DURATION --tls 1.3 --json"
-  bench "127.0.0.1:$SHADOW_PORT" -u alice --password-stdin --connections "$CONNS" --duration "$DURATION" --tls 1.3 >"$D/shadow-1.3.json"
-  record "a freerdp-shadow-cli TLS1.3: $(json "$D/shadow-1.3.json" "'%.1f hs/s, p50 %s p99 %s ms, errors %s, tls %s' % (d['handshakes_per_second'], d['latency_ms'] and d['latency_ms']['p50'], d['latency_ms'] and d['latency_ms']['p99'], d['errors'], d['tls_versions'])")  [$CMD]"
+  c0=$(cpu_ms "$SHADOW_PID" || echo 0)
+  kill -0 "$SHADOW_PID" 2>/dev/null && bench "127.0.0.1:$SHADOW_PORT" -u alice --password-stdin --connections "$CONNS" --duration "$DURATION" --tls 1.3 >"$D/shadow-1.3.json"
+  c1=$(cpu_ms "$SHADOW_PID" || echo 0)
+  kill -0 "$SHADOW_PID" 2>/dev/null && record "a freerdp-shadow-cli TLS1.3: $(json "$D/shadow-1.3.json" "'%.1f hs/s, p50 %s p99 %s ms, errors %s, tls %s, server CPU %.2f ms per handshake' % (d['handshakes_per_second'], d['latency_ms'] and d['latency_ms']['p50'], d['latency_ms'] and d['latency_ms']['p99'], d['errors'], d['tls_versions'], ($c1 - $c0) / max(1, d['successes']))")  [$CMD]"
   kill "$SHADOW_PID" "$XVFB_PID" 2>/dev/null || true
   python3 - "$D" <<'EOF' | tee -a "$RESULTS"
 import json, sys
