@@ -218,7 +218,7 @@ internal static class LoginCommand
         return (userName, domainName);
     }
 
-    private static NlaCredentials ReadCredentials(string user, string domain, string? commandLinePassword, bool fromStdin, TextWriter prompt, string commandHint)
+    internal static NlaCredentials ReadCredentials(string user, string domain, string? commandLinePassword, bool fromStdin, TextWriter prompt, string commandHint)
     {
         if (commandLinePassword is not null)
         {

@@ -188,11 +188,21 @@ public static class NlaClient
             SocketException? last = null;
             foreach (IPAddress address in addresses)
             {
+                if (options.LocalAddress is { } local && local.AddressFamily != address.AddressFamily)
+                {
+                    continue;
+                }
+
                 var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 var endpoint = new IPEndPoint(address, options.Port);
                 result.RemoteEndPoint = endpoint;
                 try
                 {
+                    if (options.LocalAddress is { } bind)
+                    {
+                        socket.Bind(new IPEndPoint(bind, 0));
+                    }
+
                     await socket.ConnectAsync(endpoint, token).ConfigureAwait(false);
                     return socket;
                 }

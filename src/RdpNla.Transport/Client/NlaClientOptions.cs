@@ -51,6 +51,12 @@ public sealed class NlaClientOptions
 
     public int Port { get; init; } = DefaultPort;
 
+    /// <summary>
+    /// The local address to bind the client socket to before connecting (e.g. 127.0.0.42 to appear as another source on
+    /// loopback); null lets the OS choose. Only addresses of the same family as the target are used.
+    /// </summary>
+    public System.Net.IPAddress? LocalAddress { get; init; }
+
     /// <summary>The whole run (resolve, connect, every step) must finish within this time.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 
