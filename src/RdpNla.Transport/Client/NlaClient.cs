@@ -787,6 +787,11 @@ public static class NlaClient
         _ => protocol.ToString(),
     };
 
+    // SslProtocols values are not single bits (Tls12 is 0xC00), so list the versions explicitly.
+#pragma warning disable SYSLIB0039 // TLS 1.0 and 1.1 are named to report what was offered, not to enable them.
+    private static readonly SslProtocols[] s_tlsVersions = [SslProtocols.Tls, SslProtocols.Tls11, SslProtocols.Tls12, SslProtocols.Tls13];
+#pragma warning restore SYSLIB0039
+
     private static string TlsNames(SslProtocols protocols) =>
-        string.Join(", ", Enum.GetValues<SslProtocols>().Where(p => p != SslProtocols.None && (protocols & p) == p && ((int)p & ((int)p - 1)) == 0).Select(TlsName));
+        protocols == SslProtocols.None ? "system default" : string.Join(", ", s_tlsVersions.Where(p => (protocols & p) == p).Select(TlsName));
 }
