@@ -466,6 +466,13 @@ public static class NlaBench
                 if (socket is null)
                 {
                     Interlocked.Increment(ref mode.ConnectFailures);
+                    if (!options.Reconnect)
+                    {
+                        // Without reconnection a slot makes one attempt: a refused one is counted, not retried.
+                        await WaitForEndAsync(end).ConfigureAwait(false);
+                        return;
+                    }
+
                     if (!await PauseAsync(end).ConfigureAwait(false))
                     {
                         return;
@@ -500,14 +507,7 @@ public static class NlaBench
                 if (!options.Reconnect)
                 {
                     // Without reconnection, wait for the end so the slot's count stays visible.
-                    try
-                    {
-                        await Task.Delay(System.Threading.Timeout.Infinite, end).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                    }
-
+                    await WaitForEndAsync(end).ConfigureAwait(false);
                     return;
                 }
 
@@ -515,6 +515,17 @@ public static class NlaBench
                 {
                     return;
                 }
+            }
+        }
+
+        private static async Task WaitForEndAsync(CancellationToken end)
+        {
+            try
+            {
+                await Task.Delay(System.Threading.Timeout.Infinite, end).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
             }
         }
 
