@@ -32,8 +32,9 @@ public class FuzzRegressionTests
         ["ntlm-challenge"] = data => Total(() => NtlmChallengeMessage.Decode(NtlmChallengeMessage.Decode(data).Encode())),
         ["ntlm-authenticate"] = data => Total(() =>
         {
-            _ = NtlmAuthenticateMessage.Decode(NtlmAuthenticateMessage.Decode(data).Encode());
-            return NtlmAuthenticateMessage.CopyWithMicZeroed(data);
+            NtlmAuthenticateMessage message = NtlmAuthenticateMessage.Decode(data);
+            _ = NtlmAuthenticateMessage.Decode(message.Encode());
+            return message.Mic is null ? [] : NtlmAuthenticateMessage.CopyWithMicZeroed(data);
         }),
         ["avpairs"] = data => Total(() => AvPairList.Decode(AvPairList.Decode(data).Encode())),
         ["credssp-server"] = CredSspServerInput,
@@ -62,6 +63,25 @@ public class FuzzRegressionTests
             Exception? unexpected = Record.Exception(() => s_targets[target](bytes));
             Assert.True(unexpected is null, $"{input}: {unexpected}");
         }
+    }
+
+    [Fact]
+    public void AuthenticateOf72BytesWithEmptyFields_DecodesWithoutMic_AndTheAcceptorRejectsIt()
+    {
+        byte[] input = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestVectors", "fuzz", "ntlm-authenticate", "authenticate-72-bytes-no-mic"));
+
+        NtlmAuthenticateMessage message = NtlmAuthenticateMessage.Decode(input);
+
+        Assert.Null(message.Mic);
+        Assert.Null(message.MicOffset);
+        Assert.Equal(0, message.NtChallengeResponse.Length);
+        Assert.Throws<ArgumentException>(() => NtlmAuthenticateMessage.CopyWithMicZeroed(input));
+        using NtlmServerContext server = NtlmTestPeers.Server();
+        using NtlmClientContext client = NtlmTestPeers.Client();
+        _ = server.GetOutgoingBlob(client.GetOutgoingBlob([], out _), out NlaStatus status);
+        Assert.Equal(NlaStatus.ContinueNeeded, status);
+        Assert.Null(server.GetOutgoingBlob(input, out status));
+        Assert.Equal(NlaStatus.Failed, status);
     }
 
     private static void TpktX224(byte[] data)
