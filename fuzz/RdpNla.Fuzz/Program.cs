@@ -40,6 +40,7 @@ if (args.Length >= 2 && args[0] is "run" or "replay" && Targets.All.TryGetValue(
     CredSspServer.Verbose = Environment.GetEnvironmentVariable("RDPNLA_FUZZ_VERBOSE") == "1";
     int crashes = 0;
     int inputs = 0;
+    var slowest = (Path: "", Time: TimeSpan.Zero);
     foreach (string path in args.Skip(2).SelectMany(p => Directory.Exists(p) ? Directory.EnumerateFiles(p).Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]))
     {
         if (Path.GetFileName(path) == "README.txt")
@@ -48,9 +49,10 @@ if (args.Length >= 2 && args[0] is "run" or "replay" && Targets.All.TryGetValue(
         }
 
         inputs++;
+        byte[] input = File.ReadAllBytes(path);
         try
         {
-            target(File.ReadAllBytes(path));
+            target(input);
         }
 #pragma warning disable CA1031 // Reporting every kind of failure is the point of replay.
         catch (Exception e)
@@ -58,7 +60,22 @@ if (args.Length >= 2 && args[0] is "run" or "replay" && Targets.All.TryGetValue(
         {
             crashes++;
             Console.WriteLine($"CRASH {path}: {e}");
+            continue;
         }
+
+        // Time a second, warm run (the first one pays for JIT compilation).
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        target(input);
+        TimeSpan elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        if (elapsed > slowest.Time)
+        {
+            slowest = (path, elapsed);
+        }
+    }
+
+    if (inputs > 0)
+    {
+        Console.WriteLine($"slowest input (warm run): {slowest.Time.TotalMilliseconds:F2} ms ({slowest.Path})");
     }
 
     Console.WriteLine($"{args[1]}: {inputs} inputs, {crashes} crashes");
