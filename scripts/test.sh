@@ -18,10 +18,22 @@ status=${PIPESTATUS[0]}
 passed=$(grep -E '^\s*succeeded:' "$log" | tail -1 | grep -oE '[0-9]+')
 failed=$(grep -E '^\s*failed:' "$log" | tail -1 | grep -oE '[0-9]+')
 skipped=$(grep -E '^\s*skipped:' "$log" | tail -1 | grep -oE '[0-9]+')
-rm -f "$log"
 passed=${passed:-0}; failed=${failed:-0}; skipped=${skipped:-0}
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
+# A short AFL++ run of every fuzz target (docs/fuzzing.md), counted as one test: any crash, hang or failure to run
+# makes it one failed test. FUZZ_SECONDS=0 skips it.
+fuzz_seconds=${FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  if scripts/fuzz.sh -s "$fuzz_seconds"; then
+    passed=$((passed + 1))
+  else
+    echo "fuzz smoke run failed"
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
+rm -f "$log"
 echo "${passed} passed, ${failed} failed, ${skipped} skipped"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
