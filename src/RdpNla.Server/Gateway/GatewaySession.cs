@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Security.Cryptography;
@@ -302,87 +301,27 @@ internal sealed class GatewaySession
         await CopyAsync(_front.Tls, leg.Tls, n => Interlocked.Add(ref _bytesToBackend, n), cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Copies one direction through a bounded pipe: one task reads (and decrypts) the next TLS records while the other
-    /// writes (and encrypts) the previous ones, so both legs' crypto overlaps. The pipe's pause threshold is the
-    /// backpressure: when the destination is slow, reading from the source stops.
-    /// </summary>
     private async Task CopyAsync(Stream source, Stream destination, Action<long> count, CancellationToken cancellationToken)
     {
-        var pipe = new Pipe(new PipeOptions(
-            pauseWriterThreshold: Options.BufferSize * 4,
-            resumeWriterThreshold: Options.BufferSize * 2,
-            minimumSegmentSize: Math.Min(Options.BufferSize, 64 * 1024),
-            useSynchronizationContext: false));
-        Task fill = FillAsync(source, pipe.Writer, cancellationToken);
-        Task drain = DrainAsync(pipe.Reader, destination, count, cancellationToken);
-        await Task.WhenAll(fill, drain).ConfigureAwait(false);
-    }
-
-    private async Task FillAsync(Stream source, PipeWriter writer, CancellationToken cancellationToken)
-    {
-        Exception? error = null;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(Options.BufferSize);
         try
         {
             while (true)
             {
-                Memory<byte> memory = writer.GetMemory(Math.Min(Options.BufferSize, 64 * 1024));
-                int read = await source.ReadAsync(memory, cancellationToken).ConfigureAwait(false);
+                int read = await source.ReadAsync(buffer.AsMemory(0, Options.BufferSize), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
                     return;
                 }
 
                 Touch();
-                writer.Advance(read);
-                FlushResult flushed = await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
-                if (flushed.IsCompleted || flushed.IsCanceled)
-                {
-                    return;
-                }
+                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                count(read);
             }
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-            throw;
         }
         finally
         {
-            await writer.CompleteAsync(error).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task DrainAsync(PipeReader reader, Stream destination, Action<long> count, CancellationToken cancellationToken)
-    {
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                foreach (ReadOnlyMemory<byte> segment in buffer)
-                {
-                    await destination.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
-                    count(segment.Length);
-                }
-
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return;
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-            throw;
-        }
-        finally
-        {
-            await reader.CompleteAsync(error).ConfigureAwait(false);
+            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
         }
     }
 
