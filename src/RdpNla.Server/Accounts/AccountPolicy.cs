@@ -48,6 +48,9 @@ public sealed partial class AccountPolicy
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
+    /// <summary>How stale <see cref="UserAccount.LastLogon"/> may get before a successful logon rewrites it.</summary>
+    public static readonly TimeSpan LastLogonGranularity = TimeSpan.FromMinutes(1);
+
     /// <summary>The policy in force.</summary>
     public AccountPolicyOptions Options => _options;
 
@@ -155,7 +158,15 @@ public sealed partial class AccountPolicy
     }
 
     /// <summary>After a correct password: reset the failure counter and record the logon time.</summary>
-    public async Task RecordSuccessAsync(AccountName name, CancellationToken cancellationToken = default)
+    /// <param name="name">The account that authenticated.</param>
+    /// <param name="knownState">
+    /// The account as read just before the attempt, if the caller has it: when it has no failure to reset and its
+    /// <see cref="UserAccount.LastLogon"/> is less than <see cref="LastLogonGranularity"/> old, nothing is written
+    /// (Windows likewise updates lastLogonTimestamp only when it is older than its update interval), which saves a
+    /// database write per logon under load.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    public async Task RecordSuccessAsync(AccountName name, UserAccount? knownState = null, CancellationToken cancellationToken = default)
     {
         if (!name.IsLocalTo(_localNames))
         {
@@ -163,6 +174,11 @@ public sealed partial class AccountPolicy
         }
 
         DateTimeOffset now = _timeProvider.GetUtcNow();
+        if (knownState is { FailedLogonCount: 0, LastFailedLogon: null, LockedUntil: null, LastLogon: { } last } && now - last < LastLogonGranularity && now >= last)
+        {
+            return;
+        }
+
         await _store.UpdateAsync(name.UserName, account => account with
         {
             FailedLogonCount = 0,

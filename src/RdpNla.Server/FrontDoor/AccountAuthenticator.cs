@@ -52,7 +52,7 @@ internal sealed class AccountAuthenticator : IAsyncDisposable
 
         if (context.PasswordVerified)
         {
-            await _policy.RecordSuccessAsync(verification.Name, cancellationToken).ConfigureAwait(false);
+            await _policy.RecordSuccessAsync(verification.Name, verification.Account, cancellationToken).ConfigureAwait(false);
             RemoteLogonDenied = verification.Account?.RemoteLogonDenied == true;
             AuthenticatedUserName = verification.Account?.UserName ?? verification.Name.UserName;
             return false;

@@ -205,7 +205,7 @@ public class AccountPolicyTests : IAsyncLifetime
         await policy.RecordFailureAsync(s_alice, Ct);
         await policy.RecordFailureAsync(s_alice, Ct);
 
-        await policy.RecordSuccessAsync(s_alice, Ct);
+        await policy.RecordSuccessAsync(s_alice, cancellationToken: Ct);
         FailedLogonResult next = await policy.RecordFailureAsync(s_alice, Ct);
         await policy.RecordFailureAsync(s_alice, Ct);
 
@@ -218,9 +218,39 @@ public class AccountPolicyTests : IAsyncLifetime
     [Fact]
     public async Task RecordSuccessAsync_KnownUser_RecordsLastLogon()
     {
-        await CreatePolicy().RecordSuccessAsync(s_alice, Ct);
+        await CreatePolicy().RecordSuccessAsync(s_alice, cancellationToken: Ct);
 
         Assert.Equal(_time.GetUtcNow(), (await _database.Users.FindAsync("alice", Ct))!.LastLogon);
+    }
+
+    [Fact]
+    public async Task RecordSuccessAsync_RecentLogonAndNothingToReset_WritesNothingUntilTheGranularityPasses()
+    {
+        AccountPolicy policy = CreatePolicy();
+        await policy.RecordSuccessAsync(s_alice, cancellationToken: Ct);
+        DateTimeOffset first = _time.GetUtcNow();
+        UserAccount known = (await _database.Users.FindAsync("alice", Ct))!;
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        await policy.RecordSuccessAsync(s_alice, known, Ct);
+        Assert.Equal(first, (await _database.Users.FindAsync("alice", Ct))!.LastLogon);
+
+        _time.Advance(AccountPolicy.LastLogonGranularity);
+        await policy.RecordSuccessAsync(s_alice, known, Ct);
+        Assert.Equal(_time.GetUtcNow(), (await _database.Users.FindAsync("alice", Ct))!.LastLogon);
+    }
+
+    [Fact]
+    public async Task RecordSuccessAsync_KnownStateWithFailures_StillResetsTheCounter()
+    {
+        AccountPolicy policy = CreatePolicy(threshold: 5);
+        await policy.RecordSuccessAsync(s_alice, cancellationToken: Ct);
+        await policy.RecordFailureAsync(s_alice, Ct);
+        UserAccount known = (await _database.Users.FindAsync("alice", Ct))!;
+
+        await policy.RecordSuccessAsync(s_alice, known, Ct);
+
+        Assert.Equal(0, (await _database.Users.FindAsync("alice", Ct))!.FailedLogonCount);
     }
 
     [Fact]
