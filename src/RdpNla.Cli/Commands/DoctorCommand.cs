@@ -128,7 +128,7 @@ internal static class DoctorCommand
                 string? userText = parse.GetValue(user);
                 NlaCredentials? credentials = userText is null
                     ? null
-                    : DoctorCredentials.Read(userText, parse.GetValue(passwordStdin), parse.InvocationConfiguration.Error, $"rdpnla doctor {target} -u {userText}");
+                    : ReadDoctorCredentials(userText, parse.GetValue(passwordStdin), parse.InvocationConfiguration.Error, $"rdpnla doctor {target} -u {userText}");
                 using (credentials)
                 {
                     report = await DoctorLive.RunAsync(live, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken);
@@ -229,6 +229,16 @@ internal static class DoctorCommand
         }
 
         return RegFile.Parse(text.ToString(), string.Join("+", files));
+    }
+
+    /// <summary>
+    /// The credentials of a live <c>rdpnla doctor -u USER</c>: the password from the first line of standard input
+    /// (<c>--password-stdin</c>) or a no-echo prompt (<c>-p</c>, also the default on a terminal); never from the command line.
+    /// </summary>
+    private static NlaCredentials ReadDoctorCredentials(string user, bool fromStdin, TextWriter prompt, string commandHint)
+    {
+        (string userName, string domainName) = LoginCommand.SplitUser(user, null);
+        return LoginCommand.ReadCredentials(userName, domainName, commandLinePassword: null, fromStdin, prompt, commandHint);
     }
 }
 
