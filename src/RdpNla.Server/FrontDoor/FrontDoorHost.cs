@@ -94,7 +94,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             PrometheusEndpoint? prometheus = null;
             if (!string.IsNullOrEmpty(options.MetricsListen) && ListenEndpoint.TryParse(options.MetricsListen, out System.Net.IPEndPoint? metricsEndpoint, out _))
             {
-                prometheus = new PrometheusEndpoint(metricsEndpoint, FrontDoorMetrics.MeterName);
+                prometheus = new PrometheusEndpoint(metricsEndpoint, metrics.Meter);
                 FrontDoorLog.MetricsListening(logger, metricsEndpoint);
             }
 

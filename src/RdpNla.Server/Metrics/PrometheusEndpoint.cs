@@ -7,7 +7,7 @@ using System.Text;
 namespace RdpNla.Server.Metrics;
 
 /// <summary>
-/// An optional Prometheus scrape endpoint (text exposition format 0.0.4) for the front door's meter, built on
+/// An optional Prometheus scrape endpoint (text exposition format 0.0.4) for one front door's meter, built on
 /// <see cref="MeterListener"/> and <see cref="HttpListener"/> so no exporter package is needed. Counters and up-down
 /// counters become <c>_total</c>/gauge series, histograms <c>_bucket</c>/<c>_sum</c>/<c>_count</c>.
 /// </summary>
@@ -21,14 +21,16 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _serving;
 
-    /// <summary>Starts listening on <paramref name="endpoint"/> (e.g. 127.0.0.1:9464) and serves <c>/metrics</c>.</summary>
+    /// <summary>Starts listening on <paramref name="endpoint"/> (e.g. 127.0.0.1:9464) and serves <c>/metrics</c> for <paramref name="meter"/>.</summary>
+    /// <remarks>It follows this one meter instance, not every meter of that name: two servers in one process keep separate figures.</remarks>
     /// <exception cref="HttpListenerException">The endpoint cannot be bound.</exception>
-    public PrometheusEndpoint(IPEndPoint endpoint, string meterName)
+    public PrometheusEndpoint(IPEndPoint endpoint, Meter meter)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
+        ArgumentNullException.ThrowIfNull(meter);
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == meterName)
+            if (ReferenceEquals(instrument.Meter, meter))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
