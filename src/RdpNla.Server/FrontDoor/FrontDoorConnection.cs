@@ -248,15 +248,15 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             using (EnterPhase("TLS", Limits.TlsHandshakeTimeout, cancellationToken, out CancellationToken handshake))
             {
                 await tls.AuthenticateAsServerAsync(
-                new SslServerAuthenticationOptions
-                {
-                    ServerCertificateContext = _context.CertificateContext,
-                    ClientCertificateRequired = false,
-                    EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                    AllowRenegotiation = false,
-                    CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                },
-                handshake).ConfigureAwait(false);
+                    new SslServerAuthenticationOptions
+                    {
+                        ServerCertificateContext = _context.CertificateContext,
+                        ClientCertificateRequired = false,
+                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                        AllowRenegotiation = false,
+                        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                    },
+                    handshake).ConfigureAwait(false);
             }
 
             FrontDoorLog.TlsEstablished(Logger, tls.SslProtocol.ToString(), tls.NegotiatedCipherSuite.ToString());
