@@ -1,0 +1,115 @@
+using RdpNla.Integration.Tests.Support;
+using RdpNla.Server.Gateway;
+
+namespace RdpNla.Integration.Tests.Gateway;
+
+/// <summary>One freerdp-shadow-cli backend for the session-limit tests, each of which runs its own front door.</summary>
+public sealed class ShadowBackendFixture : IAsyncLifetime
+{
+    public const string Password = "Passw0rd!";
+
+    public GatewayShadowBackend Backend { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync() => Backend = await GatewayShadowBackend.StartAsync(("alice", Password));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Backend is not null)
+        {
+            await Backend.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>
+/// The relayed session's limits with a real client and backend: xfreerdp (a full session, not +auth-only) → rdpnla serve
+/// → freerdp-shadow-cli. The maximum session length and the idle timeout end the session; stopping the server
+/// (what SIGTERM does) drains it for DrainTimeout, then closes it; each is audited with its own outcome.
+/// </summary>
+public class GatewaySessionLimitsTests(ShadowBackendFixture backend, XvfbDisplay display) : IClassFixture<ShadowBackendFixture>
+{
+    private async Task<TestFrontDoor> StartDoorAsync(Action<GatewayOptions> configure)
+    {
+        TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
+        {
+            o.Gateway.DefaultBackend = backend.Backend.Address;
+            o.Gateway.IdleTimeout = TimeSpan.Zero;
+            o.Gateway.MaxSessionLength = TimeSpan.Zero;
+            configure(o.Gateway);
+        });
+        await door.AddUserAsync("alice", ShadowBackendFixture.Password);
+        return door;
+    }
+
+    private Task<ProcessResult> FullSessionAsync(TestFrontDoor door, TimeSpan timeout) => Xfreerdp.RunAsync(
+        display,
+        [$"/v:{door.Address}", "/u:alice", $"/p:{ShadowBackendFixture.Password}", "/sec:nla", "/cert:ignore", "/log-level:INFO"],
+        TestContext.Current.CancellationToken,
+        timeout);
+
+    private static async Task<GatewaySessionRecord> SessionAsync(TestFrontDoor door)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            IReadOnlyList<GatewaySessionRecord> rows = await door.Database.Gateway.ListSessionsAsync("alice", 1);
+            if (rows.Count > 0)
+            {
+                return rows[0];
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new InvalidOperationException($"no gateway session row\n{door.LogText}");
+    }
+
+    [Fact]
+    public async Task MaxSessionLength_EndsTheRelayedSession()
+    {
+        await using TestFrontDoor door = await StartDoorAsync(g => g.MaxSessionLength = TimeSpan.FromSeconds(3));
+
+        ProcessResult result = await FullSessionAsync(door, TimeSpan.FromSeconds(40));
+
+        Assert.False(result.TimedOut, $"the session outlived its maximum length\n{door.LogText}");
+        GatewaySessionRecord session = await SessionAsync(door);
+        Assert.Equal("timeout", session.Outcome);
+        Assert.Contains("maximum session length 00:00:03 reached", session.Reason, StringComparison.Ordinal);
+        Assert.True(session.Ended - session.Started >= TimeSpan.FromSeconds(2.5), $"{session.Started:O} .. {session.Ended:O}");
+    }
+
+    [Fact]
+    public async Task IdleTimeout_EndsASessionWithNoTraffic()
+    {
+        await using TestFrontDoor door = await StartDoorAsync(g => g.IdleTimeout = TimeSpan.FromSeconds(2));
+
+        ProcessResult result = await FullSessionAsync(door, TimeSpan.FromSeconds(40));
+
+        Assert.False(result.TimedOut, $"the idle session was not ended\n{door.LogText}");
+        GatewaySessionRecord session = await SessionAsync(door);
+        Assert.Equal("timeout", session.Outcome);
+        Assert.Contains("idle for 00:00:02", session.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServerStopping_DrainsThenClosesTheSession()
+    {
+        await using TestFrontDoor door = await StartDoorAsync(g => g.DrainTimeout = TimeSpan.FromSeconds(1));
+        Task<ProcessResult> client = FullSessionAsync(door, TimeSpan.FromSeconds(40));
+        for (int i = 0; i < 400 && !door.LogText.Contains("accepted the injected credentials", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Contains("accepted the injected credentials", door.LogText, StringComparison.Ordinal);
+        await Task.Delay(500, TestContext.Current.CancellationToken);
+
+        // What SIGTERM does: stop accepting, then give relayed sessions DrainTimeout before closing them.
+        await door.Host.Server.StopAsync(TestContext.Current.CancellationToken);
+        ProcessResult result = await client;
+
+        Assert.False(result.TimedOut, door.LogText);
+        GatewaySessionRecord session = await SessionAsync(door);
+        Assert.Equal("shutdown", session.Outcome);
+        Assert.Contains("drain time of 00:00:01", session.Reason, StringComparison.Ordinal);
+    }
+}
