@@ -113,3 +113,54 @@ public class GatewaySessionLimitsTests(ShadowBackendFixture backend, XvfbDisplay
         Assert.Contains("drain time of 00:00:01", session.Reason, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The backend leg's pinned-certificate mode, with the shadow server's real certificate.</summary>
+public class GatewayPinnedCertificateTests(ShadowBackendFixture backend, XvfbDisplay display) : IClassFixture<ShadowBackendFixture>
+{
+    private async Task<(ProcessResult Result, TestFrontDoor Door)> AuthOnlyAsync(BackendCertificateValidation validation, string? pin)
+    {
+        TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
+        {
+            o.Gateway.DefaultBackend = backend.Backend.Address;
+            o.Gateway.CertificateValidation = validation;
+            if (pin is not null)
+            {
+                o.Gateway.PinnedCertificates[backend.Backend.Address] = pin;
+            }
+        });
+        await door.AddUserAsync("alice", ShadowBackendFixture.Password);
+        ProcessResult result = await Xfreerdp.RunAsync(
+            display,
+            [$"/v:{door.Address}", "/u:alice", $"/p:{ShadowBackendFixture.Password}", "/sec:nla", "/cert:ignore", "+auth-only"],
+            TestContext.Current.CancellationToken);
+        return (result, door);
+    }
+
+    [Fact]
+    public async Task Pinned_RightFingerprintConnects_OtherFingerprintIsRefusedByName()
+    {
+        // Learn the backend's real fingerprint the way an operator would: trust on first use, then read it back.
+        (ProcessResult first, TestFrontDoor learning) = await AuthOnlyAsync(BackendCertificateValidation.TrustOnFirstUse, null);
+        string fingerprint;
+        await using (learning)
+        {
+            Assert.Equal(0, first.ExitCode);
+            fingerprint = (await learning.Database.Gateway.GetTrustedCertificateAsync(backend.Backend.Address, TestContext.Current.CancellationToken))!.Sha256;
+        }
+
+        (ProcessResult pinned, TestFrontDoor right) = await AuthOnlyAsync(BackendCertificateValidation.Pinned, fingerprint);
+        await using (right)
+        {
+            Assert.True(pinned.ExitCode == 0, $"{pinned.Output}\n{right.LogText}");
+        }
+
+        (ProcessResult refused, TestFrontDoor wrong) = await AuthOnlyAsync(BackendCertificateValidation.Pinned, new string('B', 64));
+        await using (wrong)
+        {
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains("the certificate differs from the pinned one", wrong.LogText, StringComparison.Ordinal);
+            GatewaySessionRecord session = (await wrong.Database.Gateway.ListSessionsAsync("alice", 1, TestContext.Current.CancellationToken))[0];
+            Assert.Equal("certificate-changed", session.Outcome);
+        }
+    }
+}
