@@ -40,7 +40,7 @@ public class NetworkFailureTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var accepted = new List<Socket>();
-        Task accepting = AcceptForeverAsync(listener, s => accepted.Add(s));
+        Task accepting = LoopbackPeers.AcceptForeverAsync(listener, s => accepted.Add(s));
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
 
         var watch = Stopwatch.StartNew();
@@ -61,7 +61,7 @@ public class NetworkFailureTests
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        Task serving = AcceptForeverAsync(listener, socket => _ = AnswerHttpAsync(socket));
+        Task serving = LoopbackPeers.AcceptForeverAsync(listener, socket => _ = LoopbackPeers.AnswerHttpAsync(socket));
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
 
         (CliResult login, JsonElement json) = await ClientCli.LoginJsonAsync($"127.0.0.1:{port}", "alice", "x", "--timeout", "5");
@@ -79,7 +79,7 @@ public class NetworkFailureTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var sockets = new List<Socket>();
-        Task serving = AcceptForeverAsync(listener, socket =>
+        Task serving = LoopbackPeers.AcceptForeverAsync(listener, socket =>
         {
             sockets.Add(socket);
             _ = SelectHybridThenSilenceAsync(socket);
@@ -96,35 +96,6 @@ public class NetworkFailureTests
         sockets.ForEach(s => s.Dispose());
     }
 
-    private static async Task AcceptForeverAsync(TcpListener listener, Action<Socket> onAccept)
-    {
-        try
-        {
-            while (true)
-            {
-                onAccept(await listener.AcceptSocketAsync());
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
-    }
-
-    private static async Task AnswerHttpAsync(Socket socket)
-    {
-        using (socket)
-        {
-            var buffer = new byte[1024];
-            try
-            {
-                await socket.ReceiveAsync(buffer);
-                await socket.SendAsync("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
-            }
-            catch (SocketException)
-            {
-            }
-        }
-    }
 
     private static async Task SelectHybridThenSilenceAsync(Socket socket)
     {
@@ -158,7 +129,7 @@ public class NetworkFailureTests
         foreach (TcpListener listener in silent)
         {
             listener.Start();
-            _ = AcceptForeverAsync(listener, s => { lock (held) { held.Add(s); } });
+            _ = LoopbackPeers.AcceptForeverAsync(listener, s => { lock (held) { held.Add(s); } });
         }
 
         try

@@ -102,7 +102,7 @@ public class DoctorLiveTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var held = new List<Socket>();
-        _ = AcceptForeverAsync(listener, s => { lock (held) { held.Add(s); } });
+        _ = LoopbackPeers.AcceptForeverAsync(listener, s => { lock (held) { held.Add(s); } });
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
 
         (CliResult result, JsonElement json) = await JsonAsync($"127.0.0.1:{port}", "--timeout", "1");
@@ -121,7 +121,7 @@ public class DoctorLiveTests
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
-        _ = AcceptForeverAsync(listener, socket => _ = AnswerHttpAsync(socket));
+        _ = LoopbackPeers.AcceptForeverAsync(listener, socket => _ = LoopbackPeers.AnswerHttpAsync(socket));
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
 
         CliResult result = await RunAsync($"127.0.0.1:{port}", "--timeout", "5");
@@ -308,35 +308,6 @@ public class DoctorLiveTests
         return report[messages..whyEnd] + report[fixes..end];
     }
 
-    private static async Task AcceptForeverAsync(TcpListener listener, Action<Socket> onAccept)
-    {
-        try
-        {
-            while (true)
-            {
-                onAccept(await listener.AcceptSocketAsync());
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
-    }
-
-    private static async Task AnswerHttpAsync(Socket socket)
-    {
-        using (socket)
-        {
-            var buffer = new byte[1024];
-            try
-            {
-                await socket.ReceiveAsync(buffer);
-                await socket.SendAsync("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8.ToArray());
-            }
-            catch (SocketException)
-            {
-            }
-        }
-    }
 
     /// <summary>An RDP server limited to TLS 1.0: X.224 answered here, TLS relayed to <c>openssl s_server -tls1</c>.</summary>
     private sealed class Tls10Server : IAsyncDisposable
@@ -390,7 +361,7 @@ public class DoctorLiveTests
             var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             var server = new Tls10Server(listener, openssl, directory, backendPort);
-            _ = AcceptForeverAsync(listener, socket => _ = server.RelayAsync(socket));
+            _ = LoopbackPeers.AcceptForeverAsync(listener, socket => _ = server.RelayAsync(socket));
             return server;
         }
 
