@@ -54,17 +54,6 @@ internal static class GatewayPeers
         }
     }
 
-    public static async Task StopAsync(Process? process)
-    {
-        if (process is { HasExited: false })
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-        }
-
-        process?.Dispose();
-    }
-
     /// <summary>Runs a short command and returns its output; throws when it fails.</summary>
     public static async Task<string> RunAsync(string file, params string[] arguments)
     {
@@ -82,33 +71,8 @@ internal static class GatewayPeers
     {
         string fbdir = Path.Combine(Path.GetTempPath(), "rdpnla-gw-fb-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(fbdir);
-        for (int number = 200 + (Environment.ProcessId % 300); ; number++)
-        {
-            if (File.Exists($"/tmp/.X{number}-lock"))
-            {
-                continue;
-            }
-
-            var output = new StringBuilder();
-            Process process = ExternalProcess.Start("Xvfb", [$":{number}", "-screen", "0", "1024x768x24", "-nolisten", "tcp", "-fbdir", fbdir], null, output);
-            // The socket file may be a stale one: wait until the server accepts on it.
-            for (int i = 0; i < 100 && !process.HasExited; i++)
-            {
-                try
-                {
-                    using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    await probe.ConnectAsync(new UnixDomainSocketEndPoint($"/tmp/.X11-unix/X{number}"));
-                    await Task.Delay(200);
-                    return (process, $":{number}", fbdir);
-                }
-                catch (SocketException)
-                {
-                    await Task.Delay(50);
-                }
-            }
-
-            await StopAsync(process);
-        }
+        (Process process, string display) = await XvfbServer.StartAsync(["-fbdir", fbdir], new StringBuilder());
+        return (process, display, fbdir);
     }
 }
 

@@ -84,8 +84,8 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
             await Proxy.DisposeAsync();
         }
 
-        await GatewayPeers.StopAsync(_shadow);
-        await GatewayPeers.StopAsync(_xvfb);
+        await ExternalProcess.StopAsync(_shadow);
+        await ExternalProcess.StopAsync(_xvfb);
         if (_home is not null)
         {
             try

@@ -187,8 +187,8 @@ public sealed class GatewayXrdpBackend : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await GatewayPeers.StopAsync(_xrdp);
-        await GatewayPeers.StopAsync(_sesman);
+        await ExternalProcess.StopAsync(_xrdp);
+        await ExternalProcess.StopAsync(_sesman);
         foreach (string? user in (string?[])[UserName, SecondUserName])
         {
             if (user is not null)

@@ -104,8 +104,8 @@ public class GatewayXrdpTests(XrdpGatewayFixture fixture, XvfbDisplay display) :
         }
         finally
         {
-            await GatewayPeers.StopAsync(client);
-            await GatewayPeers.StopAsync(xvfb);
+            await ExternalProcess.StopAsync(client);
+            await ExternalProcess.StopAsync(xvfb);
         }
 
         GatewaySessionRecord session = await fixture.WaitForSessionAsync(fixture.Backend.UserName);

@@ -11,8 +11,7 @@ namespace RdpNla.Integration.Tests.Support;
 /// </summary>
 public sealed class XvfbDisplay : IAsyncDisposable
 {
-    // One start at a time in this process: two Xvfb started together with -displayfd can race for the same number.
-    private static readonly SemaphoreSlim s_gate = new(1, 1);
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly StringBuilder _output = new();
     private Process? _process;
 
@@ -33,57 +32,19 @@ public sealed class XvfbDisplay : IAsyncDisposable
 
     public async Task<string> GetDisplayAsync()
     {
-        await s_gate.WaitAsync();
+        await _gate.WaitAsync();
         try
         {
-            if (_display is not null)
+            if (_display is null)
             {
-                return _display;
+                (_process, _display) = await XvfbServer.StartAsync([], _output);
             }
 
-            // -displayfd: Xvfb picks a free display itself and writes its number once it accepts connections, so
-            // neither a stale socket file nor a slow start can make a client fail with "failed to open display".
-            var output = _output;
-            Process process = ExternalProcess.Start("Xvfb", ["-displayfd", "1", "-screen", "0", "1024x768x24", "-nolisten", "tcp"], null, output);
-            for (int i = 0; i < 400 && !process.HasExited; i++)
-            {
-                string text;
-                lock (output)
-                {
-                    text = output.ToString();
-                }
-
-                string? number = text.Split('\n', StringSplitOptions.TrimEntries).FirstOrDefault(line => line.Length > 0 && line.All(char.IsAsciiDigit));
-                if (number is not null && await AcceptsConnectionsAsync(number) && !process.HasExited)
-                {
-                    _process = process;
-                    _display = $":{number}";
-                    return _display;
-                }
-
-                await Task.Delay(25);
-            }
-
-            await ExternalProcess.StopAsync(process);
-            throw new InvalidOperationException($"Xvfb did not report a display within 10 s: {output}");
+            return _display;
         }
         finally
         {
-            s_gate.Release();
-        }
-    }
-
-    private static async Task<bool> AcceptsConnectionsAsync(string number)
-    {
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
-        try
-        {
-            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint($"/tmp/.X11-unix/X{number}"));
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
+            _gate.Release();
         }
     }
 
