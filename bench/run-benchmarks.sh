@@ -2,8 +2,9 @@
 # Runs every figure of docs/BENCHMARKS.md side by side in one session, on loopback only, and prints a table.
 #   bench/run-benchmarks.sh                 # everything (about 10 minutes on 2 cores)
 #   ONLY="a b" bench/run-benchmarks.sh      # some sections: a (throughput), b (memory), c (login under attack),
-#                                           # d (brute force), e (kill -9 during brute force)
+#                                           # d (brute force), e (kill -9 during brute force), f (gateway relay)
 # Settings (environment): DURATION=15 CONNS=8 IDLE_COUNTS="2000 10000" BRUTE=10000 ATTACK_IDLE=10000 ATTACK_SLOW=500
+#   RELAY_MIB=256 RELAY_ROUND_TRIPS=5000 RELAY_RUNS=5
 # Needs: .NET SDK, openssl, sqlite3, freerdp2-shadow-x11, winpr-utils, xvfb (scripts/install-peers.sh).
 # Stops by itself: every step is bounded, a watchdog ends the whole run after WATCHDOG seconds, and an EXIT trap
 # kills every process it started (by PID).
@@ -17,7 +18,10 @@ BRUTE=${BRUTE:-10000}
 ATTACK_IDLE=${ATTACK_IDLE:-10000}
 ATTACK_SLOW=${ATTACK_SLOW:-500}
 LEGIT_LOGINS=${LEGIT_LOGINS:-20}
-ONLY=${ONLY:-"a b c d e"}
+ONLY=${ONLY:-"a b c d e f"}
+RELAY_MIB=${RELAY_MIB:-256}
+RELAY_ROUND_TRIPS=${RELAY_ROUND_TRIPS:-5000}
+RELAY_RUNS=${RELAY_RUNS:-5}
 WATCHDOG=${WATCHDOG:-2400}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=${PORT:-$(free_port)}
@@ -249,6 +253,33 @@ if [[ " $ONLY " == *" e "* ]]; then
     record "e after restart: bob's login FAILED: $(cat "$D/bob.json")"
   fi
   stop_serve
+fi
+
+# ---------------------------------------------------------------------------------------------------------------------
+# (f) Gateway relay: the same client and TLS backend (bench/RdpNla.GatewayBench) directly and through `rdpnla serve`,
+# alternating in one process. Two placements: "shared", every process on every core; "pinned", the gateway on CPU 1
+# and the client and backend together on CPU 0 in both the direct and the gateway runs - the gateway on a machine of
+# its own, as deployed, with the endpoints equally constrained in both columns.
+if [[ " $ONLY " == *" f "* ]]; then
+  log "(f) gateway relay: direct vs through rdpnla serve"
+  dotnet build "$ROOT/bench/RdpNla.GatewayBench" -c Release -v q -nologo 2>&1 | grep -E " error |rror\(s\)" >&2 || true
+  GWBENCH=$ROOT/bench/RdpNla.GatewayBench/bin/Release/net10.0/RdpNla.GatewayBench
+  for placement in shared pinned; do
+    if [ "$placement" = pinned ] && [ "$(nproc)" -lt 2 ]; then record "f pinned: skipped, $(nproc) CPU"; continue; fi
+    D=$WORK/f-$placement; mkdir -p "$D"
+    printf 'Bench-Pass1\n' | "$RDPNLA" users add bench --password-stdin --data "$D" >/dev/null
+    BACKEND_PORT=$(free_port)
+    echo "{ \"Limits\": { \"MaxConnectionRatePerAddress\": 0 }, \"Gateway\": { \"DefaultBackend\": \"127.0.0.1:$BACKEND_PORT\", \"IdleTimeout\": \"00:00:00\" } }" >"$D/gateway.json"
+    GW_CPU=(); ENDPOINT_CPU=()
+    if [ "$placement" = pinned ]; then GW_CPU=(taskset -c 1); ENDPOINT_CPU=(taskset -c 0); fi
+    "${GW_CPU[@]}" "$RDPNLA" serve --data "$D" --listen "127.0.0.1:$PORT" --config "$D/gateway.json" --domain BENCH --computer-name BENCH --log-level Warning >"$D/serve.log" 2>&1 &
+    SERVE_PID=$!; PIDS+=("$SERVE_PID"); wait_port "$PORT"
+    CMD="${ENDPOINT_CPU[*]:+${ENDPOINT_CPU[*]} }RdpNla.GatewayBench $PORT $BACKEND_PORT $RELAY_MIB $RELAY_ROUND_TRIPS $RELAY_RUNS  with  ${GW_CPU[*]:+${GW_CPU[*]} }rdpnla serve --config gateway.json"
+    timeout 900 "${ENDPOINT_CPU[@]}" "$GWBENCH" "$PORT" "$BACKEND_PORT" "$RELAY_MIB" "$RELAY_ROUND_TRIPS" "$RELAY_RUNS" | tee "$D/relay.txt" >&2
+    stop_serve
+    while read -r line; do record "f $placement: $line"; done < <(grep '^median of runs' "$D/relay.txt")
+    record "f $placement: [$CMD]"
+  done
 fi
 
 log "results"

@@ -1,8 +1,11 @@
-// Relay benchmark: the same client and the same TLS backend, once directly and once through `rdpnla serve` as a
-// gateway (NLA on the front leg, TLS + Client Info injection on the backend leg), on loopback, in one process.
+// Relay benchmark: the same client and the same TLS backend, once directly and once through a running `rdpnla serve`
+// acting as the gateway (NLA on the front leg, TLS + Client Info injection on the backend leg), on loopback.
+// The gateway is a separate process, so bench/run-benchmarks.sh can give it a CPU of its own (section f).
 //   throughput: the backend streams N MiB to the client in 16 KiB writes (RDP-sized records); MiB/s at the client.
 //   latency:    the client sends a 64-byte frame, the backend echoes it; median and p99 round trip of M exchanges.
-// Usage: dotnet run -c Release --project bench/RdpNla.GatewayBench -- [MiB=256] [roundTrips=5000] [runs=3]
+// Usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3]
+//   `rdpnla serve` must listen on 127.0.0.1:GATEWAY_PORT with Gateway:DefaultBackend=127.0.0.1:BACKEND_PORT, domain
+//   BENCH and the user bench / Bench-Pass1; this program opens the backend on BACKEND_PORT.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
@@ -10,43 +13,34 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Microsoft.Extensions.Logging.Abstractions;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.FrontDoor;
-using RdpNla.Server.Storage;
 using RdpNla.Transport;
 
-int megabytes = args.Length > 0 ? int.Parse(args[0]) : 256;
-int roundTrips = args.Length > 1 ? int.Parse(args[1]) : 5000;
-int runs = args.Length > 2 ? int.Parse(args[2]) : 3;
+if (args.Length < 2 || !int.TryParse(args[0], out int gatewayPort) || !int.TryParse(args[1], out int backendPort))
+{
+    Console.Error.WriteLine("usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3]");
+    return 1;
+}
+
+int megabytes = args.Length > 2 ? int.Parse(args[2]) : 256;
+int roundTrips = args.Length > 3 ? int.Parse(args[3]) : 5000;
+int runs = args.Length > 4 ? int.Parse(args[4]) : 3;
 const string User = "bench";
 const string Password = "Bench-Pass1";
 
 using X509Certificate2 backendCertificate = CreateCertificate();
-var backend = new FakeBackend(backendCertificate);
-string data = Path.Combine(Path.GetTempPath(), "rdpnla-bench-" + Guid.NewGuid().ToString("N")[..8]);
-await using (RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(data))
-{
-    await database.Users.AddAsync(User, NtlmCrypto.NtOwfV1(Password));
-}
+var backend = new FakeBackend(backendCertificate, backendPort);
 
-var options = new FrontDoorOptions { Listen = ["127.0.0.1:0"], DataDirectory = data, ComputerName = "BENCH", DomainName = "BENCH" };
-options.Gateway.DefaultBackend = $"127.0.0.1:{backend.Port}";
-options.Gateway.IdleTimeout = TimeSpan.Zero;
-await using FrontDoorHost host = await FrontDoorHost.StartAsync(options, new AccountPolicyOptions(), NullLoggerFactory.Instance, TimeProvider.System, CancellationToken.None);
-int gatewayPort = host.Server.LocalEndPoints[0].Port;
-
-Console.WriteLine($"runtime {Environment.Version}, {Environment.ProcessorCount} CPUs, {megabytes} MiB per throughput run, {roundTrips} round trips per latency run, {runs} runs");
+Console.WriteLine($"runtime {Environment.Version}, {Environment.ProcessorCount} CPUs for this process, {megabytes} MiB per throughput run, {roundTrips} round trips per latency run, {runs} runs");
 var results = new Dictionary<string, List<(double MiBs, double Median, double P99)>> { ["direct"] = [], ["gateway"] = [] };
 for (int run = 0; run < runs + 1; run++)
 {
     foreach (string mode in (string[])["direct", "gateway"])
     {
-        int port = mode == "direct" ? backend.Port : gatewayPort;
+        int port = mode == "direct" ? backendPort : gatewayPort;
         double mibs = await ThroughputAsync(port, mode == "gateway", megabytes);
         (double median, double p99) = await LatencyAsync(port, mode == "gateway", roundTrips);
         if (run > 0)
@@ -60,9 +54,9 @@ for (int run = 0; run < runs + 1; run++)
 double Median(IEnumerable<double> values) => values.Order().ElementAt(values.Count() / 2);
 double directMibs = Median(results["direct"].Select(r => r.MiBs)), gatewayMibs = Median(results["gateway"].Select(r => r.MiBs));
 double directLatency = Median(results["direct"].Select(r => r.Median)), gatewayLatency = Median(results["gateway"].Select(r => r.Median));
+double directP99 = Median(results["direct"].Select(r => r.P99)), gatewayP99 = Median(results["gateway"].Select(r => r.P99));
 Console.WriteLine($"median of runs: direct {directMibs:F1} MiB/s, gateway {gatewayMibs:F1} MiB/s, ratio {gatewayMibs / directMibs:F2}x");
-Console.WriteLine($"median of runs: direct {directLatency:F1} us, gateway {gatewayLatency:F1} us, added {gatewayLatency - directLatency:F1} us");
-Directory.Delete(data, recursive: true);
+Console.WriteLine($"median of runs: direct {directLatency:F1} us (p99 {directP99:F0}), gateway {gatewayLatency:F1} us (p99 {gatewayP99:F0}), added {gatewayLatency - directLatency:F1} us");
 return 0;
 
 async Task<double> ThroughputAsync(int port, bool viaGateway, int mib)
@@ -165,17 +159,16 @@ static X509Certificate2 CreateCertificate()
 /// <summary>A TLS-only RDP backend reduced to what the benchmark needs; after Client Info it streams or echoes.</summary>
 internal sealed class FakeBackend
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly SslStreamCertificateContext _certificate;
 
-    public FakeBackend(X509Certificate2 certificate)
+    public FakeBackend(X509Certificate2 certificate, int port)
     {
+        _listener = new TcpListener(IPAddress.Loopback, port);
         _certificate = SslStreamCertificateContext.Create(certificate, null, offline: true);
         _listener.Start();
         _ = AcceptLoopAsync();
     }
-
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     private async Task AcceptLoopAsync()
     {

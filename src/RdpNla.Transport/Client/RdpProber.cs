@@ -154,7 +154,7 @@ public static class RdpProber
                 accepted &= ~(SecurityProtocols.Hybrid | SecurityProtocols.HybridEx);
                 notes.Add(run is null
                     ? "time ran out before the CredSSP exchange"
-                    : $"the server selected {run.Negotiation?.SelectedProtocol?.Name()} but the CredSSP exchange did not reach a CHALLENGE: {run.Message}");
+                    : $"the server selected {selectedFor[nla].Name()} but the CredSSP exchange did not reach a CHALLENGE: {run.Message}");
             }
         }
 

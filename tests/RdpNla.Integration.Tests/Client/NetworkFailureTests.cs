@@ -6,6 +6,7 @@ using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.FrontDoor;
+using RdpNla.Transport.Client;
 
 namespace RdpNla.Integration.Tests.Client;
 
@@ -96,6 +97,55 @@ public class NetworkFailureTests
         sockets.ForEach(s => s.Dispose());
     }
 
+
+    [Fact]
+    public async Task Probe_ServerSelectsHybridThenStopsAnswering_NoteNamesTheProtocolItSelected()
+    {
+        // The survey connections (one per request set) get a real answer; every later connection is closed at once,
+        // so the CredSSP pass never sees an X.224 confirm of its own.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int accepted = 0;
+        Task serving = LoopbackPeers.AcceptForeverAsync(listener, socket =>
+        {
+            if (Interlocked.Increment(ref accepted) <= RdpProber.RequestSets.Count)
+            {
+                _ = AnswerSurveyThenCloseAsync(socket);
+            }
+            else
+            {
+                socket.Dispose();
+            }
+        });
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+
+        ProbeResult result = await RdpProber.ProbeAsync("127.0.0.1", port, new ProbeOptions { Timeout = TimeSpan.FromSeconds(5), ScanTlsVersions = false, CheckUnpatchedClients = false }, Ct);
+
+        Assert.False(result.NlaSupported);
+        string note = Assert.Single(result.Notes, n => n.Contains("CredSSP", StringComparison.Ordinal));
+        Assert.StartsWith("the server selected PROTOCOL_HYBRID but the CredSSP exchange did not reach a CHALLENGE: ", note, StringComparison.Ordinal);
+        listener.Stop();
+    }
+
+    private static async Task AnswerSurveyThenCloseAsync(Socket socket)
+    {
+        using (socket)
+        {
+            var buffer = new byte[1024];
+            try
+            {
+                int received = await socket.ReceiveAsync(buffer);
+                SecurityProtocols requested = X224ConnectionRequest.Decode(buffer.AsSpan(0, received)).NegotiationRequest?.RequestedProtocols ?? SecurityProtocols.Rdp;
+                RdpNegData answer = (requested & SecurityProtocols.Hybrid) != 0
+                    ? new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Hybrid)
+                    : new RdpNegFailure(NegotiationFailureCode.HybridRequiredByServer);
+                await socket.SendAsync(new X224ConnectionConfirm(answer).Encode());
+            }
+            catch (SocketException)
+            {
+            }
+        }
+    }
 
     private static async Task SelectHybridThenSilenceAsync(Socket socket)
     {
