@@ -274,8 +274,8 @@ if [[ " $ONLY " == *" f "* ]]; then
     if [ "$placement" = pinned ]; then GW_CPU=(taskset -c 1); ENDPOINT_CPU=(taskset -c 0); fi
     "${GW_CPU[@]}" "$RDPNLA" serve --data "$D" --listen "127.0.0.1:$PORT" --config "$D/gateway.json" --domain BENCH --computer-name BENCH --log-level Warning >"$D/serve.log" 2>&1 &
     SERVE_PID=$!; PIDS+=("$SERVE_PID"); wait_port "$PORT"
-    CMD="${ENDPOINT_CPU[*]:+${ENDPOINT_CPU[*]} }RdpNla.GatewayBench $PORT $BACKEND_PORT $RELAY_MIB $RELAY_ROUND_TRIPS $RELAY_RUNS  with  ${GW_CPU[*]:+${GW_CPU[*]} }rdpnla serve --config gateway.json"
-    timeout 900 "${ENDPOINT_CPU[@]}" "$GWBENCH" "$PORT" "$BACKEND_PORT" "$RELAY_MIB" "$RELAY_ROUND_TRIPS" "$RELAY_RUNS" | tee "$D/relay.txt" >&2
+    CMD="${ENDPOINT_CPU[*]:+${ENDPOINT_CPU[*]} }RdpNla.GatewayBench $PORT $BACKEND_PORT $RELAY_MIB $RELAY_ROUND_TRIPS $RELAY_RUNS \$SERVE_PID  with  ${GW_CPU[*]:+${GW_CPU[*]} }rdpnla serve --config gateway.json"
+    timeout 900 "${ENDPOINT_CPU[@]}" "$GWBENCH" "$PORT" "$BACKEND_PORT" "$RELAY_MIB" "$RELAY_ROUND_TRIPS" "$RELAY_RUNS" "$SERVE_PID" | tee "$D/relay.txt" >&2
     stop_serve
     while read -r line; do record "f $placement: $line"; done < <(grep '^median of runs' "$D/relay.txt")
     record "f $placement: [$CMD]"

@@ -3,7 +3,8 @@
 // The gateway is a separate process, so bench/run-benchmarks.sh can give it a CPU of its own (section f).
 //   throughput: the backend streams N MiB to the client in 16 KiB writes (RDP-sized records); MiB/s at the client.
 //   latency:    the client sends a 64-byte frame, the backend echoes it; median and p99 round trip of M exchanges.
-// Usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3]
+//   CPU:        CPU time per MiB streamed, of this process (client + backend) and of the gateway process (GATEWAY_PID).
+// Usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3] [GATEWAY_PID]
 //   `rdpnla serve` must listen on 127.0.0.1:GATEWAY_PORT with Gateway:DefaultBackend=127.0.0.1:BACKEND_PORT, domain
 //   BENCH and the user bench / Bench-Pass1; this program opens the backend on BACKEND_PORT.
 using System.Diagnostics;
@@ -21,13 +22,14 @@ using RdpNla.Transport;
 
 if (args.Length < 2 || !int.TryParse(args[0], out int gatewayPort) || !int.TryParse(args[1], out int backendPort))
 {
-    Console.Error.WriteLine("usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3]");
+    Console.Error.WriteLine("usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3] [GATEWAY_PID]");
     return 1;
 }
 
 int megabytes = args.Length > 2 ? int.Parse(args[2]) : 256;
 int roundTrips = args.Length > 3 ? int.Parse(args[3]) : 5000;
 int runs = args.Length > 4 ? int.Parse(args[4]) : 3;
+int? gatewayPid = args.Length > 5 ? int.Parse(args[5]) : null;
 const string User = "bench";
 const string Password = "Bench-Pass1";
 
@@ -35,18 +37,21 @@ using X509Certificate2 backendCertificate = CreateCertificate();
 var backend = new FakeBackend(backendCertificate, backendPort);
 
 Console.WriteLine($"runtime {Environment.Version}, {Environment.ProcessorCount} CPUs for this process, {megabytes} MiB per throughput run, {roundTrips} round trips per latency run, {runs} runs");
-var results = new Dictionary<string, List<(double MiBs, double Median, double P99)>> { ["direct"] = [], ["gateway"] = [] };
+var results = new Dictionary<string, List<(double MiBs, double Median, double P99, double EndpointsCpu, double GatewayCpu)>> { ["direct"] = [], ["gateway"] = [] };
 for (int run = 0; run < runs + 1; run++)
 {
     foreach (string mode in (string[])["direct", "gateway"])
     {
         int port = mode == "direct" ? backendPort : gatewayPort;
+        TimeSpan endpointsBefore = Process.GetCurrentProcess().TotalProcessorTime, gatewayBefore = GatewayCpu();
         double mibs = await ThroughputAsync(port, mode == "gateway", megabytes);
+        double endpointsCpu = (Process.GetCurrentProcess().TotalProcessorTime - endpointsBefore).TotalMicroseconds / megabytes;
+        double gatewayCpu = (GatewayCpu() - gatewayBefore).TotalMicroseconds / megabytes;
         (double median, double p99) = await LatencyAsync(port, mode == "gateway", roundTrips);
         if (run > 0)
         {
-            results[mode].Add((mibs, median, p99)); // run 0 warms up the JIT and the TLS session caches.
-            Console.WriteLine($"run {run} {mode,-8} throughput {mibs,8:F1} MiB/s   latency median {median,7:F1} us  p99 {p99,7:F1} us");
+            results[mode].Add((mibs, median, p99, endpointsCpu, gatewayCpu)); // run 0 warms up the JIT and the TLS session caches.
+            Console.WriteLine($"run {run} {mode,-8} throughput {mibs,8:F1} MiB/s   latency median {median,7:F1} us  p99 {p99,7:F1} us   CPU per MiB: endpoints {endpointsCpu,6:F0} us, gateway {gatewayCpu,6:F0} us");
         }
     }
 }
@@ -57,7 +62,26 @@ double directLatency = Median(results["direct"].Select(r => r.Median)), gatewayL
 double directP99 = Median(results["direct"].Select(r => r.P99)), gatewayP99 = Median(results["gateway"].Select(r => r.P99));
 Console.WriteLine($"median of runs: direct {directMibs:F1} MiB/s, gateway {gatewayMibs:F1} MiB/s, ratio {gatewayMibs / directMibs:F2}x");
 Console.WriteLine($"median of runs: direct {directLatency:F1} us (p99 {directP99:F0}), gateway {gatewayLatency:F1} us (p99 {gatewayP99:F0}), added {gatewayLatency - directLatency:F1} us");
+if (gatewayPid is not null)
+{
+    double directCpu = Median(results["direct"].Select(r => r.EndpointsCpu)), endpointsViaGateway = Median(results["gateway"].Select(r => r.EndpointsCpu));
+    double relayCpu = Median(results["gateway"].Select(r => r.GatewayCpu));
+    Console.WriteLine($"median of runs: CPU per MiB: endpoints direct {directCpu:F0} us, endpoints via gateway {endpointsViaGateway:F0} us, gateway {relayCpu:F0} us (one core relays up to {1e6 / relayCpu:F0} MiB/s)");
+}
 return 0;
+
+// utime + stime of the gateway process, from /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms on Linux).
+TimeSpan GatewayCpu()
+{
+    if (gatewayPid is null)
+    {
+        return TimeSpan.Zero;
+    }
+
+    string stat = File.ReadAllText($"/proc/{gatewayPid}/stat");
+    string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10);
+}
 
 async Task<double> ThroughputAsync(int port, bool viaGateway, int mib)
 {

@@ -33,6 +33,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
     private string _phase = "accept";
     private CancellationTokenSource? _handshakeDeadline;
     private MinimumDataRateStream? _guarded;
+    private Gateway.RelayBufferingStream? _transport;
     private CancellationToken _stopping;
 
     internal FrontDoorConnection(Socket socket, FrontDoorContext context)
@@ -242,7 +243,9 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             return;
         }
 
-        var tls = new SslStream(network, leaveInnerStreamOpen: true);
+        var transport = new Gateway.RelayBufferingStream(network);
+        _transport = transport;
+        var tls = new SslStream(transport, leaveInnerStreamOpen: true);
         await using (tls.ConfigureAwait(false))
         {
             using (EnterPhase("TLS", Limits.TlsHandshakeTimeout, cancellationToken, out CancellationToken handshake))
@@ -348,7 +351,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             _guarded!.Enabled = false;
             ReleaseUnauthenticated();
             _phase = "gateway";
-            var front = new Gateway.FrontLeg(_audit.ConnectionId, _client, _socket, tls, _audit.RequestedProtocols ?? selected, selected, userName, account);
+            var front = new Gateway.FrontLeg(_audit.ConnectionId, _client, _socket, tls, _transport!, _audit.RequestedProtocols ?? selected, selected, userName, account);
             await gateway.RelayAsync(front, plan, credSsp.DelegatedCredentials, _stopping).ConfigureAwait(false);
             return;
         }

@@ -105,16 +105,20 @@ internal sealed class BackendCredentials : IDisposable
 /// <summary>An established backend leg: TLS up, CredSSP done when the backend selected HYBRID or HYBRID_EX.</summary>
 internal sealed class BackendLeg : IAsyncDisposable
 {
-    public BackendLeg(Socket socket, SslStream tls, SecurityProtocols requested, SecurityProtocols selected, string fingerprint)
+    public BackendLeg(Socket socket, SslStream tls, RelayBufferingStream transport, SecurityProtocols requested, SecurityProtocols selected, string fingerprint)
     {
         Socket = socket;
         Tls = tls;
+        Transport = transport;
         RequestedProtocols = requested;
         SelectedProtocol = selected;
         Fingerprint = fingerprint;
     }
 
     public Socket Socket { get; }
+
+    /// <summary>The stream under <see cref="Tls"/>, buffered during the relay.</summary>
+    public RelayBufferingStream Transport { get; }
 
     public SslStream Tls { get; }
 
@@ -185,7 +189,8 @@ internal sealed class BackendConnector
             var network = new NetworkStream(socket, ownsSocket: false);
             SecurityProtocols selected = await NegotiateAsync(network, credentials, cancellationToken).ConfigureAwait(false);
             byte[]? certificate = null;
-            tls = new SslStream(network, leaveInnerStreamOpen: false, (_, cert, _, _) =>
+            var transport = new RelayBufferingStream(network);
+            tls = new SslStream(transport, leaveInnerStreamOpen: false, (_, cert, _, _) =>
             {
                 certificate = cert?.GetRawCertData();
                 return true; // checked below against the pin or the first-use record, not against a CA.
@@ -225,7 +230,7 @@ internal sealed class BackendConnector
                 await AuthenticateAsync(tls, x509.GetPublicKey(), backend, credentials, selected, cancellationToken).ConfigureAwait(false);
             }
 
-            return new BackendLeg(socket, tls, Requested, selected, fingerprint);
+            return new BackendLeg(socket, tls, transport, Requested, selected, fingerprint);
         }
         catch
         {

@@ -20,6 +20,7 @@ internal sealed record FrontLeg(
     IPEndPoint Remote,
     Socket Socket,
     SslStream Tls,
+    RelayBufferingStream Transport,
     SecurityProtocols RequestedProtocols,
     SecurityProtocols SelectedProtocol,
     string UserName,

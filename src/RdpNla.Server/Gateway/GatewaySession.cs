@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
@@ -216,7 +217,7 @@ internal sealed class GatewaySession
         });
         Touch();
         Task up = ClientToBackendAsync(leg, session.Token);
-        Task down = CopyAsync(leg.Tls, _front.Tls, n => Interlocked.Add(ref _bytesToClient, n), session.Token);
+        Task down = CopyAsync(leg.Tls, leg.Transport, _front.Tls, _front.Transport, n => Interlocked.Add(ref _bytesToClient, n), session.Token);
         Task idle = IdleWatchAsync(session.Token);
         Task first = await Task.WhenAny(up, down, idle).ConfigureAwait(false);
         if ((first == up || first == down) && first.IsCompletedSuccessfully)
@@ -298,30 +299,80 @@ internal sealed class GatewaySession
             break;
         }
 
-        await CopyAsync(_front.Tls, leg.Tls, n => Interlocked.Add(ref _bytesToBackend, n), cancellationToken).ConfigureAwait(false);
+        await CopyAsync(_front.Tls, _front.Transport, leg.Tls, leg.Transport, n => Interlocked.Add(ref _bytesToBackend, n), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task CopyAsync(Stream source, Stream destination, Action<long> count, CancellationToken cancellationToken)
+    /// <summary>
+    /// One direction of the relay. Each batch starts with a read that may wait, then takes whatever else the source can
+    /// give without waiting (records already received), up to the buffer size, and writes the batch with its records
+    /// coalesced into one send (<see cref="RelayBufferingStream"/>, which also reads the source socket in large chunks).
+    /// A read that would wait stays pending while the batch is written, so the two sides overlap; the buffer bounds what
+    /// is read ahead of a slow receiver.
+    /// </summary>
+    private async Task CopyAsync(SslStream source, RelayBufferingStream sourceTransport, SslStream destination, RelayBufferingStream destinationTransport, Action<long> count, CancellationToken cancellationToken)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(Options.BufferSize);
+        int size = Options.BufferSize;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
+        sourceTransport.BufferReads = true;
+        destinationTransport.BufferWrites = true;
+        bool readInFlight = false;
         try
         {
-            while (true)
+            int filled = await source.ReadAsync(buffer.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
+            while (filled > 0)
             {
-                int read = await source.ReadAsync(buffer.AsMemory(0, Options.BufferSize), cancellationToken).ConfigureAwait(false);
-                if (read == 0)
+                Touch();
+                ValueTask<int> next = default;
+                bool ended = false;
+                while (filled < size)
+                {
+                    next = source.ReadAsync(buffer.AsMemory(filled, size - filled), cancellationToken);
+                    if (!next.IsCompleted)
+                    {
+                        readInFlight = true;
+                        break;
+                    }
+
+                    int more = next.GetAwaiter().GetResult();
+                    if (more == 0)
+                    {
+                        ended = true;
+                        break;
+                    }
+
+                    filled += more;
+                }
+
+                int batch = filled;
+                await destination.WriteAsync(buffer.AsMemory(0, batch), cancellationToken).ConfigureAwait(false);
+                await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
+                count(batch);
+                if (ended)
                 {
                     return;
                 }
 
-                Touch();
-                await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                count(read);
+                if (!readInFlight)
+                {
+                    filled = await source.ReadAsync(buffer.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                // The pending read fills the buffer after the batch; move what it got to the front.
+                int read = await next.ConfigureAwait(false);
+                readInFlight = false;
+                buffer.AsSpan(batch, read).CopyTo(buffer);
+                filled = read;
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+            // A read still in flight (the write failed first) may yet write into the buffer: then it is not returned,
+            // or the pool could hand it, with this session's plaintext arriving in it, to another session.
+            if (!readInFlight)
+            {
+                ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+            }
         }
     }
 

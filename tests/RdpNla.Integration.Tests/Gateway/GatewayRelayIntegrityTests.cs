@@ -1,0 +1,217 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using RdpNla.Integration.Tests.Support;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Ntlm;
+using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Gateway;
+using RdpNla.Transport;
+
+namespace RdpNla.Integration.Tests.Gateway;
+
+/// <summary>
+/// The relay's byte pump, both directions at once, through a TLS backend that checks every byte: writes of every size
+/// from 1 byte to several TLS records, so the batching (several records per send, reads of whatever is already
+/// received, a read pending while a batch is written) is exercised at every boundary. What arrives must be exactly what
+/// was sent, in order, and the audit must count it.
+/// </summary>
+public class GatewayRelayIntegrityTests
+{
+    private const string Password = "Relay-Pass1";
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData(1, 24)] // about 24 MiB down, 1/8 of it up
+    [InlineData(7, 1)]
+    public async Task BothDirectionsAtOnce_EveryByteArrivesInOrder_AndIsCounted(int seed, int mebibytes)
+    {
+        long down = mebibytes * 1024L * 1024, up = down / 8;
+        await using var backend = new CheckingTlsBackend(seed, down, up);
+        await using TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
+        {
+            o.Gateway.DefaultBackend = $"127.0.0.1:{backend.Port}";
+            o.Gateway.CertificateValidation = BackendCertificateValidation.None;
+        });
+        await door.AddUserAsync("alice", Password);
+
+        using var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
+        using SslStream tls = await ConnectThroughGatewayAsync(tcp.GetStream());
+        Task<byte[]> received = ReadAndHashAsync(tls, down, Ct);
+        await WritePatternAsync(tls, new Random(seed + 1), up, Ct);
+        byte[] receivedHash = await received.WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        byte[] backendHash = await backend.ReceivedHash.WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        tls.Close();
+
+        Assert.Equal(Convert.ToHexString(PatternHash(new Random(seed), down)), Convert.ToHexString(receivedHash));
+        Assert.Equal(Convert.ToHexString(PatternHash(new Random(seed + 1), up)), Convert.ToHexString(backendHash));
+        Assert.Equal("alice", backend.InjectedUser);
+        GatewaySessionRecord session = await SessionAsync(door);
+        Assert.InRange(session.BytesToClient, down, down + 4096); // the MCS Connect Response is counted too
+        Assert.InRange(session.BytesToBackend, up, up + 4096); // and the connection-phase frames
+    }
+
+    private static async Task<SslStream> ConnectThroughGatewayAsync(NetworkStream network)
+    {
+        await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Ssl | SecurityProtocols.Hybrid)).Encode(), Ct);
+        X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, Ct));
+        Assert.Equal(SecurityProtocols.Hybrid, confirm.Response!.SelectedProtocol);
+        var tls = new SslStream(network, false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 }, Ct);
+        using var certificate = new X509Certificate2(tls.RemoteCertificate!);
+        using var credSsp = new CredSspClientContext(
+            new CredSspClientOptions
+            {
+                ServerPublicKey = certificate.GetPublicKey(),
+                Ntlm = new NtlmClientOptions { UserName = "alice", DomainName = TestFrontDoor.Domain, Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
+            },
+            SystemRandomSource.Instance);
+        Assert.Equal(NlaStatus.Completed, await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, Ct));
+
+        byte[] clientCore = new byte[216];
+        BitConverter.TryWriteBytes(clientCore.AsSpan(0), GccBlockType.ClientCore);
+        BitConverter.TryWriteBytes(clientCore.AsSpan(2), (ushort)clientCore.Length);
+        BitConverter.TryWriteBytes(clientCore.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)SecurityProtocols.Hybrid);
+        await tls.WriteAsync(McsConnectPdu.EncodeConnectInitial([clientCore]), Ct);
+        McsConnectPdu response = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, Ct));
+        Assert.True(response.IsResponse);
+        using var info = new ClientInfoPdu(1033, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", "alice", [], "", "", []);
+        await tls.WriteAsync(info.Encode(), Ct);
+        return tls;
+    }
+
+    private static async Task<GatewaySessionRecord> SessionAsync(TestFrontDoor door)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            IReadOnlyList<GatewaySessionRecord> rows = await door.Database.Gateway.ListSessionsAsync("alice", 1);
+            if (rows.Count > 0)
+            {
+                return rows[0];
+            }
+
+            await Task.Delay(50, Ct);
+        }
+
+        throw new InvalidOperationException($"no gateway session row\n{door.LogText}");
+    }
+
+    /// <summary>Writes <paramref name="total"/> pattern bytes in writes of every size class: 1 byte to 3 TLS records.</summary>
+    private static async Task WritePatternAsync(Stream stream, Random random, long total, CancellationToken cancellationToken)
+    {
+        var sizes = new Random(unchecked((int)total));
+        byte[] chunk = new byte[3 * 16384 + 100];
+        for (long sent = 0; sent < total;)
+        {
+            int size = (int)Math.Min(total - sent, sizes.Next(4) switch { 0 => sizes.Next(1, 64), 1 => sizes.Next(64, 4096), 2 => sizes.Next(4096, 16385), _ => sizes.Next(16385, chunk.Length) });
+            random.NextBytes(chunk.AsSpan(0, size));
+            await stream.WriteAsync(chunk.AsMemory(0, size), cancellationToken);
+            sent += size;
+        }
+    }
+
+    private static async Task<byte[]> ReadAndHashAsync(Stream stream, long total, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = new byte[32 * 1024];
+        for (long received = 0; received < total;)
+        {
+            int n = await stream.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, total - received)), cancellationToken);
+            if (n == 0)
+            {
+                throw new EndOfStreamException($"closed after {received} of {total} bytes");
+            }
+
+            hash.AppendData(buffer, 0, n);
+            received += n;
+        }
+
+        return hash.GetHashAndReset();
+    }
+
+    // The bytes WritePatternAsync produces for this seed, hashed the same way (the pattern depends only on the seed
+    // and the sizes, which depend only on the total).
+    private static byte[] PatternHash(Random random, long total)
+    {
+        var sizes = new Random(unchecked((int)total));
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] chunk = new byte[3 * 16384 + 100];
+        for (long sent = 0; sent < total;)
+        {
+            int size = (int)Math.Min(total - sent, sizes.Next(4) switch { 0 => sizes.Next(1, 64), 1 => sizes.Next(64, 4096), 2 => sizes.Next(4096, 16385), _ => sizes.Next(16385, chunk.Length) });
+            random.NextBytes(chunk.AsSpan(0, size));
+            hash.AppendData(chunk, 0, size);
+            sent += size;
+        }
+
+        return hash.GetHashAndReset();
+    }
+
+    /// <summary>
+    /// A TLS-only RDP backend for one session: X.224 (PROTOCOL_SSL), TLS, MCS connect, Client Info; then it streams
+    /// the pattern down while hashing what comes up.
+    /// </summary>
+    private sealed class CheckingTlsBackend : IAsyncDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly Task _session;
+        private readonly TaskCompletionSource<byte[]> _receivedHash = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public CheckingTlsBackend(int seed, long down, long up)
+        {
+            _listener.Start();
+            _session = ServeAsync(seed, down, up);
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public Task<byte[]> ReceivedHash => _receivedHash.Task;
+
+        public string? InjectedUser { get; private set; }
+
+        private async Task ServeAsync(int seed, long down, long up)
+        {
+            try
+            {
+                using TcpClient client = await _listener.AcceptTcpClientAsync();
+                client.NoDelay = true;
+                NetworkStream network = client.GetStream();
+                _ = X224ConnectionRequest.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, default));
+                await network.WriteAsync(new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Ssl)).Encode());
+                await using var tls = new SslStream(network);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = TestCertificates.Server, EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 });
+                _ = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
+                byte[] core = new byte[12];
+                BitConverter.TryWriteBytes(core.AsSpan(0), GccBlockType.ServerCore);
+                BitConverter.TryWriteBytes(core.AsSpan(2), (ushort)core.Length);
+                BitConverter.TryWriteBytes(core.AsSpan(8), (uint)(SecurityProtocols.Ssl | SecurityProtocols.Hybrid));
+                await tls.WriteAsync(McsConnectPdu.EncodeConnectResponse([core]));
+                using (ClientInfoPdu info = ClientInfoPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default)))
+                {
+                    InjectedUser = info.UserName;
+                }
+
+                Task<byte[]> upward = ReadAndHashAsync(tls, up, CancellationToken.None);
+                await WritePatternAsync(tls, new Random(seed), down, CancellationToken.None);
+                _receivedHash.TrySetResult(await upward);
+                _ = await tls.ReadAsync(new byte[1]); // hold the session open until the client closes
+            }
+            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or EndOfStreamException or AuthenticationException)
+            {
+                _receivedHash.TrySetException(ex);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _listener.Stop();
+            await Task.WhenAny(_session, Task.Delay(TimeSpan.FromSeconds(1)));
+        }
+    }
+}
