@@ -10,6 +10,7 @@ using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Accounts;
 using RdpNla.Server.Gateway;
 using RdpNla.Transport;
 
@@ -27,18 +28,15 @@ public class GatewayRelayIntegrityTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(1, 24)] // about 24 MiB down, 1/8 of it up
-    [InlineData(7, 1)]
-    public async Task BothDirectionsAtOnce_EveryByteArrivesInOrder_AndIsCounted(int seed, int mebibytes)
+    [InlineData(1, 24, false)] // about 24 MiB down, 1/8 of it up
+    [InlineData(7, 1, false)]
+    [InlineData(3, 8, true)] // through two gateways: the first one's backend leg is CredSSP with HYBRID_EX
+    public async Task BothDirectionsAtOnce_EveryByteArrivesInOrder_AndIsCounted(int seed, int mebibytes, bool throughSecondGateway)
     {
         long down = mebibytes * 1024L * 1024, up = down / 8;
         await using var backend = new CheckingTlsBackend(seed, down, up);
-        await using TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
-        {
-            o.Gateway.DefaultBackend = $"127.0.0.1:{backend.Port}";
-            o.Gateway.CertificateValidation = BackendCertificateValidation.None;
-        });
-        await door.AddUserAsync("alice", Password);
+        await using TestFrontDoor? second = throughSecondGateway ? await StartDoorAsync($"127.0.0.1:{backend.Port}") : null;
+        await using TestFrontDoor door = await StartDoorAsync(second?.Address ?? $"127.0.0.1:{backend.Port}");
 
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
@@ -53,11 +51,41 @@ public class GatewayRelayIntegrityTests
         Assert.Equal(Convert.ToHexString(PatternHash(new Random(seed + 1), up)), Convert.ToHexString(backendHash));
         Assert.Equal("alice", backend.InjectedUser);
         GatewaySessionRecord session = await SessionAsync(door);
+        Assert.Equal(throughSecondGateway ? "HYBRID_EX" : "SSL", session.BackendProtocol);
         Assert.InRange(session.BytesToClient, down, down + 4096); // the MCS Connect Response is counted too
         Assert.InRange(session.BytesToBackend, up, up + 4096); // and the connection-phase frames
     }
 
-    private static async Task<SslStream> ConnectThroughGatewayAsync(NetworkStream network)
+    [Fact]
+    public async Task HybridExBackend_DeniesRemoteLogon_TheGatewayLogsTheEarlyUserAuthorizationResultAndDisconnects()
+    {
+        await using var backend = new CheckingTlsBackend(1, 1024, 128);
+        await using TestFrontDoor second = await StartDoorAsync($"127.0.0.1:{backend.Port}", u => u with { RemoteLogonDenied = true });
+        await using TestFrontDoor door = await StartDoorAsync(second.Address);
+
+        using var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
+        using SslStream tls = await ConnectThroughGatewayAsync(tcp.GetStream(), expectConnectResponse: false);
+
+        GatewaySessionRecord session = await SessionAsync(door);
+        Assert.Equal("credentials-rejected", session.Outcome);
+        Assert.Contains($"Backend {second.Address} rejected the injected credentials of alice: Early User Authorization Result AUTHZ_ACCESS_DENIED", door.LogText);
+        Assert.Equal(0, await tls.ReadAsync(new byte[1], Ct)); // a clean disconnect: close_notify, then FIN
+        Assert.False(backend.Connected);
+    }
+
+    private static async Task<TestFrontDoor> StartDoorAsync(string backend, Func<UserAccount, UserAccount>? account = null)
+    {
+        TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
+        {
+            o.Gateway.DefaultBackend = backend;
+            o.Gateway.CertificateValidation = BackendCertificateValidation.None;
+        });
+        await door.AddUserAsync("alice", Password, account);
+        return door;
+    }
+
+    private static async Task<SslStream> ConnectThroughGatewayAsync(NetworkStream network, bool expectConnectResponse = true)
     {
         await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Ssl | SecurityProtocols.Hybrid)).Encode(), Ct);
         X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, Ct));
@@ -79,6 +107,11 @@ public class GatewayRelayIntegrityTests
         BitConverter.TryWriteBytes(clientCore.AsSpan(2), (ushort)clientCore.Length);
         BitConverter.TryWriteBytes(clientCore.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)SecurityProtocols.Hybrid);
         await tls.WriteAsync(McsConnectPdu.EncodeConnectInitial([clientCore]), Ct);
+        if (!expectConnectResponse)
+        {
+            return tls;
+        }
+
         McsConnectPdu response = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, Ct));
         Assert.True(response.IsResponse);
         using var info = new ClientInfoPdu(1033, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", "alice", [], "", "", []);
@@ -175,11 +208,15 @@ public class GatewayRelayIntegrityTests
 
         public string? InjectedUser { get; private set; }
 
+        /// <summary>Whether a connection was accepted at all.</summary>
+        public bool Connected { get; private set; }
+
         private async Task ServeAsync(int seed, long down, long up)
         {
             try
             {
                 using TcpClient client = await _listener.AcceptTcpClientAsync();
+                Connected = true;
                 client.NoDelay = true;
                 NetworkStream network = client.GetStream();
                 _ = X224ConnectionRequest.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, default));
