@@ -264,6 +264,13 @@ internal sealed class BackendConnector
             throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the X.224 Connection Confirm is malformed: {ex.Message}");
         }
 
+        // MS-RDPBCGR 2.2.1.2.2: SSL_NOT_ALLOWED_BY_SERVER means the server only does Standard RDP Security (FreeRDP's
+        // server configured /sec:rdp answers it; xrdp and Windows select PROTOCOL_RDP instead, handled below).
+        if (confirm.Failure is { FailureCode: NegotiationFailureCode.SslNotAllowedByServer })
+        {
+            throw new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend answered RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER to {Requested.Name()}");
+        }
+
         if (confirm.Failure is { } failure)
         {
             throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend answered RDP_NEG_FAILURE {failure.FailureCode.Name()} to {Requested.Name()}");

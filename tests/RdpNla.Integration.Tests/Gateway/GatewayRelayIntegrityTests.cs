@@ -24,7 +24,7 @@ namespace RdpNla.Integration.Tests.Gateway;
 /// </summary>
 public class GatewayRelayIntegrityTests
 {
-    private const string Password = "Relay-Pass1";
+    private const string Password = GatewayTestClient.Password;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
@@ -40,7 +40,7 @@ public class GatewayRelayIntegrityTests
 
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
-        using SslStream tls = await ConnectThroughGatewayAsync(tcp.GetStream());
+        using SslStream tls = await GatewayTestClient.ConnectAsync(tcp.GetStream());
         Task<byte[]> received = ReadAndHashAsync(tls, down, Ct);
         await WritePatternAsync(tls, new Random(seed + 1), up, Ct);
         byte[] receivedHash = await received.WaitAsync(TimeSpan.FromSeconds(120), Ct);
@@ -50,7 +50,7 @@ public class GatewayRelayIntegrityTests
         Assert.Equal(Convert.ToHexString(PatternHash(new Random(seed), down)), Convert.ToHexString(receivedHash));
         Assert.Equal(Convert.ToHexString(PatternHash(new Random(seed + 1), up)), Convert.ToHexString(backendHash));
         Assert.Equal("alice", backend.InjectedUser);
-        GatewaySessionRecord session = await SessionAsync(door);
+        GatewaySessionRecord session = await GatewayTestClient.SessionAsync(door, "alice");
         Assert.Equal(throughSecondGateway ? "HYBRID_EX" : "SSL", session.BackendProtocol);
         Assert.InRange(session.BytesToClient, down, down + 4096); // the MCS Connect Response is counted too
         Assert.InRange(session.BytesToBackend, up, up + 4096); // and the connection-phase frames
@@ -65,9 +65,9 @@ public class GatewayRelayIntegrityTests
 
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
-        using SslStream tls = await ConnectThroughGatewayAsync(tcp.GetStream(), expectConnectResponse: false);
+        using SslStream tls = await GatewayTestClient.ConnectAsync(tcp.GetStream(), expectConnectResponse: false);
 
-        GatewaySessionRecord session = await SessionAsync(door);
+        GatewaySessionRecord session = await GatewayTestClient.SessionAsync(door, "alice");
         Assert.Equal("credentials-rejected", session.Outcome);
         Assert.Contains($"Backend {second.Address} rejected the injected credentials of alice: Early User Authorization Result AUTHZ_ACCESS_DENIED", door.LogText);
         Assert.Equal(0, await tls.ReadAsync(new byte[1], Ct)); // a clean disconnect: close_notify, then FIN
@@ -83,56 +83,6 @@ public class GatewayRelayIntegrityTests
         });
         await door.AddUserAsync("alice", Password, account);
         return door;
-    }
-
-    private static async Task<SslStream> ConnectThroughGatewayAsync(NetworkStream network, bool expectConnectResponse = true)
-    {
-        await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Ssl | SecurityProtocols.Hybrid)).Encode(), Ct);
-        X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, Ct));
-        Assert.Equal(SecurityProtocols.Hybrid, confirm.Response!.SelectedProtocol);
-        var tls = new SslStream(network, false, (_, _, _, _) => true);
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 }, Ct);
-        using var certificate = new X509Certificate2(tls.RemoteCertificate!);
-        using var credSsp = new CredSspClientContext(
-            new CredSspClientOptions
-            {
-                ServerPublicKey = certificate.GetPublicKey(),
-                Ntlm = new NtlmClientOptions { UserName = "alice", DomainName = TestFrontDoor.Domain, Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
-            },
-            SystemRandomSource.Instance);
-        Assert.Equal(NlaStatus.Completed, await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, Ct));
-
-        byte[] clientCore = new byte[216];
-        BitConverter.TryWriteBytes(clientCore.AsSpan(0), GccBlockType.ClientCore);
-        BitConverter.TryWriteBytes(clientCore.AsSpan(2), (ushort)clientCore.Length);
-        BitConverter.TryWriteBytes(clientCore.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)SecurityProtocols.Hybrid);
-        await tls.WriteAsync(McsConnectPdu.EncodeConnectInitial([clientCore]), Ct);
-        if (!expectConnectResponse)
-        {
-            return tls;
-        }
-
-        McsConnectPdu response = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, Ct));
-        Assert.True(response.IsResponse);
-        using var info = new ClientInfoPdu(1033, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", "alice", [], "", "", []);
-        await tls.WriteAsync(info.Encode(), Ct);
-        return tls;
-    }
-
-    private static async Task<GatewaySessionRecord> SessionAsync(TestFrontDoor door)
-    {
-        for (int i = 0; i < 200; i++)
-        {
-            IReadOnlyList<GatewaySessionRecord> rows = await door.Database.Gateway.ListSessionsAsync("alice", 1);
-            if (rows.Count > 0)
-            {
-                return rows[0];
-            }
-
-            await Task.Delay(50, Ct);
-        }
-
-        throw new InvalidOperationException($"no gateway session row\n{door.LogText}");
     }
 
     /// <summary>Writes <paramref name="total"/> pattern bytes in writes of every size class: 1 byte to 3 TLS records.</summary>

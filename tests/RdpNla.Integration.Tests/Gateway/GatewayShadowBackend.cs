@@ -25,12 +25,15 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
 
     public string Output => GatewayPeers.Snapshot(_output);
 
-    public static async Task<GatewayShadowBackend> StartAsync(params (string User, string Password)[] accounts)
+    public static Task<GatewayShadowBackend> StartAsync(params (string User, string Password)[] accounts) => StartAsync("nla", accounts);
+
+    /// <summary>Starts it with <c>/sec:<paramref name="security"/></c> (nla, tls, rdp).</summary>
+    public static async Task<GatewayShadowBackend> StartAsync(string security, params (string User, string Password)[] accounts)
     {
         var backend = new GatewayShadowBackend();
         try
         {
-            await backend.StartCoreAsync(accounts);
+            await backend.StartCoreAsync(security, accounts);
             return backend;
         }
         catch
@@ -40,7 +43,7 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
         }
     }
 
-    private async Task StartCoreAsync((string User, string Password)[] accounts)
+    private async Task StartCoreAsync(string security, (string User, string Password)[] accounts)
     {
         _home = Path.Combine(Path.GetTempPath(), "rdpnla-gw-shadow-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(_home);
@@ -59,7 +62,7 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
             Port = GatewayPeers.FreePort();
             _shadow = ExternalProcess.Start(
                 "freerdp-shadow-cli",
-                ["/bind-address:127.0.0.1", $"/port:{Port}", "/sec:nla", $"/sam-file:{sam}"],
+                ["/bind-address:127.0.0.1", $"/port:{Port}", $"/sec:{security}", $"/sam-file:{sam}"],
                 new Dictionary<string, string> { ["HOME"] = _home, ["DISPLAY"] = display },
                 _output);
             try

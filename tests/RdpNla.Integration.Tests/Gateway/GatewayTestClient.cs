@@ -1,0 +1,76 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using RdpNla.Integration.Tests.Support;
+using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Ntlm;
+using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Gateway;
+using RdpNla.Transport;
+
+namespace RdpNla.Integration.Tests.Gateway;
+
+/// <summary>
+/// The client side of an RDP connection through the gateway, as far as the gateway cares: X.224 (SSL|HYBRID), TLS,
+/// CredSSP as alice, MCS Connect Initial and Response, Client Info. Then the stream is the relayed session.
+/// </summary>
+internal static class GatewayTestClient
+{
+    public const string Password = "Relay-Pass1";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public static async Task<SslStream> ConnectAsync(NetworkStream network, bool expectConnectResponse = true)
+    {
+        await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Ssl | SecurityProtocols.Hybrid)).Encode(), Ct);
+        X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, Ct));
+        Assert.Equal(SecurityProtocols.Hybrid, confirm.Response!.SelectedProtocol);
+        var tls = new SslStream(network, false, (_, _, _, _) => true);
+        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 }, Ct);
+        using var certificate = new X509Certificate2(tls.RemoteCertificate!);
+        using var credSsp = new CredSspClientContext(
+            new CredSspClientOptions
+            {
+                ServerPublicKey = certificate.GetPublicKey(),
+                Ntlm = new NtlmClientOptions { UserName = "alice", DomainName = TestFrontDoor.Domain, Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
+            },
+            SystemRandomSource.Instance);
+        Assert.Equal(NlaStatus.Completed, await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, Ct));
+
+        byte[] clientCore = new byte[216];
+        BitConverter.TryWriteBytes(clientCore.AsSpan(0), GccBlockType.ClientCore);
+        BitConverter.TryWriteBytes(clientCore.AsSpan(2), (ushort)clientCore.Length);
+        BitConverter.TryWriteBytes(clientCore.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)SecurityProtocols.Hybrid);
+        await tls.WriteAsync(McsConnectPdu.EncodeConnectInitial([clientCore]), Ct);
+        if (!expectConnectResponse)
+        {
+            return tls;
+        }
+
+        McsConnectPdu response = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, Ct));
+        Assert.True(response.IsResponse);
+        using var info = new ClientInfoPdu(1033, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", "alice", [], "", "", []);
+        await tls.WriteAsync(info.Encode(), Ct);
+        return tls;
+    }
+
+    /// <summary>The newest gateway session row of <paramref name="user"/>, once the server has written it.</summary>
+    public static async Task<GatewaySessionRecord> SessionAsync(TestFrontDoor door, string user)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            IReadOnlyList<GatewaySessionRecord> rows = await door.Database.Gateway.ListSessionsAsync(user, 1);
+            if (rows.Count > 0)
+            {
+                return rows[0];
+            }
+
+            await Task.Delay(50, Ct);
+        }
+
+        throw new InvalidOperationException($"no gateway session row\n{door.LogText}");
+    }
+
+}
