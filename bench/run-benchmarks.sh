@@ -4,7 +4,7 @@
 #   ONLY="a b" bench/run-benchmarks.sh      # some sections: a (throughput), b (memory), c (login under attack),
 #                                           # d (brute force), e (kill -9 during brute force), f (gateway relay)
 # Settings (environment): DURATION=15 CONNS=8 IDLE_COUNTS="2000 10000" BRUTE=10000 ATTACK_IDLE=10000 ATTACK_SLOW=500
-#   RELAY_MIB=256 RELAY_ROUND_TRIPS=5000 RELAY_RUNS=5
+#   RELAY_MIB=256 RELAY_ROUND_TRIPS=5000 RELAY_RUNS=5 RELAY_IDLE=1000
 # Needs: .NET SDK, openssl, sqlite3, freerdp2-shadow-x11, winpr-utils, xvfb (scripts/install-peers.sh).
 # Stops by itself: every step is bounded, a watchdog ends the whole run after WATCHDOG seconds, and an EXIT trap
 # kills every process it started (by PID).
@@ -22,6 +22,7 @@ ONLY=${ONLY:-"a b c d e f"}
 RELAY_MIB=${RELAY_MIB:-256}
 RELAY_ROUND_TRIPS=${RELAY_ROUND_TRIPS:-5000}
 RELAY_RUNS=${RELAY_RUNS:-5}
+RELAY_IDLE=${RELAY_IDLE:-1000}
 WATCHDOG=${WATCHDOG:-2400}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=${PORT:-$(free_port)}
@@ -274,10 +275,10 @@ if [[ " $ONLY " == *" f "* ]]; then
     if [ "$placement" = pinned ]; then GW_CPU=(taskset -c 1); ENDPOINT_CPU=(taskset -c 0); fi
     "${GW_CPU[@]}" "$RDPNLA" serve --data "$D" --listen "127.0.0.1:$PORT" --config "$D/gateway.json" --domain BENCH --computer-name BENCH --log-level Warning >"$D/serve.log" 2>&1 &
     SERVE_PID=$!; PIDS+=("$SERVE_PID"); wait_port "$PORT"
-    CMD="${ENDPOINT_CPU[*]:+${ENDPOINT_CPU[*]} }RdpNla.GatewayBench $PORT $BACKEND_PORT $RELAY_MIB $RELAY_ROUND_TRIPS $RELAY_RUNS \$SERVE_PID  with  ${GW_CPU[*]:+${GW_CPU[*]} }rdpnla serve --config gateway.json"
-    timeout 900 "${ENDPOINT_CPU[@]}" "$GWBENCH" "$PORT" "$BACKEND_PORT" "$RELAY_MIB" "$RELAY_ROUND_TRIPS" "$RELAY_RUNS" "$SERVE_PID" | tee "$D/relay.txt" >&2
+    CMD="${ENDPOINT_CPU[*]:+${ENDPOINT_CPU[*]} }RdpNla.GatewayBench $PORT $BACKEND_PORT $RELAY_MIB $RELAY_ROUND_TRIPS $RELAY_RUNS \$SERVE_PID $RELAY_IDLE  with  ${GW_CPU[*]:+${GW_CPU[*]} }rdpnla serve --config gateway.json"
+    timeout 900 "${ENDPOINT_CPU[@]}" "$GWBENCH" "$PORT" "$BACKEND_PORT" "$RELAY_MIB" "$RELAY_ROUND_TRIPS" "$RELAY_RUNS" "$SERVE_PID" "$RELAY_IDLE" | tee "$D/relay.txt" >&2
     stop_serve
-    while read -r line; do record "f $placement: $line"; done < <(grep '^median of runs' "$D/relay.txt")
+    while read -r line; do record "f $placement: $line"; done < <(grep -E '^(median of runs|idle sessions)' "$D/relay.txt")
     record "f $placement: [$CMD]"
   done
 fi

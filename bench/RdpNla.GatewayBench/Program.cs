@@ -4,7 +4,8 @@
 //   throughput: the backend streams N MiB to the client in 16 KiB writes (RDP-sized records); MiB/s at the client.
 //   latency:    the client sends a 64-byte frame, the backend echoes it; median and p99 round trip of M exchanges.
 //   CPU:        CPU time per MiB streamed, of this process (client + backend) and of the gateway process (GATEWAY_PID).
-// Usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3] [GATEWAY_PID]
+//   memory:     the gateway's resident memory per idle relayed session, over IDLE_SESSIONS sessions (GATEWAY_PID).
+// Usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3] [GATEWAY_PID] [IDLE_SESSIONS=0]
 //   `rdpnla serve` must listen on 127.0.0.1:GATEWAY_PORT with Gateway:DefaultBackend=127.0.0.1:BACKEND_PORT, domain
 //   BENCH and the user bench / Bench-Pass1; this program opens the backend on BACKEND_PORT.
 using System.Diagnostics;
@@ -22,7 +23,7 @@ using RdpNla.Transport;
 
 if (args.Length < 2 || !int.TryParse(args[0], out int gatewayPort) || !int.TryParse(args[1], out int backendPort))
 {
-    Console.Error.WriteLine("usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3] [GATEWAY_PID]");
+    Console.Error.WriteLine("usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3] [GATEWAY_PID] [IDLE_SESSIONS=0]");
     return 1;
 }
 
@@ -30,6 +31,7 @@ int megabytes = args.Length > 2 ? int.Parse(args[2]) : 256;
 int roundTrips = args.Length > 3 ? int.Parse(args[3]) : 5000;
 int runs = args.Length > 4 ? int.Parse(args[4]) : 3;
 int? gatewayPid = args.Length > 5 ? int.Parse(args[5]) : null;
+int idleSessions = args.Length > 6 ? int.Parse(args[6]) : 0;
 const string User = "bench";
 const string Password = "Bench-Pass1";
 
@@ -68,6 +70,30 @@ if (gatewayPid is not null)
     double relayCpu = Median(results["gateway"].Select(r => r.GatewayCpu));
     Console.WriteLine($"median of runs: CPU per MiB: endpoints direct {directCpu:F0} us, endpoints via gateway {endpointsViaGateway:F0} us, gateway {relayCpu:F0} us (one core relays up to {1e6 / relayCpu:F0} MiB/s)");
 }
+
+if (gatewayPid is not null && idleSessions > 0)
+{
+    // Sessions that have relayed a little (one echo each way) and then sit idle, as most RDP sessions do most of the time.
+    long before = GatewayRssKiB();
+    var held = new List<(Stream Stream, IDisposable Owner)>();
+    byte[] ping = new byte[64];
+    for (int i = 0; i < idleSessions; i++)
+    {
+        (Stream stream, IDisposable owner) = await ConnectAsync(gatewayPort, true, "echo");
+        await stream.WriteAsync(ping);
+        await stream.ReadExactlyAsync(ping);
+        held.Add((stream, owner));
+    }
+
+    await Task.Delay(2000);
+    long after = GatewayRssKiB();
+    Console.WriteLine($"idle sessions: {idleSessions} relayed sessions held, gateway resident memory +{after - before} KiB, {(double)(after - before) / idleSessions:F1} KiB per session");
+    foreach ((Stream stream, IDisposable owner) in held)
+    {
+        stream.Dispose();
+        owner.Dispose();
+    }
+}
 return 0;
 
 // utime + stime of the gateway process, from /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms on Linux).
@@ -82,6 +108,8 @@ TimeSpan GatewayCpu()
     string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     return TimeSpan.FromMilliseconds((long.Parse(fields[11]) + long.Parse(fields[12])) * 10);
 }
+
+long GatewayRssKiB() => long.Parse(File.ReadLines($"/proc/{gatewayPid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
 
 async Task<double> ThroughputAsync(int port, bool viaGateway, int mib)
 {

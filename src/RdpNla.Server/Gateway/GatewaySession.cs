@@ -303,37 +303,36 @@ internal sealed class GatewaySession
     }
 
     /// <summary>
-    /// One direction of the relay. Each batch starts with a read that may wait, then takes whatever else the source can
-    /// give without waiting (records already received), up to the buffer size, and writes the batch with its records
-    /// coalesced into one send (<see cref="RelayBufferingStream"/>, which also reads the source socket in large chunks).
-    /// A read that would wait stays pending while the batch is written, so the two sides overlap; the buffer bounds what
-    /// is read ahead of a slow receiver.
+    /// One direction of the relay. It waits for data with a zero-byte read, so an idle direction holds no buffer; then
+    /// takes a pooled buffer, reads, keeps reading while the source's socket data is already received (whole records
+    /// already in <see cref="RelayBufferingStream"/>), up to the buffer size, and writes the batch with its records
+    /// coalesced into one send. The buffer bounds what is read ahead of a slow receiver (backpressure through TCP).
     /// </summary>
     private async Task CopyAsync(SslStream source, RelayBufferingStream sourceTransport, SslStream destination, RelayBufferingStream destinationTransport, Action<long> count, CancellationToken cancellationToken)
     {
         int size = Options.BufferSize;
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
         sourceTransport.BufferReads = true;
         destinationTransport.BufferWrites = true;
-        bool readInFlight = false;
-        try
+        while (true)
         {
-            int filled = await source.ReadAsync(buffer.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
-            while (filled > 0)
+            // SslStream answers a zero-byte read at once when it holds decrypted data, else passes it to the socket,
+            // which completes when data arrives.
+            await source.ReadAsync(Memory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
+            int filled = 0;
+            try
             {
-                Touch();
-                ValueTask<int> next = default;
-                bool ended = false;
-                while (filled < size)
+                filled = await source.ReadAsync(buffer.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
+                if (filled == 0)
                 {
-                    next = source.ReadAsync(buffer.AsMemory(filled, size - filled), cancellationToken);
-                    if (!next.IsCompleted)
-                    {
-                        readInFlight = true;
-                        break;
-                    }
+                    return;
+                }
 
-                    int more = next.GetAwaiter().GetResult();
+                Touch();
+                bool ended = false;
+                while (filled < size && sourceTransport.HasReceivedData)
+                {
+                    int more = await source.ReadAsync(buffer.AsMemory(filled, size - filled), cancellationToken).ConfigureAwait(false);
                     if (more == 0)
                     {
                         ended = true;
@@ -343,35 +342,19 @@ internal sealed class GatewaySession
                     filled += more;
                 }
 
-                int batch = filled;
-                await destination.WriteAsync(buffer.AsMemory(0, batch), cancellationToken).ConfigureAwait(false);
+                await destination.WriteAsync(buffer.AsMemory(0, filled), cancellationToken).ConfigureAwait(false);
                 await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
-                count(batch);
+                count(filled);
                 if (ended)
                 {
                     return;
                 }
-
-                if (!readInFlight)
-                {
-                    filled = await source.ReadAsync(buffer.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
-                // The pending read fills the buffer after the batch; move what it got to the front.
-                int read = await next.ConfigureAwait(false);
-                readInFlight = false;
-                buffer.AsSpan(batch, read).CopyTo(buffer);
-                filled = read;
             }
-        }
-        finally
-        {
-            // A read still in flight (the write failed first) may yet write into the buffer: then it is not returned,
-            // or the pool could hand it, with this session's plaintext arriving in it, to another session.
-            if (!readInFlight)
+            finally
             {
-                ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
+                // The relayed plaintext is wiped before the buffer goes back to the pool; no read is in flight here.
+                CryptographicOperations.ZeroMemory(buffer.AsSpan(0, filled));
+                ArrayPool<byte>.Shared.Return(buffer);
             }
         }
     }

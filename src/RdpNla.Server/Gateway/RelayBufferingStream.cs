@@ -38,21 +38,25 @@ internal sealed class RelayBufferingStream(Stream inner) : Stream
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    /// <summary>Whether bytes read from the socket are waiting here to be taken.</summary>
+    public bool HasReceivedData => _receivedEnd > _receivedStart;
+
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        if (_receivedEnd > _receivedStart)
+        if (HasReceivedData)
         {
             return ValueTask.FromResult(TakeReceived(buffer.Span));
         }
 
-        return BufferReads && buffer.Length < Capacity ? ReceiveAsync(buffer, cancellationToken) : inner.ReadAsync(buffer, cancellationToken);
+        // A zero-byte read (the relay waiting for data) goes to the socket as it is: no buffer is taken for it.
+        return BufferReads && buffer.Length is > 0 and < Capacity ? ReceiveAsync(buffer, cancellationToken) : inner.ReadAsync(buffer, cancellationToken);
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override int Read(byte[] buffer, int offset, int count) =>
-        _receivedEnd > _receivedStart ? TakeReceived(buffer.AsSpan(offset, count)) : inner.Read(buffer, offset, count);
+        HasReceivedData ? TakeReceived(buffer.AsSpan(offset, count)) : inner.Read(buffer, offset, count);
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
