@@ -85,18 +85,40 @@ public class GatewayRelayIntegrityTests
         return door;
     }
 
-    /// <summary>Writes <paramref name="total"/> pattern bytes in writes of every size class: 1 byte to 3 TLS records.</summary>
-    private static async Task WritePatternAsync(Stream stream, Random random, long total, CancellationToken cancellationToken)
+    /// <summary>
+    /// The pattern: <paramref name="total"/> bytes from <paramref name="random"/>, cut into writes of every size class
+    /// (1 byte to 3 TLS records); the sizes depend only on the total. Each chunk is valid until the next is produced.
+    /// </summary>
+    private static IEnumerable<ReadOnlyMemory<byte>> PatternChunks(Random random, long total)
     {
         var sizes = new Random(unchecked((int)total));
         byte[] chunk = new byte[3 * 16384 + 100];
-        for (long sent = 0; sent < total;)
+        for (long produced = 0; produced < total;)
         {
-            int size = (int)Math.Min(total - sent, sizes.Next(4) switch { 0 => sizes.Next(1, 64), 1 => sizes.Next(64, 4096), 2 => sizes.Next(4096, 16385), _ => sizes.Next(16385, chunk.Length) });
+            int size = (int)Math.Min(total - produced, sizes.Next(4) switch { 0 => sizes.Next(1, 64), 1 => sizes.Next(64, 4096), 2 => sizes.Next(4096, 16385), _ => sizes.Next(16385, chunk.Length) });
             random.NextBytes(chunk.AsSpan(0, size));
-            await stream.WriteAsync(chunk.AsMemory(0, size), cancellationToken);
-            sent += size;
+            produced += size;
+            yield return chunk.AsMemory(0, size);
         }
+    }
+
+    private static async Task WritePatternAsync(Stream stream, Random random, long total, CancellationToken cancellationToken)
+    {
+        foreach (ReadOnlyMemory<byte> chunk in PatternChunks(random, total))
+        {
+            await stream.WriteAsync(chunk, cancellationToken);
+        }
+    }
+
+    private static byte[] PatternHash(Random random, long total)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (ReadOnlyMemory<byte> chunk in PatternChunks(random, total))
+        {
+            hash.AppendData(chunk.Span);
+        }
+
+        return hash.GetHashAndReset();
     }
 
     private static async Task<byte[]> ReadAndHashAsync(Stream stream, long total, CancellationToken cancellationToken)
@@ -113,24 +135,6 @@ public class GatewayRelayIntegrityTests
 
             hash.AppendData(buffer, 0, n);
             received += n;
-        }
-
-        return hash.GetHashAndReset();
-    }
-
-    // The bytes WritePatternAsync produces for this seed, hashed the same way (the pattern depends only on the seed
-    // and the sizes, which depend only on the total).
-    private static byte[] PatternHash(Random random, long total)
-    {
-        var sizes = new Random(unchecked((int)total));
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        byte[] chunk = new byte[3 * 16384 + 100];
-        for (long sent = 0; sent < total;)
-        {
-            int size = (int)Math.Min(total - sent, sizes.Next(4) switch { 0 => sizes.Next(1, 64), 1 => sizes.Next(64, 4096), 2 => sizes.Next(4096, 16385), _ => sizes.Next(16385, chunk.Length) });
-            random.NextBytes(chunk.AsSpan(0, size));
-            hash.AppendData(chunk, 0, size);
-            sent += size;
         }
 
         return hash.GetHashAndReset();
