@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using RdpNla.Integration.Tests.Accounts;
@@ -31,8 +29,7 @@ public sealed class KillDuringBruteForceTests : IAsyncDisposable
     private static readonly TimeSpan BruteForceDeadline = TimeSpan.FromSeconds(8);
 
     private readonly string _root = Directory.CreateTempSubdirectory("rdpnla-kill9-").FullName;
-    private readonly StringBuilder _serverOutput = new();
-    private Process? _server;
+    private ServeProcess? _server;
 
     private string DataDirectory => Path.Combine(_root, "data");
 
@@ -45,8 +42,8 @@ public sealed class KillDuringBruteForceTests : IAsyncDisposable
     {
         // The users exist before the server starts: while it runs, the server process owns the database.
         Directory.CreateDirectory(DataDirectory);
-        await AddUserAsync("alice", AlicePassword);
-        await AddUserAsync("bob", BobPassword);
+        await ServeProcess.AddUserAsync(DataDirectory, "alice", AlicePassword);
+        await ServeProcess.AddUserAsync(DataDirectory, "bob", BobPassword);
         SqliteConnection.ClearAllPools();
 
         // As the bench: no per-address connection rate limit. Lockout off, so that every attempt is a real password
@@ -75,7 +72,7 @@ public sealed class KillDuringBruteForceTests : IAsyncDisposable
         Assert.Equal(0, successRows);
         Assert.Equal("ok", integrity);
 
-        _server?.Dispose();
+        await _server!.DisposeAsync();
         _server = null;
 
         // Restart on the same data folder (new port: the old one may linger in TIME_WAIT); bob's account is in that
@@ -152,7 +149,7 @@ public sealed class KillDuringBruteForceTests : IAsyncDisposable
                 await all; // a worker threw: report it
             }
 
-            Assert.False(_server!.HasExited, $"rdpnla serve stopped on its own:\n{ServerOutput}");
+            Assert.False(_server!.Process.HasExited, $"rdpnla serve stopped on its own:\n{ServerOutput}");
         }
         finally
         {
@@ -163,43 +160,20 @@ public sealed class KillDuringBruteForceTests : IAsyncDisposable
 
         int inFlightAtKill = Volatile.Read(ref inFlight);
         TimeSpan elapsed = clock.Elapsed;
-        _server.Kill(); // SIGKILL on Linux: no drain, no shutdown code runs in the server
-        await _server.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        Assert.Equal(128 + 9, _server.ExitCode); // killed by signal 9, as the shell reports it
+        _server.Process.Kill(); // SIGKILL on Linux: no drain, no shutdown code runs in the server
+        await _server.Process.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(128 + 9, _server.Process.ExitCode); // killed by signal 9, as the shell reports it
 
         // Attempts cut by the kill end at once (reset or closed by the kernel); none waits longer than its own timeout.
         await all.WaitAsync(TimeSpan.FromSeconds(15), Ct);
         return new BruteForce(results, inFlightAtKill, elapsed);
     }
 
-    private async Task AddUserAsync(string name, string password)
-    {
-        CliResult result = await Accounts.Cli.RunAsync(new FakeCliConsole(password + "\n"), "users", "add", name, "--password-stdin", "--data", DataDirectory);
-        Assert.True(result.ExitCode == 0, result.Output + result.Error);
-    }
-
-    /// <summary>Starts <c>rdpnla serve</c> (the CLI copied next to the tests) as a child process and waits until it listens.</summary>
+    /// <summary>Starts <c>rdpnla serve</c> as a child process and returns its port.</summary>
     private async Task<int> StartServerAsync(string config)
     {
-        int port = PeerPorts.GetFreePort();
-        string cli = Path.Combine(AppContext.BaseDirectory, "rdpnla.dll");
-        Assert.True(File.Exists(cli), $"{cli} is missing (the test project references src/RdpNla.Cli)");
-        _server = ExternalProcess.Start(
-            DotnetHost(),
-            [cli, "serve", "--data", DataDirectory, "--config", config, "--listen", $"127.0.0.1:{port}", "--log-level", "Warning"],
-            null,
-            _serverOutput);
-        Process server = _server;
-        bool listening = await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(20), () => server.HasExited);
-        Assert.True(listening, $"rdpnla serve did not listen on {port}:\n{ServerOutput}");
-        return port;
-    }
-
-    /// <summary>The muxer of the runtime running the tests (<c>ROOT/shared/Microsoft.NETCore.App/VERSION/</c> → <c>ROOT/dotnet</c>).</summary>
-    private static string DotnetHost()
-    {
-        string host = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", "..", "dotnet"));
-        return File.Exists(host) ? host : "dotnet";
+        _server = await ServeProcess.StartAsync(DataDirectory, config, "--log-level", "Warning");
+        return _server.Port;
     }
 
     private async Task<(long FailureRows, long SuccessRows, string Integrity)> ReadDatabaseAsync()
@@ -230,20 +204,15 @@ public sealed class KillDuringBruteForceTests : IAsyncDisposable
         return values;
     }
 
-    private string ServerOutput
-    {
-        get
-        {
-            lock (_serverOutput)
-            {
-                return _serverOutput.ToString();
-            }
-        }
-    }
+    private string ServerOutput => _server?.Output ?? "";
 
     public async ValueTask DisposeAsync()
     {
-        await ExternalProcess.StopAsync(_server);
+        if (_server is not null)
+        {
+            await _server.DisposeAsync();
+        }
+
         SqliteConnection.ClearAllPools();
         try
         {
