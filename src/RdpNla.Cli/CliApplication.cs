@@ -24,6 +24,15 @@ public static class CliApplication
     public static async Task<int> RunAsync(string[] args)
     {
         RootCommand root = BuildRootCommand();
-        return await root.Parse(args).InvokeAsync();
+        ParseResult parse = root.Parse(args);
+        // serve handles SIGTERM and Ctrl+C itself and drains relayed sessions for Gateway:DrainTimeout; System.CommandLine's
+        // own handling would end the process after its ProcessTerminationTimeout (two seconds), in the middle of the drain.
+        var configuration = new InvocationConfiguration();
+        if (parse.CommandResult.Command.Name == "serve")
+        {
+            configuration.ProcessTerminationTimeout = null;
+        }
+
+        return await parse.InvokeAsync(configuration);
     }
 }

@@ -174,11 +174,15 @@ internal static class ServeCommand
             }));
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        // SIGTERM (systemd, docker stop) and Ctrl+C stop accepting and drain; CliApplication leaves both to us.
+        void Drain(PosixSignalContext context)
         {
             context.Cancel = true;
             stop.Cancel();
-        });
+        }
+
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Drain);
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Drain);
 
         FrontDoorHost host;
         try

@@ -63,10 +63,10 @@ public sealed class ServeProcess : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Sends SIGTERM (what systemd and docker stop send).</summary>
-    public async Task TerminateAsync()
+    /// <summary>Sends a signal by name: TERM (what systemd and docker stop send), INT (Ctrl+C), KILL.</summary>
+    public async Task SignalAsync(string signal)
     {
-        ProcessResult result = await ExternalProcess.RunAsync("kill", ["-TERM", Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], null, TimeSpan.FromSeconds(5), CancellationToken.None);
+        ProcessResult result = await ExternalProcess.RunAsync("kill", ["-" + signal, Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], null, TimeSpan.FromSeconds(5), CancellationToken.None);
         Assert.Equal(0, result.ExitCode);
     }
 
