@@ -352,7 +352,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             ReleaseUnauthenticated();
             _phase = "gateway";
             var front = new Gateway.FrontLeg(_audit.ConnectionId, _client, _socket, tls, _transport!, _audit.RequestedProtocols ?? selected, selected, userName, account);
-            await gateway.RelayAsync(front, plan, credSsp.DelegatedCredentials, _stopping).ConfigureAwait(false);
+            await gateway.RelayAsync(front, plan, credSsp.DelegatedCredentials, credSsp, _stopping).ConfigureAwait(false);
             return;
         }
 

@@ -67,8 +67,12 @@ internal sealed class GatewayRelay
         return BackendAddress.TryParse(_options.DefaultBackend, out address, out _) ? new GatewayPlan(address, "default") : null;
     }
 
-    /// <summary>Relays one authenticated session until either end closes, a limit passes, or the server drains.</summary>
-    public async Task RelayAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, CancellationToken stopping)
+    /// <summary>
+    /// Relays one authenticated session until either end closes, a limit passes, or the server drains.
+    /// <paramref name="handshake"/> (the front CredSSP context, holding the delegated password and the NTLM session
+    /// keys) is disposed as soon as the credentials to inject are copied out, not hours later when the session ends.
+    /// </summary>
+    public async Task RelayAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, IDisposable handshake, CancellationToken stopping)
     {
         BackendCredentials? credentials;
         try
@@ -79,6 +83,10 @@ internal sealed class GatewayRelay
         {
             credentials = null;
             GatewayLog.NoCredentials(_logger, front.Account, $"the mapped password cannot be opened ({ex.Message})");
+        }
+        finally
+        {
+            handshake.Dispose();
         }
 
         if (credentials is null)

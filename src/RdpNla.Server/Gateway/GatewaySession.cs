@@ -296,6 +296,10 @@ internal sealed class GatewaySession
             }
 
             GatewayLog.ClientInfoInjected(Logger, _credentials.Account, _plan.Backend.ToString());
+
+            // The backend has all it gets of the password (its CredSSP leg is done, the Client Info sent): wipe it now
+            // rather than when the session ends.
+            _credentials.Dispose();
             break;
         }
 
