@@ -3,16 +3,10 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
 using RdpNla.Integration.Tests.Support;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.Gateway;
-using RdpNla.Transport;
 
 namespace RdpNla.Integration.Tests.Gateway;
 
@@ -172,18 +166,9 @@ public class GatewayRelayIntegrityTests
                 using TcpClient client = await _listener.AcceptTcpClientAsync();
                 Connected = true;
                 client.NoDelay = true;
-                NetworkStream network = client.GetStream();
-                _ = X224ConnectionRequest.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, default));
-                await network.WriteAsync(new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Ssl)).Encode());
-                await using var tls = new SslStream(network);
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = TestCertificates.Server, EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 });
-                _ = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
-                byte[] core = new byte[12];
-                BitConverter.TryWriteBytes(core.AsSpan(0), GccBlockType.ServerCore);
-                BitConverter.TryWriteBytes(core.AsSpan(2), (ushort)core.Length);
-                BitConverter.TryWriteBytes(core.AsSpan(8), (uint)(SecurityProtocols.Ssl | SecurityProtocols.Hybrid));
-                await tls.WriteAsync(McsConnectPdu.EncodeConnectResponse([core]));
-                using (ClientInfoPdu info = ClientInfoPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default)))
+                (SslStream session, ClientInfoPdu info) = await TlsEchoBackend.AcceptSessionAsync(client.GetStream());
+                await using SslStream tls = session;
+                using (info)
                 {
                     InjectedUser = info.UserName;
                 }

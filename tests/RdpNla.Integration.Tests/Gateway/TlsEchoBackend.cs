@@ -51,29 +51,48 @@ internal sealed class TlsEchoBackend : IAsyncDisposable
         {
             try
             {
-                NetworkStream network = client.GetStream();
-                _ = X224ConnectionRequest.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, default));
-                await network.WriteAsync(new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Ssl)).Encode());
-                await using var tls = new SslStream(network);
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = TestCertificates.Server, EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 });
-                _ = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
-                byte[] core = new byte[12];
-                BitConverter.TryWriteBytes(core.AsSpan(0), GccBlockType.ServerCore);
-                BitConverter.TryWriteBytes(core.AsSpan(2), (ushort)core.Length);
-                BitConverter.TryWriteBytes(core.AsSpan(8), (uint)(SecurityProtocols.Ssl | SecurityProtocols.Hybrid));
-                await tls.WriteAsync(McsConnectPdu.EncodeConnectResponse([core]));
-                ClientInfoPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default)).Dispose();
+                (SslStream tls, ClientInfoPdu info) = await AcceptSessionAsync(client.GetStream());
+                info.Dispose();
+                await using var session = tls;
                 byte[] buffer = new byte[16 * 1024];
                 int n;
-                while ((n = await tls.ReadAsync(buffer)) > 0)
+                while ((n = await session.ReadAsync(buffer)) > 0)
                 {
-                    await tls.WriteAsync(buffer.AsMemory(0, n));
+                    await session.WriteAsync(buffer.AsMemory(0, n));
                 }
             }
             catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or EndOfStreamException or AuthenticationException)
             {
                 // the gateway closed the session
             }
+        }
+    }
+
+    /// <summary>
+    /// The backend side of the connection sequence as far as the gateway takes it: X.224 Connection Confirm selecting
+    /// PROTOCOL_SSL, TLS, MCS Connect Response (clientRequestedProtocols SSL|HYBRID, what the gateway requested), and
+    /// the Client Info PDU with the injected credentials. Then the stream is the session.
+    /// </summary>
+    public static async Task<(SslStream Tls, ClientInfoPdu Info)> AcceptSessionAsync(NetworkStream network)
+    {
+        _ = X224ConnectionRequest.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, default));
+        await network.WriteAsync(new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Ssl)).Encode());
+        var tls = new SslStream(network);
+        try
+        {
+            await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = TestCertificates.Server, EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 });
+            _ = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
+            byte[] core = new byte[12];
+            BitConverter.TryWriteBytes(core.AsSpan(0), GccBlockType.ServerCore);
+            BitConverter.TryWriteBytes(core.AsSpan(2), (ushort)core.Length);
+            BitConverter.TryWriteBytes(core.AsSpan(8), (uint)(SecurityProtocols.Ssl | SecurityProtocols.Hybrid));
+            await tls.WriteAsync(McsConnectPdu.EncodeConnectResponse([core]));
+            return (tls, ClientInfoPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default)));
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
         }
     }
 
