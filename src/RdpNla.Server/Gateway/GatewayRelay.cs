@@ -148,7 +148,7 @@ internal sealed class GatewayRelay
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await front.Tls.ShutdownAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
+            await GatewaySession.ShutdownTlsAsync(front.Tls, front.Transport).WaitAsync(timeout.Token).ConfigureAwait(false);
             front.Socket.Shutdown(SocketShutdown.Send);
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)

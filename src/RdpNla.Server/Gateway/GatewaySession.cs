@@ -400,12 +400,22 @@ internal sealed class GatewaySession
         }
     }
 
+    /// <summary>
+    /// Sends the TLS close_notify of a relayed leg. SslStream writes the alert without a flush, so the transport stops
+    /// holding writes first: the alert (after anything still held) goes out now and the peer sees a clean close.
+    /// </summary>
+    internal static async Task ShutdownTlsAsync(SslStream tls, RelayBufferingStream transport)
+    {
+        transport.BufferWrites = false;
+        await tls.ShutdownAsync().ConfigureAwait(false);
+    }
+
     private static async Task CloseBackendAsync(BackendLeg leg)
     {
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await leg.Tls.ShutdownAsync().WaitAsync(timeout.Token).ConfigureAwait(false);
+            await ShutdownTlsAsync(leg.Tls, leg.Transport).WaitAsync(timeout.Token).ConfigureAwait(false);
             leg.Socket.Shutdown(SocketShutdown.Both);
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)

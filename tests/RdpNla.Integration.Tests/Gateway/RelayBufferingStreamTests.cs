@@ -76,6 +76,27 @@ public class RelayBufferingStreamTests
         Assert.Equal(0, await stream.ReadAsync(buffer, Ct));
     }
 
+    [Fact]
+    public async Task BufferWrites_TheCloseNotifyOfATlsShutdownStillLeaves()
+    {
+        // The gateway ends a session with SslStream.ShutdownAsync (TLS close_notify) and then a TCP shutdown; the alert
+        // must not stay held here, or the peer sees a truncated TLS stream instead of a clean close.
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(System.Net.IPAddress.Loopback, ((System.Net.IPEndPoint)listener.LocalEndpoint).Port, Ct);
+        using System.Net.Sockets.TcpClient accepted = await listener.AcceptTcpClientAsync(Ct);
+        var transport = new RelayBufferingStream(accepted.GetStream());
+        await using Support.TlsPair pair = await Support.TlsPair.HandshakeAsync(client.GetStream(), transport, Support.TestCertificates.Server, Ct);
+        transport.BufferReads = true;
+        transport.BufferWrites = true;
+
+        await GatewaySession.ShutdownTlsAsync(pair.Server, transport);
+
+        // The TCP connection stays open: only the close_notify can end this read.
+        Assert.Equal(0, await pair.Client.ReadAsync(new byte[1], Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), Ct));
+    }
+
     private static byte[] Filled(int length, byte value) => Enumerable.Repeat(value, length).ToArray();
 
     /// <summary>Records each write and each read request; reads serve <c>source</c> as fast as asked.</summary>
