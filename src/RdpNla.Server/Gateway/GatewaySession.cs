@@ -308,9 +308,9 @@ internal sealed class GatewaySession
 
     /// <summary>
     /// One direction of the relay. It waits for data with a zero-byte read, so an idle direction holds no buffer; then
-    /// takes a pooled buffer, reads, keeps reading while the source's socket data is already received (whole records
-    /// already in <see cref="RelayBufferingStream"/>), up to the buffer size, and writes the batch with its records
-    /// coalesced into one send. The buffer bounds what is read ahead of a slow receiver (backpressure through TCP).
+    /// takes a pooled buffer, reads, keeps reading while the source's <see cref="RelayBufferingStream"/> still holds
+    /// bytes already received from the socket, up to the buffer size, and writes the batch with its records coalesced
+    /// into one send. The buffer bounds what is read ahead of a slow receiver (backpressure through TCP).
     /// </summary>
     private async Task CopyAsync(SslStream source, RelayBufferingStream sourceTransport, SslStream destination, RelayBufferingStream destinationTransport, Action<long> count, CancellationToken cancellationToken)
     {

@@ -3,14 +3,15 @@ using System.Buffers;
 namespace RdpNla.Server.Gateway;
 
 /// <summary>
-/// The stream under a relayed leg's <see cref="System.Net.Security.SslStream"/>, which buffers reads and writes once the
-/// relay turns <see cref="BufferReads"/> and <see cref="BufferWrites"/> on. SslStream writes every TLS record (at most 16 KiB of data, RFC 8446 §5.1) to its
-/// inner stream separately and reads about one record per call; here the records of one relay batch are collected and
-/// leave in one send at <see cref="FlushAsync(CancellationToken)"/>, and reads take up to 64 KiB from the socket at once.
-/// Most of a relay's CPU is the kernel's per-call work (TCP transmit, delivery, the receiver's wake-up), so fewer,
-/// larger calls are what makes it cheaper (docs/BENCHMARKS.md (f)). Off (the default, and always during the handshakes),
-/// reads and writes pass straight through. The buffers come from the shared pool and go back as soon as they are empty,
-/// so an idle session holds none; they only ever hold TLS ciphertext, so they are returned without clearing.
+/// The stream under a relayed leg's <see cref="System.Net.Security.SslStream"/>, which buffers reads and writes once
+/// the relay turns <see cref="BufferReads"/> and <see cref="BufferWrites"/> on. SslStream writes every TLS record (at
+/// most 16 KiB of data, RFC 8446 §5.1) to its inner stream separately and reads about one record per call; here the
+/// records of one relay batch are collected and leave in one send at <see cref="FlushAsync(CancellationToken)"/>, and
+/// reads take up to 64 KiB from the socket at once. Most of a relay's CPU is the kernel's per-call work (TCP transmit,
+/// delivery, the receiver's wake-up), so fewer, larger calls are what makes it cheaper (docs/BENCHMARKS.md (f)). Off
+/// (the default, and during the handshakes; for writes also from the TLS shutdown on), both pass straight through. The
+/// buffers come from the shared pool and go back as soon as they are empty, so an idle session holds none; they only
+/// ever hold TLS ciphertext, so they are returned without clearing.
 /// </summary>
 internal sealed class RelayBufferingStream(Stream inner) : Stream
 {
