@@ -9,15 +9,6 @@ namespace RdpNla.Integration.Tests.Gateway;
 /// <summary>Helpers shared by the gateway's real-peer fixtures.</summary>
 internal static class GatewayPeers
 {
-    public static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
-
     public static async Task WaitForPortAsync(int port, Process process, StringBuilder output, string what)
     {
         for (int i = 0; i < 200; i++)

@@ -44,7 +44,7 @@ public class GatewayRelayIntegrityTests
         Assert.Equal(Convert.ToHexString(PatternHash(new Random(seed), down)), Convert.ToHexString(receivedHash));
         Assert.Equal(Convert.ToHexString(PatternHash(new Random(seed + 1), up)), Convert.ToHexString(backendHash));
         Assert.Equal("alice", backend.InjectedUser);
-        GatewaySessionRecord session = await GatewayTestClient.SessionAsync(door, "alice");
+        GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal(throughSecondGateway ? "HYBRID_EX" : "SSL", session.BackendProtocol);
         Assert.InRange(session.BytesToClient, down, down + 4096); // the MCS Connect Response is counted too
         Assert.InRange(session.BytesToBackend, up, up + 4096); // and the connection-phase frames
@@ -61,7 +61,7 @@ public class GatewayRelayIntegrityTests
         await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
         using SslStream tls = await GatewayTestClient.ConnectAsync(tcp.GetStream(), expectConnectResponse: false);
 
-        GatewaySessionRecord session = await GatewayTestClient.SessionAsync(door, "alice");
+        GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("credentials-rejected", session.Outcome);
         Assert.Contains($"Backend {second.Address} rejected the injected credentials of alice: Early User Authorization Result AUTHZ_ACCESS_DENIED", door.LogText);
         Assert.Equal(0, await tls.ReadAsync(new byte[1], Ct)); // a clean disconnect: close_notify, then FIN

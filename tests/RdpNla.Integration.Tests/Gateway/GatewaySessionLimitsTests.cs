@@ -47,22 +47,6 @@ public class GatewaySessionLimitsTests(ShadowBackendFixture backend, XvfbDisplay
         TestContext.Current.CancellationToken,
         timeout);
 
-    private static async Task<GatewaySessionRecord> SessionAsync(TestFrontDoor door)
-    {
-        for (int i = 0; i < 200; i++)
-        {
-            IReadOnlyList<GatewaySessionRecord> rows = await door.Database.Gateway.ListSessionsAsync("alice", 1);
-            if (rows.Count > 0)
-            {
-                return rows[0];
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new InvalidOperationException($"no gateway session row\n{door.LogText}");
-    }
-
     [Fact]
     public async Task MaxSessionLength_EndsTheRelayedSession()
     {
@@ -71,7 +55,7 @@ public class GatewaySessionLimitsTests(ShadowBackendFixture backend, XvfbDisplay
         ProcessResult result = await FullSessionAsync(door, TimeSpan.FromSeconds(40));
 
         Assert.False(result.TimedOut, $"the session outlived its maximum length\n{door.LogText}");
-        GatewaySessionRecord session = await SessionAsync(door);
+        GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("timeout", session.Outcome);
         Assert.Contains("maximum session length 00:00:03 reached", session.Reason, StringComparison.Ordinal);
         Assert.True(session.Ended - session.Started >= TimeSpan.FromSeconds(2.5), $"{session.Started:O} .. {session.Ended:O}");
@@ -85,7 +69,7 @@ public class GatewaySessionLimitsTests(ShadowBackendFixture backend, XvfbDisplay
         ProcessResult result = await FullSessionAsync(door, TimeSpan.FromSeconds(40));
 
         Assert.False(result.TimedOut, $"the idle session was not ended\n{door.LogText}");
-        GatewaySessionRecord session = await SessionAsync(door);
+        GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("timeout", session.Outcome);
         Assert.Contains("idle for 00:00:02", session.Reason, StringComparison.Ordinal);
     }
@@ -108,7 +92,7 @@ public class GatewaySessionLimitsTests(ShadowBackendFixture backend, XvfbDisplay
         ProcessResult result = await client;
 
         Assert.False(result.TimedOut, door.LogText);
-        GatewaySessionRecord session = await SessionAsync(door);
+        GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("shutdown", session.Outcome);
         Assert.Contains("drain time of 00:00:01", session.Reason, StringComparison.Ordinal);
     }

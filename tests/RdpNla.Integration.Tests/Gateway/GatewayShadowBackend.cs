@@ -59,7 +59,7 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
         _xvfb = xvfb;
         for (int attempt = 0; ; attempt++)
         {
-            Port = GatewayPeers.FreePort();
+            Port = PeerPorts.GetFreePort();
             _shadow = ExternalProcess.Start(
                 "freerdp-shadow-cli",
                 ["/bind-address:127.0.0.1", $"/port:{Port}", $"/sec:{security}", $"/sam-file:{sam}"],

@@ -36,7 +36,7 @@ public sealed class ShadowGatewayFixture : IAsyncLifetime
         await Door.AddUserAsync("dave", CarolPassword);
         await store.SetMappedCredentialAsync("dave", "svc", string.Empty, Encoding.Unicode.GetBytes("not-the-backend-password"), key);
 
-        ClosedPort = GatewayPeers.FreePort();
+        ClosedPort = PeerPorts.GetFreePort();
         await Door.AddUserAsync("erin", AlicePassword);
         await store.SetUserBackendAsync("erin", $"127.0.0.1:{ClosedPort}");
 
@@ -59,22 +59,6 @@ public sealed class ShadowGatewayFixture : IAsyncLifetime
             await Backend.DisposeAsync();
         }
     }
-
-    public async Task<GatewaySessionRecord> WaitForSessionAsync(string user, long afterId = 0)
-    {
-        for (int i = 0; i < 200; i++)
-        {
-            IReadOnlyList<GatewaySessionRecord> rows = await Door.Database.Gateway.ListSessionsAsync(user, 1);
-            if (rows.Count > 0 && rows[0].Id > afterId)
-            {
-                return rows[0];
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new InvalidOperationException($"no gateway session row for {user}\n{Door.LogText}");
-    }
 }
 
 /// <summary>xfreerdp → rdpnla serve → freerdp-shadow-cli: the backend leg speaks CredSSP with the injected credentials.</summary>
@@ -93,7 +77,7 @@ public class GatewayShadowTests(ShadowGatewayFixture fixture, XvfbDisplay displa
         Assert.True(result.ExitCode == 0, $"{result.Output}\n{fixture.Door.LogText}\n{fixture.Backend.Output}");
         Assert.True(result.HasLine("Authentication only, exit status 0"), result.Output);
         Assert.Contains($"Backend {fixture.Backend.Address} accepted the injected credentials of alice (CredSSP version 6)", fixture.Door.LogText);
-        GatewaySessionRecord session = await fixture.WaitForSessionAsync("alice");
+        GatewaySessionRecord session = await fixture.Door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("HYBRID", session.FrontProtocol);
         Assert.Equal("HYBRID", session.BackendProtocol);
         Assert.Equal("pass-through", session.CredentialMode);
@@ -110,7 +94,7 @@ public class GatewayShadowTests(ShadowGatewayFixture fixture, XvfbDisplay displa
         Assert.Contains("Relaying carol to backend", fixture.Door.LogText);
         Assert.Contains("with mapped credentials for svc", fixture.Door.LogText);
         Assert.Contains($"Backend {fixture.Backend.Address} accepted the injected credentials of svc", fixture.Door.LogText);
-        GatewaySessionRecord session = await fixture.WaitForSessionAsync("carol");
+        GatewaySessionRecord session = await fixture.Door.WaitForGatewaySessionAsync("carol");
         Assert.Equal("mapped", session.CredentialMode);
         Assert.Equal("svc", session.BackendAccount);
     }
@@ -136,7 +120,7 @@ public class GatewayShadowTests(ShadowGatewayFixture fixture, XvfbDisplay displa
         Assert.False(result.TimedOut, result.Output);
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains($"Backend {fixture.Backend.Address} rejected the injected credentials of svc: the backend closed the connection after the NTLM AUTHENTICATE (wrong user name or password); disconnecting the client", fixture.Door.LogText);
-        Assert.Equal("credentials-rejected", (await fixture.WaitForSessionAsync("dave")).Outcome);
+        Assert.Equal("credentials-rejected", (await fixture.Door.WaitForGatewaySessionAsync("dave")).Outcome);
     }
 
     [Fact]
@@ -147,7 +131,7 @@ public class GatewayShadowTests(ShadowGatewayFixture fixture, XvfbDisplay displa
         Assert.False(result.TimedOut, result.Output);
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains($"Backend 127.0.0.1:{fixture.ClosedPort} is down: TCP connection to 127.0.0.1:{fixture.ClosedPort} failed: ConnectionRefused", fixture.Door.LogText);
-        Assert.Equal("backend-down", (await fixture.WaitForSessionAsync("erin")).Outcome);
+        Assert.Equal("backend-down", (await fixture.Door.WaitForGatewaySessionAsync("erin")).Outcome);
     }
 
     [Fact]
@@ -158,6 +142,6 @@ public class GatewayShadowTests(ShadowGatewayFixture fixture, XvfbDisplay displa
         Assert.False(result.TimedOut, result.Output);
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains($"Backend localhost:{fixture.Backend.Proxy.Port} certificate changed: expected SHA-256 {new string('A', 64)}, got ", fixture.Door.LogText);
-        Assert.Equal("certificate-changed", (await fixture.WaitForSessionAsync("frank")).Outcome);
+        Assert.Equal("certificate-changed", (await fixture.Door.WaitForGatewaySessionAsync("frank")).Outcome);
     }
 }

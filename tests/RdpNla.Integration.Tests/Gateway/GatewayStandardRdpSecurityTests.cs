@@ -41,7 +41,7 @@ public class GatewayStandardRdpSecurityTests
         using SslStream tls = await GatewayTestClient.ConnectAsync(tcp.GetStream(), expectConnectResponse: false);
 
         Assert.Equal(0, await tls.ReadAsync(new byte[1], Ct)); // a clean disconnect: close_notify, then FIN
-        GatewaySessionRecord session = await GatewayTestClient.SessionAsync(door, "alice");
+        GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("negotiation-failed", session.Outcome);
         Assert.StartsWith(reason, session.Reason, StringComparison.Ordinal);
         Assert.Contains($"Backend {backend} offers only Standard RDP Security (PROTOCOL_RDP), which the gateway does not relay; set the backend to TLS (xrdp: security_layer=tls); disconnecting the client", door.LogText);

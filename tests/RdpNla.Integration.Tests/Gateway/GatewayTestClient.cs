@@ -7,7 +7,6 @@ using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Gateway;
 using RdpNla.Transport;
 
 namespace RdpNla.Integration.Tests.Gateway;
@@ -55,22 +54,4 @@ internal static class GatewayTestClient
         await tls.WriteAsync(info.Encode(), Ct);
         return tls;
     }
-
-    /// <summary>The newest gateway session row of <paramref name="user"/>, once the server has written it.</summary>
-    public static async Task<GatewaySessionRecord> SessionAsync(TestFrontDoor door, string user)
-    {
-        for (int i = 0; i < 200; i++)
-        {
-            IReadOnlyList<GatewaySessionRecord> rows = await door.Database.Gateway.ListSessionsAsync(user, 1);
-            if (rows.Count > 0)
-            {
-                return rows[0];
-            }
-
-            await Task.Delay(50, Ct);
-        }
-
-        throw new InvalidOperationException($"no gateway session row\n{door.LogText}");
-    }
-
 }

@@ -86,7 +86,7 @@ public sealed class GatewayXrdpBackend : IAsyncDisposable
             }
         }
 
-        Port = GatewayPeers.FreePort();
+        Port = PeerPorts.GetFreePort();
         string xrdpIni = Path.Combine(_directory, "xrdp.ini");
         string sesmanIni = Path.Combine(_directory, "sesman.ini");
         await File.WriteAllTextAsync(xrdpIni, Rewrite(await File.ReadAllTextAsync("/etc/xrdp/xrdp.ini"), new()

@@ -39,22 +39,6 @@ public sealed class XrdpGatewayFixture : IAsyncLifetime
             await Backend.DisposeAsync();
         }
     }
-
-    public async Task<GatewaySessionRecord> WaitForSessionAsync(string user)
-    {
-        for (int i = 0; i < 200; i++)
-        {
-            IReadOnlyList<GatewaySessionRecord> rows = await Door.Database.Gateway.ListSessionsAsync(user, 1);
-            if (rows.Count > 0)
-            {
-                return rows[0];
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new InvalidOperationException($"no gateway session row for {user}\n{Door.LogText}");
-    }
 }
 
 /// <summary>
@@ -108,7 +92,7 @@ public class GatewayXrdpTests(XrdpGatewayFixture fixture, XvfbDisplay display) :
             await ExternalProcess.StopAsync(xvfb);
         }
 
-        GatewaySessionRecord session = await fixture.WaitForSessionAsync(fixture.Backend.UserName);
+        GatewaySessionRecord session = await fixture.Door.WaitForGatewaySessionAsync(fixture.Backend.UserName);
         Assert.Equal("HYBRID", session.FrontProtocol);
         Assert.Equal("SSL", session.BackendProtocol);
         Assert.Equal("pass-through", session.CredentialMode);

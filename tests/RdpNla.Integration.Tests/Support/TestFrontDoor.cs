@@ -93,6 +93,26 @@ public sealed class TestFrontDoor : IAsyncDisposable
         return await AuditAsync();
     }
 
+    /// <summary>
+    /// Waits for the gateway session row of <paramref name="user"/> newer than <paramref name="afterId"/> (the server
+    /// writes it as the session ends) and returns it.
+    /// </summary>
+    public async Task<Server.Gateway.GatewaySessionRecord> WaitForGatewaySessionAsync(string user, long afterId = 0)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            IReadOnlyList<Server.Gateway.GatewaySessionRecord> rows = await Database.Gateway.ListSessionsAsync(user, 1);
+            if (rows.Count > 0 && rows[0].Id > afterId)
+            {
+                return rows[0];
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new InvalidOperationException($"no gateway session row for {user}\n{LogText}");
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
