@@ -40,7 +40,16 @@ cleanup() {
   for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-( sleep "$WATCHDOG"; echo "watchdog: $WATCHDOG s passed, stopping" >&2; kill -TERM $$ ) & WATCHDOG_PID=$!; PIDS+=("$WATCHDOG_PID")
+# The watchdog's sleep is its own child: the TERM trap ends it too, so no process outlives the run holding its output
+# open (a plain "( sleep ...) &" leaves the sleep running, and "run-benchmarks.sh | grep" waits for it).
+watchdog() {
+  sleep "$WATCHDOG" & local sleeper=$!
+  trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  wait "$sleeper"
+  echo "watchdog: $WATCHDOG s passed, stopping" >&2
+  kill -TERM $$
+}
+watchdog </dev/null & WATCHDOG_PID=$!; PIDS+=("$WATCHDOG_PID")
 ulimit -n "$(ulimit -Hn)" || true
 
 log "build (Release)"
@@ -285,4 +294,4 @@ fi
 
 log "results"
 cat "$RESULTS"
-cp "$RESULTS" "$ROOT/bench/results-latest.txt" 2>/dev/null || true
+echo "results: $RESULTS (copy the figures into docs/BENCHMARKS.md with their command)" >&2
