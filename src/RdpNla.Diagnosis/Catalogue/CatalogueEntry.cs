@@ -28,7 +28,7 @@ public sealed record CatalogueEntry(
 
 /// <summary>A message the Windows client shows.</summary>
 /// <param name="Text">The text, as quoted by the source.</param>
-/// <param name="Source">Where the text comes from (seed article, nla-protocol.md section).</param>
+/// <param name="Source">Where the text comes from (Microsoft KB article, docs/interop.md section).</param>
 /// <param name="Confirmed">False when the link between this message and the cause is not confirmed by the sources.</param>
 public sealed record ClientMessage(string Text, string Source, bool Confirmed = true);
 

@@ -20,7 +20,7 @@ public static class CatalogueMarkdown
         md.Append("Windows client showed, what doctor measures, and the fixes: the safe fix first; an insecure workaround is marked\n");
         md.Append("**INSECURE** and comes with the command that reverts it. Run the commands in an elevated prompt; `<user>`,\n");
         md.Append("`<host>` and `<thumbprint>` are placeholders. Messages marked *(unconfirmed)* are the usual wording, but the\n");
-        md.Append("reference sources do not confirm that this cause produces them.\n\n");
+        md.Append("public sources do not confirm that this cause produces them ([interop.md](interop.md#mstsc-messages)).\n\n");
         md.Append("| id | cause | exit code |\n| --- | --- | --- |\n");
         foreach (CatalogueEntry entry in CauseCatalogue.All)
         {

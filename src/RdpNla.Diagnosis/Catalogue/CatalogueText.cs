@@ -19,7 +19,7 @@ internal static class CatalogueText
     public const string GpoConnections = "Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Connections > ";
     public const string GpoOracle = "Computer Configuration > Administrative Templates > System > Credentials Delegation > Encryption Oracle Remediation";
 
-    public const string MstscNotInSources = "mstsc wording not in the reference sources";
+    public const string MstscNotInSources = "usual mstsc wording; no public source ties it to this cause";
 
     public const string CantConnectMessage = "Remote Desktop can't connect to the remote computer for one of these reasons: 1) Remote access to the server is not enabled 2) The remote computer is turned off 3) The remote computer is not available on the network. Make sure the remote computer is turned on and connected to the network, and that remote access is enabled.";
 

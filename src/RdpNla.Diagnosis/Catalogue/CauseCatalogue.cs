@@ -8,8 +8,8 @@ namespace RdpNla.Diagnosis.Catalogue;
 /// doctor prints and the fixes. docs/troubleshooting.md is generated from it (<see cref="CatalogueMarkdown"/>).
 /// </summary>
 /// <remarks>
-/// Sources: the seed articles (the XP SP3 tspkg/credssp.dll case, the CredSSP encryption-oracle case, the
-/// "authentication is required" page) and nla-protocol.md §2.5, §3.7, §4, §6.2–6.3. A message whose link to the
+/// Sources: Microsoft KB951608 (CredSSP on Windows XP SP3), KB4093492 (the CredSSP encryption oracle), MS-RDPBCGR,
+/// MS-CSSP and docs/interop.md (#windows-security-layer, #errorcode, #encryption-oracle, #mstsc-messages). A message whose link to the
 /// cause those sources do not confirm is marked <see cref="ClientMessage.Confirmed"/> = false.
 /// </remarks>
 public static class CauseCatalogue
@@ -146,8 +146,8 @@ public static class CauseCatalogue
         yield return new(
             Cause.NlaRequiredClientUnsupported, "nla-required-client-unsupported", "The server requires NLA and the client cannot do it (XP SP3: CredSSP provider not enabled)", CauseClass.SecurityLayer,
             [
-                new("The remote computer requires Network Level Authentication, which your computer does not support. For assistance, contact your system administrator or technical support.", "seed articles (XP SP3 tspkg/credssp.dll; cloud instance NLA); nla-protocol.md §6.3"),
-                new("Authentication error (code 0x507)", "seed article (XP SP3 tspkg/credssp.dll): seen after the registry change when the computer was not restarted; 0x507 = ERROR_UNIDENTIFIED_ERROR, nla-protocol.md §6.3", false),
+                new("The remote computer requires Network Level Authentication, which your computer does not support. For assistance, contact your system administrator or technical support.", "MS-RDPBCGR §2.2.1.2.2 (HYBRID_REQUIRED_BY_SERVER); KB951608; docs/interop.md#mstsc-messages"),
+                new("Authentication error (code 0x507)", "user reports (XP SP3 after the KB951608 registry change, before the restart); 0x507 = ERROR_UNIDENTIFIED_ERROR, docs/interop.md#mstsc-messages", false),
             ],
             "The server requires Network Level Authentication (UserAuthentication=1) and answered RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER because the client did not offer CredSSP. Windows XP SP3 has CredSSP but does not enable it: the tspkg package and credssp.dll provider must be added to the registry and the computer restarted (KB951608). Other clients may have CredSSP turned off (enablecredsspsupport:i:0 in the .rdp file).",
             "The server answered RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER to a request for {requested}: it requires NLA ({serverSetting}) and the client did not offer CredSSP{clientDetail}.",
@@ -203,10 +203,10 @@ public static class CauseCatalogue
         yield return new(
             Cause.ServerRefusesNla, "server-refuses-nla", "The server refuses NLA and TLS (SecurityLayer 0): Standard RDP Security only", CauseClass.SecurityLayer,
             [
-                new("You cannot proceed because authentication is required", "seed article (\"authentication is required\"); link to Standard RDP Security is the hypothesis of nla-protocol.md §6.3 (client set to 'Do not connect' when the server cannot be authenticated)", false),
-                new("(no error: the Windows logon screen of the server appears instead of the client's credential prompt)", "nla-protocol.md §2.4, §8 (mstsc proceeds with Standard RDP Security)", false),
+                new("You cannot proceed because authentication is required", "docs/interop.md#mstsc-messages: the link to Standard RDP Security is a hypothesis (client set to 'Do not connect' when the server cannot be authenticated)", false),
+                new("(no error: the Windows logon screen of the server appears instead of the client's credential prompt)", "MS-RDPBCGR §3.3.5.3.2, §5.3; docs/interop.md#standard-rdp-security (mstsc proceeds with Standard RDP Security)", false),
             ],
-            "SecurityLayer 0 makes the server answer PROTOCOL_RDP (Standard RDP Security) whatever the client offers: no TLS, no NLA, the server is not authenticated and the password travels under RC4. A client that insists on server authentication refuses to proceed. The seed article's advice to set SecurityLayer to 0 is this insecure configuration, not a fix.",
+            "SecurityLayer 0 makes the server answer PROTOCOL_RDP (Standard RDP Security) whatever the client offers: no TLS, no NLA, the server is not authenticated and the password travels under RC4. A client that insists on server authentication refuses to proceed. Advice found on the web to set SecurityLayer to 0 produces this insecure configuration; it is not a fix.",
             "The server selected {selected} although the client offered {requested}{serverSetting}.",
             [
                 Fix.Safe(FixSide.Server, "Require TLS and NLA on the server",
@@ -226,7 +226,7 @@ public static class CauseCatalogue
 
         yield return new(
             Cause.NoNlaTlsOnly, "no-nla-tls-only", "Neither side insists on NLA: the connection uses TLS without pre-authentication", CauseClass.SecurityLayer,
-            [new("(no error on a Windows server: its logon screen appears instead of the client's credential prompt; rdpnla serve closes the connection after TLS)", "nla-protocol.md §2.5 (RSP PROTOCOL_SSL)", false)],
+            [new("(no error on a Windows server: its logon screen appears instead of the client's credential prompt; rdpnla serve closes the connection after TLS)", "docs/interop.md#windows-security-layer (RSP PROTOCOL_SSL)", false)],
             "The server does not require NLA (UserAuthentication=0) and the client did not offer CredSSP, so the server selected PROTOCOL_SSL: the session starts before the user is authenticated. rdpnla serve serves NLA only and closes such connections.",
             "The server selected {selected} for a request of {requested}: no NLA{serverSetting}.",
             [
@@ -243,9 +243,9 @@ public static class CauseCatalogue
         yield return new(
             Cause.EncryptionOracleServerUnpatched, "encryption-oracle-server-unpatched", "CredSSP encryption oracle: an updated client refuses a server without the CVE-2018-0886 fix", CauseClass.CredSspVersion,
             [
-                new("An authentication error has occurred. The function requested is not supported. Remote computer: <host>. This could be due to CredSSP encryption oracle remediation. For more information, see https://go.microsoft.com/fwlink/?linkid=866660", "seed article (CredSSP encryption oracle); nla-protocol.md §4.4, §6.3"),
-                new("An authentication error occurred. The specified function is not supported. Remote computer: <host>", "seed article (CredSSP encryption oracle), Windows 7 wording"),
-                new("System event 6041 (LsaSrv): A CredSSP authentication to <host> failed to negotiate a common protocol version. The remote host offered version <v> which is not permitted by Encryption Oracle Remediation.", "nla-protocol.md §4.4"),
+                new("An authentication error has occurred. The function requested is not supported. Remote computer: <host>. This could be due to CredSSP encryption oracle remediation. For more information, see https://go.microsoft.com/fwlink/?linkid=866660", "KB4093492; docs/interop.md#encryption-oracle"),
+                new("An authentication error occurred. The specified function is not supported. Remote computer: <host>", "KB4093492, Windows 7 wording; docs/interop.md#encryption-oracle"),
+                new("System event 6041 (LsaSrv): A CredSSP authentication to <host> failed to negotiate a common protocol version. The remote host offered version <v> which is not permitted by Encryption Oracle Remediation.", "KB4093492; docs/interop.md#encryption-oracle"),
             ],
             "Since May 2018 an updated Windows client (AllowEncryptionOracle 1 'Mitigated', the default, or 0 'Force Updated Clients') refuses a server whose CredSSP is older than version 5, i.e. a server without the March 2018 update. The client stops right after the server's first CredSSP message, before sending the password.",
             "The server announced CredSSP version {serverVersion} (below 5: no CVE-2018-0886 fix) and the client's AllowEncryptionOracle is {clientPolicy}, which does not allow falling back.",
@@ -283,7 +283,7 @@ public static class CauseCatalogue
 
         yield return new(
             Cause.EncryptionOracleClientUnpatched, "encryption-oracle-client-unpatched", "CredSSP encryption oracle: a \"Force Updated Clients\" server refuses a client without the CVE-2018-0886 fix", CauseClass.CredSspVersion,
-            [new("An authentication error has occurred. The function requested is not supported.", "nla-protocol.md §4.4: the message for this direction is UNCONFIRMED (a generic authentication error is expected)", false)],
+            [new("An authentication error has occurred. The function requested is not supported.", "docs/interop.md#encryption-oracle: the message for this direction is not documented (a generic authentication error is expected)", false)],
             "The server's AllowEncryptionOracle is 0 (Force Updated Clients): it refuses CredSSP clients older than version 5, i.e. clients without the March 2018 update. It says so with errorCode STATUS_NOT_SUPPORTED when the client understands errorCode, otherwise it just closes the connection.",
             "The server refused the client's CredSSP version {clientVersion} (below 5): {serverAnswer}.",
             [
@@ -366,10 +366,10 @@ public static class CauseCatalogue
         yield return new(
             Cause.PasswordExpired, "password-expired", "The password has expired (NLA cannot change it)", CauseClass.AccountState,
             [
-                new("An authentication error has occurred. The Local Security Authority cannot be contacted", "nla-protocol.md §6.3 (reports; INFERRED)", false),
-                new("The remote computer that you are trying to connect to requires Network Level Authentication (NLA), but your Windows domain controller cannot be contacted to perform NLA.", "nla-protocol.md §6.3 (reports tie it to expired passwords; UNCONFIRMED)", false),
+                new("An authentication error has occurred. The Local Security Authority cannot be contacted", "docs/interop.md#mstsc-messages (user reports; inferred)", false),
+                new("The remote computer that you are trying to connect to requires Network Level Authentication (NLA), but your Windows domain controller cannot be contacted to perform NLA.", "docs/interop.md#mstsc-messages (user reports tie it to expired passwords; not confirmed)", false),
             ],
-            "The password was right but has expired: the server answered STATUS_PASSWORD_EXPIRED. With NLA the user cannot change it during the connection (the seed article lists this as an NLA disadvantage).",
+            "The password was right but has expired: the server answered STATUS_PASSWORD_EXPIRED. With NLA the user cannot change it during the connection (a known limit of NLA: docs/interop.md#errorcode).",
             "The server answered CredSSP errorCode {status} for {user}.",
             [
                 passwordChangeWays,
@@ -392,7 +392,7 @@ public static class CauseCatalogue
 
         yield return new(
             Cause.PasswordMustChange, "password-must-change", "The password must be changed at next logon (NLA cannot change it)", CauseClass.AccountState,
-            [new("An authentication error has occurred. The Local Security Authority cannot be contacted", "nla-protocol.md §6.3 (reports; INFERRED)", false)],
+            [new("An authentication error has occurred. The Local Security Authority cannot be contacted", "docs/interop.md#mstsc-messages (user reports; inferred)", false)],
             "The password was right but the account is flagged 'User must change password at next logon': the server answered STATUS_PASSWORD_MUST_CHANGE. NLA cannot perform the change.",
             "The server answered CredSSP errorCode {status} for {user}.",
             [
@@ -407,7 +407,7 @@ public static class CauseCatalogue
 
         yield return new(
             Cause.RemoteLogonDenied, "remote-logon-denied", "The user has no right to log on remotely", CauseClass.Authorization,
-            [new("The connection was denied because the user account is not authorized for remote login.", "nla-protocol.md §6.3 (INFERRED)", false)],
+            [new("The connection was denied because the user account is not authorized for remote login.", "docs/interop.md#mstsc-messages (inferred)", false)],
             "The user authenticated (CredSSP succeeded) but may not open a Remote Desktop session: not in Remote Desktop Users / 'Allow log on through Remote Desktop Services', or listed in 'Deny log on through Remote Desktop Services'. With HYBRID_EX the server says so in the Early User Authorization Result (AUTHZ_ACCESS_DENIED); with HYBRID it disconnects.",
             "CredSSP succeeded for {user}, then {authorization}.",
             [
@@ -422,7 +422,7 @@ public static class CauseCatalogue
 
         yield return new(
             Cause.AuthenticationFailed, "authentication-failed", "CredSSP failed without saying why", CauseClass.Credentials,
-            [new("An authentication error has occurred (Code: 0x507)", "nla-protocol.md §6.3: 0x507 = ERROR_UNIDENTIFIED_ERROR; the wire trigger is UNCONFIRMED", false)],
+            [new("An authentication error has occurred (Code: 0x507)", "docs/interop.md#mstsc-messages: 0x507 = ERROR_UNIDENTIFIED_ERROR; the wire trigger is not confirmed", false)],
             "The server ended CredSSP without an errorCode (CredSSP versions 2 and 5 cannot carry one, and some servers just close TLS). The reason is only in the server's logs.",
             "The server closed the connection during CredSSP {stage} without an errorCode (server CredSSP version {serverVersion}).",
             [

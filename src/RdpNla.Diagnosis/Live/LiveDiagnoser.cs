@@ -227,7 +227,7 @@ public static class LiveDiagnoser
             case CredSspEnd.ClosedWithoutStatus:
                 if (credSsp.Stage == CredSspStage.FirstRequest && credSsp.ServerVersion is null && credSsp.ClientVersion < 5)
                 {
-                    // nla-protocol.md §4.3: a Force Updated Clients server refuses a version < 5 on the first TSRequest and,
+                    // docs/interop.md#encryption-oracle: a Force Updated Clients server refuses a version < 5 on the first TSRequest and,
                     // for a client that cannot read errorCode (version 2), just closes.
                     values["serverAnswer"] = "the connection closed right after the client's first TSRequest, as a Force Updated Clients server does";
                     return Report(Cause.EncryptionOracleClientUnpatched, ConnectionPhase.CredSsp);
@@ -260,7 +260,7 @@ public static class LiveDiagnoser
             if (authorization.EarlyUserAuthorizationResult is null && authorization.ServerClosedImmediately)
             {
                 // PROTOCOL_HYBRID has no Early User Authorization Result: a server that closes right after CredSSP is
-                // refusing the session (nla-protocol.md §6.1), most likely for the remote logon right.
+                // refusing the session (docs/interop.md#early-user-authorization), most likely for the remote logon right.
                 values["authorization"] = "the server closed the connection right after CredSSP (PROTOCOL_HYBRID has no Early User Authorization Result, so this is the only sign)";
                 return Report(Cause.RemoteLogonDenied, ConnectionPhase.Authorization);
             }

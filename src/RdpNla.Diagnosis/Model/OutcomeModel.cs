@@ -75,28 +75,28 @@ public sealed record PredictedOutcome
 /// comparing it with handshakes against <c>rdpnla serve</c> tests both.
 /// </summary>
 /// <remarks>
-/// <para>Sources and decisions (nla-protocol.md):</para>
+/// <para>Sources and decisions (docs/interop.md; MS-RDPBCGR, MS-CSSP, KB4093492):</para>
 /// <list type="number">
-/// <item>§2.5 table: UserAuthentication=1 on layer 1 or 2 → CredSSP required, RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER
-/// to a client that does not offer HYBRID. Layer 0 with UA=1 is UNCONFIRMED; decided: it behaves as UA=1 (NLA runs
+/// <item>#windows-security-layer table: UserAuthentication=1 on layer 1 or 2 → CredSSP required, RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER
+/// to a client that does not offer HYBRID. Layer 0 with UA=1 is undocumented; decided: it behaves as UA=1 (NLA runs
 /// over TLS, so requiring NLA overrides "RDP only").</item>
-/// <item>§2.5: layer 0 with UA=0 answers RDP_NEG_RSP PROTOCOL_RDP to every request (UNCONFIRMED for SSL/HYBRID requests;
+/// <item>#windows-security-layer: layer 0 with UA=0 answers RDP_NEG_RSP PROTOCOL_RDP to every request (undocumented for SSL/HYBRID;
 /// decided as the table says). The client then runs Standard RDP Security: no TLS, no NLA → server-refuses-nla.
 /// Against rdpnla serve the connection is closed right after the Connection Confirm.</item>
-/// <item>§2.5: layers 1 and 2 with UA=0 select HYBRID_EX &gt; HYBRID &gt; SSL. A client without CredSSP requests SSL only
+/// <item>#windows-security-layer: layers 1 and 2 with UA=0 select HYBRID_EX &gt; HYBRID &gt; SSL. A client without CredSSP requests SSL only
 /// (XP SP3 without tspkg) and gets PROTOCOL_SSL: TLS without pre-authentication → no-nla-tls-only (rdpnla serve closes
 /// after the TLS handshake).</item>
-/// <item>§2.5 / §11 row 11: HYBRID_EX is selected whenever the client requests it with HYBRID (mstsc requests 0x0B).</item>
-/// <item>§4.3: a patched server with AllowEncryptionOracle=0 refuses a client version below 5 on the client's first
+/// <item>#windows-security-layer (undocumented, decided): HYBRID_EX is selected whenever the client requests it with HYBRID (mstsc requests 0x0B).</item>
+/// <item>#encryption-oracle: a patched server with AllowEncryptionOracle=0 refuses a client version below 5 on the client's first
 /// TSRequest (before any credential), with errorCode STATUS_NOT_SUPPORTED when both versions carry errorCode
-/// (MS-CSSP §3.1.5 step 4; UNCONFIRMED for Windows, §11 row 14). This check comes first in time.</item>
-/// <item>§4.3: a patched client with AllowEncryptionOracle 0 or 1 refuses a server version below 5 on the server's first
+/// (MS-CSSP §3.1.5 step 4; not confirmed for Windows, which may just close). This check comes first in time.</item>
+/// <item>#encryption-oracle: a patched client with AllowEncryptionOracle 0 or 1 refuses a server version below 5 on the server's first
 /// TSRequest (the CHALLENGE), before sending credentials; with 2 it falls back. The KB4093492 matrix follows.</item>
 /// <item>An unpatched client or server has no AllowEncryptionOracle: the value is ignored on that side.</item>
-/// <item>§3.7 and the account rules: wrong password and unknown user → STATUS_LOGON_FAILURE; lockout is reported
+/// <item>#errorcode and the account rules: wrong password and unknown user → STATUS_LOGON_FAILURE; lockout is reported
 /// whatever the password; disabled / must-change / expired only after a correct password; errorCode is sent only when
 /// both versions are 3, 4 or ≥ 6, otherwise the server closes TLS without a status.</item>
-/// <item>§6.1: no right to log on remotely → authenticated, then AUTHZ_ACCESS_DENIED in the Early User Authorization
+/// <item>#early-user-authorization: no right to log on remotely → authenticated, then AUTHZ_ACCESS_DENIED in the Early User Authorization
 /// Result (HYBRID_EX) or a disconnect after CredSSP (HYBRID).</item>
 /// <item>TLS is assumed to succeed (the model has no TLS dimension); name, TCP and certificate causes are live-only.</item>
 /// </list>
@@ -165,13 +165,13 @@ public static class OutcomeModel
         values["clientDetail"] = client.CredSsp == ClientCredSsp.None ? " (no CredSSP provider: XP SP3 without tspkg/credssp.dll requests PROTOCOL_SSL only)" : string.Empty;
         why.Add(Inv($"The client ({client}) requests {requested.Name()}; the server has {serverSetting}."));
 
-        // 1. X.224 negotiation (nla-protocol.md §2.5).
+        // 1. X.224 negotiation (docs/interop.md#windows-security-layer).
         SecurityProtocols selected;
         if (server.UserAuthentication)
         {
             if (server.SecurityLayer == SecurityLayer.Rdp)
             {
-                why.Add("SecurityLayer 0 with UserAuthentication=1 is treated as requiring NLA (nla-protocol.md §2.5, UNCONFIRMED; NLA needs TLS).");
+                why.Add("SecurityLayer 0 with UserAuthentication=1 is treated as requiring NLA (undocumented for Windows, see docs/interop.md#windows-security-layer; NLA needs TLS).");
             }
 
             if (!offersHybrid)
@@ -216,7 +216,7 @@ public static class OutcomeModel
         values["selected"] = selected.Name();
         why.Add($"The server selects {selected.Name()}; TLS, then CredSSP.");
 
-        // 2. CredSSP versions (nla-protocol.md §4.3, KB4093492).
+        // 2. CredSSP versions (KB4093492, docs/interop.md#encryption-oracle).
         int clientVersion = client.CredSspVersionSpoken;
         int serverVersion = server.MaxCredSspVersion;
         bool errorCodeDelivered = CredSspVersion.SupportsErrorCode(serverVersion) && CredSspVersion.SupportsErrorCode(clientVersion);
@@ -252,7 +252,7 @@ public static class OutcomeModel
             why.Add(Inv($"CredSSP runs at version {Math.Min(clientVersion, serverVersion)} with the public-key echo (no CVE-2018-0886 protection)."));
         }
 
-        // 3. The account (AccountPolicy rules, nla-protocol.md §3.7).
+        // 3. The account (AccountPolicy rules, docs/interop.md#errorcode).
         values["user"] = "the user";
         (Cause? cause, NtStatus status) = account switch
         {

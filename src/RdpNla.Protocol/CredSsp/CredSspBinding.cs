@@ -5,7 +5,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// <summary>
 /// The public-key binding that ties CredSSP to the TLS server certificate (MS-CSSP §3.1.5 steps 3–4).
 /// The key is the contents of the certificate's subjectPublicKey BIT STRING without the unused-bits octet
-/// (nla-protocol.md §3.6) — what <c>X509Certificate2.GetPublicKey()</c> returns.
+/// (docs/interop.md#public-key-binding) — what <c>X509Certificate2.GetPublicKey()</c> returns.
 /// </summary>
 public static class CredSspBinding
 {

@@ -8,7 +8,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// The CredSSP initiator (MS-CSSP §3.1.5), shaped like <c>System.Net.Security.NegotiateAuthentication</c>: call
 /// <see cref="GetOutgoingBlob"/> with no input for the first TSRequest, then with each TSRequest the server sends.
 /// It verifies the server's public-key binding before it delegates any credential, and applies the
-/// AllowEncryptionOracle policy to the server's version as a patched Windows client does (nla-protocol.md §4.3).
+/// AllowEncryptionOracle policy to the server's version as a patched Windows client does (KB4093492; docs/interop.md#encryption-oracle).
 /// </summary>
 public sealed class CredSspClientContext : IDisposable
 {
@@ -118,7 +118,7 @@ public sealed class CredSspClientContext : IDisposable
 
             ServerVersion = response.Version;
 
-            // nla-protocol.md §4.3–4.4: a patched client under "Force Updated Clients" or "Mitigated" refuses a server
+            // KB4093492 (docs/interop.md#encryption-oracle): a patched client under "Force Updated Clients" or "Mitigated" refuses a server
             // below version 5 right after its first TSRequest (mstsc: "The function requested is not supported ...
             // This could be due to CredSSP encryption oracle remediation", event 6041).
             if (_options.MaxVersion >= CredSspVersion.FirstPatched

@@ -127,7 +127,7 @@ public sealed class CredSspServerContext : IDisposable
 
             PeerVersion = request.Version;
 
-            // nla-protocol.md §4.3: a patched server with "Force Updated Clients" refuses clients below version 5.
+            // KB4093492 (docs/interop.md#encryption-oracle): a patched "Force Updated Clients" server refuses clients below 5.
             // MS-CSSP §3.1.5 step 4: it SHOULD send STATUS_NOT_SUPPORTED to a client that understands errorCode.
             if (_options.MaxVersion >= CredSspVersion.FirstPatched
                 && _options.AllowEncryptionOracle == EncryptionOraclePolicy.ForceUpdatedClients
@@ -142,7 +142,7 @@ public sealed class CredSspServerContext : IDisposable
         }
         else if (request.Version != PeerVersion)
         {
-            // nla-protocol.md §3.4 (FreeRDP nla_decode_ts_request): a peer that changes its version mid-exchange is refused.
+            // docs/interop.md#credssp-versions (FreeRDP nla_decode_ts_request): a peer that changes its version mid-exchange is refused.
             return Fail(NlaFailureReason.UnsupportedVersion, $"The client changed its CredSSP version from {PeerVersion} to {request.Version}.", NtStatus.LogonFailure, out status);
         }
 
@@ -153,7 +153,7 @@ public sealed class CredSspServerContext : IDisposable
 
         if (request.ClientNonce is not null)
         {
-            // nla-protocol.md §3.6: use the nonce from the TSRequest that carries pubKeyAuth (FreeRDP keeps the latest).
+            // docs/interop.md#public-key-binding: use the nonce from the TSRequest that carries pubKeyAuth (FreeRDP keeps the latest).
             if (request.ClientNonce.Length != CredSspBinding.ClientNonceSize)
             {
                 throw new NlaProtocolException(NlaFailureReason.Malformed, $"clientNonce has {request.ClientNonce.Length} bytes instead of 32.", "MS-CSSP §2.2.1");
@@ -213,7 +213,7 @@ public sealed class CredSspServerContext : IDisposable
                     return AnswerPubKeyAuth(pubKeyAuth, output, out status);
                 }
 
-                // nla-protocol.md §5.8 rule 4: a client (FreeRDP over SPNEGO) may send pubKeyAuth one leg later.
+                // docs/interop.md#spnego-acceptor rule 4: a client (FreeRDP over SPNEGO) may send pubKeyAuth one leg later.
                 _state = State.AwaitingPubKeyAuth;
                 status = NlaStatus.ContinueNeeded;
                 return output is null
@@ -291,7 +291,7 @@ public sealed class CredSspServerContext : IDisposable
         if (!MatchesAuthenticatedIdentity(password, out string? mismatch))
         {
             // MS-CSSP §1.3: the delegated credentials create the session; a client must not prove one identity and
-            // delegate another (nla-protocol.md §3.8, hardening for hosts that relay the delegated password).
+            // delegate another (docs/interop.md#tscredentials, hardening for hosts that relay the delegated password).
             password.Dispose();
             return Fail(NlaFailureReason.UnsupportedCredentials, mismatch!, NtStatus.LogonFailure, out status);
         }

@@ -1,6 +1,6 @@
 namespace RdpNla.Protocol.CredSsp;
 
-/// <summary>The version rules of MS-CSSP §2.2.1 and nla-protocol.md §3.4–3.5.</summary>
+/// <summary>The version rules of MS-CSSP §2.2.1 and docs/interop.md#credssp-versions.</summary>
 public static class CredSspVersion
 {
     /// <summary>The highest version this implementation speaks (errorCode and the SHA-256 nonce binding).</summary>

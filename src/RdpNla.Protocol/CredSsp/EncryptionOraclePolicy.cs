@@ -3,7 +3,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// <summary>
 /// The Windows "Encryption Oracle Remediation" policy (CVE-2018-0886), registry value
 /// <c>HKLM\Software\Microsoft\Windows\CurrentVersion\Policies\System\CredSSP\Parameters\AllowEncryptionOracle</c>.
-/// nla-protocol.md §4.3: as a client, 0 and 1 refuse a server whose TSRequest.version is below 5; as a server,
+/// KB4093492 (docs/interop.md#encryption-oracle): as a client, 0 and 1 refuse a server whose TSRequest.version is below 5; as a server,
 /// 0 refuses a client below 5 and 1 and 2 accept it (with the version 2–4 public-key echo).
 /// </summary>
 public enum EncryptionOraclePolicy

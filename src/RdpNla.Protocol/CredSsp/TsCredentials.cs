@@ -51,7 +51,7 @@ public sealed class TsCredentials : IDisposable
     public TsCredentialType? KnownType => CredType is 1 or 2 or 6 ? (TsCredentialType)CredType : null;
 
     /// <summary>TSCredentials{credType 1, TSPasswordCreds{domainName, userName, password}} in UTF-16LE without NULs.</summary>
-    /// <remarks>Empty strings are legal: Restricted Admin clients send three empty OCTET STRINGs (asyauth; see nla-protocol.md §3.10).</remarks>
+    /// <remarks>Empty strings are legal: Restricted Admin clients send three empty OCTET STRINGs (asyauth; see docs/interop.md#restricted-admin).</remarks>
     public static TsCredentials ForPassword(string domainName, string userName, ReadOnlySpan<char> password)
     {
         using var creds = new TsPasswordCreds(domainName, userName, password);

@@ -5,7 +5,7 @@ namespace RdpNla.Protocol.Negotiate;
 
 /// <summary>
 /// The initiator side of the "Negotiate" package as CredSSP uses it: NTLM, raw (what FreeRDP, IronRDP and mstsc send
-/// when Kerberos is impossible) or wrapped in SPNEGO offering NTLM only (nla-protocol.md §5.8 initiator rules).
+/// when Kerberos is impossible) or wrapped in SPNEGO offering NTLM only (RFC 4178; docs/interop.md#spnego-acceptor, initiator rules).
 /// </summary>
 public sealed class NegotiateClientContext : IDisposable
 {
@@ -121,7 +121,7 @@ public sealed class NegotiateClientContext : IDisposable
                     return authenticate;
                 }
 
-                // nla-protocol.md §5.7: the mechListMIC takes send sequence number 0, then the send RC4 state restarts.
+                // docs/interop.md#mic-and-mechlistmic: the mechListMIC takes send sequence number 0, then the send RC4 state restarts.
                 NtlmSessionSecurity session = _ntlm.SessionSecurity!;
                 byte[] mic = session.GetMic(_mechTypesEncoding);
                 session.ResetSendCipher();

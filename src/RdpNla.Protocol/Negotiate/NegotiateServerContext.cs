@@ -5,7 +5,7 @@ namespace RdpNla.Protocol.Negotiate;
 
 /// <summary>
 /// The acceptor side of the "Negotiate" package as CredSSP uses it: NTLM either raw or wrapped in SPNEGO
-/// (RFC 4178, MS-SPNG). It replies in the format the client chose (nla-protocol.md §5.9: FreeRDP 2.11 and
+/// (RFC 4178, MS-SPNG). It replies in the format the client chose (docs/interop.md#spnego-or-raw-ntlm: FreeRDP 2.11 and
 /// IronRDP send raw NTLMSSP, mstsc with Kerberos candidates and Entra-joined Windows 11 send SPNEGO).
 /// </summary>
 public sealed class NegotiateServerContext : IDisposable
@@ -185,7 +185,7 @@ public sealed class NegotiateServerContext : IDisposable
         if (_pendingClientMechListMic is not null)
         {
             // RFC 4178 §5: verify the initiator's MIC over the DER MechTypeList exactly as it was sent; then send ours.
-            // nla-protocol.md §5.7: each direction's RC4 state restarts after its MIC; sequence numbers keep counting.
+            // docs/interop.md#mic-and-mechlistmic: each direction's RC4 state restarts after its MIC; sequence numbers keep counting.
             if (!session.VerifyMic(_mechTypesEncoding, _pendingClientMechListMic))
             {
                 status = Fail(NlaFailureReason.IntegrityCheckFailed, "SPNEGO mechListMIC from the client does not verify.", NtStatus.DowngradeDetected);
@@ -199,7 +199,7 @@ public sealed class NegotiateServerContext : IDisposable
         else if (_mechListMicRequired || _ntlm.MicVerified)
         {
             // RFC 4178 §5 (a mechanism other than the first was chosen) and the Windows rule that an NTLM MIC makes the
-            // mechListMIC mandatory (nla-protocol.md §5.7: Windows Server 2025, MIT krb5 PR#113).
+            // mechListMIC mandatory (docs/interop.md#mic-and-mechlistmic: Windows Server 2025, MIT krb5 PR#113).
             status = Fail(NlaFailureReason.IntegrityCheckFailed, "SPNEGO mechListMIC is required but absent.", NtStatus.DowngradeDetected);
             return Reject();
         }

@@ -79,7 +79,7 @@ public sealed class NtlmClientContext : IDisposable
 
     /// <summary>
     /// Whether the AUTHENTICATE carried a MIC (it does when the CHALLENGE had MsvAvTimestamp). SPNEGO must then send and
-    /// expect a mechListMIC (nla-protocol.md §5.7).
+    /// expect a mechListMIC (docs/interop.md#mic-and-mechlistmic).
     /// </summary>
     public bool MicSent { get; private set; }
 

@@ -82,7 +82,7 @@ public sealed class NtlmServerContext : IDisposable
 
     /// <summary>
     /// Whether the AUTHENTICATE carried a MIC (MsvAvFlags 0x2) and it verified. SPNEGO must then require the client's
-    /// mechListMIC (nla-protocol.md §5.7).
+    /// mechListMIC (docs/interop.md#mic-and-mechlistmic).
     /// </summary>
     public bool MicVerified { get; private set; }
 

@@ -111,7 +111,7 @@ public sealed class NtlmSessionSecurity : IDisposable
 
     /// <summary>
     /// Restarts the sending RC4 handle from the sealing key, keeping the sequence number. SPNEGO needs it right after
-    /// the mechListMIC this side sends (nla-protocol.md §5.7: pyspnego, .NET ManagedSpnego and FreeRDP all reset the
+    /// the mechListMIC this side sends (docs/interop.md#mic-and-mechlistmic: pyspnego, .NET ManagedSpnego and FreeRDP reset the
     /// RC4 state after the mechListMIC; the sequence numbers keep counting).
     /// </summary>
     public void ResetSendCipher()

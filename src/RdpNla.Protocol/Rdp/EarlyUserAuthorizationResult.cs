@@ -30,7 +30,7 @@ public readonly record struct EarlyUserAuthorizationResult(uint AuthorizationRes
     /// <summary>The PDU a server sends when the user authenticated but may not open a session.</summary>
     public static EarlyUserAuthorizationResult AccessDenied => new(AuthzAccessDenied);
 
-    /// <summary>True only for AUTHZ_SUCCESS; every other value is a denial (nla-protocol.md §6.1).</summary>
+    /// <summary>True only for AUTHZ_SUCCESS; every other value is a denial (MS-RDPBCGR §2.2.10.2; docs/interop.md#early-user-authorization).</summary>
     public bool IsSuccess => AuthorizationResult == AuthzSuccess;
 
     /// <summary>The spec name of the value, for logs.</summary>

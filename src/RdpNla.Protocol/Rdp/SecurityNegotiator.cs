@@ -2,7 +2,7 @@ namespace RdpNla.Protocol.Rdp;
 
 /// <summary>
 /// Server-side choice of the security protocol (MS-RDPBCGR §3.3.5.3.2), emulating what a Windows server answers
-/// for its SecurityLayer and UserAuthentication settings (nla-protocol.md §2.4–2.5).
+/// for its SecurityLayer and UserAuthentication settings (docs/interop.md#windows-security-layer).
 /// </summary>
 /// <remarks>
 /// <para>Effective policy derived from (SecurityLayer, UserAuthentication):</para>
@@ -12,11 +12,11 @@ namespace RdpNla.Protocol.Rdp;
 /// <item><term>2 / UA=0</term><description>HYBRID_EX &gt; HYBRID &gt; SSL, else SSL_REQUIRED_BY_SERVER.</description></item>
 /// <item><term>any / UA=1</term><description>HYBRID_EX &gt; HYBRID, else HYBRID_REQUIRED_BY_SERVER.</description></item>
 /// </list>
-/// <para>Items nla-protocol.md marks UNCONFIRMED (§11 rows 1, 2, 11) are decided in the comments of <see cref="Select"/>.</para>
+/// <para>Cells no public source documents (SecurityLayer 0, HYBRID_EX selection) are decided in the comments of <see cref="Select"/>.</para>
 /// </remarks>
 public static class SecurityNegotiator
 {
-    /// <summary>The RDP_NEG_RSP flags sent with every response (as the FreeRDP server does, nla-protocol.md §2.2).</summary>
+    /// <summary>The RDP_NEG_RSP flags sent with every response (as the FreeRDP server does, docs/interop.md#negotiation).</summary>
     public const RdpNegResponseFlags ResponseFlags = RdpNegResponseFlags.ExtendedClientDataSupported;
 
     /// <summary>Decides the answer to <paramref name="request"/>.</summary>
@@ -40,11 +40,11 @@ public static class SecurityNegotiator
 
         string policy = $"SecurityLayer={(int)layer} ({layer}), UserAuthentication={(userAuthentication ? 1 : 0)}";
 
-        // UNCONFIRMED (nla-protocol.md §2.5 row "0 / UA=1", §11 row 1): SecurityLayer 0 with UserAuthentication=1
+        // UNDOCUMENTED (docs/interop.md#windows-security-layer, row "0 / 1"): SecurityLayer 0 with UserAuthentication=1
         // behaves as UserAuthentication=1 on any layer. NLA runs over TLS, so requiring it overrides "RDP only";
         // the Windows Remote Desktop settings GUI enforces the same (ticking NLA raises the listener to TLS).
-        // Hence: NLA required <=> UA=1; Standard RDP Security allowed <=> UA=0 and layer != 2 (§2.5 row
-        // "2 / UA=0": RDP-only request fails with SSL_REQUIRED_BY_SERVER, observed [S42]); TLS/CredSSP allowed
+        // Hence: NLA required <=> UA=1; Standard RDP Security allowed <=> UA=0 and layer != 2 (interop.md row
+        // "2 / 0": RDP-only request fails with SSL_REQUIRED_BY_SERVER, seen in a public capture); TLS/CredSSP allowed
         // <=> UA=1 or layer != 0.
         bool nlaRequired = userAuthentication;
         bool standardRdpAllowed = !userAuthentication && layer != SecurityLayer.Tls;
@@ -56,7 +56,7 @@ public static class SecurityNegotiator
             // MS-RDPBCGR §3.3.5.3.1: no rdpNegData => the client only knows Standard RDP Security. When the policy
             // allows it, the CC carries no rdpNegData (§3.3.5.3.2). When it does not, we still send RDP_NEG_FAILURE:
             // the client gets the specific reason instead of a dropped connection, which is what users of
-            // NLA-enforcing Windows servers report from such clients (nla-protocol.md §2.5 evidence: failure code 5
+            // NLA-enforcing Windows servers report from such clients (docs/interop.md#windows-security-layer: failure code 5
             // to non-NLA clients), and what FreeRDP 2.11 `/sec:rdp` (which sends no RDP_NEG_REQ) reports as
             // "HYBRID_REQUIRED_BY_SERVER".
             if (standardRdpAllowed)
@@ -80,16 +80,16 @@ public static class SecurityNegotiator
 
         if (!enhancedAllowed)
         {
-            // UNCONFIRMED (§2.5 row "0 / UA=0", §11 row 2): Windows with SecurityLayer 0 answers RDP_NEG_RSP
+            // UNDOCUMENTED (docs/interop.md#windows-security-layer, row "0 / 0"): Windows with SecurityLayer 0 answers RDP_NEG_RSP
             // PROTOCOL_RDP to every request rather than SSL_NOT_ALLOWED_BY_SERVER; xrdp does the same
-            // (peers.md, security_layer=rdp). Selecting PROTOCOL_RDP for 0x0B is legal (§3.3.5.3.2).
+            // (docs/interop.md#xrdp, security_layer=rdp). Selecting PROTOCOL_RDP for 0x0B is legal (MS-RDPBCGR §3.3.5.3.2).
             return NegotiationDecision.Respond(SecurityProtocols.Rdp, ResponseFlags, $"{asked}; server allows Standard RDP Security only.");
         }
 
         // Preference HYBRID_EX > HYBRID > SSL (IronRDP acceptor; Windows for Win8/2012 and later).
-        // UNCONFIRMED (§11 row 11): HYBRID_EX is selected whenever it is requested together with HYBRID.
+        // UNDOCUMENTED (docs/interop.md#windows-security-layer): HYBRID_EX is selected whenever it is requested with HYBRID.
         // HYBRID_EX without HYBRID is inconsistent (MS-RDPBCGR §2.2.1.1.1: HYBRID "SHOULD also be set"); like the
-        // FreeRDP server (peers.md: HYBRID_EX alone -> HYBRID_REQUIRED_BY_SERVER) it does not count as a CredSSP
+        // FreeRDP server (docs/interop.md#freerdp-shadow: HYBRID_EX alone -> HYBRID_REQUIRED_BY_SERVER) it is not a CredSSP
         // offer. (FreeRDP 2.11 `/sec:ext` requests 0x0B, not 0x08, and cannot connect once HYBRID_EX is selected.)
         // PROTOCOL_RDSTLS and PROTOCOL_RDSAAD are never selected: not implemented here.
         SecurityProtocols? selected = null;
@@ -104,7 +104,7 @@ public static class SecurityNegotiator
 
         if (selected is SecurityProtocols protocol)
         {
-            // §2.5 row "no cert / TLS init fails": SSL_CERT_NOT_ON_SERVER whenever the chosen protocol needs TLS
+            // MS-RDPBCGR §2.2.1.2.2 (docs/interop.md#windows-security-layer): SSL_CERT_NOT_ON_SERVER whenever the chosen protocol needs TLS
             // and no certificate is available (no fallback to Standard RDP Security, as Windows).
             return certificateAvailable
                 ? NegotiationDecision.Respond(protocol, ResponseFlags, $"{asked}; selected {protocol.Name()}.")
@@ -113,7 +113,7 @@ public static class SecurityNegotiator
 
         if (standardRdpAllowed)
         {
-            // §2.4: PROTOCOL_RDP also when the request holds only unsupported bits (RDSTLS, RDSAAD, HYBRID_EX alone).
+            // MS-RDPBCGR §3.3.5.3.2: PROTOCOL_RDP also when the request holds only unsupported bits (RDSTLS, RDSAAD, HYBRID_EX alone).
             return NegotiationDecision.Respond(SecurityProtocols.Rdp, ResponseFlags, $"{asked}; no offered External Security Protocol is usable, falling back to Standard RDP Security.");
         }
 

@@ -12,7 +12,7 @@ public enum AccountNameForm
     /// <summary><c>DOMAIN\user</c>, or a user with a separate non-empty domain field (down-level logon name).</summary>
     DownLevel,
 
-    /// <summary><c>user@domain</c>: a user principal name. FreeRDP sends these as the user with an empty domain (nla-protocol.md §3.8).</summary>
+    /// <summary><c>user@domain</c>: a user principal name. FreeRDP sends these as the user with an empty domain (docs/interop.md#account-names).</summary>
     UserPrincipalName,
 }
 
@@ -155,7 +155,7 @@ public readonly struct AccountName : IEquatable<AccountName>
     {
         if (string.IsNullOrEmpty(domain))
         {
-            // nla-protocol.md §3.8: FreeRDP sends UPNs as user "user@corp.net" with an empty domain.
+            // docs/interop.md#account-names: FreeRDP sends UPNs as user "user@corp.net" with an empty domain.
             return TryParse(userName, out name, out error);
         }
 

@@ -5,7 +5,7 @@ namespace RdpNla.Server.Accounts;
 /// <summary>
 /// The names under which this server's own user store is addressed: an empty domain, ".", the NetBIOS computer name,
 /// the host name, the DNS name and a configured default domain, all compared case-insensitively
-/// (nla-protocol.md §3.8 and §5.10).
+/// (docs/interop.md#account-names).
 /// </summary>
 public sealed class LocalDomainNames
 {

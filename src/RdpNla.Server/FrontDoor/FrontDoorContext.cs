@@ -33,7 +33,7 @@ internal sealed class FrontDoorContext
         Gateway = gateway;
         Options = options;
         CertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
-        // MS-CSSP §3.1.5 step 3: the binding covers the SubjectPublicKey BIT STRING contents (nla-protocol.md §3.6).
+        // MS-CSSP §3.1.5 step 3: the binding covers the SubjectPublicKey BIT STRING contents (docs/interop.md#public-key-binding).
         _publicKey = certificate.GetPublicKey();
         LocalNames = localNames;
         AccountPolicy = accountPolicy;

@@ -246,7 +246,7 @@ internal sealed class BackendConnector
 
     private async Task<SecurityProtocols> NegotiateAsync(NetworkStream network, BackendCredentials credentials, CancellationToken cancellationToken)
     {
-        // mstsc puts at most 9 characters of the user name in the cookie (nla-protocol.md §9.3 step 1).
+        // mstsc puts at most 9 characters of the user name in the cookie (docs/interop.md#negotiation).
         string cookie = new(credentials.UserName.Where(c => c > ' ' && c < 0x7F).Take(9).ToArray());
         var request = new X224ConnectionRequest(cookie.Length == 0 ? null : cookie, new RdpNegRequest(RdpNegRequestFlags.None, Requested));
         await network.WriteAsync(request.Encode(), cancellationToken).ConfigureAwait(false);
@@ -361,7 +361,7 @@ internal sealed class BackendConnector
         }
         catch (EndOfStreamException) when (context.ServerChallenge is not null)
         {
-            // FreeRDP's server closes the connection after a wrong AUTHENTICATE instead of sending errorCode (peers.md).
+            // FreeRDP's server closes the connection after a wrong AUTHENTICATE instead of sending errorCode (docs/interop.md#freerdp-shadow).
             throw new BackendFailureException(BackendFailureKind.CredentialsRejected, "the backend closed the connection after the NTLM AUTHENTICATE (wrong user name or password)");
         }
         catch (EndOfStreamException)

@@ -17,7 +17,7 @@ namespace RdpNla.Transport.Client;
 
 /// <summary>
 /// An RDP NLA client that stops after CredSSP: X.224 negotiation, TLS, CredSSP (NTLM), and with HYBRID_EX the Early
-/// User Authorization Result (nla-protocol.md §9.3 steps 1–10). It never opens a session. Every observation is kept
+/// User Authorization Result (docs/interop.md#client-checklist, steps 1–10). It never opens a session. Every observation is kept
 /// in the <see cref="NlaClientResult"/>; expected outcomes (refusals, timeouts, network errors) are results, not
 /// exceptions.
 /// </summary>
@@ -357,7 +357,7 @@ public static class NlaClient
                 case RdpNegResponse response:
                     result.Negotiation = new NegotiationAnswer { SelectedProtocol = response.SelectedProtocol, ResponseFlags = response.Flags };
                     SecurityProtocols selected = response.SelectedProtocol;
-                    // §2.2: exactly one protocol, and one that was requested (PROTOCOL_RDP is always possible).
+                    // MS-RDPBCGR §2.2.1.2.1: exactly one protocol, and one that was requested (PROTOCOL_RDP is always possible).
                     if (selected != SecurityProtocols.Rdp
                         && ((selected & (selected - 1)) != 0 || (selected & ~options.RequestedProtocols) != 0))
                     {

@@ -32,7 +32,7 @@ public sealed class ProbeOptions
 /// </summary>
 public static class RdpProber
 {
-    /// <summary>The requested protocol sets, each on its own connection (nla-protocol.md §2.1).</summary>
+    /// <summary>The requested protocol sets, each on its own connection (docs/interop.md#negotiation).</summary>
     public static IReadOnlyList<SecurityProtocols> RequestSets { get; } =
     [
         SecurityProtocols.Rdp,

@@ -48,7 +48,7 @@ public class AccountNameTests
     [Fact]
     public void FromCredentials_UpnWithEmptyDomain_IsParsedAsUpn()
     {
-        // nla-protocol.md §3.8: FreeRDP sends "user@corp.net" with an empty domain.
+        // docs/interop.md#account-names: FreeRDP sends "user@corp.net" with an empty domain.
         AccountName name = AccountName.FromCredentials("alice@rdpgw01.corp.example", "");
 
         Assert.Equal(AccountNameForm.UserPrincipalName, name.Form);

@@ -125,7 +125,7 @@ public class SqliteUserStoreTests : IDisposable
         UserCredential? credential = await database.Users.FindCredentialAsync("Alice", Ct);
 
         Assert.NotNull(credential);
-        // winpr-hash -u alice -p 'Passw0rd!' (peers.md)
+        // winpr-hash -u alice -p 'Passw0rd!' (docs/interop.md#freerdp-shadow)
         Assert.Equal(Convert.FromHexString("fc525c9683e8fe067095ba2ddc971889"), credential.NtHash.ToArray());
         credential.Dispose();
         Assert.True(credential.NtHash.IsEmpty);

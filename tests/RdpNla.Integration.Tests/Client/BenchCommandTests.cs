@@ -138,7 +138,7 @@ public class BenchCommandTests
     }
 
     /// <summary>
-    /// Issue 7, brute force: 500 wrong passwords spread over 500 addresses, then 500 from one address. Zero successes;
+    /// Brute force: 500 wrong passwords spread over 500 addresses, then 500 from one address. Zero successes;
     /// every attempt that reached CredSSP has its audit row (each failure the client saw was written before it was
     /// sent); the one address is blocked by the per-source penalty (refusals counted in the metrics); the account is
     /// locked out; another user's login still succeeds.

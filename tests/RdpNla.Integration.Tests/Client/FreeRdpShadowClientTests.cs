@@ -49,7 +49,7 @@ public class FreeRdpShadowClientTests(FreeRdpShadowServer shadow) : IClassFixtur
     [Fact]
     public async Task Login_DomainUserWithoutDomain_RejectedNoReasonGiven()
     {
-        // peers.md: a SAM line with a domain matches only when the client sends that domain.
+        // docs/interop.md#freerdp-shadow: a SAM line with a domain matches only when the client sends that domain.
         CliResult result = await ClientCli.LoginAsync(shadow.Address, "bob", FreeRdpShadowServer.BobPassword);
 
         Assert.Equal(11, result.ExitCode);
@@ -81,7 +81,7 @@ public class FreeRdpShadowClientTests(FreeRdpShadowServer shadow) : IClassFixtur
         Assert.Equal("vm", ntlm.Str("dns_computer_name"));
         Assert.Equal("6.1.7601", ntlm.Str("os_version"));
 
-        // peers.md: RDP, SSL, HYBRID_EX alone -> RDP_NEG_FAILURE 5; HYBRID (also with HYBRID_EX) -> HYBRID.
+        // docs/interop.md#freerdp-shadow: RDP, SSL, HYBRID_EX alone -> RDP_NEG_FAILURE 5; HYBRID (also with HYBRID_EX) -> HYBRID.
         var answers = json.GetProperty("protocols").GetProperty("attempts").EnumerateArray()
             .ToDictionary(a => a.Str("requested")!, a => a.Str("answer") ?? a.Str("error"));
         Assert.Equal("RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER", answers["PROTOCOL_RDP"]);

@@ -6,7 +6,7 @@ namespace RdpNla.Integration.Tests.Client;
 
 /// <summary>
 /// <c>probe</c> and <c>login</c> against xrdp 0.9 (TLS, no NLA): no false positive. nmap reports "CredSSP (NLA):
-/// SUCCESS" here; xrdp never selects HYBRID (peers.md).
+/// SUCCESS" here; xrdp never selects HYBRID (docs/interop.md#xrdp).
 /// </summary>
 public class XrdpClientTests(XrdpServers xrdp) : IClassFixture<XrdpServers>
 {

@@ -32,7 +32,7 @@ public class CredSspLoopbackTests
     }
 
     /// <summary>
-    /// The KB4093492 compatibility table (nla-protocol.md §4.3), written out independently of the product code:
+    /// The KB4093492 compatibility table (docs/interop.md#encryption-oracle), written out independently of the product code:
     /// a patched server (version ≥ 5) set to Force Updated Clients refuses an unpatched client (version ≤ 4); a patched
     /// client set to Force Updated Clients or Mitigated refuses an unpatched server; everything else connects.
     /// </summary>

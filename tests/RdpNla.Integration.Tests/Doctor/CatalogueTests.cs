@@ -25,7 +25,7 @@ public class CatalogueTests
     }
 
     [Fact]
-    public void Catalogue_SeedMessages_AreQuotedExactly()
+    public void Catalogue_KnownMstscMessages_AreQuotedExactly()
     {
         Assert.Contains(CauseCatalogue.Get(Cause.NlaRequiredClientUnsupported).MessagesSeen, m => m.Text.StartsWith("The remote computer requires Network Level Authentication, which your computer does not support", StringComparison.Ordinal) && m.Confirmed);
         Assert.Contains(CauseCatalogue.Get(Cause.NlaRequiredClientUnsupported).MessagesSeen, m => m.Text == "Authentication error (code 0x507)");

@@ -3,7 +3,7 @@ using RdpNla.Integration.Tests.Accounts;
 
 namespace RdpNla.Integration.Tests.Doctor;
 
-/// <summary><c>rdpnla doctor --reg</c> in-process, with the seed articles' situations as .reg files (tests/TestVectors/reg).</summary>
+/// <summary><c>rdpnla doctor --reg</c> in-process, with the documented failure cases (KB951608, KB4093492, SecurityLayer 0) as .reg files (tests/TestVectors/reg).</summary>
 public class DoctorCommandTests
 {
     private static Task<CliResult> RunAsync(params string[] args) => Accounts.Cli.RunAsync(["doctor", .. args]);

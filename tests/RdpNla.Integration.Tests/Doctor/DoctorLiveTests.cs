@@ -240,7 +240,7 @@ public class DoctorLiveTests
     [Fact]
     public async Task XpClientWithoutCredSsp_Live_SharesTheOfflineExplanationAndFixes()
     {
-        // The seed article's XP SP3 case, live against an NLA-requiring rdpnla serve and offline from the .reg files:
+        // The XP SP3 case (CredSSP provider not enabled, KB951608), live against an NLA-requiring rdpnla serve and offline from the .reg files:
         // the same catalogue entry, so the same message, explanation and fixes.
         await using TestFrontDoor server = await TestFrontDoor.StartAsync();
 
@@ -257,7 +257,7 @@ public class DoctorLiveTests
     [Fact]
     public async Task PatchedClientAgainstUnpatchedServer_Live_SharesTheOfflineExplanationAndFixes()
     {
-        // The seed article's CredSSP encryption oracle case: an updated client (AllowEncryptionOracle 1) and a server
+        // The CredSSP encryption oracle case (KB4093492): an updated client (AllowEncryptionOracle 1) and a server
         // without the update (CredSSP version 4). doctor refuses the server's version before sending the password.
         await using TestFrontDoor server = await TestFrontDoor.StartAsync(o => o.MaxCredSspVersion = 4);
         await server.AddUserAsync("alice", Password);

@@ -15,7 +15,7 @@ using RdpNla.Transport.Client;
 namespace RdpNla.Integration.Tests.Doctor;
 
 /// <summary>
-/// Issue 5's must-show: the outcome table predicted by <see cref="OutcomeModel"/> equals the outcome measured by really
+/// The outcome table predicted by <see cref="OutcomeModel"/> equals the outcome measured by really
 /// connecting doctor's live walk, emulating each client kind, to <c>rdpnla serve</c> in every combination of server
 /// SecurityLayer × UserAuthentication × CredSSP version × AllowEncryptionOracle × client CredSSP × client
 /// AllowEncryptionOracle × account state. Writes (or checks) docs/doctor-outcomes.md.

@@ -26,7 +26,7 @@ public class OutcomeModelTests
         Assert.All(cells, c => Assert.NotNull(OutcomeModel.Predict(c).Label));
     }
 
-    // KB4093492 compatibility table (nla-protocol.md §4.3): rows = server, columns = client.
+    // KB4093492 compatibility table (docs/interop.md#encryption-oracle): rows = server, columns = client.
     [Theory]
     [InlineData(4, 1, "unpatched", 1, "success")] // unpatched both: allowed (vulnerable)
     [InlineData(4, 1, "patched", 0, "encryption-oracle-server-unpatched")] // client Force: blocked
@@ -98,7 +98,7 @@ public class OutcomeModelTests
     [Theory]
     [InlineData(SecurityLayer.Rdp, false, "none", "server-refuses-nla")]
     [InlineData(SecurityLayer.Rdp, false, "patched", "server-refuses-nla")]
-    [InlineData(SecurityLayer.Rdp, true, "none", "nla-required-client-unsupported")] // layer 0 + UA=1 behaves as UA=1 (UNCONFIRMED)
+    [InlineData(SecurityLayer.Rdp, true, "none", "nla-required-client-unsupported")] // layer 0 + UA=1 behaves as UA=1 (undocumented for Windows)
     [InlineData(SecurityLayer.Rdp, true, "patched", "success")]
     [InlineData(SecurityLayer.Negotiate, false, "none", "no-nla-tls-only")]
     [InlineData(SecurityLayer.Tls, false, "none", "no-nla-tls-only")]

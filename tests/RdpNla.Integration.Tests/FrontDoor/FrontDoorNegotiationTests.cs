@@ -8,7 +8,7 @@ namespace RdpNla.Integration.Tests.FrontDoor;
 
 /// <summary>
 /// Every SecurityLayer × UserAuthentication × requested-protocols cell, from raw X.224 bytes sent to a running front
-/// door to the raw Connection Confirm it answers. The table is the Windows behaviour of nla-protocol.md §2.5.
+/// door to the raw Connection Confirm it answers. The table is the Windows behaviour of docs/interop.md#windows-security-layer.
 /// </summary>
 public class FrontDoorNegotiationTests
 {

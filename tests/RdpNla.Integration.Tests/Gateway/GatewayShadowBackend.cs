@@ -5,7 +5,7 @@ using RdpNla.Integration.Tests.Support;
 namespace RdpNla.Integration.Tests.Gateway;
 
 /// <summary>
-/// freerdp-shadow-cli as an NLA backend (peers.md): its own Xvfb to shadow, a SAM file written with winpr-hash, a
+/// freerdp-shadow-cli as an NLA backend (docs/interop.md#freerdp-shadow): its own Xvfb to shadow, a SAM file written with winpr-hash, a
 /// scratch HOME for its generated certificate, a free loopback port, and a <see cref="CountingTcpProxy"/> in front so
 /// that tests can count the TCP connections the backend received.
 /// </summary>
@@ -72,7 +72,7 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
             }
             catch (InvalidOperationException) when (attempt < 4)
             {
-                // peers.md: it sometimes starts before Xvfb accepts connections ("failed to open display"): retry.
+                // docs/interop.md#freerdp-shadow: it sometimes starts before Xvfb accepts connections ("failed to open display"): retry.
                 await Task.Delay(500);
             }
         }

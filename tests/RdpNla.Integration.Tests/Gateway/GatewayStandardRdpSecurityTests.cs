@@ -9,7 +9,7 @@ namespace RdpNla.Integration.Tests.Gateway;
 /// <summary>
 /// A backend that offers only Standard RDP Security is refused with its own log line (event 2014) and a clean
 /// disconnect, whichever way it says so: xrdp (security_layer=rdp) selects PROTOCOL_RDP, freerdp-shadow-cli (/sec:rdp)
-/// answers RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER (peers.md).
+/// answers RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER (docs/interop.md#freerdp-shadow).
 /// </summary>
 public class GatewayStandardRdpSecurityTests
 {

@@ -7,7 +7,7 @@ using RdpNla.Integration.Tests.Support;
 namespace RdpNla.Integration.Tests.Gateway;
 
 /// <summary>
-/// xrdp 0.9.21 as a TLS backend (peers.md): a PAM user created for the run (useradd + chpasswd, removed at the end),
+/// xrdp 0.9.21 as a TLS backend (docs/interop.md#xrdp): a PAM user created for the run (useradd + chpasswd, removed at the end),
 /// copies of xrdp.ini and sesman.ini with security_layer=tls, a free loopback port for xrdp and log files of their own.
 /// xrdp 0.9 finds sesman through the port in /etc/xrdp/sesman.ini (compiled-in path), so sesman listens on that port
 /// (3350); the fixture refuses to start if something else holds it.

@@ -70,7 +70,7 @@ public class GatewayXrdpTests(XrdpGatewayFixture fixture, XvfbDisplay display) :
                 $"sesman:\n{fixture.Backend.SesmanLog}\nxfreerdp:\n{GatewayPeers.Snapshot(output)}\ngateway:\n{fixture.Door.LogText}");
             Assert.Contains($"Injected the credentials of {fixture.Backend.UserName} into the Client Info PDU (INFO_AUTOLOGON)", fixture.Door.LogText);
 
-            // Let the desktop (an xterm without a window manager, peers.md) reach the client's window, then screenshot it.
+            // Let the desktop (an xterm without a window manager, docs/interop.md#xrdp) reach the client's window, then screenshot it.
             int colors = 0;
             (int width, int height, byte[] rgb) = (0, 0, []);
             for (int i = 0; i < 40 && colors < 2; i++)

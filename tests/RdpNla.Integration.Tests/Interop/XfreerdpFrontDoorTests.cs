@@ -44,7 +44,7 @@ public sealed class FrontDoorWithAccounts : IAsyncLifetime
 
 /// <summary>
 /// FreeRDP 2.11's xfreerdp against `rdpnla serve`. The lines matched here are what xfreerdp 2.11.7 prints (recorded in
-/// docs/serve.md). `+auth-only` does not stop after CredSSP (peers.md): with the right password xfreerdp sends the
+/// docs/serve.md). `+auth-only` does not stop after CredSSP (docs/interop.md#xfreerdp): with the right password xfreerdp sends the
 /// credentials (NLA.authInfo), moves to CONNECTION_STATE_MCS_CONNECT, and fails only because the front door has no
 /// backend and closes after MCS Connect Initial.
 /// </summary>

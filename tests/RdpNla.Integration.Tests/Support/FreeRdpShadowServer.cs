@@ -5,7 +5,7 @@ namespace RdpNla.Integration.Tests.Support;
 
 /// <summary>
 /// FreeRDP 2.11's NLA server (freerdp-shadow-cli /sec:nla) on a free loopback port, with a SAM file written by
-/// winpr-hash and its own Xvfb display; one per test class (peers.md: about 40 ms of CPU per connection).
+/// winpr-hash and its own Xvfb display; one per test class (docs/interop.md#freerdp-shadow: about 40 ms of CPU per connection).
 /// Users: alice / Passw0rd! (no domain), bob / S3cret in domain LAB.
 /// </summary>
 public sealed class FreeRdpShadowServer : IAsyncLifetime
@@ -41,7 +41,7 @@ public sealed class FreeRdpShadowServer : IAsyncLifetime
         await WinprHashAsync(["-u", "bob", "-p", BobPassword, "-d", "LAB", "-f", "sam"], sam);
         string display = await _display.GetDisplayAsync();
 
-        // peers.md: it sometimes starts before Xvfb accepts connections ("failed to open display"): retry once.
+        // docs/interop.md#freerdp-shadow: it sometimes starts before Xvfb accepts connections ("failed to open display"): retry once.
         for (int attempt = 0; attempt < 2; attempt++)
         {
             Port = PeerPorts.GetFreePort();

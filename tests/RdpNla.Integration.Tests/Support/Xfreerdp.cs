@@ -1,6 +1,6 @@
 namespace RdpNla.Integration.Tests.Support;
 
-/// <summary>FreeRDP 2.11's X11 client, the interop oracle for our server (peers.md: exit codes and lines to match).</summary>
+/// <summary>FreeRDP 2.11's X11 client, the interop oracle for our server (docs/interop.md#xfreerdp: exit codes and lines to match).</summary>
 public static class Xfreerdp
 {
     public static async Task<ProcessResult> RunAsync(XvfbDisplay display, IEnumerable<string> arguments, CancellationToken cancellationToken, TimeSpan? timeout = null)

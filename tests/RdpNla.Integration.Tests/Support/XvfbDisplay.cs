@@ -6,7 +6,7 @@ using System.Text;
 namespace RdpNla.Integration.Tests.Support;
 
 /// <summary>
-/// One Xvfb server for the whole test run: xfreerdp needs an X display even with +auth-only (peers.md).
+/// One Xvfb server for the whole test run: xfreerdp needs an X display even with +auth-only (docs/interop.md#xfreerdp).
 /// Started lazily, so test runs without interop tests never start it.
 /// </summary>
 public sealed class XvfbDisplay : IAsyncDisposable

@@ -42,7 +42,7 @@ public class TsCredentialsTests
     [Fact]
     public void DecodeContent_RestrictedAdminEmptyStrings_IsEmpty()
     {
-        // TSCredentials{1, TSPasswordCreds{"", "", ""}}: what Restricted Admin clients send (asyauth; nla-protocol.md §3.10).
+        // TSCredentials{1, TSPasswordCreds{"", "", ""}}: what Restricted Admin clients send (asyauth; docs/interop.md#restricted-admin).
         byte[] encoded = Hex("30 17 a0 03 02 01 01 a1 10 04 0e 30 0c a0 02 04 00 a1 02 04 00 a2 02 04 00");
 
         using var password = Assert.IsType<TsPasswordCreds>(TsCredentials.DecodeContent(encoded));
@@ -91,7 +91,7 @@ public class TsCredentialsTests
     [Fact]
     public void DecodeContent_SmartCard_ReturnsSmartCardCredsWithAllFields()
     {
-        // Field values from the MS-CSSP §4 smart-card example (nla-protocol.md §3.8).
+        // Field values from the MS-CSSP §4 smart-card example (docs/interop.md#tscredentials).
         var cspData = new TsCspDataDetail
         {
             KeySpec = 1,

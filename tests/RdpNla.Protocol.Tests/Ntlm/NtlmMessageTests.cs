@@ -41,7 +41,7 @@ public class NtlmMessageTests
     [Fact]
     public void NegotiateMessage_FreeRdpBytes_DecodesFlagsAndVersion()
     {
-        // FreeRDP's NEGOTIATE (nla-protocol.md §5.2): flags 0xE20882B7, Version 6.1.7601 rev 15, empty fields.
+        // FreeRDP's NEGOTIATE (docs/interop.md#ntlm-flags): flags 0xE20882B7, Version 6.1.7601 rev 15, empty fields.
         byte[] bytes = Convert.FromHexString("4e544c4d5353500001000000b78208e2000000000000000000000000000000000601b11d0000000f");
 
         NtlmNegotiateMessage message = NtlmNegotiateMessage.Decode(bytes);

@@ -91,7 +91,7 @@ public class NtlmSessionSecurityTests
         using var server = new NtlmSessionSecurity(s_key, NtlmRole.Server);
         byte[] mechList = Convert.FromHexString("300c060a2b06010401823702020a");
 
-        // SPNEGO: each direction's RC4 state restarts right after its mechListMIC (nla-protocol.md §5.7). The client
+        // SPNEGO: each direction's RC4 state restarts right after its mechListMIC (docs/interop.md#mic-and-mechlistmic). The client
         // may wrap pubKeyAuth before it has the server's MIC (the three-leg exchange).
         byte[] clientMic = client.GetMic(mechList);
         client.ResetSendCipher();

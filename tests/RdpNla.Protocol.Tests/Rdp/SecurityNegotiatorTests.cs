@@ -6,9 +6,9 @@ public class SecurityNegotiatorTests
 {
     /// <summary>
     /// What a Windows server answers, per SecurityLayer x UserAuthentication x requestedProtocols, with a certificate.
-    /// Mirrors nla-protocol.md §2.5; where the doc is silent (HYBRID alone, HYBRID_EX alone, RDSTLS/RDSAAD alone,
+    /// Mirrors docs/interop.md#windows-security-layer; where Windows is undocumented (HYBRID alone, HYBRID_EX alone, RDSTLS/RDSAAD alone,
     /// no RDP_NEG_REQ, layer 0 with UA=1) the cells follow the decisions documented in SecurityNegotiator.Select and
-    /// the observed peers (peers.md): freerdp-shadow /sec:nla answers RDP and SSL with HYBRID_REQUIRED_BY_SERVER
+    /// the observed peers (docs/interop.md#peers): freerdp-shadow /sec:nla answers RDP and SSL with HYBRID_REQUIRED_BY_SERVER
     /// (= our UA=1 rows); xrdp security_layer=rdp answers RSP RDP to everything (= layer 0); xrdp tls answers RDP
     /// with SSL_REQUIRED_BY_SERVER (= layer 2); both answer HYBRID_EX alone as not a CredSSP offer. Deliberate
     /// differences: HYBRID_EX is selected with HYBRID (FreeRDP and xrdp never select it; Windows does), and a CR
@@ -19,7 +19,7 @@ public class SecurityNegotiatorTests
     /// </summary>
     private static readonly (int Layer, int Ua, string Request, string Expected)[] s_table =
     [
-        // SecurityLayer 0 (RDP), UA=0: Standard RDP Security whatever is requested (§2.5 row 1).
+        // SecurityLayer 0 (RDP), UA=0: Standard RDP Security whatever is requested (interop.md, row "0 / 0").
         (0, 0, "none", "LEGACY"),
         (0, 0, "00", "RSP RDP"),
         (0, 0, "01", "RSP RDP"),
@@ -31,7 +31,7 @@ public class SecurityNegotiatorTests
         (0, 0, "04", "RSP RDP"),
         (0, 0, "10", "RSP RDP"),
 
-        // SecurityLayer 1 (Negotiate), UA=0: the best the client offers (§2.5 row 2).
+        // SecurityLayer 1 (Negotiate), UA=0: the best the client offers (interop.md, row "1 / 0").
         (1, 0, "none", "LEGACY"),
         (1, 0, "00", "RSP RDP"),
         (1, 0, "01", "RSP SSL"),
@@ -43,7 +43,7 @@ public class SecurityNegotiatorTests
         (1, 0, "04", "RSP RDP"),
         (1, 0, "10", "RSP RDP"),
 
-        // SecurityLayer 2 (TLS), UA=0: TLS or CredSSP required (§2.5 row 3).
+        // SecurityLayer 2 (TLS), UA=0: TLS or CredSSP required (interop.md, row "2 / 0").
         (2, 0, "none", "FAIL SSL_REQUIRED_BY_SERVER"),
         (2, 0, "00", "FAIL SSL_REQUIRED_BY_SERVER"),
         (2, 0, "01", "RSP SSL"),
@@ -55,7 +55,7 @@ public class SecurityNegotiatorTests
         (2, 0, "04", "FAIL SSL_REQUIRED_BY_SERVER"),
         (2, 0, "10", "FAIL SSL_REQUIRED_BY_SERVER"),
 
-        // SecurityLayer 0, UA=1: UNCONFIRMED in the doc; decided to behave as UA=1 (NLA needs TLS).
+        // SecurityLayer 0, UA=1: undocumented for Windows (docs/interop.md#windows-security-layer); decided to behave as UA=1 (NLA needs TLS).
         (0, 1, "none", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "00", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
@@ -67,7 +67,7 @@ public class SecurityNegotiatorTests
         (0, 1, "04", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (0, 1, "10", "FAIL HYBRID_REQUIRED_BY_SERVER"),
 
-        // SecurityLayer 1, UA=1: NLA required (§2.5 row 4).
+        // SecurityLayer 1, UA=1: NLA required (interop.md, row "1 or 2 / 1").
         (1, 1, "none", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "00", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
@@ -79,7 +79,7 @@ public class SecurityNegotiatorTests
         (1, 1, "04", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (1, 1, "10", "FAIL HYBRID_REQUIRED_BY_SERVER"),
 
-        // SecurityLayer 2, UA=1: NLA required (§2.5 row 4).
+        // SecurityLayer 2, UA=1: NLA required (interop.md, row "1 or 2 / 1").
         (2, 1, "none", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (2, 1, "00", "FAIL HYBRID_REQUIRED_BY_SERVER"),
         (2, 1, "01", "FAIL HYBRID_REQUIRED_BY_SERVER"),
@@ -127,7 +127,7 @@ public class SecurityNegotiatorTests
     [MemberData(nameof(Table))]
     public void Select_RawRequestWithoutCertificate_FailsOnlyWhereTlsWouldBeUsed(int layer, int ua, string request, string expected)
     {
-        // §2.5 row "no cert / TLS init fails": SSL_CERT_NOT_ON_SERVER replaces every TLS-based selection.
+        // interop.md row "no usable certificate" (MS-RDPBCGR §2.2.1.2.2): SSL_CERT_NOT_ON_SERVER replaces every TLS-based selection.
         string withoutCertificate = expected is "RSP SSL" or "RSP HYBRID" or "RSP HYBRID_EX" ? "FAIL SSL_CERT_NOT_ON_SERVER" : expected;
         Assert.Equal(ExpectedConfirm(withoutCertificate), Answer(layer, ua, request, certificateAvailable: false, out _));
     }

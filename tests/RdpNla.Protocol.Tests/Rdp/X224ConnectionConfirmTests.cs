@@ -38,7 +38,7 @@ public class X224ConnectionConfirmTests
     }
 
     [Theory]
-    [InlineData("03 00 00 13 0e d0 00 00 12 34 00 02 03 08 00 02 00 00 00", 0x03, 0x02)] // freerdp-shadow /sec:nla (peers.md)
+    [InlineData("03 00 00 13 0e d0 00 00 12 34 00 02 03 08 00 02 00 00 00", 0x03, 0x02)] // freerdp-shadow /sec:nla (docs/interop.md#freerdp-shadow)
     [InlineData("03 00 00 13 0e d0 00 00 12 34 00 02 01 08 00 01 00 00 00", 0x01, 0x01)] // xrdp security_layer=tls
     [InlineData("03 00 00 13 0e d0 00 00 00 00 00 02 1f 08 00 08 00 00 00", 0x1F, 0x08)] // all flags, HYBRID_EX, SRC-REF 0
     public void Decode_PeerResponses_DecodeFlagsAndProtocol(string hex, int flags, uint selected)
