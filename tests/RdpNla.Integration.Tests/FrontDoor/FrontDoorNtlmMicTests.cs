@@ -1,3 +1,4 @@
+using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
@@ -38,5 +39,27 @@ public class FrontDoorNtlmMicTests
             Assert.Equal(NlaStatus.Completed, outcome.CredSspStatus);
             Assert.Equal(AuditOutcome.Success, row.Outcome);
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Serve_RequireNtlmMicFlag_RefusesTheMicLessClientAndLogsThePolicy(bool flag)
+    {
+        // The real `rdpnla serve`: the flag reaches the NTLM acceptor through the options binding.
+        using var root = new TempDirectory();
+        string data = Path.Combine(root.Path, "data");
+        await ServeProcess.AddUserAsync(data, "alice", Password);
+        string config = Path.Combine(root.Path, "serve.json");
+        await File.WriteAllTextAsync(config, "{}", TestContext.Current.CancellationToken);
+        await using ServeProcess server = flag
+            ? await ServeProcess.StartAsync(data, config, "--require-ntlm-mic")
+            : await ServeProcess.StartAsync(data, config);
+
+        TestRdpOutcome outcome = await TestRdpClient.ConnectAsync(
+            server.Port, SecurityProtocols.Ssl | SecurityProtocols.Hybrid, "alice", Password, sendNtlmMic: false, cancellationToken: TestContext.Current.CancellationToken);
+
+        Assert.Equal(flag ? NlaStatus.Failed : NlaStatus.Completed, outcome.CredSspStatus);
+        Assert.Contains($"RequireNtlmMic={flag}", server.Output, StringComparison.Ordinal);
     }
 }
