@@ -17,7 +17,7 @@ internal static partial class BenchCommand
         var target = new Argument<string>("HOST[:PORT]") { Description = "The RDP server (port 3389 by default)." };
         var user = new Option<string?>("--user", "-u") { Description = "The user, as USER or DOMAIN\\USER (needed when --connections is above 0).", HelpName = "[DOMAIN\\]USER" };
         var domain = new Option<string?>("--domain", "-d") { Description = "The domain (instead of DOMAIN\\ in --user).", HelpName = "DOMAIN" };
-        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from the first line of standard input." };
+        var password = new PasswordOptions("with --connections above 0");
         var connections = new Option<int?>("--connections", "-c") { Description = "Closed-loop workers, each running full NLA handshakes back to back (default 1; 0 with --idle/--slowloris only).", HelpName = "N" };
         var duration = new Option<double>("--duration") { Description = "Seconds the run lasts (default 10, at most 3600).", DefaultValueFactory = _ => 10, HelpName = "S" };
         var count = new Option<long?>("--count", "-n") { Description = "Stop after this many handshakes (the run still ends at --duration).", HelpName = "N" };
@@ -32,8 +32,9 @@ internal static partial class BenchCommand
 
         var command = new Command("bench", "Load-test an NLA server: closed-loop full handshakes (X.224, TLS, CredSSP; success only when the server proved the password) with handshakes/s and latency percentiles; optionally hold idle and slowloris connections against a loopback server.")
         {
-            target, user, domain, passwordStdin, connections, duration, count, idle, slowloris, slowInterval, noReconnect, sources, timeout, tls, json,
+            target, user, domain, connections, duration, count, idle, slowloris, slowInterval, noReconnect, sources, timeout, tls, json,
         };
+        password.AddTo(command);
 
         command.SetAction((parse, cancellationToken) => DataDirectoryOption.RunAsync(parse, async output =>
         {
@@ -92,13 +93,9 @@ internal static partial class BenchCommand
             if (workers > 0)
             {
                 string? userText = parse.GetValue(user) ?? throw new CliException("--user is required to run handshakes (--connections above 0)");
-                if (!parse.GetValue(passwordStdin))
-                {
-                    throw new CliException("give the password with --password-stdin (bench never prompts and never takes it on the command line)");
-                }
-
+                PasswordSource source = password.GetSource(parse, CliConsole.Current);
                 (string userName, string domainName) = LoginCommand.SplitUser(userText, parse.GetValue(domain));
-                credentials = LoginCommand.ReadCredentials(userName, domainName, null, fromStdin: true, error, $"rdpnla bench {parse.GetValue(target)} -u {userText}");
+                credentials = PasswordInput.ReadCredentials(CliConsole.Current, error, source, userName, domainName, $"rdpnla bench {parse.GetValue(target)} -u {userText}");
             }
 
             var options = new NlaBenchOptions

@@ -31,8 +31,7 @@ internal static class DoctorCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var user = new Option<string?>("--user", "-u") { Description = "User to authenticate as (live): NAME, DOMAIN\\NAME or NAME@DOMAIN.", HelpName = "USER" };
-        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from the first line of standard input (live)." };
-        var passwordPrompt = new Option<bool>("--password-prompt", "-p") { Description = "Prompt for the password without echo (live)." };
+        var password = new PasswordOptions("live, with -u");
         var clientCredSsp = new Option<string?>("--client-credssp")
         {
             Description = "The client being diagnosed: none (no CredSSP, e.g. XP SP3 without tspkg), unpatched (CredSSP 4, before the May 2018 update) or patched (default).",
@@ -56,8 +55,9 @@ internal static class DoctorCommand
 
         var command = new Command("doctor", "Find out why a Remote Desktop connection fails and print the fix: live against HOST[:PORT], or offline from reg export files (--reg).")
         {
-            host, reg, user, passwordStdin, passwordPrompt, clientCredSsp, clientOracle, serverCredSsp, timeout, json, catalogueMarkdown,
+            host, reg, user, clientCredSsp, clientOracle, serverCredSsp, timeout, json, catalogueMarkdown,
         };
+        password.AddTo(command);
 
         command.SetAction((parse, cancellationToken) => DataDirectoryOption.RunAsync(parse, async output =>
         {
@@ -102,12 +102,7 @@ internal static class DoctorCommand
             }
             else if (target is not null)
             {
-                if (parse.GetValue(passwordStdin) && parse.GetValue(passwordPrompt))
-                {
-                    throw new CliException("give --password-stdin or -p (prompt), not both");
-                }
-
-                if ((parse.GetValue(passwordStdin) || parse.GetValue(passwordPrompt)) && parse.GetValue(user) is null)
+                if (password.IsGiven(parse) && parse.GetValue(user) is null)
                 {
                     throw new CliException("a password needs a user: add -u USER");
                 }
@@ -128,7 +123,7 @@ internal static class DoctorCommand
                 string? userText = parse.GetValue(user);
                 NlaCredentials? credentials = userText is null
                     ? null
-                    : ReadDoctorCredentials(userText, parse.GetValue(passwordStdin), parse.InvocationConfiguration.Error, $"rdpnla doctor {target} -u {userText}");
+                    : ReadDoctorCredentials(userText, password.GetSource(parse, CliConsole.Current), parse.InvocationConfiguration.Error, $"rdpnla doctor {target} -u {userText}");
                 using (credentials)
                 {
                     report = await DoctorLive.RunAsync(live, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken);
@@ -232,13 +227,13 @@ internal static class DoctorCommand
     }
 
     /// <summary>
-    /// The credentials of a live <c>rdpnla doctor -u USER</c>: the password from the first line of standard input
-    /// (<c>--password-stdin</c>) or a no-echo prompt (<c>-p</c>, also the default on a terminal); never from the command line.
+    /// The credentials of a live <c>rdpnla doctor -u USER</c>: the password from a no-echo prompt (<c>-p</c>, also the
+    /// default on a terminal), standard input (<c>--password-stdin</c>) or RDPNLA_PASSWORD; never from the command line.
     /// </summary>
-    private static NlaCredentials ReadDoctorCredentials(string user, bool fromStdin, TextWriter prompt, string commandHint)
+    private static NlaCredentials ReadDoctorCredentials(string user, PasswordSource source, TextWriter prompt, string commandHint)
     {
         (string userName, string domainName) = LoginCommand.SplitUser(user, null);
-        return LoginCommand.ReadCredentials(userName, domainName, commandLinePassword: null, fromStdin, prompt, commandHint);
+        return PasswordInput.ReadCredentials(CliConsole.Current, prompt, source, userName, domainName, commandHint);
     }
 }
 

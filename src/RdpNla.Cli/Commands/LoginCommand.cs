@@ -1,8 +1,5 @@
-using System.Buffers;
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using RdpNla.Cli.Interaction;
 using RdpNla.Protocol;
@@ -89,15 +86,12 @@ public static class LoginExitCodes
 /// <summary><c>rdpnla login</c>: authenticate over NLA without opening a session and say exactly what happened.</summary>
 internal static class LoginCommand
 {
-    private const int MaxPasswordLength = 256;
-
     public static Command Create()
     {
         var target = new Argument<string>("HOST[:PORT]") { Description = "The RDP server (port 3389 by default; [IPV6]:PORT for IPv6)." };
         var user = new Option<string>("--user", "-u") { Description = "The user, as USER or DOMAIN\\USER.", Required = true, HelpName = "[DOMAIN\\]USER" };
         var domain = new Option<string?>("--domain", "-d") { Description = "The domain (instead of DOMAIN\\ in --user).", HelpName = "DOMAIN" };
-        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from the first line of standard input." };
-        var password = new Option<string?>("--password", "-p") { Description = "The password on the command line (visible to other users of this machine; prefer --password-stdin).", HelpName = "PASS" };
+        var password = new PasswordOptions();
         var timeout = new Option<double>("--timeout") { Description = "Seconds for the whole attempt (default 10).", DefaultValueFactory = _ => 10, HelpName = "S" };
         var maxVersion = new Option<int>("--max-credssp-version") { Description = "CredSSP version to announce, 2-6 (default 6).", DefaultValueFactory = _ => CredSspVersion.Latest, HelpName = "N" };
         var oracle = new Option<int>("--allow-encryption-oracle")
@@ -111,8 +105,9 @@ internal static class LoginCommand
 
         var command = new Command("login", "Authenticate with NLA (CredSSP) without opening a session, and report exactly what the server answered. Exit code 0 only when the server proved the password.")
         {
-            target, user, domain, passwordStdin, password, timeout, maxVersion, oracle, json,
+            target, user, domain, timeout, maxVersion, oracle, json,
         };
+        password.AddTo(command);
         foreach (Option option in certificate.All)
         {
             command.Options.Add(option);
@@ -145,20 +140,9 @@ internal static class LoginCommand
                 throw new CliException("--allow-encryption-oracle must be 0, 1 or 2");
             }
 
-            bool fromStdin = parse.GetValue(passwordStdin);
-            string? commandLinePassword = parse.GetValue(password);
-            if (fromStdin && commandLinePassword is not null)
-            {
-                throw new CliException("give only one of --password-stdin and -p");
-            }
-
+            PasswordSource source = password.GetSource(parse, CliConsole.Current);
             ServerCertificatePolicy policy = certificate.GetPolicy(parse, error);
-            if (commandLinePassword is not null)
-            {
-                await error.WriteLineAsync("warning: a password given with -p is visible to other users of this machine (ps, /proc) and may stay in the shell history; use --password-stdin");
-            }
-
-            NlaCredentials credentials = ReadCredentials(userName, domainName, commandLinePassword, fromStdin, error, $"rdpnla login {parse.GetValue(target)} -u {parse.GetValue(user)}");
+            NlaCredentials credentials = PasswordInput.ReadCredentials(CliConsole.Current, error, source, userName, domainName, $"rdpnla login {parse.GetValue(target)} -u {parse.GetValue(user)}");
             NlaClientResult result;
             using (credentials)
             {
@@ -216,57 +200,6 @@ internal static class LoginCommand
         }
 
         return (userName, domainName);
-    }
-
-    internal static NlaCredentials ReadCredentials(string user, string domain, string? commandLinePassword, bool fromStdin, TextWriter prompt, string commandHint)
-    {
-        if (commandLinePassword is not null)
-        {
-            return new NlaCredentials(user, domain, commandLinePassword);
-        }
-
-        ICliConsole console = CliConsole.Current;
-        char[] buffer = ArrayPool<char>.Shared.Rent(MaxPasswordLength + 1);
-        try
-        {
-            int length;
-            if (fromStdin)
-            {
-                length = PasswordInput.ReadLine(console.In, buffer.AsSpan(0, MaxPasswordLength + 1));
-                if (length < 0)
-                {
-                    throw new CliException($"no password on standard input; pipe one line into it, e.g. printf '%s\\n' \"$PASSWORD\" | {commandHint} --password-stdin");
-                }
-            }
-            else
-            {
-                if (console.IsInputRedirected)
-                {
-                    throw new CliException($"standard input is not a terminal, so rdpnla cannot prompt for the password; use {commandHint} --password-stdin and write the password to standard input");
-                }
-
-                prompt.Write($"Password for {(domain.Length == 0 ? user : $"{domain}\\{user}")}: ");
-                prompt.Flush();
-                length = console.ReadSecretLine(buffer.AsSpan(0, MaxPasswordLength + 1));
-                prompt.WriteLine();
-                if (length < 0)
-                {
-                    throw new CliException("no password entered");
-                }
-            }
-
-            if (length > MaxPasswordLength)
-            {
-                throw new CliException($"the password is longer than {MaxPasswordLength} characters");
-            }
-
-            return new NlaCredentials(user, domain, buffer.AsSpan(0, length));
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(buffer.AsSpan()));
-            ArrayPool<char>.Shared.Return(buffer);
-        }
     }
 
     private static string ResultWord(NlaOutcome outcome) => outcome.ToString().ToLowerInvariant();

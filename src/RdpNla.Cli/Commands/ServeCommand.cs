@@ -38,6 +38,10 @@ internal static class ServeCommand
         {
             Description = "Highest CredSSP version to speak, 2-6 (default 6). 2-4 emulate a server without the May 2018 update (for tests and diagnosis).",
         };
+        var requireNtlmMic = new Option<bool>("--require-ntlm-mic")
+        {
+            Description = "Refuse NTLMv2 clients that send no MIC (MsvAvFlags 0x2). Default: accept them as Windows does; an announced MIC must always verify.",
+        };
         var certificate = new Option<string?>("--cert") { Description = "PEM certificate file (with --key). Default: a self-signed certificate generated in the data folder." };
         var key = new Option<string?>("--key") { Description = "PEM private key of --cert." };
         var pfx = new Option<string?>("--pfx") { Description = "PKCS#12 file with certificate and key (password from RDPNLA_Certificate__PfxPassword)." };
@@ -57,7 +61,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt.")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, certificate, key, pfx, computerName, domain, metricsListen, trustedProxy, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, trustedProxy, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -89,6 +93,11 @@ internal static class ServeCommand
             Set("UserAuthentication", parse.GetValue(userAuthentication));
             Set("AllowEncryptionOracle", parse.GetValue(allowEncryptionOracle));
             Set("MaxCredSspVersion", parse.GetValue(maxVersion));
+            if (parse.GetValue(requireNtlmMic))
+            {
+                Set("RequireNtlmMic", true);
+            }
+
             Set("Certificate:CertificatePath", parse.GetValue(certificate));
             Set("Certificate:KeyPath", parse.GetValue(key));
             Set("Certificate:PfxPath", parse.GetValue(pfx));

@@ -37,8 +37,8 @@ public static partial class UsersCommand
 
         var backendUser = new Option<string>("--backend-user") { Description = "The account on the backend.", Required = true, HelpName = "NAME" };
         var backendDomain = new Option<string?>("--backend-domain") { Description = "The backend account's domain (default: none).", HelpName = "DOMAIN" };
-        var passwordStdin = PasswordStdinOption();
-        users.Subcommands.Add(CreateUserCommand(
+        var backendPassword = new PasswordOptions();
+        users.Subcommands.Add(WithPassword(backendPassword, CreateUserCommand(
             "set-credentials",
             "Map the user to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY).",
             async c =>
@@ -57,7 +57,7 @@ public static partial class UsersCommand
 
                 using (key)
                 {
-                    byte[] password = PasswordInput.ReadUtf16(CliConsole.Current, c.ParseResult.InvocationConfiguration.Error, c.ParseResult.GetValue(passwordStdin), c.ParseResult.GetValue(backendUser)!, $"rdpnla users set-credentials {account.UserName}");
+                    byte[] password = PasswordInput.ReadUtf16(CliConsole.Current, c.ParseResult.InvocationConfiguration.Error, backendPassword.GetSource(c.ParseResult, CliConsole.Current), c.ParseResult.GetValue(backendUser)!, $"rdpnla users set-credentials {account.UserName}");
                     try
                     {
                         await c.Database.Gateway.SetMappedCredentialAsync(account.UserName, c.ParseResult.GetValue(backendUser)!, c.ParseResult.GetValue(backendDomain) ?? string.Empty, password, key, c.CancellationToken);
@@ -73,8 +73,7 @@ public static partial class UsersCommand
                 return ExitCodes.Success;
             },
             backendUser,
-            backendDomain,
-            passwordStdin));
+            backendDomain)));
 
         users.Subcommands.Add(CreateUserCommand("clear-credentials", "Remove the user's mapped credentials (back to pass-through of the user's own).", async c =>
         {

@@ -53,15 +53,15 @@ public static partial class UsersCommand
 
     private static Command CreateAdd()
     {
-        var passwordStdin = PasswordStdinOption();
-        return CreateUserCommand("add", "Add a user; the password is read from a prompt or --password-stdin and only its NT hash is stored.", async c =>
+        var password = new PasswordOptions();
+        return WithPassword(password, CreateUserCommand("add", "Add a user; the password is read from a prompt, --password-stdin or RDPNLA_PASSWORD and only its NT hash is stored.", async c =>
         {
             if (await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) is { } existing)
             {
                 throw AlreadyExists(existing.UserName);
             }
 
-            byte[] hash = ReadPassword(c, passwordStdin, $"rdpnla users add {c.UserName}");
+            byte[] hash = ReadPassword(c, password, $"rdpnla users add {c.UserName}");
             try
             {
                 UserAccount account = await c.Database.Users.AddAsync(c.UserName, hash, c.CancellationToken);
@@ -76,20 +76,20 @@ public static partial class UsersCommand
             {
                 CryptographicOperations.ZeroMemory(hash);
             }
-        }, passwordStdin);
+        }));
     }
 
     private static Command CreateSetPassword()
     {
-        var passwordStdin = PasswordStdinOption();
+        var password = new PasswordOptions();
         var mustChange = new Option<bool>("--must-change")
         {
             Description = "Keep (or set) the must-change flag; by default a new password clears it and the expired flag.",
         };
-        return CreateUserCommand("set-password", "Set a user's password; clears the expired and must-change flags.", async c =>
+        return WithPassword(password, CreateUserCommand("set-password", "Set a user's password; clears the expired and must-change flags.", async c =>
         {
             UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
-            byte[] hash = ReadPassword(c, passwordStdin, $"rdpnla users set-password {account.UserName}");
+            byte[] hash = ReadPassword(c, password, $"rdpnla users set-password {account.UserName}");
             try
             {
                 _ = await c.Database.Users.SetNtHashAsync(account.UserName, hash, c.ParseResult.GetValue(mustChange), c.CancellationToken)
@@ -101,7 +101,7 @@ public static partial class UsersCommand
             {
                 CryptographicOperations.ZeroMemory(hash);
             }
-        }, passwordStdin, mustChange);
+        }, mustChange));
     }
 
     private static Command CreateList()
@@ -230,18 +230,19 @@ public static partial class UsersCommand
         return ExitCodes.Success;
     }
 
-    private static byte[] ReadPassword(UserCommandContext context, Option<bool> passwordStdin, string commandHint) =>
+    private static byte[] ReadPassword(UserCommandContext context, PasswordOptions password, string commandHint) =>
         PasswordInput.ReadNtHash(
             CliConsole.Current,
             context.ParseResult.InvocationConfiguration.Error,
-            context.ParseResult.GetValue(passwordStdin),
+            password.GetSource(context.ParseResult, CliConsole.Current),
             context.UserName,
             commandHint);
 
-    private static Option<bool> PasswordStdinOption() => new("--password-stdin")
+    private static Command WithPassword(PasswordOptions password, Command command)
     {
-        Description = "Read the password from the first line of standard input instead of prompting.",
-    };
+        password.AddTo(command);
+        return command;
+    }
 
     private static Option<bool> JsonOption() => new("--json") { Description = "Write JSON instead of a table." };
 

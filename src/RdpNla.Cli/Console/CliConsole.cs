@@ -17,6 +17,9 @@ public interface ICliConsole
     /// characters, more than <c>buffer.Length</c> when the line was longer (the excess is dropped), or -1 at end of input.
     /// </summary>
     int ReadSecretLine(Span<char> buffer);
+
+    /// <summary>An environment variable of the process, or null when it is not set.</summary>
+    string? GetEnvironmentVariable(string name) => Environment.GetEnvironmentVariable(name);
 }
 
 /// <summary>

@@ -1,36 +1,59 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using RdpNla.Protocol.Ntlm;
+using RdpNla.Transport.Client;
 
 namespace RdpNla.Cli.Interaction;
 
+/// <summary>Where a command reads a password from (docs/login.md, "Giving the password").</summary>
+public enum PasswordSource
+{
+    /// <summary>A no-echo prompt on the terminal (<c>-p</c>, and the default when nothing else is given).</summary>
+    Prompt,
+
+    /// <summary>The first line of standard input (<c>--password-stdin</c>).</summary>
+    Stdin,
+
+    /// <summary>The <c>RDPNLA_PASSWORD</c> environment variable.</summary>
+    Environment,
+}
+
 /// <summary>
-/// Reads a new password from <c>--password-stdin</c> or a no-echo terminal prompt and turns it into its NT hash.
-/// The password never appears on the command line, and its characters are wiped once hashed.
+/// Reads a password from a no-echo prompt, standard input or <c>RDPNLA_PASSWORD</c>, never from the command line, and
+/// hands it on as an NT hash, UTF-16LE bytes or <see cref="NlaCredentials"/>; its characters are wiped once used.
 /// </summary>
 public static class PasswordInput
 {
     /// <summary>Longest password accepted (the Windows limit for NTLM passwords).</summary>
     public const int MaxPasswordLength = 256;
 
-    /// <summary>Reads the password and returns its NT hash (16 bytes; the caller wipes it).</summary>
+    /// <summary>The environment variable a password may come from.</summary>
+    public const string EnvironmentVariable = "RDPNLA_PASSWORD";
+
+    private delegate T PasswordTransform<T>(ReadOnlySpan<char> password);
+
+    /// <summary>Reads a new password (typed twice at a prompt, never empty) and returns its NT hash (16 bytes; the caller wipes it).</summary>
     /// <param name="console">Where to read from.</param>
     /// <param name="prompt">Where prompts go (standard error, so standard output stays clean).</param>
-    /// <param name="fromStdin">Read one line from standard input instead of prompting.</param>
+    /// <param name="source">Where the password comes from.</param>
     /// <param name="userName">For the prompt.</param>
     /// <param name="commandHint">The command to repeat with --password-stdin, for the error message.</param>
     /// <exception cref="CliException">No password could be read, it is empty or too long, or the two entries differ.</exception>
-    public static byte[] ReadNtHash(ICliConsole console, TextWriter prompt, bool fromStdin, string userName, string commandHint) =>
-        Read(console, prompt, fromStdin, userName, commandHint, password => NtlmCrypto.NtOwfV1(password));
+    public static byte[] ReadNtHash(ICliConsole console, TextWriter prompt, PasswordSource source, string userName, string commandHint) =>
+        Read(console, prompt, source, userName, commandHint, newPassword: true, password => NtlmCrypto.NtOwfV1(password));
 
-    /// <summary>Reads the password and returns it as UTF-16LE bytes (the caller wipes them); for mapped backend credentials.</summary>
+    /// <summary>Reads a new password and returns it as UTF-16LE bytes (the caller wipes them); for mapped backend credentials.</summary>
     /// <exception cref="CliException">No password could be read, it is empty or too long, or the two entries differ.</exception>
-    public static byte[] ReadUtf16(ICliConsole console, TextWriter prompt, bool fromStdin, string userName, string commandHint) =>
-        Read(console, prompt, fromStdin, userName, commandHint, password => System.Runtime.InteropServices.MemoryMarshal.AsBytes(password).ToArray());
+    public static byte[] ReadUtf16(ICliConsole console, TextWriter prompt, PasswordSource source, string userName, string commandHint) =>
+        Read(console, prompt, source, userName, commandHint, newPassword: true, password => MemoryMarshal.AsBytes(password).ToArray());
 
-    private delegate byte[] PasswordTransform(ReadOnlySpan<char> password);
+    /// <summary>Reads the password of an existing account (asked once) for a client command; the caller disposes the result.</summary>
+    /// <exception cref="CliException">No password could be read, or it is too long.</exception>
+    public static NlaCredentials ReadCredentials(ICliConsole console, TextWriter prompt, PasswordSource source, string user, string domain, string commandHint) =>
+        Read(console, prompt, source, domain.Length == 0 ? user : $"{domain}\\{user}", commandHint, newPassword: false, password => new NlaCredentials(user, domain, password));
 
-    private static byte[] Read(ICliConsole console, TextWriter prompt, bool fromStdin, string userName, string commandHint, PasswordTransform transform)
+    private static T Read<T>(ICliConsole console, TextWriter prompt, PasswordSource source, string userName, string commandHint, bool newPassword, PasswordTransform<T> transform)
     {
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(prompt);
@@ -39,56 +62,67 @@ public static class PasswordInput
         try
         {
             int length;
-            if (fromStdin)
+            switch (source)
             {
-                length = ReadLine(console.In, first.AsSpan(0, MaxPasswordLength + 1));
-                if (length < 0)
-                {
-                    throw new CliException($"no password on standard input; pipe one line into it, e.g. printf '%s\\n' \"$PASSWORD\" | {commandHint} --password-stdin");
-                }
+                case PasswordSource.Stdin:
+                    length = ReadLine(console.In, first.AsSpan(0, MaxPasswordLength + 1));
+                    if (length < 0)
+                    {
+                        throw new CliException($"no password on standard input; pipe one line into it, e.g. printf '%s\\n' \"$PASSWORD\" | {commandHint} --password-stdin");
+                    }
+
+                    break;
+                case PasswordSource.Environment:
+                    string value = console.GetEnvironmentVariable(EnvironmentVariable) ?? "";
+                    length = value.Length;
+                    value.AsSpan(0, Math.Min(value.Length, MaxPasswordLength + 1)).CopyTo(first);
+                    break;
+                default:
+                    if (console.IsInputRedirected)
+                    {
+                        throw new CliException($"standard input is not a terminal, so rdpnla cannot prompt for the password; pipe it with {commandHint} --password-stdin, or set {EnvironmentVariable}");
+                    }
+
+                    prompt.Write($"Password for {userName}: ");
+                    prompt.Flush();
+                    length = console.ReadSecretLine(first.AsSpan(0, MaxPasswordLength + 1));
+                    prompt.WriteLine();
+                    if (length < 0)
+                    {
+                        throw new CliException(newPassword ? "no password entered; run the command again and type the password twice" : "no password entered");
+                    }
+
+                    if (newPassword)
+                    {
+                        CheckLength(length, newPassword);
+                        prompt.Write("Retype the password: ");
+                        prompt.Flush();
+                        int secondLength = console.ReadSecretLine(second.AsSpan(0, MaxPasswordLength + 1));
+                        prompt.WriteLine();
+                        if (secondLength != length || !first.AsSpan(0, length).SequenceEqual(second.AsSpan(0, length)))
+                        {
+                            throw new CliException("the two passwords do not match; run the command again and type the same password twice");
+                        }
+                    }
+
+                    break;
             }
-            else
-            {
-                if (console.IsInputRedirected)
-                {
-                    throw new CliException($"standard input is not a terminal, so rdpnla cannot prompt for the password; use {commandHint} --password-stdin and write the password to standard input");
-                }
 
-                prompt.Write($"Password for {userName}: ");
-                prompt.Flush();
-                length = console.ReadSecretLine(first.AsSpan(0, MaxPasswordLength + 1));
-                prompt.WriteLine();
-                if (length < 0)
-                {
-                    throw new CliException("no password entered; run the command again and type the password twice");
-                }
-
-                CheckLength(length);
-                prompt.Write("Retype the password: ");
-                prompt.Flush();
-                int secondLength = console.ReadSecretLine(second.AsSpan(0, MaxPasswordLength + 1));
-                prompt.WriteLine();
-                if (secondLength != length || !first.AsSpan(0, length).SequenceEqual(second.AsSpan(0, length)))
-                {
-                    throw new CliException("the two passwords do not match; run the command again and type the same password twice");
-                }
-            }
-
-            CheckLength(length);
+            CheckLength(length, newPassword);
             return transform(first.AsSpan(0, length));
         }
         finally
         {
-            CryptographicOperations.ZeroMemory(MemoryMarshalBytes(first));
-            CryptographicOperations.ZeroMemory(MemoryMarshalBytes(second));
+            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(first.AsSpan()));
+            CryptographicOperations.ZeroMemory(MemoryMarshal.AsBytes(second.AsSpan()));
             ArrayPool<char>.Shared.Return(first);
             ArrayPool<char>.Shared.Return(second);
         }
     }
 
-    private static void CheckLength(int length)
+    private static void CheckLength(int length, bool newPassword)
     {
-        if (length == 0)
+        if (length == 0 && newPassword)
         {
             throw new CliException("the password is empty; rdpnla does not accept blank passwords (Windows refuses them for network logons)");
         }
@@ -127,6 +161,4 @@ public static class PasswordInput
 
         return length;
     }
-
-    private static Span<byte> MemoryMarshalBytes(char[] chars) => System.Runtime.InteropServices.MemoryMarshal.AsBytes(chars.AsSpan());
 }

@@ -167,7 +167,7 @@ public sealed class NtlmClientContext : IDisposable
         // MS-NLMP §3.1.5.1.2: use the server's MsvAvTimestamp when present; then LMv2 is Z(24) and a MIC is sent.
         long? serverTime = serverPairs.Timestamp;
         long time = serverTime ?? NtlmCrypto.ToFileTime(_options.TimeProvider.GetUtcNow());
-        bool sendMic = serverTime is not null;
+        bool sendMic = serverTime is not null && _options.SendMic;
 
         var clientPairs = new AvPairList(serverPairs);
         if (sendMic)

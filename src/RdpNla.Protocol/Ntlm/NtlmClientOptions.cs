@@ -27,6 +27,12 @@ public sealed class NtlmClientOptions
     /// <summary>The source of ClientChallenge and the random ExportedSessionKey; must be cryptographically secure.</summary>
     public required IRandomSource RandomSource { get; init; }
 
+    /// <summary>
+    /// Send a MIC (and MsvAvFlags 0x2) when the CHALLENGE carries MsvAvTimestamp, as MS-NLMP §3.1.5.2.1 says a client
+    /// SHOULD. False emulates the clients and libraries that send an NTLMv2 AUTHENTICATE without one. Default true.
+    /// </summary>
+    public bool SendMic { get; init; } = true;
+
     /// <summary>The VERSION sent in NEGOTIATE and AUTHENTICATE (informational).</summary>
     public NtlmVersion Version { get; init; } = NtlmVersion.Default;
 }

@@ -32,6 +32,7 @@ public sealed class NtlmServerContext : IDisposable
     private byte[]? _authenticateBytes;
     private NtlmCredentialLookup? _lookup;
     private bool _micPresent;
+    private bool _keyExchange;
     private State _state;
 
     /// <summary>Creates an acceptor.</summary>
@@ -238,7 +239,12 @@ public sealed class NtlmServerContext : IDisposable
             return Fail(NlaFailureReason.UnsupportedFlags, $"AUTHENTICATE lacks required flags: {missing}.", NtStatus.LogonFailure, out status);
         }
 
-        if ((message.Flags & NegotiateFlags.KeyExchange) != 0 && message.EncryptedRandomSessionKey.Length != NtlmCrypto.KeySize)
+        // MS-NLMP §3.2.5.1.2: ExportedSessionKey is RC4K(KeyExchangeKey, EncryptedRandomSessionKey) when KEY_EXCH is in
+        // NegFlg, the flags this server negotiated in its CHALLENGE. A KEY_EXCH the CHALLENGE did not grant is ignored; one
+        // it granted but the AUTHENTICATE does not repeat (MS-NLMP §2.2.1.3: the AUTHENTICATE carries the negotiated
+        // flags) means the client sent no key, so KeyExchangeKey is used as is.
+        _keyExchange = (ChallengeFlags & message.Flags & NegotiateFlags.KeyExchange) != 0;
+        if (_keyExchange && message.EncryptedRandomSessionKey.Length != NtlmCrypto.KeySize)
         {
             return Fail(NlaFailureReason.Malformed, "EncryptedRandomSessionKey is not 16 bytes long", NtStatus.LogonFailure, out status);
         }
@@ -249,9 +255,11 @@ public sealed class NtlmServerContext : IDisposable
             return Fail(NlaFailureReason.Malformed, "MsvAvFlags announces a MIC but the AUTHENTICATE has no room for one", NtStatus.LogonFailure, out status);
         }
 
+        // MS-NLMP §3.2.5.1.2: the MIC is checked when MsvAvFlags announces it. A client that announces none is verified on
+        // its NTProofStr alone, as Windows does, unless the server requires a MIC (RequireNtlmMic, docs/serve.md).
         if (!_micPresent && _options.RequireMic)
         {
-            return Fail(NlaFailureReason.IntegrityCheckFailed, "AUTHENTICATE carries no MIC and one is required", NtStatus.LogonFailure, out status);
+            return Fail(NlaFailureReason.IntegrityCheckFailed, "AUTHENTICATE carries no MIC and one is required (RequireNtlmMic)", NtStatus.LogonFailure, out status);
         }
 
         _state = State.AwaitingCredential;
@@ -310,7 +318,7 @@ public sealed class NtlmServerContext : IDisposable
 
             sessionBaseKey = NtlmCrypto.ComputeSessionBaseKey(responseKeyNt, ntProofStr);
             keyExchangeKey = NtlmCrypto.KxKey(sessionBaseKey);
-            exportedSessionKey = (message.Flags & NegotiateFlags.KeyExchange) != 0
+            exportedSessionKey = _keyExchange
                 ? NtlmCrypto.Rc4K(keyExchangeKey, message.EncryptedRandomSessionKey.Span)
                 : keyExchangeKey.ToArray();
 

@@ -25,8 +25,11 @@ public sealed class NtlmServerOptions
     public NtlmVersion Version { get; init; } = NtlmVersion.Default;
 
     /// <summary>
-    /// Refuse an AUTHENTICATE without a MIC (MsvAvFlags 0x2). Windows, FreeRDP and the .NET client send one because the
-    /// CHALLENGE carries MsvAvTimestamp; the MIC is what stops a relay from stripping flags. Default true.
+    /// Refuse an NTLMv2 AUTHENTICATE that announces no MIC (MsvAvFlags bit 0x2 absent). Default false: as Windows and
+    /// FreeRDP's server do, such an AUTHENTICATE is verified on its NTProofStr alone (MS-NLMP §3.2.5.1.2: the MIC is
+    /// checked only when MsvAvFlags announces one). An AUTHENTICATE that announces a MIC must carry one that verifies,
+    /// whatever this setting. Without a MIC the negotiate flags are not integrity protected by NTLM itself
+    /// (docs/protocol.md).
     /// </summary>
-    public bool RequireMic { get; init; } = true;
+    public bool RequireMic { get; init; }
 }

@@ -129,6 +129,7 @@ internal sealed class FrontDoorContext
             DnsDomainName = Options.DnsDomainName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
             TimeProvider = TimeProvider,
             RandomSource = Random,
+            RequireMic = Options.RequireNtlmMic,
         },
     };
 

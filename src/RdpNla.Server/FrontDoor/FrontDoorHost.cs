@@ -79,7 +79,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             certificate = ServerCertificate.Load(options.Certificate, dataDirectory, localNames.DnsName ?? localNames.NetBiosName.ToLowerInvariant(), timeProvider, out bool generated);
             string fingerprint = ServerCertificate.Sha256Fingerprint(certificate);
             FrontDoorLog.CertificateLoaded(logger, certificate.Subject, fingerprint, generated ? " (generated now, self-signed)" : string.Empty);
-            FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion);
+            FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion, options.RequireNtlmMic);
             if ((await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
             {
                 FrontDoorLog.NoUsers(logger, dataDirectory);

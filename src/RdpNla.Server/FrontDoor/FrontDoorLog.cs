@@ -18,8 +18,8 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1001, LogLevel.Information, "TLS certificate {Subject}, SHA-256 fingerprint {Fingerprint}{Origin}")]
     public static partial void CertificateLoaded(ILogger logger, string subject, string fingerprint, string origin);
 
-    [LoggerMessage(1002, LogLevel.Information, "Policy: SecurityLayer={SecurityLayer} UserAuthentication={UserAuthentication} AllowEncryptionOracle={AllowEncryptionOracle} MaxCredSspVersion={MaxVersion}")]
-    public static partial void Policy(ILogger logger, int securityLayer, int userAuthentication, int allowEncryptionOracle, int maxVersion);
+    [LoggerMessage(1002, LogLevel.Information, "Policy: SecurityLayer={SecurityLayer} UserAuthentication={UserAuthentication} AllowEncryptionOracle={AllowEncryptionOracle} MaxCredSspVersion={MaxVersion} RequireNtlmMic={RequireNtlmMic}")]
+    public static partial void Policy(ILogger logger, int securityLayer, int userAuthentication, int allowEncryptionOracle, int maxVersion, bool requireNtlmMic);
 
     [LoggerMessage(1003, LogLevel.Warning, "The user store has no users: every logon will fail. Add one with: rdpnla users add NAME --data {DataDirectory}")]
     public static partial void NoUsers(ILogger logger, string dataDirectory);

@@ -30,6 +30,12 @@ public sealed class FrontDoorOptions
     /// <summary>The highest CredSSP version the server speaks (2–6); 2–4 emulate a server without the CVE-2018-0886 update.</summary>
     public int MaxCredSspVersion { get; set; } = CredSspVersion.Latest;
 
+    /// <summary>
+    /// Refuse an NTLMv2 AUTHENTICATE that announces no MIC (MsvAvFlags 0x2). Default false: verified without one, as
+    /// Windows and FreeRDP's server do; a MIC that is announced must verify either way (docs/protocol.md).
+    /// </summary>
+    public bool RequireNtlmMic { get; set; }
+
     /// <summary>The NetBIOS computer name sent in the NTLM CHALLENGE (default: the host name, upper case, 15 characters).</summary>
     public string? ComputerName { get; set; }
 

@@ -42,6 +42,11 @@ internal sealed class FakeCliConsole(string stdin = "", bool isTerminal = false,
 
     public int SecretPrompts { get; private set; }
 
+    /// <summary>The environment the command sees (the test process's own is never read).</summary>
+    public Dictionary<string, string> Environment { get; init; } = [];
+
+    public string? GetEnvironmentVariable(string name) => Environment.GetValueOrDefault(name);
+
     public int ReadSecretLine(Span<char> buffer)
     {
         SecretPrompts++;

@@ -365,6 +365,7 @@ public class UsersCommandTests : IDisposable
         CliResult result = await RunAsync("users", "add", "alice", "--password", "S3cret!");
 
         Assert.Equal(1, result.ExitCode);
+        Assert.Equal(RdpNla.Cli.Interaction.PasswordOptions.ValueRefused, result.Error.Trim());
         Assert.Null(await FindCredentialAsync("alice"));
     }
 

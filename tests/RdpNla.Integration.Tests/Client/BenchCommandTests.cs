@@ -77,12 +77,15 @@ public class BenchCommandTests
     }
 
     [Fact]
-    public async Task Bench_WithoutPasswordStdin_RefusesAndNeverPrompts()
+    public async Task Bench_NoPasswordSourceWithoutTerminal_RefusesNamingStdinAndEnvironment()
     {
-        CliResult result = await Accounts.Cli.RunAsync(["bench", "127.0.0.1:1", "-u", "alice", "--duration", "1"]);
+        var console = new FakeCliConsole(isTerminal: false);
+        CliResult result = await Accounts.Cli.RunAsync(console, ["bench", "127.0.0.1:1", "-u", "alice", "--duration", "1"]);
 
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("--password-stdin", result.Error, StringComparison.Ordinal);
+        Assert.Contains("RDPNLA_PASSWORD", result.Error, StringComparison.Ordinal);
+        Assert.Equal(0, console.SecretPrompts);
     }
 
     [Fact]

@@ -182,19 +182,6 @@ public class FrontDoorClientTests
     }
 
     [Fact]
-    public async Task Login_PasswordOnCommandLine_WarnsItIsVisible()
-    {
-        await using TestFrontDoor server = await TestFrontDoor.StartAsync();
-        await server.AddUserAsync("alice", Password);
-
-        CliResult result = await Accounts.Cli.RunAsync("login", server.Address, "-u", "alice", "-p", Password, "--cert-ignore");
-
-        Assert.Equal(0, result.ExitCode);
-        Assert.Contains("warning: a password given with -p is visible to other users", result.Error, StringComparison.Ordinal);
-        Assert.DoesNotContain(Password, result.Output + result.Error, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task Login_HybridOnly_DeniedUserClosedAfterCredentials_NormalUserSucceeds()
     {
         await using TestFrontDoor server = await TestFrontDoor.StartAsync();

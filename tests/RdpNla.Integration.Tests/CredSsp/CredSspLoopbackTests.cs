@@ -169,6 +169,59 @@ public class CredSspLoopbackTests
         Assert.Equal((CredSspRun.Domain, CredSspRun.User, CredSspRun.Password), run.Delegated);
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task Authenticate_ClientSendsNoNtlmMic_AcceptedUnlessServerRequiresIt(bool useSpnego, bool requireMic)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TlsPair tls = await TlsPair.ConnectAsync(TestCertificates.Server, ct);
+        byte[] key = tls.CertificateSeenByClient.GetPublicKey();
+        var clientOptions = new CredSspClientOptions
+        {
+            ServerPublicKey = key,
+            Ntlm = CredSspRun.ClientNtlmOptions(CredSspRun.Password, 5, sendMic: false),
+            UseSpnego = useSpnego,
+        };
+        var serverOptions = new CredSspServerOptions { ServerPublicKey = key, Ntlm = CredSspRun.ServerNtlmOptions(11, requireMic) };
+
+        CredSspRun run = await CredSspRun.RunAsync(tls.Client, tls.Server, key, key, clientOptions, serverOptions, cancellationToken: ct);
+
+        if (requireMic)
+        {
+            Assert.Equal(NlaStatus.Failed, run.ServerStatus);
+            Assert.Equal(NlaFailureReason.IntegrityCheckFailed, run.Server.FailureReason);
+            Assert.False(run.Server.PasswordVerified);
+            Assert.Equal(NlaStatus.Failed, run.ClientStatus);
+            Assert.Null(run.Delegated);
+        }
+        else
+        {
+            Assert.True(run.ServerStatus == NlaStatus.Completed, run.ToString());
+            Assert.Equal(NlaStatus.Completed, run.ClientStatus);
+            Assert.Equal(useSpnego, run.Server.IsSpnego);
+            Assert.Equal((CredSspRun.Domain, CredSspRun.User, CredSspRun.Password), run.Delegated);
+        }
+    }
+
+    [Fact]
+    public async Task Authenticate_ClientSendsNoNtlmMicAndServerHoldsAnotherKey_PubKeyAuthStillRefuses()
+    {
+        // Without the NTLM MIC, CredSSP's pubKeyAuth is what binds the exchange to the TLS key (docs/protocol.md).
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TlsPair tls = await TlsPair.ConnectAsync(TestCertificates.Impostor, ct);
+        byte[] seenByClient = tls.CertificateSeenByClient.GetPublicKey();
+        var clientOptions = new CredSspClientOptions { ServerPublicKey = seenByClient, Ntlm = CredSspRun.ClientNtlmOptions(CredSspRun.Password, 7, sendMic: false) };
+
+        CredSspRun run = await CredSspRun.RunAsync(tls.Client, tls.Server, seenByClient, TestCertificates.Server.GetPublicKey(), clientOptions, cancellationToken: ct);
+
+        Assert.Equal(NlaStatus.Failed, run.ServerStatus);
+        Assert.Equal(NlaFailureReason.PublicKeyMismatch, run.Server.FailureReason);
+        Assert.Null(run.Delegated);
+    }
+
     [Fact]
     public async Task Authenticate_ServerHoldsAnotherKey_BothSidesRefuseAndNoCredentialsAreSent()
     {

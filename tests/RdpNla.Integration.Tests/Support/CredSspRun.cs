@@ -33,8 +33,9 @@ public sealed class CredSspRun
         $"client {ClientStatus} {Client.FailureReason} '{Client.FailureMessage}' {ClientException?.GetType().Name} {ClientException?.Message}; " +
         $"server {ServerStatus} {Server.FailureReason} '{Server.FailureMessage}' {ServerException?.GetType().Name} {ServerException?.Message}";
 
-    public static NtlmServerOptions ServerNtlmOptions(int seed) => new()
+    public static NtlmServerOptions ServerNtlmOptions(int seed, bool requireMic = false) => new()
     {
+        RequireMic = requireMic,
         NbComputerName = "FRONTDOOR",
         NbDomainName = "LAB",
         DnsComputerName = "frontdoor.lab.test",
@@ -43,8 +44,9 @@ public sealed class CredSspRun
         RandomSource = new DeterministicRandom(seed),
     };
 
-    public static NtlmClientOptions ClientNtlmOptions(string password, int seed, string user = User, string domain = Domain) => new()
+    public static NtlmClientOptions ClientNtlmOptions(string password, int seed, string user = User, string domain = Domain, bool sendMic = true) => new()
     {
+        SendMic = sendMic,
         UserName = user,
         DomainName = domain,
         Password = password,

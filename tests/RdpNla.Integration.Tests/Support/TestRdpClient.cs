@@ -43,6 +43,7 @@ public static class TestRdpClient
         int maxVersion = CredSspVersion.Latest,
         EncryptionOraclePolicy policy = EncryptionOraclePolicy.Mitigated,
         byte[]? preamble = null,
+        bool sendNtlmMic = true,
         CancellationToken cancellationToken = default)
     {
         using var tcp = new TcpClient();
@@ -89,6 +90,7 @@ public static class TestRdpClient
                     TargetName = "TERMSRV/localhost",
                     TimeProvider = TimeProvider.System,
                     RandomSource = SystemRandomSource.Instance,
+                    SendMic = sendNtlmMic,
                 },
             },
             SystemRandomSource.Instance);

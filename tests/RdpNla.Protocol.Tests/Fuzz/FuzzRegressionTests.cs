@@ -84,6 +84,8 @@ public class FuzzRegressionTests
         Assert.Equal(NlaStatus.ContinueNeeded, status);
         Assert.Null(server.GetOutgoingBlob(input, out status));
         Assert.Equal(NlaStatus.Failed, status);
+        // Refused as anonymous, before the MIC is considered: accepting MIC-less NTLMv2 does not accept this.
+        Assert.Equal("anonymous logon refused", server.FailureMessage);
     }
 
     private static void TpktX224(byte[] data)

@@ -106,6 +106,54 @@ public class NegotiateServerContextTests
         Assert.False(server.Ntlm.PasswordVerified);
     }
 
+    [Theory]
+    [InlineData(false, false, NlaStatus.Completed)]
+    [InlineData(false, true, NlaStatus.Completed)]
+    [InlineData(true, false, NlaStatus.Completed)]
+    [InlineData(true, true, NlaStatus.Failed)]
+    public void GetOutgoingBlob_SpnegoMechListMic_RequiredOnlyWhenTheNtlmMicWasVerified(bool sendNtlmMic, bool stripMechListMic, NlaStatus expected)
+    {
+        // Without an NTLM MIC the mechListMIC is not mandatory (NTLM was the first mechanism); one that is sent is verified.
+        using var client = new NegotiateClientContext(
+            new NtlmClientOptions
+            {
+                UserName = User,
+                DomainName = Domain,
+                Password = Password,
+                TimeProvider = TimeProvider.System,
+                RandomSource = new SeededRandomSource(7),
+                SendMic = sendNtlmMic,
+            },
+            useSpnego: true);
+        using NegotiateServerContext server = Server();
+        byte[] challenge = server.GetOutgoingBlob(client.GetOutgoingBlob([], out _), out NlaStatus status)!;
+        Assert.Equal(NlaStatus.ContinueNeeded, status);
+        NegTokenResp authenticate = NegTokenResp.Decode(client.GetOutgoingBlob(challenge, out _));
+        Assert.NotNull(authenticate.MechListMic);
+        byte[] sent = stripMechListMic ? new NegTokenResp { ResponseToken = authenticate.ResponseToken }.Encode() : authenticate.Encode();
+
+        Assert.Null(server.GetOutgoingBlob(sent, out status));
+        Assert.Equal(NlaStatus.CredentialLookupNeeded, status);
+        server.ProvideCredential(NtlmCredentialLookup.Found(NtlmCrypto.NtOwfV1(Password)));
+        byte[]? final = server.GetOutgoingBlob([], out status);
+
+        Assert.Equal(expected, status);
+        Assert.Equal(sendNtlmMic, server.Ntlm.MicVerified);
+        Assert.True(server.Ntlm.PasswordVerified);
+        if (expected == NlaStatus.Completed)
+        {
+            NegTokenResp accepted = NegTokenResp.Decode(final);
+            Assert.Equal(NegState.AcceptCompleted, accepted.State);
+            // The server answers a mechListMIC with its own, and sends none when it received none.
+            Assert.Equal(stripMechListMic, accepted.MechListMic is null);
+        }
+        else
+        {
+            Assert.Equal(NtStatus.DowngradeDetected, server.FailureStatus);
+            Assert.Equal(NegState.Reject, NegTokenResp.Decode(final).State);
+        }
+    }
+
     [Fact]
     public void GetOutgoingBlob_KerberosAndNegoExListedFirst_PicksNtlmWithRequestMicAndIgnoresOptimisticToken()
     {

@@ -178,7 +178,6 @@ public class MsNlmpVectorTests
             NbDomainName = "Domain",
             TimeProvider = new FixedTimeProvider(DateTimeOffset.FromFileTime(0)),
             RandomSource = new SequenceRandomSource(Hex("ServerChallenge")),
-            RequireMic = false, // the spec example predates the MIC
         });
 
         server.GetOutgoingBlob(negotiate, out NlaStatus status);

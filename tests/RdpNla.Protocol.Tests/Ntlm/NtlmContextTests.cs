@@ -122,26 +122,6 @@ public class NtlmContextTests
     }
 
     [Fact]
-    public void GetOutgoingBlob_MicTampered_FailsWithIntegrityCheckFailed()
-    {
-        using NtlmClientContext client = NtlmTestPeers.Client();
-        using NtlmServerContext server = NtlmTestPeers.Server();
-
-        byte[] authenticate = NtlmTestPeers.RunToAuthenticate(client, server, bytes =>
-        {
-            bytes[NtlmAuthenticateMessage.MicFieldOffset + 3] ^= 0x01;
-            return bytes;
-        });
-        NlaStatus status = Finish(server, authenticate, Found());
-
-        Assert.Equal(NlaStatus.Failed, status);
-        Assert.Equal(NlaFailureReason.IntegrityCheckFailed, server.FailureReason);
-        Assert.Equal("MIC mismatch", server.FailureMessage);
-        Assert.Equal(NtStatus.LogonFailure, server.FailureStatus);
-        Assert.False(server.PasswordVerified);
-    }
-
-    [Fact]
     public void GetOutgoingBlob_FlagsStrippedInAuthenticate_MicDetectsIt()
     {
         using NtlmClientContext client = NtlmTestPeers.Client();
@@ -246,21 +226,203 @@ public class NtlmContextTests
     }
 
     [Fact]
-    public void GetOutgoingBlob_ServerRequiresMic_RefusesAuthenticateWithoutMic()
+    public void GetOutgoingBlob_AuthenticateWithoutMic_VerifiesByDefaultAndWrapsBothWays()
     {
-        // The spec CHALLENGE has no timestamp, so our client sends no MIC; a server that requires one refuses it.
-        using NtlmClientContext client = NtlmTestPeers.Client();
-        using NtlmServerContext server = NtlmTestPeers.Server(requireMic: true);
-        byte[] negotiate = client.GetOutgoingBlob([], out _)!;
-        byte[] challenge = server.GetOutgoingBlob(negotiate, out _)!;
-        NtlmChallengeMessage decoded = NtlmChallengeMessage.Decode(challenge);
-        decoded.TargetInfo!.Remove(AvId.Timestamp);
-        byte[] authenticate = client.GetOutgoingBlob(decoded.Encode(), out _)!;
+        // A client that sends no MsvAvFlags and no MIC although the CHALLENGE carries MsvAvTimestamp, as some libraries do.
+        using NtlmClientContext client = NtlmTestPeers.Client(sendMic: false);
+        using NtlmServerContext server = NtlmTestPeers.Server();
 
-        server.GetOutgoingBlob(authenticate, out NlaStatus status);
+        byte[] authenticate = NtlmTestPeers.RunToAuthenticate(client, server);
+        NlaStatus status = Finish(server, authenticate, Found());
+
+        Assert.Null(NtlmAuthenticateMessage.Decode(authenticate).Mic);
+        Assert.Null(server.ClientTargetInfo!.Flags);
+        Assert.Equal(NlaStatus.Completed, status);
+        Assert.True(server.PasswordVerified);
+        Assert.False(server.MicVerified);
+        Assert.Equal("pubKeyAuth"u8.ToArray(), server.SessionSecurity!.Unwrap(client.SessionSecurity!.Wrap("pubKeyAuth"u8)));
+        Assert.Equal("reply"u8.ToArray(), client.SessionSecurity.Unwrap(server.SessionSecurity.Wrap("reply"u8)));
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_AuthenticateWithoutMicWrongPassword_StillFailsOnNtProofStr()
+    {
+        using NtlmClientContext client = NtlmTestPeers.Client(password: "wrong", sendMic: false);
+        using NtlmServerContext server = NtlmTestPeers.Server();
+
+        NlaStatus status = Finish(server, NtlmTestPeers.RunToAuthenticate(client, server), Found());
+
+        Assert.Equal(NlaStatus.Failed, status);
+        Assert.Equal("NTProofStr mismatch", server.FailureMessage);
+        Assert.False(server.PasswordVerified);
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_ServerRequiresMic_RefusesAuthenticateWithoutMicBeforeLookup()
+    {
+        using NtlmClientContext client = NtlmTestPeers.Client(sendMic: false);
+        using NtlmServerContext server = NtlmTestPeers.Server(requireMic: true);
+        byte[] authenticate = NtlmTestPeers.RunToAuthenticate(client, server);
+
+        Assert.Null(server.GetOutgoingBlob(authenticate, out NlaStatus status));
 
         Assert.Equal(NlaStatus.Failed, status);
         Assert.Equal(NlaFailureReason.IntegrityCheckFailed, server.FailureReason);
+        Assert.Equal("AUTHENTICATE carries no MIC and one is required (RequireNtlmMic)", server.FailureMessage);
+        Assert.Equal(NtStatus.LogonFailure, server.FailureStatus);
+        Assert.False(server.PasswordVerified);
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_ServerRequiresMic_AcceptsAuthenticateWithMic()
+    {
+        using NtlmClientContext client = NtlmTestPeers.Client();
+        using NtlmServerContext server = NtlmTestPeers.Server(requireMic: true);
+
+        Assert.Equal(NlaStatus.Completed, Finish(server, NtlmTestPeers.RunToAuthenticate(client, server), Found()));
+        Assert.True(server.MicVerified);
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void GetOutgoingBlob_MicAnnouncedButTamperedOrZeroed_RefusedWhateverRequireMic(bool zeroed, bool requireMic)
+    {
+        // MsvAvFlags 0x2 sits inside the NTLMv2 blob, which the NTProofStr covers: a relay cannot remove the announcement,
+        // and an announced MIC must verify even when the server does not require one.
+        using NtlmClientContext client = NtlmTestPeers.Client();
+        using NtlmServerContext server = NtlmTestPeers.Server(requireMic: requireMic);
+
+        byte[] authenticate = NtlmTestPeers.RunToAuthenticate(client, server, bytes =>
+        {
+            if (zeroed)
+            {
+                bytes.AsSpan(NtlmAuthenticateMessage.MicFieldOffset, NtlmAuthenticateMessage.MicSize).Clear();
+            }
+            else
+            {
+                bytes[NtlmAuthenticateMessage.MicFieldOffset + 3] ^= 0x01;
+            }
+
+            return bytes;
+        });
+        NlaStatus status = Finish(server, authenticate, Found());
+
+        Assert.Equal(NlaStatus.Failed, status);
+        Assert.Equal(NlaFailureReason.IntegrityCheckFailed, server.FailureReason);
+        Assert.Equal("MIC mismatch", server.FailureMessage);
+        Assert.Equal(NtStatus.LogonFailure, server.FailureStatus);
+        Assert.False(server.PasswordVerified);
+        Assert.Null(server.SessionSecurity);
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_MsvAvFlagsClearedByRelay_NtProofStrDetectsIt()
+    {
+        // Removing the MIC announcement to fall back to the MIC-less path breaks the NTProofStr, which covers the AV pairs.
+        using NtlmClientContext client = NtlmTestPeers.Client();
+        using NtlmServerContext server = NtlmTestPeers.Server();
+
+        byte[] authenticate = NtlmTestPeers.RunToAuthenticate(client, server, bytes =>
+        {
+            NtlmAuthenticateMessage message = NtlmAuthenticateMessage.Decode(bytes);
+            byte[] nt = message.NtChallengeResponse.ToArray();
+            int offset = NtlmCrypto.KeySize + NtlmCrypto.NtlmV2TempHeaderSize;
+            AvPairList pairs = AvPairList.Decode(nt.AsSpan(offset));
+            pairs.Remove(AvId.Flags);
+            return new NtlmAuthenticateMessage
+            {
+                Flags = message.Flags,
+                LmChallengeResponse = message.LmChallengeResponse,
+                NtChallengeResponse = (byte[])[.. nt.AsSpan(0, offset), .. pairs.Encode()],
+                DomainName = message.DomainName,
+                UserName = message.UserName,
+                Workstation = message.Workstation,
+                EncryptedRandomSessionKey = message.EncryptedRandomSessionKey,
+                Version = message.Version,
+            }.Encode();
+        });
+        NlaStatus status = Finish(server, authenticate, Found());
+
+        Assert.Equal(NlaStatus.Failed, status);
+        Assert.Equal("NTProofStr mismatch", server.FailureMessage);
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_AuthenticateBuiltWithoutMic_VerifiesWithKeyExchange()
+    {
+        using NtlmServerContext server = NtlmTestPeers.Server();
+        byte[] challenge = server.GetOutgoingBlob(new NtlmNegotiateMessage { Flags = NtlmClientContext.NegotiateMessageFlags }.Encode(), out _)!;
+        NegotiateFlags granted = NtlmChallengeMessage.Decode(challenge).Flags;
+        byte[] randomSessionKey = Enumerable.Repeat((byte)0x5A, 16).ToArray();
+        (byte[] authenticate, NtlmSessionSecurity client) = NtlmTestPeers.AuthenticateWithoutMic(
+            challenge, granted, Password, kxKey => NtlmCrypto.Rc4K(kxKey, randomSessionKey), randomSessionKey);
+        using NtlmSessionSecurity clientSession = client;
+
+        NlaStatus status = Finish(server, authenticate, Found());
+
+        Assert.Equal(NlaStatus.Completed, status);
+        Assert.False(server.MicVerified);
+        Assert.Equal("pubKeyAuth"u8.ToArray(), server.SessionSecurity!.Unwrap(clientSession.Wrap("pubKeyAuth"u8)));
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_KeyExchInAuthenticateNotGrantedInChallenge_IgnoredAndKeyExchangeKeyUsed()
+    {
+        // MS-NLMP §3.2.5.1.2: ExportedSessionKey follows NegFlg, the flags of the CHALLENGE. The NEGOTIATE asks for no key
+        // exchange, so the CHALLENGE grants none; the AUTHENTICATE still claims KEY_EXCH with an EncryptedRandomSessionKey
+        // that the server must not decrypt: both sides key the session with KeyExchangeKey.
+        using NtlmServerContext server = NtlmTestPeers.Server();
+        byte[] negotiate = new NtlmNegotiateMessage { Flags = NtlmClientContext.NegotiateMessageFlags & ~NegotiateFlags.KeyExchange }.Encode();
+        byte[] challenge = server.GetOutgoingBlob(negotiate, out _)!;
+        NegotiateFlags granted = NtlmChallengeMessage.Decode(challenge).Flags;
+        Assert.Equal(NegotiateFlags.None, granted & NegotiateFlags.KeyExchange);
+        (byte[] authenticate, NtlmSessionSecurity client) = NtlmTestPeers.AuthenticateWithoutMic(
+            challenge, granted | NegotiateFlags.KeyExchange, Password, kxKey => NtlmCrypto.Rc4K(kxKey, Enumerable.Repeat((byte)0x5A, 16).ToArray()));
+        using NtlmSessionSecurity clientSession = client;
+
+        NlaStatus status = Finish(server, authenticate, Found());
+
+        Assert.Equal(NlaStatus.Completed, status);
+        Assert.Equal("pubKeyAuth"u8.ToArray(), server.SessionSecurity!.Unwrap(clientSession.Wrap("pubKeyAuth"u8)));
+        Assert.Equal("reply"u8.ToArray(), clientSession.Unwrap(server.SessionSecurity.Wrap("reply"u8)));
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_KeyExchGrantedButNotRepeatedInAuthenticate_KeyExchangeKeyUsed()
+    {
+        // The CHALLENGE grants KEY_EXCH; the AUTHENTICATE leaves it out and carries no EncryptedRandomSessionKey (MS-NLMP
+        // §2.2.1.3: the AUTHENTICATE states the flags the client settled on): no key was exchanged, KeyExchangeKey is used.
+        using NtlmServerContext server = NtlmTestPeers.Server();
+        byte[] challenge = server.GetOutgoingBlob(new NtlmNegotiateMessage { Flags = NtlmClientContext.NegotiateMessageFlags }.Encode(), out _)!;
+        NegotiateFlags granted = NtlmChallengeMessage.Decode(challenge).Flags;
+        Assert.Equal(NegotiateFlags.KeyExchange, granted & NegotiateFlags.KeyExchange);
+        (byte[] authenticate, NtlmSessionSecurity client) = NtlmTestPeers.AuthenticateWithoutMic(
+            challenge, granted & ~NegotiateFlags.KeyExchange, Password, _ => []);
+        using NtlmSessionSecurity clientSession = client;
+
+        NlaStatus status = Finish(server, authenticate, Found());
+
+        Assert.Equal(NlaStatus.Completed, status);
+        Assert.Equal("pubKeyAuth"u8.ToArray(), server.SessionSecurity!.Unwrap(clientSession.Wrap("pubKeyAuth"u8)));
+    }
+
+    [Fact]
+    public void GetOutgoingBlob_KeyExchGrantedAndRepeatedWithoutKey_RefusedAsMalformed()
+    {
+        using NtlmServerContext server = NtlmTestPeers.Server();
+        byte[] challenge = server.GetOutgoingBlob(new NtlmNegotiateMessage { Flags = NtlmClientContext.NegotiateMessageFlags }.Encode(), out _)!;
+        (byte[] authenticate, NtlmSessionSecurity client) = NtlmTestPeers.AuthenticateWithoutMic(
+            challenge, NtlmChallengeMessage.Decode(challenge).Flags, Password, _ => []);
+        client.Dispose();
+
+        Assert.Null(server.GetOutgoingBlob(authenticate, out NlaStatus status));
+
+        Assert.Equal(NlaStatus.Failed, status);
+        Assert.Equal(NlaFailureReason.Malformed, server.FailureReason);
+        Assert.Equal("EncryptedRandomSessionKey is not 16 bytes long", server.FailureMessage);
     }
 
     [Fact]

@@ -32,7 +32,7 @@ internal static class NtlmTestPeers
 {
     public static readonly DateTimeOffset Now = new(2025, 6, 1, 12, 0, 0, TimeSpan.Zero);
 
-    public static NtlmClientContext Client(string user = "alice", string password = "S3cret!", string domain = "WORKGROUP", int seed = 1) =>
+    public static NtlmClientContext Client(string user = "alice", string password = "S3cret!", string domain = "WORKGROUP", int seed = 1, bool sendMic = true) =>
         new(new NtlmClientOptions
         {
             UserName = user,
@@ -42,9 +42,10 @@ internal static class NtlmTestPeers
             TargetName = "TERMSRV/server1",
             TimeProvider = new FixedTimeProvider(Now),
             RandomSource = new SeededRandomSource(seed),
+            SendMic = sendMic,
         });
 
-    public static NtlmServerContext Server(int seed = 2, bool requireMic = true) =>
+    public static NtlmServerContext Server(int seed = 2, bool requireMic = false) =>
         new(new NtlmServerOptions
         {
             NbComputerName = "SERVER1",
@@ -66,5 +67,35 @@ internal static class NtlmTestPeers
         byte[] authenticate = client.GetOutgoingBlob(challenge, out status)!;
         Assert.Equal(NlaStatus.Completed, status);
         return tamper is null ? authenticate : tamper(authenticate);
+    }
+
+    /// <summary>
+    /// Builds an NTLMv2 AUTHENTICATE without MsvAvFlags and without a MIC, as the libraries that send none do (MS-NLMP
+    /// §3.1.5.1.2 with the MIC left out), with the given flags and EncryptedRandomSessionKey; returns it with the client's
+    /// session over <paramref name="exportedSessionKey"/> (null: KeyExchangeKey, as without key exchange).
+    /// </summary>
+    public static (byte[] Authenticate, NtlmSessionSecurity Session) AuthenticateWithoutMic(
+        byte[] challengeBytes, NegotiateFlags flags, string password, Func<byte[], byte[]> encryptedRandomSessionKey, byte[]? exportedSessionKey = null)
+    {
+        NtlmChallengeMessage challenge = NtlmChallengeMessage.Decode(challengeBytes);
+        var pairs = new AvPairList(challenge.TargetInfo!);
+        pairs.Set(AvPair.FromString(AvId.TargetName, "TERMSRV/server1"));
+        byte[] clientChallenge = [1, 2, 3, 4, 5, 6, 7, 8];
+        byte[] responseKeyNt = NtlmCrypto.NtOwfV2(password, "alice", "WORKGROUP");
+        byte[] temp = NtlmCrypto.ComputeNtlmV2Temp(pairs.Timestamp!.Value, clientChallenge, pairs.Encode());
+        byte[] ntProofStr = NtlmCrypto.ComputeNtProofStr(responseKeyNt, challenge.ServerChallenge.Span, temp);
+        byte[] keyExchangeKey = NtlmCrypto.KxKey(NtlmCrypto.ComputeSessionBaseKey(responseKeyNt, ntProofStr));
+        byte[] authenticate = new NtlmAuthenticateMessage
+        {
+            Flags = flags,
+            LmChallengeResponse = NtlmCrypto.ComputeLmV2Response(responseKeyNt, challenge.ServerChallenge.Span, clientChallenge),
+            NtChallengeResponse = NtlmCrypto.ComputeNtChallengeResponse(ntProofStr, temp),
+            DomainName = "WORKGROUP",
+            UserName = "alice",
+            Workstation = "CLIENT1",
+            EncryptedRandomSessionKey = encryptedRandomSessionKey(keyExchangeKey),
+            Version = NtlmVersion.Default,
+        }.Encode();
+        return (authenticate, new NtlmSessionSecurity(exportedSessionKey ?? keyExchangeKey, NtlmRole.Client));
     }
 }
