@@ -32,12 +32,12 @@ public sealed class OpenTelemetryExport : IDisposable
         }
 
         bool grpc = string.Equals(options.Protocol, OpenTelemetryOptions.Grpc, StringComparison.OrdinalIgnoreCase);
-        var endpoint = new Uri(options.Endpoint.TrimEnd('/'));
+        string endpoint = options.Endpoint.TrimEnd('/');
         void Configure(OtlpExporterOptions exporter, string signal)
         {
             exporter.Protocol = grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
             // OTLP/HTTP puts each signal on its own path under the base endpoint (OpenTelemetry protocol exporter spec).
-            exporter.Endpoint = grpc ? endpoint : new Uri(endpoint + "/v1/" + signal);
+            exporter.Endpoint = new Uri(grpc ? endpoint : $"{endpoint}/v1/{signal}");
         }
 
         ResourceBuilder resource = ResourceBuilder.CreateDefault().AddService(options.ServiceName, serviceVersion: typeof(OpenTelemetryExport).Assembly.GetName().Version?.ToString());
