@@ -9,6 +9,7 @@ using System.Text;
 using RdpNla.Integration.Tests.Gateway;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Metrics;
 using RdpNla.Transport;
 
 namespace RdpNla.Integration.Tests.Hosting;
@@ -16,7 +17,10 @@ namespace RdpNla.Integration.Tests.Hosting;
 /// <summary>
 /// The real <c>rdpnla serve</c> process under a service manager (deploy/rdpnla.service, docs/deploy.md): the systemd
 /// notifications and their order on a fake <c>NOTIFY_SOCKET</c>, SIGHUP re-reading the settings file and the
-/// certificate files while a relayed session goes on, refusing an invalid file on one line, and <c>/health</c>.
+/// certificate files while a relayed session goes on, refusing an invalid file on one line, <c>/health</c>, and the
+/// OTLP export (the SDK's real OTLP/HTTP protobuf exporter to a loopback receiver): a span per connection with a child per
+/// handshake phase (X.224, TLS, CredSSP with the account check inside it, backend connect), the front door's meter,
+/// and no password anywhere in what is sent.
 /// </summary>
 public sealed class ServiceManagerTests : IAsyncDisposable
 {
@@ -64,16 +68,12 @@ public sealed class ServiceManagerTests : IAsyncDisposable
     public async Task Sighup_NewConnectionsGetTheNewCertificateAndSettings_RelayedSessionGoesOn_InvalidFileRefusedOnOneLine()
     {
         await using var backend = new TlsEchoBackend();
-        string data = Path.Combine(_root, "data");
-        await ServeProcess.AddUserAsync(data, "alice", GatewayTestClient.Password);
         string certificatePath = Path.Combine(_root, "tls.pem");
         string keyPath = Path.Combine(_root, "tls.key");
-        string config = Path.Combine(_root, "serve.json");
-        string Settings(int maxVersion) => $$"""
-            { "MaxCredSspVersion": {{maxVersion}},
-              "Certificate": { "CertificatePath": "{{certificatePath}}", "KeyPath": "{{keyPath}}" },
-              "Gateway": { "DefaultBackend": "{{backend.Address}}", "CertificateValidation": "None" } }
-            """;
+        (string data, string config) = await RelayToAsync(backend);
+        string Settings(int maxVersion) => RelaySettings(
+            backend,
+            $$""", "MaxCredSspVersion": {{maxVersion}}, "Certificate": { "CertificatePath": "{{certificatePath}}", "KeyPath": "{{keyPath}}" }""");
         using X509Certificate2 first = TestCertificates.Create("rdpnla-reload-first");
         using X509Certificate2 second = TestCertificates.Create("rdpnla-reload-second");
         await WritePemAsync(first, certificatePath, keyPath);
@@ -127,10 +127,7 @@ public sealed class ServiceManagerTests : IAsyncDisposable
     public async Task Health_200WhileServing_503OnceTheListenersCloseForTheDrain()
     {
         await using var backend = new TlsEchoBackend();
-        string data = Path.Combine(_root, "data");
-        await ServeProcess.AddUserAsync(data, "alice", GatewayTestClient.Password);
-        string config = Path.Combine(_root, "serve.json");
-        await File.WriteAllTextAsync(config, $$"""{ "Gateway": { "DefaultBackend": "{{backend.Address}}", "CertificateValidation": "None", "DrainTimeout": "00:00:10" } }""", Ct);
+        (string data, string config) = await RelayToAsync(backend);
         int metricsPort = PeerPorts.GetFreePort();
         _server = await ServeProcess.StartAsync(data, config, "--domain", TestFrontDoor.Domain, "--metrics-listen", $"127.0.0.1:{metricsPort}");
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
@@ -163,6 +160,65 @@ public sealed class ServiceManagerTests : IAsyncDisposable
 
         await GatewayTestClient.EchoAsync(session, 2);
     }
+
+    [Fact]
+    public async Task RelayedSession_ExportsTheHandshakePhaseSpansAndTheMeterOverOtlpHttp()
+    {
+        await using var collector = new OtlpReceiver();
+        await using var backend = new TlsEchoBackend();
+        (string data, string config) = await RelayToAsync(backend, """, "OpenTelemetry": { "ExportInterval": "00:00:00.2", "ServiceName": "rdpnla-test" }""");
+        _server = await ServeProcess.StartAsync(data, config, "--domain", TestFrontDoor.Domain, "--otlp-endpoint", collector.Endpoint);
+
+        using (var tcp = new TcpClient { NoDelay = true })
+        {
+            await tcp.ConnectAsync(IPAddress.Loopback, _server.Port, Ct);
+            using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
+            await GatewayTestClient.EchoAsync(session, 1);
+        }
+
+        // SIGTERM: the process flushes its exporters before it exits.
+        await _server.SignalAsync("TERM");
+        await _server.Process.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        Assert.True(_server.Process.ExitCode == 0, $"exit code {_server.Process.ExitCode}:\n{_server.Output}");
+
+        List<OtlpSpan> spans = collector.Bodies("/v1/traces").SelectMany(OtlpSpan.Parse).ToList();
+        OtlpSpan connection = Assert.Single(spans, s => s.Name == FrontDoorTracing.Connection);
+        foreach (string phase in new[] { FrontDoorTracing.X224, FrontDoorTracing.Tls, FrontDoorTracing.CredSsp, FrontDoorTracing.BackendConnect })
+        {
+            OtlpSpan span = Assert.Single(spans, s => s.Name == phase);
+            Assert.Equal(Convert.ToHexString(connection.SpanId), Convert.ToHexString(span.ParentSpanId));
+        }
+
+        OtlpSpan credSsp = spans.Single(s => s.Name == FrontDoorTracing.CredSsp);
+        OtlpSpan accountCheck = Assert.Single(spans, s => s.Name == FrontDoorTracing.AccountCheck);
+        Assert.Equal(Convert.ToHexString(credSsp.SpanId), Convert.ToHexString(accountCheck.ParentSpanId));
+        Assert.Contains(collector.Bodies("/v1/traces"), body => Contains(body, "rdpnla-test"));
+
+        List<string> metrics = collector.Bodies("/v1/metrics").SelectMany(body => Protobuf.Strings(body, 1, 2, 2, 1)).ToList();
+        Assert.Contains("rdpnla.server.handshakes", metrics);
+        Assert.Contains("rdpnla.server.handshake.duration", metrics);
+
+        foreach (byte[] body in collector.Bodies("/v1/traces").Concat(collector.Bodies("/v1/metrics")))
+        {
+            Assert.False(Contains(body, GatewayTestClient.Password), "the password was exported");
+        }
+    }
+
+    private static bool Contains(byte[] body, string text) => body.AsSpan().IndexOf(Encoding.UTF8.GetBytes(text)) >= 0;
+
+    /// <summary>A data folder with alice and a settings file relaying to <paramref name="backend"/>, plus <paramref name="settings"/>.</summary>
+    private async Task<(string Data, string Config)> RelayToAsync(TlsEchoBackend backend, string settings = "")
+    {
+        string data = Path.Combine(_root, "data");
+        await ServeProcess.AddUserAsync(data, "alice", GatewayTestClient.Password);
+        string config = Path.Combine(_root, "serve.json");
+        await File.WriteAllTextAsync(config, RelaySettings(backend, settings), Ct);
+        return (data, config);
+    }
+
+    /// <summary>Settings relaying to <paramref name="backend"/>, with more JSON members (each starting with a comma).</summary>
+    private static string RelaySettings(TlsEchoBackend backend, string more) =>
+        $$"""{ "Gateway": { "DefaultBackend": "{{backend.Address}}", "CertificateValidation": "None", "DrainTimeout": "00:00:10" }{{more}} }""";
 
     private async Task<(byte[] Certificate, int CredSspVersion)> NewConnectionAsync()
     {
