@@ -71,9 +71,9 @@ public sealed class ServiceManagerTests : IAsyncDisposable
         string certificatePath = Path.Combine(_root, "tls.pem");
         string keyPath = Path.Combine(_root, "tls.key");
         (string data, string config) = await RelayToAsync(backend);
-        string Settings(int maxVersion) => RelaySettings(
+        string Settings(int maxVersion, string more = "") => RelaySettings(
             backend,
-            $$""", "MaxCredSspVersion": {{maxVersion}}, "Certificate": { "CertificatePath": "{{certificatePath}}", "KeyPath": "{{keyPath}}" }""");
+            $$""", "MaxCredSspVersion": {{maxVersion}}, "Certificate": { "CertificatePath": "{{certificatePath}}", "KeyPath": "{{keyPath}}" }{{more}}""");
         using X509Certificate2 first = TestCertificates.Create("rdpnla-reload-first");
         using X509Certificate2 second = TestCertificates.Create("rdpnla-reload-second");
         await WritePemAsync(first, certificatePath, keyPath);
@@ -96,6 +96,7 @@ public sealed class ServiceManagerTests : IAsyncDisposable
         Assert.Equal(Hash(second), certificate);
         Assert.Equal(5, version);
         await GatewayTestClient.EchoAsync(session, 2);
+        Assert.Equal(0, _server.Occurrences("takes effect after a restart"));
 
         // An invalid settings file: one line says why, and the settings of the last reload stay.
         await File.WriteAllTextAsync(config, Settings(9), Ct);
@@ -119,6 +120,14 @@ public sealed class ServiceManagerTests : IAsyncDisposable
         Assert.Equal(Hash(second), certificate);
         Assert.Equal(5, version);
         await GatewayTestClient.EchoAsync(session, 3);
+
+        // A setting that needs a restart: one line names it; the rest of the file is applied.
+        await WritePemAsync(second, certificatePath, keyPath);
+        await File.WriteAllTextAsync(config, Settings(6, """, "Limits": { "HandshakeTimeout": "00:00:15" }"""), Ct);
+        await _server.SignalAsync("HUP");
+        await _server.WaitForOutputAsync("Reloaded the settings", 2);
+        Assert.Equal(1, _server.Occurrences("Reload: Limits changed in the settings; it takes effect after a restart"));
+        Assert.Equal(6, (await NewConnectionAsync()).CredSspVersion);
         Assert.Equal(1, backend.Accepted);
         Assert.False(_server.Process.HasExited);
     }
@@ -130,6 +139,7 @@ public sealed class ServiceManagerTests : IAsyncDisposable
         (string data, string config) = await RelayToAsync(backend);
         int metricsPort = PeerPorts.GetFreePort();
         _server = await ServeProcess.StartAsync(data, config, "--domain", TestFrontDoor.Domain, "--metrics-listen", $"127.0.0.1:{metricsPort}");
+        await _server.WaitForOutputAsync("Serving Prometheus metrics"); // bound just after the RDP listener
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort}") };
 
         using (HttpResponseMessage healthy = await http.GetAsync(new Uri("/health", UriKind.Relative), Ct))
