@@ -57,7 +57,7 @@ internal static class ServeCommand
             DefaultValueFactory = _ => LogLevel.Information,
         };
 
-        var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt.")
+        var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
             listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, trustedProxy, logLevel,
         };
