@@ -22,6 +22,19 @@ passed=${passed:-0}; failed=${failed:-0}; skipped=${skipped:-0}
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   failed=1
 fi
+# The packages and the service unit (scripts/package-smoke.sh): each "ok - NAME" line is one passed test, each
+# "not ok - NAME" one failed test.
+smoke=$(scripts/package-smoke.sh)
+smoke_status=$?
+echo "$smoke"
+smoke_passed=$(grep -c '^ok - ' <<<"$smoke")
+smoke_failed=$(grep -c '^not ok - ' <<<"$smoke")
+if [ "$smoke_status" -ne 0 ] && [ "$smoke_failed" -eq 0 ]; then
+  smoke_failed=1
+fi
+passed=$((passed + smoke_passed))
+failed=$((failed + smoke_failed))
+[ "$smoke_failed" -eq 0 ] || status=1
 # A short AFL++ run of every fuzz target (docs/fuzzing.md), counted as one test: any crash, hang or failure to run
 # makes it one failed test. FUZZ_SECONDS=0 skips it.
 fuzz_seconds=${FUZZ_SECONDS:-20}

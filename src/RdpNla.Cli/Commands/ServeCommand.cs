@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging;
 using RdpNla.Cli.Interaction;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.FrontDoor;
+using RdpNla.Server.Hosting;
 
 namespace RdpNla.Cli.Commands;
 
@@ -47,7 +48,8 @@ internal static class ServeCommand
         var pfx = new Option<string?>("--pfx") { Description = "PKCS#12 file with certificate and key (password from RDPNLA_Certificate__PfxPassword)." };
         var computerName = new Option<string?>("--computer-name") { Description = "NetBIOS computer name announced in NTLM (default: the host name)." };
         var domain = new Option<string?>("--domain") { Description = "NetBIOS domain announced in NTLM and accepted as the users' domain (default: the computer name, as a workgroup server)." };
-        var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve Prometheus metrics on ADDRESS:PORT (path /metrics), e.g. 127.0.0.1:9464. Default: off." };
+        var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve Prometheus metrics on ADDRESS:PORT (path /metrics) and the health check (path /health), e.g. 127.0.0.1:9464. Default: off." };
+        var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = "Export the metrics and the handshake traces with OTLP to this collector, e.g. http://127.0.0.1:4318 (setting OpenTelemetry:Endpoint; OpenTelemetry:Protocol http/protobuf or grpc). Default: off." };
         var trustedProxy = new Option<string[]>("--trusted-proxy")
         {
             Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",
@@ -59,9 +61,9 @@ internal static class ServeCommand
             DefaultValueFactory = _ => LogLevel.Information,
         };
 
-        var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt.")
+        var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, trustedProxy, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, trustedProxy, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -88,6 +90,7 @@ internal static class ServeCommand
             }
 
             Set("MetricsListen", parse.GetValue(metricsListen));
+            Set("OpenTelemetry:Endpoint", parse.GetValue(otlpEndpoint));
             Set("DataDirectory", parse.GetValue(data));
             Set("SecurityLayer", parse.GetValue(securityLayer));
             Set("UserAuthentication", parse.GetValue(userAuthentication));
@@ -183,15 +186,33 @@ internal static class ServeCommand
             }));
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Under systemd with Type=notify (deploy/rdpnla.service): READY=1 once listening, STOPPING=1 when the drain starts.
+        using SystemdNotifier? notifier = SystemdNotifier.FromEnvironment();
+        using var reloadRequests = new SemaphoreSlim(0);
+
         // SIGTERM (systemd, docker stop) and Ctrl+C stop accepting and drain; CliApplication leaves both to us.
         void Drain(PosixSignalContext context)
         {
             context.Cancel = true;
+            if (!stop.IsCancellationRequested)
+            {
+                notifier?.Stopping("Draining: no new connections; running sessions get Gateway:DrainTimeout");
+            }
+
             stop.Cancel();
+        }
+
+        // SIGHUP (systemctl reload): re-read the settings file and the certificate files.
+        void RequestReload(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            reloadRequests.Release();
         }
 
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Drain);
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Drain);
+        using PosixSignalRegistration sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, RequestReload);
+        using OpenTelemetryExport? telemetry = OpenTelemetryExport.Start(options.OpenTelemetry);
 
         FrontDoorHost host;
         try
@@ -216,16 +237,51 @@ internal static class ServeCommand
 
         await using (host)
         {
-            try
+            string listening = "Listening on " + string.Join(", ", host.Server.LocalEndPoints);
+            notifier?.Ready(listening);
+            while (true)
             {
-                await Task.Delay(Timeout.Infinite, stop.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                // SIGTERM or Ctrl+C: drain below.
+                try
+                {
+                    await reloadRequests.WaitAsync(stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break; // SIGTERM or Ctrl+C: drain below.
+                }
+
+                notifier?.Reloading();
+                Reload(host, configFile, overrides);
+                notifier?.Ready(listening);
             }
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>Re-reads the settings (file, environment, the flags given at start) and hands them to the host.</summary>
+    private static void Reload(FrontDoorHost host, FileInfo? configFile, Dictionary<string, string?> overrides)
+    {
+        if (configFile is not null && !File.Exists(configFile.FullName))
+        {
+            host.RefuseReload($"the settings file '{configFile.FullName}' does not exist");
+            return;
+        }
+
+        try
+        {
+            if (TryBindOptions(configFile, overrides, out FrontDoorOptions options, out _, out IReadOnlyList<string> errors))
+            {
+                host.Reload(options);
+            }
+            else
+            {
+                host.RefuseReload(string.Join(" ", errors));
+            }
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
+        {
+            host.RefuseReload($"cannot read the settings file: {ex.Message} {ex.InnerException?.Message}".TrimEnd());
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -9,6 +10,7 @@ using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Audit;
 using RdpNla.Server.Limits;
+using RdpNla.Server.Metrics;
 using RdpNla.Transport;
 
 namespace RdpNla.Server.FrontDoor;
@@ -24,6 +26,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     private readonly Socket _socket;
     private readonly FrontDoorContext _context;
+    private readonly FrontDoorSettings _settings;
     private readonly AuditRecordBuilder _audit;
     private readonly long _acceptedAt;
     private IPEndPoint _client;
@@ -35,11 +38,13 @@ public sealed class FrontDoorConnection : IAsyncDisposable
     private MinimumDataRateStream? _guarded;
     private Gateway.RelayBufferingStream? _transport;
     private CancellationToken _stopping;
+    private Activity? _span;
 
     internal FrontDoorConnection(Socket socket, FrontDoorContext context)
     {
         _socket = socket;
         _context = context;
+        _settings = context.Settings;
         _client = (IPEndPoint)socket.RemoteEndPoint!;
         _audit = new AuditRecordBuilder(_client, context.TimeProvider);
         _acceptedAt = context.TimeProvider.GetTimestamp();
@@ -47,13 +52,18 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     private ILogger Logger => _context.Logger;
 
-    private FrontDoorLimits Limits => _context.Options.Limits;
+    private FrontDoorLimits Limits => _context.StartOptions.Limits;
 
     internal async Task RunAsync(long connectionId, CancellationToken stopping)
     {
         var socketPeer = (IPEndPoint)_socket.RemoteEndPoint!;
         using IDisposable? scope = Logger.BeginScope("Connection {ConnectionId} from {RemoteEndPoint}", connectionId, socketPeer.ToString());
         _audit.ConnectionId = connectionId;
+        using Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.Connection, ActivityKind.Server);
+        _span = span;
+        span?.SetTag("client.address", socketPeer.Address.ToString());
+        span?.SetTag("client.port", socketPeer.Port);
+        span?.SetTag("rdpnla.connection.id", connectionId);
         _context.Metrics.ConnectionOpened();
         FrontDoorLog.Accepted(Logger);
         _socket.NoDelay = true;
@@ -192,6 +202,17 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             return;
         }
 
+        _span?.SetTag("rdpnla.outcome", SqliteOutcome(outcome));
+        if (status is { } ntStatus)
+        {
+            _span?.SetTag("rdpnla.ntstatus", NtStatusText.Name(ntStatus));
+        }
+
+        if (outcome is AuditOutcome.Failure or AuditOutcome.Error)
+        {
+            _span?.SetStatus(ActivityStatusCode.Error, reason);
+        }
+
         _context.Metrics.HandshakeEnded(SqliteOutcome(outcome), _audit.CredSspVersion, _context.TimeProvider.GetElapsedTime(_acceptedAt));
         if (penalty > TimeSpan.Zero && _context.Gate.Penalize(_client.Address, penalty))
         {
@@ -211,23 +232,29 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     private async Task HandshakeAsync(Stream network, CancellationToken cancellationToken)
     {
-        byte[] frame;
-        using (EnterPhase("X.224", Limits.NegotiationTimeout, cancellationToken, out CancellationToken negotiation))
+        NegotiationDecision decision;
+        using (Activity? x224 = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.X224))
         {
-            frame = await MessageFraming.ReadTpktFrameAsync(network, MaxConnectionRequestSize, negotiation).ConfigureAwait(false);
+            byte[] frame;
+            using (EnterPhase("X.224", Limits.NegotiationTimeout, cancellationToken, out CancellationToken negotiation))
+            {
+                frame = await MessageFraming.ReadTpktFrameAsync(network, MaxConnectionRequestSize, negotiation).ConfigureAwait(false);
+            }
+
+            X224ConnectionRequest request = X224ConnectionRequest.Decode(frame);
+            decision = SecurityNegotiator.Select(
+                _settings.Options.SecurityLayer,
+                _settings.Options.NlaRequired,
+                request,
+                certificateAvailable: true);
+            SecurityProtocols requested = request.NegotiationRequest?.RequestedProtocols ?? SecurityProtocols.Rdp;
+            FrontDoorLog.Negotiated(Logger, request.NegotiationRequest is null ? "(no RDP_NEG_REQ)" : requested.Name(), request.Cookie, decision.Reason);
+            _audit.RequestedProtocols = requested;
+            x224?.SetTag("rdpnla.requested_protocols", requested.Name());
+            x224?.SetTag("rdpnla.selected_protocol", decision.SelectedProtocol?.Name() ?? "none");
+
+            await network.WriteAsync(decision.Confirm.Encode(), cancellationToken).ConfigureAwait(false);
         }
-
-        X224ConnectionRequest request = X224ConnectionRequest.Decode(frame);
-        NegotiationDecision decision = SecurityNegotiator.Select(
-            _context.Options.SecurityLayer,
-            _context.Options.NlaRequired,
-            request,
-            certificateAvailable: true);
-        SecurityProtocols requested = request.NegotiationRequest?.RequestedProtocols ?? SecurityProtocols.Rdp;
-        FrontDoorLog.Negotiated(Logger, request.NegotiationRequest is null ? "(no RDP_NEG_REQ)" : requested.Name(), request.Cookie, decision.Reason);
-        _audit.RequestedProtocols = requested;
-
-        await network.WriteAsync(decision.Confirm.Encode(), cancellationToken).ConfigureAwait(false);
         if (decision.ClosesConnection)
         {
             await EndAsync(AuditOutcome.Refused, null, decision.Reason, TimeSpan.Zero).ConfigureAwait(false);
@@ -248,18 +275,21 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         var tls = new SslStream(transport, leaveInnerStreamOpen: true);
         await using (tls.ConfigureAwait(false))
         {
+            using (Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.Tls))
             using (EnterPhase("TLS", Limits.TlsHandshakeTimeout, cancellationToken, out CancellationToken handshake))
             {
                 await tls.AuthenticateAsServerAsync(
                     new SslServerAuthenticationOptions
                     {
-                        ServerCertificateContext = _context.CertificateContext,
+                        ServerCertificateContext = _settings.CertificateContext,
                         ClientCertificateRequired = false,
                         EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                         AllowRenegotiation = false,
                         CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
                     },
                     handshake).ConfigureAwait(false);
+                span?.SetTag("tls.protocol.version", tls.SslProtocol.ToString());
+                span?.SetTag("tls.cipher", tls.NegotiatedCipherSuite.ToString());
             }
 
             FrontDoorLog.TlsEstablished(Logger, tls.SslProtocol.ToString(), tls.NegotiatedCipherSuite.ToString());
@@ -278,7 +308,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CancellationToken cancellationToken)
     {
-        using var credSsp = new CredSspServerContext(_context.CreateCredSspOptions());
+        using var credSsp = new CredSspServerContext(_context.CreateCredSspOptions(_settings));
         AccountAuthenticator accounts = _context.CreateAccountAuthenticator();
         await using (accounts.ConfigureAwait(false))
         {
@@ -288,12 +318,25 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
     {
-        (NlaStatus status, byte[]? failureReply) = await CredSspServerHandshake.RunAsync(
-            tls,
-            credSsp,
-            accounts.LookupAsync,
-            _context.Options.Limits.MaxMessageSize,
-            cancellationToken).ConfigureAwait(false);
+        async ValueTask<Protocol.Ntlm.NtlmCredentialLookup> CheckAccountAsync(string userName, string domainName, CancellationToken token)
+        {
+            using Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.AccountCheck);
+            return await accounts.LookupAsync(userName, domainName, token).ConfigureAwait(false);
+        }
+
+        NlaStatus status;
+        byte[]? failureReply;
+        using (Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.CredSsp))
+        {
+            (status, failureReply) = await CredSspServerHandshake.RunAsync(
+                tls,
+                credSsp,
+                CheckAccountAsync,
+                Limits.MaxMessageSize,
+                cancellationToken).ConfigureAwait(false);
+            span?.SetTag("rdpnla.credssp.version", credSsp.PeerVersion);
+            span?.SetTag("rdpnla.credssp.result", status.ToString());
+        }
 
         _audit.UserName = credSsp.UserName;
         _audit.DomainName = credSsp.DomainName;
@@ -364,7 +407,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         // The client now starts the RDP connection sequence with MCS Connect Initial (MS-RDPBCGR §1.3.1.1). Reading it
         // lets the client finish its CredSSP phase cleanly (FreeRDP logs CONNECTION_STATE_MCS_CONNECT) before we close.
         _phase = "MCS Connect Initial";
-        byte[] connectInitial = await MessageFraming.ReadTpktFrameAsync(tls, _context.Options.Limits.MaxMessageSize, cancellationToken).ConfigureAwait(false);
+        byte[] connectInitial = await MessageFraming.ReadTpktFrameAsync(tls, Limits.MaxMessageSize, cancellationToken).ConfigureAwait(false);
         FrontDoorLog.NoBackend(Logger, account, connectInitial.Length);
     }
 

@@ -13,10 +13,34 @@ using RdpNla.Transport;
 
 namespace RdpNla.Server.FrontDoor;
 
+/// <summary>
+/// The settings and the certificate a connection uses from its accept to its end. A reload (SIGHUP) swaps in a new
+/// snapshot for new connections; connections already running keep theirs.
+/// </summary>
+internal sealed class FrontDoorSettings
+{
+    public FrontDoorSettings(FrontDoorOptions options, X509Certificate2 certificate)
+    {
+        Options = options;
+        Certificate = certificate;
+        CertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+        // MS-CSSP §3.1.5 step 3: the binding covers the SubjectPublicKey BIT STRING contents (docs/protocol.md).
+        PublicKey = certificate.GetPublicKey();
+    }
+
+    public FrontDoorOptions Options { get; }
+
+    public X509Certificate2 Certificate { get; }
+
+    public SslStreamCertificateContext CertificateContext { get; }
+
+    public byte[] PublicKey { get; }
+}
+
 /// <summary>What every connection of one front door shares: settings, certificate, account policy, audit log.</summary>
 internal sealed class FrontDoorContext
 {
-    private readonly byte[] _publicKey;
+    private FrontDoorSettings _settings;
 
     public FrontDoorContext(
         FrontDoorOptions options,
@@ -31,10 +55,8 @@ internal sealed class FrontDoorContext
         Gateway.GatewayRelay? gateway = null)
     {
         Gateway = gateway;
-        Options = options;
-        CertificateContext = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
-        // MS-CSSP §3.1.5 step 3: the binding covers the SubjectPublicKey BIT STRING contents (docs/interop.md#public-key-binding).
-        _publicKey = certificate.GetPublicKey();
+        _settings = new FrontDoorSettings(options, certificate);
+        StartOptions = options;
         LocalNames = localNames;
         AccountPolicy = accountPolicy;
         AuditLog = auditLog;
@@ -84,7 +106,7 @@ internal sealed class FrontDoorContext
 
     private string RejectionText(RejectionReason reason, IPAddress address)
     {
-        FrontDoorLimits limits = Options.Limits;
+        FrontDoorLimits limits = StartOptions.Limits;
         return reason switch
         {
             RejectionReason.TotalUnauthenticated => $"{limits.MaxUnauthenticatedConnections} unauthenticated connections already (Limits:MaxUnauthenticatedConnections)",
@@ -97,9 +119,17 @@ internal sealed class FrontDoorContext
         };
     }
 
-    public FrontDoorOptions Options { get; }
+    /// <summary>The settings new connections use (see <see cref="Reload"/>).</summary>
+    public FrontDoorSettings Settings => Volatile.Read(ref _settings);
 
-    public SslStreamCertificateContext CertificateContext { get; }
+    /// <summary>The settings in use now; a connection reads its own snapshot instead.</summary>
+    public FrontDoorOptions Options => Settings.Options;
+
+    /// <summary>The settings at start: those a reload does not change (names, limits, listeners; docs/deploy.md).</summary>
+    public FrontDoorOptions StartOptions { get; }
+
+    /// <summary>New connections use <paramref name="settings"/> from now on; running connections keep the previous ones.</summary>
+    public void Reload(FrontDoorSettings settings) => Volatile.Write(ref _settings, settings);
 
     public LocalDomainNames LocalNames { get; }
 
@@ -116,20 +146,20 @@ internal sealed class FrontDoorContext
     /// <summary>The relay to backends, or null when the gateway is not in use.</summary>
     public Gateway.GatewayRelay? Gateway { get; }
 
-    public CredSspServerOptions CreateCredSspOptions() => new()
+    public CredSspServerOptions CreateCredSspOptions(FrontDoorSettings settings) => new()
     {
-        ServerPublicKey = _publicKey,
-        MaxVersion = Options.MaxCredSspVersion,
-        AllowEncryptionOracle = Options.AllowEncryptionOracle,
+        ServerPublicKey = settings.PublicKey,
+        MaxVersion = settings.Options.MaxCredSspVersion,
+        AllowEncryptionOracle = settings.Options.AllowEncryptionOracle,
         Ntlm = new NtlmServerOptions
         {
             NbComputerName = LocalNames.NetBiosName,
-            NbDomainName = Options.DomainName ?? LocalNames.DefaultDomain ?? LocalNames.NetBiosName,
-            DnsComputerName = Options.DnsComputerName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
-            DnsDomainName = Options.DnsDomainName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
+            NbDomainName = StartOptions.DomainName ?? LocalNames.DefaultDomain ?? LocalNames.NetBiosName,
+            DnsComputerName = StartOptions.DnsComputerName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
+            DnsDomainName = StartOptions.DnsDomainName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
             TimeProvider = TimeProvider,
             RandomSource = Random,
-            RequireMic = Options.RequireNtlmMic,
+            RequireMic = settings.Options.RequireNtlmMic,
         },
     };
 

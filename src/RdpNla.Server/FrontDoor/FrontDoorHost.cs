@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Text.Json;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -19,16 +20,26 @@ namespace RdpNla.Server.FrontDoor;
 public sealed class FrontDoorHost : IAsyncDisposable
 {
     private readonly RdpNlaDatabase _database;
-    private readonly X509Certificate2 _certificate;
+    private readonly FrontDoorContext _context;
+    private readonly ILogger _logger;
+    private readonly string _dataDirectory;
+    private readonly string _certificateSubject;
+    private readonly Lock _reloading = new();
 
-    private FrontDoorHost(FrontDoorServer server, RdpNlaDatabase database, X509Certificate2 certificate, string fingerprint, FrontDoorMetrics metrics, ConnectionGate gate)
+    // Every certificate loaded so far: a connection started before a reload may still be in its TLS handshake.
+    private readonly List<X509Certificate2> _certificates = [];
+
+    private FrontDoorHost(FrontDoorServer server, RdpNlaDatabase database, FrontDoorContext context, string dataDirectory, string certificateSubject)
     {
         Server = server;
-        Metrics = metrics;
-        Gate = gate;
+        Metrics = context.Metrics;
+        Gate = context.Gate;
         _database = database;
-        _certificate = certificate;
-        CertificateFingerprint = fingerprint;
+        _context = context;
+        _logger = context.Logger;
+        _dataDirectory = dataDirectory;
+        _certificateSubject = certificateSubject;
+        _certificates.Add(context.Settings.Certificate);
     }
 
     public FrontDoorServer Server { get; }
@@ -42,11 +53,113 @@ public sealed class FrontDoorHost : IAsyncDisposable
     /// <summary>The pre-authentication admission state (penalized sources, counts).</summary>
     public ConnectionGate Gate { get; }
 
-    /// <summary>The SHA-256 fingerprint of the TLS certificate in use.</summary>
-    public string CertificateFingerprint { get; }
+    /// <summary>The SHA-256 fingerprint of the TLS certificate new connections get.</summary>
+    public string CertificateFingerprint => ServerCertificate.Sha256Fingerprint(Certificate);
 
-    /// <summary>The DER certificate in use (clients pin it or trust it on first use).</summary>
-    public X509Certificate2 Certificate => _certificate;
+    /// <summary>The DER certificate new connections get (clients pin it or trust it on first use).</summary>
+    public X509Certificate2 Certificate => _context.Settings.Certificate;
+
+    /// <summary>The settings new connections use: those at start, or those of the last accepted <see cref="Reload"/>.</summary>
+    public FrontDoorOptions CurrentOptions => _context.Settings.Options;
+
+    /// <summary>
+    /// Applies re-read settings to new connections: the certificate files and the NLA policy (SecurityLayer,
+    /// UserAuthentication, AllowEncryptionOracle, MaxCredSspVersion). Running connections and relayed sessions keep
+    /// what they started with. Settings that need a restart are logged, one line each, and keep their old values.
+    /// Invalid settings or an unloadable certificate are refused with one logged line; the previous settings stay.
+    /// </summary>
+    /// <returns>Whether the new settings are in use.</returns>
+    public bool Reload(FrontDoorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        IReadOnlyList<string> errors = options.Validate();
+        if (errors.Count > 0)
+        {
+            RefuseReload(string.Join(" ", errors));
+            return false;
+        }
+
+        lock (_reloading)
+        {
+            X509Certificate2 certificate;
+            try
+            {
+                certificate = ServerCertificate.Load(options.Certificate, _dataDirectory, _certificateSubject, _context.TimeProvider, out _);
+            }
+            catch (InvalidOperationException ex)
+            {
+                RefuseReload(ex.Message);
+                return false;
+            }
+
+            foreach (string setting in RestartOnlyChanges(_context.StartOptions, options))
+            {
+                FrontDoorLog.ReloadNeedsRestart(_logger, setting);
+            }
+
+            lock (_certificates)
+            {
+                _certificates.Add(certificate);
+            }
+
+            _context.Reload(new FrontDoorSettings(options, certificate));
+            FrontDoorLog.Reloaded(_logger, certificate.Subject, ServerCertificate.Sha256Fingerprint(certificate), Server.ActiveConnections);
+            FrontDoorLog.Policy(_logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion, options.RequireNtlmMic);
+            return true;
+        }
+    }
+
+    /// <summary>The health endpoint's check: the listeners are bound and the store answers. Null when healthy.</summary>
+    private static async Task<string?> CheckHealthAsync(FrontDoorServer server, RdpNlaDatabase database, CancellationToken cancellationToken)
+    {
+        if (!server.IsListening)
+        {
+            return "the listeners are closed (the server is stopping)";
+        }
+
+        try
+        {
+            await database.CheckAsync(cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        {
+            return $"the store does not answer: {ex.Message.ReplaceLineEndings(" ")}";
+        }
+    }
+
+    /// <summary>Logs, on one line, why re-read settings were not applied (e.g. the settings file does not parse).</summary>
+    public void RefuseReload(string reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        FrontDoorLog.ReloadRefused(_logger, reason.ReplaceLineEndings(" "));
+    }
+
+    /// <summary>The settings a reload cannot change (they shape the listeners, the store or shared state).</summary>
+    private static IEnumerable<string> RestartOnlyChanges(FrontDoorOptions running, FrontDoorOptions next)
+    {
+        (string Name, Func<FrontDoorOptions, object?> Value)[] settings =
+        [
+            (nameof(FrontDoorOptions.Listen), o => o.Listen),
+            (nameof(FrontDoorOptions.DataDirectory), o => o.DataDirectory),
+            (nameof(FrontDoorOptions.MetricsListen), o => o.MetricsListen),
+            (nameof(FrontDoorOptions.TrustedProxies), o => o.TrustedProxies),
+            (nameof(FrontDoorOptions.ComputerName), o => o.ComputerName),
+            (nameof(FrontDoorOptions.DomainName), o => o.DomainName),
+            (nameof(FrontDoorOptions.DnsComputerName), o => o.DnsComputerName),
+            (nameof(FrontDoorOptions.DnsDomainName), o => o.DnsDomainName),
+            (nameof(FrontDoorOptions.Limits), o => o.Limits),
+            (nameof(FrontDoorOptions.Gateway), o => o.Gateway),
+            (nameof(FrontDoorOptions.OpenTelemetry), o => o.OpenTelemetry),
+        ];
+        foreach ((string name, Func<FrontDoorOptions, object?> value) in settings)
+        {
+            if (JsonSerializer.Serialize(value(running)) != JsonSerializer.Serialize(value(next)))
+            {
+                yield return name;
+            }
+        }
+    }
 
     /// <summary>Opens the store, loads or generates the certificate, binds the listeners and starts serving.</summary>
     /// <exception cref="InvalidOperationException">The options are invalid or the certificate cannot be loaded.</exception>
@@ -76,9 +189,9 @@ public sealed class FrontDoorHost : IAsyncDisposable
             LocalDomainNames localNames = options.ComputerName is null
                 ? LocalDomainNames.FromEnvironment(options.DomainName)
                 : new LocalDomainNames(options.ComputerName, options.DnsComputerName, options.DomainName);
-            certificate = ServerCertificate.Load(options.Certificate, dataDirectory, localNames.DnsName ?? localNames.NetBiosName.ToLowerInvariant(), timeProvider, out bool generated);
-            string fingerprint = ServerCertificate.Sha256Fingerprint(certificate);
-            FrontDoorLog.CertificateLoaded(logger, certificate.Subject, fingerprint, generated ? " (generated now, self-signed)" : string.Empty);
+            string subject = localNames.DnsName ?? localNames.NetBiosName.ToLowerInvariant();
+            certificate = ServerCertificate.Load(options.Certificate, dataDirectory, subject, timeProvider, out bool generated);
+            FrontDoorLog.CertificateLoaded(logger, certificate.Subject, ServerCertificate.Sha256Fingerprint(certificate), generated ? " (generated now, self-signed)" : string.Empty);
             FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion, options.RequireNtlmMic);
             if ((await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
             {
@@ -94,11 +207,11 @@ public sealed class FrontDoorHost : IAsyncDisposable
             PrometheusEndpoint? prometheus = null;
             if (!string.IsNullOrEmpty(options.MetricsListen) && ListenEndpoint.TryParse(options.MetricsListen, out System.Net.IPEndPoint? metricsEndpoint, out _))
             {
-                prometheus = new PrometheusEndpoint(metricsEndpoint, metrics.Meter);
+                prometheus = new PrometheusEndpoint(metricsEndpoint, metrics.Meter, token => CheckHealthAsync(server, database, token));
                 FrontDoorLog.MetricsListening(logger, metricsEndpoint);
             }
 
-            return new FrontDoorHost(server, database, certificate, fingerprint, metrics, context.Gate) { Prometheus = prometheus };
+            return new FrontDoorHost(server, database, context, dataDirectory, subject) { Prometheus = prometheus };
         }
         catch
         {
@@ -118,7 +231,14 @@ public sealed class FrontDoorHost : IAsyncDisposable
         }
 
         await _database.DisposeAsync().ConfigureAwait(false);
-        _certificate.Dispose();
+        lock (_certificates)
+        {
+            foreach (X509Certificate2 certificate in _certificates)
+            {
+                certificate.Dispose();
+            }
+        }
+
         Metrics.Dispose();
     }
 }

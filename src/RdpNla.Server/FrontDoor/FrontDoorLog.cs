@@ -12,6 +12,15 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1000, LogLevel.Information, "Listening on {EndPoint}")]
     public static partial void Listening(ILogger logger, IPEndPoint endPoint);
 
+    [LoggerMessage(1005, LogLevel.Information, "Reloaded the settings: TLS certificate {Subject}, SHA-256 fingerprint {Fingerprint}; new connections use them, {Active} running connections keep the previous ones")]
+    public static partial void Reloaded(ILogger logger, string subject, string fingerprint, int active);
+
+    [LoggerMessage(1006, LogLevel.Error, "Reload refused, the previous settings stay in use: {Reason}")]
+    public static partial void ReloadRefused(ILogger logger, string reason);
+
+    [LoggerMessage(1007, LogLevel.Warning, "Reload: {Setting} changed in the settings; it takes effect after a restart (systemctl restart rdpnla)")]
+    public static partial void ReloadNeedsRestart(ILogger logger, string setting);
+
     [LoggerMessage(1004, LogLevel.Information, "Serving Prometheus metrics on http://{EndPoint}/metrics")]
     public static partial void MetricsListening(ILogger logger, IPEndPoint endPoint);
 

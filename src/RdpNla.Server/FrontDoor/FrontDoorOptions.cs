@@ -64,6 +64,9 @@ public sealed class FrontDoorOptions
     /// <summary>The gateway: where authenticated users are relayed (docs/gateway.md).</summary>
     public Gateway.GatewayOptions Gateway { get; set; } = new();
 
+    /// <summary>The opt-in OTLP export of the meter and the handshake traces (docs/deploy.md).</summary>
+    public OpenTelemetryOptions OpenTelemetry { get; set; } = new();
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -118,6 +121,7 @@ public sealed class FrontDoorOptions
 
         errors.AddRange(Limits.Validate());
         errors.AddRange(Gateway.Validate());
+        errors.AddRange(OpenTelemetry.Validate());
         return errors;
     }
 }

@@ -25,12 +25,15 @@ public sealed class FrontDoorServer : IAsyncDisposable
     internal FrontDoorServer(FrontDoorContext context)
     {
         _context = context;
-        _options = context.Options;
+        _options = context.StartOptions;
         _logger = context.Logger;
     }
 
     /// <summary>The endpoints actually bound (useful with port 0).</summary>
     public IReadOnlyList<IPEndPoint> LocalEndPoints => _listeners.Select(l => (IPEndPoint)l.LocalEndPoint!).ToList();
+
+    /// <summary>Whether every listener is bound and accepting (false once stopping).</summary>
+    public bool IsListening => _listeners.Count > 0 && !_stopping.IsCancellationRequested;
 
     /// <summary>Connections currently running (handshake or session).</summary>
     public int ActiveConnections => _connections.Count;

@@ -69,7 +69,12 @@ internal sealed class GatewaySession
                     }
 
                     _phase = "backend connection";
-                    leg = await connector.ConnectAsync(_plan.Backend, _credentials, linked.Token).ConfigureAwait(false);
+                    using (System.Diagnostics.Activity? span = Metrics.FrontDoorTracing.Source.StartActivity(Metrics.FrontDoorTracing.BackendConnect))
+                    {
+                        span?.SetTag("server.address", backend);
+                        leg = await connector.ConnectAsync(_plan.Backend, _credentials, linked.Token).ConfigureAwait(false);
+                    }
+
                     _phase = "MCS connect";
                     await ExchangeConnectPdusAsync(initial, leg, linked.Token).ConfigureAwait(false);
                 }

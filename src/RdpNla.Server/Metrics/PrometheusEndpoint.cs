@@ -9,7 +9,8 @@ namespace RdpNla.Server.Metrics;
 /// <summary>
 /// An optional Prometheus scrape endpoint (text exposition format 0.0.4) for one front door's meter, built on
 /// <see cref="MeterListener"/> and <see cref="HttpListener"/> so no exporter package is needed. Counters and up-down
-/// counters become <c>_total</c>/gauge series, histograms <c>_bucket</c>/<c>_sum</c>/<c>_count</c>.
+/// counters become <c>_total</c>/gauge series, histograms <c>_bucket</c>/<c>_sum</c>/<c>_count</c>. The same listener
+/// answers <c>/health</c> for load balancers: 200 when the check passes, 503 with the reason otherwise.
 /// </summary>
 public sealed class PrometheusEndpoint : IAsyncDisposable
 {
@@ -20,11 +21,15 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
     private readonly ConcurrentDictionary<string, (string Type, string Help)> _descriptions = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _serving;
+    private readonly Func<CancellationToken, Task<string?>>? _health;
 
     /// <summary>Starts listening on <paramref name="endpoint"/> (e.g. 127.0.0.1:9464) and serves <c>/metrics</c> for <paramref name="meter"/>.</summary>
     /// <remarks>It follows this one meter instance, not every meter of that name: two servers in one process keep separate figures.</remarks>
+    /// <param name="endpoint">Where to listen.</param>
+    /// <param name="meter">The meter to expose.</param>
+    /// <param name="health">The check behind <c>/health</c>: null when healthy, else the reason; no <c>/health</c> without it.</param>
     /// <exception cref="HttpListenerException">The endpoint cannot be bound.</exception>
-    public PrometheusEndpoint(IPEndPoint endpoint, Meter meter)
+    public PrometheusEndpoint(IPEndPoint endpoint, Meter meter, Func<CancellationToken, Task<string?>>? health = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         ArgumentNullException.ThrowIfNull(meter);
@@ -40,6 +45,12 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
         _listener.Start();
         string host = endpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]" : endpoint.Address.ToString();
         _http.Prefixes.Add($"http://{host}:{endpoint.Port}/metrics/");
+        _health = health;
+        if (health is not null)
+        {
+            _http.Prefixes.Add($"http://{host}:{endpoint.Port}/health/");
+        }
+
         _http.Start();
         _serving = ServeAsync();
     }
@@ -126,6 +137,12 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
 
             try
             {
+                if (_health is not null && context.Request.Url?.AbsolutePath.TrimEnd('/') == "/health")
+                {
+                    await AnswerHealthAsync(context.Response).ConfigureAwait(false);
+                    continue;
+                }
+
                 byte[] body = Encoding.UTF8.GetBytes(Render());
                 context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
                 context.Response.ContentLength64 = body.Length;
@@ -137,6 +154,30 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
                 context.Response.Abort();
             }
         }
+    }
+
+    private async Task AnswerHealthAsync(HttpListenerResponse response)
+    {
+        string? problem;
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+        {
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            try
+            {
+                problem = await _health!(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+            {
+                problem = "the health check did not finish within 5 seconds";
+            }
+        }
+
+        byte[] body = Encoding.UTF8.GetBytes(problem is null ? "ok\n" : $"unhealthy: {problem}\n");
+        response.StatusCode = problem is null ? 200 : 503;
+        response.ContentType = "text/plain; charset=utf-8";
+        response.ContentLength64 = body.Length;
+        await response.OutputStream.WriteAsync(body, _stopping.Token).ConfigureAwait(false);
+        response.Close();
     }
 
     public async ValueTask DisposeAsync()

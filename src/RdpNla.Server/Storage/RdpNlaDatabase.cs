@@ -125,6 +125,19 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>Checks that the database answers a query (the health endpoint's "store reachable").</summary>
+    /// <exception cref="SqliteException">The file cannot be opened or read.</exception>
+    public async Task CheckAsync(CancellationToken cancellationToken)
+    {
+        SqliteConnection connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM sqlite_master;";
+            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Closes the pooled connections so the file is released.</summary>
     public void Dispose()
     {

@@ -37,14 +37,14 @@ public sealed class GatewayShutdownSignalTests : IAsyncDisposable
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(IPAddress.Loopback, _server.Port, Ct);
         using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
-        await EchoAsync(session, 1);
+        await GatewayTestClient.EchoAsync(session, 1);
 
         await _server.SignalAsync(signal);
         var sinceSignal = Stopwatch.StartNew();
 
         // The listener goes first: a new client is refused while the open session still works.
         Assert.True(await RefusedWithinAsync(_server.Port, TimeSpan.FromSeconds(2)), $"still accepting after SIG{signal}:\n{_server.Output}");
-        await EchoAsync(session, 2);
+        await GatewayTestClient.EchoAsync(session, 2);
         Assert.True(sinceSignal.Elapsed < DrainTimeout, $"the echo after SIG{signal} took until {sinceSignal.Elapsed}: the drain check is meaningless on this machine");
 
         // Then the session is closed cleanly (close_notify, FIN), not before the drain time.
@@ -59,15 +59,6 @@ public sealed class GatewayShutdownSignalTests : IAsyncDisposable
         Assert.Equal("shutdown", record.Outcome);
         Assert.Equal($"the server stopped; the session was closed after the drain time of {DrainTimeout}", record.Reason);
         Assert.Equal(1, backend.Accepted);
-    }
-
-    private static async Task EchoAsync(SslStream session, byte value)
-    {
-        byte[] message = Enumerable.Repeat(value, 100).ToArray();
-        await session.WriteAsync(message, Ct);
-        byte[] echo = new byte[message.Length];
-        await session.ReadExactlyAsync(echo, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), Ct);
-        Assert.Equal(message, echo);
     }
 
     private static async Task<bool> RefusedWithinAsync(int port, TimeSpan limit)

@@ -21,6 +21,16 @@ internal static class GatewayTestClient
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>Sends 100 bytes of <paramref name="value"/> over a relayed session and expects the echo backend's copy.</summary>
+    public static async Task EchoAsync(SslStream session, byte value)
+    {
+        byte[] message = Enumerable.Repeat(value, 100).ToArray();
+        await session.WriteAsync(message, Ct);
+        byte[] echo = new byte[message.Length];
+        await session.ReadExactlyAsync(echo, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.Equal(message, echo);
+    }
+
     public static async Task<SslStream> ConnectAsync(NetworkStream network, bool expectConnectResponse = true)
     {
         await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Ssl | SecurityProtocols.Hybrid)).Encode(), Ct);

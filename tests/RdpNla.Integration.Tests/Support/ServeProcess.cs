@@ -46,7 +46,11 @@ public sealed class ServeProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server on a free loopback port and waits until it listens.</summary>
-    public static async Task<ServeProcess> StartAsync(string dataDirectory, string configFile, params string[] extraArguments)
+    public static Task<ServeProcess> StartAsync(string dataDirectory, string configFile, params string[] extraArguments) =>
+        StartAsync(dataDirectory, configFile, null, extraArguments);
+
+    /// <summary>Starts the server on a free loopback port with extra environment variables and waits until it listens.</summary>
+    public static async Task<ServeProcess> StartAsync(string dataDirectory, string configFile, IDictionary<string, string>? environment, params string[] extraArguments)
     {
         int port = PeerPorts.GetFreePort();
         string cli = Path.Combine(AppContext.BaseDirectory, "rdpnla.dll");
@@ -55,12 +59,36 @@ public sealed class ServeProcess : IAsyncDisposable
         Process process = ExternalProcess.Start(
             DotnetHost(),
             [cli, "serve", "--data", dataDirectory, "--config", configFile, "--listen", $"127.0.0.1:{port}", .. extraArguments],
-            null,
+            environment,
             output);
         var server = new ServeProcess(process, port, output);
         bool listening = await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(20), () => process.HasExited);
         Assert.True(listening, $"rdpnla serve did not listen on {port}:\n{server.Output}");
         return server;
+    }
+
+    /// <summary>Waits until the output holds <paramref name="text"/> at least <paramref name="count"/> times.</summary>
+    public async Task WaitForOutputAsync(string text, int count = 1)
+    {
+        var limit = System.Diagnostics.Stopwatch.StartNew();
+        while (Occurrences(text) < count)
+        {
+            Assert.True(limit.Elapsed < TimeSpan.FromSeconds(20) && !Process.HasExited, $"'{text}' did not appear {count} time(s):\n{Output}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>How many times <paramref name="text"/> appears in the output so far.</summary>
+    public int Occurrences(string text)
+    {
+        string output = Output;
+        int count = 0;
+        for (int at = output.IndexOf(text, StringComparison.Ordinal); at >= 0; at = output.IndexOf(text, at + text.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     /// <summary>Sends a signal by name: TERM (what systemd and docker stop send), INT (Ctrl+C), KILL.</summary>
