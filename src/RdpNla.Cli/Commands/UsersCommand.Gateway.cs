@@ -163,29 +163,85 @@ public static class GroupsCommand
     private static CliException NoSuchGroup(string name) => new($"no group '{name}'; run 'rdpnla groups list'");
 }
 
-/// <summary><c>rdpnla backends ...</c>: backend certificates trusted on first use, and the session audit.</summary>
+/// <summary><c>rdpnla backends ...</c>: backend security settings and protocol pins, certificates trusted on first use, and the session audit.</summary>
 public static class BackendsCommand
 {
     public static Command Create()
     {
-        var backends = new Command("backends", "Backend certificates recorded on first use, and the relayed sessions.");
+        var backends = new Command("backends", "Backend security settings and protocol pins, certificates recorded on first use, and the relayed sessions.");
         var data = DataDirectoryOption.Create();
         var backend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
         var forget = new Command("forget-certificate", "Forget the certificate recorded for a backend; the next session records the one it presents.") { backend, data };
         forget.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            string text = parseResult.GetValue(backend) ?? string.Empty;
-            if (!BackendAddress.TryParse(text, out BackendAddress? address, out string? problem))
-            {
-                throw new CliException($"backend '{text}': {problem}");
-            }
-
+            BackendAddress address = ParseBackend(parseResult.GetValue(backend));
             await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             bool removed = await database.Gateway.ForgetCertificateAsync(address.ToString(), cancellationToken);
             await output.WriteLineAsync(removed ? $"certificate of {address} forgotten" : $"no certificate recorded for {address}");
             return ExitCodes.Success;
         }));
         backends.Subcommands.Add(forget);
+
+        var securityData = DataDirectoryOption.Create();
+        var securityBackend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
+        var securityValue = new Argument<string>("security")
+        {
+            Description = "nla: NLA (HYBRID or HYBRID_EX) only, the password never leaves CredSSP; tls: a TLS-only backend (xrdp), the password goes in the Client Info PDU; negotiate: whatever the backend selects, except a downgrade below what it selected before; default: back to Gateway:BackendSecurity.",
+            HelpName = "nla|tls|negotiate|default",
+        };
+        var setSecurity = new Command("set-security", "Set the security protocols accepted from a backend (docs/gateway.md, \"Backend security and downgrades\").") { securityBackend, securityValue, securityData };
+        setSecurity.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            BackendAddress address = ParseBackend(parseResult.GetValue(securityBackend));
+            string text = parseResult.GetValue(securityValue) ?? string.Empty;
+            BackendSecurity? security = null;
+            if (!string.Equals(text, "default", StringComparison.OrdinalIgnoreCase))
+            {
+                security = BackendSecurityNames.TryParse(text, out BackendSecurity parsed) ? parsed
+                    : throw new CliException($"security '{text}' is not one of nla, tls, negotiate, default");
+            }
+
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, securityData, cancellationToken);
+            await database.Gateway.SetBackendSecurityAsync(address.ToString(), security, cancellationToken);
+            await output.WriteLineAsync(security is { } value ? $"backend {address}: security {value.Name()}" : $"backend {address}: security from Gateway:BackendSecurity");
+            return ExitCodes.Success;
+        }));
+        backends.Subcommands.Add(setSecurity);
+
+        var pinData = DataDirectoryOption.Create();
+        var pinBackend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
+        var forgetProtocol = new Command("forget-protocol", "Forget the strongest protocol recorded for a backend (its protocol pin), after its security was lowered on purpose; the next session records what it selects.") { pinBackend, pinData };
+        forgetProtocol.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            BackendAddress address = ParseBackend(parseResult.GetValue(pinBackend));
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, pinData, cancellationToken);
+            bool removed = await database.Gateway.ForgetProtocolAsync(address.ToString(), cancellationToken);
+            await output.WriteLineAsync(removed ? $"protocol pin of {address} forgotten" : $"no protocol recorded for {address}");
+            return ExitCodes.Success;
+        }));
+        backends.Subcommands.Add(forgetProtocol);
+
+        var listData = DataDirectoryOption.Create();
+        var list = new Command("list", "The backends with a security setting or a recorded protocol: setting, strongest protocol selected, with which certificate, since when.") { listData };
+        list.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, listData, cancellationToken);
+            IReadOnlyList<BackendSecurityRecord> rows = await database.Gateway.ListBackendSecurityAsync(null, cancellationToken);
+            if (rows.Count == 0)
+            {
+                await output.WriteLineAsync("no backend has a security setting or a recorded protocol yet");
+            }
+
+            foreach (BackendSecurityRecord row in rows)
+            {
+                await output.WriteLineAsync(
+                    $"{row.Backend}\tsecurity {row.Security?.Name() ?? "(Gateway:BackendSecurity)"}\tstrongest {row.StrongestProtocol ?? "-"}" +
+                    (row.StrongestProtocol is null ? string.Empty : $" since {row.StrongestAt:u} (certificate SHA-256 {row.StrongestSha256})"));
+            }
+
+            return ExitCodes.Success;
+        }));
+        backends.Subcommands.Add(list);
 
         var sessionsData = DataDirectoryOption.Create();
         var user = new Option<string?>("--user") { Description = "Only this user's sessions." };
@@ -206,4 +262,7 @@ public static class BackendsCommand
         backends.Subcommands.Add(sessions);
         return backends;
     }
+
+    private static BackendAddress ParseBackend(string? text) =>
+        BackendAddress.TryParse(text, out BackendAddress? address, out string? problem) ? address : throw new CliException($"backend '{text}': {problem}");
 }

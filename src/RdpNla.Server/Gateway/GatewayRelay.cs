@@ -92,6 +92,7 @@ internal sealed class GatewayRelay
         if (credentials is null)
         {
             var started = _timeProvider.GetUtcNow();
+            bool denied = await DenyEarlyAuthorizationAsync(front, _logger).ConfigureAwait(false);
             await CloseClientAsync(front).ConfigureAwait(false);
             await AuditAsync(new GatewaySessionRecord
             {
@@ -104,7 +105,7 @@ internal sealed class GatewayRelay
                 Started = started,
                 Ended = _timeProvider.GetUtcNow(),
                 Outcome = "no-credentials",
-                Reason = "no credentials to inject (the client delegated none and no mapped credentials are stored)",
+                Reason = "no credentials to inject (the client delegated none, or the mapped ones cannot be opened)" + (denied ? "; the client was sent AUTHZ_ACCESS_DENIED" : string.Empty),
             }).ConfigureAwait(false);
             return;
         }
@@ -141,6 +142,31 @@ internal sealed class GatewayRelay
 
         // Pass-through: the user name the client typed (without the front door's domain) and its password.
         return new BackendCredentials(_options.PassThroughDomain ?? string.Empty, front.UserName, delegated.PasswordUtf16.ToArray(), "pass-through");
+    }
+
+    /// <summary>
+    /// Tells a HYBRID_EX client, still waiting for its Early User Authorization Result, that it gets no session
+    /// (AUTHZ_ACCESS_DENIED, MS-RDPBCGR §2.2.10.2) rather than dropping it after a logon that looked successful.
+    /// True when sent; false for other clients or when the client is gone.
+    /// </summary>
+    internal static async Task<bool> DenyEarlyAuthorizationAsync(FrontLeg front, ILogger logger)
+    {
+        if (front.SelectedProtocol != SecurityProtocols.HybridEx)
+        {
+            return false;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await front.Tls.WriteAsync(EarlyUserAuthorizationResult.AccessDenied.Encode(), timeout.Token).ConfigureAwait(false);
+            GatewayLog.EarlyUserAuthorizationSent(logger, "AUTHZ_ACCESS_DENIED", "not connected");
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     internal static async Task CloseClientAsync(FrontLeg front)

@@ -17,7 +17,7 @@ public sealed class GatewayStoreTests : IDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Migration_Version1DatabaseWithUsers_UpgradesToVersion2AndKeepsThem()
+    public async Task Migration_Version1DatabaseWithUsers_UpgradesToTheLatestVersionAndKeepsThem()
     {
         string path = Path.Combine(_directory, "rdpnla.db");
         using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
@@ -31,7 +31,7 @@ public sealed class GatewayStoreTests : IDisposable
 
         await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(path, cancellationToken: Ct);
 
-        Assert.Equal(2, database.SchemaVersion);
+        Assert.Equal(SchemaMigrations.LatestVersion, database.SchemaVersion);
         Assert.True(await database.Gateway.SetUserBackendAsync("alice", "10.0.0.5:3389", Ct));
         Assert.Equal("10.0.0.5:3389", await database.Gateway.GetUserBackendAsync("ALICE", Ct));
     }
@@ -59,6 +59,25 @@ public sealed class GatewayStoreTests : IDisposable
 
         await database.Users.RemoveAsync("carol", Ct);
         Assert.Null(await database.Gateway.GetMappedCredentialAsync("carol", Ct));
+    }
+
+    [Fact]
+    public async Task ProtocolPin_KeepsTheStrongestSelection_AndForgettingItKeepsTheSecuritySetting()
+    {
+        await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(Path.Combine(_directory, "rdpnla.db"), cancellationToken: Ct);
+        await database.Gateway.SetBackendSecurityAsync("Host:3389", BackendSecurity.Negotiate, Ct);
+        await database.Gateway.RecordProtocolAsync("host:3389", "HYBRID_EX", 3, new string('A', 64), Ct);
+        await database.Gateway.RecordProtocolAsync("host:3389", "SSL", 1, new string('B', 64), Ct);
+
+        BackendSecurityRecord pinned = (await database.Gateway.GetBackendSecurityAsync("HOST:3389", Ct))!;
+        Assert.Equal((BackendSecurity?)BackendSecurity.Negotiate, pinned.Security);
+        Assert.Equal(("HYBRID_EX", 3, new string('A', 64)), (pinned.StrongestProtocol, pinned.StrongestRank, pinned.StrongestSha256));
+
+        Assert.True(await database.Gateway.ForgetProtocolAsync("host:3389", Ct));
+        Assert.False(await database.Gateway.ForgetProtocolAsync("host:3389", Ct));
+        BackendSecurityRecord forgotten = (await database.Gateway.GetBackendSecurityAsync("host:3389", Ct))!;
+        Assert.Equal((BackendSecurity?)BackendSecurity.Negotiate, forgotten.Security);
+        Assert.Null(forgotten.StrongestProtocol);
     }
 
     [Fact]
