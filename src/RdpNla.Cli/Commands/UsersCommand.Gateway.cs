@@ -37,13 +37,19 @@ public static partial class UsersCommand
 
         var backendUser = new Option<string>("--backend-user") { Description = "The account on the backend.", Required = true, HelpName = "NAME" };
         var backendDomain = new Option<string?>("--backend-domain") { Description = "The backend account's domain (default: none).", HelpName = "DOMAIN" };
+        var forBackend = new Option<string?>("--backend")
+        {
+            Description = "The backend these credentials are for, HOST:PORT; the sealed password opens only for it (default: the user's own backend, else its first group's). Gateway:DefaultBackend is not read here: give it with --backend.",
+            HelpName = "HOST:PORT",
+        };
         var passwordStdin = PasswordStdinOption();
         users.Subcommands.Add(CreateUserCommand(
             "set-credentials",
-            "Map the user to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY).",
+            "Map the user to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY), bound to the user, the backend and the backend account.",
             async c =>
             {
                 UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
+                string target = await MappedCredentialBackendAsync(c.Database.Gateway, account.UserName, c.ParseResult.GetValue(forBackend), c.CancellationToken);
                 string dataDirectory = Path.GetDirectoryName(c.Database.FilePath)!;
                 GatewayKey key;
                 try
@@ -60,20 +66,21 @@ public static partial class UsersCommand
                     byte[] password = PasswordInput.ReadUtf16(CliConsole.Current, c.ParseResult.InvocationConfiguration.Error, c.ParseResult.GetValue(passwordStdin), c.ParseResult.GetValue(backendUser)!, $"rdpnla users set-credentials {account.UserName}");
                     try
                     {
-                        await c.Database.Gateway.SetMappedCredentialAsync(account.UserName, c.ParseResult.GetValue(backendUser)!, c.ParseResult.GetValue(backendDomain) ?? string.Empty, password, key, c.CancellationToken);
+                        await c.Database.Gateway.SetMappedCredentialAsync(account.UserName, target, c.ParseResult.GetValue(backendUser)!, c.ParseResult.GetValue(backendDomain) ?? string.Empty, password, key, c.CancellationToken);
                     }
                     finally
                     {
                         CryptographicOperations.ZeroMemory(password);
                     }
 
-                    await c.Output.WriteLineAsync($"user '{account.UserName}' mapped to backend account '{c.ParseResult.GetValue(backendUser)}' (password sealed with the {key.Origin})");
+                    await c.Output.WriteLineAsync($"user '{account.UserName}' mapped to backend account '{c.ParseResult.GetValue(backendUser)}' on {target} (password sealed with the {key.Origin})");
                 }
 
                 return ExitCodes.Success;
             },
             backendUser,
             backendDomain,
+            forBackend,
             passwordStdin));
 
         users.Subcommands.Add(CreateUserCommand("clear-credentials", "Remove the user's mapped credentials (back to pass-through of the user's own).", async c =>
@@ -83,6 +90,18 @@ public static partial class UsersCommand
             await c.Output.WriteLineAsync(removed ? $"user '{account.UserName}' uses pass-through credentials again" : $"user '{account.UserName}' had no mapped credentials");
             return ExitCodes.Success;
         }));
+    }
+
+    /// <summary>The backend mapped credentials are sealed for: <c>--backend</c>, else the user's own, else its first group's.</summary>
+    private static async Task<string> MappedCredentialBackendAsync(GatewayStore gateway, string userName, string? option, CancellationToken cancellationToken)
+    {
+        string? text = option ?? await gateway.GetUserBackendAsync(userName, cancellationToken) ?? (await gateway.GetGroupBackendAsync(userName, cancellationToken))?.Backend;
+        if (text is null)
+        {
+            throw new CliException($"user '{userName}' has no backend of its own or of a group; give the backend these credentials are for: --backend HOST:PORT");
+        }
+
+        return BackendAddress.TryParse(text, out BackendAddress? address, out string? problem) ? address.ToString() : throw new CliException($"backend '{text}': {problem}");
     }
 }
 

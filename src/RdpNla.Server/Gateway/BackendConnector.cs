@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -420,9 +421,10 @@ internal sealed class BackendConnector
 
     private async Task AuthenticateAsync(SslStream tls, byte[] publicKey, BackendAddress backend, BackendCredentials credentials, SecurityProtocols selected, CancellationToken cancellationToken)
     {
-        // CredSspClientContext takes the password as a string (it encodes TSPasswordCreds itself); that string is the
-        // only copy outside wiped buffers and lives until collected.
-        string password = System.Text.Encoding.Unicode.GetString(credentials.PasswordUtf16);
+        // The password stays in wiped buffers: NTLM runs from its NT hash (MS-NLMP §3.3.1, NTOWFv1 = MD4 of the UTF-16LE
+        // password; the bytes are read as UTF-16 code units, which they are on every little-endian .NET platform) and
+        // TSPasswordCreds is encoded from the bytes.
+        byte[] ntOwf = NtlmCrypto.NtOwfV1(MemoryMarshal.Cast<byte, char>(credentials.PasswordUtf16));
         using var context = new CredSspClientContext(
             new CredSspClientOptions
             {
@@ -431,13 +433,15 @@ internal sealed class BackendConnector
                 {
                     UserName = credentials.UserName,
                     DomainName = credentials.Domain,
-                    Password = password,
+                    NtOwfV1 = ntOwf,
                     TargetName = $"TERMSRV/{backend.Host}",
                     TimeProvider = _timeProvider,
                     RandomSource = _random,
                 },
+                DelegatedPasswordUtf16 = credentials.PasswordUtf16,
             },
             _random);
+        CryptographicOperations.ZeroMemory(ntOwf); // the NTLM context holds its own copy, wiped when it is disposed.
         NlaStatus status;
         try
         {

@@ -75,14 +75,16 @@ internal sealed class GatewayRelay
     public async Task RelayAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, IDisposable handshake, CancellationToken stopping)
     {
         BackendCredentials? credentials;
+        string noCredentials = "no credentials to inject (the client delegated none and no mapped credentials are stored)";
         try
         {
-            credentials = await ResolveCredentialsAsync(front, delegated, CancellationToken.None).ConfigureAwait(false);
+            credentials = await ResolveCredentialsAsync(front, plan, delegated, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is CryptographicException or InvalidOperationException)
         {
             credentials = null;
-            GatewayLog.NoCredentials(_logger, front.Account, $"the mapped password cannot be opened ({ex.Message})");
+            noCredentials = $"the mapped password cannot be opened ({ex.Message})";
+            GatewayLog.NoCredentials(_logger, front.Account, noCredentials);
         }
         finally
         {
@@ -105,7 +107,7 @@ internal sealed class GatewayRelay
                 Started = started,
                 Ended = _timeProvider.GetUtcNow(),
                 Outcome = "no-credentials",
-                Reason = "no credentials to inject (the client delegated none, or the mapped ones cannot be opened)" + (denied ? "; the client was sent AUTHZ_ACCESS_DENIED" : string.Empty),
+                Reason = noCredentials + (denied ? "; the client was sent AUTHZ_ACCESS_DENIED" : string.Empty),
             }).ConfigureAwait(false);
             return;
         }
@@ -125,12 +127,23 @@ internal sealed class GatewayRelay
 
     internal static string SecurityProtocolNames(SecurityProtocols protocol) => FrontDoor.SecurityProtocolNames.Name(protocol);
 
-    private async Task<BackendCredentials?> ResolveCredentialsAsync(FrontLeg front, TsPasswordCreds? delegated, CancellationToken cancellationToken)
+    private async Task<BackendCredentials?> ResolveCredentialsAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, CancellationToken cancellationToken)
     {
         if (await _store.GetMappedCredentialAsync(front.UserName, cancellationToken).ConfigureAwait(false) is { } mapped)
         {
             GatewayKey key = _key();
-            byte[] password = GatewayStore.OpenPassword(mapped, front.UserName, key);
+            string backend = plan.Backend.ToString();
+            byte[] password;
+            try
+            {
+                // Bound to the backend the user is relayed to now: a backend changed in the store does not receive them.
+                password = GatewayStore.OpenPassword(mapped, front.UserName, backend, key);
+            }
+            catch (CryptographicException ex) when (mapped.Backend is { } sealedFor && !string.Equals(sealedFor, backend, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CryptographicException($"they were set for backend {sealedFor}, not {backend} ({ex.Message}); set them again for this backend", ex);
+            }
+
             return new BackendCredentials(mapped.BackendDomain, mapped.BackendUser, password, "mapped");
         }
 

@@ -8,8 +8,8 @@ namespace RdpNla.Server.Gateway;
 /// <summary>A group of users and its backend.</summary>
 public sealed record GatewayGroup(string Name, string? Backend, IReadOnlyList<string> Members);
 
-/// <summary>Mapped backend credentials of a user, password still sealed.</summary>
-public sealed record MappedCredential(string BackendUser, string BackendDomain, byte[] SealedPassword, DateTimeOffset Updated);
+/// <summary>Mapped backend credentials of a user, password still sealed; <paramref name="Backend"/> is the backend they were sealed for (null: sealed before the binding).</summary>
+public sealed record MappedCredential(string BackendUser, string BackendDomain, byte[] SealedPassword, DateTimeOffset Updated, string? Backend = null);
 
 /// <summary>A backend certificate recorded on first use.</summary>
 public sealed record TrustedCertificate(string Backend, string Sha256, string? Subject, DateTimeOffset FirstSeen);
@@ -57,7 +57,7 @@ public sealed record GatewaySessionRecord
     public required string Reason { get; init; }
 }
 
-/// <summary>The gateway's tables of <see cref="RdpNlaDatabase"/> (schema versions 2 and 3).</summary>
+/// <summary>The gateway's tables of <see cref="RdpNlaDatabase"/> (schema versions 2 to 4).</summary>
 public sealed class GatewayStore
 {
     private readonly RdpNlaDatabase _database;
@@ -180,19 +180,24 @@ public sealed class GatewayStore
         }
     }
 
-    /// <summary>Stores mapped credentials for a user (the password sealed with <paramref name="key"/>). False when there is no such user.</summary>
-    public async Task<bool> SetMappedCredentialAsync(string userName, string backendUser, string backendDomain, ReadOnlyMemory<byte> passwordUtf16, GatewayKey key, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Stores mapped credentials for a user, for <paramref name="backend"/> (<c>host:port</c>): the password is sealed
+    /// with <paramref name="key"/>, bound to the user, the backend and the backend account. False when there is no such user.
+    /// </summary>
+    public async Task<bool> SetMappedCredentialAsync(string userName, string backend, string backendUser, string backendDomain, ReadOnlyMemory<byte> passwordUtf16, GatewayKey key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        ArgumentException.ThrowIfNullOrWhiteSpace(backend);
         string userKey = AccountName.NormalizeUserName(userName);
-        byte[] sealedPassword = key.Seal(passwordUtf16.Span, userKey);
+        byte[] sealedPassword = key.Seal(passwordUtf16.Span, new MappedCredentialBinding(userKey, backend, backendUser, backendDomain));
         return await ExecuteAsync(
-            "INSERT INTO mapped_credentials (user_id, backend_user, backend_domain, password_sealed, updated_at) " +
-            "SELECT id, $user, $domain, $sealed, $now FROM users WHERE name_key = $key " +
+            "INSERT INTO mapped_credentials (user_id, backend_user, backend_domain, password_sealed, updated_at, backend) " +
+            "SELECT id, $user, $domain, $sealed, $now, $backend FROM users WHERE name_key = $key " +
             "ON CONFLICT (user_id) DO UPDATE SET backend_user = excluded.backend_user, backend_domain = excluded.backend_domain, " +
-            "password_sealed = excluded.password_sealed, updated_at = excluded.updated_at;",
+            "password_sealed = excluded.password_sealed, updated_at = excluded.updated_at, backend = excluded.backend;",
             c =>
             {
+                c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant());
                 c.Parameters.AddWithValue("$user", backendUser);
                 c.Parameters.AddWithValue("$domain", backendDomain);
                 c.Parameters.AddWithValue("$sealed", sealedPassword);
@@ -214,7 +219,7 @@ public sealed class GatewayStore
         await using (connection.ConfigureAwait(false))
         {
             using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = "SELECT m.backend_user, m.backend_domain, m.password_sealed, m.updated_at FROM mapped_credentials m JOIN users u ON u.id = m.user_id WHERE u.name_key = $key;";
+            command.CommandText = "SELECT m.backend_user, m.backend_domain, m.password_sealed, m.updated_at, m.backend FROM mapped_credentials m JOIN users u ON u.id = m.user_id WHERE u.name_key = $key;";
             command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
             SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
@@ -224,18 +229,21 @@ public sealed class GatewayStore
                     return null;
                 }
 
-                return new MappedCredential(reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2), SqliteTime.FromText(reader.GetString(3)));
+                return new MappedCredential(reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2), SqliteTime.FromText(reader.GetString(3)), reader.IsDBNull(4) ? null : reader.GetString(4));
             }
         }
     }
 
-    /// <summary>Opens a user's mapped password (UTF-16LE); the caller wipes it.</summary>
-    /// <exception cref="CryptographicException">The key is not the one the password was sealed with.</exception>
-    public static byte[] OpenPassword(MappedCredential credential, string userName, GatewayKey key)
+    /// <summary>
+    /// Opens a user's mapped password (UTF-16LE) for the backend the user is relayed to; the caller wipes it. The stored
+    /// backend column is not trusted: <paramref name="backend"/> is where the password would go.
+    /// </summary>
+    /// <exception cref="CryptographicException">Another key, user, backend or backend account than at sealing, or a value sealed before that binding.</exception>
+    public static byte[] OpenPassword(MappedCredential credential, string userName, string backend, GatewayKey key)
     {
         ArgumentNullException.ThrowIfNull(credential);
         ArgumentNullException.ThrowIfNull(key);
-        return key.Open(credential.SealedPassword, AccountName.NormalizeUserName(userName));
+        return key.Open(credential.SealedPassword, new MappedCredentialBinding(AccountName.NormalizeUserName(userName), backend, credential.BackendUser, credential.BackendDomain));
     }
 
     /// <summary>The certificate recorded for a backend, or null.</summary>

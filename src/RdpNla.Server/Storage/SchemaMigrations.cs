@@ -130,6 +130,12 @@ internal static class SchemaMigrations
             strongest_at       TEXT
         ) STRICT;
         """,
+
+        // Version 4, mapped credentials bound to their backend: the backend a mapped password was sealed for (the
+        // sealing binds user, backend and backend account; rows sealed before have none and must be set again).
+        """
+        ALTER TABLE mapped_credentials ADD COLUMN backend TEXT;
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>

@@ -38,9 +38,9 @@ public class GatewayBackendSecurityTests
     [Fact]
     public async Task Negotiate_BackendSelectsSslAfterHavingSelectedHybridEx_IsRefused_UntilTheAdminForgetsTheProtocol()
     {
-        // The real backend: a second gateway (HYBRID_EX) in front of a TLS echo host.
-        await using var echo = new TlsEchoBackend();
-        await using TestFrontDoor real = await StartDoorAsync(echo.Address, BackendCertificateValidation.None, BackendSecurity.Tls);
+        // The real backend: a second gateway (HYBRID_EX) in front of a TLS-only echo host, which records what it gets.
+        await using var host = new DowngradingBackend { Downgrade = true };
+        await using TestFrontDoor real = await StartDoorAsync(host.Address, BackendCertificateValidation.None, BackendSecurity.Tls);
         await using var attacker = new DowngradingBackend { ForwardTo = real.Address };
         await using TestFrontDoor door = await StartDoorAsync(attacker.Address, BackendCertificateValidation.None, BackendSecurity.Negotiate);
 
@@ -54,6 +54,7 @@ public class GatewayBackendSecurityTests
 
         GatewaySessionRecord first = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("HYBRID_EX", first.BackendProtocol);
+        Assert.Equal(["\\alice:" + Password], host.Captured); // the password the gateway delegated in CredSSP, from its bytes
         BackendSecurityRecord pin = (await door.Database.Gateway.GetBackendSecurityAsync(attacker.Address, Ct))!;
         Assert.Equal("HYBRID_EX", pin.StrongestProtocol);
 
@@ -136,6 +137,40 @@ public class GatewayBackendSecurityTests
         Assert.NotEqual(0, wrong.ExitCode);
         Assert.Contains("security 'ssl' is not one of nla, tls, negotiate, default", wrong.Error, StringComparison.Ordinal);
         Assert.Contains("10.0.0.5:3389\tsecurity negotiate\tstrongest -", list.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MappedCredentials_ReachOnlyTheBackendTheyWereSetFor()
+    {
+        await using var first = new DowngradingBackend { Downgrade = true };
+        await using var other = new DowngradingBackend { Downgrade = true };
+        await using TestFrontDoor door = await StartDoorAsync(first.Address, BackendCertificateValidation.None, BackendSecurity.Tls);
+        await door.Database.Gateway.SetBackendSecurityAsync(other.Address, BackendSecurity.Tls, Ct);
+
+        Accounts.CliResult noBackend = await Accounts.Cli.RunAsync(new Accounts.FakeCliConsole("Svc-Pass1\n"), "users", "set-credentials", "alice", "--backend-user", "svc", "--password-stdin", "--data", door.DataDirectory);
+        Accounts.CliResult mapped = await Accounts.Cli.RunAsync(new Accounts.FakeCliConsole("Svc-Pass1\n"), "users", "set-credentials", "alice", "--backend-user", "svc", "--backend", first.Address, "--password-stdin", "--data", door.DataDirectory);
+        Assert.NotEqual(0, noBackend.ExitCode);
+        Assert.Contains("give the backend these credentials are for: --backend HOST:PORT", noBackend.Error, StringComparison.Ordinal);
+        Assert.True(mapped.ExitCode == 0, mapped.Output + mapped.Error);
+
+        using (var tcp = new TcpClient { NoDelay = true })
+        {
+            await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
+            using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
+            await EchoAsync(session);
+        }
+
+        Assert.Equal(["\\svc:Svc-Pass1"], first.Captured);
+        GatewaySessionRecord relayed = await door.WaitForGatewaySessionAsync("alice");
+
+        // Someone with write access to the store relays alice elsewhere: the sealed password does not open for it.
+        await door.Database.Gateway.SetUserBackendAsync("alice", other.Address, Ct);
+        await ConnectExpectingCloseAsync(door);
+
+        GatewaySessionRecord refused = await door.WaitForGatewaySessionAsync("alice", relayed.Id);
+        Assert.Equal("no-credentials", refused.Outcome);
+        Assert.StartsWith($"the mapped password cannot be opened (they were set for backend {first.Address}, not {other.Address}", refused.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, other.Accepted);
     }
 
     internal static async Task<TestFrontDoor> StartDoorAsync(string backend, BackendCertificateValidation validation, BackendSecurity? security, Func<UserAccount, UserAccount>? account = null)

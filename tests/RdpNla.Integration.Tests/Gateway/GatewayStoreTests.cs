@@ -42,23 +42,79 @@ public sealed class GatewayStoreTests : IDisposable
         await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(Path.Combine(_directory, "rdpnla.db"), cancellationToken: Ct);
         await database.Users.AddAsync("carol", NtlmCrypto.NtOwfV1("x"), Ct);
         using GatewayKey key = GatewayKey.Load(_directory, null, create: true);
-        await database.Gateway.SetMappedCredentialAsync("carol", "svc", "LAB", Encoding.Unicode.GetBytes("Backend-Secret1"), key, Ct);
+        await database.Gateway.SetMappedCredentialAsync("carol", "10.0.0.5:3389", "svc", "LAB", Encoding.Unicode.GetBytes("Backend-Secret1"), key, Ct);
 
         MappedCredential stored = (await database.Gateway.GetMappedCredentialAsync("carol", Ct))!;
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_directory, GatewayKey.DefaultFileName)));
         Assert.DoesNotContain("Backend-Secret1", Encoding.Unicode.GetString(stored.SealedPassword));
-        Assert.Equal("Backend-Secret1", Encoding.Unicode.GetString(GatewayStore.OpenPassword(stored, "carol", key)));
-        Assert.Throws<AuthenticationTagMismatchException>(() => GatewayStore.OpenPassword(stored, "dave", key));
+        Assert.Equal("Backend-Secret1", Encoding.Unicode.GetString(GatewayStore.OpenPassword(stored, "carol", "10.0.0.5:3389", key)));
+        Assert.Equal("10.0.0.5:3389", stored.Backend);
+        Assert.Throws<AuthenticationTagMismatchException>(() => GatewayStore.OpenPassword(stored, "dave", "10.0.0.5:3389", key));
         string other = Path.Combine(_directory, "other");
         Directory.CreateDirectory(other);
         using (GatewayKey otherKey = GatewayKey.Load(other, null, create: true))
         {
-            Assert.Throws<AuthenticationTagMismatchException>(() => GatewayStore.OpenPassword(stored, "carol", otherKey));
+            Assert.Throws<AuthenticationTagMismatchException>(() => GatewayStore.OpenPassword(stored, "carol", "10.0.0.5:3389", otherKey));
         }
 
         await database.Users.RemoveAsync("carol", Ct);
         Assert.Null(await database.Gateway.GetMappedCredentialAsync("carol", Ct));
+    }
+
+    [Theory]
+    [InlineData("UPDATE mapped_credentials SET user_id = (SELECT id FROM users WHERE name_key = 'DAVE');", "dave")] // moved to another user
+    [InlineData("UPDATE users SET backend = '10.0.0.66:3389' WHERE name_key = 'CAROL';", "carol")] // the user relayed elsewhere
+    [InlineData("UPDATE mapped_credentials SET backend = '10.0.0.66:3389'; UPDATE users SET backend = '10.0.0.66:3389' WHERE name_key = 'CAROL';", "carol")] // both
+    [InlineData("UPDATE mapped_credentials SET backend_user = 'administrator';", "carol")]
+    [InlineData("UPDATE mapped_credentials SET backend_domain = 'OTHER';", "carol")]
+    public async Task MappedCredential_ABoundValueChangedInTheDatabase_NoLongerOpens(string tampering, string user)
+    {
+        string path = Path.Combine(_directory, "rdpnla.db");
+        await using (RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(path, cancellationToken: Ct))
+        {
+            await database.Users.AddAsync("carol", NtlmCrypto.NtOwfV1("x"), Ct);
+            await database.Users.AddAsync("dave", NtlmCrypto.NtOwfV1("x"), Ct);
+            await database.Gateway.SetUserBackendAsync("carol", "10.0.0.5:3389", Ct);
+            await database.Gateway.SetUserBackendAsync("dave", "10.0.0.5:3389", Ct);
+            using GatewayKey key = GatewayKey.Load(_directory, null, create: true);
+            await database.Gateway.SetMappedCredentialAsync("carol", "10.0.0.5:3389", "svc", "LAB", Encoding.Unicode.GetBytes("Backend-Secret1"), key, Ct);
+            Assert.Equal("Backend-Secret1", Encoding.Unicode.GetString(await OpenAsync(database, "carol", key)));
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = tampering;
+            Assert.True(await command.ExecuteNonQueryAsync(Ct) > 0);
+        }
+
+        await using (RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(path, cancellationToken: Ct))
+        {
+            using GatewayKey key = GatewayKey.Load(_directory, null, create: false);
+            await Assert.ThrowsAnyAsync<CryptographicException>(() => OpenAsync(database, user, key));
+        }
+    }
+
+    [Fact]
+    public async Task MappedCredential_SealedBeforeTheBackendBinding_IsRefusedWithWhatToDo()
+    {
+        await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(Path.Combine(_directory, "rdpnla.db"), cancellationToken: Ct);
+        using GatewayKey key = GatewayKey.Load(_directory, null, create: true);
+        var legacy = new MappedCredential("svc", "", [1, .. new byte[12 + 16 + 4]], DateTimeOffset.UnixEpoch);
+
+        CryptographicException error = Assert.Throws<CryptographicException>(() => GatewayStore.OpenPassword(legacy, "carol", "10.0.0.5:3389", key));
+
+        Assert.Contains("set it again with 'rdpnla users set-credentials'", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>What the gateway does: the password of the user's mapped credentials, for the backend the user is relayed to now.</summary>
+    private static async Task<byte[]> OpenAsync(RdpNlaDatabase database, string user, GatewayKey key)
+    {
+        MappedCredential stored = (await database.Gateway.GetMappedCredentialAsync(user, Ct))!;
+        string backend = (await database.Gateway.GetUserBackendAsync(user, Ct))!;
+        return GatewayStore.OpenPassword(stored, user, backend, key);
     }
 
     [Fact]
