@@ -188,30 +188,16 @@ public static class BackendsCommand
     public static Command Create()
     {
         var backends = new Command("backends", "Backend security settings and protocol pins, certificates recorded on first use, and the relayed sessions.");
-        var data = DataDirectoryOption.Create();
-        var backend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
-        var forget = new Command("forget-certificate", "Forget the certificate recorded for a backend; the next session records the one it presents.") { backend, data };
-        forget.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
-        {
-            BackendAddress address = ParseBackend(parseResult.GetValue(backend));
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
-            bool removed = await database.Gateway.ForgetCertificateAsync(address.ToString(), cancellationToken);
-            await output.WriteLineAsync(removed ? $"certificate of {address} forgotten" : $"no certificate recorded for {address}");
-            return ExitCodes.Success;
-        }));
-        backends.Subcommands.Add(forget);
+        backends.Subcommands.Add(BackendCommand("forget-certificate", "Forget the certificate recorded for a backend; the next session records the one it presents.", async (gateway, address, _, cancellationToken) =>
+            await gateway.ForgetCertificateAsync(address.ToString(), cancellationToken) ? $"certificate of {address} forgotten" : $"no certificate recorded for {address}"));
 
-        var securityData = DataDirectoryOption.Create();
-        var securityBackend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
         var securityValue = new Argument<string>("security")
         {
             Description = "nla: NLA (HYBRID or HYBRID_EX) only, the password never leaves CredSSP; tls: a TLS-only backend (xrdp), the password goes in the Client Info PDU; negotiate: whatever the backend selects, except a downgrade below what it selected before; default: back to Gateway:BackendSecurity.",
             HelpName = "nla|tls|negotiate|default",
         };
-        var setSecurity = new Command("set-security", "Set the security protocols accepted from a backend (docs/gateway.md, \"Backend security and downgrades\").") { securityBackend, securityValue, securityData };
-        setSecurity.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        backends.Subcommands.Add(BackendCommand("set-security", "Set the security protocols accepted from a backend (docs/gateway.md, \"Backend security and downgrades\").", async (gateway, address, parseResult, cancellationToken) =>
         {
-            BackendAddress address = ParseBackend(parseResult.GetValue(securityBackend));
             string text = parseResult.GetValue(securityValue) ?? string.Empty;
             BackendSecurity? security = null;
             if (!string.Equals(text, "default", StringComparison.OrdinalIgnoreCase))
@@ -220,25 +206,12 @@ public static class BackendsCommand
                     : throw new CliException($"security '{text}' is not one of nla, tls, negotiate, default");
             }
 
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, securityData, cancellationToken);
-            await database.Gateway.SetBackendSecurityAsync(address.ToString(), security, cancellationToken);
-            await output.WriteLineAsync(security is { } value ? $"backend {address}: security {value.Name()}" : $"backend {address}: security from Gateway:BackendSecurity");
-            return ExitCodes.Success;
-        }));
-        backends.Subcommands.Add(setSecurity);
+            await gateway.SetBackendSecurityAsync(address.ToString(), security, cancellationToken);
+            return security is { } value ? $"backend {address}: security {value.Name()}" : $"backend {address}: security from Gateway:BackendSecurity";
+        }, securityValue));
 
-        var pinData = DataDirectoryOption.Create();
-        var pinBackend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
-        var forgetProtocol = new Command("forget-protocol", "Forget the strongest protocol recorded for a backend (its protocol pin), after its security was lowered on purpose; the next session records what it selects.") { pinBackend, pinData };
-        forgetProtocol.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
-        {
-            BackendAddress address = ParseBackend(parseResult.GetValue(pinBackend));
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, pinData, cancellationToken);
-            bool removed = await database.Gateway.ForgetProtocolAsync(address.ToString(), cancellationToken);
-            await output.WriteLineAsync(removed ? $"protocol pin of {address} forgotten" : $"no protocol recorded for {address}");
-            return ExitCodes.Success;
-        }));
-        backends.Subcommands.Add(forgetProtocol);
+        backends.Subcommands.Add(BackendCommand("forget-protocol", "Forget the strongest protocol recorded for a backend (its protocol pin), after its security was lowered on purpose; the next session records what it selects.", async (gateway, address, _, cancellationToken) =>
+            await gateway.ForgetProtocolAsync(address.ToString(), cancellationToken) ? $"protocol pin of {address} forgotten" : $"no protocol recorded for {address}"));
 
         var listData = DataDirectoryOption.Create();
         var list = new Command("list", "The backends with a security setting or a recorded protocol: setting, strongest protocol selected, with which certificate, since when.") { listData };
@@ -282,6 +255,26 @@ public static class BackendsCommand
         return backends;
     }
 
-    private static BackendAddress ParseBackend(string? text) =>
-        BackendAddress.TryParse(text, out BackendAddress? address, out string? problem) ? address : throw new CliException($"backend '{text}': {problem}");
+    /// <summary>A command on one backend (HOST:PORT argument, then <paramref name="extra"/>) that prints one line.</summary>
+    private static Command BackendCommand(string name, string description, Func<GatewayStore, BackendAddress, ParseResult, CancellationToken, Task<string>> action, params Argument[] extra)
+    {
+        var data = DataDirectoryOption.Create();
+        var backend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
+        var command = new Command(name, description) { backend };
+        foreach (Argument argument in extra)
+        {
+            command.Arguments.Add(argument);
+        }
+
+        command.Options.Add(data);
+        command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            string text = parseResult.GetValue(backend) ?? string.Empty;
+            BackendAddress address = BackendAddress.TryParse(text, out BackendAddress? parsed, out string? problem) ? parsed : throw new CliException($"backend '{text}': {problem}");
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await output.WriteLineAsync(await action(database.Gateway, address, parseResult, cancellationToken));
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
 }

@@ -10,7 +10,7 @@ namespace RdpNla.Integration.Tests.Gateway;
 
 /// <summary>
 /// The backend leg against a credential downgrade: someone on the backend network rewrites the X.224 Connection Confirm
-/// to PROTOCOL_SSL and terminates TLS to read the password from the Client Info PDU (<see cref="DowngradingBackend"/>).
+/// to PROTOCOL_SSL and terminates TLS to read the password from the Client Info PDU (<see cref="TlsEchoBackend"/> with and without ForwardTo).
 /// The per-backend security setting, the protocol pin and the first-contact rule of TrustOnFirstUse each stop it; the
 /// attacker's capture stays empty.
 /// </summary>
@@ -22,7 +22,7 @@ public class GatewayBackendSecurityTests
     [Fact]
     public async Task DefaultNla_BackendSelectingSsl_IsRefusedAsADowngrade_WithoutCredentials()
     {
-        await using var attacker = new DowngradingBackend { Downgrade = true };
+        await using var attacker = new TlsEchoBackend();
         await using TestFrontDoor door = await StartDoorAsync(attacker.Address, BackendCertificateValidation.None, security: null);
 
         await ConnectExpectingCloseAsync(door);
@@ -39,18 +39,13 @@ public class GatewayBackendSecurityTests
     public async Task Negotiate_BackendSelectsSslAfterHavingSelectedHybridEx_IsRefused_UntilTheAdminForgetsTheProtocol()
     {
         // The real backend: a second gateway (HYBRID_EX) in front of a TLS-only echo host, which records what it gets.
-        await using var host = new DowngradingBackend { Downgrade = true };
+        await using var host = new TlsEchoBackend();
         await using TestFrontDoor real = await StartDoorAsync(host.Address, BackendCertificateValidation.None, BackendSecurity.Tls);
-        await using var attacker = new DowngradingBackend { ForwardTo = real.Address };
+        await using var attacker = new TlsEchoBackend { ForwardTo = real.Address };
         await using TestFrontDoor door = await StartDoorAsync(attacker.Address, BackendCertificateValidation.None, BackendSecurity.Negotiate);
 
         // First session: through to the real backend, which selects HYBRID_EX; the gateway records it.
-        using (var tcp = new TcpClient { NoDelay = true })
-        {
-            await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
-            using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
-            await EchoAsync(session);
-        }
+        await RelayedEchoAsync(door);
 
         GatewaySessionRecord first = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("HYBRID_EX", first.BackendProtocol);
@@ -59,7 +54,7 @@ public class GatewayBackendSecurityTests
         Assert.Equal("HYBRID_EX", pin.StrongestProtocol);
 
         // Second session: the man in the middle answers SSL.
-        attacker.Downgrade = true;
+        attacker.ForwardTo = null;
         await ConnectExpectingCloseAsync(door);
 
         GatewaySessionRecord second = await door.WaitForGatewaySessionAsync("alice", first.Id);
@@ -73,12 +68,7 @@ public class GatewayBackendSecurityTests
         Accounts.CliResult cleared = await Accounts.Cli.RunAsync("backends", "forget-protocol", attacker.Address, "--data", door.DataDirectory);
         Assert.True(cleared.ExitCode == 0, cleared.Output + cleared.Error);
         Assert.Contains($"protocol pin of {attacker.Address} forgotten", cleared.Output, StringComparison.Ordinal);
-        using (var tcp = new TcpClient { NoDelay = true })
-        {
-            await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
-            using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
-            await EchoAsync(session);
-        }
+        await RelayedEchoAsync(door);
 
         Assert.Equal(["\\alice:" + Password], attacker.Captured);
     }
@@ -86,7 +76,7 @@ public class GatewayBackendSecurityTests
     [Fact]
     public async Task TrustOnFirstUse_TlsOnlyFirstContact_WithholdsTheCredentials_ThenTheRecordedCertificateIsUsed()
     {
-        await using var backend = new DowngradingBackend { Downgrade = true };
+        await using var backend = new TlsEchoBackend();
         await using TestFrontDoor door = await StartDoorAsync(backend.Address, BackendCertificateValidation.TrustOnFirstUse, BackendSecurity.Negotiate);
 
         await ConnectExpectingCloseAsync(door);
@@ -98,12 +88,7 @@ public class GatewayBackendSecurityTests
         TrustedCertificate recorded = (await door.Database.Gateway.GetTrustedCertificateAsync(backend.Address, Ct))!;
         Assert.Contains(recorded.Sha256, first.Reason, StringComparison.Ordinal);
 
-        using (var tcp = new TcpClient { NoDelay = true })
-        {
-            await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
-            using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
-            await EchoAsync(session);
-        }
+        await RelayedEchoAsync(door);
 
         Assert.Equal(["\\alice:" + Password], backend.Captured);
     }
@@ -111,13 +96,10 @@ public class GatewayBackendSecurityTests
     [Fact]
     public async Task TrustOnFirstUse_BackendDeclaredTls_GetsTheCredentialsOnFirstContact()
     {
-        await using var backend = new DowngradingBackend { Downgrade = true };
+        await using var backend = new TlsEchoBackend();
         await using TestFrontDoor door = await StartDoorAsync(backend.Address, BackendCertificateValidation.TrustOnFirstUse, BackendSecurity.Tls);
 
-        using var tcp = new TcpClient { NoDelay = true };
-        await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
-        using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
-        await EchoAsync(session);
+        await RelayedEchoAsync(door);
 
         Assert.Equal(["\\alice:" + Password], backend.Captured);
         Assert.Equal(BackendSecurity.Tls, (await door.Database.Gateway.GetBackendSecurityAsync(backend.Address, Ct))!.Security);
@@ -142,8 +124,8 @@ public class GatewayBackendSecurityTests
     [Fact]
     public async Task MappedCredentials_ReachOnlyTheBackendTheyWereSetFor()
     {
-        await using var first = new DowngradingBackend { Downgrade = true };
-        await using var other = new DowngradingBackend { Downgrade = true };
+        await using var first = new TlsEchoBackend();
+        await using var other = new TlsEchoBackend();
         await using TestFrontDoor door = await StartDoorAsync(first.Address, BackendCertificateValidation.None, BackendSecurity.Tls);
         await door.Database.Gateway.SetBackendSecurityAsync(other.Address, BackendSecurity.Tls, Ct);
 
@@ -153,12 +135,7 @@ public class GatewayBackendSecurityTests
         Assert.Contains("give the backend these credentials are for: --backend HOST:PORT", noBackend.Error, StringComparison.Ordinal);
         Assert.True(mapped.ExitCode == 0, mapped.Output + mapped.Error);
 
-        using (var tcp = new TcpClient { NoDelay = true })
-        {
-            await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
-            using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
-            await EchoAsync(session);
-        }
+        await RelayedEchoAsync(door);
 
         Assert.Equal(["\\svc:Svc-Pass1"], first.Captured);
         GatewaySessionRecord relayed = await door.WaitForGatewaySessionAsync("alice");
@@ -187,6 +164,15 @@ public class GatewayBackendSecurityTests
 
         await door.AddUserAsync("alice", Password, account);
         return door;
+    }
+
+    /// <summary>A whole session through the gateway: connection sequence, then one echo through the backend.</summary>
+    private static async Task RelayedEchoAsync(TestFrontDoor door)
+    {
+        using var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
+        using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
+        await EchoAsync(session);
     }
 
     private static async Task ConnectExpectingCloseAsync(TestFrontDoor door)

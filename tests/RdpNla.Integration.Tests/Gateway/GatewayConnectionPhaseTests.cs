@@ -88,7 +88,7 @@ public class GatewayConnectionPhaseTests
     [MemberData(nameof(FramesBeforeClientInfo))]
     public async Task ClientFrameThatIsNotStrictlyAClientInfoPdu_EndsTheSession_AndNeverReachesTheBackend(string kind)
     {
-        await using var backend = new DowngradingBackend { Downgrade = true };
+        await using var backend = new TlsEchoBackend();
         await using TestFrontDoor door = await GatewayBackendSecurityTests.StartDoorAsync(backend.Address, BackendCertificateValidation.None, BackendSecurity.Tls);
         byte[] attachUser = Tpkt.Wrap([0x02, 0xF0, 0x80, 0x28]);
 
