@@ -279,6 +279,7 @@ if [[ " $ONLY " == *" f "* ]]; then
     D=$WORK/f-$placement; mkdir -p "$D"
     printf 'Bench-Pass1\n' | "$RDPNLA" users add bench --password-stdin --data "$D" >/dev/null
     BACKEND_PORT=$(free_port)
+    "$RDPNLA" backends set-security "127.0.0.1:$BACKEND_PORT" tls --data "$D" >/dev/null # the bench backend is TLS-only
     echo "{ \"Limits\": { \"MaxConnectionRatePerAddress\": 0 }, \"Gateway\": { \"DefaultBackend\": \"127.0.0.1:$BACKEND_PORT\", \"IdleTimeout\": \"00:00:00\" } }" >"$D/gateway.json"
     GW_CPU=(); ENDPOINT_CPU=()
     if [ "$placement" = pinned ]; then GW_CPU=(taskset -c 1); ENDPOINT_CPU=(taskset -c 0); fi

@@ -7,7 +7,8 @@
 //   memory:     the gateway's resident memory per idle relayed session, over IDLE_SESSIONS sessions (GATEWAY_PID).
 // Usage: RdpNla.GatewayBench GATEWAY_PORT BACKEND_PORT [MiB=256] [roundTrips=5000] [runs=3] [GATEWAY_PID] [IDLE_SESSIONS=0]
 //   `rdpnla serve` must listen on 127.0.0.1:GATEWAY_PORT with Gateway:DefaultBackend=127.0.0.1:BACKEND_PORT, domain
-//   BENCH and the user bench / Bench-Pass1; this program opens the backend on BACKEND_PORT.
+//   BENCH and the user bench / Bench-Pass1, the backend declared TLS-only (rdpnla backends set-security HOST:PORT tls);
+//   this program opens the backend on BACKEND_PORT.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;

@@ -37,13 +37,19 @@ public static partial class UsersCommand
 
         var backendUser = new Option<string>("--backend-user") { Description = "The account on the backend.", Required = true, HelpName = "NAME" };
         var backendDomain = new Option<string?>("--backend-domain") { Description = "The backend account's domain (default: none).", HelpName = "DOMAIN" };
+        var forBackend = new Option<string?>("--backend")
+        {
+            Description = "The backend these credentials are for, HOST:PORT; the sealed password opens only for it (default: the user's own backend, else its first group's). Gateway:DefaultBackend is not read here: give it with --backend.",
+            HelpName = "HOST:PORT",
+        };
         var backendPassword = new PasswordOptions();
         users.Subcommands.Add(WithPassword(backendPassword, CreateUserCommand(
             "set-credentials",
-            "Map the user to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY).",
+            "Map the user to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY), bound to the user, the backend and the backend account.",
             async c =>
             {
                 UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
+                string target = await MappedCredentialBackendAsync(c.Database.Gateway, account.UserName, c.ParseResult.GetValue(forBackend), c.CancellationToken);
                 string dataDirectory = Path.GetDirectoryName(c.Database.FilePath)!;
                 GatewayKey key;
                 try
@@ -60,20 +66,21 @@ public static partial class UsersCommand
                     byte[] password = PasswordInput.ReadUtf16(CliConsole.Current, c.ParseResult.InvocationConfiguration.Error, backendPassword.GetSource(c.ParseResult, CliConsole.Current), c.ParseResult.GetValue(backendUser)!, $"rdpnla users set-credentials {account.UserName}");
                     try
                     {
-                        await c.Database.Gateway.SetMappedCredentialAsync(account.UserName, c.ParseResult.GetValue(backendUser)!, c.ParseResult.GetValue(backendDomain) ?? string.Empty, password, key, c.CancellationToken);
+                        await c.Database.Gateway.SetMappedCredentialAsync(account.UserName, target, c.ParseResult.GetValue(backendUser)!, c.ParseResult.GetValue(backendDomain) ?? string.Empty, password, key, c.CancellationToken);
                     }
                     finally
                     {
                         CryptographicOperations.ZeroMemory(password);
                     }
 
-                    await c.Output.WriteLineAsync($"user '{account.UserName}' mapped to backend account '{c.ParseResult.GetValue(backendUser)}' (password sealed with the {key.Origin})");
+                    await c.Output.WriteLineAsync($"user '{account.UserName}' mapped to backend account '{c.ParseResult.GetValue(backendUser)}' on {target} (password sealed with the {key.Origin})");
                 }
 
                 return ExitCodes.Success;
             },
             backendUser,
-            backendDomain)));
+            backendDomain,
+            forBackend)));
 
         users.Subcommands.Add(CreateUserCommand("clear-credentials", "Remove the user's mapped credentials (back to pass-through of the user's own).", async c =>
         {
@@ -82,6 +89,18 @@ public static partial class UsersCommand
             await c.Output.WriteLineAsync(removed ? $"user '{account.UserName}' uses pass-through credentials again" : $"user '{account.UserName}' had no mapped credentials");
             return ExitCodes.Success;
         }));
+    }
+
+    /// <summary>The backend mapped credentials are sealed for: <c>--backend</c>, else the user's own, else its first group's.</summary>
+    private static async Task<string> MappedCredentialBackendAsync(GatewayStore gateway, string userName, string? option, CancellationToken cancellationToken)
+    {
+        string? text = option ?? await gateway.GetUserBackendAsync(userName, cancellationToken) ?? (await gateway.GetGroupBackendAsync(userName, cancellationToken))?.Backend;
+        if (text is null)
+        {
+            throw new CliException($"user '{userName}' has no backend of its own or of a group; give the backend these credentials are for: --backend HOST:PORT");
+        }
+
+        return BackendAddress.TryParse(text, out BackendAddress? address, out string? problem) ? address.ToString() : throw new CliException($"backend '{text}': {problem}");
     }
 }
 
@@ -162,29 +181,58 @@ public static class GroupsCommand
     private static CliException NoSuchGroup(string name) => new($"no group '{name}'; run 'rdpnla groups list'");
 }
 
-/// <summary><c>rdpnla backends ...</c>: backend certificates trusted on first use, and the session audit.</summary>
+/// <summary><c>rdpnla backends ...</c>: backend security settings and protocol pins, certificates trusted on first use, and the session audit.</summary>
 public static class BackendsCommand
 {
     public static Command Create()
     {
-        var backends = new Command("backends", "Backend certificates recorded on first use, and the relayed sessions.");
-        var data = DataDirectoryOption.Create();
-        var backend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
-        var forget = new Command("forget-certificate", "Forget the certificate recorded for a backend; the next session records the one it presents.") { backend, data };
-        forget.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        var backends = new Command("backends", "Backend security settings and protocol pins, certificates recorded on first use, and the relayed sessions.");
+        backends.Subcommands.Add(BackendCommand("forget-certificate", "Forget the certificate recorded for a backend; the next session records the one it presents.", async (gateway, address, _, cancellationToken) =>
+            await gateway.ForgetCertificateAsync(address.ToString(), cancellationToken) ? $"certificate of {address} forgotten" : $"no certificate recorded for {address}"));
+
+        var securityValue = new Argument<string>("security")
         {
-            string text = parseResult.GetValue(backend) ?? string.Empty;
-            if (!BackendAddress.TryParse(text, out BackendAddress? address, out string? problem))
+            Description = "nla: NLA (HYBRID or HYBRID_EX) only, the password never leaves CredSSP; tls: a TLS-only backend (xrdp), the password goes in the Client Info PDU; negotiate: whatever the backend selects, except a downgrade below what it selected before; default: back to Gateway:BackendSecurity.",
+            HelpName = "nla|tls|negotiate|default",
+        };
+        backends.Subcommands.Add(BackendCommand("set-security", "Set the security protocols accepted from a backend (docs/gateway.md, \"Backend security and downgrades\").", async (gateway, address, parseResult, cancellationToken) =>
+        {
+            string text = parseResult.GetValue(securityValue) ?? string.Empty;
+            BackendSecurity? security = null;
+            if (!string.Equals(text, "default", StringComparison.OrdinalIgnoreCase))
             {
-                throw new CliException($"backend '{text}': {problem}");
+                security = BackendSecurityNames.TryParse(text, out BackendSecurity parsed) ? parsed
+                    : throw new CliException($"security '{text}' is not one of nla, tls, negotiate, default");
             }
 
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
-            bool removed = await database.Gateway.ForgetCertificateAsync(address.ToString(), cancellationToken);
-            await output.WriteLineAsync(removed ? $"certificate of {address} forgotten" : $"no certificate recorded for {address}");
+            await gateway.SetBackendSecurityAsync(address.ToString(), security, cancellationToken);
+            return security is { } value ? $"backend {address}: security {value.Name()}" : $"backend {address}: security from Gateway:BackendSecurity";
+        }, securityValue));
+
+        backends.Subcommands.Add(BackendCommand("forget-protocol", "Forget the strongest protocol recorded for a backend (its protocol pin), after its security was lowered on purpose; the next session records what it selects.", async (gateway, address, _, cancellationToken) =>
+            await gateway.ForgetProtocolAsync(address.ToString(), cancellationToken) ? $"protocol pin of {address} forgotten" : $"no protocol recorded for {address}"));
+
+        var listData = DataDirectoryOption.Create();
+        var list = new Command("list", "The backends with a security setting or a recorded protocol: setting, strongest protocol selected, with which certificate, since when.") { listData };
+        list.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, listData, cancellationToken);
+            IReadOnlyList<BackendSecurityRecord> rows = await database.Gateway.ListBackendSecurityAsync(null, cancellationToken);
+            if (rows.Count == 0)
+            {
+                await output.WriteLineAsync("no backend has a security setting or a recorded protocol yet");
+            }
+
+            foreach (BackendSecurityRecord row in rows)
+            {
+                await output.WriteLineAsync(
+                    $"{row.Backend}\tsecurity {row.Security?.Name() ?? "(Gateway:BackendSecurity)"}\tstrongest {row.StrongestProtocol ?? "-"}" +
+                    (row.StrongestProtocol is null ? string.Empty : $" since {row.StrongestAt:u} (certificate SHA-256 {row.StrongestSha256})"));
+            }
+
             return ExitCodes.Success;
         }));
-        backends.Subcommands.Add(forget);
+        backends.Subcommands.Add(list);
 
         var sessionsData = DataDirectoryOption.Create();
         var user = new Option<string?>("--user") { Description = "Only this user's sessions." };
@@ -204,5 +252,28 @@ public static class BackendsCommand
         }));
         backends.Subcommands.Add(sessions);
         return backends;
+    }
+
+    /// <summary>A command on one backend (HOST:PORT argument, then <paramref name="extra"/>) that prints one line.</summary>
+    private static Command BackendCommand(string name, string description, Func<GatewayStore, BackendAddress, ParseResult, CancellationToken, Task<string>> action, params Argument[] extra)
+    {
+        var data = DataDirectoryOption.Create();
+        var backend = new Argument<string>("backend") { Description = "HOST:PORT as configured." };
+        var command = new Command(name, description) { backend };
+        foreach (Argument argument in extra)
+        {
+            command.Arguments.Add(argument);
+        }
+
+        command.Options.Add(data);
+        command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            string text = parseResult.GetValue(backend) ?? string.Empty;
+            BackendAddress address = BackendAddress.TryParse(text, out BackendAddress? parsed, out string? problem) ? parsed : throw new CliException($"backend '{text}': {problem}");
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await output.WriteLineAsync(await action(database.Gateway, address, parseResult, cancellationToken));
+            return ExitCodes.Success;
+        }));
+        return command;
     }
 }

@@ -23,6 +23,11 @@ public sealed class CredSspClientContext : IDisposable
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(random);
         CredSspVersion.ValidateConfigured(options.MaxVersion, nameof(options));
+        if (options.DelegatedPasswordUtf16 is { Length: int length } && length % 2 != 0)
+        {
+            throw new ArgumentException("DelegatedPasswordUtf16 must be UTF-16LE (an even number of bytes).", nameof(options));
+        }
+
         _options = options;
         _publicKey = options.ServerPublicKey.ToArray();
         _negotiate = new NegotiateClientContext(options.Ntlm, options.UseSpnego);
@@ -223,7 +228,9 @@ public sealed class CredSspClientContext : IDisposable
         // MS-CSSP §3.1.5 step 5: authInfo = Encrypt(DER(TSCredentials{TSPasswordCreds})).
         NtlmClientOptions ntlm = _options.Ntlm;
         ReadOnlySpan<char> password = _options.DelegatedPassword is { } delegatedPassword ? delegatedPassword.Span : (ntlm.Password ?? string.Empty).AsSpan();
-        using TsCredentials delegated = TsCredentials.ForPassword(ntlm.DomainName ?? string.Empty, ntlm.UserName, password);
+        using TsCredentials delegated = _options.DelegatedPasswordUtf16 is { } utf16
+            ? TsCredentials.ForPasswordUtf16(ntlm.DomainName ?? string.Empty, ntlm.UserName, utf16.Span)
+            : TsCredentials.ForPassword(ntlm.DomainName ?? string.Empty, ntlm.UserName, password);
         byte[] credentials = delegated.Encode();
         try
         {

@@ -32,4 +32,11 @@ public sealed class CredSspClientOptions
     /// in a string. The caller owns the memory and must keep it intact until the exchange completes.
     /// </summary>
     public ReadOnlyMemory<char>? DelegatedPassword { get; init; }
+
+    /// <summary>
+    /// The password to delegate as UTF-16LE bytes, taking precedence over <see cref="DelegatedPassword"/>: for a caller
+    /// that holds the password only as bytes it wipes (a relay injecting credentials, with NTLM run from
+    /// <see cref="NtlmClientOptions.NtOwfV1"/>). The caller owns the memory and keeps it intact until the exchange completes.
+    /// </summary>
+    public ReadOnlyMemory<byte>? DelegatedPasswordUtf16 { get; init; }
 }

@@ -58,6 +58,13 @@ public sealed class TsCredentials : IDisposable
         return creds.ToTsCredentials();
     }
 
+    /// <summary>As <see cref="ForPassword"/>, with the password already UTF-16LE (copied, never turned into a string).</summary>
+    internal static TsCredentials ForPasswordUtf16(string domainName, string userName, ReadOnlySpan<byte> passwordUtf16)
+    {
+        using TsPasswordCreds creds = TsPasswordCreds.FromUtf16(domainName, userName, passwordUtf16);
+        return creds.ToTsCredentials();
+    }
+
     /// <summary>Decodes the outer TSCredentials only; the inner structure stays encoded in <see cref="Credentials"/>.</summary>
     /// <exception cref="NlaProtocolException">The bytes are not a valid TSCredentials (<see cref="NlaFailureReason.Malformed"/>).</exception>
     public static TsCredentials Decode(ReadOnlySpan<byte> encoded)

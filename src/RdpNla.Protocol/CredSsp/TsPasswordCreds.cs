@@ -35,6 +35,10 @@ public sealed class TsPasswordCreds : TsCredentialsContent
     {
     }
 
+    /// <summary>Password credentials from UTF-16LE bytes, copied into a private buffer.</summary>
+    internal static TsPasswordCreds FromUtf16(string domainName, string userName, ReadOnlySpan<byte> passwordUtf16) =>
+        new(domainName, userName, passwordUtf16.ToArray());
+
     private TsPasswordCreds(string domainName, string userName, byte[] passwordUtf16)
     {
         ArgumentNullException.ThrowIfNull(domainName);

@@ -171,6 +171,13 @@ public sealed class ClientInfoPdu : IDisposable
             throw new NlaProtocolException(NlaFailureReason.UnsupportedMechanism, "Client Info PDU: SEC_ENCRYPT is set (Standard RDP Security); it cannot be read.", Spec);
         }
 
+        // Under TLS or CredSSP the header is SEC_INFO_PKT alone (§2.2.8.1.1.2.1): any other flag (e.g. SEC_EXCHANGE_PKT
+        // as well) makes the PDU ambiguous to the backend, so it is refused rather than relayed.
+        if (securityFlags != SecInfoPacket)
+        {
+            throw Malformed($"the security header flags 0x{securityFlags:X4} are not SEC_INFO_PKT alone");
+        }
+
         ReadOnlySpan<byte> info = data[4..];
         uint codePage = BinaryPrimitives.ReadUInt32LittleEndian(info);
         var flags = (InfoFlags)BinaryPrimitives.ReadUInt32LittleEndian(info[4..]);
@@ -294,6 +301,11 @@ public sealed class ClientInfoPdu : IDisposable
 
         initiator = (ushort)(BinaryPrimitives.ReadUInt16BigEndian(tpdu[4..]) + 1001);
         channelId = BinaryPrimitives.ReadUInt16BigEndian(tpdu[6..]);
+        if ((tpdu[8] & 0x30) != 0x30)
+        {
+            throw Malformed("the Send Data Request is a segment (segmentation begin|end not both set)");
+        }
+
         int position = 9;
         int length = tpdu[position++];
         if ((length & 0x80) != 0)

@@ -111,7 +111,8 @@ public sealed class McsConnectPdu
 
     /// <summary>
     /// Returns a copy of the frame with TS_UD_CS_CORE.serverSelectedProtocol set to <paramref name="selected"/> (what the
-    /// server of this leg selected in its RDP_NEG_RSP). A client core block too short to hold the field is left as it is.
+    /// server of this leg selected in its RDP_NEG_RSP). <see cref="Decode"/> has made sure the Connect Initial holds
+    /// exactly one client core block with the field.
     /// </summary>
     /// <exception cref="InvalidOperationException">This is a Connect Response.</exception>
     public byte[] WithServerSelectedProtocol(SecurityProtocols selected)
@@ -227,7 +228,44 @@ public sealed class McsConnectPdu
         }
 
         List<GccUserDataBlock> blocks = DecodeConferenceUserData(frame, userDataStart, userDataLength, isResponse);
+        if (!isResponse)
+        {
+            CheckClientCore(blocks);
+        }
+
         return new McsConnectPdu(frame.ToArray(), isResponse, blocks);
+    }
+
+    /// <summary>
+    /// A Connect Initial carries exactly one TS_UD_CS_CORE (MS-RDPBCGR §2.2.1.3.2, a required block), long enough to
+    /// hold serverSelectedProtocol: a relay rewrites that field and the server checks it against its own selection
+    /// (§5.4.2.1), so a second core block, or one that stops before the field, could carry a value nobody rewrote.
+    /// </summary>
+    private static void CheckClientCore(List<GccUserDataBlock> blocks)
+    {
+        int count = 0;
+        foreach (GccUserDataBlock block in blocks)
+        {
+            if (block.Type != GccBlockType.ClientCore)
+            {
+                continue;
+            }
+
+            if (++count > 1)
+            {
+                throw Malformed("the Connect Initial carries more than one client core data block (TS_UD_CS_CORE)");
+            }
+
+            if (block.Length < ServerSelectedProtocolOffset + 4)
+            {
+                throw Malformed($"the client core data block (TS_UD_CS_CORE) has {block.Length} bytes, too few to hold serverSelectedProtocol (at least {ServerSelectedProtocolOffset + 4})");
+            }
+        }
+
+        if (count == 0)
+        {
+            throw Malformed("the Connect Initial carries no client core data block (TS_UD_CS_CORE)");
+        }
     }
 
     private static List<GccUserDataBlock> DecodeConferenceUserData(ReadOnlySpan<byte> frame, int start, int length, bool isResponse)

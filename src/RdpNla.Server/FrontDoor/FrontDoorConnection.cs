@@ -378,14 +378,18 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             return;
         }
 
-        if (selected == SecurityProtocols.HybridEx)
+        FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
+        string userName = accounts.AuthenticatedUserName ?? credSsp.UserName ?? string.Empty;
+        Gateway.GatewayPlan? plan = _context.Gateway is { } relay ? await relay.PlanAsync(userName, cancellationToken).ConfigureAwait(false) : null;
+
+        // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the client waits for the Early User Authorization Result. A relayed user
+        // gets it from the gateway once the backend leg is connected (AUTHZ_ACCESS_DENIED when it fails), not now.
+        if (selected == SecurityProtocols.HybridEx && plan is null)
         {
             await tls.WriteAsync(EarlyUserAuthorizationResult.Success.Encode(), cancellationToken).ConfigureAwait(false);
         }
 
-        FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
-        string userName = accounts.AuthenticatedUserName ?? credSsp.UserName ?? string.Empty;
-        if (_context.Gateway is { } gateway && await gateway.PlanAsync(userName, cancellationToken).ConfigureAwait(false) is { } plan)
+        if (_context.Gateway is { } gateway && plan is not null)
         {
             // The gateway hook: only now, with the user proven, is a backend contacted. The session outlives the
             // handshake deadline, the minimum data rate and the unauthenticated-connection caps.

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -33,6 +34,12 @@ internal enum BackendFailureKind
 
     /// <summary>The backend offers only Standard RDP Security.</summary>
     StandardRdpSecurityOnly,
+
+    /// <summary>The backend selected a protocol weaker than its security setting allows or than it selected before.</summary>
+    ProtocolDowngrade,
+
+    /// <summary>TLS only on the connection that first trusted the backend's certificate: no credentials are sent.</summary>
+    CredentialsWithheld,
 }
 
 /// <summary>A backend failure, carrying the specific reason for the log and the audit row.</summary>
@@ -73,6 +80,8 @@ internal sealed class BackendFailureException : Exception
         BackendFailureKind.Down => "backend-down",
         BackendFailureKind.CredentialsRejected => "credentials-rejected",
         BackendFailureKind.CertificateChanged or BackendFailureKind.CertificateNotPinned => "certificate-changed",
+        BackendFailureKind.ProtocolDowngrade => "protocol-downgrade",
+        BackendFailureKind.CredentialsWithheld => "credentials-withheld",
         _ => "negotiation-failed",
     };
 }
@@ -136,15 +145,15 @@ internal sealed class BackendLeg : IAsyncDisposable
 }
 
 /// <summary>
-/// Opens the backend leg: TCP, X.224 asking for what the gateway supports (SSL|HYBRID|HYBRID_EX), TLS with the
-/// configured certificate policy, then CredSSP with the injected credentials when the backend selected HYBRID or
-/// HYBRID_EX (and the Early User Authorization Result for HYBRID_EX). A backend that selects TLS gets the credentials
-/// in the Client Info PDU later (<see cref="GatewaySession"/>). Every failure becomes a <see cref="BackendFailureException"/>.
+/// Opens the backend leg: TCP, X.224 asking for what the backend's security setting allows (<see cref="BackendSecurity"/>),
+/// TLS with the configured certificate policy, then CredSSP with the injected credentials when the backend selected
+/// HYBRID or HYBRID_EX (and the Early User Authorization Result for HYBRID_EX). A backend that selects TLS gets the
+/// credentials in the Client Info PDU later (<see cref="GatewaySession"/>), unless its selection is a downgrade (weaker
+/// than its setting or its protocol pin) or, under TrustOnFirstUse, the connection is the one that first trusted its
+/// certificate. Every failure becomes a <see cref="BackendFailureException"/>.
 /// </summary>
 internal sealed class BackendConnector
 {
-    /// <summary>What the gateway asks every backend for (MS-RDPBCGR §2.2.1.1.1); the backend picks the best it supports.</summary>
-    public const SecurityProtocols Requested = SecurityProtocols.Ssl | SecurityProtocols.Hybrid | SecurityProtocols.HybridEx;
 
     private const int MaxCredSspMessage = 64 * 1024;
     private readonly GatewayOptions _options;
@@ -162,8 +171,28 @@ internal sealed class BackendConnector
         _random = random;
     }
 
+    /// <summary>What the gateway asks a backend of this security for (MS-RDPBCGR §2.2.1.1.1); the backend picks the best it supports.</summary>
+    public static SecurityProtocols RequestedFor(BackendSecurity security) => security switch
+    {
+        BackendSecurity.Tls => SecurityProtocols.Ssl,
+        BackendSecurity.Negotiate => SecurityProtocols.Ssl | SecurityProtocols.Hybrid | SecurityProtocols.HybridEx,
+        _ => SecurityProtocols.Hybrid | SecurityProtocols.HybridEx,
+    };
+
+    /// <summary>The strength of a selected protocol for the protocol pin: SSL 1, HYBRID 2, HYBRID_EX 3.</summary>
+    public static int Rank(SecurityProtocols selected) => selected switch
+    {
+        SecurityProtocols.HybridEx => 3,
+        SecurityProtocols.Hybrid => 2,
+        SecurityProtocols.Ssl => 1,
+        _ => 0,
+    };
+
     public async Task<BackendLeg> ConnectAsync(BackendAddress backend, BackendCredentials credentials, CancellationToken cancellationToken)
     {
+        BackendSecurityRecord? record = await _store.GetBackendSecurityAsync(backend.ToString(), cancellationToken).ConfigureAwait(false);
+        BackendSecurity security = record?.Security ?? _options.BackendSecurity;
+        SecurityProtocols requested = RequestedFor(security);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
         SslStream? tls = null;
         try
@@ -187,7 +216,8 @@ internal sealed class BackendConnector
 
             socket.NoDelay = true;
             var network = new NetworkStream(socket, ownsSocket: false);
-            SecurityProtocols selected = await NegotiateAsync(network, credentials, cancellationToken).ConfigureAwait(false);
+            SecurityProtocols selected = await NegotiateAsync(network, credentials, requested, security, backend, cancellationToken).ConfigureAwait(false);
+            CheckProtocolPin(backend, security, selected, record);
             byte[]? certificate = null;
             var transport = new RelayBufferingStream(network);
             tls = new SslStream(transport, leaveInnerStreamOpen: false, (_, cert, _, _) =>
@@ -222,15 +252,31 @@ internal sealed class BackendConnector
 
             string fingerprint = CertificateFingerprint.Of(certificate);
             using var x509 = X509CertificateLoader.LoadCertificate(certificate);
-            await CheckCertificateAsync(backend, fingerprint, x509.Subject, cancellationToken).ConfigureAwait(false);
-            GatewayLog.BackendConnected(_logger, backend.ToString(), SecurityProtocolNames.Name(selected), Requested.Name(), tls.SslProtocol.ToString(), fingerprint);
+            bool firstUse = await CheckCertificateAsync(backend, fingerprint, x509.Subject, cancellationToken).ConfigureAwait(false);
+            GatewayLog.BackendConnected(_logger, backend.ToString(), SecurityProtocolNames.Name(selected), requested.Name(), tls.SslProtocol.ToString(), fingerprint);
 
             if (selected is SecurityProtocols.Hybrid or SecurityProtocols.HybridEx)
             {
                 await AuthenticateAsync(tls, x509.GetPublicKey(), backend, credentials, selected, cancellationToken).ConfigureAwait(false);
             }
+            else if (firstUse && security != BackendSecurity.Tls)
+            {
+                // The certificate was trusted by this very connection: a man in the middle who rewrote the Connection
+                // Confirm to SSL would have presented his own and read the password from the Client Info PDU.
+                throw new BackendFailureException(
+                    BackendFailureKind.CredentialsWithheld,
+                    $"first contact with {backend} over TLS only (PROTOCOL_SSL): its certificate SHA-256 {fingerprint} was recorded, but no credentials are sent on the connection that first trusted it; " +
+                    $"check the fingerprint ('rdpnla backends sessions', the log) and connect again, or declare the backend TLS-only: rdpnla backends set-security {backend} tls",
+                    null,
+                    fingerprint);
+            }
+            else if (security != BackendSecurity.Tls && _options.CertificateValidation == BackendCertificateValidation.None)
+            {
+                GatewayLog.PasswordOverUncheckedTls(_logger, backend.ToString());
+            }
 
-            return new BackendLeg(socket, tls, transport, Requested, selected, fingerprint);
+            await _store.RecordProtocolAsync(backend.ToString(), SecurityProtocolNames.Name(selected), Rank(selected), fingerprint, cancellationToken).ConfigureAwait(false);
+            return new BackendLeg(socket, tls, transport, requested, selected, fingerprint);
         }
         catch
         {
@@ -244,11 +290,11 @@ internal sealed class BackendConnector
         }
     }
 
-    private async Task<SecurityProtocols> NegotiateAsync(NetworkStream network, BackendCredentials credentials, CancellationToken cancellationToken)
+    private async Task<SecurityProtocols> NegotiateAsync(NetworkStream network, BackendCredentials credentials, SecurityProtocols requested, BackendSecurity security, BackendAddress backend, CancellationToken cancellationToken)
     {
         // mstsc puts at most 9 characters of the user name in the cookie (docs/interop.md#negotiation).
         string cookie = new(credentials.UserName.Where(c => c > ' ' && c < 0x7F).Take(9).ToArray());
-        var request = new X224ConnectionRequest(cookie.Length == 0 ? null : cookie, new RdpNegRequest(RdpNegRequestFlags.None, Requested));
+        var request = new X224ConnectionRequest(cookie.Length == 0 ? null : cookie, new RdpNegRequest(RdpNegRequestFlags.None, requested));
         await network.WriteAsync(request.Encode(), cancellationToken).ConfigureAwait(false);
         X224ConnectionConfirm confirm;
         try
@@ -268,36 +314,73 @@ internal sealed class BackendConnector
         // server configured /sec:rdp answers it; xrdp and Windows select PROTOCOL_RDP instead, handled below).
         if (confirm.Failure is { FailureCode: NegotiationFailureCode.SslNotAllowedByServer })
         {
-            throw new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend answered RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER to {Requested.Name()}");
+            throw new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend answered RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER to {requested.Name()}");
         }
 
         if (confirm.Failure is { } failure)
         {
-            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend answered RDP_NEG_FAILURE {failure.FailureCode.Name()} to {Requested.Name()}");
+            string hint = security == BackendSecurity.Nla && failure.FailureCode == NegotiationFailureCode.SslRequiredByServer
+                ? $" (backend security nla: it does not offer NLA; if it is a TLS-only backend such as xrdp: rdpnla backends set-security {backend} tls)"
+                : security == BackendSecurity.Tls && failure.FailureCode == NegotiationFailureCode.HybridRequiredByServer
+                    ? $" (backend security tls, but it requires NLA: rdpnla backends set-security {backend} nla)"
+                    : string.Empty;
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend answered RDP_NEG_FAILURE {failure.FailureCode.Name()} to {requested.Name()}{hint}");
         }
 
         SecurityProtocols selected = confirm.Response?.SelectedProtocol ?? SecurityProtocols.Rdp;
         if (selected == SecurityProtocols.Rdp)
         {
-            throw new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, "the backend selected PROTOCOL_RDP (Standard RDP Security)");
+            // xrdp with security_layer=negotiate answers PROTOCOL_RDP to a request without SSL (docs/probe.md).
+            string hint = security == BackendSecurity.Nla
+                ? $" to {requested.Name()} (backend security nla; if it does TLS when asked: rdpnla backends set-security {backend} tls)"
+                : string.Empty;
+            throw new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend selected PROTOCOL_RDP (Standard RDP Security){hint}");
         }
 
-        if (selected is not (SecurityProtocols.Ssl or SecurityProtocols.Hybrid or SecurityProtocols.HybridEx))
+        if (selected == SecurityProtocols.Ssl && (requested & SecurityProtocols.Ssl) == 0)
         {
-            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend selected {selected.Name()}, which was not requested ({Requested.Name()})");
+            // A backend never selects what was not requested; a Connection Confirm rewritten on the way would.
+            throw new BackendFailureException(
+                BackendFailureKind.ProtocolDowngrade,
+                $"possible downgrade: the backend selected PROTOCOL_SSL, which was not requested ({requested.Name()}, backend security {security.Name()}); no credentials were sent");
+        }
+
+        if (selected is not (SecurityProtocols.Ssl or SecurityProtocols.Hybrid or SecurityProtocols.HybridEx) || (selected & requested) == 0)
+        {
+            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend selected {selected.Name()}, which was not requested ({requested.Name()})");
         }
 
         return selected;
     }
 
-    private async Task CheckCertificateAsync(BackendAddress backend, string fingerprint, string subject, CancellationToken cancellationToken)
+    /// <summary>
+    /// The protocol pin: a backend that once selected a protocol is refused when it selects a weaker one (before TLS,
+    /// before any credential). A backend configured <c>tls</c> is asked for SSL only, so its selection is not compared.
+    /// </summary>
+    private static void CheckProtocolPin(BackendAddress backend, BackendSecurity security, SecurityProtocols selected, BackendSecurityRecord? record)
+    {
+        if (security == BackendSecurity.Tls || record is not { StrongestRank: int strongest } || Rank(selected) >= strongest)
+        {
+            return;
+        }
+
+        throw new BackendFailureException(
+            BackendFailureKind.ProtocolDowngrade,
+            $"possible downgrade: the backend selected {SecurityProtocolNames.Name(selected)} but selected {record.StrongestProtocol} before (recorded {record.StrongestAt:u} with certificate SHA-256 {record.StrongestSha256}); " +
+            $"no credentials were sent; if its security was lowered on purpose: rdpnla backends forget-protocol {backend}",
+            record.StrongestProtocol,
+            SecurityProtocolNames.Name(selected));
+    }
+
+    /// <summary>Checks the certificate; true when this connection is the one that recorded it (trust on first use).</summary>
+    private async Task<bool> CheckCertificateAsync(BackendAddress backend, string fingerprint, string subject, CancellationToken cancellationToken)
     {
         string key = backend.ToString();
         switch (_options.CertificateValidation)
         {
             case BackendCertificateValidation.None:
                 GatewayLog.CertificateNotChecked(_logger, key, fingerprint);
-                return;
+                return false;
             case BackendCertificateValidation.Pinned:
                 string? pin = _options.PinnedCertificates.TryGetValue(key, out string? configured) ? CertificateFingerprint.Normalize(configured) : null;
                 if (pin is null)
@@ -310,14 +393,16 @@ internal sealed class BackendConnector
                     throw new BackendFailureException(BackendFailureKind.CertificateChanged, "the certificate differs from the pinned one", pin, fingerprint);
                 }
 
-                return;
+                return false;
             default:
                 TrustedCertificate? trusted = await _store.GetTrustedCertificateAsync(key, cancellationToken).ConfigureAwait(false);
+                bool firstUse = false;
                 if (trusted is null)
                 {
                     trusted = await _store.TrustOnFirstUseAsync(key, fingerprint, subject, cancellationToken).ConfigureAwait(false);
                     if (trusted.Sha256 == fingerprint)
                     {
+                        firstUse = true;
                         GatewayLog.CertificateTrustedOnFirstUse(_logger, key, fingerprint);
                     }
                 }
@@ -327,7 +412,7 @@ internal sealed class BackendConnector
                     throw new BackendFailureException(BackendFailureKind.CertificateChanged, $"the certificate differs from the one trusted on first use ({trusted.FirstSeen:u})", trusted.Sha256, fingerprint);
                 }
 
-                return;
+                return firstUse;
         }
     }
 
@@ -336,9 +421,10 @@ internal sealed class BackendConnector
 
     private async Task AuthenticateAsync(SslStream tls, byte[] publicKey, BackendAddress backend, BackendCredentials credentials, SecurityProtocols selected, CancellationToken cancellationToken)
     {
-        // CredSspClientContext takes the password as a string (it encodes TSPasswordCreds itself); that string is the
-        // only copy outside wiped buffers and lives until collected.
-        string password = System.Text.Encoding.Unicode.GetString(credentials.PasswordUtf16);
+        // The password stays in wiped buffers: NTLM runs from its NT hash (MS-NLMP §3.3.1, NTOWFv1 = MD4 of the UTF-16LE
+        // password; the bytes are read as UTF-16 code units, which they are on every little-endian .NET platform) and
+        // TSPasswordCreds is encoded from the bytes.
+        byte[] ntOwf = NtlmCrypto.NtOwfV1(MemoryMarshal.Cast<byte, char>(credentials.PasswordUtf16));
         using var context = new CredSspClientContext(
             new CredSspClientOptions
             {
@@ -347,13 +433,15 @@ internal sealed class BackendConnector
                 {
                     UserName = credentials.UserName,
                     DomainName = credentials.Domain,
-                    Password = password,
+                    NtOwfV1 = ntOwf,
                     TargetName = $"TERMSRV/{backend.Host}",
                     TimeProvider = _timeProvider,
                     RandomSource = _random,
                 },
+                DelegatedPasswordUtf16 = credentials.PasswordUtf16,
             },
             _random);
+        CryptographicOperations.ZeroMemory(ntOwf); // the NTLM context holds its own copy, wiped when it is disposed.
         NlaStatus status;
         try
         {

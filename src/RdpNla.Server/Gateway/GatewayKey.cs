@@ -15,7 +15,9 @@ public sealed class GatewayKey : IDisposable
     /// <summary>The key file's name in the data folder.</summary>
     public const string DefaultFileName = "gateway.key";
 
-    private const byte FormatVersion = 1;
+    // Version 1 bound a password to its user only; version 2 binds it to the user, the backend and the backend account.
+    private const byte LegacyFormatVersion = 1;
+    private const byte FormatVersion = 2;
     private const int NonceSize = 12;
     private const int TagSize = 16;
     private readonly AesGcm _aes;
@@ -103,21 +105,32 @@ public sealed class GatewayKey : IDisposable
             : throw new InvalidOperationException($"the gateway key file '{path}' must hold 32 bytes (base64), not {stored.Length}");
     }
 
-    /// <summary>Seals a UTF-16LE password, bound to <paramref name="context"/> (the user it belongs to) as associated data.</summary>
-    public byte[] Seal(ReadOnlySpan<byte> plaintext, string context)
+    /// <summary>
+    /// Seals a UTF-16LE password bound to <paramref name="binding"/> (associated data of AES-GCM): the user it belongs
+    /// to, the backend it is for, and the backend account. A sealed value moved to another user, or whose backend or
+    /// account is changed in the database, no longer opens.
+    /// </summary>
+    public byte[] Seal(ReadOnlySpan<byte> plaintext, MappedCredentialBinding binding)
     {
+        ArgumentNullException.ThrowIfNull(binding);
         byte[] sealedData = new byte[1 + NonceSize + TagSize + plaintext.Length];
         sealedData[0] = FormatVersion;
         Span<byte> nonce = sealedData.AsSpan(1, NonceSize);
         RandomNumberGenerator.Fill(nonce);
-        _aes.Encrypt(nonce, plaintext, sealedData.AsSpan(1 + NonceSize + TagSize), sealedData.AsSpan(1 + NonceSize, TagSize), AssociatedData(context));
+        _aes.Encrypt(nonce, plaintext, sealedData.AsSpan(1 + NonceSize + TagSize), sealedData.AsSpan(1 + NonceSize, TagSize), binding.AssociatedData());
         return sealedData;
     }
 
-    /// <summary>Opens what <see cref="Seal"/> produced for the same <paramref name="context"/>. The caller wipes the result.</summary>
-    /// <exception cref="CryptographicException">Wrong key, wrong context or tampered data.</exception>
-    public byte[] Open(ReadOnlySpan<byte> sealedData, string context)
+    /// <summary>Opens what <see cref="Seal"/> produced for the same <paramref name="binding"/>. The caller wipes the result.</summary>
+    /// <exception cref="CryptographicException">Wrong key, another binding, tampered data, or a value sealed before passwords were bound to their backend.</exception>
+    public byte[] Open(ReadOnlySpan<byte> sealedData, MappedCredentialBinding binding)
     {
+        ArgumentNullException.ThrowIfNull(binding);
+        if (sealedData.Length >= 1 && sealedData[0] == LegacyFormatVersion)
+        {
+            throw new CryptographicException("The sealed credential predates the binding to its backend; set it again with 'rdpnla users set-credentials'.");
+        }
+
         if (sealedData.Length < 1 + NonceSize + TagSize || sealedData[0] != FormatVersion)
         {
             throw new CryptographicException("The sealed credential has an unknown format.");
@@ -126,7 +139,7 @@ public sealed class GatewayKey : IDisposable
         byte[] plaintext = new byte[sealedData.Length - 1 - NonceSize - TagSize];
         try
         {
-            _aes.Decrypt(sealedData.Slice(1, NonceSize), sealedData[(1 + NonceSize + TagSize)..], sealedData.Slice(1 + NonceSize, TagSize), plaintext, AssociatedData(context));
+            _aes.Decrypt(sealedData.Slice(1, NonceSize), sealedData[(1 + NonceSize + TagSize)..], sealedData.Slice(1 + NonceSize, TagSize), plaintext, binding.AssociatedData());
             return plaintext;
         }
         catch
@@ -136,7 +149,29 @@ public sealed class GatewayKey : IDisposable
         }
     }
 
-    private static byte[] AssociatedData(string context) => System.Text.Encoding.UTF8.GetBytes("rdpnla mapped credential v1\0" + context);
-
     public void Dispose() => _aes.Dispose();
+}
+
+/// <summary>
+/// What a mapped backend password is bound to: the gateway user (normalized name), the backend (<c>host:port</c>,
+/// canonical, case-insensitive) and the backend account (user and domain, exactly as stored).
+/// </summary>
+public sealed record MappedCredentialBinding(string UserKey, string Backend, string BackendUser, string BackendDomain)
+{
+    /// <summary>The associated data: a label, then each field as a 4-byte big-endian length and its UTF-8 bytes (no field can run into the next).</summary>
+    internal byte[] AssociatedData()
+    {
+        using var stream = new MemoryStream();
+        stream.Write("rdpnla mapped credential v2\0"u8);
+        Span<byte> length = stackalloc byte[4];
+        foreach (string field in (ReadOnlySpan<string>)[UserKey, Backend.ToLowerInvariant(), BackendUser, BackendDomain])
+        {
+            byte[] bytes = System.Text.Encoding.UTF8.GetBytes(field);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);
+            stream.Write(length);
+            stream.Write(bytes);
+        }
+
+        return stream.ToArray();
+    }
 }

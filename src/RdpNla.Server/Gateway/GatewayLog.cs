@@ -8,8 +8,8 @@ namespace RdpNla.Server.Gateway;
 /// </summary>
 internal static partial class GatewayLog
 {
-    [LoggerMessage(2000, LogLevel.Information, "Gateway: default backend {Backend}, certificate validation {Validation}, idle timeout {IdleTimeout}, maximum session length {MaxSessionLength}")]
-    public static partial void Configured(ILogger logger, string backend, BackendCertificateValidation validation, TimeSpan idleTimeout, TimeSpan maxSessionLength);
+    [LoggerMessage(2000, LogLevel.Information, "Gateway: default backend {Backend}, certificate validation {Validation}, backend security {Security} (where a backend has none of its own), idle timeout {IdleTimeout}, maximum session length {MaxSessionLength}")]
+    public static partial void Configured(ILogger logger, string backend, BackendCertificateValidation validation, string security, TimeSpan idleTimeout, TimeSpan maxSessionLength);
 
     [LoggerMessage(2001, LogLevel.Information, "Relaying {Account} to backend {Backend} ({Source}) with {CredentialMode} credentials for {BackendAccount}")]
     public static partial void Relaying(ILogger logger, string account, string backend, string source, string credentialMode, string backendAccount);
@@ -64,4 +64,16 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2020, LogLevel.Warning, "Backend {Backend} is not pinned: Gateway:CertificateValidation=Pinned needs Gateway:PinnedCertificates:{Backend}; got SHA-256 {Actual}; disconnecting the client")]
     public static partial void CertificateNotPinned(ILogger logger, string backend, string actual);
+
+    [LoggerMessage(2021, LogLevel.Error, "Backend {Backend} refused as a possible downgrade: {Reason}; disconnecting the client")]
+    public static partial void ProtocolDowngrade(ILogger logger, string backend, string reason);
+
+    [LoggerMessage(2022, LogLevel.Warning, "Backend {Backend}: credentials withheld: {Reason}; disconnecting the client")]
+    public static partial void CredentialsWithheld(ILogger logger, string backend, string reason);
+
+    [LoggerMessage(2023, LogLevel.Warning, "Backend {Backend} selected TLS only and its certificate is not checked (Gateway:CertificateValidation=None): the password goes into the Client Info PDU over a TLS leg open to a man in the middle")]
+    public static partial void PasswordOverUncheckedTls(ILogger logger, string backend);
+
+    [LoggerMessage(2024, LogLevel.Information, "Early User Authorization Result {Result} sent to the client (backend leg {BackendState})")]
+    public static partial void EarlyUserAuthorizationSent(ILogger logger, string result, string backendState);
 }

@@ -14,6 +14,59 @@ public enum BackendCertificateValidation
 }
 
 /// <summary>
+/// Which security protocols the gateway accepts from a backend, and so whether the password may travel in the Client
+/// Info PDU (TLS only) or only inside CredSSP (docs/gateway.md, "Backend security and downgrades").
+/// </summary>
+public enum BackendSecurity
+{
+    /// <summary><c>nla</c>: request HYBRID|HYBRID_EX and accept only those; the password never leaves CredSSP.</summary>
+    Nla,
+
+    /// <summary><c>tls</c>: request SSL only (a TLS-only backend such as xrdp); the password goes in the Client Info PDU.</summary>
+    Tls,
+
+    /// <summary>
+    /// <c>negotiate</c>: request SSL|HYBRID|HYBRID_EX and accept what the backend selects, except a protocol weaker
+    /// than the one it selected before (the protocol pin) and, under TrustOnFirstUse, TLS on the very connection that
+    /// first trusted the certificate.
+    /// </summary>
+    Negotiate,
+}
+
+/// <summary>The names of <see cref="BackendSecurity"/> as settings, the store and the command line spell them.</summary>
+public static class BackendSecurityNames
+{
+    /// <summary><c>nla</c>, <c>tls</c> or <c>negotiate</c>.</summary>
+    public static string Name(this BackendSecurity security) => security switch
+    {
+        BackendSecurity.Nla => "nla",
+        BackendSecurity.Tls => "tls",
+        BackendSecurity.Negotiate => "negotiate",
+        _ => security.ToString(),
+    };
+
+    /// <summary>Parses <c>nla</c>, <c>tls</c> or <c>negotiate</c> (any case).</summary>
+    public static bool TryParse(string? text, out BackendSecurity security)
+    {
+        switch (text?.Trim().ToLowerInvariant())
+        {
+            case "nla":
+                security = BackendSecurity.Nla;
+                return true;
+            case "tls":
+                security = BackendSecurity.Tls;
+                return true;
+            case "negotiate":
+                security = BackendSecurity.Negotiate;
+                return true;
+            default:
+                security = default;
+                return false;
+        }
+    }
+}
+
+/// <summary>
 /// The <c>Gateway</c> section of <c>rdpnla serve</c>'s settings: where authenticated users are relayed and how. Per-user
 /// and per-group backends live in the store (<c>rdpnla users set-backend</c>, <c>rdpnla groups</c>); the default is here.
 /// </summary>
@@ -27,6 +80,12 @@ public sealed class GatewayOptions
 
     /// <summary>How backend certificates are checked.</summary>
     public BackendCertificateValidation CertificateValidation { get; set; } = BackendCertificateValidation.TrustOnFirstUse;
+
+    /// <summary>
+    /// The security of backends that have none of their own (<c>rdpnla backends set-security</c>): <c>Nla</c> by
+    /// default, so that a password reaches a backend only inside CredSSP unless an operator decides otherwise.
+    /// </summary>
+    public BackendSecurity BackendSecurity { get; set; } = BackendSecurity.Nla;
 
     /// <summary>SHA-256 fingerprints (hex, colons optional) by backend <c>host:port</c>, for <see cref="BackendCertificateValidation.Pinned"/>.</summary>
     public Dictionary<string, string> PinnedCertificates { get; set; } = new(StringComparer.OrdinalIgnoreCase);
@@ -63,6 +122,11 @@ public sealed class GatewayOptions
         if (!Enum.IsDefined(CertificateValidation))
         {
             yield return "Gateway:CertificateValidation must be TrustOnFirstUse, Pinned or None.";
+        }
+
+        if (!Enum.IsDefined(BackendSecurity))
+        {
+            yield return "Gateway:BackendSecurity must be Nla, Tls or Negotiate.";
         }
 
         foreach ((string backend, string fingerprint) in PinnedCertificates)

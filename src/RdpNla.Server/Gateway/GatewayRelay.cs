@@ -75,14 +75,16 @@ internal sealed class GatewayRelay
     public async Task RelayAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, IDisposable handshake, CancellationToken stopping)
     {
         BackendCredentials? credentials;
+        string noCredentials = "no credentials to inject (the client delegated none and no mapped credentials are stored)";
         try
         {
-            credentials = await ResolveCredentialsAsync(front, delegated, CancellationToken.None).ConfigureAwait(false);
+            credentials = await ResolveCredentialsAsync(front, plan, delegated, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is CryptographicException or InvalidOperationException)
         {
             credentials = null;
-            GatewayLog.NoCredentials(_logger, front.Account, $"the mapped password cannot be opened ({ex.Message})");
+            noCredentials = $"the mapped password cannot be opened ({ex.Message})";
+            GatewayLog.NoCredentials(_logger, front.Account, noCredentials);
         }
         finally
         {
@@ -92,6 +94,7 @@ internal sealed class GatewayRelay
         if (credentials is null)
         {
             var started = _timeProvider.GetUtcNow();
+            bool denied = await DenyEarlyAuthorizationAsync(front, _logger).ConfigureAwait(false);
             await CloseClientAsync(front).ConfigureAwait(false);
             await AuditAsync(new GatewaySessionRecord
             {
@@ -104,7 +107,7 @@ internal sealed class GatewayRelay
                 Started = started,
                 Ended = _timeProvider.GetUtcNow(),
                 Outcome = "no-credentials",
-                Reason = "no credentials to inject (the client delegated none and no mapped credentials are stored)",
+                Reason = noCredentials + (denied ? "; the client was sent AUTHZ_ACCESS_DENIED" : string.Empty),
             }).ConfigureAwait(false);
             return;
         }
@@ -124,12 +127,23 @@ internal sealed class GatewayRelay
 
     internal static string SecurityProtocolNames(SecurityProtocols protocol) => FrontDoor.SecurityProtocolNames.Name(protocol);
 
-    private async Task<BackendCredentials?> ResolveCredentialsAsync(FrontLeg front, TsPasswordCreds? delegated, CancellationToken cancellationToken)
+    private async Task<BackendCredentials?> ResolveCredentialsAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, CancellationToken cancellationToken)
     {
         if (await _store.GetMappedCredentialAsync(front.UserName, cancellationToken).ConfigureAwait(false) is { } mapped)
         {
             GatewayKey key = _key();
-            byte[] password = GatewayStore.OpenPassword(mapped, front.UserName, key);
+            string backend = plan.Backend.ToString();
+            byte[] password;
+            try
+            {
+                // Bound to the backend the user is relayed to now: a backend changed in the store does not receive them.
+                password = GatewayStore.OpenPassword(mapped, front.UserName, backend, key);
+            }
+            catch (CryptographicException ex) when (mapped.Backend is { } sealedFor && !string.Equals(sealedFor, backend, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CryptographicException($"they were set for backend {sealedFor}, not {backend} ({ex.Message}); set them again for this backend", ex);
+            }
+
             return new BackendCredentials(mapped.BackendDomain, mapped.BackendUser, password, "mapped");
         }
 
@@ -141,6 +155,31 @@ internal sealed class GatewayRelay
 
         // Pass-through: the user name the client typed (without the front door's domain) and its password.
         return new BackendCredentials(_options.PassThroughDomain ?? string.Empty, front.UserName, delegated.PasswordUtf16.ToArray(), "pass-through");
+    }
+
+    /// <summary>
+    /// Tells a HYBRID_EX client, still waiting for its Early User Authorization Result, that it gets no session
+    /// (AUTHZ_ACCESS_DENIED, MS-RDPBCGR §2.2.10.2) rather than dropping it after a logon that looked successful.
+    /// True when sent; false for other clients or when the client is gone.
+    /// </summary>
+    internal static async Task<bool> DenyEarlyAuthorizationAsync(FrontLeg front, ILogger logger)
+    {
+        if (front.SelectedProtocol != SecurityProtocols.HybridEx)
+        {
+            return false;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await front.Tls.WriteAsync(EarlyUserAuthorizationResult.AccessDenied.Encode(), timeout.Token).ConfigureAwait(false);
+            GatewayLog.EarlyUserAuthorizationSent(logger, "AUTHZ_ACCESS_DENIED", "not connected");
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     internal static async Task CloseClientAsync(FrontLeg front)

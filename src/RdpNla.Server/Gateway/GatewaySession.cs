@@ -12,10 +12,13 @@ using RdpNla.Transport;
 namespace RdpNla.Server.Gateway;
 
 /// <summary>
-/// One relayed session. Connection phase: the client's MCS Connect Initial (serverSelectedProtocol set to what the
+/// One relayed session. Connection phase: the backend leg is opened first; a HYBRID_EX client then gets its Early User
+/// Authorization Result, AUTHZ_SUCCESS only now that the backend has accepted the injected credentials, and
+/// AUTHZ_ACCESS_DENIED when the backend leg fails (MS-RDPBCGR §2.2.10.2). Then the client's MCS Connect Initial (serverSelectedProtocol set to what the
 /// backend selected) goes to the backend, the backend's Connect Response (clientRequestedProtocols set to what the
-/// client requested of the front door) goes to the client, and the client's frames are forwarded one by one until the
-/// Client Info PDU, which gets the injected credentials and INFO_AUTOLOGON. Then both directions are a byte pump with a
+/// client requested of the front door) goes to the client, and the client's frames (Erect Domain, Attach User, Channel
+/// Join, each checked) are forwarded one by one until the Client Info PDU, which gets the injected credentials and
+/// INFO_AUTOLOGON; any other frame, or a Client Info PDU that fails strict decoding, ends the session. Then both directions are a byte pump with a
 /// bounded buffer each: a slow receiver stops the reads from the other side (backpressure through TCP).
 /// </summary>
 internal sealed class GatewaySession
@@ -33,7 +36,8 @@ internal sealed class GatewaySession
     private string _endOutcome = "closed";
     private readonly Lock _endLock = new();
     private bool _endIsTentative;
-    private string _phase = "MCS Connect Initial";
+    private string _phase = "backend connection";
+    private bool _authorizationAnswered;
 
     public GatewaySession(GatewayRelay relay, FrontLeg front, GatewayPlan plan, BackendCredentials credentials)
     {
@@ -61,18 +65,26 @@ internal sealed class GatewaySession
             {
                 try
                 {
+                    using (System.Diagnostics.Activity? span = Metrics.FrontDoorTracing.Source.StartActivity(Metrics.FrontDoorTracing.BackendConnect))
+                    {
+                        span?.SetTag("server.address", backend);
+                        leg = await connector.ConnectAsync(_plan.Backend, _credentials, linked.Token).ConfigureAwait(false);
+                    }
+
+                    if (_front.SelectedProtocol == SecurityProtocols.HybridEx)
+                    {
+                        // A HYBRID_EX client waits for this before its MCS Connect Initial.
+                        _authorizationAnswered = true;
+                        GatewayLog.EarlyUserAuthorizationSent(Logger, "AUTHZ_SUCCESS", "connected");
+                        await _front.Tls.WriteAsync(EarlyUserAuthorizationResult.Success.Encode(), linked.Token).ConfigureAwait(false);
+                    }
+
+                    _phase = "MCS Connect Initial";
                     byte[] connectInitial = await MessageFraming.ReadTpktFrameAsync(_front.Tls, Tpkt.MaximumFrameLength, linked.Token).ConfigureAwait(false);
                     McsConnectPdu initial = McsConnectPdu.Decode(connectInitial);
                     if (initial.IsResponse)
                     {
                         throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "the client sent an MCS Connect Response");
-                    }
-
-                    _phase = "backend connection";
-                    using (System.Diagnostics.Activity? span = Metrics.FrontDoorTracing.Source.StartActivity(Metrics.FrontDoorTracing.BackendConnect))
-                    {
-                        span?.SetTag("server.address", backend);
-                        leg = await connector.ConnectAsync(_plan.Backend, _credentials, linked.Token).ConfigureAwait(false);
                     }
 
                     _phase = "MCS connect";
@@ -106,6 +118,12 @@ internal sealed class GatewaySession
                 case BackendFailureKind.StandardRdpSecurityOnly:
                     GatewayLog.StandardRdpSecurityOnly(Logger, backend);
                     break;
+                case BackendFailureKind.ProtocolDowngrade:
+                    GatewayLog.ProtocolDowngrade(Logger, backend, ex.Message);
+                    break;
+                case BackendFailureKind.CredentialsWithheld:
+                    GatewayLog.CredentialsWithheld(Logger, backend, ex.Message);
+                    break;
                 default:
                     GatewayLog.NegotiationFailed(Logger, backend, ex.Message);
                     break;
@@ -129,6 +147,14 @@ internal sealed class GatewaySession
         }
         finally
         {
+            if (!_authorizationAnswered && await GatewayRelay.DenyEarlyAuthorizationAsync(_front, Logger).ConfigureAwait(false))
+            {
+                lock (_endLock)
+                {
+                    _endReason = (_endReason ?? "closed") + "; the client was sent AUTHZ_ACCESS_DENIED";
+                }
+            }
+
             await GatewayRelay.CloseClientAsync(_front).ConfigureAwait(false);
             if (leg is not null)
             {
@@ -279,15 +305,32 @@ internal sealed class GatewaySession
             }
 
             Touch();
-            if (!ClientInfoPdu.IsClientInfo(frame))
+            ClientInfoPdu original;
+            try
             {
-                await leg.Tls.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                Interlocked.Add(ref _bytesToBackend, frame.Length);
-                continue;
+                // Fail closed (MS-RDPBCGR §1.3.1.1): Erect Domain, Attach User and Channel Join are forwarded; the one
+                // Send Data Request of this phase under TLS or CredSSP is the Client Info PDU, and it must decode
+                // strictly. Anything else ends the session instead of reaching the backend unchanged (where the
+                // client's own credentials, or a frame the backend reads differently, would bypass the injection).
+                if (McsDomainPdu.ClassifyClientFrame(frame) != ClientConnectionPdu.SendDataRequest)
+                {
+                    await leg.Tls.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+                    Interlocked.Add(ref _bytesToBackend, frame.Length);
+                    continue;
+                }
+
+                original = ClientInfoPdu.Decode(frame);
+            }
+            catch (NlaProtocolException ex)
+            {
+                throw new NlaProtocolException(ex.Reason, $"client frame {i + 1} after the MCS Connect Response refused before the Client Info PDU: {ex.Message}");
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(frame);
             }
 
-            using ClientInfoPdu original = ClientInfoPdu.Decode(frame);
-            CryptographicOperations.ZeroMemory(frame);
+            using ClientInfoPdu originalInfo = original;
             using ClientInfoPdu injected = original.WithCredentials(_credentials.Domain, _credentials.UserName, _credentials.PasswordUtf16);
             byte[] rewritten = injected.Encode();
             try

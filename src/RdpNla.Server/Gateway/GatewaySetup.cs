@@ -24,7 +24,7 @@ internal static class GatewaySetup
             }
         }
 
-        GatewayLog.Configured(logger, options.DefaultBackend ?? "(none; per-user and per-group backends only)", options.CertificateValidation, options.IdleTimeout, options.MaxSessionLength);
+        GatewayLog.Configured(logger, options.DefaultBackend ?? "(none; per-user and per-group backends only)", options.CertificateValidation, options.BackendSecurity.Name(), options.IdleTimeout, options.MaxSessionLength);
         return new GatewayRelay(options, database.Gateway, LoadKey, logger, timeProvider, SystemRandomSource.Instance);
     }
 }

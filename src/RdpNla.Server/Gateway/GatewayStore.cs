@@ -8,11 +8,17 @@ namespace RdpNla.Server.Gateway;
 /// <summary>A group of users and its backend.</summary>
 public sealed record GatewayGroup(string Name, string? Backend, IReadOnlyList<string> Members);
 
-/// <summary>Mapped backend credentials of a user, password still sealed.</summary>
-public sealed record MappedCredential(string BackendUser, string BackendDomain, byte[] SealedPassword, DateTimeOffset Updated);
+/// <summary>Mapped backend credentials of a user, password still sealed; <paramref name="Backend"/> is the backend they were sealed for (null: sealed before the binding).</summary>
+public sealed record MappedCredential(string BackendUser, string BackendDomain, byte[] SealedPassword, DateTimeOffset Updated, string? Backend = null);
 
 /// <summary>A backend certificate recorded on first use.</summary>
 public sealed record TrustedCertificate(string Backend, string Sha256, string? Subject, DateTimeOffset FirstSeen);
+
+/// <summary>
+/// A backend's security setting (null: <c>Gateway:BackendSecurity</c> applies) and its protocol pin: the strongest
+/// protocol it selected so far (rank 1 SSL, 2 HYBRID, 3 HYBRID_EX), with the certificate it presented then.
+/// </summary>
+public sealed record BackendSecurityRecord(string Backend, BackendSecurity? Security, string? StrongestProtocol, int? StrongestRank, string? StrongestSha256, DateTimeOffset? StrongestAt);
 
 /// <summary>One relayed session, as audited.</summary>
 public sealed record GatewaySessionRecord
@@ -51,7 +57,7 @@ public sealed record GatewaySessionRecord
     public required string Reason { get; init; }
 }
 
-/// <summary>The gateway's tables of <see cref="RdpNlaDatabase"/> (schema version 2).</summary>
+/// <summary>The gateway's tables of <see cref="RdpNlaDatabase"/> (schema versions 2 to 4).</summary>
 public sealed class GatewayStore
 {
     private readonly RdpNlaDatabase _database;
@@ -174,19 +180,24 @@ public sealed class GatewayStore
         }
     }
 
-    /// <summary>Stores mapped credentials for a user (the password sealed with <paramref name="key"/>). False when there is no such user.</summary>
-    public async Task<bool> SetMappedCredentialAsync(string userName, string backendUser, string backendDomain, ReadOnlyMemory<byte> passwordUtf16, GatewayKey key, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Stores mapped credentials for a user, for <paramref name="backend"/> (<c>host:port</c>): the password is sealed
+    /// with <paramref name="key"/>, bound to the user, the backend and the backend account. False when there is no such user.
+    /// </summary>
+    public async Task<bool> SetMappedCredentialAsync(string userName, string backend, string backendUser, string backendDomain, ReadOnlyMemory<byte> passwordUtf16, GatewayKey key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        ArgumentException.ThrowIfNullOrWhiteSpace(backend);
         string userKey = AccountName.NormalizeUserName(userName);
-        byte[] sealedPassword = key.Seal(passwordUtf16.Span, userKey);
+        byte[] sealedPassword = key.Seal(passwordUtf16.Span, new MappedCredentialBinding(userKey, backend, backendUser, backendDomain));
         return await ExecuteAsync(
-            "INSERT INTO mapped_credentials (user_id, backend_user, backend_domain, password_sealed, updated_at) " +
-            "SELECT id, $user, $domain, $sealed, $now FROM users WHERE name_key = $key " +
+            "INSERT INTO mapped_credentials (user_id, backend_user, backend_domain, password_sealed, updated_at, backend) " +
+            "SELECT id, $user, $domain, $sealed, $now, $backend FROM users WHERE name_key = $key " +
             "ON CONFLICT (user_id) DO UPDATE SET backend_user = excluded.backend_user, backend_domain = excluded.backend_domain, " +
-            "password_sealed = excluded.password_sealed, updated_at = excluded.updated_at;",
+            "password_sealed = excluded.password_sealed, updated_at = excluded.updated_at, backend = excluded.backend;",
             c =>
             {
+                c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant());
                 c.Parameters.AddWithValue("$user", backendUser);
                 c.Parameters.AddWithValue("$domain", backendDomain);
                 c.Parameters.AddWithValue("$sealed", sealedPassword);
@@ -208,7 +219,7 @@ public sealed class GatewayStore
         await using (connection.ConfigureAwait(false))
         {
             using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = "SELECT m.backend_user, m.backend_domain, m.password_sealed, m.updated_at FROM mapped_credentials m JOIN users u ON u.id = m.user_id WHERE u.name_key = $key;";
+            command.CommandText = "SELECT m.backend_user, m.backend_domain, m.password_sealed, m.updated_at, m.backend FROM mapped_credentials m JOIN users u ON u.id = m.user_id WHERE u.name_key = $key;";
             command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
             SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
@@ -218,18 +229,21 @@ public sealed class GatewayStore
                     return null;
                 }
 
-                return new MappedCredential(reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2), SqliteTime.FromText(reader.GetString(3)));
+                return new MappedCredential(reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2), SqliteTime.FromText(reader.GetString(3)), reader.IsDBNull(4) ? null : reader.GetString(4));
             }
         }
     }
 
-    /// <summary>Opens a user's mapped password (UTF-16LE); the caller wipes it.</summary>
-    /// <exception cref="CryptographicException">The key is not the one the password was sealed with.</exception>
-    public static byte[] OpenPassword(MappedCredential credential, string userName, GatewayKey key)
+    /// <summary>
+    /// Opens a user's mapped password (UTF-16LE) for the backend the user is relayed to; the caller wipes it. The stored
+    /// backend column is not trusted: <paramref name="backend"/> is where the password would go.
+    /// </summary>
+    /// <exception cref="CryptographicException">Another key, user, backend or backend account than at sealing, or a value sealed before that binding.</exception>
+    public static byte[] OpenPassword(MappedCredential credential, string userName, string backend, GatewayKey key)
     {
         ArgumentNullException.ThrowIfNull(credential);
         ArgumentNullException.ThrowIfNull(key);
-        return key.Open(credential.SealedPassword, AccountName.NormalizeUserName(userName));
+        return key.Open(credential.SealedPassword, new MappedCredentialBinding(AccountName.NormalizeUserName(userName), backend, credential.BackendUser, credential.BackendDomain));
     }
 
     /// <summary>The certificate recorded for a backend, or null.</summary>
@@ -268,6 +282,77 @@ public sealed class GatewayStore
     /// <summary>Forgets a backend's recorded certificate (the next session trusts what it sees). False when none was recorded.</summary>
     public Task<bool> ForgetCertificateAsync(string backend, CancellationToken cancellationToken = default) =>
         ExecuteAsync("DELETE FROM backend_certificates WHERE backend = $backend;", c => c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant()), cancellationToken);
+
+    /// <summary>Sets (or with null clears) a backend's security setting; its protocol pin is kept.</summary>
+    public Task SetBackendSecurityAsync(string backend, BackendSecurity? security, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "INSERT INTO backend_security (backend, security) VALUES ($backend, $security) ON CONFLICT (backend) DO UPDATE SET security = excluded.security;",
+            c =>
+            {
+                c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant());
+                c.Parameters.AddWithValue("$security", security is { } value ? value.Name() : DBNull.Value);
+            },
+            cancellationToken);
+
+    /// <summary>A backend's security setting and protocol pin, or null when neither was ever recorded.</summary>
+    public async Task<BackendSecurityRecord?> GetBackendSecurityAsync(string backend, CancellationToken cancellationToken = default) =>
+        (await ListBackendSecurityAsync(backend, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
+
+    /// <summary>Every backend with a security setting or a protocol pin (or only <paramref name="backend"/>), by name.</summary>
+    public async Task<IReadOnlyList<BackendSecurityRecord>> ListBackendSecurityAsync(string? backend = null, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText =
+                "SELECT backend, security, strongest_protocol, strongest_rank, strongest_sha256, strongest_at FROM backend_security " +
+                "WHERE ($backend IS NULL OR backend = $backend) ORDER BY backend;";
+            command.Parameters.AddWithValue("$backend", backend is null ? DBNull.Value : backend.ToLowerInvariant());
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var rows = new List<BackendSecurityRecord>();
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    BackendSecurity? security = !reader.IsDBNull(1) && BackendSecurityNames.TryParse(reader.GetString(1), out BackendSecurity parsed) ? parsed : null;
+                    rows.Add(new BackendSecurityRecord(
+                        reader.GetString(0),
+                        security,
+                        reader.IsDBNull(2) ? null : reader.GetString(2),
+                        reader.IsDBNull(3) ? null : reader.GetInt32(3),
+                        reader.IsDBNull(4) ? null : reader.GetString(4),
+                        reader.IsDBNull(5) ? null : SqliteTime.FromText(reader.GetString(5))));
+                }
+
+                return rows;
+            }
+        }
+    }
+
+    /// <summary>Records that a backend selected <paramref name="protocol"/> (of <paramref name="rank"/>) with the certificate <paramref name="sha256"/>, unless a stronger one is on record.</summary>
+    public Task RecordProtocolAsync(string backend, string protocol, int rank, string sha256, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "INSERT INTO backend_security (backend, strongest_protocol, strongest_rank, strongest_sha256, strongest_at) VALUES ($backend, $protocol, $rank, $sha, $now) " +
+            "ON CONFLICT (backend) DO UPDATE SET strongest_protocol = excluded.strongest_protocol, strongest_rank = excluded.strongest_rank, " +
+            "strongest_sha256 = excluded.strongest_sha256, strongest_at = excluded.strongest_at " +
+            "WHERE backend_security.strongest_rank IS NULL OR backend_security.strongest_rank < excluded.strongest_rank;",
+            c =>
+            {
+                c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant());
+                c.Parameters.AddWithValue("$protocol", protocol);
+                c.Parameters.AddWithValue("$rank", rank);
+                c.Parameters.AddWithValue("$sha", sha256);
+                c.Parameters.AddWithValue("$now", SqliteTime.ToText(_timeProvider.GetUtcNow()));
+            },
+            cancellationToken);
+
+    /// <summary>Forgets a backend's protocol pin (after a legitimate change of its security). False when none was recorded.</summary>
+    public Task<bool> ForgetProtocolAsync(string backend, CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            "UPDATE backend_security SET strongest_protocol = NULL, strongest_rank = NULL, strongest_sha256 = NULL, strongest_at = NULL WHERE backend = $backend AND strongest_rank IS NOT NULL;",
+            c => c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant()),
+            cancellationToken);
 
     /// <summary>Writes one session audit row.</summary>
     public async Task<long> AppendSessionAsync(GatewaySessionRecord record, CancellationToken cancellationToken = default)

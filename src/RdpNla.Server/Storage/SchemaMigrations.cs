@@ -116,6 +116,26 @@ internal static class SchemaMigrations
             DELETE FROM group_members WHERE group_id = OLD.id;
         END;
         """,
+
+        // Version 3, gateway backend security: the per-backend security setting (nla, tls, negotiate; none stored means
+        // Gateway:BackendSecurity) and the protocol pin, the strongest protocol the backend selected so far with the
+        // certificate it presented then.
+        """
+        CREATE TABLE backend_security (
+            backend            TEXT PRIMARY KEY,
+            security           TEXT CHECK (security IN ('nla', 'tls', 'negotiate')),
+            strongest_protocol TEXT,
+            strongest_rank     INTEGER,
+            strongest_sha256   TEXT,
+            strongest_at       TEXT
+        ) STRICT;
+        """,
+
+        // Version 4, mapped credentials bound to their backend: the backend a mapped password was sealed for (the
+        // sealing binds user, backend and backend account; rows sealed before have none and must be set again).
+        """
+        ALTER TABLE mapped_credentials ADD COLUMN backend TEXT;
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>

@@ -29,8 +29,8 @@ public class GatewayRelayIntegrityTests
     {
         long down = mebibytes * 1024L * 1024, up = down / 8;
         await using var backend = new CheckingTlsBackend(seed, down, up);
-        await using TestFrontDoor? second = throughSecondGateway ? await StartDoorAsync($"127.0.0.1:{backend.Port}") : null;
-        await using TestFrontDoor door = await StartDoorAsync(second?.Address ?? $"127.0.0.1:{backend.Port}");
+        await using TestFrontDoor? second = throughSecondGateway ? await StartDoorAsync($"127.0.0.1:{backend.Port}", BackendSecurity.Tls) : null;
+        await using TestFrontDoor door = await StartDoorAsync(second?.Address ?? $"127.0.0.1:{backend.Port}", throughSecondGateway ? BackendSecurity.Nla : BackendSecurity.Tls);
 
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
@@ -54,8 +54,8 @@ public class GatewayRelayIntegrityTests
     public async Task HybridExBackend_DeniesRemoteLogon_TheGatewayLogsTheEarlyUserAuthorizationResultAndDisconnects()
     {
         await using var backend = new CheckingTlsBackend(1, 1024, 128);
-        await using TestFrontDoor second = await StartDoorAsync($"127.0.0.1:{backend.Port}", u => u with { RemoteLogonDenied = true });
-        await using TestFrontDoor door = await StartDoorAsync(second.Address);
+        await using TestFrontDoor second = await StartDoorAsync($"127.0.0.1:{backend.Port}", BackendSecurity.Tls, u => u with { RemoteLogonDenied = true });
+        await using TestFrontDoor door = await StartDoorAsync(second.Address, BackendSecurity.Nla);
 
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
@@ -68,13 +68,14 @@ public class GatewayRelayIntegrityTests
         Assert.False(backend.Connected);
     }
 
-    private static async Task<TestFrontDoor> StartDoorAsync(string backend, Func<UserAccount, UserAccount>? account = null)
+    private static async Task<TestFrontDoor> StartDoorAsync(string backend, BackendSecurity security, Func<UserAccount, UserAccount>? account = null)
     {
         TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
         {
             o.Gateway.DefaultBackend = backend;
             o.Gateway.CertificateValidation = BackendCertificateValidation.None;
         });
+        await door.Database.Gateway.SetBackendSecurityAsync(backend, security, Ct);
         await door.AddUserAsync("alice", Password, account);
         return door;
     }

@@ -31,10 +31,10 @@ public sealed class ShadowGatewayFixture : IAsyncLifetime
 
         // carol logs in to the gateway with her own password and reaches the backend as svc, whose password she never types.
         await Door.AddUserAsync("carol", CarolPassword);
-        await store.SetMappedCredentialAsync("carol", "svc", string.Empty, Encoding.Unicode.GetBytes(ServicePassword), key);
+        await store.SetMappedCredentialAsync("carol", Backend.Address, "svc", string.Empty, Encoding.Unicode.GetBytes(ServicePassword), key);
 
         await Door.AddUserAsync("dave", CarolPassword);
-        await store.SetMappedCredentialAsync("dave", "svc", string.Empty, Encoding.Unicode.GetBytes("not-the-backend-password"), key);
+        await store.SetMappedCredentialAsync("dave", Backend.Address, "svc", string.Empty, Encoding.Unicode.GetBytes("not-the-backend-password"), key);
 
         ClosedPort = PeerPorts.GetFreePort();
         await Door.AddUserAsync("erin", AlicePassword);

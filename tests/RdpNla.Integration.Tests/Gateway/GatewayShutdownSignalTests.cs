@@ -30,6 +30,8 @@ public sealed class GatewayShutdownSignalTests : IAsyncDisposable
         await using var backend = new TlsEchoBackend();
         string data = Path.Combine(_root, "data");
         await ServeProcess.AddUserAsync(data, "alice", GatewayTestClient.Password);
+        Accounts.CliResult declared = await Accounts.Cli.RunAsync("backends", "set-security", backend.Address, "tls", "--data", data);
+        Assert.True(declared.ExitCode == 0, declared.Output + declared.Error);
         string config = Path.Combine(_root, "serve.json");
         await File.WriteAllTextAsync(config, $$"""{ "Gateway": { "DefaultBackend": "{{backend.Address}}", "CertificateValidation": "None", "DrainTimeout": "{{DrainTimeout}}" } }""", Ct);
         _server = await ServeProcess.StartAsync(data, config, "--domain", TestFrontDoor.Domain);

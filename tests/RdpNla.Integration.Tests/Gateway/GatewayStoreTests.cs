@@ -17,7 +17,7 @@ public sealed class GatewayStoreTests : IDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Migration_Version1DatabaseWithUsers_UpgradesToVersion2AndKeepsThem()
+    public async Task Migration_Version1DatabaseWithUsers_UpgradesToTheLatestVersionAndKeepsThem()
     {
         string path = Path.Combine(_directory, "rdpnla.db");
         using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
@@ -31,7 +31,7 @@ public sealed class GatewayStoreTests : IDisposable
 
         await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(path, cancellationToken: Ct);
 
-        Assert.Equal(2, database.SchemaVersion);
+        Assert.Equal(SchemaMigrations.LatestVersion, database.SchemaVersion);
         Assert.True(await database.Gateway.SetUserBackendAsync("alice", "10.0.0.5:3389", Ct));
         Assert.Equal("10.0.0.5:3389", await database.Gateway.GetUserBackendAsync("ALICE", Ct));
     }
@@ -42,23 +42,98 @@ public sealed class GatewayStoreTests : IDisposable
         await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(Path.Combine(_directory, "rdpnla.db"), cancellationToken: Ct);
         await database.Users.AddAsync("carol", NtlmCrypto.NtOwfV1("x"), Ct);
         using GatewayKey key = GatewayKey.Load(_directory, null, create: true);
-        await database.Gateway.SetMappedCredentialAsync("carol", "svc", "LAB", Encoding.Unicode.GetBytes("Backend-Secret1"), key, Ct);
+        await database.Gateway.SetMappedCredentialAsync("carol", "10.0.0.5:3389", "svc", "LAB", Encoding.Unicode.GetBytes("Backend-Secret1"), key, Ct);
 
         MappedCredential stored = (await database.Gateway.GetMappedCredentialAsync("carol", Ct))!;
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_directory, GatewayKey.DefaultFileName)));
         Assert.DoesNotContain("Backend-Secret1", Encoding.Unicode.GetString(stored.SealedPassword));
-        Assert.Equal("Backend-Secret1", Encoding.Unicode.GetString(GatewayStore.OpenPassword(stored, "carol", key)));
-        Assert.Throws<AuthenticationTagMismatchException>(() => GatewayStore.OpenPassword(stored, "dave", key));
+        Assert.Equal("Backend-Secret1", Encoding.Unicode.GetString(GatewayStore.OpenPassword(stored, "carol", "10.0.0.5:3389", key)));
+        Assert.Equal("10.0.0.5:3389", stored.Backend);
+        Assert.Throws<AuthenticationTagMismatchException>(() => GatewayStore.OpenPassword(stored, "dave", "10.0.0.5:3389", key));
         string other = Path.Combine(_directory, "other");
         Directory.CreateDirectory(other);
         using (GatewayKey otherKey = GatewayKey.Load(other, null, create: true))
         {
-            Assert.Throws<AuthenticationTagMismatchException>(() => GatewayStore.OpenPassword(stored, "carol", otherKey));
+            Assert.Throws<AuthenticationTagMismatchException>(() => GatewayStore.OpenPassword(stored, "carol", "10.0.0.5:3389", otherKey));
         }
 
         await database.Users.RemoveAsync("carol", Ct);
         Assert.Null(await database.Gateway.GetMappedCredentialAsync("carol", Ct));
+    }
+
+    [Theory]
+    [InlineData("UPDATE mapped_credentials SET user_id = (SELECT id FROM users WHERE name_key = 'DAVE');", "dave")] // moved to another user
+    [InlineData("UPDATE users SET backend = '10.0.0.66:3389' WHERE name_key = 'CAROL';", "carol")] // the user relayed elsewhere
+    [InlineData("UPDATE mapped_credentials SET backend = '10.0.0.66:3389'; UPDATE users SET backend = '10.0.0.66:3389' WHERE name_key = 'CAROL';", "carol")] // both
+    [InlineData("UPDATE mapped_credentials SET backend_user = 'administrator';", "carol")]
+    [InlineData("UPDATE mapped_credentials SET backend_domain = 'OTHER';", "carol")]
+    public async Task MappedCredential_ABoundValueChangedInTheDatabase_NoLongerOpens(string tampering, string user)
+    {
+        string path = Path.Combine(_directory, "rdpnla.db");
+        await using (RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(path, cancellationToken: Ct))
+        {
+            await database.Users.AddAsync("carol", NtlmCrypto.NtOwfV1("x"), Ct);
+            await database.Users.AddAsync("dave", NtlmCrypto.NtOwfV1("x"), Ct);
+            await database.Gateway.SetUserBackendAsync("carol", "10.0.0.5:3389", Ct);
+            await database.Gateway.SetUserBackendAsync("dave", "10.0.0.5:3389", Ct);
+            using GatewayKey key = GatewayKey.Load(_directory, null, create: true);
+            await database.Gateway.SetMappedCredentialAsync("carol", "10.0.0.5:3389", "svc", "LAB", Encoding.Unicode.GetBytes("Backend-Secret1"), key, Ct);
+            Assert.Equal("Backend-Secret1", Encoding.Unicode.GetString(await OpenAsync(database, "carol", key)));
+        }
+
+        using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = tampering;
+            Assert.True(await command.ExecuteNonQueryAsync(Ct) > 0);
+        }
+
+        await using (RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(path, cancellationToken: Ct))
+        {
+            using GatewayKey key = GatewayKey.Load(_directory, null, create: false);
+            await Assert.ThrowsAnyAsync<CryptographicException>(() => OpenAsync(database, user, key));
+        }
+    }
+
+    [Fact]
+    public async Task MappedCredential_SealedBeforeTheBackendBinding_IsRefusedWithWhatToDo()
+    {
+        await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(Path.Combine(_directory, "rdpnla.db"), cancellationToken: Ct);
+        using GatewayKey key = GatewayKey.Load(_directory, null, create: true);
+        var legacy = new MappedCredential("svc", "", [1, .. new byte[12 + 16 + 4]], DateTimeOffset.UnixEpoch);
+
+        CryptographicException error = Assert.Throws<CryptographicException>(() => GatewayStore.OpenPassword(legacy, "carol", "10.0.0.5:3389", key));
+
+        Assert.Contains("set it again with 'rdpnla users set-credentials'", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>What the gateway does: the password of the user's mapped credentials, for the backend the user is relayed to now.</summary>
+    private static async Task<byte[]> OpenAsync(RdpNlaDatabase database, string user, GatewayKey key)
+    {
+        MappedCredential stored = (await database.Gateway.GetMappedCredentialAsync(user, Ct))!;
+        string backend = (await database.Gateway.GetUserBackendAsync(user, Ct))!;
+        return GatewayStore.OpenPassword(stored, user, backend, key);
+    }
+
+    [Fact]
+    public async Task ProtocolPin_KeepsTheStrongestSelection_AndForgettingItKeepsTheSecuritySetting()
+    {
+        await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(Path.Combine(_directory, "rdpnla.db"), cancellationToken: Ct);
+        await database.Gateway.SetBackendSecurityAsync("Host:3389", BackendSecurity.Negotiate, Ct);
+        await database.Gateway.RecordProtocolAsync("host:3389", "HYBRID_EX", 3, new string('A', 64), Ct);
+        await database.Gateway.RecordProtocolAsync("host:3389", "SSL", 1, new string('B', 64), Ct);
+
+        BackendSecurityRecord pinned = (await database.Gateway.GetBackendSecurityAsync("HOST:3389", Ct))!;
+        Assert.Equal((BackendSecurity?)BackendSecurity.Negotiate, pinned.Security);
+        Assert.Equal(("HYBRID_EX", 3, new string('A', 64)), (pinned.StrongestProtocol, pinned.StrongestRank, pinned.StrongestSha256));
+
+        Assert.True(await database.Gateway.ForgetProtocolAsync("host:3389", Ct));
+        Assert.False(await database.Gateway.ForgetProtocolAsync("host:3389", Ct));
+        BackendSecurityRecord forgotten = (await database.Gateway.GetBackendSecurityAsync("host:3389", Ct))!;
+        Assert.Equal((BackendSecurity?)BackendSecurity.Negotiate, forgotten.Security);
+        Assert.Null(forgotten.StrongestProtocol);
     }
 
     [Fact]

@@ -13,7 +13,8 @@ namespace RdpNla.Integration.Tests.Gateway;
 
 /// <summary>
 /// The client side of an RDP connection through the gateway, as far as the gateway cares: X.224 (SSL|HYBRID), TLS,
-/// CredSSP as alice, MCS Connect Initial and Response, Client Info. Then the stream is the relayed session.
+/// CredSSP as alice (and the Early User Authorization Result with HYBRID_EX), MCS Connect Initial and Response,
+/// Client Info. Then the stream is the relayed session.
 /// </summary>
 internal static class GatewayTestClient
 {
@@ -33,9 +34,34 @@ internal static class GatewayTestClient
 
     public static async Task<SslStream> ConnectAsync(NetworkStream network, bool expectConnectResponse = true)
     {
-        await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Ssl | SecurityProtocols.Hybrid)).Encode(), Ct);
+        SslStream tls = await AuthenticateAsync(network, hybridEx: false);
+        await StartSessionAsync(tls, expectConnectResponse);
+        return tls;
+    }
+
+    /// <summary>
+    /// X.224 (SSL|HYBRID, or SSL|HYBRID|HYBRID_EX), TLS and CredSSP as alice. With HYBRID_EX the front door's Early User
+    /// Authorization Result is read too and returned; the caller goes on with <see cref="StartSessionAsync"/>.
+    /// </summary>
+    public static async Task<(SslStream Tls, EarlyUserAuthorizationResult? Authorization)> AuthenticateWithResultAsync(NetworkStream network, bool hybridEx)
+    {
+        SslStream tls = await AuthenticateAsync(network, hybridEx);
+        if (!hybridEx)
+        {
+            return (tls, null);
+        }
+
+        byte[] result = new byte[EarlyUserAuthorizationResult.Length];
+        await tls.ReadExactlyAsync(result, Ct);
+        return (tls, EarlyUserAuthorizationResult.Decode(result));
+    }
+
+    private static async Task<SslStream> AuthenticateAsync(NetworkStream network, bool hybridEx)
+    {
+        SecurityProtocols requested = SecurityProtocols.Ssl | SecurityProtocols.Hybrid | (hybridEx ? SecurityProtocols.HybridEx : 0);
+        await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, requested)).Encode(), Ct);
         X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, Ct));
-        Assert.Equal(SecurityProtocols.Hybrid, confirm.Response!.SelectedProtocol);
+        Assert.Equal(hybridEx ? SecurityProtocols.HybridEx : SecurityProtocols.Hybrid, confirm.Response!.SelectedProtocol);
         var tls = new SslStream(network, false, (_, _, _, _) => true);
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 }, Ct);
         using var certificate = new X509Certificate2(tls.RemoteCertificate!);
@@ -47,7 +73,12 @@ internal static class GatewayTestClient
             },
             SystemRandomSource.Instance);
         Assert.Equal(NlaStatus.Completed, await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, Ct));
+        return tls;
+    }
 
+    /// <summary>The MCS Connect Initial, and unless told otherwise the Connect Response and the Client Info PDU.</summary>
+    public static async Task StartSessionAsync(SslStream tls, bool expectConnectResponse = true, params byte[][] beforeClientInfo)
+    {
         byte[] clientCore = new byte[216];
         BitConverter.TryWriteBytes(clientCore.AsSpan(0), GccBlockType.ClientCore);
         BitConverter.TryWriteBytes(clientCore.AsSpan(2), (ushort)clientCore.Length);
@@ -55,13 +86,17 @@ internal static class GatewayTestClient
         await tls.WriteAsync(McsConnectPdu.EncodeConnectInitial([clientCore]), Ct);
         if (!expectConnectResponse)
         {
-            return tls;
+            return;
         }
 
         McsConnectPdu response = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, Ct));
         Assert.True(response.IsResponse);
+        foreach (byte[] frame in beforeClientInfo)
+        {
+            await tls.WriteAsync(frame, Ct);
+        }
+
         using var info = new ClientInfoPdu(1033, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", "alice", [], "", "", []);
         await tls.WriteAsync(info.Encode(), Ct);
-        return tls;
     }
 }

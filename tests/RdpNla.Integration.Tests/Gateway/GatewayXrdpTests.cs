@@ -23,6 +23,9 @@ public sealed class XrdpGatewayFixture : IAsyncLifetime
     {
         Backend = await GatewayXrdpBackend.StartAsync();
         Door = await TestFrontDoor.StartAsync(o => o.Gateway.DefaultBackend = Backend.Address);
+
+        // xrdp is a TLS-only backend: the password goes in the Client Info PDU, which the operator declares explicitly.
+        await Door.Database.Gateway.SetBackendSecurityAsync(Backend.Address, BackendSecurity.Tls);
         await Door.AddUserAsync(Backend.UserName, Backend.Password);
         await Door.AddUserAsync(Backend.SecondUserName, Backend.Password);
     }

@@ -68,14 +68,34 @@ public class McsConnectPduTests
     }
 
     [Fact]
-    public void ShortClientCore_HasNoServerSelectedProtocolAndIsLeftAsItIs()
+    public void ConnectInitial_ClientCoreTooShortForServerSelectedProtocol_IsRefused()
     {
-        byte[] frame = McsConnectPdu.EncodeConnectInitial([Block(GccBlockType.ClientCore, 132)]);
+        byte[] frame = McsConnectPdu.EncodeConnectInitial([Block(GccBlockType.ClientCore, 132), Block(GccBlockType.ClientNetwork, 8)]);
 
-        McsConnectPdu pdu = McsConnectPdu.Decode(frame);
+        NlaProtocolException error = Assert.Throws<NlaProtocolException>(() => McsConnectPdu.Decode(frame));
 
-        Assert.Null(pdu.ServerSelectedProtocol);
-        Assert.Equal(frame, pdu.WithServerSelectedProtocol(SecurityProtocols.Ssl));
+        Assert.Equal(NlaFailureReason.Malformed, error.Reason);
+        Assert.Contains("too few to hold serverSelectedProtocol", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ConnectInitial_TwoClientCoreBlocks_IsRefused()
+    {
+        // The second block would carry a serverSelectedProtocol that a relay rewriting the first one never touched.
+        byte[] frame = McsConnectPdu.EncodeConnectInitial([ClientCore(SecurityProtocols.Hybrid), Block(GccBlockType.ClientNetwork, 8), ClientCore(SecurityProtocols.Ssl)]);
+
+        NlaProtocolException error = Assert.Throws<NlaProtocolException>(() => McsConnectPdu.Decode(frame));
+
+        Assert.Equal(NlaFailureReason.Malformed, error.Reason);
+        Assert.Contains("more than one client core data block", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ConnectInitial_NoClientCoreBlock_IsRefused_ButAResponseNeedsNone()
+    {
+        Assert.Throws<NlaProtocolException>(() => McsConnectPdu.Decode(McsConnectPdu.EncodeConnectInitial([Block(GccBlockType.ClientNetwork, 8)])));
+
+        Assert.True(McsConnectPdu.Decode(McsConnectPdu.EncodeConnectResponse([Block(GccBlockType.ServerNetwork, 8)])).IsResponse);
     }
 
     [Fact]
@@ -167,6 +187,22 @@ public class ClientInfoPduTests
     }
 
     [Fact]
+    public void Decode_SecurityFlagsBesidesSecInfoPkt_OrASegment_IsRefused_AndTheClassifierStillSaysSendData()
+    {
+        using ClientInfoPdu pdu = Sample();
+        byte[] frame = pdu.Encode();
+        const int security = 4 + 3 + 1 + 2 + 2 + 1 + 1;
+        byte[] exchange = (byte[])frame.Clone();
+        exchange[security] |= 0x01; // SEC_EXCHANGE_PKT as well
+        Assert.Equal(NlaFailureReason.Malformed, Assert.Throws<NlaProtocolException>(() => ClientInfoPdu.Decode(exchange)).Reason);
+        Assert.Equal(ClientConnectionPdu.SendDataRequest, McsDomainPdu.ClassifyClientFrame(exchange));
+
+        byte[] segment = (byte[])frame.Clone();
+        segment[4 + 3 + 1 + 2 + 2] = 0x60; // dataPriority high, segmentation begin only
+        Assert.Contains("segment", Assert.Throws<NlaProtocolException>(() => ClientInfoPdu.Decode(segment)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Decode_EncryptedOrAnsi_IsRefused()
     {
         using ClientInfoPdu pdu = Sample();
@@ -179,5 +215,39 @@ public class ClientInfoPduTests
         byte[] ansi = (byte[])frame.Clone();
         ansi[security + 4 + 4] &= unchecked((byte)~(byte)InfoFlags.Unicode);
         Assert.Equal(NlaFailureReason.UnsupportedMechanism, Assert.Throws<NlaProtocolException>(() => ClientInfoPdu.Decode(ansi)).Reason);
+    }
+}
+
+public class McsDomainPduTests
+{
+    private static byte[] Frame(params byte[] mcs) => Tpkt.Wrap([0x02, 0xF0, 0x80, .. mcs]);
+
+    [Fact]
+    public void ConnectionSequencePdus_AreClassified()
+    {
+        Assert.Equal(ClientConnectionPdu.ErectDomainRequest, McsDomainPdu.ClassifyClientFrame(Frame(0x04, 0x01, 0x00, 0x01, 0x00)));
+        Assert.Equal(ClientConnectionPdu.AttachUserRequest, McsDomainPdu.ClassifyClientFrame(Frame(0x28)));
+        Assert.Equal(ClientConnectionPdu.ChannelJoinRequest, McsDomainPdu.ClassifyClientFrame(Frame(0x38, 0x00, 0x06, 0x03, 0xEB)));
+        using var info = new ClientInfoPdu(1007, 1003, 0, 0, InfoFlags.Unicode, "", "alice", [], "", "", []);
+        Assert.Equal(ClientConnectionPdu.SendDataRequest, McsDomainPdu.ClassifyClientFrame(info.Encode()));
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x28, 0x00 })] // Attach User Request with a trailing byte
+    [InlineData(new byte[] { 0x38, 0x00, 0x06, 0x03 })] // Channel Join Request one byte short
+    [InlineData(new byte[] { 0x04, 0x01, 0x00, 0x05, 0x00 })] // Erect Domain with a PER integer past the end
+    [InlineData(new byte[] { 0x04, 0x01, 0x00, 0x01, 0x00, 0x00 })] // Erect Domain with a trailing byte
+    [InlineData(new byte[] { 0x29 })] // Attach User Request with low bits set
+    [InlineData(new byte[] { 0x20 })] // Disconnect Provider Ultimatum (8): not a client PDU of this phase
+    [InlineData(new byte[] { 0x7F, 0x65, 0x00 })] // another Connect Initial
+    public void AnythingElse_IsRefused(byte[] mcs) =>
+        Assert.Throws<NlaProtocolException>(() => McsDomainPdu.ClassifyClientFrame(Frame(mcs)));
+
+    [Fact]
+    public void NotAnX224DataTpdu_IsRefused()
+    {
+        Assert.Throws<NlaProtocolException>(() => McsDomainPdu.ClassifyClientFrame(Tpkt.Wrap([0x02, 0xF0, 0x00, 0x28])));
+        Assert.Throws<NlaProtocolException>(() => McsDomainPdu.ClassifyClientFrame([0x03, 0x00, 0x00, 0x07, 0x02, 0xF0, 0x80]));
+        Assert.Throws<NlaProtocolException>(() => McsDomainPdu.ClassifyClientFrame([0x44, 0x05, 0x00, 0x00, 0x00]));
     }
 }

@@ -13,9 +13,10 @@ public class RdpDecoderTotalityTests
         .. RdpTestData.ConnectionConfirms.Select(RdpTestData.Load),
     ];
 
-    /// <summary>Random bytes, random frames with a consistent TPKT header and LI, and mutated test vectors.</summary>
+    /// <summary>Random bytes, random frames with a consistent TPKT header and LI, random X.224 Data frames, and mutated test vectors.</summary>
     private static readonly Gen<byte[]> s_inputs = Gen.OneOf(
         Gen.Byte.Array[0, 300],
+        Gen.Select(Gen.Byte[0x00, 0x7F], Gen.Byte.Array[0, 120]).Select((choice, rest) => Tpkt.Wrap([0x02, 0xF0, 0x80, choice, .. rest])),
         Gen.Select(Gen.Byte[0xD0, 0xE0], Gen.Byte.Array[5, 120]).Select((code, rest) =>
         {
             byte[] frame = [0x03, 0x00, 0, 0, (byte)(rest.Length + 1), code, .. rest];
@@ -50,6 +51,9 @@ public class RdpDecoderTotalityTests
             Total(() => RdpNegData.Decode(bytes), _ => { });
             Total(() => RdpNegCorrelationInfo.Decode(bytes), _ => { });
             Total(() => EarlyUserAuthorizationResult.Decode(bytes), _ => { });
+            Total(() => McsDomainPdu.ClassifyClientFrame(bytes), _ => { });
+            Total(() => McsConnectPdu.Decode(bytes), _ => { });
+            Total(() => { using ClientInfoPdu info = ClientInfoPdu.Decode(bytes); return info.UserName; }, _ => { });
             Total(() => Tpkt.GetPayload(bytes).Length, _ => { });
             _ = Tpkt.TryReadFrame(new ReadOnlySequence<byte>(bytes), out _);
         }, iter: 20_000);
