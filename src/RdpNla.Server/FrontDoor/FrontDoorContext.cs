@@ -121,6 +121,7 @@ internal sealed class FrontDoorContext
         ServerPublicKey = _publicKey,
         MaxVersion = Options.MaxCredSspVersion,
         AllowEncryptionOracle = Options.AllowEncryptionOracle,
+        RecordLogonBeforeProof = true,
         Ntlm = new NtlmServerOptions
         {
             NbComputerName = LocalNames.NetBiosName,
@@ -132,5 +133,5 @@ internal sealed class FrontDoorContext
         },
     };
 
-    public AccountAuthenticator CreateAccountAuthenticator() => new(AccountPolicy);
+    public AccountAuthenticator CreateAccountAuthenticator(StoreWaits store) => new(AccountPolicy, store);
 }

@@ -10,7 +10,10 @@ public sealed class SqliteUserStore : IUserStore
 {
     private const string AccountColumns =
         "id, name, disabled, locked_until, failed_count, last_failed_at, last_logon_at, password_last_set, " +
-        "password_expired, must_change_password, deny_remote_logon, created_at, updated_at";
+        "password_expired, must_change_password, deny_remote_logon, created_at, updated_at, attempts_in_progress, " +
+        "attempts_in_progress_until";
+
+    private const int HashOrdinal = 15;
 
     private readonly RdpNlaDatabase _database;
     private readonly TimeProvider _timeProvider;
@@ -39,28 +42,34 @@ public sealed class SqliteUserStore : IUserStore
         SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = $"SELECT {AccountColumns}, nt_hash FROM users WHERE name_key = $key;";
-            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
-            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
+            return await ReadCredentialAsync(connection, null, userName, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task<UserCredential?> ReadCredentialAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT {AccountColumns}, nt_hash FROM users WHERE name_key = $key;";
+        command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+        SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return null;
-                }
-
-                UserAccount account = ReadAccount(reader);
-                byte[] hash = new byte[NtlmCrypto.NtOwfSize];
-                long read = reader.GetBytes(13, 0, hash, 0, hash.Length);
-                if (read != hash.Length)
-                {
-                    CryptographicOperations.ZeroMemory(hash);
-                    throw new InvalidDataException($"The stored NT hash of user '{account.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
-                }
-
-                return new UserCredential(account, hash);
+                return null;
             }
+
+            UserAccount account = ReadAccount(reader);
+            byte[] hash = new byte[NtlmCrypto.NtOwfSize];
+            long read = reader.GetBytes(HashOrdinal, 0, hash, 0, hash.Length);
+            if (read != hash.Length)
+            {
+                CryptographicOperations.ZeroMemory(hash);
+                throw new InvalidDataException($"The stored NT hash of user '{account.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
+            }
+
+            return new UserCredential(account, hash);
         }
     }
 
@@ -212,6 +221,136 @@ public sealed class SqliteUserStore : IUserStore
         }
     }
 
+    /// <inheritdoc/>
+    public async Task<AttemptReservation> ReserveAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        ArgumentNullException.ThrowIfNull(rules);
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // BEGIN IMMEDIATE takes the write lock before the read: the check and the reservation are one step.
+            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                UserCredential? credential = await ReadCredentialAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+                if (credential is null)
+                {
+                    await WriteDecoyAsync(connection, transaction, +1, now, cancellationToken).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
+                }
+
+                try
+                {
+                    (AttemptAdmission admission, UserAccount state) = rules.Reserve(credential.Account, now);
+                    if (admission != AttemptAdmission.Admitted)
+                    {
+                        credential.Dispose();
+                        return new AttemptReservation(admission, state, null);
+                    }
+
+                    await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    byte[] hash = credential.NtHash.ToArray();
+                    credential.Dispose();
+                    return new AttemptReservation(admission, state, new UserCredential(state, hash));
+                }
+                catch
+                {
+                    credential.Dispose();
+                    throw;
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<AttemptRecord> RecordFailedAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        return RecordAttemptAsync(userName, account =>
+        {
+            UserAccount state = rules.RecordFailure(account, now, out bool lockedNow);
+            return (state, lockedNow);
+        }, now, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<AttemptRecord> RecordSuccessfulAttemptAsync(string userName, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        RecordAttemptAsync(userName, account => (LockoutRules.RecordSuccess(account, now, out _), false), now, cancellationToken);
+
+    /// <inheritdoc/>
+    public async Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<AttemptRecord> RecordAttemptAsync(string userName, Func<UserAccount, (UserAccount State, bool LockedNow)> apply, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+                if (current is null)
+                {
+                    await WriteDecoyAsync(connection, transaction, -1, now, cancellationToken).ConfigureAwait(false);
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                    return default;
+                }
+
+                (UserAccount state, bool lockedNow) = apply(current);
+                await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return new AttemptRecord(state, state.IsLockedOut(now), lockedNow);
+            }
+        }
+    }
+
+    private static async Task WriteAttemptStateAsync(SqliteConnection connection, SqliteTransaction transaction, UserAccount state, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText =
+            "UPDATE users SET locked_until = $lockedUntil, failed_count = $failedCount, last_failed_at = $lastFailed, " +
+            "last_logon_at = $lastLogon, attempts_in_progress = $inProgress, attempts_in_progress_until = $inProgressUntil, " +
+            "updated_at = $now WHERE id = $id;";
+        command.Parameters.AddWithValue("$id", state.Id);
+        command.Parameters.AddWithValue("$lockedUntil", SqliteTime.ToDb(state.LockedUntil));
+        command.Parameters.AddWithValue("$failedCount", Math.Max(0, state.FailedLogonCount));
+        command.Parameters.AddWithValue("$lastFailed", SqliteTime.ToDb(state.LastFailedLogon));
+        command.Parameters.AddWithValue("$lastLogon", SqliteTime.ToDb(state.LastLogon));
+        command.Parameters.AddWithValue("$inProgress", Math.Max(0, state.AttemptsInProgress));
+        command.Parameters.AddWithValue("$inProgressUntil", SqliteTime.ToDb(state.AttemptsInProgressUntil));
+        command.Parameters.AddWithValue("$now", SqliteTime.ToText(now));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // The same kind of write as for a user, on the single decoy row (schema version 3).
+    private static async Task WriteDecoyAsync(SqliteConnection connection, SqliteTransaction transaction, int delta, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText =
+            "UPDATE attempt_decoy SET attempts_in_progress = max(0, attempts_in_progress + $delta), updated_at = $now WHERE id = 1;";
+        command.Parameters.AddWithValue("$delta", delta);
+        command.Parameters.AddWithValue("$now", SqliteTime.ToText(now));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     private async Task<UserAccount?> WriteAsync(string userName, Func<SqliteConnection, SqliteTransaction, Task<bool>> write, CancellationToken cancellationToken)
     {
         SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -276,6 +415,8 @@ public sealed class SqliteUserStore : IUserStore
         RemoteLogonDenied = reader.GetInt64(10) != 0,
         Created = SqliteTime.FromText(reader.GetString(11)),
         Updated = SqliteTime.FromText(reader.GetString(12)),
+        AttemptsInProgress = reader.GetInt32(13),
+        AttemptsInProgressUntil = ReadTime(reader, 14),
     };
 
     private static DateTimeOffset? ReadTime(SqliteDataReader reader, int ordinal) =>
