@@ -46,31 +46,21 @@ public sealed class SqliteUserStore : IUserStore
         }
     }
 
-    private static async Task<UserCredential?> ReadCredentialAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken)
+    private static Task<UserCredential?> ReadCredentialAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
+        ReadUserRowAsync(connection, transaction, userName, $"{AccountColumns}, nt_hash", ReadCredential, cancellationToken);
+
+    private static UserCredential ReadCredential(SqliteDataReader reader)
     {
-        using SqliteCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = $"SELECT {AccountColumns}, nt_hash FROM users WHERE name_key = $key;";
-        command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
-        SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        await using (reader.ConfigureAwait(false))
+        UserAccount account = ReadAccount(reader);
+        byte[] hash = new byte[NtlmCrypto.NtOwfSize];
+        long read = reader.GetBytes(HashOrdinal, 0, hash, 0, hash.Length);
+        if (read != hash.Length)
         {
-            if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                return null;
-            }
-
-            UserAccount account = ReadAccount(reader);
-            byte[] hash = new byte[NtlmCrypto.NtOwfSize];
-            long read = reader.GetBytes(HashOrdinal, 0, hash, 0, hash.Length);
-            if (read != hash.Length)
-            {
-                CryptographicOperations.ZeroMemory(hash);
-                throw new InvalidDataException($"The stored NT hash of user '{account.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
-            }
-
-            return new UserCredential(account, hash);
+            CryptographicOperations.ZeroMemory(hash);
+            throw new InvalidDataException($"The stored NT hash of user '{account.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
         }
+
+        return new UserCredential(account, hash);
     }
 
     /// <inheritdoc/>
@@ -202,12 +192,8 @@ public sealed class SqliteUserStore : IUserStore
                     "UPDATE users SET disabled = $disabled, locked_until = $lockedUntil, failed_count = $failedCount, " +
                     "last_failed_at = $lastFailed, last_logon_at = $lastLogon, password_expired = $expired, " +
                     "must_change_password = $mustChange, deny_remote_logon = $deny, updated_at = $now WHERE id = $id;";
-                command.Parameters.AddWithValue("$id", current.Id);
                 command.Parameters.AddWithValue("$disabled", changed.Disabled ? 1 : 0);
-                command.Parameters.AddWithValue("$lockedUntil", SqliteTime.ToDb(changed.LockedUntil));
-                command.Parameters.AddWithValue("$failedCount", Math.Max(0, changed.FailedLogonCount));
-                command.Parameters.AddWithValue("$lastFailed", SqliteTime.ToDb(changed.LastFailedLogon));
-                command.Parameters.AddWithValue("$lastLogon", SqliteTime.ToDb(changed.LastLogon));
+                AddLogonStateParameters(command, changed with { Id = current.Id });
                 command.Parameters.AddWithValue("$expired", changed.PasswordExpired ? 1 : 0);
                 command.Parameters.AddWithValue("$mustChange", changed.MustChangePassword ? 1 : 0);
                 command.Parameters.AddWithValue("$deny", changed.RemoteLogonDenied ? 1 : 0);
@@ -222,47 +208,28 @@ public sealed class SqliteUserStore : IUserStore
     }
 
     /// <inheritdoc/>
-    public async Task<AttemptReservation> ReserveAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
+    public Task<AttemptReservation> ReserveAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
         ArgumentNullException.ThrowIfNull(rules);
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        return InWriteTransactionAsync(async (connection, transaction) =>
         {
-            // BEGIN IMMEDIATE takes the write lock before the read: the check and the reservation are one step.
-            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
-            await using (transaction.ConfigureAwait(false))
+            using UserCredential? credential = await ReadCredentialAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+            if (credential is null)
             {
-                UserCredential? credential = await ReadCredentialAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-                if (credential is null)
-                {
-                    await WriteDecoyAsync(connection, transaction, +1, now, cancellationToken).ConfigureAwait(false);
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
-                }
-
-                try
-                {
-                    (AttemptAdmission admission, UserAccount state) = rules.Reserve(credential.Account, now);
-                    if (admission != AttemptAdmission.Admitted)
-                    {
-                        credential.Dispose();
-                        return new AttemptReservation(admission, state, null);
-                    }
-
-                    await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    byte[] hash = credential.NtHash.ToArray();
-                    credential.Dispose();
-                    return new AttemptReservation(admission, state, new UserCredential(state, hash));
-                }
-                catch
-                {
-                    credential.Dispose();
-                    throw;
-                }
+                await WriteDecoyAsync(connection, transaction, +1, now, cancellationToken).ConfigureAwait(false);
+                return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
             }
-        }
+
+            (AttemptAdmission admission, UserAccount state) = rules.Reserve(credential.Account, now);
+            if (admission != AttemptAdmission.Admitted)
+            {
+                return new AttemptReservation(admission, state, null);
+            }
+
+            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
+            return new AttemptReservation(admission, state, new UserCredential(state, credential.NtHash.ToArray()));
+        }, cancellationToken);
     }
 
     /// <inheritdoc/>
@@ -281,7 +248,35 @@ public sealed class SqliteUserStore : IUserStore
         RecordAttemptAsync(userName, account => (LockoutRules.RecordSuccess(account, now, out _), false), now, cancellationToken);
 
     /// <inheritdoc/>
-    public async Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    public Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        InWriteTransactionAsync(
+            async (connection, transaction) =>
+            {
+                await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+
+    private Task<AttemptRecord> RecordAttemptAsync(string userName, Func<UserAccount, (UserAccount State, bool LockedNow)> apply, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        return InWriteTransactionAsync(async (connection, transaction) =>
+        {
+            UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+            if (current is null)
+            {
+                await WriteDecoyAsync(connection, transaction, -1, now, cancellationToken).ConfigureAwait(false);
+                return default;
+            }
+
+            (UserAccount state, bool lockedNow) = apply(current);
+            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
+            return new AttemptRecord(state, state.IsLockedOut(now), lockedNow);
+        }, cancellationToken);
+    }
+
+    // BEGIN IMMEDIATE takes the write lock before the first read: what is read and what is written are one atomic step.
+    private async Task<T> InWriteTransactionAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> body, CancellationToken cancellationToken)
     {
         SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -289,35 +284,21 @@ public sealed class SqliteUserStore : IUserStore
             SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
             await using (transaction.ConfigureAwait(false))
             {
-                await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
+                T result = await body(connection, transaction).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return result;
             }
         }
     }
 
-    private async Task<AttemptRecord> RecordAttemptAsync(string userName, Func<UserAccount, (UserAccount State, bool LockedNow)> apply, DateTimeOffset now, CancellationToken cancellationToken)
+    // The row id and the logon/failure/lock fields, as both updates of the account state write them.
+    private static void AddLogonStateParameters(SqliteCommand command, UserAccount state)
     {
-        ArgumentNullException.ThrowIfNull(userName);
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
-            await using (transaction.ConfigureAwait(false))
-            {
-                UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-                if (current is null)
-                {
-                    await WriteDecoyAsync(connection, transaction, -1, now, cancellationToken).ConfigureAwait(false);
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    return default;
-                }
-
-                (UserAccount state, bool lockedNow) = apply(current);
-                await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return new AttemptRecord(state, state.IsLockedOut(now), lockedNow);
-            }
-        }
+        command.Parameters.AddWithValue("$id", state.Id);
+        command.Parameters.AddWithValue("$lockedUntil", SqliteTime.ToDb(state.LockedUntil));
+        command.Parameters.AddWithValue("$failedCount", Math.Max(0, state.FailedLogonCount));
+        command.Parameters.AddWithValue("$lastFailed", SqliteTime.ToDb(state.LastFailedLogon));
+        command.Parameters.AddWithValue("$lastLogon", SqliteTime.ToDb(state.LastLogon));
     }
 
     private static async Task WriteAttemptStateAsync(SqliteConnection connection, SqliteTransaction transaction, UserAccount state, DateTimeOffset now, CancellationToken cancellationToken)
@@ -328,11 +309,7 @@ public sealed class SqliteUserStore : IUserStore
             "UPDATE users SET locked_until = $lockedUntil, failed_count = $failedCount, last_failed_at = $lastFailed, " +
             "last_logon_at = $lastLogon, attempts_in_progress = $inProgress, attempts_in_progress_until = $inProgressUntil, " +
             "updated_at = $now WHERE id = $id;";
-        command.Parameters.AddWithValue("$id", state.Id);
-        command.Parameters.AddWithValue("$lockedUntil", SqliteTime.ToDb(state.LockedUntil));
-        command.Parameters.AddWithValue("$failedCount", Math.Max(0, state.FailedLogonCount));
-        command.Parameters.AddWithValue("$lastFailed", SqliteTime.ToDb(state.LastFailedLogon));
-        command.Parameters.AddWithValue("$lastLogon", SqliteTime.ToDb(state.LastLogon));
+        AddLogonStateParameters(command, state);
         command.Parameters.AddWithValue("$inProgress", Math.Max(0, state.AttemptsInProgress));
         command.Parameters.AddWithValue("$inProgressUntil", SqliteTime.ToDb(state.AttemptsInProgressUntil));
         command.Parameters.AddWithValue("$now", SqliteTime.ToText(now));
@@ -387,16 +364,20 @@ public sealed class SqliteUserStore : IUserStore
         command.Disposed += (_, _) => CryptographicOperations.ZeroMemory((byte[])parameter.Value);
     }
 
-    private static async Task<UserAccount?> ReadAccountAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken)
+    private static Task<UserAccount?> ReadAccountAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
+        ReadUserRowAsync(connection, transaction, userName, AccountColumns, ReadAccount, cancellationToken);
+
+    private static async Task<T?> ReadUserRowAsync<T>(SqliteConnection connection, SqliteTransaction? transaction, string userName, string columns, Func<SqliteDataReader, T> map, CancellationToken cancellationToken)
+        where T : class
     {
         using SqliteCommand command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = $"SELECT {AccountColumns} FROM users WHERE name_key = $key;";
+        command.CommandText = $"SELECT {columns} FROM users WHERE name_key = $key;";
         command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
         SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
-            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadAccount(reader) : null;
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? map(reader) : null;
         }
     }
 

@@ -17,7 +17,7 @@ public sealed class GatewayStoreTests : IDisposable
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Migration_Version1DatabaseWithUsers_UpgradesToVersion2AndKeepsThem()
+    public async Task Migration_Version1DatabaseWithUsers_UpgradesToTheLatestVersionAndKeepsThem()
     {
         string path = Path.Combine(_directory, "rdpnla.db");
         using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
@@ -31,7 +31,7 @@ public sealed class GatewayStoreTests : IDisposable
 
         await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(path, cancellationToken: Ct);
 
-        Assert.Equal(2, database.SchemaVersion);
+        Assert.Equal(SchemaMigrations.LatestVersion, database.SchemaVersion);
         Assert.True(await database.Gateway.SetUserBackendAsync("alice", "10.0.0.5:3389", Ct));
         Assert.Equal("10.0.0.5:3389", await database.Gateway.GetUserBackendAsync("ALICE", Ct));
     }
