@@ -30,8 +30,8 @@ internal sealed class AccountAuthenticator : IAsyncDisposable
     /// <summary>True when the user authenticated but may not log on remotely (deny-logon).</summary>
     public bool RemoteLogonDenied { get; private set; }
 
-    /// <summary>The database fault that ended the attempt, if any.</summary>
-    public AccountStoreException? StoreFault { get; private set; }
+    /// <summary>The database fault that ended the attempt, if any (also set by the host when its audit write fails).</summary>
+    public AccountStoreException? StoreFault { get; set; }
 
     public async ValueTask<NtlmCredentialLookup> LookupAsync(string userName, string domainName, CancellationToken cancellationToken)
     {

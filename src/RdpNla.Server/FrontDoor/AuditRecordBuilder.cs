@@ -43,24 +43,14 @@ internal sealed class AuditRecordBuilder
     public StoreWaits? Store { get; set; }
 
     /// <summary>
-    /// Writes the row of a verified password, before the server's reply goes out. False when it could not be committed
-    /// (the caller then refuses the logon: no verified password goes unrecorded).
+    /// Writes the row of a verified password, before the server's reply goes out. When it cannot be committed the
+    /// caller refuses the logon: no verified password goes unrecorded.
     /// </summary>
-    public async Task<bool> WriteVerifiedAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus status, string reason, CancellationToken cancellationToken)
+    /// <exception cref="AccountStoreException">The database failed or was busy.</exception>
+    public async Task WriteVerifiedAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus status, string reason, CancellationToken cancellationToken)
     {
-        AuditEntry entry = Entry(outcome, status, reason);
-        try
-        {
-            await AppendAsync(context, entry, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException or AccountStoreException)
-        {
-            FrontDoorLog.AuditFailed(context.Logger, ex.Message);
-            return false;
-        }
-
+        await AppendAsync(context, Entry(outcome, status, reason), cancellationToken).ConfigureAwait(false);
         _verifiedRow = true;
-        return true;
     }
 
     /// <summary>Records how the connection ended (a row unless the verified row already tells it); false when it already ended.</summary>

@@ -424,9 +424,16 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         (AuditOutcome outcome, NtStatus status, string reason) = accounts.RemoteLogonDenied
             ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, "password verified; remote logon denied (refused after CredSSP)")
             : (AuditOutcome.Success, NtStatus.Success, "password verified");
-        return await _audit.WriteVerifiedAsync(_context, outcome, status, reason, cancellationToken).ConfigureAwait(false)
-            ? NtStatus.Success
-            : NtStatus.InternalDbError;
+        try
+        {
+            await _audit.WriteVerifiedAsync(_context, outcome, status, reason, cancellationToken).ConfigureAwait(false);
+            return NtStatus.Success;
+        }
+        catch (AccountStoreException ex)
+        {
+            accounts.StoreFault = ex;
+            return NtStatus.InternalDbError;
+        }
     }
 
     /// <summary>

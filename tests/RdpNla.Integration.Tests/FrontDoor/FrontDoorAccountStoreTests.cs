@@ -104,6 +104,18 @@ public class FrontDoorAccountStoreTests
     }
 
     [Fact]
+    public async Task Connect_AuditTableRefusesWrites_VerifiedPasswordIsNotLetThroughUnrecorded()
+    {
+        await using TestFrontDoor door = await StartAsync();
+        await ExecuteAsync(door, "CREATE TRIGGER audit_read_only BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;");
+
+        TestRdpOutcome outcome = await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
+
+        Assert.Equal(NtStatus.InternalDbError, outcome.ServerErrorCode);
+        Assert.Contains("The account database failed during writing the audit record (SqliteException", door.LogText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Connect_DatabaseLockedByAnotherProcessBeyondStoreTimeout_FailsAsBusyWithoutBlamingTheClientAndKeepsServing()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
