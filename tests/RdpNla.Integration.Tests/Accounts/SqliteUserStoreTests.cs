@@ -83,6 +83,35 @@ public class SqliteUserStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Attempts_KnownAndUnknownUser_WriteTheSameNumberOfPagesToTheLog()
+    {
+        await using RdpNlaDatabase database = await OpenAsync();
+        await database.Users.AddAsync("alice", NtlmCrypto.NtOwfV1("pw"), Ct);
+        var rules = new LockoutRules(0, TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(1));
+        string wal = _directory.DatabasePath + "-wal";
+
+        async Task<long> WalGrowthAsync(string user)
+        {
+            long before = new FileInfo(wal).Length;
+            using (await database.Users.ReserveAttemptAsync(user, rules, s_start, Ct))
+            {
+                await database.Users.RecordFailedAttemptAsync(user, rules, s_start, Ct);
+            }
+
+            return new FileInfo(wal).Length - before;
+        }
+
+        // Warm both rows' pages once, then compare: each attempt is two durable commits of one page.
+        await WalGrowthAsync("alice");
+        await WalGrowthAsync("nobody");
+        long known = await WalGrowthAsync("alice");
+        long unknown = await WalGrowthAsync("nobody");
+
+        Assert.True(known > 0);
+        Assert.Equal(known, unknown);
+    }
+
+    [Fact]
     public async Task OpenAsync_NewerSchema_ThrowsWithExplanation()
     {
         await using (await OpenAsync())
