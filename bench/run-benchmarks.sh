@@ -2,9 +2,10 @@
 # Runs every figure of docs/BENCHMARKS.md side by side in one session, on loopback only, and prints a table.
 #   bench/run-benchmarks.sh                 # everything (about 10 minutes on 2 cores)
 #   ONLY="a b" bench/run-benchmarks.sh      # some sections: a (throughput), b (memory), c (login under attack),
-#                                           # d (brute force), e (kill -9 during brute force), f (gateway relay)
+#                                           # d (brute force), e (kill -9 during brute force), f (gateway relay),
+#                                           # g (wrong password: known user vs unknown user)
 # Settings (environment): DURATION=15 CONNS=8 IDLE_COUNTS="2000 10000" BRUTE=10000 ATTACK_IDLE=10000 ATTACK_SLOW=500
-#   RELAY_MIB=256 RELAY_ROUND_TRIPS=5000 RELAY_RUNS=5 RELAY_IDLE=1000
+#   RELAY_MIB=256 RELAY_ROUND_TRIPS=5000 RELAY_RUNS=5 RELAY_IDLE=1000 TIMING_COUNT=300 TIMING_ROUNDS=4
 # Needs: .NET SDK, openssl, sqlite3, freerdp2-shadow-x11, winpr-utils, xvfb (scripts/install-peers.sh).
 # Stops by itself: every step is bounded, a watchdog ends the whole run after WATCHDOG seconds, and an EXIT trap
 # kills every process it started (by PID).
@@ -18,7 +19,9 @@ BRUTE=${BRUTE:-10000}
 ATTACK_IDLE=${ATTACK_IDLE:-10000}
 ATTACK_SLOW=${ATTACK_SLOW:-500}
 LEGIT_LOGINS=${LEGIT_LOGINS:-20}
-ONLY=${ONLY:-"a b c d e f"}
+ONLY=${ONLY:-"a b c d e f g"}
+TIMING_COUNT=${TIMING_COUNT:-300}
+TIMING_ROUNDS=${TIMING_ROUNDS:-4}
 RELAY_MIB=${RELAY_MIB:-256}
 RELAY_ROUND_TRIPS=${RELAY_ROUND_TRIPS:-5000}
 RELAY_RUNS=${RELAY_RUNS:-5}
@@ -291,6 +294,30 @@ if [[ " $ONLY " == *" f "* ]]; then
     while read -r line; do record "f $placement: $line"; done < <(grep -E '^(median of runs|idle sessions)' "$D/relay.txt")
     record "f $placement: [$CMD]"
   done
+fi
+
+# ---------------------------------------------------------------------------------------------------------------------
+if [[ " $ONLY " == *" g "* ]]; then
+  # (g) A wrong password for a known user and for a name that matches no user must cost the server the same work
+  # before the reply (the same store writes), so that response timing does not tell which accounts exist. Lockout and
+  # penalties off, so every attempt of both runs is a full password check; one worker, so the latency is the server's;
+  # the two users alternate (and alternate who goes first), round after round, on the same server.
+  log "(g) wrong password: known user (alice) vs unknown user (nobody)"
+  D=$WORK/g; new_data "$D"
+  echo '{ "LockoutThreshold": 0, "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }' >"$WORK/conf/timing.json"
+  start_serve "$D" "$WORK/conf/timing.json"
+  BENCH_PASSWORD='not-the-password'
+  bench "127.0.0.1:$PORT" -u alice --password-stdin -c 1 --duration 3 >/dev/null   # warm-up (JIT), not reported
+  for round in $(seq "$TIMING_ROUNDS"); do
+    order="alice nobody"; [ $((round % 2)) -eq 0 ] && order="nobody alice"   # alternate who goes first
+    for user in $order; do
+      CMD="rdpnla bench 127.0.0.1:$PORT -u $user --password-stdin --connections 1 --count $TIMING_COUNT --duration 300 --json"
+      bench "127.0.0.1:$PORT" -u "$user" --password-stdin --connections 1 --count "$TIMING_COUNT" --duration 300 >"$D/$user-$round.json"
+      record "g round $round $user: $(json "$D/$user-$round.json" "'%.1f attempts/s, p50 %.2f p90 %.2f p99 %.2f ms, successes %s' % (d['attempts_per_second'], d['latency_all_ms']['p50'], d['latency_all_ms']['p90'], d['latency_all_ms']['p99'], d['successes'])")  [$CMD]"
+    done
+    record "g round $round: p50 nobody / alice = $(python3 -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); print(f\"{b['latency_all_ms']['p50'] / a['latency_all_ms']['p50']:.3f}\")" "$D/alice-$round.json" "$D/nobody-$round.json")"
+  done
+  stop_serve
 fi
 
 log "results"

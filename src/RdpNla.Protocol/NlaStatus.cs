@@ -12,6 +12,12 @@ public enum NlaStatus
     /// <summary>The acceptor needs the account's credential before it can verify; provide it and call again.</summary>
     CredentialLookupNeeded,
 
+    /// <summary>
+    /// The acceptor verified the client's password (with <c>RecordLogonBeforeProof</c>): the host records the logon, calls
+    /// <c>CompleteLogonRecord</c> with STATUS_SUCCESS or the status to refuse it with, then calls again with no input.
+    /// </summary>
+    LogonRecordNeeded,
+
     /// <summary>Authentication finished successfully; session security is available.</summary>
     Completed,
 

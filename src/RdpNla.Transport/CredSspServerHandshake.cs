@@ -10,6 +10,13 @@ namespace RdpNla.Transport;
 /// <param name="cancellationToken">Cancels the lookup when the handshake is abandoned.</param>
 public delegate ValueTask<NtlmCredentialLookup> CredentialLookup(string userName, string domainName, CancellationToken cancellationToken);
 
+/// <summary>
+/// Records a verified logon before the server proves itself (<see cref="NlaStatus.LogonRecordNeeded"/>); returns
+/// STATUS_SUCCESS to go on, or the status to refuse the logon with.
+/// </summary>
+/// <param name="cancellationToken">Cancels the record when the handshake is abandoned.</param>
+public delegate ValueTask<NtStatus> LogonRecorder(CancellationToken cancellationToken);
+
 /// <summary>Drives a <see cref="CredSspServerContext"/> over an authenticated TLS stream.</summary>
 public static class CredSspServerHandshake
 {
@@ -20,10 +27,26 @@ public static class CredSspServerHandshake
     /// </summary>
     /// <exception cref="NlaProtocolException">A message could not be framed.</exception>
     /// <exception cref="EndOfStreamException">The client closed the connection.</exception>
+    public static Task<(NlaStatus Status, byte[]? FailureReply)> RunAsync(
+        Stream tls,
+        CredSspServerContext context,
+        CredentialLookup lookup,
+        int maxMessageSize,
+        CancellationToken cancellationToken) =>
+        RunAsync(tls, context, lookup, recordLogon: null, maxMessageSize, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="RunAsync(Stream, CredSspServerContext, CredentialLookup, int, CancellationToken)"/>; a context with
+    /// <see cref="CredSspServerOptions.RecordLogonBeforeProof"/> stops after a verified password and
+    /// <paramref name="recordLogon"/> runs before the server's next message is sent.
+    /// </summary>
+    /// <exception cref="NlaProtocolException">A message could not be framed.</exception>
+    /// <exception cref="EndOfStreamException">The client closed the connection.</exception>
     public static async Task<(NlaStatus Status, byte[]? FailureReply)> RunAsync(
         Stream tls,
         CredSspServerContext context,
         CredentialLookup lookup,
+        LogonRecorder? recordLogon,
         int maxMessageSize,
         CancellationToken cancellationToken)
     {
@@ -38,6 +61,13 @@ public static class CredSspServerHandshake
             {
                 NtlmCredentialLookup account = await lookup(context.UserName ?? string.Empty, context.DomainName ?? string.Empty, cancellationToken).ConfigureAwait(false);
                 context.ProvideCredential(account);
+                output = context.GetOutgoingBlob([], out status);
+            }
+
+            if (status == NlaStatus.LogonRecordNeeded)
+            {
+                NtStatus recorded = recordLogon is null ? NtStatus.Success : await recordLogon(cancellationToken).ConfigureAwait(false);
+                context.CompleteLogonRecord(recorded);
                 output = context.GetOutgoingBlob([], out status);
             }
 

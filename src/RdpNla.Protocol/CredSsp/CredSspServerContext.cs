@@ -12,6 +12,8 @@ namespace RdpNla.Protocol.CredSsp;
 /// <see cref="DomainName"/>, calls <see cref="ProvideCredential"/>, then calls <see cref="GetOutgoingBlob"/> with no
 /// input to continue. On <see cref="NlaStatus.Completed"/> the delegated credentials are in <see cref="DelegatedCredentials"/>.
 /// On <see cref="NlaStatus.Failed"/> a non-null output is the TSRequest carrying errorCode, to send before closing.
+/// With <see cref="CredSspServerOptions.RecordLogonBeforeProof"/> a verified password stops at
+/// <see cref="NlaStatus.LogonRecordNeeded"/> before the server proves itself (<see cref="CompleteLogonRecord"/>).
 /// </summary>
 public sealed class CredSspServerContext : IDisposable
 {
@@ -22,6 +24,9 @@ public sealed class CredSspServerContext : IDisposable
     private byte[]? _pendingPubKeyAuth;
     private byte[]? _clientNonce;
     private byte[]? _ntOwf;
+    private byte[]? _heldReply;
+    private State _stateAfterRecord;
+    private NtStatus? _recordStatus;
 
     public CredSspServerContext(CredSspServerOptions options)
     {
@@ -37,6 +42,7 @@ public sealed class CredSspServerContext : IDisposable
         AwaitingNegotiate,
         AwaitingAuthenticate,
         AwaitingCredential,
+        AwaitingLogonRecord,
         AwaitingPubKeyAuth,
         AwaitingAuthInfo,
         Completed,
@@ -88,6 +94,36 @@ public sealed class CredSspServerContext : IDisposable
         _negotiate.ProvideCredential(lookup);
     }
 
+    /// <summary>
+    /// Answers <see cref="NlaStatus.LogonRecordNeeded"/>: <see cref="NtStatus.Success"/> lets the exchange go on; any
+    /// other status refuses the verified logon with it (e.g. STATUS_ACCOUNT_LOCKED_OUT). Then call
+    /// <see cref="GetOutgoingBlob"/> with no input.
+    /// </summary>
+    public void CompleteLogonRecord(NtStatus status)
+    {
+        if (_state != State.AwaitingLogonRecord || _recordStatus is not null)
+        {
+            throw new InvalidOperationException("No logon record is pending.");
+        }
+
+        _recordStatus = status;
+    }
+
+    /// <summary>
+    /// After <see cref="NlaStatus.Failed"/>, replaces the failure with another status (e.g. the host could not record
+    /// it) and returns the errorCode TSRequest to send instead, or null when the client's version has no errorCode.
+    /// </summary>
+    public byte[]? ReplaceFailure(NtStatus ntStatus, string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (_state != State.Failed)
+        {
+            throw new InvalidOperationException("The exchange has not failed.");
+        }
+
+        return Fail(FailureReason, message, ntStatus, out _);
+    }
+
     public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         try
@@ -110,6 +146,11 @@ public sealed class CredSspServerContext : IDisposable
             }
 
             return ContinueNegotiate([], out status);
+        }
+
+        if (_state == State.AwaitingLogonRecord)
+        {
+            return ContinueAfterRecord(incoming, out status);
         }
 
         if (_state is State.Completed or State.Failed)
@@ -210,18 +251,58 @@ public sealed class CredSspServerContext : IDisposable
                 {
                     // MS-CSSP §3.1.5 step 2: the client sent its last token together with pubKeyAuth.
                     _pendingPubKeyAuth = null;
-                    return AnswerPubKeyAuth(pubKeyAuth, output, out status);
+                    byte[]? answer = AnswerPubKeyAuth(pubKeyAuth, output, out status);
+                    return status == NlaStatus.Failed ? answer : HoldForRecord(answer!, State.AwaitingAuthInfo, out status);
                 }
 
                 // docs/interop.md#spnego-acceptor rule 4: a client (FreeRDP over SPNEGO) may send pubKeyAuth one leg later.
-                _state = State.AwaitingPubKeyAuth;
-                status = NlaStatus.ContinueNeeded;
-                return output is null
-                    ? throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The client's last NTLM message came without pubKeyAuth.", "MS-CSSP §3.1.5 step 2")
-                    : Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [output] });
+                if (output is null)
+                {
+                    throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The client's last NTLM message came without pubKeyAuth.", "MS-CSSP §3.1.5 step 2");
+                }
+
+                return HoldForRecord(Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [output] }), State.AwaitingPubKeyAuth, out status);
             default:
                 return Fail(_negotiate.FailureReason, _negotiate.FailureMessage ?? "Authentication failed.", _negotiate.FailureStatus, out status);
         }
+    }
+
+    // The password verified: the next message proves the server to the client; with RecordLogonBeforeProof the host
+    // records the logon (and may still refuse it) before that message leaves.
+    private byte[]? HoldForRecord(byte[] reply, State next, out NlaStatus status)
+    {
+        if (!_options.RecordLogonBeforeProof)
+        {
+            _state = next;
+            status = NlaStatus.ContinueNeeded;
+            return reply;
+        }
+
+        _heldReply = reply;
+        _stateAfterRecord = next;
+        _state = State.AwaitingLogonRecord;
+        status = NlaStatus.LogonRecordNeeded;
+        return null;
+    }
+
+    private byte[]? ContinueAfterRecord(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    {
+        if (!incoming.IsEmpty || _recordStatus is not { } recorded)
+        {
+            throw new InvalidOperationException("Call CompleteLogonRecord, then GetOutgoingBlob with no input.");
+        }
+
+        byte[] reply = _heldReply!;
+        _heldReply = null;
+        if (recorded != NtStatus.Success)
+        {
+            CryptographicOperations.ZeroMemory(reply);
+            return Fail(NlaFailureReason.AuthenticationFailed, $"logon refused after verification: {NtStatusText.Name(recorded)}", recorded, out status);
+        }
+
+        _state = _stateAfterRecord;
+        status = NlaStatus.ContinueNeeded;
+        return reply;
     }
 
     private byte[]? AnswerPubKeyAuth(byte[] pubKeyAuth, byte[]? finalNegoToken, out NlaStatus status)
@@ -368,6 +449,11 @@ public sealed class CredSspServerContext : IDisposable
     {
         _negotiate.Dispose();
         DelegatedCredentials?.Dispose();
+        if (_heldReply is not null)
+        {
+            CryptographicOperations.ZeroMemory(_heldReply);
+        }
+
         if (_ntOwf is not null)
         {
             CryptographicOperations.ZeroMemory(_ntOwf);

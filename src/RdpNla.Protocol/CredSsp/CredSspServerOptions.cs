@@ -16,4 +16,11 @@ public sealed class CredSspServerOptions
 
     /// <summary>AllowEncryptionOracle as a patched Windows server applies it (only meaningful when <see cref="MaxVersion"/> ≥ 5).</summary>
     public EncryptionOraclePolicy AllowEncryptionOracle { get; init; } = EncryptionOraclePolicy.Mitigated;
+
+    /// <summary>
+    /// When true, the context stops with <see cref="NlaStatus.LogonRecordNeeded"/> once the client's password has
+    /// verified and before the server's next message (its final token or its pubKeyAuth answer, which prove the server
+    /// to the client) goes out, so that the host can record the logon durably first, and still refuse it.
+    /// </summary>
+    public bool RecordLogonBeforeProof { get; init; }
 }

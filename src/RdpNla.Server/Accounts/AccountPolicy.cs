@@ -21,7 +21,9 @@ namespace RdpNla.Server.Accounts;
 /// <item>The remote-logon right (<see cref="UserAccount.RemoteLogonDenied"/>) is not a status here: the user
 /// authenticates and the front door refuses the connection after CredSSP.</item>
 /// </list>
-/// <para><b>Lockout counting</b> follows Windows: each wrong password increments the counter unless
+/// <para><b>Lockout counting</b> is atomic: each attempt is reserved before its password is verified
+/// (<see cref="LockoutRules"/>), so at most <see cref="AccountPolicyOptions.LockoutThreshold"/> verifications happen in
+/// a lockout window however many connections race; it follows Windows: each wrong password increments the counter unless
 /// <see cref="AccountPolicyOptions.LockoutWindow"/> has passed since the previous wrong password, in which case the
 /// counter restarts at 1. Reaching <see cref="AccountPolicyOptions.LockoutThreshold"/> locks the account for
 /// <see cref="AccountPolicyOptions.LockoutDuration"/>. A correct password resets the counter. Failures while locked are
@@ -46,45 +48,54 @@ public sealed partial class AccountPolicy
         _options = options.Value;
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        Rules = new LockoutRules(_options.LockoutThreshold, _options.LockoutWindow, _options.LockoutDuration, ReservationLifetime);
     }
 
-    /// <summary>How stale <see cref="UserAccount.LastLogon"/> may get before a successful logon rewrites it.</summary>
-    public static readonly TimeSpan LastLogonGranularity = TimeSpan.FromMinutes(1);
+    /// <summary>
+    /// How long an attempt's reservation counts when its outcome is never recorded (the server stopped or its store
+    /// failed mid-attempt). Recording takes milliseconds; this only bounds how long a lost reservation holds a slot.
+    /// </summary>
+    public static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(1);
 
     /// <summary>The policy in force.</summary>
     public AccountPolicyOptions Options => _options;
 
+    /// <summary>The lockout arithmetic the store applies atomically.</summary>
+    public LockoutRules Rules { get; }
+
     /// <summary>
-    /// Before password verification: is the user known and not locked out, and which hash and final status apply?
+    /// Before password verification: reserves the attempt atomically (<see cref="IUserStore.ReserveAttemptAsync"/>) and
+    /// says whether the user is known and may try, and which hash and final status apply. Every admitted attempt must
+    /// be followed by <see cref="RecordFailureAsync"/> or <see cref="RecordSuccessAsync"/>.
     /// </summary>
     public async Task<PreVerification> CheckBeforeVerificationAsync(AccountName name, CancellationToken cancellationToken = default)
     {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
         if (!name.IsLocalTo(_localNames))
         {
-            // Do a lookup anyway so the time taken does not tell a foreign domain from an unknown user.
-            using UserCredential? ignored = await _store.FindCredentialAsync(name.UserName, cancellationToken).ConfigureAwait(false);
+            // The same write as for a user, so the time taken does not tell a foreign domain from a user.
+            await _store.WriteDecoyAttemptAsync(now, cancellationToken).ConfigureAwait(false);
             return PreVerification.Unknown(name, $"domain '{AccountName.Printable(name.Domain)}' is not this server");
         }
 
-        UserCredential? credential = await _store.FindCredentialAsync(name.UserName, cancellationToken).ConfigureAwait(false);
-        if (credential is null)
+        using AttemptReservation reservation = await _store.ReserveAttemptAsync(name.UserName, Rules, now, cancellationToken).ConfigureAwait(false);
+        switch (reservation.Admission)
         {
-            return PreVerification.Unknown(name, "no such user");
-        }
-
-        using (credential)
-        {
-            UserAccount account = credential.Account;
-            DateTimeOffset now = _timeProvider.GetUtcNow();
-            if (account.IsLockedOut(now))
-            {
-                return PreVerification.Locked(name, account, account.LockedUntil == DateTimeOffset.MaxValue
+            case AttemptAdmission.Admitted:
+                UserCredential credential = reservation.Credential!;
+                (NtStatus status, string reason) = StatusIfPasswordCorrect(credential.Account);
+                return PreVerification.Proceed(name, credential, status, reason);
+            case AttemptAdmission.LockedOut:
+                UserAccount locked = reservation.Account!;
+                return PreVerification.Locked(name, locked, locked.LockedUntil == DateTimeOffset.MaxValue
                     ? "account locked out until an administrator unlocks it"
-                    : $"account locked out until {account.LockedUntil:O}");
-            }
-
-            (NtStatus status, string reason) = StatusIfPasswordCorrect(account);
-            return PreVerification.Proceed(name, credential, status, reason);
+                    : $"account locked out until {locked.LockedUntil:O}");
+            case AttemptAdmission.ThresholdInProgress:
+                UserAccount account = reservation.Account!;
+                return PreVerification.Locked(name, account,
+                    $"lockout threshold reached: {Rules.CountedFailures(account, now)} wrong passwords counted and {LockoutRules.AttemptsInProgress(account, now)} attempts in progress");
+            default:
+                return PreVerification.Unknown(name, "no such user");
         }
     }
 
@@ -113,79 +124,47 @@ public sealed partial class AccountPolicy
         return (NtStatus.Success, "password verified");
     }
 
-    /// <summary>After a wrong password: count it and lock the account when the threshold is reached.</summary>
+    /// <summary>
+    /// After a wrong password (or an unknown user): releases the reservation, counts the failure and locks the account
+    /// when the threshold is reached, in one atomic store step. An unknown name or foreign domain costs the same write.
+    /// </summary>
     public async Task<FailedLogonResult> RecordFailureAsync(AccountName name, CancellationToken cancellationToken = default)
     {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
         if (!name.IsLocalTo(_localNames))
         {
+            await _store.WriteDecoyAttemptAsync(now, cancellationToken).ConfigureAwait(false);
             return default;
         }
 
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        bool lockedNow = false;
-        UserAccount? updated = await _store.UpdateAsync(name.UserName, account =>
-        {
-            lockedNow = false;
-            if (_options.LockoutThreshold <= 0 || account.IsLockedOut(now))
-            {
-                return account;
-            }
-
-            bool lockExpired = account.LockedUntil is not null;
-            bool windowPassed = account.LastFailedLogon is not { } last || now - last >= _options.LockoutWindow;
-            int count = lockExpired || windowPassed ? 1 : account.FailedLogonCount + 1;
-            DateTimeOffset? lockedUntil = null;
-            if (count >= _options.LockoutThreshold)
-            {
-                lockedUntil = now + _options.LockoutDuration;
-                lockedNow = true;
-            }
-
-            return account with { FailedLogonCount = count, LastFailedLogon = now, LockedUntil = lockedUntil };
-        }, cancellationToken).ConfigureAwait(false);
-
-        if (updated is null)
+        AttemptRecord record = await _store.RecordFailedAttemptAsync(name.UserName, Rules, now, cancellationToken).ConfigureAwait(false);
+        if (record.Account is not { } updated)
         {
             return default;
         }
 
-        if (lockedNow)
+        if (record.LockedNow)
         {
             LogAccountLockedOut(_logger, updated.UserName, updated.FailedLogonCount, updated.LockedUntil);
         }
 
-        return new FailedLogonResult(true, updated.FailedLogonCount, updated.IsLockedOut(now) ? updated.LockedUntil : null, lockedNow);
+        return new FailedLogonResult(true, updated.FailedLogonCount, record.LockedOut ? updated.LockedUntil : null, record.LockedNow);
     }
 
-    /// <summary>After a correct password: reset the failure counter and record the logon time.</summary>
-    /// <param name="name">The account that authenticated.</param>
-    /// <param name="knownState">
-    /// The account as read just before the attempt, if the caller has it: when it has no failure to reset and its
-    /// <see cref="UserAccount.LastLogon"/> is less than <see cref="LastLogonGranularity"/> old, nothing is written
-    /// (Windows likewise updates lastLogonTimestamp only when it is older than its update interval), which saves a
-    /// database write per logon under load.
-    /// </param>
-    /// <param name="cancellationToken">Cancels the write.</param>
-    public async Task RecordSuccessAsync(AccountName name, UserAccount? knownState = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// After a correct password: releases the reservation and, in the same atomic step, re-checks the lock; unless the
+    /// account is locked out by now, resets the failure counter and records the logon time.
+    /// </summary>
+    /// <returns>False when the account is locked out: the logon must be refused with STATUS_ACCOUNT_LOCKED_OUT.</returns>
+    public async Task<bool> RecordSuccessAsync(AccountName name, CancellationToken cancellationToken = default)
     {
         if (!name.IsLocalTo(_localNames))
         {
-            return;
+            return true;
         }
 
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        if (knownState is { FailedLogonCount: 0, LastFailedLogon: null, LockedUntil: null, LastLogon: { } last } && now - last < LastLogonGranularity && now >= last)
-        {
-            return;
-        }
-
-        await _store.UpdateAsync(name.UserName, account => account with
-        {
-            FailedLogonCount = 0,
-            LastFailedLogon = null,
-            LockedUntil = account.IsLockedOut(now) ? account.LockedUntil : null,
-            LastLogon = now,
-        }, cancellationToken).ConfigureAwait(false);
+        AttemptRecord record = await _store.RecordSuccessfulAttemptAsync(name.UserName, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        return !record.LockedOut;
     }
 
     // EventId range 4100-4199: accounts.

@@ -36,6 +36,26 @@ public interface IUserStore
     /// the logon/failure/lock fields are not changed. Returns the stored result, or null when there is no such user.
     /// </summary>
     Task<UserAccount?> UpdateAsync(string userName, Func<UserAccount, UserAccount> update, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Step 1 of a logon attempt, one atomic step: applies <see cref="LockoutRules.Reserve"/> to the stored account and
+    /// writes the reservation, returning the NT hash only when the attempt is admitted. For a name that matches no user
+    /// it performs the same kind of write (on no account) so that response timing does not tell which users exist.
+    /// Two racing calls never both see the state before the other's reservation.
+    /// </summary>
+    Task<AttemptReservation> ReserveAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>Step 2 after a wrong password, one atomic step: <see cref="LockoutRules.RecordFailure"/>. An unknown name performs the same kind of write.</summary>
+    Task<AttemptRecord> RecordFailedAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Step 2 after a correct password, one atomic step: <see cref="LockoutRules.RecordSuccess"/>, which re-checks the
+    /// lock inside the write; <see cref="AttemptRecord.LockedOut"/> then means the logon must not succeed.
+    /// </summary>
+    Task<AttemptRecord> RecordSuccessfulAttemptAsync(string userName, DateTimeOffset now, CancellationToken cancellationToken = default);
+
+    /// <summary>The write a reservation or a recorded attempt performs, on no account: for names that cannot be a local user (a foreign domain).</summary>
+    Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Thrown by <see cref="IUserStore.AddAsync"/> when the name is taken.</summary>

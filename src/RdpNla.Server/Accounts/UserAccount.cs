@@ -27,6 +27,12 @@ public sealed record UserAccount
     /// <summary>When the last wrong password was recorded (the lockout window runs from here).</summary>
     public DateTimeOffset? LastFailedLogon { get; init; }
 
+    /// <summary>Logon attempts admitted (<see cref="IUserStore.ReserveAttemptAsync"/>) and not yet recorded.</summary>
+    public int AttemptsInProgress { get; init; }
+
+    /// <summary>Until when <see cref="AttemptsInProgress"/> counts (a reservation never recorded expires).</summary>
+    public DateTimeOffset? AttemptsInProgressUntil { get; init; }
+
     /// <summary>When the last successful logon was recorded.</summary>
     public DateTimeOffset? LastLogon { get; init; }
 

@@ -7,12 +7,16 @@ using RdpNla.Server.Audit;
 
 namespace RdpNla.Server.FrontDoor;
 
-/// <summary>Collects what a connection learned and writes exactly one audit row for it.</summary>
+/// <summary>
+/// Collects what a connection learned and writes its audit row: one row for how the connection ended, or, once a
+/// password verified, the row written before the server proved itself (<see cref="WriteVerifiedAsync"/>) plus a second
+/// row only if the connection then ended in a failure or an error.
+/// </summary>
 internal sealed class AuditRecordBuilder
 {
-
     private readonly TimeProvider _timeProvider;
-    private bool _written;
+    private bool _ended;
+    private bool _verifiedRow;
 
     public AuditRecordBuilder(IPEndPoint client, TimeProvider timeProvider)
     {
@@ -35,40 +39,65 @@ internal sealed class AuditRecordBuilder
 
     public int? CredSspVersion { get; set; }
 
-    /// <summary>Writes the row; false when one was already written for this connection.</summary>
+    /// <summary>Bounds and pauses the writes (Limits:StoreTimeout); without it they run inline.</summary>
+    public StoreWaits? Store { get; set; }
+
+    /// <summary>
+    /// Writes the row of a verified password, before the server's reply goes out. When it cannot be committed the
+    /// caller refuses the logon: no verified password goes unrecorded.
+    /// </summary>
+    /// <exception cref="AccountStoreException">The database failed or was busy.</exception>
+    public async Task WriteVerifiedAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus status, string reason, CancellationToken cancellationToken)
+    {
+        await AppendAsync(context, Entry(outcome, status, reason), cancellationToken).ConfigureAwait(false);
+        _verifiedRow = true;
+    }
+
+    /// <summary>Records how the connection ended (a row unless the verified row already tells it); false when it already ended.</summary>
     public async Task<bool> WriteAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus? status, string reason)
     {
-        if (_written)
+        if (_ended)
         {
             return false;
         }
 
-        _written = true;
-        var entry = new AuditEntry
+        _ended = true;
+        if (_verifiedRow && outcome is not (AuditOutcome.Failure or AuditOutcome.Error))
         {
-            Time = _timeProvider.GetUtcNow(),
-            ClientAddress = AuditEntry.NormalizeAddress(Client.Address),
-            ClientPort = Client.Port,
-            UserName = UserName,
-            Domain = DomainName,
-            CredSspVersion = CredSspVersion,
-            SecurityProtocol = SelectedProtocol is { } selected ? SecurityProtocolNames.Name(selected) : null,
-            Outcome = outcome,
-            Status = status,
-            Reason = reason,
-            ConnectionId = ConnectionId.ToString(CultureInfo.InvariantCulture),
-        };
+            return true;
+        }
+
         try
         {
-            await context.AuditLog.AppendAsync(entry, CancellationToken.None).ConfigureAwait(false);
+            await AppendAsync(context, Entry(outcome, status, reason), CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
+        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException or AccountStoreException)
         {
             FrontDoorLog.AuditFailed(context.Logger, ex.Message);
         }
 
         return true;
     }
+
+    private Task<long> AppendAsync(FrontDoorContext context, AuditEntry entry, CancellationToken cancellationToken) =>
+        Store is { } store
+            ? store.RunAsync("writing the audit record", ct => context.AuditLog.AppendAsync(entry, ct), cancellationToken)
+            : context.AuditLog.AppendAsync(entry, cancellationToken);
+
+    private AuditEntry Entry(AuditOutcome outcome, NtStatus? status, string reason) => new()
+    {
+        Time = _timeProvider.GetUtcNow(),
+        ClientAddress = AuditEntry.NormalizeAddress(Client.Address),
+        ClientPort = Client.Port,
+        UserName = UserName,
+        Domain = DomainName,
+        CredSspVersion = CredSspVersion,
+        SecurityProtocol = SelectedProtocol is { } selected ? SecurityProtocolNames.Name(selected) : null,
+        Outcome = outcome,
+        Status = status,
+        Reason = reason,
+        ConnectionId = ConnectionId.ToString(CultureInfo.InvariantCulture),
+    };
 }
 
 /// <summary>The short names of security protocols used in logs and audit rows (MS-RDPBCGR §2.2.1.1.1 without the PROTOCOL_ prefix).</summary>

@@ -35,6 +35,8 @@ public sealed class FrontDoorConnection : IAsyncDisposable
     private PhaseDeadline? _phaseDeadline;
     private string _phase = "accept";
     private CancellationTokenSource? _handshakeDeadline;
+    private PausableTimeout? _handshakeClock;
+    private StoreWaits? _store;
     private MinimumDataRateStream? _guarded;
     private Gateway.RelayBufferingStream? _transport;
     private CancellationToken _stopping;
@@ -73,6 +75,9 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         var guarded = new MinimumDataRateStream(network, Limits.MinDataRate, Limits.MinDataRateGracePeriod, _context.TimeProvider);
         _guarded = guarded;
         _handshakeDeadline = deadline;
+        _handshakeClock = new PausableTimeout(deadline, Limits.HandshakeTimeout, _context.TimeProvider);
+        _store = new StoreWaits(Limits.StoreTimeout, _context.TimeProvider, Logger, PauseClientClocks, ResumeClientClocks);
+        _audit.Store = _store;
         _stopping = stopping;
         await using (network.ConfigureAwait(false))
         {
@@ -165,6 +170,21 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
         _sourceAdmitted = true;
         return true;
+    }
+
+    // The server waits on its own database: the client's deadlines and data rate stop meanwhile.
+    private void PauseClientClocks()
+    {
+        _guarded?.Pause();
+        _handshakeClock?.Pause();
+        _phaseDeadline?.Pause();
+    }
+
+    private void ResumeClientClocks()
+    {
+        _phaseDeadline?.Resume();
+        _handshakeClock?.Resume();
+        _guarded?.Resume();
     }
 
     private PhaseDeadline EnterPhase(string phase, TimeSpan timeout, CancellationToken outer, out CancellationToken token)
@@ -309,7 +329,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
     private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CancellationToken cancellationToken)
     {
         using var credSsp = new CredSspServerContext(_context.CreateCredSspOptions(_settings));
-        AccountAuthenticator accounts = _context.CreateAccountAuthenticator();
+        AccountAuthenticator accounts = _context.CreateAccountAuthenticator(_store!);
         await using (accounts.ConfigureAwait(false))
         {
             await AuthenticateAsync(tls, selected, credSsp, accounts, cancellationToken).ConfigureAwait(false);
@@ -332,22 +352,34 @@ public sealed class FrontDoorConnection : IAsyncDisposable
                 tls,
                 credSsp,
                 CheckAccountAsync,
+                ct => RecordVerifiedLogonAsync(credSsp, accounts, ct),
                 Limits.MaxMessageSize,
                 cancellationToken).ConfigureAwait(false);
             span?.SetTag("rdpnla.credssp.version", credSsp.PeerVersion);
             span?.SetTag("rdpnla.credssp.result", status.ToString());
         }
 
-        _audit.UserName = credSsp.UserName;
-        _audit.DomainName = credSsp.DomainName;
-        _audit.CredSspVersion = credSsp.PeerVersion == 0 ? null : credSsp.PeerVersion;
-        if (await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false))
+        SetIdentity(credSsp);
+        try
         {
-            _context.Metrics.AccountLockedOut();
+            if (await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false))
+            {
+                _context.Metrics.AccountLockedOut();
+            }
+        }
+        catch (AccountStoreException)
+        {
+            // Kept in accounts.StoreFault and answered below.
         }
 
         string account = credSsp.UserName is null ? "(user not yet known)"
             : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}";
+        if (accounts.StoreFault is { } fault)
+        {
+            await EndWithStoreFaultAsync(tls, credSsp, status, fault, account, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         if (status == NlaStatus.Failed)
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
@@ -394,7 +426,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             // The gateway hook: only now, with the user proven, is a backend contacted. The session outlives the
             // handshake deadline, the minimum data rate and the unauthenticated-connection caps.
             await EndAsync(AuditOutcome.Success, NtStatus.Success, $"authenticated; relaying to {plan.Backend}", TimeSpan.Zero).ConfigureAwait(false);
-            _handshakeDeadline?.CancelAfter(Timeout.InfiniteTimeSpan);
+            _handshakeClock?.Stop();
             _guarded!.Enabled = false;
             ReleaseUnauthenticated();
             _phase = "gateway";
@@ -415,6 +447,67 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         FrontDoorLog.NoBackend(Logger, account, connectInitial.Length);
     }
 
+    private void SetIdentity(CredSspServerContext credSsp)
+    {
+        _audit.UserName = credSsp.UserName;
+        _audit.DomainName = credSsp.DomainName;
+        _audit.CredSspVersion = credSsp.PeerVersion == 0 ? null : credSsp.PeerVersion;
+    }
+
+    /// <summary>
+    /// The password verified and the server is about to prove itself: the logon is recorded (lock re-checked) and its
+    /// audit row committed first, so that a client closing right after the reply still leaves the verified password on
+    /// record. Returns the status to refuse the logon with, or STATUS_SUCCESS.
+    /// </summary>
+    private async ValueTask<NtStatus> RecordVerifiedLogonAsync(CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
+    {
+        NtStatus recorded = await accounts.RecordVerifiedAsync(cancellationToken).ConfigureAwait(false);
+        if (recorded != NtStatus.Success)
+        {
+            return recorded;
+        }
+
+        SetIdentity(credSsp);
+        (AuditOutcome outcome, NtStatus status, string reason) = accounts.RemoteLogonDenied
+            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, "password verified; remote logon denied (refused after CredSSP)")
+            : (AuditOutcome.Success, NtStatus.Success, "password verified");
+        try
+        {
+            await _audit.WriteVerifiedAsync(_context, outcome, status, reason, cancellationToken).ConfigureAwait(false);
+            return NtStatus.Success;
+        }
+        catch (AccountStoreException ex)
+        {
+            accounts.StoreFault = ex;
+            return NtStatus.InternalDbError;
+        }
+    }
+
+    /// <summary>
+    /// The account database failed or was too slow: the client gets STATUS_INTERNAL_DB_ERROR (docs/hardening.md) at once,
+    /// then the attempt is audited as an error if the database still takes writes. The source is not penalized.
+    /// </summary>
+    private async Task EndWithStoreFaultAsync(SslStream tls, CredSspServerContext credSsp, NlaStatus status, AccountStoreException fault, string account, CancellationToken cancellationToken)
+    {
+        string reason = fault.Busy ? $"account database busy: {fault.Message}" : $"account database failed during {fault.Operation}: {fault.Message}";
+        if (fault.Busy)
+        {
+            FrontDoorLog.StoreBusy(Logger, fault.Operation, Limits.StoreTimeout);
+        }
+        else
+        {
+            FrontDoorLog.StoreFailed(Logger, fault.Operation, fault.InnerException?.GetType().Name ?? nameof(AccountStoreException), fault.Message);
+        }
+
+        FrontDoorLog.AuthenticationFailed(Logger, account, NtStatusText.Name(NtStatus.InternalDbError), reason);
+        if (status == NlaStatus.Failed && credSsp.ReplaceFailure(NtStatus.InternalDbError, reason) is { } reply)
+        {
+            await MessageFraming.WriteMessageAsync(tls, reply, cancellationToken).ConfigureAwait(false);
+        }
+
+        await EndAsync(AuditOutcome.Error, NtStatus.InternalDbError, reason, TimeSpan.Zero).ConfigureAwait(false);
+    }
+
     public ValueTask DisposeAsync()
     {
         _socket.Dispose();
@@ -433,7 +526,15 @@ internal sealed class PhaseDeadline : IDisposable
         Timeout = timeout;
         _timer = new CancellationTokenSource(timeout, timeProvider);
         _linked = CancellationTokenSource.CreateLinkedTokenSource(outer, _timer.Token);
+        _clock = new PausableTimeout(_timer, timeout, timeProvider);
     }
+
+    private readonly PausableTimeout _clock;
+
+    /// <summary>Stops the phase's clock while the server waits on its own database.</summary>
+    public void Pause() => _clock.Pause();
+
+    public void Resume() => _clock.Resume();
 
     public TimeSpan Timeout { get; }
 

@@ -151,6 +151,7 @@ internal sealed class FrontDoorContext
         ServerPublicKey = settings.PublicKey,
         MaxVersion = settings.Options.MaxCredSspVersion,
         AllowEncryptionOracle = settings.Options.AllowEncryptionOracle,
+        RecordLogonBeforeProof = true,
         Ntlm = new NtlmServerOptions
         {
             NbComputerName = LocalNames.NetBiosName,
@@ -163,5 +164,5 @@ internal sealed class FrontDoorContext
         },
     };
 
-    public AccountAuthenticator CreateAccountAuthenticator() => new(AccountPolicy);
+    public AccountAuthenticator CreateAccountAuthenticator(StoreWaits store) => new(AccountPolicy, store);
 }

@@ -81,6 +81,15 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1034, LogLevel.Warning, "Connection failed in phase {Phase}: {Reason}")]
     public static partial void ConnectionError(ILogger logger, string phase, string reason);
 
+    [LoggerMessage(1041, LogLevel.Error, "The account database failed during {Operation} ({Exception}: {Reason}); the logon fails with STATUS_INTERNAL_DB_ERROR")]
+    public static partial void StoreFailed(ILogger logger, string operation, string exception, string reason);
+
+    [LoggerMessage(1042, LogLevel.Error, "The account database is busy: {Operation} waited longer than {Timeout} (Limits:StoreTimeout); account database busy, the logon fails with STATUS_INTERNAL_DB_ERROR")]
+    public static partial void StoreBusy(ILogger logger, string operation, TimeSpan timeout);
+
+    [LoggerMessage(1043, LogLevel.Trace, "Waiting on the account database: {Operation}")]
+    public static partial void WaitingOnStore(ILogger logger, string operation);
+
     [LoggerMessage(1040, LogLevel.Error, "Writing the audit record failed: {Reason}")]
     public static partial void AuditFailed(ILogger logger, string reason);
 }

@@ -143,6 +143,13 @@ public sealed class FrontDoorLimits
     public TimeSpan TlsHandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// The longest one connection waits on the account database (a lookup or a record). A longer wait fails the logon
+    /// with STATUS_INTERNAL_DB_ERROR and the log line "account database busy". Time spent waiting on the database does
+    /// not count against the client (deadlines, <see cref="MinDataRate"/>).
+    /// </summary>
+    public TimeSpan StoreTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// Slowloris guard: after <see cref="MinDataRateGracePeriod"/>, a client that has sent less than this many bytes per
     /// second on average is disconnected (Kestrel MinRequestBodyDataRate). 0 disables it.
     /// </summary>
@@ -215,6 +222,7 @@ public sealed class FrontDoorLimits
         foreach ((string name, TimeSpan value) in new[]
         {
             ("HandshakeTimeout", HandshakeTimeout), ("NegotiationTimeout", NegotiationTimeout), ("TlsHandshakeTimeout", TlsHandshakeTimeout),
+            ("StoreTimeout", StoreTimeout),
             ("PenaltyThreshold", PenaltyThreshold), ("PenaltyMaximum", PenaltyMaximum),
         })
         {

@@ -21,14 +21,36 @@ public sealed class MinimumDataRateException : IOException
 /// <summary>
 /// Passes reads and writes through and, after a grace period, fails a read when the client's average rate since the
 /// connection opened is below the minimum (Kestrel's MinRequestBodyDataRate). A peer that sends nothing at all is
-/// ended by the handshake's phase deadlines instead.
+/// ended by the handshake's phase deadlines instead. Time the server spends waiting on its own account database
+/// (<see cref="Pause"/> to <see cref="Resume"/>) is not the client's and is left out of the rate.
 /// </summary>
 internal sealed class MinimumDataRateStream(Stream inner, double minimumBytesPerSecond, TimeSpan gracePeriod, TimeProvider timeProvider) : Stream
 {
     private readonly long _start = timeProvider.GetTimestamp();
     private long _received;
+    private TimeSpan _paused;
+    private long _pausedAt;
+    private int _pauses;
 
     public bool Enabled { get; set; } = minimumBytesPerSecond > 0;
+
+    /// <summary>Stops the clock (nested calls allowed): the server waits on itself, not on the client.</summary>
+    public void Pause()
+    {
+        if (_pauses++ == 0)
+        {
+            _pausedAt = timeProvider.GetTimestamp();
+        }
+    }
+
+    /// <summary>Restarts the clock stopped by <see cref="Pause"/>.</summary>
+    public void Resume()
+    {
+        if (_pauses > 0 && --_pauses == 0)
+        {
+            _paused += timeProvider.GetElapsedTime(_pausedAt);
+        }
+    }
 
     public override bool CanRead => true;
 
@@ -74,7 +96,7 @@ internal sealed class MinimumDataRateStream(Stream inner, double minimumBytesPer
             return;
         }
 
-        TimeSpan elapsed = timeProvider.GetElapsedTime(_start);
+        TimeSpan elapsed = timeProvider.GetElapsedTime(_start) - _paused - (_pauses > 0 ? timeProvider.GetElapsedTime(_pausedAt) : TimeSpan.Zero);
         if (elapsed > gracePeriod && _received / elapsed.TotalSeconds < minimumBytesPerSecond)
         {
             throw new MinimumDataRateException(

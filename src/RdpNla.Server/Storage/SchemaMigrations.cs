@@ -136,6 +136,21 @@ internal static class SchemaMigrations
         """
         ALTER TABLE mapped_credentials ADD COLUMN backend TEXT;
         """,
+
+        // Version 5: logon attempts are reserved before the password is verified (LockoutRules), and a name that
+        // matches no user writes to a decoy row instead, so both cost the same write.
+        """
+        ALTER TABLE users ADD COLUMN attempts_in_progress INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE users ADD COLUMN attempts_in_progress_until TEXT;
+
+        CREATE TABLE attempt_decoy (
+            id                   INTEGER PRIMARY KEY CHECK (id = 1),
+            attempts_in_progress INTEGER NOT NULL,
+            updated_at           TEXT
+        ) STRICT;
+
+        INSERT INTO attempt_decoy (id, attempts_in_progress) VALUES (1, 0);
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>

@@ -10,7 +10,10 @@ public sealed class SqliteUserStore : IUserStore
 {
     private const string AccountColumns =
         "id, name, disabled, locked_until, failed_count, last_failed_at, last_logon_at, password_last_set, " +
-        "password_expired, must_change_password, deny_remote_logon, created_at, updated_at";
+        "password_expired, must_change_password, deny_remote_logon, created_at, updated_at, attempts_in_progress, " +
+        "attempts_in_progress_until";
+
+    private const int HashOrdinal = 15;
 
     private readonly RdpNlaDatabase _database;
     private readonly TimeProvider _timeProvider;
@@ -39,29 +42,25 @@ public sealed class SqliteUserStore : IUserStore
         SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = $"SELECT {AccountColumns}, nt_hash FROM users WHERE name_key = $key;";
-            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
-            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            await using (reader.ConfigureAwait(false))
-            {
-                if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    return null;
-                }
-
-                UserAccount account = ReadAccount(reader);
-                byte[] hash = new byte[NtlmCrypto.NtOwfSize];
-                long read = reader.GetBytes(13, 0, hash, 0, hash.Length);
-                if (read != hash.Length)
-                {
-                    CryptographicOperations.ZeroMemory(hash);
-                    throw new InvalidDataException($"The stored NT hash of user '{account.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
-                }
-
-                return new UserCredential(account, hash);
-            }
+            return await ReadCredentialAsync(connection, null, userName, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private static Task<UserCredential?> ReadCredentialAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
+        ReadUserRowAsync(connection, transaction, userName, $"{AccountColumns}, nt_hash", ReadCredential, cancellationToken);
+
+    private static UserCredential ReadCredential(SqliteDataReader reader)
+    {
+        UserAccount account = ReadAccount(reader);
+        byte[] hash = new byte[NtlmCrypto.NtOwfSize];
+        long read = reader.GetBytes(HashOrdinal, 0, hash, 0, hash.Length);
+        if (read != hash.Length)
+        {
+            CryptographicOperations.ZeroMemory(hash);
+            throw new InvalidDataException($"The stored NT hash of user '{account.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
+        }
+
+        return new UserCredential(account, hash);
     }
 
     /// <inheritdoc/>
@@ -193,12 +192,8 @@ public sealed class SqliteUserStore : IUserStore
                     "UPDATE users SET disabled = $disabled, locked_until = $lockedUntil, failed_count = $failedCount, " +
                     "last_failed_at = $lastFailed, last_logon_at = $lastLogon, password_expired = $expired, " +
                     "must_change_password = $mustChange, deny_remote_logon = $deny, updated_at = $now WHERE id = $id;";
-                command.Parameters.AddWithValue("$id", current.Id);
                 command.Parameters.AddWithValue("$disabled", changed.Disabled ? 1 : 0);
-                command.Parameters.AddWithValue("$lockedUntil", SqliteTime.ToDb(changed.LockedUntil));
-                command.Parameters.AddWithValue("$failedCount", Math.Max(0, changed.FailedLogonCount));
-                command.Parameters.AddWithValue("$lastFailed", SqliteTime.ToDb(changed.LastFailedLogon));
-                command.Parameters.AddWithValue("$lastLogon", SqliteTime.ToDb(changed.LastLogon));
+                AddLogonStateParameters(command, changed with { Id = current.Id });
                 command.Parameters.AddWithValue("$expired", changed.PasswordExpired ? 1 : 0);
                 command.Parameters.AddWithValue("$mustChange", changed.MustChangePassword ? 1 : 0);
                 command.Parameters.AddWithValue("$deny", changed.RemoteLogonDenied ? 1 : 0);
@@ -210,6 +205,127 @@ public sealed class SqliteUserStore : IUserStore
                 return stored;
             }
         }
+    }
+
+    /// <inheritdoc/>
+    public Task<AttemptReservation> ReserveAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        ArgumentNullException.ThrowIfNull(rules);
+        return InWriteTransactionAsync(async (connection, transaction) =>
+        {
+            using UserCredential? credential = await ReadCredentialAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+            if (credential is null)
+            {
+                await WriteDecoyAsync(connection, transaction, +1, now, cancellationToken).ConfigureAwait(false);
+                return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
+            }
+
+            (AttemptAdmission admission, UserAccount state) = rules.Reserve(credential.Account, now);
+            if (admission != AttemptAdmission.Admitted)
+            {
+                return new AttemptReservation(admission, state, null);
+            }
+
+            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
+            return new AttemptReservation(admission, state, new UserCredential(state, credential.NtHash.ToArray()));
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<AttemptRecord> RecordFailedAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        return RecordAttemptAsync(userName, account =>
+        {
+            UserAccount state = rules.RecordFailure(account, now, out bool lockedNow);
+            return (state, lockedNow);
+        }, now, cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<AttemptRecord> RecordSuccessfulAttemptAsync(string userName, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        RecordAttemptAsync(userName, account => (LockoutRules.RecordSuccess(account, now, out _), false), now, cancellationToken);
+
+    /// <inheritdoc/>
+    public Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        InWriteTransactionAsync(
+            async (connection, transaction) =>
+            {
+                await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+
+    private Task<AttemptRecord> RecordAttemptAsync(string userName, Func<UserAccount, (UserAccount State, bool LockedNow)> apply, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        return InWriteTransactionAsync(async (connection, transaction) =>
+        {
+            UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+            if (current is null)
+            {
+                await WriteDecoyAsync(connection, transaction, -1, now, cancellationToken).ConfigureAwait(false);
+                return default;
+            }
+
+            (UserAccount state, bool lockedNow) = apply(current);
+            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
+            return new AttemptRecord(state, state.IsLockedOut(now), lockedNow);
+        }, cancellationToken);
+    }
+
+    // BEGIN IMMEDIATE takes the write lock before the first read: what is read and what is written are one atomic step.
+    private async Task<T> InWriteTransactionAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> body, CancellationToken cancellationToken)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                T result = await body(connection, transaction).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return result;
+            }
+        }
+    }
+
+    // The row id and the logon/failure/lock fields, as both updates of the account state write them.
+    private static void AddLogonStateParameters(SqliteCommand command, UserAccount state)
+    {
+        command.Parameters.AddWithValue("$id", state.Id);
+        command.Parameters.AddWithValue("$lockedUntil", SqliteTime.ToDb(state.LockedUntil));
+        command.Parameters.AddWithValue("$failedCount", Math.Max(0, state.FailedLogonCount));
+        command.Parameters.AddWithValue("$lastFailed", SqliteTime.ToDb(state.LastFailedLogon));
+        command.Parameters.AddWithValue("$lastLogon", SqliteTime.ToDb(state.LastLogon));
+    }
+
+    private static async Task WriteAttemptStateAsync(SqliteConnection connection, SqliteTransaction transaction, UserAccount state, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText =
+            "UPDATE users SET locked_until = $lockedUntil, failed_count = $failedCount, last_failed_at = $lastFailed, " +
+            "last_logon_at = $lastLogon, attempts_in_progress = $inProgress, attempts_in_progress_until = $inProgressUntil, " +
+            "updated_at = $now WHERE id = $id;";
+        AddLogonStateParameters(command, state);
+        command.Parameters.AddWithValue("$inProgress", Math.Max(0, state.AttemptsInProgress));
+        command.Parameters.AddWithValue("$inProgressUntil", SqliteTime.ToDb(state.AttemptsInProgressUntil));
+        command.Parameters.AddWithValue("$now", SqliteTime.ToText(now));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // The same kind of write as for a user, on the single decoy row (schema version 3).
+    private static async Task WriteDecoyAsync(SqliteConnection connection, SqliteTransaction transaction, int delta, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using SqliteCommand command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText =
+            "UPDATE attempt_decoy SET attempts_in_progress = max(0, attempts_in_progress + $delta), updated_at = $now WHERE id = 1;";
+        command.Parameters.AddWithValue("$delta", delta);
+        command.Parameters.AddWithValue("$now", SqliteTime.ToText(now));
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<UserAccount?> WriteAsync(string userName, Func<SqliteConnection, SqliteTransaction, Task<bool>> write, CancellationToken cancellationToken)
@@ -248,16 +364,20 @@ public sealed class SqliteUserStore : IUserStore
         command.Disposed += (_, _) => CryptographicOperations.ZeroMemory((byte[])parameter.Value);
     }
 
-    private static async Task<UserAccount?> ReadAccountAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken)
+    private static Task<UserAccount?> ReadAccountAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
+        ReadUserRowAsync(connection, transaction, userName, AccountColumns, ReadAccount, cancellationToken);
+
+    private static async Task<T?> ReadUserRowAsync<T>(SqliteConnection connection, SqliteTransaction? transaction, string userName, string columns, Func<SqliteDataReader, T> map, CancellationToken cancellationToken)
+        where T : class
     {
         using SqliteCommand command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = $"SELECT {AccountColumns} FROM users WHERE name_key = $key;";
+        command.CommandText = $"SELECT {columns} FROM users WHERE name_key = $key;";
         command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
         SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
-            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadAccount(reader) : null;
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? map(reader) : null;
         }
     }
 
@@ -276,6 +396,8 @@ public sealed class SqliteUserStore : IUserStore
         RemoteLogonDenied = reader.GetInt64(10) != 0,
         Created = SqliteTime.FromText(reader.GetString(11)),
         Updated = SqliteTime.FromText(reader.GetString(12)),
+        AttemptsInProgress = reader.GetInt32(13),
+        AttemptsInProgressUntil = ReadTime(reader, 14),
     };
 
     private static DateTimeOffset? ReadTime(SqliteDataReader reader, int ordinal) =>

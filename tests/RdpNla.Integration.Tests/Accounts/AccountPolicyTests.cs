@@ -224,33 +224,49 @@ public class AccountPolicyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RecordSuccessAsync_RecentLogonAndNothingToReset_WritesNothingUntilTheGranularityPasses()
+    public async Task CheckBeforeVerificationAsync_AttemptsInProgressReachThreshold_RefusesAsLockedOutUntilOneIsRecorded()
     {
-        AccountPolicy policy = CreatePolicy();
-        await policy.RecordSuccessAsync(s_alice, cancellationToken: Ct);
-        DateTimeOffset first = _time.GetUtcNow();
-        UserAccount known = (await _database.Users.FindAsync("alice", Ct))!;
+        AccountPolicy policy = CreatePolicy(threshold: 3);
+        await policy.RecordFailureAsync(s_alice, Ct);
 
-        _time.Advance(TimeSpan.FromSeconds(30));
-        await policy.RecordSuccessAsync(s_alice, known, Ct);
-        Assert.Equal(first, (await _database.Users.FindAsync("alice", Ct))!.LastLogon);
+        // One failure counted and two attempts admitted: a third attempt would allow a fourth verification.
+        using PreVerification first = await policy.CheckBeforeVerificationAsync(s_alice, Ct);
+        using PreVerification second = await policy.CheckBeforeVerificationAsync(s_alice, Ct);
+        using PreVerification third = await policy.CheckBeforeVerificationAsync(s_alice, Ct);
 
-        _time.Advance(AccountPolicy.LastLogonGranularity);
-        await policy.RecordSuccessAsync(s_alice, known, Ct);
-        Assert.Equal(_time.GetUtcNow(), (await _database.Users.FindAsync("alice", Ct))!.LastLogon);
+        Assert.Equal(PreVerificationResult.Proceed, first.Result);
+        Assert.Equal(PreVerificationResult.Proceed, second.Result);
+        Assert.Equal(PreVerificationResult.LockedOut, third.Result);
+        Assert.Contains("attempts in progress", third.Reason, StringComparison.Ordinal);
+        Assert.True(await policy.RecordSuccessAsync(s_alice, Ct));
+        Assert.Equal(PreVerificationResult.Proceed, await CheckAsync(policy));
     }
 
     [Fact]
-    public async Task RecordSuccessAsync_KnownStateWithFailures_StillResetsTheCounter()
+    public async Task CheckBeforeVerificationAsync_ReservationNeverRecorded_StopsCountingAfterItsLifetime()
     {
-        AccountPolicy policy = CreatePolicy(threshold: 5);
-        await policy.RecordSuccessAsync(s_alice, cancellationToken: Ct);
-        await policy.RecordFailureAsync(s_alice, Ct);
-        UserAccount known = (await _database.Users.FindAsync("alice", Ct))!;
+        AccountPolicy policy = CreatePolicy(threshold: 1);
+        Assert.Equal(PreVerificationResult.Proceed, await CheckAsync(policy));
+        Assert.Equal(PreVerificationResult.LockedOut, await CheckAsync(policy));
 
-        await policy.RecordSuccessAsync(s_alice, known, Ct);
+        _time.Advance(AccountPolicy.ReservationLifetime);
 
-        Assert.Equal(0, (await _database.Users.FindAsync("alice", Ct))!.FailedLogonCount);
+        Assert.Equal(PreVerificationResult.Proceed, await CheckAsync(policy));
+    }
+
+    [Fact]
+    public async Task RecordSuccessAsync_AccountLockedAfterTheReservation_RefusesAndKeepsTheLock()
+    {
+        AccountPolicy policy = CreatePolicy(threshold: 3);
+        using PreVerification check = await policy.CheckBeforeVerificationAsync(s_alice, Ct);
+        await _database.Users.UpdateAsync("alice", a => a with { LockedUntil = DateTimeOffset.MaxValue, FailedLogonCount = 3 }, Ct);
+
+        Assert.False(await policy.RecordSuccessAsync(s_alice, Ct));
+
+        UserAccount account = (await _database.Users.FindAsync("alice", Ct))!;
+        Assert.Equal(DateTimeOffset.MaxValue, account.LockedUntil);
+        Assert.Equal(3, account.FailedLogonCount);
+        Assert.Null(account.LastLogon);
     }
 
     [Fact]

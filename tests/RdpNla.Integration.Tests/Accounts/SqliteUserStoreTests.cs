@@ -60,6 +60,58 @@ public class SqliteUserStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task OpenAsync_Version2DatabaseWithAUser_UpgradesAndTheUsersAttemptsAreReserved()
+    {
+        using (var connection = new SqliteConnection($"Data Source={_directory.DatabasePath};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = SchemaMigrations.Scripts[0] + "\n" + SchemaMigrations.Scripts[1] +
+                "\nINSERT INTO users (name, name_key, nt_hash, password_last_set, created_at, updated_at) VALUES ('alice', 'ALICE', zeroblob(16), '2026-01-01T00:00:00.0000000Z', '2026-01-01T00:00:00.0000000Z', '2026-01-01T00:00:00.0000000Z');\nPRAGMA user_version = 2;";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        await using RdpNlaDatabase database = await OpenAsync();
+        var rules = new LockoutRules(1, TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(1));
+        using AttemptReservation first = await database.Users.ReserveAttemptAsync("alice", rules, s_start, Ct);
+        using AttemptReservation second = await database.Users.ReserveAttemptAsync("alice", rules, s_start, Ct);
+
+        Assert.Equal(SchemaMigrations.LatestVersion, database.SchemaVersion);
+        Assert.Equal(AttemptAdmission.Admitted, first.Admission);
+        Assert.Equal(AttemptAdmission.ThresholdInProgress, second.Admission);
+        Assert.Equal(1, (await database.Users.FindAsync("alice", Ct))!.AttemptsInProgress);
+    }
+
+    [Fact]
+    public async Task Attempts_KnownAndUnknownUser_WriteTheSameNumberOfPagesToTheLog()
+    {
+        await using RdpNlaDatabase database = await OpenAsync();
+        await database.Users.AddAsync("alice", NtlmCrypto.NtOwfV1("pw"), Ct);
+        var rules = new LockoutRules(0, TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(1));
+        string wal = _directory.DatabasePath + "-wal";
+
+        async Task<long> WalGrowthAsync(string user)
+        {
+            long before = new FileInfo(wal).Length;
+            using (await database.Users.ReserveAttemptAsync(user, rules, s_start, Ct))
+            {
+                await database.Users.RecordFailedAttemptAsync(user, rules, s_start, Ct);
+            }
+
+            return new FileInfo(wal).Length - before;
+        }
+
+        // Warm both rows' pages once, then compare: each attempt is two durable commits of one page.
+        await WalGrowthAsync("alice");
+        await WalGrowthAsync("nobody");
+        long known = await WalGrowthAsync("alice");
+        long unknown = await WalGrowthAsync("nobody");
+
+        Assert.True(known > 0);
+        Assert.Equal(known, unknown);
+    }
+
+    [Fact]
     public async Task OpenAsync_NewerSchema_ThrowsWithExplanation()
     {
         await using (await OpenAsync())

@@ -152,6 +152,42 @@ public class CredSspLoopbackTests
     }
 
     [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public async Task Authenticate_RecordLogonBeforeProof_TheHostRecordsOnceAndCanStillRefuse(bool useSpnego, bool refuse)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        await using TlsPair tls = await TlsPair.ConnectAsync(TestCertificates.Server, ct);
+        byte[] key = tls.CertificateSeenByClient.GetPublicKey();
+        var clientOptions = new CredSspClientOptions { ServerPublicKey = key, Ntlm = CredSspRun.ClientNtlmOptions(CredSspRun.Password, 5), UseSpnego = useSpnego };
+        var serverOptions = new CredSspServerOptions { ServerPublicKey = key, Ntlm = CredSspRun.ServerNtlmOptions(11), RecordLogonBeforeProof = true };
+        int records = 0;
+
+        CredSspRun run = await CredSspRun.RunAsync(tls.Client, tls.Server, key, key, clientOptions, serverOptions, recordLogon: _ =>
+        {
+            records++;
+            return ValueTask.FromResult(refuse ? NtStatus.AccountLockedOut : NtStatus.Success);
+        }, cancellationToken: ct);
+
+        Assert.Equal(1, records);
+        Assert.True(run.Server.PasswordVerified);
+        if (refuse)
+        {
+            Assert.Equal(NlaStatus.Failed, run.ServerStatus);
+            Assert.Equal(NtStatus.AccountLockedOut, run.Client.ServerErrorCode);
+            Assert.Null(run.Delegated);
+        }
+        else
+        {
+            Assert.Equal(NlaStatus.Completed, run.ServerStatus);
+            Assert.Equal(NlaStatus.Completed, run.ClientStatus);
+            Assert.Equal((CredSspRun.Domain, CredSspRun.User, CredSspRun.Password), run.Delegated);
+        }
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task Authenticate_SpnegoOrRawNtlm_Succeeds(bool useSpnego)

@@ -64,6 +64,7 @@ public sealed class CredSspRun
         CredSspClientOptions? clientOptions = null,
         CredSspServerOptions? serverOptions = null,
         string clientPassword = Password,
+        LogonRecorder? recordLogon = null,
         CancellationToken cancellationToken = default)
     {
         var run = new CredSspRun();
@@ -85,6 +86,7 @@ public sealed class CredSspRun
                     (user, _, _) => ValueTask.FromResult(string.Equals(user, User, StringComparison.OrdinalIgnoreCase)
                         ? NtlmCredentialLookup.Found(storedHash)
                         : NtlmCredentialLookup.NotFound()),
+                    recordLogon,
                     64 * 1024,
                     cancellationToken);
                 if (failureReply is not null)

@@ -34,6 +34,27 @@ public sealed record TestRdpOutcome
 /// </summary>
 public static class TestRdpClient
 {
+    // As CredSspClientHandshake.RunAsync, but stops at the server's pubKeyAuth answer (the server proving itself):
+    // runs onServerProof, then returns without delegating credentials, and the caller closes the connection.
+    private static async Task<NlaStatus> RunUntilServerProofAsync(SslStream tls, CredSspClientContext credSsp, Func<Task> onServerProof, CancellationToken cancellationToken)
+    {
+        byte[]? output = credSsp.GetOutgoingBlob([], out NlaStatus status);
+        while (status == NlaStatus.ContinueNeeded)
+        {
+            await MessageFraming.WriteMessageAsync(tls, output!, cancellationToken);
+            byte[] response = await MessageFraming.ReadTsRequestAsync(tls, 64 * 1024, cancellationToken);
+            if (TsRequest.Decode(response).PubKeyAuth is not null)
+            {
+                await onServerProof();
+                return NlaStatus.ContinueNeeded;
+            }
+
+            output = credSsp.GetOutgoingBlob(response, out status);
+        }
+
+        return status;
+    }
+
     public static async Task<TestRdpOutcome> ConnectAsync(
         int port,
         SecurityProtocols? requested,
@@ -44,6 +65,7 @@ public static class TestRdpClient
         EncryptionOraclePolicy policy = EncryptionOraclePolicy.Mitigated,
         byte[]? preamble = null,
         bool sendNtlmMic = true,
+        Func<Task>? onServerProof = null,
         CancellationToken cancellationToken = default)
     {
         using var tcp = new TcpClient();
@@ -97,7 +119,9 @@ public static class TestRdpClient
         NlaStatus status;
         try
         {
-            status = await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, cancellationToken);
+            status = onServerProof is null
+                ? await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, cancellationToken)
+                : await RunUntilServerProofAsync(tls, credSsp, onServerProof, cancellationToken);
         }
         catch (Exception ex) when (ex is EndOfStreamException or IOException)
         {
