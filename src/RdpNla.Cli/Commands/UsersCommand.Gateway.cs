@@ -130,6 +130,7 @@ public static class GroupsCommand
             return ExitCodes.Success;
         }));
         groups.Subcommands.Add(list);
+        UsersCommand.AddGroupMfaCommands(groups);
         return groups;
     }
 
