@@ -43,13 +43,15 @@ public sealed partial class FrontDoorConnection
         }
 
         string action = selected == SecurityProtocols.HybridEx ? "Early User Authorization Result AUTHZ_ACCESS_DENIED" : "connection closed";
+        PortalLog.SecondFactorRefused(Logger, account, reason, action);
+        await EndAsync(AuditOutcome.Refused, NtStatus.AccessDenied, $"{reason} ({action})", result == SecondFactorResult.Denied ? Limits.PenaltyAuthenticationFailure : TimeSpan.Zero).ConfigureAwait(false);
+
+        // Only now, with the refusal audited, does the client learn it.
         if (selected == SecurityProtocols.HybridEx)
         {
             await tls.WriteAsync(EarlyUserAuthorizationResult.AccessDenied.Encode(), cancellationToken).ConfigureAwait(false);
         }
 
-        PortalLog.SecondFactorRefused(Logger, account, reason, action);
-        await EndAsync(AuditOutcome.Refused, NtStatus.AccessDenied, $"{reason} ({action})", result == SecondFactorResult.Denied ? Limits.PenaltyAuthenticationFailure : TimeSpan.Zero).ConfigureAwait(false);
         return false;
     }
 }
