@@ -142,4 +142,49 @@ public class PortalApiTests
         (int none, JsonElement noneBody) = await client.PostJsonAsync("api/approve", new { user = "dave", code = app.NextCode() });
         Assert.Equal((404, "no-pending-connection"), (none, noneBody.GetProperty("error").GetString()));
     }
+
+    [Fact]
+    public async Task ApiApprove_ACodeIsAcceptedOnce_WrongCodesDenyAndCount_AttemptsAreRateLimited()
+    {
+        await using TestFrontDoor door = await PortalTestSupport.StartAsync();
+        TestAuthenticator app = await PortalFixture.EnrolAsync(door, "erin", Password);
+        using HttpClient client = door.Client();
+        Server.Mfa.ConnectionApprovals approvals = door.Host.SecondFactor!.Approvals;
+        var held = new Server.Mfa.PendingConnection(1, "erin", new IPEndPoint(IPAddress.Loopback, 5000), DateTimeOffset.UtcNow, "(test)");
+        CancellationToken token = TestContext.Current.CancellationToken;
+
+        Task<Server.Mfa.ApprovalOutcome> first = approvals.WaitAsync(held, TimeSpan.FromSeconds(60), token);
+        string code = app.NextCode();
+        (int approved, _) = await client.PostJsonAsync("api/approve", new { user = "erin", code });
+        Assert.Equal(200, approved);
+        Assert.Equal(Server.Mfa.ApprovalOutcome.Approved, await first);
+
+        // The same code again (a replay) is refused, denies the waiting connection and counts as a failure.
+        Task<Server.Mfa.ApprovalOutcome> second = approvals.WaitAsync(held with { ConnectionId = 2 }, TimeSpan.FromSeconds(60), token);
+        (int replayed, JsonElement replayBody) = await client.PostJsonAsync("api/approve", new { user = "erin", code });
+        Assert.Equal((401, "wrong-code"), (replayed, replayBody.GetProperty("error").GetString()));
+        Assert.Equal(Server.Mfa.ApprovalOutcome.Denied, await second);
+        Assert.Equal(1, (await door.Database.Users.FindAsync("erin", token))!.FailedLogonCount);
+
+        // Five code checks a minute per user (the enrolment's confirmation was the first): the sixth is refused unchecked.
+        for (int i = 3; i <= 4; i++)
+        {
+            Task<Server.Mfa.ApprovalOutcome> wrong = approvals.WaitAsync(held with { ConnectionId = i }, TimeSpan.FromSeconds(60), token);
+            (int status, _) = await client.PostJsonAsync("api/approve", new { user = "erin", code = app.WrongCode() });
+            Assert.Equal(401, status);
+            Assert.Equal(Server.Mfa.ApprovalOutcome.Denied, await wrong);
+        }
+
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
+        Task<Server.Mfa.ApprovalOutcome> limited = approvals.WaitAsync(held with { ConnectionId = 5 }, TimeSpan.FromSeconds(60), cancel.Token);
+        (int tooMany, JsonElement tooManyBody) = await client.PostJsonAsync("api/approve", new { user = "erin", code = app.NextCode() });
+        Assert.Equal((429, "rate-limited"), (tooMany, tooManyBody.GetProperty("error").GetString()));
+        Assert.False(limited.IsCompleted);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => limited);
+
+        IReadOnlyList<AuditEntry> rows = await door.AuditAsync();
+        Assert.Contains(rows, r => r.Reason == "portal connection approval: code already used" && r.Outcome == AuditOutcome.Failure);
+        Assert.Contains(rows, r => r.Reason == "portal connection approval: too many code attempts" && r.Outcome == AuditOutcome.Refused);
+    }
 }

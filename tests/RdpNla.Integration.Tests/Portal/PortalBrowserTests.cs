@@ -60,7 +60,7 @@ public class PortalBrowserTests(PortalFixture fixture, XvfbDisplay display) : IC
         ProcessResult refused = await XfreerdpAsync(door, "mustchange", PortalFixture.Password);
         Assert.Equal(149, refused.ExitCode);
         Assert.True(refused.HasLine("SPNEGO received NTSTATUS: STATUS_PASSWORD_MUST_CHANGE [0xC0000224] from server"), refused.Output);
-        AuditEntry failure = (await door.AuditAsync()).Last(r => r.UserName == "mustchange");
+        AuditEntry failure = await door.LastAuditAsync(r => r.UserName == "mustchange");
         Assert.Equal(NtStatus.PasswordMustChange, failure.Status);
         Assert.EndsWith($"; change it at {door.PortalUrl()}password", failure.Reason, StringComparison.Ordinal);
         Assert.Contains($"change it at {door.PortalUrl()}password", door.LogText, StringComparison.Ordinal);
@@ -111,7 +111,7 @@ public class PortalBrowserTests(PortalFixture fixture, XvfbDisplay display) : IC
         Assert.True(result.HasLine("NLA.authInfo (length = "), result.Output);
         Assert.NotEqual(0, result.ExitCode);
         IReadOnlyList<AuditEntry> rows = await door.AuditAsync();
-        AuditEntry connection = rows.Last(r => r.UserName == "mfauser" && r.SecurityProtocol == "HYBRID");
+        AuditEntry connection = await door.LastAuditAsync(r => r.UserName == "mfauser" && r.SecurityProtocol == "HYBRID");
         Assert.Equal(AuditOutcome.Refused, connection.Outcome);
         Assert.Equal("second factor denied: a wrong code was entered on the portal (connection closed)", connection.Reason);
         Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Outcome == AuditOutcome.Failure && r.Reason == "portal connection approval: wrong code");
@@ -129,7 +129,7 @@ public class PortalBrowserTests(PortalFixture fixture, XvfbDisplay display) : IC
         Assert.False(result.TimedOut, result.Output);
         Assert.NotEqual(0, result.ExitCode);
         Assert.True(result.HasLine("NLA.authInfo (length = "), result.Output);
-        AuditEntry connection = (await door.WaitForAuditAsync(1)).Last(r => r.UserName == "slowuser" && r.SecurityProtocol == "HYBRID");
+        AuditEntry connection = await door.LastAuditAsync(r => r.UserName == "slowuser" && r.SecurityProtocol == "HYBRID");
         Assert.Equal(AuditOutcome.Refused, connection.Outcome);
         Assert.Equal(NtStatus.AccessDenied, connection.Status);
         Assert.StartsWith("second factor not approved within 5 s (Mfa:ApprovalTimeout)", connection.Reason, StringComparison.Ordinal);
@@ -165,7 +165,36 @@ public class PortalBrowserTests(PortalFixture fixture, XvfbDisplay display) : IC
         Accounts.CliResult refused = await denied;
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("AUTHZ_ACCESS_DENIED", refused.Output, StringComparison.Ordinal);
-        AuditEntry row = (await door.AuditAsync()).Last(r => r.UserName == "mfauser" && r.SecurityProtocol == "HYBRID_EX");
+        AuditEntry row = await door.LastAuditAsync(r => r.UserName == "mfauser" && r.SecurityProtocol == "HYBRID_EX" && r.Outcome == AuditOutcome.Refused);
         Assert.Equal("second factor denied: a wrong code was entered on the portal (Early User Authorization Result AUTHZ_ACCESS_DENIED)", row.Reason);
+    }
+
+    [Fact]
+    public async Task Hold_OutlastsTheHandshakeDeadline_AndTheMinimumDataRate()
+    {
+        await using TestFrontDoor door = await PortalTestSupport.StartAsync(o =>
+        {
+            o.Limits.HandshakeTimeout = TimeSpan.FromSeconds(4);
+            o.Limits.MinDataRateGracePeriod = TimeSpan.FromSeconds(1);
+        });
+        TestAuthenticator app = await PortalFixture.EnrolAsync(door, "patient", PortalFixture.Password);
+
+        Task<Accounts.CliResult> login = Client.ClientCli.LoginAsync(door.Address, "patient", PortalFixture.Password, "--timeout", "60");
+        Server.Mfa.PendingConnection pending = await door.WaitForPendingAsync("patient");
+        // Held past the whole handshake's deadline (and far below the minimum data rate) before the approval.
+        while (DateTimeOffset.UtcNow - pending.Since < TimeSpan.FromSeconds(6))
+        {
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        using HttpClient api = door.Client();
+        (int status, _) = await api.PostJsonAsync("api/approve", new { user = "patient", code = app.NextCode() });
+        Accounts.CliResult result = await login;
+
+        Assert.Equal(200, status);
+        Assert.True(result.ExitCode == 0, result.Output + result.Error + door.LogText);
+        Assert.Contains("AUTHZ_SUCCESS", result.Output, StringComparison.Ordinal);
+        AuditEntry row = await door.LastAuditAsync(r => r.UserName == "patient" && r.SecurityProtocol == "HYBRID_EX");
+        Assert.Equal(AuditOutcome.Success, row.Outcome);
     }
 }

@@ -38,6 +38,22 @@ public static class PortalTestSupport
         return ((int)response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
+    /// <summary>The newest audit row matching <paramref name="match"/>, waiting for it (rows are written as connections end).</summary>
+    public static async Task<Server.Audit.AuditEntry> LastAuditAsync(this TestFrontDoor door, Func<Server.Audit.AuditEntry, bool> match)
+    {
+        for (int i = 0; i < 400; i++)
+        {
+            if ((await door.AuditAsync()).LastOrDefault(match) is { } row)
+            {
+                return row;
+            }
+
+            await Task.Delay(25, TestContext.Current.CancellationToken);
+        }
+
+        throw new InvalidOperationException($"no such audit row\n{door.LogText}");
+    }
+
     /// <summary>Waits until <paramref name="user"/> has a connection held for approval.</summary>
     public static async Task<PendingConnection> WaitForPendingAsync(this TestFrontDoor door, string user, Func<string>? context = null)
     {
