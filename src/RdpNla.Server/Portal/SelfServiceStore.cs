@@ -29,7 +29,7 @@ public sealed class SelfServiceStore
 
     /// <summary>Whether the user must approve connections with a second factor: set on the user or on one of its groups.</summary>
     public async Task<bool> IsMfaRequiredAsync(string userName, CancellationToken cancellationToken = default) =>
-        await ScalarAsync(
+        await _database.ScalarAsync(
             "SELECT EXISTS (SELECT 1 FROM users WHERE name_key = $key AND mfa_required = 1) OR EXISTS (" +
             "SELECT 1 FROM users u JOIN group_members m ON m.user_id = u.id JOIN groups g ON g.id = m.group_id " +
             "WHERE u.name_key = $key AND g.mfa_required = 1);",
@@ -38,7 +38,7 @@ public sealed class SelfServiceStore
 
     /// <summary>Sets the user's own requirement; false when there is no such user.</summary>
     public Task<bool> SetUserMfaRequiredAsync(string userName, bool required, CancellationToken cancellationToken = default) =>
-        ExecuteAsync("UPDATE users SET mfa_required = $value WHERE name_key = $key;", c =>
+        _database.ExecuteAsync("UPDATE users SET mfa_required = $value WHERE name_key = $key;", c =>
         {
             c.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
             c.Parameters.AddWithValue("$value", required ? 1 : 0);
@@ -46,7 +46,7 @@ public sealed class SelfServiceStore
 
     /// <summary>Sets a group's requirement (every member); false when there is no such group.</summary>
     public Task<bool> SetGroupMfaRequiredAsync(string group, bool required, CancellationToken cancellationToken = default) =>
-        ExecuteAsync("UPDATE groups SET mfa_required = $value WHERE name_key = $key;", c =>
+        _database.ExecuteAsync("UPDATE groups SET mfa_required = $value WHERE name_key = $key;", c =>
         {
             c.Parameters.AddWithValue("$key", group.ToUpperInvariant());
             c.Parameters.AddWithValue("$value", required ? 1 : 0);
@@ -137,7 +137,7 @@ public sealed class SelfServiceStore
 
     /// <summary>Stores a new, unconfirmed authenticator; false when the user has a confirmed one (or does not exist).</summary>
     public Task<bool> SetPendingTotpAsync(string userName, byte[] sealedSecret, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
+        _database.ExecuteAsync(
             "INSERT INTO totp_secrets (user_id, secret_sealed, confirmed, last_step, created_at) " +
             "SELECT id, $secret, 0, 0, $now FROM users WHERE name_key = $key " +
             "ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed, created_at = excluded.created_at, last_step = 0 WHERE confirmed = 0;",
@@ -155,7 +155,7 @@ public sealed class SelfServiceStore
     /// With <paramref name="confirm"/>, the unconfirmed authenticator becomes the confirmed one.
     /// </summary>
     public Task<bool> ConsumeStepAsync(string userName, long step, bool confirm, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
+        _database.ExecuteAsync(
             confirm
                 ? "UPDATE totp_secrets SET last_step = $step, confirmed = 1, confirmed_at = $now WHERE confirmed = 0 AND last_step < $step AND user_id = (SELECT id FROM users WHERE name_key = $key);"
                 : "UPDATE totp_secrets SET last_step = $step WHERE confirmed = 1 AND last_step < $step AND user_id = (SELECT id FROM users WHERE name_key = $key);",
@@ -169,7 +169,7 @@ public sealed class SelfServiceStore
 
     /// <summary>Forgets the user's authenticator (the user enrols again); false when there was none.</summary>
     public Task<bool> RemoveTotpAsync(string userName, CancellationToken cancellationToken = default) =>
-        ExecuteAsync(
+        _database.ExecuteAsync(
             "DELETE FROM totp_secrets WHERE user_id = (SELECT id FROM users WHERE name_key = $key);",
             c => c.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName)),
             cancellationToken);
@@ -182,29 +182,5 @@ public sealed class SelfServiceStore
         byte[] digest = SHA256.HashData(input[..(salt.Length + ntHash.Length)]);
         CryptographicOperations.ZeroMemory(input);
         return digest;
-    }
-
-    private async Task<bool> ExecuteAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
-    {
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = sql;
-            bind(command);
-            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
-        }
-    }
-
-    private async Task<object?> ScalarAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
-    {
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = sql;
-            bind(command);
-            return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-        }
     }
 }

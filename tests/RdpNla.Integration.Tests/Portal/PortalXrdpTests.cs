@@ -8,31 +8,9 @@ using RdpNla.Server.Audit;
 namespace RdpNla.Integration.Tests.Portal;
 
 /// <summary>xrdp behind a front door with its portal; the user enrols an authenticator in Chromium first.</summary>
-public sealed class PortalXrdpFixture : IAsyncLifetime
+public sealed class PortalXrdpFixture : XrdpGatewayFixture
 {
-    public GatewayXrdpBackend Backend { get; private set; } = null!;
-
-    public TestFrontDoor Door { get; private set; } = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        Backend = await GatewayXrdpBackend.StartAsync();
-        Door = await PortalTestSupport.StartAsync(o => o.Gateway.DefaultBackend = Backend.Address);
-        await Door.AddUserAsync(Backend.UserName, Backend.Password);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Door is not null)
-        {
-            await Door.DisposeAsync();
-        }
-
-        if (Backend is not null)
-        {
-            await Backend.DisposeAsync();
-        }
-    }
+    protected override void Configure(Server.FrontDoor.FrontDoorOptions options) => options.Portal.Listen = "127.0.0.1:0";
 }
 
 /// <summary>
@@ -101,18 +79,7 @@ public class PortalXrdpTests(PortalXrdpFixture fixture) : IClassFixture<PortalXr
                 await fixture.Backend.WaitForSesmanLineAsync(started, TimeSpan.FromSeconds(45)),
                 $"sesman:\n{fixture.Backend.SesmanLog}\nxfreerdp:\n{GatewayPeers.Snapshot(output)}\ngateway:\n{door.LogText}");
 
-            int colors = 0;
-            (int width, int height, byte[] rgb) = (0, 0, []);
-            for (int i = 0; i < 40 && colors < 2; i++)
-            {
-                await Task.Delay(500, TestContext.Current.CancellationToken);
-                (width, height, rgb) = XwdScreenshot.Read(Path.Combine(fbdir, "Xvfb_screen0"));
-                colors = XwdScreenshot.DistinctColors(rgb);
-            }
-
-            string png = Path.Combine(Environment.GetEnvironmentVariable("RDPNLA_SCREENSHOT_DIR") ?? fbdir, "portal-mfa-xrdp-session.png");
-            XwdScreenshot.WritePng(png, width, height, rgb);
-            TestContext.Current.AddAttachment("desktop", png);
+            int colors = await XwdScreenshot.CaptureDesktopAsync(fbdir, "portal-mfa-xrdp-session.png");
             Assert.True(colors >= 2, $"the client window is blank ({colors} colours)");
             Assert.False(client.HasExited, GatewayPeers.Snapshot(output));
         }
