@@ -60,19 +60,10 @@ public class GatewayXrdpTests(XrdpGatewayFixture fixture, XvfbDisplay display) :
     [Fact]
     public async Task Xfreerdp_ThroughGateway_OpensAnXrdpDesktopWithInjectedCredentials()
     {
-        (Process xvfb, string displayName, string fbdir) = await GatewayPeers.StartXvfbAsync();
         var output = new StringBuilder();
-        Process? client = null;
+        (Process xvfb, string fbdir, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(fixture.Door.Address, fixture.Backend.UserName, fixture.Backend.Password, output);
         try
         {
-            string home = Path.Combine(fbdir, "home");
-            Directory.CreateDirectory(home);
-            client = ExternalProcess.Start(
-                "xfreerdp",
-                [$"/v:{fixture.Door.Address}", $"/u:{fixture.Backend.UserName}", $"/p:{fixture.Backend.Password}", "/sec:nla", "/cert:ignore", "/size:1024x768", "-decorations"],
-                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
-                output);
-
             string started = $"Session started successfully for user {fixture.Backend.UserName}";
             Assert.True(
                 await fixture.Backend.WaitForSesmanLineAsync(started, TimeSpan.FromSeconds(45)),

@@ -45,19 +45,10 @@ public class PortalXrdpTests(PortalXrdpFixture fixture) : IClassFixture<PortalXr
         Accounts.CliResult required = await Accounts.Cli.RunAsync(["users", "require-mfa", user, "--data", door.DataDirectory]);
         Assert.True(required.ExitCode == 0, required.Output + required.Error);
 
-        (Process xvfb, string displayName, string fbdir) = await GatewayPeers.StartXvfbAsync();
         var output = new StringBuilder();
-        Process? client = null;
+        (Process xvfb, string fbdir, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(door.Address, user, fixture.Backend.Password, output);
         try
         {
-            string home = Path.Combine(fbdir, "home");
-            Directory.CreateDirectory(home);
-            client = ExternalProcess.Start(
-                "xfreerdp",
-                [$"/v:{door.Address}", $"/u:{user}", $"/p:{fixture.Backend.Password}", "/sec:nla", "/cert:ignore", "/size:1024x768", "-decorations"],
-                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
-                output);
-
             Server.Mfa.PendingConnection pending = await door.WaitForPendingAsync(user, () => GatewayPeers.Snapshot(output));
             Assert.Equal(fixture.Backend.Address, pending.Backend);
             // Held: no backend contacted, no session started.
