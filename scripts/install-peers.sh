@@ -4,9 +4,11 @@
 # xrdp + xorgxrdp (a TLS server without NLA, and the gateway's TLS backend; tests start their own instances with
 # copied configs, never the system service), ssl-cert for the snakeoil certificate xrdp uses by default, and
 # x11-utils for the xmessage the gateway test's xrdp session shows; systemd (systemd-analyze verify of
-# deploy/rdpnla.service, not as PID 1), procps (/bin/kill of its ExecReload) and unzip for scripts/package-smoke.sh.
+# deploy/rdpnla.service, not as PID 1), procps (/bin/kill of its ExecReload) and unzip for scripts/package-smoke.sh;
+# chromium + chromium-driver (same Debian version) for the portal's headless browser tests through Selenium
+# (docs/portal.md).
 set -euo pipefail
-packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert x11-utils systemd procps unzip)
+packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert x11-utils systemd procps unzip chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

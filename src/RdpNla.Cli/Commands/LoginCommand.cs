@@ -158,6 +158,7 @@ internal static class LoginCommand
                         MaxCredSspVersion = version,
                         AllowEncryptionOracle = (EncryptionOraclePolicy)oracleValue,
                         StopAfter = NlaClientStage.Authentication,
+                        AuthorizationPending = () => error.WriteLine($"password verified; waiting for approval (the server holds the connection until it is approved, e.g. on its portal's /approve page; giving up after --timeout {seconds:0.###} s)"),
                     },
                     cancellationToken);
             }

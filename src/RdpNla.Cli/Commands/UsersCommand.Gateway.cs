@@ -148,6 +148,7 @@ public static class GroupsCommand
             return ExitCodes.Success;
         }));
         groups.Subcommands.Add(list);
+        UsersCommand.AddGroupMfaCommands(groups);
         return groups;
     }
 

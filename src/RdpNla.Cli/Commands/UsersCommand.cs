@@ -48,6 +48,7 @@ public static partial class UsersCommand
         users.Subcommands.Add(CreateUserCommand("allow-logon", "Allow remote logon again.",
             c => UpdateAsync(c, a => a with { RemoteLogonDenied = false }, "allowed remote logon")));
         AddGatewayCommands(users);
+        AddMfaCommands(users);
         return users;
     }
 

@@ -20,7 +20,7 @@ namespace RdpNla.Server.FrontDoor;
 /// policy, the Early User Authorization Result, and the audit record. Nothing beyond the handshake is touched before
 /// CredSSP has proven the user. Every failure is logged with its specific reason and closes only this connection.
 /// </summary>
-public sealed class FrontDoorConnection : IAsyncDisposable
+public sealed partial class FrontDoorConnection : IAsyncDisposable
 {
     private const int MaxConnectionRequestSize = 4096;
 
@@ -383,8 +383,9 @@ public sealed class FrontDoorConnection : IAsyncDisposable
         if (status == NlaStatus.Failed)
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
-            FrontDoorLog.AuthenticationFailed(Logger, account, statusName, credSsp.FailureMessage ?? credSsp.FailureReason.ToString());
-            await EndAsync(AuditOutcome.Failure, credSsp.FailureStatus, credSsp.FailureMessage ?? credSsp.FailureReason.ToString(), Limits.PenaltyAuthenticationFailure).ConfigureAwait(false);
+            string failure = Portal.PortalSetup.WithPortalHint(credSsp.FailureMessage ?? credSsp.FailureReason.ToString(), credSsp.FailureStatus, _context.SecondFactor?.PortalUrl);
+            FrontDoorLog.AuthenticationFailed(Logger, account, statusName, failure);
+            await EndAsync(AuditOutcome.Failure, credSsp.FailureStatus, failure, Limits.PenaltyAuthenticationFailure).ConfigureAwait(false);
 
             // Only now, with the failure counted and audited, does the client learn the outcome.
             if (failureReply is not null)
@@ -412,6 +413,11 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
         FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
         string userName = accounts.AuthenticatedUserName ?? credSsp.UserName ?? string.Empty;
+        if (!await PassSecondFactorAsync(tls, selected, userName, account, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
         Gateway.GatewayPlan? plan = _context.Gateway is { } relay ? await relay.PlanAsync(userName, cancellationToken).ConfigureAwait(false) : null;
 
         // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the client waits for the Early User Authorization Result. A relayed user

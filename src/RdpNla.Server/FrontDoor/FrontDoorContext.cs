@@ -143,6 +143,9 @@ internal sealed class FrontDoorContext
 
     public IRandomSource Random { get; }
 
+    /// <summary>The second factor's hold (docs/portal.md), or null when not in use.</summary>
+    public Mfa.SecondFactorGate? SecondFactor { get; init; }
+
     /// <summary>The relay to backends, or null when the gateway is not in use.</summary>
     public Gateway.GatewayRelay? Gateway { get; }
 

@@ -8,6 +8,7 @@ using RdpNla.Server.Accounts;
 using RdpNla.Server.Hosting;
 using RdpNla.Server.Limits;
 using RdpNla.Server.Metrics;
+using RdpNla.Server.Portal;
 using RdpNla.Server.Storage;
 using RdpNla.Transport;
 
@@ -49,6 +50,12 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
     /// <summary>The Prometheus endpoint, when <see cref="FrontDoorOptions.MetricsListen"/> is set.</summary>
     public PrometheusEndpoint? Prometheus { get; private init; }
+
+    /// <summary>The self-service portal, when <see cref="PortalOptions.Listen"/> is set.</summary>
+    public PortalServer? Portal { get; private init; }
+
+    /// <summary>The second factor's hold: connections waiting for approval.</summary>
+    public Mfa.SecondFactorGate? SecondFactor { get; private init; }
 
     /// <summary>The pre-authentication admission state (penalized sources, counts).</summary>
     public ConnectionGate Gate { get; }
@@ -151,6 +158,8 @@ public sealed class FrontDoorHost : IAsyncDisposable
             (nameof(FrontDoorOptions.Limits), o => o.Limits),
             (nameof(FrontDoorOptions.Gateway), o => o.Gateway),
             (nameof(FrontDoorOptions.OpenTelemetry), o => o.OpenTelemetry),
+            (nameof(FrontDoorOptions.Portal), o => o.Portal),
+            (nameof(FrontDoorOptions.Mfa), o => o.Mfa),
         ];
         foreach ((string name, Func<FrontDoorOptions, object?> value) in settings)
         {
@@ -184,6 +193,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
         X509Certificate2? certificate = null;
         FrontDoorMetrics? metrics = null;
+        PortalServer? portal = null;
         try
         {
             LocalDomainNames localNames = options.ComputerName is null
@@ -201,7 +211,15 @@ public sealed class FrontDoorHost : IAsyncDisposable
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
             metrics = new FrontDoorMetrics();
             Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
-            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway);
+            (Mfa.SecondFactorGate secondFactor, SelfService selfService) = PortalSetup.Create(options, database, dataDirectory, policy, localNames, loggerFactory, timeProvider);
+            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { SecondFactor = secondFactor };
+            if (options.Portal.Enabled)
+            {
+                portal = await PortalServer.StartAsync(options.Portal, certificate, selfService, loggerFactory, cancellationToken).ConfigureAwait(false);
+                secondFactor.PortalUrl = string.IsNullOrWhiteSpace(options.Portal.Url) ? $"https://{portal.LocalEndPoint}/" : options.Portal.PublicUrl;
+                PortalLog.Listening(logger, portal.LocalEndPoint, secondFactor.PortalUrl!);
+            }
+
             var server = new FrontDoorServer(context);
             server.Start();
             PrometheusEndpoint? prometheus = null;
@@ -211,10 +229,15 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.MetricsListening(logger, metricsEndpoint);
             }
 
-            return new FrontDoorHost(server, database, context, dataDirectory, subject) { Prometheus = prometheus };
+            return new FrontDoorHost(server, database, context, dataDirectory, subject) { Prometheus = prometheus, Portal = portal, SecondFactor = secondFactor };
         }
         catch
         {
+            if (portal is not null)
+            {
+                await portal.DisposeAsync().ConfigureAwait(false);
+            }
+
             certificate?.Dispose();
             metrics?.Dispose();
             await database.DisposeAsync().ConfigureAwait(false);
@@ -224,6 +247,11 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Portal is not null)
+        {
+            await Portal.DisposeAsync().ConfigureAwait(false);
+        }
+
         await Server.DisposeAsync().ConfigureAwait(false);
         if (Prometheus is not null)
         {

@@ -67,6 +67,12 @@ public sealed class FrontDoorOptions
     /// <summary>The opt-in OTLP export of the meter and the handshake traces (docs/deploy.md).</summary>
     public OpenTelemetryOptions OpenTelemetry { get; set; } = new();
 
+    /// <summary>The HTTPS self-service portal: password change, authenticator enrolment, approvals (docs/portal.md).</summary>
+    public Portal.PortalOptions Portal { get; set; } = new();
+
+    /// <summary>The second factor at the NLA step (docs/portal.md).</summary>
+    public Mfa.MfaOptions Mfa { get; set; } = new();
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -122,6 +128,8 @@ public sealed class FrontDoorOptions
         errors.AddRange(Limits.Validate());
         errors.AddRange(Gateway.Validate());
         errors.AddRange(OpenTelemetry.Validate());
+        errors.AddRange(Portal.Validate());
+        errors.AddRange(Mfa.Validate());
         return errors;
     }
 }

@@ -110,7 +110,7 @@ public sealed class GatewayKey : IDisposable
     /// to, the backend it is for, and the backend account. A sealed value moved to another user, or whose backend or
     /// account is changed in the database, no longer opens.
     /// </summary>
-    public byte[] Seal(ReadOnlySpan<byte> plaintext, MappedCredentialBinding binding)
+    public byte[] Seal(ReadOnlySpan<byte> plaintext, ISealedValueBinding binding)
     {
         ArgumentNullException.ThrowIfNull(binding);
         byte[] sealedData = new byte[1 + NonceSize + TagSize + plaintext.Length];
@@ -123,7 +123,7 @@ public sealed class GatewayKey : IDisposable
 
     /// <summary>Opens what <see cref="Seal"/> produced for the same <paramref name="binding"/>. The caller wipes the result.</summary>
     /// <exception cref="CryptographicException">Wrong key, another binding, tampered data, or a value sealed before passwords were bound to their backend.</exception>
-    public byte[] Open(ReadOnlySpan<byte> sealedData, MappedCredentialBinding binding)
+    public byte[] Open(ReadOnlySpan<byte> sealedData, ISealedValueBinding binding)
     {
         ArgumentNullException.ThrowIfNull(binding);
         if (sealedData.Length >= 1 && sealedData[0] == LegacyFormatVersion)
@@ -156,15 +156,35 @@ public sealed class GatewayKey : IDisposable
 /// What a mapped backend password is bound to: the gateway user (normalized name), the backend (<c>host:port</c>,
 /// canonical, case-insensitive) and the backend account (user and domain, exactly as stored).
 /// </summary>
-public sealed record MappedCredentialBinding(string UserKey, string Backend, string BackendUser, string BackendDomain)
+public sealed record MappedCredentialBinding(string UserKey, string Backend, string BackendUser, string BackendDomain) : ISealedValueBinding
 {
-    /// <summary>The associated data: a label, then each field as a 4-byte big-endian length and its UTF-8 bytes (no field can run into the next).</summary>
-    internal byte[] AssociatedData()
+    /// <inheritdoc/>
+    public byte[] AssociatedData() => SealedValueBinding.Encode("rdpnla mapped credential v2\0"u8, [UserKey, Backend.ToLowerInvariant(), BackendUser, BackendDomain]);
+}
+
+/// <summary>What a TOTP secret is bound to: its user (normalized name), so a sealed secret moved to another user no longer opens.</summary>
+public sealed record TotpSecretBinding(string UserKey) : ISealedValueBinding
+{
+    /// <inheritdoc/>
+    public byte[] AssociatedData() => SealedValueBinding.Encode("rdpnla totp secret v1\0"u8, [UserKey]);
+}
+
+/// <summary>What a value sealed with the gateway key is bound to: the AES-GCM associated data.</summary>
+public interface ISealedValueBinding
+{
+    /// <summary>The associated data: a label naming the kind of value, then its binding fields.</summary>
+    byte[] AssociatedData();
+}
+
+internal static class SealedValueBinding
+{
+    /// <summary>A label, then each field as a 4-byte big-endian length and its UTF-8 bytes (no field can run into the next).</summary>
+    public static byte[] Encode(ReadOnlySpan<byte> label, ReadOnlySpan<string> fields)
     {
         using var stream = new MemoryStream();
-        stream.Write("rdpnla mapped credential v2\0"u8);
+        stream.Write(label);
         Span<byte> length = stackalloc byte[4];
-        foreach (string field in (ReadOnlySpan<string>)[UserKey, Backend.ToLowerInvariant(), BackendUser, BackendDomain])
+        foreach (string field in fields)
         {
             byte[] bytes = System.Text.Encoding.UTF8.GetBytes(field);
             System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);

@@ -431,29 +431,10 @@ public sealed class GatewayStore
         }
     }
 
-    private async Task<bool> ExecuteAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
-    {
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = sql;
-            bind(command);
-            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
-        }
-    }
+    private Task<bool> ExecuteAsync(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken) =>
+        _database.ExecuteAsync(sql, bind, cancellationToken);
 
     private async Task<T?> ScalarAsync<T>(string sql, Action<SqliteCommand> bind, CancellationToken cancellationToken)
-        where T : class
-    {
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = sql;
-            bind(command);
-            object? value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            return value is DBNull ? null : value as T;
-        }
-    }
+        where T : class =>
+        await _database.ScalarAsync(sql, bind, cancellationToken).ConfigureAwait(false) as T;
 }

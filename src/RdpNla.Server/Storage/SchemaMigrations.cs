@@ -151,6 +151,37 @@ internal static class SchemaMigrations
 
         INSERT INTO attempt_decoy (id, attempts_in_progress) VALUES (1, 0);
         """,
+
+        // Version 6: the self-service portal (docs/portal.md): the second factor required per user or group, salted
+        // digests of replaced NT hashes for the password history, and sealed TOTP secrets.
+        """
+        ALTER TABLE users ADD COLUMN mfa_required INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE groups ADD COLUMN mfa_required INTEGER NOT NULL DEFAULT 0;
+
+        CREATE TABLE password_history (
+            id      INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL,
+            salt    BLOB    NOT NULL CHECK (length(salt) = 16),
+            digest  BLOB    NOT NULL CHECK (length(digest) = 32),
+            set_at  TEXT    NOT NULL
+        ) STRICT;
+
+        CREATE INDEX password_history_user ON password_history (user_id, id);
+
+        CREATE TABLE totp_secrets (
+            user_id       INTEGER PRIMARY KEY,
+            secret_sealed BLOB    NOT NULL,
+            confirmed     INTEGER NOT NULL DEFAULT 0,
+            last_step     INTEGER NOT NULL DEFAULT 0,
+            created_at    TEXT    NOT NULL,
+            confirmed_at  TEXT
+        ) STRICT;
+
+        CREATE TRIGGER users_delete_self_service AFTER DELETE ON users BEGIN
+            DELETE FROM password_history WHERE user_id = OLD.id;
+            DELETE FROM totp_secrets WHERE user_id = OLD.id;
+        END;
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>

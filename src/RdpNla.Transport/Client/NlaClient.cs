@@ -119,7 +119,7 @@ public static class NlaClient
                     Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"{Endpoint} did not answer the CredSSP NTLM NEGOTIATE within {Seconds} s");
                     break;
                 default:
-                    Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"{Endpoint} did not send the Early User Authorization Result within {Seconds} s (password verified)");
+                    Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"{Endpoint} did not send the Early User Authorization Result within {Seconds} s (password verified; a server that requires a second factor holds the connection until the user approves it, e.g. on the rdpnla portal's /approve page)");
                     break;
             }
         }
@@ -564,7 +564,15 @@ public static class NlaClient
             {
                 result.Phase = NlaClientPhase.EarlyUserAuthorization;
                 var euar = new byte[EarlyUserAuthorizationResult.Length];
-                int read = await tls.ReadAtLeastAsync(euar, euar.Length, throwOnEndOfStream: false, token).ConfigureAwait(false);
+                Task<int> reading = tls.ReadAtLeastAsync(euar, euar.Length, throwOnEndOfStream: false, token).AsTask();
+                if (options.AuthorizationPending is { } pending
+                    && await Task.WhenAny(reading, Task.Delay(options.AuthorizationPendingAfter, options.TimeProvider, token)).ConfigureAwait(false) != reading)
+                {
+                    // A server that requires a second factor holds the connection here until the user approves it.
+                    pending();
+                }
+
+                int read = await reading.ConfigureAwait(false);
                 if (read < euar.Length)
                 {
                     Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied, $"the server verified the password of {credentials.AccountName}, then closed the connection without the Early User Authorization Result");

@@ -57,6 +57,15 @@ public sealed class NlaClientOptions
     /// </summary>
     public System.Net.IPAddress? LocalAddress { get; init; }
 
+    /// <summary>
+    /// Called once when the password was verified but the Early User Authorization Result has not arrived after
+    /// <see cref="AuthorizationPendingAfter"/>: the server is holding the connection (e.g. for a second factor).
+    /// </summary>
+    public Action? AuthorizationPending { get; init; }
+
+    /// <summary>How long to wait for the Early User Authorization Result before <see cref="AuthorizationPending"/>; default 2 s.</summary>
+    public TimeSpan AuthorizationPendingAfter { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>The whole run (resolve, connect, every step) must finish within this time.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 

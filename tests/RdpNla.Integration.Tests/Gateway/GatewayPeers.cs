@@ -65,6 +65,31 @@ internal static class GatewayPeers
         (Process process, string display) = await XvfbServer.StartAsync(["-fbdir", fbdir], new StringBuilder());
         return (process, display, fbdir);
     }
+
+    /// <summary>
+    /// A fresh Xvfb (frame buffer in a file, for screenshots) and on it a full-session xfreerdp with NLA to
+    /// <paramref name="address"/>; the caller stops both.
+    /// </summary>
+    public static async Task<(Process Xvfb, string FrameBufferDirectory, Process Client)> StartXfreerdpSessionAsync(string address, string user, string password, StringBuilder output)
+    {
+        (Process xvfb, string displayName, string fbdir) = await StartXvfbAsync();
+        try
+        {
+            string home = Path.Combine(fbdir, "home");
+            Directory.CreateDirectory(home);
+            Process client = ExternalProcess.Start(
+                "xfreerdp",
+                [$"/v:{address}", $"/u:{user}", $"/p:{password}", "/sec:nla", "/cert:ignore", "/size:1024x768", "-decorations"],
+                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
+                output);
+            return (xvfb, fbdir, client);
+        }
+        catch
+        {
+            await ExternalProcess.StopAsync(xvfb);
+            throw;
+        }
+    }
 }
 
 /// <summary>A TCP proxy in front of a backend that counts the connections it accepts (to prove none was opened).</summary>

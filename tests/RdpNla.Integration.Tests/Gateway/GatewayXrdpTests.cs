@@ -13,7 +13,7 @@ public sealed class GatewayXrdpCollection
 }
 
 /// <summary>xrdp (TLS, PAM users) behind an in-process front door whose default backend it is.</summary>
-public sealed class XrdpGatewayFixture : IAsyncLifetime
+public class XrdpGatewayFixture : IAsyncLifetime
 {
     public GatewayXrdpBackend Backend { get; private set; } = null!;
 
@@ -22,12 +22,21 @@ public sealed class XrdpGatewayFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Backend = await GatewayXrdpBackend.StartAsync();
-        Door = await TestFrontDoor.StartAsync(o => o.Gateway.DefaultBackend = Backend.Address);
+        Door = await TestFrontDoor.StartAsync(o =>
+        {
+            o.Gateway.DefaultBackend = Backend.Address;
+            Configure(o);
+        });
 
         // xrdp is a TLS-only backend: the password goes in the Client Info PDU, which the operator declares explicitly.
         await Door.Database.Gateway.SetBackendSecurityAsync(Backend.Address, BackendSecurity.Tls);
         await Door.AddUserAsync(Backend.UserName, Backend.Password);
         await Door.AddUserAsync(Backend.SecondUserName, Backend.Password);
+    }
+
+    /// <summary>More front door settings of a derived fixture.</summary>
+    protected virtual void Configure(Server.FrontDoor.FrontDoorOptions options)
+    {
     }
 
     public async ValueTask DisposeAsync()
@@ -54,19 +63,10 @@ public class GatewayXrdpTests(XrdpGatewayFixture fixture, XvfbDisplay display) :
     [Fact]
     public async Task Xfreerdp_ThroughGateway_OpensAnXrdpDesktopWithInjectedCredentials()
     {
-        (Process xvfb, string displayName, string fbdir) = await GatewayPeers.StartXvfbAsync();
         var output = new StringBuilder();
-        Process? client = null;
+        (Process xvfb, string fbdir, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(fixture.Door.Address, fixture.Backend.UserName, fixture.Backend.Password, output);
         try
         {
-            string home = Path.Combine(fbdir, "home");
-            Directory.CreateDirectory(home);
-            client = ExternalProcess.Start(
-                "xfreerdp",
-                [$"/v:{fixture.Door.Address}", $"/u:{fixture.Backend.UserName}", $"/p:{fixture.Backend.Password}", "/sec:nla", "/cert:ignore", "/size:1024x768", "-decorations"],
-                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
-                output);
-
             string started = $"Session started successfully for user {fixture.Backend.UserName}";
             Assert.True(
                 await fixture.Backend.WaitForSesmanLineAsync(started, TimeSpan.FromSeconds(45)),
@@ -74,18 +74,7 @@ public class GatewayXrdpTests(XrdpGatewayFixture fixture, XvfbDisplay display) :
             Assert.Contains($"Injected the credentials of {fixture.Backend.UserName} into the Client Info PDU (INFO_AUTOLOGON)", fixture.Door.LogText);
 
             // Let the desktop (an xterm without a window manager, docs/interop.md#xrdp) reach the client's window, then screenshot it.
-            int colors = 0;
-            (int width, int height, byte[] rgb) = (0, 0, []);
-            for (int i = 0; i < 40 && colors < 2; i++)
-            {
-                await Task.Delay(500, TestContext.Current.CancellationToken);
-                (width, height, rgb) = XwdScreenshot.Read(Path.Combine(fbdir, "Xvfb_screen0"));
-                colors = XwdScreenshot.DistinctColors(rgb);
-            }
-
-            string png = Path.Combine(Environment.GetEnvironmentVariable("RDPNLA_SCREENSHOT_DIR") ?? fbdir, "gateway-xrdp-session.png");
-            XwdScreenshot.WritePng(png, width, height, rgb);
-            TestContext.Current.AddAttachment("screenshot", png);
+            int colors = await XwdScreenshot.CaptureDesktopAsync(fbdir, "gateway-xrdp-session.png");
             Assert.True(colors >= 2, $"the client window is blank ({colors} colours)");
             Assert.False(client.HasExited, GatewayPeers.Snapshot(output));
         }

@@ -9,6 +9,27 @@ namespace RdpNla.Integration.Tests.Gateway;
 /// </summary>
 public static class XwdScreenshot
 {
+    /// <summary>
+    /// Waits (up to 20 s) for the Xvfb frame buffer in <paramref name="fbdir"/> to show more than one colour, saves it as
+    /// <paramref name="fileName"/> in RDPNLA_SCREENSHOT_DIR (or <paramref name="fbdir"/>) and returns the colour count.
+    /// </summary>
+    public static async Task<int> CaptureDesktopAsync(string fbdir, string fileName)
+    {
+        int colors = 0;
+        (int width, int height, byte[] rgb) = (0, 0, []);
+        for (int i = 0; i < 40 && colors < 2; i++)
+        {
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+            (width, height, rgb) = Read(Path.Combine(fbdir, "Xvfb_screen0"));
+            colors = DistinctColors(rgb);
+        }
+
+        string png = Path.Combine(Environment.GetEnvironmentVariable("RDPNLA_SCREENSHOT_DIR") ?? fbdir, fileName);
+        WritePng(png, width, height, rgb);
+        TestContext.Current.AddAttachment(fileName, png);
+        return colors;
+    }
+
     public static (int Width, int Height, byte[] Rgb) Read(string xwdPath)
     {
         byte[] file;

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using RdpNla.Cli.Interaction;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.Portal;
+using RdpNla.Server.Storage;
+
+namespace RdpNla.Cli.Commands;
+
+/// <summary>
+/// <c>rdpnla users require-mfa|no-require-mfa|reset-mfa</c> and <c>rdpnla groups require-mfa|no-require-mfa</c>: the
+/// second factor at the NLA step (docs/portal.md).
+/// </summary>
+public static partial class UsersCommand
+{
+    internal static void AddMfaCommands(Command users)
+    {
+        users.Subcommands.Add(CreateUserCommand("require-mfa", "Require a second factor: after CredSSP, hold the user's connections until approved on the portal with a TOTP code (Mfa:ApprovalTimeout).",
+            c => SetMfaAsync(c, required: true)));
+        users.Subcommands.Add(CreateUserCommand("no-require-mfa", "Stop requiring a second factor of the user (its groups may still require one).",
+            c => SetMfaAsync(c, required: false)));
+        users.Subcommands.Add(CreateUserCommand("reset-mfa", "Forget the user's authenticator; the user enrols a new one on the portal (/totp).", async c =>
+        {
+            UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
+            bool removed = await new SelfServiceStore(c.Database, TimeProvider.System).RemoveTotpAsync(account.UserName, c.CancellationToken);
+            await c.Output.WriteLineAsync(removed ? $"user '{account.UserName}' has no authenticator now; enrol one on the portal" : $"user '{account.UserName}' had no authenticator");
+            return ExitCodes.Success;
+        }));
+    }
+
+    internal static void AddGroupMfaCommands(Command groups)
+    {
+        groups.Subcommands.Add(GroupMfaCommand("require-mfa", "Require a second factor of every member of the group.", required: true));
+        groups.Subcommands.Add(GroupMfaCommand("no-require-mfa", "Stop requiring a second factor for the group's members (their own setting still applies).", required: false));
+    }
+
+    private static async Task<int> SetMfaAsync(UserCommandContext context, bool required)
+    {
+        UserAccount account = await context.Database.Users.FindAsync(context.UserName, context.CancellationToken) ?? throw NoSuchUser(context.UserName);
+        var store = new SelfServiceStore(context.Database, TimeProvider.System);
+        await store.SetUserMfaRequiredAsync(account.UserName, required, context.CancellationToken);
+        await context.Output.WriteLineAsync(required
+            ? $"user '{account.UserName}' must approve connections with a second factor" + (await store.GetTotpAsync(account.UserName, context.CancellationToken) is { Confirmed: true } ? string.Empty : "; it has no authenticator yet: connections are refused until it enrols one on the portal (/totp)")
+            : $"user '{account.UserName}' needs no second factor of its own");
+        return ExitCodes.Success;
+    }
+
+    private static Command GroupMfaCommand(string name, string description, bool required)
+    {
+        var data = DataDirectoryOption.Create();
+        var group = new Argument<string>("group") { Description = "The group's name (case-insensitive)." };
+        var command = new Command(name, description) { group, data };
+        command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
+        {
+            string groupName = parseResult.GetValue(group) ?? string.Empty;
+            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            if (!await new SelfServiceStore(database, TimeProvider.System).SetGroupMfaRequiredAsync(groupName, required, cancellationToken))
+            {
+                throw new CliException($"no group '{groupName}'; run 'rdpnla groups list'");
+            }
+
+            await output.WriteLineAsync(required ? $"members of group '{groupName}' must approve connections with a second factor" : $"group '{groupName}' requires no second factor");
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+}

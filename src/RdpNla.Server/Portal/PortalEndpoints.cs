@@ -1,0 +1,216 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using QRCoder;
+using RdpNla.Server.Mfa;
+
+namespace RdpNla.Server.Portal;
+
+/// <summary>The portal's routes: each page's form posts to itself, and each has a JSON twin under /api (docs/portal.md).</summary>
+internal static class PortalEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/", () => Html(PortalPages.Index()));
+        app.MapGet("/portal.css", () => Results.Text(PortalPages.Stylesheet, "text/css; charset=utf-8"));
+
+        app.MapGet("/password", (HttpContext context, IAntiforgery antiforgery, SelfService service) =>
+            Html(PortalPages.PasswordForm(Token(context, antiforgery), context.Request.Query["user"], null, service.PasswordPolicy)));
+        app.MapPost("/password", PasswordFormAsync);
+        app.MapPost("/api/password", PasswordApiAsync);
+
+        app.MapGet("/totp", (HttpContext context, IAntiforgery antiforgery) =>
+            Html(PortalPages.TotpForm(Token(context, antiforgery), context.Request.Query["user"], null)));
+        app.MapPost("/totp", TotpFormAsync);
+        app.MapPost("/api/totp", TotpApiAsync);
+
+        app.MapGet("/approve", (HttpContext context, IAntiforgery antiforgery, SelfService service) =>
+        {
+            string? user = context.Request.Query["user"];
+            return Html(PortalPages.ApproveForm(Token(context, antiforgery), user, null, string.IsNullOrEmpty(user) ? [] : service.Approvals.Pending(user)));
+        });
+        app.MapPost("/approve", ApproveFormAsync);
+        app.MapPost("/api/approve", ApproveApiAsync);
+        app.MapGet("/api/pending", (HttpContext context, SelfService service) =>
+        {
+            string? user = context.Request.Query["user"];
+            return string.IsNullOrEmpty(user)
+                ? Error(PortalOutcome.Refused(400, "invalid-request", "give ?user=NAME"))
+                : Results.Json(new { pending = service.Approvals.Pending(user).Select(Describe).ToList() });
+        });
+    }
+
+    private sealed record PasswordRequest(string? User, string? OldPassword, string? NewPassword);
+
+    private sealed record TotpRequest(string? User, string? Password, string? Code);
+
+    private sealed record ApproveRequest(string? User, string? Code);
+
+    private static async Task<IResult> PasswordFormAsync(HttpContext context, IAntiforgery antiforgery, SelfService service)
+    {
+        (IFormCollection? form, IResult? refused) = await ReadFormAsync(context, antiforgery).ConfigureAwait(false);
+        if (form is null)
+        {
+            return refused!;
+        }
+
+        string? user = form["user"];
+        string? newPassword = form["newPassword"];
+        PortalOutcome outcome = newPassword != form["confirmPassword"]
+            ? PortalOutcome.Refused(400, "invalid-request", "the two new passwords differ")
+            : await service.ChangePasswordAsync(user, form["oldPassword"], newPassword, Client(context), context.RequestAborted).ConfigureAwait(false);
+        return Html(PortalPages.PasswordForm(Token(context, antiforgery), user, outcome, service.PasswordPolicy), outcome.StatusCode);
+    }
+
+    private static async Task<IResult> PasswordApiAsync(HttpContext context, SelfService service)
+    {
+        (PasswordRequest? request, IResult? refused) = await ReadJsonAsync<PasswordRequest>(context).ConfigureAwait(false);
+        if (request is null)
+        {
+            return refused!;
+        }
+
+        PortalOutcome outcome = await service.ChangePasswordAsync(request.User, request.OldPassword, request.NewPassword, Client(context), context.RequestAborted).ConfigureAwait(false);
+        return outcome.Succeeded ? Results.Json(new { message = outcome.Message }) : Error(outcome);
+    }
+
+    private static async Task<IResult> TotpFormAsync(HttpContext context, IAntiforgery antiforgery, SelfService service)
+    {
+        (IFormCollection? form, IResult? refused) = await ReadFormAsync(context, antiforgery).ConfigureAwait(false);
+        if (form is null)
+        {
+            return refused!;
+        }
+
+        string? user = form["user"];
+        (PortalOutcome outcome, string? uri) = await service.EnrolTotpAsync(user, form["password"], form["code"], Client(context), context.RequestAborted).ConfigureAwait(false);
+        if (uri is not null)
+        {
+            return Html(PortalPages.TotpConfirm(Token(context, antiforgery), user!, uri, QrPng(uri)));
+        }
+
+        return Html(PortalPages.TotpForm(Token(context, antiforgery), user, outcome), outcome.StatusCode);
+    }
+
+    private static async Task<IResult> TotpApiAsync(HttpContext context, SelfService service)
+    {
+        (TotpRequest? request, IResult? refused) = await ReadJsonAsync<TotpRequest>(context).ConfigureAwait(false);
+        if (request is null)
+        {
+            return refused!;
+        }
+
+        (PortalOutcome outcome, string? uri) = await service.EnrolTotpAsync(request.User, request.Password, request.Code, Client(context), context.RequestAborted).ConfigureAwait(false);
+        return !outcome.Succeeded ? Error(outcome)
+            : uri is not null ? Results.Json(new { otpauthUri = uri, message = outcome.Message })
+            : Results.Json(new { message = outcome.Message });
+    }
+
+    private static async Task<IResult> ApproveFormAsync(HttpContext context, IAntiforgery antiforgery, SelfService service)
+    {
+        (IFormCollection? form, IResult? refused) = await ReadFormAsync(context, antiforgery).ConfigureAwait(false);
+        if (form is null)
+        {
+            return refused!;
+        }
+
+        string? user = form["user"];
+        (PortalOutcome outcome, _) = await service.ApproveAsync(user, form["code"], Client(context), context.RequestAborted).ConfigureAwait(false);
+        IReadOnlyList<PendingConnection> pending = string.IsNullOrEmpty(user) ? [] : service.Approvals.Pending(user);
+        return Html(PortalPages.ApproveForm(Token(context, antiforgery), user, outcome, pending), outcome.StatusCode);
+    }
+
+    private static async Task<IResult> ApproveApiAsync(HttpContext context, SelfService service)
+    {
+        (ApproveRequest? request, IResult? refused) = await ReadJsonAsync<ApproveRequest>(context).ConfigureAwait(false);
+        if (request is null)
+        {
+            return refused!;
+        }
+
+        (PortalOutcome outcome, PendingConnection? connection) = await service.ApproveAsync(request.User, request.Code, Client(context), context.RequestAborted).ConfigureAwait(false);
+        return outcome.Succeeded && connection is not null
+            ? Results.Json(new { message = outcome.Message, connection = Describe(connection) })
+            : Error(outcome);
+    }
+
+    private static object Describe(PendingConnection connection) => new
+    {
+        clientAddress = connection.Client.Address.ToString(),
+        clientPort = connection.Client.Port,
+        since = connection.Since.UtcDateTime,
+        backend = connection.Backend,
+    };
+
+    private static string QrPng(string text)
+    {
+        using var generator = new QRCodeGenerator();
+        using QRCodeData data = generator.CreateQrCode(text, QRCodeGenerator.ECCLevel.M);
+        return Convert.ToBase64String(new PngByteQRCode(data).GetGraphic(5));
+    }
+
+    private static string Token(HttpContext context, IAntiforgery antiforgery) => antiforgery.GetAndStoreTokens(context).RequestToken ?? string.Empty;
+
+    private static IPEndPoint? Client(HttpContext context) =>
+        context.Connection.RemoteIpAddress is { } address ? new IPEndPoint(address, context.Connection.RemotePort) : null;
+
+    private static IResult Html(string html, int statusCode = 200) => Results.Content(html, "text/html; charset=utf-8", System.Text.Encoding.UTF8, statusCode);
+
+    private static IResult Error(PortalOutcome outcome) => Results.Json(new { error = outcome.Error, message = outcome.Message }, statusCode: outcome.StatusCode);
+
+    /// <summary>
+    /// A form post: a form content type, within the size limits, with a valid antiforgery token (cookie and field, both
+    /// bound to this browser: a page of another site cannot post here).
+    /// </summary>
+    private static async Task<(IFormCollection? Form, IResult? Refused)> ReadFormAsync(HttpContext context, IAntiforgery antiforgery)
+    {
+        if (!context.Request.HasFormContentType)
+        {
+            return (null, Html(PortalPages.Layout("Not a form", PortalPages.Message(PortalOutcome.Refused(415, "invalid-request", "post the page's form"))), 415));
+        }
+
+        try
+        {
+            await antiforgery.ValidateRequestAsync(context).ConfigureAwait(false);
+            return (await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false), null);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return (null, Html(PortalPages.Layout("Form expired", PortalPages.Message(PortalOutcome.Refused(400, "csrf", "the form expired or came from another site; open the page again and resubmit"))), 400));
+        }
+        catch (Exception ex) when (ex is BadHttpRequestException or InvalidDataException)
+        {
+            return (null, Html(PortalPages.Layout("Request refused", PortalPages.Message(PortalOutcome.Refused(413, "invalid-request", "the request is too large"))), 413));
+        }
+    }
+
+    /// <summary>
+    /// A JSON request: <c>application/json</c> only (a page of another site cannot send that without a CORS preflight,
+    /// which the portal never grants), within the size limit.
+    /// </summary>
+    private static async Task<(T? Request, IResult? Refused)> ReadJsonAsync<T>(HttpContext context)
+        where T : class
+    {
+        if (!context.Request.HasJsonContentType())
+        {
+            return (null, Error(PortalOutcome.Refused(415, "invalid-request", "send Content-Type: application/json")));
+        }
+
+        try
+        {
+            T? request = await context.Request.ReadFromJsonAsync<T>(context.RequestAborted).ConfigureAwait(false);
+            return request is null ? (null, Error(PortalOutcome.Refused(400, "invalid-request", "send a JSON object"))) : (request, null);
+        }
+        catch (JsonException)
+        {
+            return (null, Error(PortalOutcome.Refused(400, "invalid-request", "the body is not the JSON object documented in docs/portal.md")));
+        }
+        catch (BadHttpRequestException ex)
+        {
+            return (null, Error(PortalOutcome.Refused(ex.StatusCode == 413 ? 413 : 400, "invalid-request", ex.StatusCode == 413 ? "the request is too large" : "the request is malformed")));
+        }
+    }
+}
