@@ -1,3 +1,4 @@
+using RdpNla.Protocol.Negotiate;
 using RdpNla.Protocol.Ntlm;
 
 namespace RdpNla.Protocol.CredSsp;
@@ -16,4 +17,7 @@ public sealed class CredSspServerOptions
 
     /// <summary>AllowEncryptionOracle as a patched Windows server applies it (only meaningful when <see cref="MaxVersion"/> ≥ 5).</summary>
     public EncryptionOraclePolicy AllowEncryptionOracle { get; init; } = EncryptionOraclePolicy.Mitigated;
+
+    /// <summary>Creates a Kerberos acceptor context per connection (the host's GSSAPI with its keytab); null disables Kerberos.</summary>
+    public Func<IGssContext>? Kerberos { get; init; }
 }

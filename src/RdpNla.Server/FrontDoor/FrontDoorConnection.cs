@@ -288,10 +288,28 @@ public sealed class FrontDoorConnection : IAsyncDisposable
 
     private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
     {
+        string? unmappedPrincipal = null;
+        CredentialLookup lookup = accounts.LookupAsync;
+        if (_context.Kerberos is { } kerberos)
+        {
+            // docs/kerberos.md: a ticket's client principal of the configured realm is the local user of that name.
+            lookup = (userName, domainName, token) =>
+            {
+                if (credSsp.KerberosPrincipal is not { } principal)
+                {
+                    return accounts.LookupAsync(userName, domainName, token);
+                }
+
+                return kerberos.TryMapToLocalUser(principal, out string localUser, out unmappedPrincipal)
+                    ? accounts.LookupAsync(localUser, string.Empty, token)
+                    : ValueTask.FromResult(Protocol.Ntlm.NtlmCredentialLookup.NotFound());
+            };
+        }
+
         (NlaStatus status, byte[]? failureReply) = await CredSspServerHandshake.RunAsync(
             tls,
             credSsp,
-            accounts.LookupAsync,
+            lookup,
             _context.Options.Limits.MaxMessageSize,
             cancellationToken).ConfigureAwait(false);
 
@@ -303,13 +321,14 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             _context.Metrics.AccountLockedOut();
         }
 
-        string account = credSsp.UserName is null ? "(user not yet known)"
-            : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}";
+        string account = credSsp.KerberosPrincipal ?? (credSsp.UserName is null ? "(user not yet known)"
+            : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}");
         if (status == NlaStatus.Failed)
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
-            FrontDoorLog.AuthenticationFailed(Logger, account, statusName, credSsp.FailureMessage ?? credSsp.FailureReason.ToString());
-            await EndAsync(AuditOutcome.Failure, credSsp.FailureStatus, credSsp.FailureMessage ?? credSsp.FailureReason.ToString(), Limits.PenaltyAuthenticationFailure).ConfigureAwait(false);
+            string failure = $"{credSsp.PackageName}: {unmappedPrincipal ?? credSsp.FailureMessage ?? credSsp.FailureReason.ToString()}";
+            FrontDoorLog.AuthenticationFailed(Logger, account, statusName, failure);
+            await EndAsync(AuditOutcome.Failure, credSsp.FailureStatus, failure, Limits.PenaltyAuthenticationFailure).ConfigureAwait(false);
 
             // Only now, with the failure counted and audited, does the client learn the outcome.
             if (failureReply is not null)
@@ -340,13 +359,14 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             await tls.WriteAsync(EarlyUserAuthorizationResult.Success.Encode(), cancellationToken).ConfigureAwait(false);
         }
 
-        FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
+        string package = credSsp.IsSpnego ? "SPNEGO/" + credSsp.PackageName : credSsp.PackageName;
+        FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, package);
         string userName = accounts.AuthenticatedUserName ?? credSsp.UserName ?? string.Empty;
         if (_context.Gateway is { } gateway && await gateway.PlanAsync(userName, cancellationToken).ConfigureAwait(false) is { } plan)
         {
             // The gateway hook: only now, with the user proven, is a backend contacted. The session outlives the
             // handshake deadline, the minimum data rate and the unauthenticated-connection caps.
-            await EndAsync(AuditOutcome.Success, NtStatus.Success, $"authenticated; relaying to {plan.Backend}", TimeSpan.Zero).ConfigureAwait(false);
+            await EndAsync(AuditOutcome.Success, NtStatus.Success, $"authenticated with {credSsp.PackageName}; relaying to {plan.Backend}", TimeSpan.Zero).ConfigureAwait(false);
             _handshakeDeadline?.CancelAfter(Timeout.InfiniteTimeSpan);
             _guarded!.Enabled = false;
             ReleaseUnauthenticated();
@@ -356,7 +376,7 @@ public sealed class FrontDoorConnection : IAsyncDisposable
             return;
         }
 
-        await EndAsync(AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured", TimeSpan.Zero).ConfigureAwait(false);
+        await EndAsync(AuditOutcome.Success, NtStatus.Success, $"authenticated with {credSsp.PackageName}; no backend configured", TimeSpan.Zero).ConfigureAwait(false);
 
         // Authenticated: the connection no longer counts against the pre-authentication limits.
         ReleaseUnauthenticated();

@@ -113,6 +113,9 @@ internal sealed class FrontDoorContext
 
     public IRandomSource Random { get; }
 
+    /// <summary>The Kerberos acceptor (keytab), or null when only NTLM is accepted.</summary>
+    public KerberosAcceptance? Kerberos { get; init; }
+
     /// <summary>The relay to backends, or null when the gateway is not in use.</summary>
     public Gateway.GatewayRelay? Gateway { get; }
 
@@ -121,6 +124,7 @@ internal sealed class FrontDoorContext
         ServerPublicKey = _publicKey,
         MaxVersion = Options.MaxCredSspVersion,
         AllowEncryptionOracle = Options.AllowEncryptionOracle,
+        Kerberos = Kerberos is { } kerberos ? kerberos.CreateContext : null,
         Ntlm = new NtlmServerOptions
         {
             NbComputerName = LocalNames.NetBiosName,

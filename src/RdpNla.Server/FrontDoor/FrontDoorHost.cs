@@ -71,6 +71,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
         X509Certificate2? certificate = null;
         FrontDoorMetrics? metrics = null;
+        KerberosAcceptance? kerberos = null;
         try
         {
             LocalDomainNames localNames = options.ComputerName is null
@@ -88,7 +89,13 @@ public sealed class FrontDoorHost : IAsyncDisposable
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
             metrics = new FrontDoorMetrics();
             Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
-            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway);
+            kerberos = KerberosAcceptance.Create(options.Kerberos);
+            if (kerberos is not null)
+            {
+                FrontDoorLog.KerberosReady(logger, kerberos.ServicePrincipal, options.Kerberos.Keytab!, kerberos.Realm);
+            }
+
+            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { Kerberos = kerberos };
             var server = new FrontDoorServer(context);
             server.Start();
             PrometheusEndpoint? prometheus = null;
@@ -104,6 +111,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         {
             certificate?.Dispose();
             metrics?.Dispose();
+            kerberos?.Dispose();
             await database.DisposeAsync().ConfigureAwait(false);
             throw;
         }

@@ -58,6 +58,9 @@ public sealed class FrontDoorOptions
     /// <summary>The gateway: where authenticated users are relayed (docs/gateway.md).</summary>
     public Gateway.GatewayOptions Gateway { get; set; } = new();
 
+    /// <summary>Kerberos in CredSSP (docs/kerberos.md): keytab, service principal, realm of local users.</summary>
+    public KerberosOptions Kerberos { get; set; } = new();
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -112,6 +115,7 @@ public sealed class FrontDoorOptions
 
         errors.AddRange(Limits.Validate());
         errors.AddRange(Gateway.Validate());
+        errors.AddRange(Kerberos.Validate());
         return errors;
     }
 }
