@@ -101,6 +101,9 @@ internal static unsafe partial class GssNative
     [LibraryImport(Library, EntryPoint = "gss_acquire_cred_with_password")]
     public static partial uint AcquireCredWithPassword(uint* minor, IntPtr name, GssBuffer* password, uint timeRequired, GssOidSet* mechanisms, int usage, IntPtr* credential, IntPtr actualMechanisms, IntPtr timeReceived);
 
+    [LibraryImport(Library, EntryPoint = "gss_inquire_cred")]
+    public static partial uint InquireCred(uint* minor, IntPtr credential, IntPtr* name, uint* lifetime, int* usage, IntPtr mechanisms);
+
     [LibraryImport(Library, EntryPoint = "gss_release_cred")]
     public static partial uint ReleaseCred(uint* minor, IntPtr* credential);
 

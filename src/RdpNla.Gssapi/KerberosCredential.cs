@@ -24,6 +24,32 @@ public sealed unsafe class KerberosCredential : IDisposable
 
     internal IntPtr Handle => _handle;
 
+    /// <summary>The credential's principal (e.g. <c>alice@LAB.TEST</c> for a ticket cache); null when it has none (a keytab for any principal).</summary>
+    public string? PrincipalName
+    {
+        get
+        {
+            uint minor;
+            IntPtr name;
+            uint lifetime;
+            int usage;
+            if (IsError(InquireCred(&minor, _handle, &name, &lifetime, &usage, IntPtr.Zero)) || name == IntPtr.Zero)
+            {
+                return null;
+            }
+
+            try
+            {
+                var buffer = default(GssBuffer);
+                return IsError(DisplayName(&minor, name, &buffer, IntPtr.Zero)) ? null : Encoding.UTF8.GetString(TakeBuffer(ref buffer));
+            }
+            finally
+            {
+                ReleaseImportedName(name);
+            }
+        }
+    }
+
     /// <summary>
     /// Acceptor credentials from <paramref name="keytabPath"/> (MIT's gss_acquire_cred_from with a "keytab" store). With
     /// <paramref name="servicePrincipal"/> null, any principal in the keytab is accepted.

@@ -94,7 +94,7 @@ internal static class LoginCommand
     public static Command Create()
     {
         var target = new Argument<string>("HOST[:PORT]") { Description = "The RDP server (port 3389 by default; [IPV6]:PORT for IPv6)." };
-        var user = new Option<string>("--user", "-u") { Description = "The user, as USER or DOMAIN\\USER.", Required = true, HelpName = "[DOMAIN\\]USER" };
+        var user = new Option<string>("--user", "-u") { Description = "The user, as USER or DOMAIN\\USER (with --auth kerberos: default the credential cache's principal).", HelpName = "[DOMAIN\\]USER" };
         var domain = new Option<string?>("--domain", "-d") { Description = "The domain (instead of DOMAIN\\ in --user).", HelpName = "DOMAIN" };
         var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from the first line of standard input." };
         var password = new Option<string?>("--password", "-p") { Description = "The password on the command line (visible to other users of this machine; prefer --password-stdin).", HelpName = "PASS" };
@@ -107,11 +107,13 @@ internal static class LoginCommand
             HelpName = "0|1|2",
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (result, ntstatus, and every observation)." };
+        var auth = KerberosLogin.AuthOption();
+        var spn = KerberosLogin.SpnOption();
         var certificate = new ClientCertificateOptions();
 
         var command = new Command("login", "Authenticate with NLA (CredSSP) without opening a session, and report exactly what the server answered. Exit code 0 only when the server proved the password.")
         {
-            target, user, domain, passwordStdin, password, timeout, maxVersion, oracle, json,
+            target, user, domain, passwordStdin, password, timeout, maxVersion, oracle, json, auth, spn,
         };
         foreach (Option option in certificate.All)
         {
@@ -126,7 +128,10 @@ internal static class LoginCommand
                 throw new CliException($"bad target: {problem}");
             }
 
-            (string userName, string domainName) = SplitUser(parse.GetValue(user)!, parse.GetValue(domain));
+            NlaAuthentication authentication = KerberosLogin.Parse(parse.GetValue(auth));
+            string? servicePrincipal = parse.GetValue(spn);
+            string? givenUser = parse.GetValue(user);
+            KerberosLogin.Validate(authentication, host, servicePrincipal, givenUser);
             double seconds = parse.GetValue(timeout);
             if (seconds is <= 0 or > 3600 || double.IsNaN(seconds))
             {
@@ -158,7 +163,18 @@ internal static class LoginCommand
                 await error.WriteLineAsync("warning: a password given with -p is visible to other users of this machine (ps, /proc) and may stay in the shell history; use --password-stdin");
             }
 
-            NlaCredentials credentials = ReadCredentials(userName, domainName, commandLinePassword, fromStdin, error, $"rdpnla login {parse.GetValue(target)} -u {parse.GetValue(user)}");
+            NlaCredentials credentials;
+            if (authentication == NlaAuthentication.Kerberos && !fromStdin && commandLinePassword is null)
+            {
+                credentials = KerberosLogin.FromCredentialCache();
+            }
+            else
+            {
+                (string givenName, string givenDomain) = SplitUser(givenUser ?? throw new CliException("a password for Kerberos needs --user USER@REALM"), parse.GetValue(domain));
+                credentials = ReadCredentials(givenName, givenDomain, commandLinePassword, fromStdin, error, $"rdpnla login {parse.GetValue(target)} -u {givenUser}");
+            }
+
+            string userName = credentials.UserName;
             NlaClientResult result;
             using (credentials)
             {
@@ -174,6 +190,8 @@ internal static class LoginCommand
                         MaxCredSspVersion = version,
                         AllowEncryptionOracle = (EncryptionOraclePolicy)oracleValue,
                         StopAfter = NlaClientStage.Authentication,
+                        Authentication = authentication,
+                        ServicePrincipal = servicePrincipal,
                     },
                     cancellationToken);
             }
@@ -300,7 +318,12 @@ internal static class LoginCommand
 
         if (result.CredSsp is { ServerVersion: > 0 } credSsp)
         {
-            await output.WriteLineAsync($"credssp: server version {credSsp.ServerVersion}, client version {credSsp.ClientVersion}");
+            await output.WriteLineAsync($"credssp: server version {credSsp.ServerVersion}, client version {credSsp.ClientVersion}, package {credSsp.Package}");
+            if (credSsp.KerberosFallbackReason is { } fallback)
+            {
+                await output.WriteLineAsync($"kerberos: not used ({fallback})");
+            }
+
             if (credSsp.Ntlm is { } ntlm)
             {
                 await output.WriteLineAsync($"ntlm: {ClientCommandSupport.NtlmText(ntlm)}");
@@ -351,6 +374,8 @@ internal static class LoginCommand
                 ["client_version"] = credSsp.ClientVersion,
                 ["server_binding_verified"] = credSsp.ServerBindingVerified,
                 ["credentials_sent"] = credSsp.CredentialsSent,
+                ["package"] = credSsp.Package,
+                ["kerberos_fallback"] = credSsp.KerberosFallbackReason,
                 ["ntlm"] = ClientCommandSupport.NtlmJson(credSsp.Ntlm),
             } : null,
             ["early_user_authorization"] = result.EarlyAuthorization?.Name,

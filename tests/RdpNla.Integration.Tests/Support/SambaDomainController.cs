@@ -97,8 +97,9 @@ public sealed class SambaDomainController : IAsyncLifetime
             $"\tncalrpc dir = {Path.Combine(Directory, "ncalrpc")}",
             $"\twinbindd socket directory = {Path.Combine(run, "winbindd")}",
             $"\tlog file = {Path.Combine(Directory, "samba.log")}");
-        string provisioned = await File.ReadAllTextAsync(conf);
-        await File.WriteAllTextAsync(conf, provisioned.Replace("[global]", settings, StringComparison.Ordinal));
+        // Provisioning writes its own "server services" (every AD service, RPC on port 135 included): ours replaces it.
+        IEnumerable<string> provisioned = (await File.ReadAllLinesAsync(conf)).Where(line => !line.TrimStart().StartsWith("server services", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(conf, string.Join('\n', provisioned).Replace("[global]", settings, StringComparison.Ordinal) + "\n");
 
         await SambaToolAsync(conf, "user", "add", "alice", AlicePassword);
         await SambaToolAsync(conf, "user", "add", "rdpgw", ServicePassword);
@@ -133,7 +134,12 @@ public sealed class SambaDomainController : IAsyncLifetime
         string script = $"if [ -d /run/samba ]; then mount --bind '{run}' /run/samba || exit 1; fi; exec samba --foreground --no-process-group -M single -s '{conf}'";
         _samba = ExternalProcess.Start("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], new Dictionary<string, string> { ["KRB5_CONFIG"] = Krb5Config }, _output);
         bool listening = await PeerPorts.WaitForListenerAsync(KdcPort, TimeSpan.FromSeconds(60), () => _samba.HasExited);
-        Assert.True(listening, $"the Samba KDC did not listen on {KdcPort}:\n{Output}");
+        if (!listening)
+        {
+            string log = Path.Combine(Directory, "samba.log");
+            string exit = _samba.HasExited ? $"exited with {_samba.ExitCode}" : "still running";
+            Assert.Fail($"the Samba KDC did not listen on {KdcPort} (samba {exit}):\n{Output}\n{(File.Exists(log) ? await File.ReadAllTextAsync(log) : "(no samba.log)")}");
+        }
 
         await RunAsync("kinit", [$"alice@{Realm}"], AlicePassword + "\n", ClientEnvironment());
         await RunAsync("kvno", [$"{ServicePrincipal}@{Realm}"], null, ClientEnvironment());

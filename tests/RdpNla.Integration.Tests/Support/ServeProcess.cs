@@ -71,7 +71,7 @@ public sealed class ServeProcess : IAsyncDisposable
     }
 
     /// <summary>The muxer of the runtime running the tests (<c>ROOT/shared/Microsoft.NETCore.App/VERSION/</c> → <c>ROOT/dotnet</c>).</summary>
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         string host = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", "..", "dotnet"));
         return File.Exists(host) ? host : "dotnet";
