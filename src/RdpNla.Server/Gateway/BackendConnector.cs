@@ -334,11 +334,42 @@ internal sealed class BackendConnector
     private static bool FixedTimeEquals(string a, string b) =>
         CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(a), System.Text.Encoding.ASCII.GetBytes(b));
 
+    /// <summary>
+    /// A Kerberos ticket-granting ticket for the injected user, requested from the KDC with the injected password
+    /// (Gateway:BackendAuthentication negotiate or kerberos); null for NTLM, or when negotiate cannot get one.
+    /// </summary>
+    private Gssapi.KerberosCredential? RequestTicket(BackendCredentials credentials, string password, bool kerberosOnly)
+    {
+        if (string.Equals(_options.BackendAuthentication, "ntlm", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        string realm = _options.BackendKerberosRealm ?? credentials.Domain.ToUpperInvariant();
+        string principal = credentials.UserName.Contains('@', StringComparison.Ordinal) || realm.Length == 0 ? credentials.UserName : $"{credentials.UserName}@{realm}";
+        try
+        {
+            return Gssapi.KerberosCredential.ForInitiatorWithPassword(principal, password);
+        }
+        catch (Gssapi.GssException ex) when (!kerberosOnly)
+        {
+            GatewayLog.KerberosFallback(_logger, principal, ex.Message);
+            return null;
+        }
+        catch (Gssapi.GssException ex)
+        {
+            throw new BackendFailureException(BackendFailureKind.CredentialsRejected, $"Kerberos: {ex.Message}");
+        }
+    }
+
     private async Task AuthenticateAsync(SslStream tls, byte[] publicKey, BackendAddress backend, BackendCredentials credentials, SecurityProtocols selected, CancellationToken cancellationToken)
     {
         // CredSspClientContext takes the password as a string (it encodes TSPasswordCreds itself); that string is the
         // only copy outside wiped buffers and lives until collected.
         string password = System.Text.Encoding.Unicode.GetString(credentials.PasswordUtf16);
+        bool kerberosOnly = string.Equals(_options.BackendAuthentication, "kerberos", StringComparison.OrdinalIgnoreCase);
+        using Gssapi.KerberosCredential? ticket = RequestTicket(credentials, password, kerberosOnly);
+        using Gssapi.KerberosContext? kerberos = ticket is null ? null : Gssapi.KerberosContext.CreateInitiator(_options.BackendServicePrincipal ?? $"TERMSRV/{backend.Host}", ticket);
         using var context = new CredSspClientContext(
             new CredSspClientOptions
             {
@@ -352,6 +383,8 @@ internal sealed class BackendConnector
                     TimeProvider = _timeProvider,
                     RandomSource = _random,
                 },
+                Kerberos = kerberos,
+                KerberosOnly = kerberosOnly,
             },
             _random);
         NlaStatus status;

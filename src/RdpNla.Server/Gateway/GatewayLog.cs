@@ -64,4 +64,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2020, LogLevel.Warning, "Backend {Backend} is not pinned: Gateway:CertificateValidation=Pinned needs Gateway:PinnedCertificates:{Backend}; got SHA-256 {Actual}; disconnecting the client")]
     public static partial void CertificateNotPinned(ILogger logger, string backend, string actual);
+
+    [LoggerMessage(2030, LogLevel.Information, "No Kerberos ticket for {Principal} ({Reason}); the backend leg uses NTLM (Gateway:BackendAuthentication=negotiate)")]
+    public static partial void KerberosFallback(ILogger logger, string principal, string reason);
 }

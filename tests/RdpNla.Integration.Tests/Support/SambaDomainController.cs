@@ -24,7 +24,8 @@ public sealed class SambaDomainController : IAsyncLifetime
 {
     public const string Realm = "LAB.TEST";
     public const string ServicePrincipal = "TERMSRV/rdpgw.lab.test";
-    public const string AlicePassword = "Al1ce!Pass-krb";
+    /// <summary>alice's domain password: the gateway test client's, so a gateway can request her ticket with what it delegates.</summary>
+    public const string AlicePassword = Gateway.GatewayTestClient.Password;
     private const string AdminPassword = "Adm1n!Pass-krb";
     private const string ServicePassword = "Svc!Pass-krb-1234";
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(120);
