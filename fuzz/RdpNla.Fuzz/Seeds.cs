@@ -106,6 +106,32 @@ internal static class Seeds
             }
         }
 
+        // Kerberos at our boundary: a raw Kerberos initial token, then SPNEGO with Kerberos first and it as optimistic
+        // token; pubKeyAuth and authInfo behind the 60-byte trailer of the scripted mechanism (KerberosServer).
+        byte[] apReq = [0x60, 0x0B, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x12, 0x01, 0x02, 0x02];
+        foreach (bool spnego in (bool[])[false, true])
+        {
+            byte[] nonce = new byte[CredSspBinding.ClientNonceSize];
+            byte[] token = spnego ? new NegTokenInit([SpnegoOids.MsKerberos, SpnegoOids.Kerberos, SpnegoOids.Ntlm], mechToken: apReq).Encode() : apReq;
+            using TsCredentials credentials = TsCredentials.ForPassword("LAB.TEST", "alice", "S3cret!");
+            byte[][] conversation =
+            [
+                new TsRequest { Version = 6, NegoTokens = [token], ClientNonce = nonce }.Encode(),
+                new TsRequest { Version = 6, PubKeyAuth = [.. new byte[60], .. CredSspBinding.ComputeClientServerHash(nonce, CredSspServer.ServerPublicKey)], ClientNonce = nonce }.Encode(),
+                new TsRequest { Version = 6, AuthInfo = [.. new byte[60], .. credentials.Encode()] }.Encode(),
+            ];
+            var input = new List<byte> { 0x40 };
+            foreach (byte[] request in conversation)
+            {
+                input.Add((byte)(request.Length >> 8));
+                input.Add((byte)request.Length);
+                input.AddRange(request);
+            }
+
+            Add("kerberos-server", [.. input]);
+            Add("spnego", token);
+        }
+
         // 3. Write them out: one directory per target, files named after their content.
         int total = 0;
         foreach ((string target, List<byte[]> inputs) in corpus)

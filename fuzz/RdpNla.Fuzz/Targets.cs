@@ -30,6 +30,7 @@ internal static class Targets
         ["ntlm-authenticate"] = NtlmAuthenticate,
         ["avpairs"] = AvPairs,
         ["credssp-server"] = CredSspServer.Run,
+        ["kerberos-server"] = KerberosServer.Run,
     };
 
     /// <summary>

@@ -29,10 +29,12 @@ internal static partial class BenchCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds allowed for one handshake or connect (default 10).", DefaultValueFactory = _ => 10, HelpName = "S" };
         var tls = new Option<string>("--tls") { Description = "TLS versions to offer: 1.2, 1.3 or any (default any: the server picks, normally 1.3).", DefaultValueFactory = _ => "any", HelpName = "1.2|1.3|any" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object with every figure." };
+        var auth = KerberosLogin.AuthOption();
+        var spn = KerberosLogin.SpnOption();
 
         var command = new Command("bench", "Load-test an NLA server: closed-loop full handshakes (X.224, TLS, CredSSP; success only when the server proved the password) with handshakes/s and latency percentiles; optionally hold idle and slowloris connections against a loopback server.")
         {
-            target, user, domain, connections, duration, count, idle, slowloris, slowInterval, noReconnect, sources, timeout, tls, json,
+            target, user, domain, connections, duration, count, idle, slowloris, slowInterval, noReconnect, sources, timeout, tls, json, auth, spn,
         };
         password.AddTo(command);
 
@@ -90,7 +92,14 @@ internal static partial class BenchCommand
             }
 
             NlaCredentials? credentials = null;
-            if (workers > 0)
+            NlaAuthentication authentication = KerberosLogin.Parse(parse.GetValue(auth));
+            KerberosLogin.Validate(authentication, host, parse.GetValue(spn), parse.GetValue(user) ?? (workers > 0 ? null : string.Empty));
+            if (workers > 0 && authentication == NlaAuthentication.Kerberos && !password.HasSource(parse))
+            {
+                // Every handshake gets its service ticket from the credential cache (KRB5CCNAME), as login does.
+                credentials = KerberosLogin.FromCredentialCache();
+            }
+            else if (workers > 0)
             {
                 string? userText = parse.GetValue(user) ?? throw new CliException("--user is required to run handshakes (--connections above 0)");
                 PasswordSource source = password.GetSource(parse, CliConsole.Current);
@@ -104,6 +113,8 @@ internal static partial class BenchCommand
                 Port = port,
                 Connections = workers,
                 Credentials = credentials,
+                Authentication = authentication,
+                ServicePrincipal = parse.GetValue(spn),
                 Duration = TimeSpan.FromSeconds(seconds),
                 MaxHandshakes = parse.GetValue(count),
                 Idle = idleCount,

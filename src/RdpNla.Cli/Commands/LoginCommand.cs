@@ -89,7 +89,7 @@ internal static class LoginCommand
     public static Command Create()
     {
         var target = new Argument<string>("HOST[:PORT]") { Description = "The RDP server (port 3389 by default; [IPV6]:PORT for IPv6)." };
-        var user = new Option<string>("--user", "-u") { Description = "The user, as USER or DOMAIN\\USER.", Required = true, HelpName = "[DOMAIN\\]USER" };
+        var user = new Option<string>("--user", "-u") { Description = "The user, as USER or DOMAIN\\USER (with --auth kerberos: default the credential cache's principal).", HelpName = "[DOMAIN\\]USER" };
         var domain = new Option<string?>("--domain", "-d") { Description = "The domain (instead of DOMAIN\\ in --user).", HelpName = "DOMAIN" };
         var password = new PasswordOptions();
         var timeout = new Option<double>("--timeout") { Description = "Seconds for the whole attempt (default 10).", DefaultValueFactory = _ => 10, HelpName = "S" };
@@ -101,11 +101,13 @@ internal static class LoginCommand
             HelpName = "0|1|2",
         };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (result, ntstatus, and every observation)." };
+        var auth = KerberosLogin.AuthOption();
+        var spn = KerberosLogin.SpnOption();
         var certificate = new ClientCertificateOptions();
 
         var command = new Command("login", "Authenticate with NLA (CredSSP) without opening a session, and report exactly what the server answered. Exit code 0 only when the server proved the password.")
         {
-            target, user, domain, timeout, maxVersion, oracle, json,
+            target, user, domain, timeout, maxVersion, oracle, json, auth, spn,
         };
         password.AddTo(command);
         foreach (Option option in certificate.All)
@@ -121,7 +123,10 @@ internal static class LoginCommand
                 throw new CliException($"bad target: {problem}");
             }
 
-            (string userName, string domainName) = SplitUser(parse.GetValue(user)!, parse.GetValue(domain));
+            NlaAuthentication authentication = KerberosLogin.Parse(parse.GetValue(auth));
+            string? servicePrincipal = parse.GetValue(spn);
+            string? givenUser = parse.GetValue(user);
+            KerberosLogin.Validate(authentication, host, servicePrincipal, givenUser);
             double seconds = parse.GetValue(timeout);
             if (seconds is <= 0 or > 3600 || double.IsNaN(seconds))
             {
@@ -140,9 +145,20 @@ internal static class LoginCommand
                 throw new CliException("--allow-encryption-oracle must be 0, 1 or 2");
             }
 
-            PasswordSource source = password.GetSource(parse, CliConsole.Current);
             ServerCertificatePolicy policy = certificate.GetPolicy(parse, error);
-            NlaCredentials credentials = PasswordInput.ReadCredentials(CliConsole.Current, error, source, userName, domainName, $"rdpnla login {parse.GetValue(target)} -u {parse.GetValue(user)}");
+            NlaCredentials credentials;
+            if (authentication == NlaAuthentication.Kerberos && !password.HasSource(parse))
+            {
+                credentials = KerberosLogin.FromCredentialCache();
+            }
+            else
+            {
+                (string givenName, string givenDomain) = SplitUser(givenUser ?? throw new CliException("a password for Kerberos needs --user USER@REALM"), parse.GetValue(domain));
+                PasswordSource source = password.GetSource(parse, CliConsole.Current);
+                credentials = PasswordInput.ReadCredentials(CliConsole.Current, error, source, givenName, givenDomain, $"rdpnla login {parse.GetValue(target)} -u {givenUser}");
+            }
+
+            string userName = credentials.UserName;
             NlaClientResult result;
             using (credentials)
             {
@@ -159,6 +175,8 @@ internal static class LoginCommand
                         AllowEncryptionOracle = (EncryptionOraclePolicy)oracleValue,
                         StopAfter = NlaClientStage.Authentication,
                         AuthorizationPending = () => error.WriteLine($"password verified; waiting for approval (the server holds the connection until it is approved, e.g. on its portal's /approve page; giving up after --timeout {seconds:0.###} s)"),
+                        Authentication = authentication,
+                        ServicePrincipal = servicePrincipal,
                     },
                     cancellationToken);
             }
@@ -234,7 +252,12 @@ internal static class LoginCommand
 
         if (result.CredSsp is { ServerVersion: > 0 } credSsp)
         {
-            await output.WriteLineAsync($"credssp: server version {credSsp.ServerVersion}, client version {credSsp.ClientVersion}");
+            await output.WriteLineAsync($"credssp: server version {credSsp.ServerVersion}, client version {credSsp.ClientVersion}, package {credSsp.Package}");
+            if (credSsp.KerberosFallbackReason is { } fallback)
+            {
+                await output.WriteLineAsync($"kerberos: not used ({fallback})");
+            }
+
             if (credSsp.Ntlm is { } ntlm)
             {
                 await output.WriteLineAsync($"ntlm: {ClientCommandSupport.NtlmText(ntlm)}");
@@ -285,6 +308,8 @@ internal static class LoginCommand
                 ["client_version"] = credSsp.ClientVersion,
                 ["server_binding_verified"] = credSsp.ServerBindingVerified,
                 ["credentials_sent"] = credSsp.CredentialsSent,
+                ["package"] = credSsp.Package,
+                ["kerberos_fallback"] = credSsp.KerberosFallbackReason,
                 ["ntlm"] = ClientCommandSupport.NtlmJson(credSsp.Ntlm),
             } : null,
             ["early_user_authorization"] = result.EarlyAuthorization?.Name,

@@ -56,6 +56,9 @@ internal static class ServeCommand
             Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var keytab = new Option<string?>("--keytab") { Description = "Accept Kerberos (raw or in SPNEGO, next to NTLM) with the keys of this keytab (setting Kerberos:Keytab; docs/kerberos.md). Default: NTLM only." };
+        var servicePrincipal = new Option<string?>("--service-principal") { Description = "Kerberos service principal to accept tickets for, e.g. TERMSRV/host.example.com (setting Kerberos:ServicePrincipal). Default: the keytab's first TERMSRV/ principal." };
+        var kerberosRealm = new Option<string?>("--kerberos-realm") { Description = "Realm whose users map to local accounts of the same name, alice@REALM -> alice (setting Kerberos:Realm). Default: the service principal's realm." };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Trace, Debug, Information (default), Warning, Error.",
@@ -64,7 +67,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -108,6 +111,9 @@ internal static class ServeCommand
             Set("Certificate:PfxPath", parse.GetValue(pfx));
             Set("ComputerName", parse.GetValue(computerName));
             Set("DomainName", parse.GetValue(domain));
+            Set("Kerberos:Keytab", parse.GetValue(keytab));
+            Set("Kerberos:ServicePrincipal", parse.GetValue(servicePrincipal));
+            Set("Kerberos:Realm", parse.GetValue(kerberosRealm));
             return await RunAsync(parse.GetValue(config), overrides, parse.GetValue(logLevel), cancellationToken);
         });
         return command;

@@ -57,6 +57,10 @@ public sealed class PasswordOptions
         return parse.GetValue(Stdin) || parse.GetResult(Prompt) is not null;
     }
 
+    /// <summary>Whether a password is given at all: -p, --password-stdin, or RDPNLA_PASSWORD set and not empty.</summary>
+    public bool HasSource(ParseResult parse) =>
+        IsGiven(parse) || !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(PasswordInput.EnvironmentVariable));
+
     /// <summary>
     /// Where the password comes from: --password-stdin or -p when given (one of them at most), else RDPNLA_PASSWORD when
     /// set and not empty, else a prompt.

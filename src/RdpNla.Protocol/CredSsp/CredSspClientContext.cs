@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using RdpNla.Protocol.Negotiate;
 using RdpNla.Protocol.Ntlm;
+using RdpNla.Protocol.Spnego;
 
 namespace RdpNla.Protocol.CredSsp;
 
@@ -17,6 +18,8 @@ public sealed class CredSspClientContext : IDisposable
     private readonly byte[] _publicKey;
     private readonly byte[]? _clientNonce;
     private State _state = State.Initial;
+    private IGssContext? _kerberos;
+    private byte[]? _kerberosMechTypes;
 
     public CredSspClientContext(CredSspClientOptions options, IRandomSource random)
     {
@@ -60,6 +63,12 @@ public sealed class CredSspClientContext : IDisposable
     /// <summary>The server's NTLM CHALLENGE (target names, version, time), once received.</summary>
     public NtlmChallengeMessage? ServerChallenge => _negotiate.Ntlm.ChallengeMessage;
 
+    /// <summary>The security package in use: "Kerberos" or "NTLM".</summary>
+    public string PackageName => _kerberos?.PackageName ?? "NTLM";
+
+    /// <summary>Why Kerberos was not used although a Kerberos context was offered (NTLM ran instead); null otherwise.</summary>
+    public string? KerberosFallbackReason { get; private set; }
+
     /// <summary>True once the server proved it holds the key of the certificate seen in TLS.</summary>
     public bool ServerBindingVerified { get; private set; }
 
@@ -83,6 +92,25 @@ public sealed class CredSspClientContext : IDisposable
 
     private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
+        if (_state == State.Initial && _options.Kerberos is { } kerberos)
+        {
+            GssStepStatus first = kerberos.Step([], out byte[]? apReq);
+            if (first != GssStepStatus.Failed && apReq is not null)
+            {
+                _kerberos = kerberos;
+                return StartKerberos(first, apReq, out status);
+            }
+
+            if (_options.KerberosOnly)
+            {
+                status = Fail(NlaFailureReason.AuthenticationFailed, kerberos.FailureMessage ?? "Kerberos could not start.");
+                return null;
+            }
+
+            // MS-CSSP §3.1.5 note <3>: Kerberos is preferred; NTLM is negotiated when Kerberos is not possible.
+            KerberosFallbackReason = kerberos.FailureMessage ?? "Kerberos produced no token";
+        }
+
         if (_state == State.Initial)
         {
             byte[]? negotiate = _negotiate.GetOutgoingBlob([], out NlaStatus negotiateStatus);
@@ -144,6 +172,7 @@ public sealed class CredSspClientContext : IDisposable
 
         return _state switch
         {
+            State.AwaitingChallenge when _kerberos is not null => OnKerberosReply(response, out status),
             State.AwaitingChallenge => OnChallenge(response, out status),
             State.AwaitingPubKeyAuth => OnServerPubKeyAuth(response, out status),
             _ => throw new InvalidOperationException($"Unexpected state {_state}."),
@@ -175,9 +204,101 @@ public sealed class CredSspClientContext : IDisposable
         return Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [authenticate], PubKeyAuth = pubKeyAuth, ClientNonce = _clientNonce });
     }
 
+    private byte[]? StartKerberos(GssStepStatus first, byte[] apReq, out NlaStatus status)
+    {
+        // Windows clients send Kerberos only inside SPNEGO (MS-CSSP §2.2.1.1 note <7>); RFC 4178 §4.2.1: Kerberos as the
+        // only (so preferred) mechanism, the AP-REQ as optimistic token.
+        var init = new NegTokenInit([SpnegoOids.Kerberos], mechToken: apReq);
+        _kerberosMechTypes = init.MechTypesEncoding;
+        byte[] token = init.Encode();
+
+        if (first == GssStepStatus.Completed)
+        {
+            // No AP-REP expected: the binding travels with the only token (MS-CSSP §3.1.5 step 2).
+            return SendPubKeyAuth(token, out status);
+        }
+
+        _state = State.AwaitingChallenge;
+        status = NlaStatus.ContinueNeeded;
+        return Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [token], ClientNonce = _clientNonce });
+    }
+
+    private byte[]? OnKerberosReply(TsRequest response, out NlaStatus status)
+    {
+        if (response.NegoTokens.Count == 0)
+        {
+            throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The server's TSRequest carries no Kerberos token.", "MS-CSSP §3.1.5 step 2");
+        }
+
+        byte[] token;
+        byte[]? serverMic;
+        {
+            NegTokenResp reply = NegTokenResp.Decode(response.NegoTokens[0]);
+            if (reply.State == NegState.Reject)
+            {
+                status = Fail(NlaFailureReason.PeerReportedFailure, "The server rejected Kerberos in SPNEGO.");
+                return null;
+            }
+
+            if (reply.SupportedMech is { } mech && mech is not (SpnegoOids.Kerberos or SpnegoOids.MsKerberos))
+            {
+                status = Fail(NlaFailureReason.UnsupportedMechanism, $"The server selected mechanism {mech}, not Kerberos (no keytab for this SPN on the server?).");
+                return null;
+            }
+
+            if (reply.ResponseToken is null)
+            {
+                throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "SPNEGO NegTokenResp carries no Kerberos AP-REP.", "RFC 4178 §4.2.2");
+            }
+
+            token = reply.ResponseToken;
+            serverMic = reply.MechListMic;
+        }
+
+        GssStepStatus step = _kerberos!.Step(token, out byte[]? next);
+        if (step == GssStepStatus.Failed)
+        {
+            status = Fail(NlaFailureReason.AuthenticationFailed, _kerberos.FailureMessage ?? "The server's Kerberos answer was refused.");
+            return null;
+        }
+
+        if (step == GssStepStatus.ContinueNeeded)
+        {
+            status = NlaStatus.ContinueNeeded;
+            return Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [new NegTokenResp { ResponseToken = next }.Encode()], ClientNonce = _clientNonce });
+        }
+
+        // The AP-REP verified: the server holds the service key (mutual authentication, RFC 4120 §3.2.5).
+        if (serverMic is not null && !_kerberos.VerifyMic(_kerberosMechTypes, serverMic))
+        {
+            status = Fail(NlaFailureReason.IntegrityCheckFailed, "The server's SPNEGO mechListMIC does not verify.");
+            return null;
+        }
+
+        return SendPubKeyAuth(null, out status);
+    }
+
+    private byte[]? SendPubKeyAuth(byte[]? lastToken, out NlaStatus status)
+    {
+        byte[] binding = CredSspVersion.UsesHashBinding(NegotiatedVersionOrOwn)
+            ? CredSspBinding.ComputeClientServerHash(_clientNonce!, _publicKey)
+            : (byte[])_publicKey.Clone();
+        byte[] pubKeyAuth = _kerberos!.Wrap(binding);
+        _state = State.AwaitingPubKeyAuth;
+        status = NlaStatus.ContinueNeeded;
+        return Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = lastToken is null ? [] : [lastToken], PubKeyAuth = pubKeyAuth, ClientNonce = _clientNonce });
+    }
+
+    /// <summary>Before the server's first TSRequest, our own version decides the binding (the server answers in kind).</summary>
+    private int NegotiatedVersionOrOwn => ServerVersion == 0 ? _options.MaxVersion : NegotiatedVersion;
+
+    private byte[] Wrap(ReadOnlySpan<byte> message) => _kerberos is { } kerberos ? kerberos.Wrap(message) : _negotiate.SessionSecurity!.Wrap(message);
+
+    private byte[] Unwrap(ReadOnlySpan<byte> token) => _kerberos is { } kerberos ? kerberos.Unwrap(token) : _negotiate.SessionSecurity!.Unwrap(token);
+
     private byte[]? OnServerPubKeyAuth(TsRequest response, out NlaStatus status)
     {
-        if (_negotiate.AwaitingServerMechListMic)
+        if (_kerberos is null && _negotiate.AwaitingServerMechListMic)
         {
             if (response.NegoTokens.Count == 0)
             {
@@ -198,8 +319,7 @@ public sealed class CredSspClientContext : IDisposable
             throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The server's TSRequest carries no pubKeyAuth.", "MS-CSSP §3.1.5 step 4");
         }
 
-        NtlmSessionSecurity session = _negotiate.SessionSecurity!;
-        byte[] received = session.Unwrap(response.PubKeyAuth);
+        byte[] received = Unwrap(response.PubKeyAuth);
         try
         {
             byte[] expected = CredSspVersion.UsesHashBinding(NegotiatedVersion)
@@ -234,7 +354,7 @@ public sealed class CredSspClientContext : IDisposable
         byte[] credentials = delegated.Encode();
         try
         {
-            return Encode(new TsRequest { Version = _options.MaxVersion, AuthInfo = session.Wrap(credentials), ClientNonce = _clientNonce });
+            return Encode(new TsRequest { Version = _options.MaxVersion, AuthInfo = Wrap(credentials), ClientNonce = _clientNonce });
         }
         finally
         {

@@ -1,3 +1,4 @@
+using RdpNla.Protocol.Negotiate;
 using RdpNla.Protocol.Ntlm;
 
 namespace RdpNla.Protocol.CredSsp;
@@ -39,4 +40,15 @@ public sealed class CredSspClientOptions
     /// <see cref="NtlmClientOptions.NtOwfV1"/>). The caller owns the memory and keeps it intact until the exchange completes.
     /// </summary>
     public ReadOnlyMemory<byte>? DelegatedPasswordUtf16 { get; init; }
+
+    /// <summary>
+    /// A Kerberos initiator context for the server's SPN (the host's GSSAPI with its ticket cache). When its first step
+    /// yields an AP-REQ, CredSSP runs over Kerberos inside SPNEGO (as Windows clients send it); when it cannot
+    /// (no ticket for the target), NTLM runs instead unless <see cref="KerberosOnly"/>. The context owns no
+    /// credentials of this object; the caller disposes it.
+    /// </summary>
+    public IGssContext? Kerberos { get; init; }
+
+    /// <summary>Fail instead of falling back to NTLM when Kerberos cannot start (<c>--auth kerberos</c>).</summary>
+    public bool KerberosOnly { get; init; }
 }

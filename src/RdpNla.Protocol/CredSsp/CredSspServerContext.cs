@@ -27,6 +27,8 @@ public sealed class CredSspServerContext : IDisposable
     private byte[]? _heldReply;
     private State _stateAfterRecord;
     private NtStatus? _recordStatus;
+    private byte[]? _kerberosReply;
+    private bool _kerberosAccountAccepted;
 
     public CredSspServerContext(CredSspServerOptions options)
     {
@@ -34,7 +36,7 @@ public sealed class CredSspServerContext : IDisposable
         CredSspVersion.ValidateConfigured(options.MaxVersion, nameof(options));
         _options = options;
         _publicKey = options.ServerPublicKey.ToArray();
-        _negotiate = new NegotiateServerContext(options.Ntlm);
+        _negotiate = new NegotiateServerContext(options.Ntlm, options.Kerberos);
     }
 
     private enum State
@@ -43,6 +45,7 @@ public sealed class CredSspServerContext : IDisposable
         AwaitingAuthenticate,
         AwaitingCredential,
         AwaitingLogonRecord,
+        AwaitingKerberosAccount,
         AwaitingPubKeyAuth,
         AwaitingAuthInfo,
         Completed,
@@ -58,17 +61,29 @@ public sealed class CredSspServerContext : IDisposable
     /// <summary>True when the client wrapped NTLM in SPNEGO.</summary>
     public bool IsSpnego => _negotiate.IsSpnego;
 
-    /// <summary>The user name the client authenticated as (from the NTLM AUTHENTICATE), as sent.</summary>
-    public string? UserName => _negotiate.Ntlm.UserName;
+    /// <summary>
+    /// The user name the client authenticated as: from the NTLM AUTHENTICATE as sent, or the Kerberos ticket's client
+    /// principal without its realm.
+    /// </summary>
+    public string? UserName => _negotiate.IsKerberos ? PrincipalPart(user: true) : _negotiate.Ntlm.UserName;
 
-    /// <summary>The domain name the client authenticated with, as sent (may be empty or ".").</summary>
-    public string? DomainName => _negotiate.Ntlm.DomainName;
+    /// <summary>The domain name the client authenticated with, as sent (may be empty or "."); for Kerberos the principal's realm.</summary>
+    public string? DomainName => _negotiate.IsKerberos ? PrincipalPart(user: false) : _negotiate.Ntlm.DomainName;
 
-    /// <summary>The client's workstation name, as sent.</summary>
-    public string? Workstation => _negotiate.Ntlm.Workstation;
+    /// <summary>The client's workstation name, as sent (NTLM only).</summary>
+    public string? Workstation => _negotiate.IsKerberos ? null : _negotiate.Ntlm.Workstation;
 
-    /// <summary>True when the client proved knowledge of the password, even if the account was then refused.</summary>
-    public bool PasswordVerified => _negotiate.Ntlm.PasswordVerified;
+    /// <summary>The Kerberos ticket's client principal (e.g. <c>alice@LAB.TEST</c>); null for NTLM.</summary>
+    public string? KerberosPrincipal => _negotiate.KerberosPrincipal;
+
+    /// <summary>The security package that authenticated the client: "Kerberos" or "NTLM".</summary>
+    public string PackageName => _negotiate.PackageName;
+
+    /// <summary>
+    /// True when the client proved its identity (NTLM: knowledge of the password; Kerberos: a valid service ticket),
+    /// even if the account was then refused.
+    /// </summary>
+    public bool PasswordVerified => _negotiate.IsKerberos ? _negotiate.KerberosPrincipal is not null : _negotiate.Ntlm.PasswordVerified;
 
     /// <summary>The credentials the client delegated (TSPasswordCreds), once <see cref="NlaStatus.Completed"/>.</summary>
     public TsPasswordCreds? DelegatedCredentials { get; private set; }
@@ -85,6 +100,15 @@ public sealed class CredSspServerContext : IDisposable
     public void ProvideCredential(NtlmCredentialLookup lookup)
     {
         ArgumentNullException.ThrowIfNull(lookup);
+        if (_state == State.AwaitingKerberosAccount)
+        {
+            // The ticket already proved the identity; the account store only says whether this user may log on.
+            FailureStatus = lookup.Kind == NtlmCredentialLookup.LookupKind.NotFound ? NtStatus.LogonFailure : lookup.Status;
+            _kerberosAccountAccepted = FailureStatus == NtStatus.Success;
+            lookup.Clear();
+            return;
+        }
+
         if (_state != State.AwaitingCredential)
         {
             throw new InvalidOperationException("No credential lookup is pending.");
@@ -138,6 +162,24 @@ public sealed class CredSspServerContext : IDisposable
 
     private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
+        if (_state == State.AwaitingKerberosAccount)
+        {
+            if (!incoming.IsEmpty)
+            {
+                throw new InvalidOperationException("Call ProvideCredential, then GetOutgoingBlob with no input.");
+            }
+
+            if (!_kerberosAccountAccepted)
+            {
+                string reason = FailureStatus == NtStatus.LogonFailure
+                    ? $"The Kerberos principal {KerberosPrincipal} has no usable local account."
+                    : $"The account of Kerberos principal {KerberosPrincipal} is refused: {NtStatusText.Name(FailureStatus)}.";
+                return Fail(NlaFailureReason.AuthenticationFailed, reason, FailureStatus, out status);
+            }
+
+            return OnNegotiateCompleted(_kerberosReply, out status);
+        }
+
         if (_state == State.AwaitingCredential)
         {
             if (!incoming.IsEmpty)
@@ -246,29 +288,40 @@ public sealed class CredSspServerContext : IDisposable
                 _state = State.AwaitingCredential;
                 status = NlaStatus.CredentialLookupNeeded;
                 return null;
+            case NlaStatus.Completed when _negotiate.IsKerberos:
+                // The ticket proved who the client is; the host's account policy decides before anything else is sent.
+                _kerberosReply = output;
+                _state = State.AwaitingKerberosAccount;
+                status = NlaStatus.CredentialLookupNeeded;
+                return null;
             case NlaStatus.Completed:
-                if (_pendingPubKeyAuth is { } pubKeyAuth)
-                {
-                    // MS-CSSP §3.1.5 step 2: the client sent its last token together with pubKeyAuth.
-                    _pendingPubKeyAuth = null;
-                    byte[]? answer = AnswerPubKeyAuth(pubKeyAuth, output, out status);
-                    return status == NlaStatus.Failed ? answer : HoldForRecord(answer!, State.AwaitingAuthInfo, out status);
-                }
-
-                // docs/interop.md#spnego-acceptor rule 4: a client (FreeRDP over SPNEGO) may send pubKeyAuth one leg later.
-                if (output is null)
-                {
-                    throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "The client's last NTLM message came without pubKeyAuth.", "MS-CSSP §3.1.5 step 2");
-                }
-
-                return HoldForRecord(Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [output] }), State.AwaitingPubKeyAuth, out status);
+                return OnNegotiateCompleted(output, out status);
             default:
                 return Fail(_negotiate.FailureReason, _negotiate.FailureMessage ?? "Authentication failed.", _negotiate.FailureStatus, out status);
         }
     }
 
-    // The password verified: the next message proves the server to the client; with RecordLogonBeforeProof the host
-    // records the logon (and may still refuse it) before that message leaves.
+    private byte[]? OnNegotiateCompleted(byte[]? output, out NlaStatus status)
+    {
+        if (_pendingPubKeyAuth is { } pubKeyAuth)
+        {
+            // MS-CSSP §3.1.5 step 2: the client sent its last token together with pubKeyAuth.
+            _pendingPubKeyAuth = null;
+            byte[]? answer = AnswerPubKeyAuth(pubKeyAuth, output, out status);
+            return status == NlaStatus.Failed ? answer : HoldForRecord(answer!, State.AwaitingAuthInfo, out status);
+        }
+
+        // docs/interop.md#spnego-acceptor rule 4: a client (FreeRDP over SPNEGO) may send pubKeyAuth one leg later.
+        if (output is null)
+        {
+            throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, $"The client's last {_negotiate.PackageName} message came without pubKeyAuth.", "MS-CSSP §3.1.5 step 2");
+        }
+
+        return HoldForRecord(Encode(new TsRequest { Version = _options.MaxVersion, NegoTokens = [output] }), State.AwaitingPubKeyAuth, out status);
+    }
+
+    // The password (or ticket) verified: the next message proves the server to the client; with RecordLogonBeforeProof
+    // the host records the logon (and may still refuse it) before that message leaves.
     private byte[]? HoldForRecord(byte[] reply, State next, out NlaStatus status)
     {
         if (!_options.RecordLogonBeforeProof)
@@ -307,8 +360,7 @@ public sealed class CredSspServerContext : IDisposable
 
     private byte[]? AnswerPubKeyAuth(byte[] pubKeyAuth, byte[]? finalNegoToken, out NlaStatus status)
     {
-        NtlmSessionSecurity session = _negotiate.SessionSecurity!;
-        byte[] received = session.Unwrap(pubKeyAuth);
+        byte[] received = _negotiate.Unwrap(pubKeyAuth);
         byte[] reply;
         try
         {
@@ -348,13 +400,13 @@ public sealed class CredSspServerContext : IDisposable
         {
             Version = _options.MaxVersion,
             NegoTokens = finalNegoToken is null ? [] : [finalNegoToken],
-            PubKeyAuth = session.Wrap(reply),
+            PubKeyAuth = _negotiate.Wrap(reply),
         });
     }
 
     private byte[]? AcceptAuthInfo(byte[] authInfo, out NlaStatus status)
     {
-        byte[] plaintext = _negotiate.SessionSecurity!.Unwrap(authInfo);
+        byte[] plaintext = _negotiate.Unwrap(authInfo);
         using TsCredentials credentials = DecodeCredentials(plaintext);
 
         if (credentials.CredType != (int)TsCredentialType.Password)
@@ -403,7 +455,8 @@ public sealed class CredSspServerContext : IDisposable
             return false;
         }
 
-        if (!string.Equals(delegated.UserName, UserName, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(delegated.UserName, UserName, StringComparison.OrdinalIgnoreCase)
+            && !(_negotiate.IsKerberos && string.Equals(delegated.UserName, KerberosPrincipal, StringComparison.OrdinalIgnoreCase)))
         {
             mismatch = $"The delegated user name '{delegated.UserName}' differs from the authenticated user '{UserName}'.";
             return false;
@@ -444,6 +497,23 @@ public sealed class CredSspServerContext : IDisposable
     }
 
     private static byte[] Encode(TsRequest request) => request.Encode();
+
+    /// <summary>RFC 1964 §2.1.1: <c>user@REALM</c> (the last unescaped '@' separates the realm).</summary>
+    private string? PrincipalPart(bool user)
+    {
+        if (KerberosPrincipal is not { } principal)
+        {
+            return null;
+        }
+
+        int at = principal.LastIndexOf('@');
+        while (at > 0 && principal[at - 1] == '\\')
+        {
+            at = principal.LastIndexOf('@', at - 1);
+        }
+
+        return at < 0 ? (user ? principal : string.Empty) : user ? principal[..at] : principal[(at + 1)..];
+    }
 
     public void Dispose()
     {

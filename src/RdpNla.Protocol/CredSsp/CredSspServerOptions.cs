@@ -1,3 +1,4 @@
+using RdpNla.Protocol.Negotiate;
 using RdpNla.Protocol.Ntlm;
 
 namespace RdpNla.Protocol.CredSsp;
@@ -23,4 +24,7 @@ public sealed class CredSspServerOptions
     /// to the client) goes out, so that the host can record the logon durably first, and still refuse it.
     /// </summary>
     public bool RecordLogonBeforeProof { get; init; }
+
+    /// <summary>Creates a Kerberos acceptor context per connection (the host's GSSAPI with its keytab); null disables Kerberos.</summary>
+    public Func<IGssContext>? Kerberos { get; init; }
 }

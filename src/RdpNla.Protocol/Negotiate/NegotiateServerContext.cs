@@ -6,19 +6,28 @@ namespace RdpNla.Protocol.Negotiate;
 /// <summary>
 /// The acceptor side of the "Negotiate" package as CredSSP uses it: NTLM either raw or wrapped in SPNEGO
 /// (RFC 4178, MS-SPNG). It replies in the format the client chose (docs/interop.md#spnego-or-raw-ntlm: FreeRDP 2.11 and
-/// IronRDP send raw NTLMSSP, mstsc with Kerberos candidates and Entra-joined Windows 11 send SPNEGO).
+/// IronRDP send raw NTLMSSP, mstsc with Kerberos candidates and Entra-joined Windows 11 send SPNEGO). With a Kerberos
+/// mechanism supplied by the host, Kerberos is accepted raw (RFC 4121 initial token) or inside SPNEGO when the client
+/// lists it first (MS-SPNG §3.3.5.1: Windows lists MS-KRB5, KRB5, NEGOEX, NTLM); NTLM stays available as before.
 /// </summary>
 public sealed class NegotiateServerContext : IDisposable
 {
     private readonly NtlmServerContext _ntlm;
+    private readonly Func<IGssContext>? _kerberosFactory;
+    private IGssContext? _kerberos;
+    private string? _kerberosOid;
+    private bool _repliedOnce;
     private State _state = State.Initial;
     private byte[]? _mechTypesEncoding;
     private byte[]? _pendingClientMechListMic;
     private bool _mechListMicRequired;
 
-    public NegotiateServerContext(NtlmServerOptions options)
+    /// <param name="options">Names, clock and randomness for NTLM.</param>
+    /// <param name="kerberos">Creates a Kerberos acceptor context (the host's GSSAPI); null when Kerberos is not configured.</param>
+    public NegotiateServerContext(NtlmServerOptions options, Func<IGssContext>? kerberos = null)
     {
         _ntlm = new NtlmServerContext(options);
+        _kerberosFactory = kerberos;
     }
 
     private enum State
@@ -27,6 +36,7 @@ public sealed class NegotiateServerContext : IDisposable
         AwaitingNegotiate,
         AwaitingAuthenticate,
         AwaitingCredential,
+        AwaitingKerberos,
         Completed,
         Failed,
     }
@@ -37,7 +47,26 @@ public sealed class NegotiateServerContext : IDisposable
     /// <summary>The NTLM exchange underneath (user, domain and workstation as sent; password verification result).</summary>
     public NtlmServerContext Ntlm => _ntlm;
 
-    public NtlmSessionSecurity? SessionSecurity => _state == State.Completed ? _ntlm.SessionSecurity : null;
+    public NtlmSessionSecurity? SessionSecurity => _state == State.Completed && _kerberos is null ? _ntlm.SessionSecurity : null;
+
+    /// <summary>True when the client chose Kerberos (raw or in SPNEGO).</summary>
+    public bool IsKerberos => _kerberos is not null;
+
+    /// <summary>The security package that authenticated the client: "Kerberos" or "NTLM".</summary>
+    public string PackageName => _kerberos?.PackageName ?? "NTLM";
+
+    /// <summary>The Kerberos ticket's client principal (e.g. <c>alice@LAB.TEST</c>) once Kerberos completed.</summary>
+    public string? KerberosPrincipal => _state == State.Completed ? _kerberos?.PeerPrincipal : null;
+
+    /// <summary>Seals a CredSSP message with the established context (MS-CSSP §2.2.1 pubKeyAuth, authInfo).</summary>
+    public byte[] Wrap(ReadOnlySpan<byte> message) => _state != State.Completed
+        ? throw new InvalidOperationException("The exchange is not complete.")
+        : _kerberos is { } kerberos ? kerberos.Wrap(message) : _ntlm.SessionSecurity!.Wrap(message);
+
+    /// <summary>Opens a CredSSP message sealed by the client; throws <see cref="NlaProtocolException"/> when it does not verify.</summary>
+    public byte[] Unwrap(ReadOnlySpan<byte> token) => _state != State.Completed
+        ? throw new InvalidOperationException("The exchange is not complete.")
+        : _kerberos is { } kerberos ? kerberos.Unwrap(token) : _ntlm.SessionSecurity!.Unwrap(token);
 
     public NlaFailureReason FailureReason { get; private set; }
 
@@ -100,6 +129,20 @@ public sealed class NegotiateServerContext : IDisposable
                 }
 
                 return OnNtlmToken(incoming, out status);
+            case State.AwaitingKerberos:
+                if (IsSpnego)
+                {
+                    NegTokenResp response = NegTokenResp.Decode(incoming);
+                    if (response.ResponseToken is null)
+                    {
+                        throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "SPNEGO NegTokenResp carries no Kerberos token.", "RFC 4178 §4.2.2");
+                    }
+
+                    _pendingClientMechListMic = response.MechListMic;
+                    return OnKerberosToken(response.ResponseToken, out status);
+                }
+
+                return OnKerberosToken(incoming, out status);
             case State.AwaitingCredential:
                 if (!incoming.IsEmpty)
                 {
@@ -114,20 +157,51 @@ public sealed class NegotiateServerContext : IDisposable
 
     private byte[]? OnFirstToken(ReadOnlySpan<byte> token, out NlaStatus status)
     {
-        if (NegoTokenClassifier.Classify(token) == NegoTokenKind.RawNtlm)
+        NegoTokenKind kind = NegoTokenClassifier.Classify(token);
+        if (kind == NegoTokenKind.RawNtlm)
         {
             IsSpnego = false;
             _state = State.AwaitingNegotiate;
             return OnNtlmToken(token, out status);
         }
 
+        if (kind == NegoTokenKind.RawKerberos)
+        {
+            // MS-CSSP §2.2.1.1: negoTokens may carry Kerberos messages without SPNEGO (Windows' Negotiate accepts both).
+            IsSpnego = false;
+            if (_kerberosFactory is null)
+            {
+                status = Fail(NlaFailureReason.UnsupportedMechanism, "The client sent a raw Kerberos token and no Kerberos keytab is configured.", NtStatus.LogonFailure);
+                return null;
+            }
+
+            return OnKerberosToken(token, out status);
+        }
+
         IsSpnego = true;
         NegTokenInit init = NegTokenInit.Decode(token);
         _mechTypesEncoding = init.MechTypesEncoding;
+        if (_kerberosFactory is not null && init.MechTypes.Count > 0 && init.MechTypes[0] is SpnegoOids.Kerberos or SpnegoOids.MsKerberos)
+        {
+            // RFC 4178 §4.2.1: Kerberos is the initiator's first choice, so the mechListMIC exchange stays optional and
+            // the optimistic AP-REQ (when present) is answered directly.
+            _kerberosOid = init.MechTypes[0];
+            if (init.MechToken is not null)
+            {
+                return OnKerberosToken(init.MechToken, out status);
+            }
+
+            _state = State.AwaitingKerberos;
+            _repliedOnce = true;
+            status = NlaStatus.ContinueNeeded;
+            return new NegTokenResp { State = NegState.AcceptIncomplete, SupportedMech = _kerberosOid }.Encode();
+        }
+
         int ntlmIndex = IndexOf(init.MechTypes, SpnegoOids.Ntlm);
         if (ntlmIndex < 0)
         {
-            status = Fail(NlaFailureReason.UnsupportedMechanism, $"SPNEGO offers no NTLM mechanism ({string.Join(", ", init.MechTypes)}); Kerberos is not supported.", NtStatus.LogonFailure);
+            string kerberos = _kerberosFactory is null ? "Kerberos is not configured (no keytab)" : "Kerberos is accepted only as the first mechanism";
+            status = Fail(NlaFailureReason.UnsupportedMechanism, $"SPNEGO offers no NTLM mechanism ({string.Join(", ", init.MechTypes)}); {kerberos}.", NtStatus.LogonFailure);
             return Reject();
         }
 
@@ -167,6 +241,43 @@ public sealed class NegotiateServerContext : IDisposable
                 return OnNtlmCompleted(out status);
             default:
                 status = Fail(_ntlm.FailureReason ?? NlaFailureReason.AuthenticationFailed, _ntlm.FailureMessage ?? "NTLM authentication failed.", _ntlm.FailureStatus);
+                return IsSpnego ? Reject() : null;
+        }
+    }
+
+    private byte[]? OnKerberosToken(ReadOnlySpan<byte> kerberosToken, out NlaStatus status)
+    {
+        _kerberos ??= _kerberosFactory!();
+        GssStepStatus step = _kerberos.Step(kerberosToken, out byte[]? output);
+        string? supportedMech = _repliedOnce ? null : _kerberosOid;
+        _repliedOnce = true;
+        switch (step)
+        {
+            case GssStepStatus.ContinueNeeded:
+                _state = State.AwaitingKerberos;
+                status = NlaStatus.ContinueNeeded;
+                return IsSpnego ? new NegTokenResp { State = NegState.AcceptIncomplete, SupportedMech = supportedMech, ResponseToken = output }.Encode() : output;
+            case GssStepStatus.Completed:
+                byte[]? serverMechListMic = null;
+                if (IsSpnego && _pendingClientMechListMic is not null)
+                {
+                    // RFC 4178 §5: a MIC the initiator sent anyway is verified, and answered with ours.
+                    if (!_kerberos.VerifyMic(_mechTypesEncoding, _pendingClientMechListMic))
+                    {
+                        status = Fail(NlaFailureReason.IntegrityCheckFailed, "SPNEGO mechListMIC from the client does not verify.", NtStatus.DowngradeDetected);
+                        return Reject();
+                    }
+
+                    serverMechListMic = _kerberos.GetMic(_mechTypesEncoding);
+                }
+
+                _state = State.Completed;
+                status = NlaStatus.Completed;
+                return IsSpnego
+                    ? new NegTokenResp { State = NegState.AcceptCompleted, SupportedMech = supportedMech, ResponseToken = output, MechListMic = serverMechListMic }.Encode()
+                    : output;
+            default:
+                status = Fail(NlaFailureReason.AuthenticationFailed, _kerberos.FailureMessage ?? "Kerberos authentication failed.", _kerberos.FailureStatus);
                 return IsSpnego ? Reject() : null;
         }
     }
@@ -233,5 +344,9 @@ public sealed class NegotiateServerContext : IDisposable
         return -1;
     }
 
-    public void Dispose() => _ntlm.Dispose();
+    public void Dispose()
+    {
+        _ntlm.Dispose();
+        _kerberos?.Dispose();
+    }
 }

@@ -338,9 +338,18 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
 
     private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
     {
+        string? unmappedPrincipal = null;
         async ValueTask<Protocol.Ntlm.NtlmCredentialLookup> CheckAccountAsync(string userName, string domainName, CancellationToken token)
         {
             using Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.AccountCheck);
+            if (_context.Kerberos is { } kerberos && credSsp.KerberosPrincipal is { } principal)
+            {
+                // docs/kerberos.md: a ticket's client principal of the configured realm is the local user of that name.
+                return kerberos.TryMapToLocalUser(principal, out string localUser, out unmappedPrincipal)
+                    ? await accounts.LookupAsync(localUser, string.Empty, token).ConfigureAwait(false)
+                    : Protocol.Ntlm.NtlmCredentialLookup.NotFound();
+            }
+
             return await accounts.LookupAsync(userName, domainName, token).ConfigureAwait(false);
         }
 
@@ -356,6 +365,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
                 Limits.MaxMessageSize,
                 cancellationToken).ConfigureAwait(false);
             span?.SetTag("rdpnla.credssp.version", credSsp.PeerVersion);
+            span?.SetTag("rdpnla.credssp.package", credSsp.PackageName);
             span?.SetTag("rdpnla.credssp.result", status.ToString());
         }
 
@@ -372,8 +382,8 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             // Kept in accounts.StoreFault and answered below.
         }
 
-        string account = credSsp.UserName is null ? "(user not yet known)"
-            : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}";
+        string account = credSsp.KerberosPrincipal ?? (credSsp.UserName is null ? "(user not yet known)"
+            : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}");
         if (accounts.StoreFault is { } fault)
         {
             await EndWithStoreFaultAsync(tls, credSsp, status, fault, account, cancellationToken).ConfigureAwait(false);
@@ -383,7 +393,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
         if (status == NlaStatus.Failed)
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
-            string failure = Portal.PortalSetup.WithPortalHint(credSsp.FailureMessage ?? credSsp.FailureReason.ToString(), credSsp.FailureStatus, _context.SecondFactor?.PortalUrl);
+            string failure = Portal.PortalSetup.WithPortalHint($"{credSsp.PackageName}: {unmappedPrincipal ?? credSsp.FailureMessage ?? credSsp.FailureReason.ToString()}", credSsp.FailureStatus, _context.SecondFactor?.PortalUrl);
             FrontDoorLog.AuthenticationFailed(Logger, account, statusName, failure);
             await EndAsync(AuditOutcome.Failure, credSsp.FailureStatus, failure, Limits.PenaltyAuthenticationFailure).ConfigureAwait(false);
 
@@ -411,7 +421,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             return;
         }
 
-        FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/NTLM" : "NTLM");
+        FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/" + credSsp.PackageName : credSsp.PackageName);
         string userName = accounts.AuthenticatedUserName ?? credSsp.UserName ?? string.Empty;
         if (!await PassSecondFactorAsync(tls, selected, userName, account, cancellationToken).ConfigureAwait(false))
         {
@@ -431,7 +441,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
         {
             // The gateway hook: only now, with the user proven, is a backend contacted. The session outlives the
             // handshake deadline, the minimum data rate and the unauthenticated-connection caps.
-            await EndAsync(AuditOutcome.Success, NtStatus.Success, $"authenticated; relaying to {plan.Backend}", TimeSpan.Zero).ConfigureAwait(false);
+            await EndAsync(AuditOutcome.Success, NtStatus.Success, $"authenticated with {credSsp.PackageName}; relaying to {plan.Backend}", TimeSpan.Zero).ConfigureAwait(false);
             _handshakeClock?.Stop();
             _guarded!.Enabled = false;
             ReleaseUnauthenticated();
@@ -441,7 +451,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             return;
         }
 
-        await EndAsync(AuditOutcome.Success, NtStatus.Success, "authenticated; no backend configured", TimeSpan.Zero).ConfigureAwait(false);
+        await EndAsync(AuditOutcome.Success, NtStatus.Success, $"authenticated with {credSsp.PackageName}; no backend configured", TimeSpan.Zero).ConfigureAwait(false);
 
         // Authenticated: the connection no longer counts against the pre-authentication limits.
         ReleaseUnauthenticated();
@@ -475,8 +485,8 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
 
         SetIdentity(credSsp);
         (AuditOutcome outcome, NtStatus status, string reason) = accounts.RemoteLogonDenied
-            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, "password verified; remote logon denied (refused after CredSSP)")
-            : (AuditOutcome.Success, NtStatus.Success, "password verified");
+            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"authenticated with {credSsp.PackageName}; remote logon denied (refused after CredSSP)")
+            : (AuditOutcome.Success, NtStatus.Success, $"authenticated with {credSsp.PackageName}; {(credSsp.KerberosPrincipal is null ? "password" : "ticket")} verified");
         try
         {
             await _audit.WriteVerifiedAsync(_context, outcome, status, reason, cancellationToken).ConfigureAwait(false);

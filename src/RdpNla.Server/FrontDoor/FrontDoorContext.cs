@@ -146,6 +146,9 @@ internal sealed class FrontDoorContext
     /// <summary>The second factor's hold (docs/portal.md), or null when not in use.</summary>
     public Mfa.SecondFactorGate? SecondFactor { get; init; }
 
+    /// <summary>The Kerberos acceptor (keytab), or null when only NTLM is accepted.</summary>
+    public KerberosAcceptance? Kerberos { get; init; }
+
     /// <summary>The relay to backends, or null when the gateway is not in use.</summary>
     public Gateway.GatewayRelay? Gateway { get; }
 
@@ -155,6 +158,7 @@ internal sealed class FrontDoorContext
         MaxVersion = settings.Options.MaxCredSspVersion,
         AllowEncryptionOracle = settings.Options.AllowEncryptionOracle,
         RecordLogonBeforeProof = true,
+        Kerberos = Kerberos is { } kerberos ? kerberos.CreateContext : null,
         Ntlm = new NtlmServerOptions
         {
             NbComputerName = LocalNames.NetBiosName,

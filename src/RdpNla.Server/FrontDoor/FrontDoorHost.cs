@@ -194,6 +194,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         X509Certificate2? certificate = null;
         FrontDoorMetrics? metrics = null;
         PortalServer? portal = null;
+        KerberosAcceptance? kerberos = null;
         try
         {
             LocalDomainNames localNames = options.ComputerName is null
@@ -211,8 +212,14 @@ public sealed class FrontDoorHost : IAsyncDisposable
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
             metrics = new FrontDoorMetrics();
             Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
+            kerberos = KerberosAcceptance.Create(options.Kerberos);
+            if (kerberos is not null)
+            {
+                FrontDoorLog.KerberosReady(logger, kerberos.ServicePrincipal, options.Kerberos.Keytab!, kerberos.Realm);
+            }
+
             (Mfa.SecondFactorGate secondFactor, SelfService selfService) = PortalSetup.Create(options, database, dataDirectory, policy, localNames, loggerFactory, timeProvider);
-            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { SecondFactor = secondFactor };
+            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { SecondFactor = secondFactor, Kerberos = kerberos };
             if (options.Portal.Enabled)
             {
                 portal = await PortalServer.StartAsync(options.Portal, certificate, selfService, loggerFactory, cancellationToken).ConfigureAwait(false);
@@ -240,6 +247,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
             certificate?.Dispose();
             metrics?.Dispose();
+            kerberos?.Dispose();
             await database.DisposeAsync().ConfigureAwait(false);
             throw;
         }

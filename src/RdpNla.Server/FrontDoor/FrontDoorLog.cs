@@ -92,4 +92,7 @@ internal static partial class FrontDoorLog
 
     [LoggerMessage(1040, LogLevel.Error, "Writing the audit record failed: {Reason}")]
     public static partial void AuditFailed(ILogger logger, string reason);
+
+    [LoggerMessage(1045, LogLevel.Information, "Kerberos accepted for {ServicePrincipal} (keytab {Keytab}); users of realm {Realm} map to local accounts")]
+    public static partial void KerberosReady(ILogger logger, string servicePrincipal, string keytab, string realm);
 }

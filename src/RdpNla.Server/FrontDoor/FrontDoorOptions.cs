@@ -73,6 +73,9 @@ public sealed class FrontDoorOptions
     /// <summary>The second factor at the NLA step (docs/portal.md).</summary>
     public Mfa.MfaOptions Mfa { get; set; } = new();
 
+    /// <summary>Kerberos in CredSSP (docs/kerberos.md): keytab, service principal, realm of local users.</summary>
+    public KerberosOptions Kerberos { get; set; } = new();
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -130,6 +133,7 @@ public sealed class FrontDoorOptions
         errors.AddRange(OpenTelemetry.Validate());
         errors.AddRange(Portal.Validate());
         errors.AddRange(Mfa.Validate());
+        errors.AddRange(Kerberos.Validate());
         return errors;
     }
 }

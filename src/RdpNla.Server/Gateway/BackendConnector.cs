@@ -419,12 +419,43 @@ internal sealed class BackendConnector
     private static bool FixedTimeEquals(string a, string b) =>
         CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(a), System.Text.Encoding.ASCII.GetBytes(b));
 
+    /// <summary>
+    /// A Kerberos ticket-granting ticket for the injected user, requested from the KDC with the injected password
+    /// (Gateway:BackendAuthentication negotiate or kerberos); null for NTLM, or when negotiate cannot get one.
+    /// </summary>
+    private Gssapi.KerberosCredential? RequestTicket(BackendCredentials credentials, bool kerberosOnly)
+    {
+        if (string.Equals(_options.BackendAuthentication, "ntlm", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        string realm = _options.BackendKerberosRealm ?? credentials.Domain.ToUpperInvariant();
+        string principal = credentials.UserName.Contains('@', StringComparison.Ordinal) || realm.Length == 0 ? credentials.UserName : $"{credentials.UserName}@{realm}";
+        try
+        {
+            return Gssapi.KerberosCredential.ForInitiatorWithPassword(principal, MemoryMarshal.Cast<byte, char>(credentials.PasswordUtf16));
+        }
+        catch (Gssapi.GssException ex) when (!kerberosOnly)
+        {
+            GatewayLog.KerberosFallback(_logger, principal, ex.Message);
+            return null;
+        }
+        catch (Gssapi.GssException ex)
+        {
+            throw new BackendFailureException(BackendFailureKind.CredentialsRejected, $"Kerberos: {ex.Message}");
+        }
+    }
+
     private async Task AuthenticateAsync(SslStream tls, byte[] publicKey, BackendAddress backend, BackendCredentials credentials, SecurityProtocols selected, CancellationToken cancellationToken)
     {
         // The password stays in wiped buffers: NTLM runs from its NT hash (MS-NLMP §3.3.1, NTOWFv1 = MD4 of the UTF-16LE
-        // password; the bytes are read as UTF-16 code units, which they are on every little-endian .NET platform) and
-        // TSPasswordCreds is encoded from the bytes.
+        // password; the bytes are read as UTF-16 code units, which they are on every little-endian .NET platform),
+        // TSPasswordCreds is encoded from the bytes, and a Kerberos ticket is requested from the same code units.
         byte[] ntOwf = NtlmCrypto.NtOwfV1(MemoryMarshal.Cast<byte, char>(credentials.PasswordUtf16));
+        bool kerberosOnly = string.Equals(_options.BackendAuthentication, "kerberos", StringComparison.OrdinalIgnoreCase);
+        using Gssapi.KerberosCredential? ticket = RequestTicket(credentials, kerberosOnly);
+        using Gssapi.KerberosContext? kerberos = ticket is null ? null : Gssapi.KerberosContext.CreateInitiator(_options.BackendServicePrincipal ?? $"TERMSRV/{backend.Host}", ticket);
         using var context = new CredSspClientContext(
             new CredSspClientOptions
             {
@@ -439,6 +470,8 @@ internal sealed class BackendConnector
                     RandomSource = _random,
                 },
                 DelegatedPasswordUtf16 = credentials.PasswordUtf16,
+                Kerberos = kerberos,
+                KerberosOnly = kerberosOnly,
             },
             _random);
         CryptographicOperations.ZeroMemory(ntOwf); // the NTLM context holds its own copy, wiped when it is disposed.

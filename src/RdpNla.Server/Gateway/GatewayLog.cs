@@ -76,4 +76,7 @@ internal static partial class GatewayLog
 
     [LoggerMessage(2024, LogLevel.Information, "Early User Authorization Result {Result} sent to the client (backend leg {BackendState})")]
     public static partial void EarlyUserAuthorizationSent(ILogger logger, string result, string backendState);
+
+    [LoggerMessage(2030, LogLevel.Information, "No Kerberos ticket for {Principal} ({Reason}); the backend leg uses NTLM (Gateway:BackendAuthentication=negotiate)")]
+    public static partial void KerberosFallback(ILogger logger, string principal, string reason);
 }

@@ -78,6 +78,18 @@ public sealed class GatewayOptions
     /// <summary>The domain sent to the backend with pass-through credentials (default: none, the backend's local accounts).</summary>
     public string? PassThroughDomain { get; set; }
 
+    /// <summary>
+    /// The security package of the backend leg (docs/kerberos.md): <c>ntlm</c> (default), <c>negotiate</c> (Kerberos
+    /// with a ticket requested with the injected password, NTLM when none can be had) or <c>kerberos</c>.
+    /// </summary>
+    public string BackendAuthentication { get; set; } = "ntlm";
+
+    /// <summary>The backends' Kerberos service principal; default <c>TERMSRV/&lt;backend host&gt;</c>.</summary>
+    public string? BackendServicePrincipal { get; set; }
+
+    /// <summary>The realm of injected user names without <c>@REALM</c>; default the injected domain in upper case.</summary>
+    public string? BackendKerberosRealm { get; set; }
+
     /// <summary>How backend certificates are checked.</summary>
     public BackendCertificateValidation CertificateValidation { get; set; } = BackendCertificateValidation.TrustOnFirstUse;
 
@@ -117,6 +129,11 @@ public sealed class GatewayOptions
         if (DefaultBackend is not null && !BackendAddress.TryParse(DefaultBackend, out _, out string? problem))
         {
             yield return $"Gateway:DefaultBackend '{DefaultBackend}': {problem}";
+        }
+
+        if (BackendAuthentication.ToLowerInvariant() is not ("ntlm" or "negotiate" or "kerberos"))
+        {
+            yield return $"Gateway:BackendAuthentication must be ntlm, negotiate or kerberos; got '{BackendAuthentication}'.";
         }
 
         if (!Enum.IsDefined(CertificateValidation))

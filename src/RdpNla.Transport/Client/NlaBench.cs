@@ -30,6 +30,12 @@ public sealed class NlaBenchOptions
     /// <summary>Needed when <see cref="Connections"/> is above 0.</summary>
     public NlaCredentials? Credentials { get; init; }
 
+    /// <summary>The security package of every handshake (<see cref="NlaClientOptions.Authentication"/>).</summary>
+    public NlaAuthentication Authentication { get; init; } = NlaAuthentication.Ntlm;
+
+    /// <summary>The Kerberos service principal (<see cref="NlaClientOptions.ServicePrincipal"/>).</summary>
+    public string? ServicePrincipal { get; init; }
+
     /// <summary>How long the run lasts: workers start no handshake after it, held connections are closed at it.</summary>
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -327,6 +333,8 @@ public static class NlaBench
                                 LocalAddress = source,
                                 Timeout = options.Timeout,
                                 Credentials = options.Credentials,
+                                Authentication = options.Authentication,
+                                ServicePrincipal = options.ServicePrincipal,
                                 StopAfter = NlaClientStage.Authentication,
                                 RequestedProtocols = options.RequestedProtocols,
                                 TlsProtocols = options.TlsProtocols,

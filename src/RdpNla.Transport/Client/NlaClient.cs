@@ -435,9 +435,52 @@ public static class NlaClient
             return tls;
         }
 
+        private Gssapi.KerberosContext? _kerberos;
+        private Gssapi.KerberosCredential? _kerberosCredential;
+        private string? _kerberosError;
+
+        /// <summary>
+        /// MS-CSSP §3.1.5 note &lt;3&gt;: Kerberos first when possible. A target given by IP address has no SPN, so it means
+        /// NTLM unless the SPN is given (as Windows does).
+        /// </summary>
+        private Gssapi.KerberosContext? CreateKerberos(NlaCredentials? credentials)
+        {
+            if (credentials is null || options.Authentication == NlaAuthentication.Ntlm
+                || (options.ServicePrincipal is null && options.Authentication == NlaAuthentication.Negotiate && System.Net.IPAddress.TryParse(options.Host, out _)))
+            {
+                return null;
+            }
+
+            string spn = options.ServicePrincipal ?? $"TERMSRV/{options.Host}";
+            try
+            {
+                if (options.Authentication == NlaAuthentication.Kerberos && credentials.Password.Length > 0)
+                {
+                    string principal = credentials.UserName.Contains('@', StringComparison.Ordinal) || credentials.DomainName.Length == 0
+                        ? credentials.UserName
+                        : $"{credentials.UserName}@{credentials.DomainName.ToUpperInvariant()}";
+                    _kerberosCredential = Gssapi.KerberosCredential.ForInitiatorWithPassword(principal, credentials.Password.Span);
+                }
+
+                return _kerberos = Gssapi.KerberosContext.CreateInitiator(spn, _kerberosCredential);
+            }
+            catch (Gssapi.GssException ex)
+            {
+                _kerberosError = ex.Message;
+                return null;
+            }
+        }
+
+        private void DisposeKerberos()
+        {
+            _kerberos?.Dispose();
+            _kerberosCredential?.Dispose();
+        }
+
         private CredSspClientContext CreateContext(out byte[]? ntHash)
         {
             NlaCredentials? credentials = options.StopAfter == NlaClientStage.Authentication ? options.Credentials : null;
+            Gssapi.KerberosContext? kerberos = CreateKerberos(credentials);
             ntHash = credentials is null ? new byte[16] : NtlmCrypto.NtOwfV1(credentials.Password.Span);
             string targetHost = options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
             return new CredSspClientContext(
@@ -457,6 +500,8 @@ public static class NlaClient
                     AllowEncryptionOracle = credentials is null ? EncryptionOraclePolicy.Vulnerable : options.AllowEncryptionOracle,
                     UseSpnego = options.UseSpnego,
                     DelegatedPassword = credentials?.Password,
+                    Kerberos = kerberos,
+                    KerberosOnly = options.Authentication == NlaAuthentication.Kerberos,
                 },
                 options.RandomSource);
         }
@@ -518,6 +563,12 @@ public static class NlaClient
             using CredSspClientContext context = CreateContext(out byte[]? ntHash);
             try
             {
+                if (_kerberosError is not null && options.Authentication == NlaAuthentication.Kerberos)
+                {
+                    Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError, $"Kerberos: {_kerberosError}");
+                    return;
+                }
+
                 byte[]? output = context.GetOutgoingBlob([], out NlaStatus status);
                 while (status == NlaStatus.ContinueNeeded && output is not null)
                 {
@@ -558,6 +609,7 @@ public static class NlaClient
             finally
             {
                 CryptographicOperations.ZeroMemory(ntHash);
+                DisposeKerberos();
             }
 
             if (protocol == SecurityProtocols.HybridEx)
@@ -654,6 +706,8 @@ public static class NlaClient
                 Ntlm = targetInfo ?? result.CredSsp?.Ntlm ?? FromChallenge(context.ServerChallenge),
                 ServerBindingVerified = context.ServerBindingVerified,
                 CredentialsSent = _credentialsSent,
+                Package = context.PackageName,
+                KerberosFallbackReason = context.KerberosFallbackReason ?? (options.Authentication == NlaAuthentication.Ntlm ? null : _kerberosError),
             };
         }
 

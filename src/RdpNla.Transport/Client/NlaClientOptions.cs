@@ -40,6 +40,19 @@ public sealed class NlaCredentials : IDisposable
     public override string ToString() => AccountName;
 }
 
+/// <summary>Which security package the client uses in CredSSP (<c>--auth</c>).</summary>
+public enum NlaAuthentication
+{
+    /// <summary>NTLM only (raw, or in SPNEGO with <see cref="NlaClientOptions.UseSpnego"/>).</summary>
+    Ntlm,
+
+    /// <summary>Kerberos when a ticket for the target can be had (a host name or an explicit SPN), NTLM otherwise, as Windows does.</summary>
+    Negotiate,
+
+    /// <summary>Kerberos only: fail when no ticket for the target can be had.</summary>
+    Kerberos,
+}
+
 /// <summary>Settings of one <see cref="NlaClient"/> run.</summary>
 public sealed class NlaClientOptions
 {
@@ -95,6 +108,12 @@ public sealed class NlaClientOptions
 
     /// <summary>Wrap NTLM in SPNEGO instead of raw NTLMSSP.</summary>
     public bool UseSpnego { get; init; }
+
+    /// <summary>The security package (default NTLM; the CLI defaults to Negotiate).</summary>
+    public NlaAuthentication Authentication { get; init; } = NlaAuthentication.Ntlm;
+
+    /// <summary>The Kerberos service principal of the target; default <c>TERMSRV/&lt;Host&gt;</c>. Tickets come from KRB5CCNAME, or from the credentials' password with <see cref="NlaAuthentication.Kerberos"/>.</summary>
+    public string? ServicePrincipal { get; init; }
 
     /// <summary>
     /// With PROTOCOL_HYBRID (no Early User Authorization Result), how long to wait after sending authInfo for the

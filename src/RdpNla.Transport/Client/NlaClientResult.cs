@@ -177,6 +177,12 @@ public sealed record CredSspInfo
 
     /// <summary>The credentials were delegated (authInfo sent).</summary>
     public bool CredentialsSent { get; init; }
+
+    /// <summary>The security package used: "Kerberos" or "NTLM".</summary>
+    public string Package { get; init; } = "NTLM";
+
+    /// <summary>Why Kerberos was not used when it was a candidate (NTLM ran instead).</summary>
+    public string? KerberosFallbackReason { get; init; }
 }
 
 /// <summary>Every observation of one client run, and its verdict.</summary>

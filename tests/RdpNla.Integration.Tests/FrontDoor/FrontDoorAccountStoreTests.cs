@@ -71,7 +71,7 @@ public class FrontDoorAccountStoreTests
 
         Assert.Equal(NlaStatus.ContinueNeeded, outcome.CredSspStatus);
         AuditEntry verified = Assert.Single(whenProofArrived);
-        Assert.Equal((AuditOutcome.Success, NtStatus.Success, "password verified", "alice"), (verified.Outcome, verified.Status, verified.Reason, verified.UserName));
+        Assert.Equal((AuditOutcome.Success, NtStatus.Success, "authenticated with NTLM; password verified", "alice"), (verified.Outcome, verified.Status, verified.Reason, verified.UserName));
         IReadOnlyList<AuditEntry> rows = await door.WaitForAuditAsync(2);
         Assert.Equal(2, rows.Count);
         Assert.Equal(AuditOutcome.Error, rows[1].Outcome);
