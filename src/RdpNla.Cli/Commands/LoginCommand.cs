@@ -145,17 +145,18 @@ internal static class LoginCommand
                 throw new CliException("--allow-encryption-oracle must be 0, 1 or 2");
             }
 
+            // The password source is checked before anything else is printed (one clear line when two are given).
+            PasswordSource? source = authentication == NlaAuthentication.Kerberos && !password.HasSource(parse) ? null : password.GetSource(parse, CliConsole.Current);
             ServerCertificatePolicy policy = certificate.GetPolicy(parse, error);
             NlaCredentials credentials;
-            if (authentication == NlaAuthentication.Kerberos && !password.HasSource(parse))
+            if (source is null)
             {
                 credentials = KerberosLogin.FromCredentialCache();
             }
             else
             {
                 (string givenName, string givenDomain) = SplitUser(givenUser ?? throw new CliException("a password for Kerberos needs --user USER@REALM"), parse.GetValue(domain));
-                PasswordSource source = password.GetSource(parse, CliConsole.Current);
-                credentials = PasswordInput.ReadCredentials(CliConsole.Current, error, source, givenName, givenDomain, $"rdpnla login {parse.GetValue(target)} -u {givenUser}");
+                credentials = PasswordInput.ReadCredentials(CliConsole.Current, error, source.Value, givenName, givenDomain, $"rdpnla login {parse.GetValue(target)} -u {givenUser}");
             }
 
             string userName = credentials.UserName;

@@ -10,13 +10,13 @@ namespace RdpNla.Server.FrontDoor;
 /// <summary>
 /// Collects what a connection learned and writes its audit row: one row for how the connection ended, or, once a
 /// password verified, the row written before the server proved itself (<see cref="WriteVerifiedAsync"/>) plus a second
-/// row only if the connection then ended in a failure or an error.
+/// row only if the connection then ended otherwise (a failure, an error, or a refusal such as a second factor not given).
 /// </summary>
 internal sealed class AuditRecordBuilder
 {
     private readonly TimeProvider _timeProvider;
     private bool _ended;
-    private bool _verifiedRow;
+    private AuditOutcome? _verifiedOutcome;
 
     public AuditRecordBuilder(IPEndPoint client, TimeProvider timeProvider)
     {
@@ -50,7 +50,7 @@ internal sealed class AuditRecordBuilder
     public async Task WriteVerifiedAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus status, string reason, CancellationToken cancellationToken)
     {
         await AppendAsync(context, Entry(outcome, status, reason), cancellationToken).ConfigureAwait(false);
-        _verifiedRow = true;
+        _verifiedOutcome = outcome;
     }
 
     /// <summary>Records how the connection ended (a row unless the verified row already tells it); false when it already ended.</summary>
@@ -62,7 +62,8 @@ internal sealed class AuditRecordBuilder
         }
 
         _ended = true;
-        if (_verifiedRow && outcome is not (AuditOutcome.Failure or AuditOutcome.Error))
+        // The verified row already tells a success (or a refusal decided with it); a different ending gets its own row.
+        if (_verifiedOutcome == outcome)
         {
             return true;
         }

@@ -81,7 +81,7 @@ public class PortalXrdpTests(PortalXrdpFixture fixture) : IClassFixture<PortalXr
         }
 
         IReadOnlyList<AuditEntry> rows = await door.AuditAsync();
-        Assert.Contains(rows, r => r.UserName == user && r.SecurityProtocol == "HYBRID" && r.Outcome == AuditOutcome.Success && r.Reason.Contains("relaying to", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.UserName == user && r.SecurityProtocol == "HYBRID" && r.Outcome == AuditOutcome.Success && r.Reason == "authenticated with NTLM; password verified");
         Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Reason.StartsWith($"portal connection ", StringComparison.Ordinal) && r.Reason.EndsWith(" approved", StringComparison.Ordinal));
         Assert.Contains($"Second factor for {user}: second factor approved on the portal", door.LogText, StringComparison.Ordinal);
     }
