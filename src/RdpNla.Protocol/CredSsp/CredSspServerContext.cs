@@ -67,6 +67,12 @@ public sealed class CredSspServerContext : IDisposable
     /// <summary>The client's workstation name, as sent (NTLM only).</summary>
     public string? Workstation => _negotiate.IsKerberos ? null : _negotiate.Ntlm.Workstation;
 
+    /// <summary>
+    /// The NTLM exchange, for a host that has a domain controller verify the response (pass-through): its
+    /// ServerChallenge and the decoded AUTHENTICATE; answer with <see cref="NtlmCredentialLookup.VerifiedByDomain"/>.
+    /// </summary>
+    public NtlmServerContext? Ntlm => _negotiate.IsKerberos ? null : _negotiate.Ntlm;
+
     /// <summary>The Kerberos ticket's client principal (e.g. <c>alice@LAB.TEST</c>); null for NTLM.</summary>
     public string? KerberosPrincipal => _negotiate.KerberosPrincipal;
 

@@ -20,6 +20,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
 {
     private readonly RdpNlaDatabase _database;
     private readonly X509Certificate2 _certificate;
+    private ActiveDirectory.DomainLogons? _domain;
 
     private FrontDoorHost(FrontDoorServer server, RdpNlaDatabase database, X509Certificate2 certificate, string fingerprint, FrontDoorMetrics metrics, ConnectionGate gate)
     {
@@ -72,6 +73,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         X509Certificate2? certificate = null;
         FrontDoorMetrics? metrics = null;
         KerberosAcceptance? kerberos = null;
+        ActiveDirectory.DomainLogons? domain = null;
         try
         {
             LocalDomainNames localNames = options.ComputerName is null
@@ -95,7 +97,13 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.KerberosReady(logger, kerberos.ServicePrincipal, options.Kerberos.Keytab!, kerberos.Realm);
             }
 
-            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { Kerberos = kerberos };
+            if (options.Directory.Enabled)
+            {
+                domain = await ActiveDirectory.DomainLogons.StartAsync(options.Directory).ConfigureAwait(false);
+                FrontDoorLog.DomainReady(logger, domain.NetBiosDomain, domain.DnsDomain, domain.AllowedGroupNames);
+            }
+
+            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { Kerberos = kerberos, Domain = domain };
             var server = new FrontDoorServer(context);
             server.Start();
             PrometheusEndpoint? prometheus = null;
@@ -105,13 +113,14 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.MetricsListening(logger, metricsEndpoint);
             }
 
-            return new FrontDoorHost(server, database, certificate, fingerprint, metrics, context.Gate) { Prometheus = prometheus };
+            return new FrontDoorHost(server, database, certificate, fingerprint, metrics, context.Gate) { Prometheus = prometheus, _domain = domain };
         }
         catch
         {
             certificate?.Dispose();
             metrics?.Dispose();
             kerberos?.Dispose();
+            domain?.Dispose();
             await database.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -126,6 +135,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         }
 
         await _database.DisposeAsync().ConfigureAwait(false);
+        _domain?.Dispose();
         _certificate.Dispose();
         Metrics.Dispose();
     }
