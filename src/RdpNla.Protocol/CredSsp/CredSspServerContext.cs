@@ -24,6 +24,7 @@ public sealed class CredSspServerContext : IDisposable
     private byte[]? _ntOwf;
     private byte[]? _kerberosReply;
     private bool _kerberosAccountAccepted;
+    private bool _verifiedByDomain;
 
     public CredSspServerContext(CredSspServerOptions options)
     {
@@ -115,6 +116,7 @@ public sealed class CredSspServerContext : IDisposable
         }
 
         _ntOwf = lookup.Kind == NtlmCredentialLookup.LookupKind.Found ? lookup.NtOwfV1.ToArray() : null;
+        _verifiedByDomain = lookup.Kind == NtlmCredentialLookup.LookupKind.DomainVerified;
         _negotiate.ProvideCredential(lookup);
     }
 
@@ -398,6 +400,13 @@ public sealed class CredSspServerContext : IDisposable
                 mismatch = "The delegated password differs from the password the client authenticated with.";
                 return false;
             }
+        }
+
+        if (_verifiedByDomain && !_negotiate.Ntlm.ResponseMatchesPassword(delegated.PasswordUtf16))
+        {
+            // Pass-through: no hash here, but the delegated password must still reproduce the response the DC verified.
+            mismatch = "The delegated password differs from the password the domain controller verified.";
+            return false;
         }
 
         mismatch = null;

@@ -147,6 +147,28 @@ public sealed class NtlmServerContext : IDisposable
         _state = State.CredentialProvided;
     }
 
+    /// <summary>
+    /// Whether <paramref name="passwordUtf16"/> yields the NTLMv2 response the client sent (MS-NLMP §3.3.2): after a
+    /// pass-through logon, where no hash is known here, this proves a delegated password is the one the DC verified.
+    /// </summary>
+    public bool ResponseMatchesPassword(ReadOnlySpan<byte> passwordUtf16)
+    {
+        if (AuthenticateMessage is not { } message || _challengeBytes is null)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> nt = message.NtChallengeResponse.Span;
+        byte[] ntOwfV1 = Cryptography.Md4.HashData(passwordUtf16);
+        byte[] responseKeyNt = NtlmCrypto.NtOwfV2(ntOwfV1, message.UserName, message.DomainName);
+        byte[] ntProofStr = NtlmCrypto.ComputeNtProofStr(responseKeyNt, _serverChallenge, nt[NtlmCrypto.KeySize..]);
+        bool same = CryptographicOperations.FixedTimeEquals(ntProofStr, nt[..NtlmCrypto.KeySize]);
+        CryptographicOperations.ZeroMemory(ntOwfV1);
+        CryptographicOperations.ZeroMemory(responseKeyNt);
+        CryptographicOperations.ZeroMemory(ntProofStr);
+        return same;
+    }
+
     /// <summary>Zeroes the credential and disposes <see cref="SessionSecurity"/>.</summary>
     public void Dispose()
     {

@@ -65,6 +65,54 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         Assert.StartsWith("authenticated with NTLM", row.Reason, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// xfreerdp → rdpnla serve (domain logon) → xrdp: the domain user's delegated credentials (checked against the
+    /// response the DC verified) are injected into xrdp's Client Info PDU, and xrdp's PAM logs on the local account of
+    /// the same name and password.
+    /// </summary>
+    [Fact]
+    public async Task Xfreerdp_domain_user_reaches_an_xrdp_desktop_through_the_gateway()
+    {
+        await using Gateway.GatewayXrdpBackend backend = await Gateway.GatewayXrdpBackend.StartAsync();
+        await dc.AddUserAsync(backend.UserName, backend.Password);
+        await using TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
+        {
+            o.Directory.NtlmPassthrough = "winbind";
+            o.Directory.AllowedGroups = [$"LAB\\{SambaDomainController.AllowedGroup}"];
+            o.Directory.WinbindRunDirectory = dc.RunDirectory;
+            o.Gateway.DefaultBackend = backend.Address;
+        });
+
+        (System.Diagnostics.Process xvfb, string displayName, string fbdir) = await Gateway.GatewayPeers.StartXvfbAsync();
+        var output = new System.Text.StringBuilder();
+        System.Diagnostics.Process? client = null;
+        try
+        {
+            string home = Path.Combine(fbdir, "home");
+            Directory.CreateDirectory(home);
+            client = ExternalProcess.Start(
+                "xfreerdp",
+                [$"/v:{door.Address}", $"/u:{backend.UserName}", "/d:LAB", $"/p:{backend.Password}", "/sec:nla", "/cert:ignore", "/size:800x600", "-decorations"],
+                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
+                output);
+
+            Assert.True(
+                await backend.WaitForSesmanLineAsync($"Session started successfully for user {backend.UserName}", TimeSpan.FromSeconds(45)),
+                $"sesman:\n{backend.SesmanLog}\nxfreerdp:\n{Gateway.GatewayPeers.Snapshot(output)}\ngateway:\n{door.LogText}");
+            Assert.Contains($"Injected the credentials of {backend.UserName} into the Client Info PDU (INFO_AUTOLOGON)", door.LogText, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await ExternalProcess.StopAsync(client);
+            await ExternalProcess.StopAsync(xvfb);
+        }
+
+        AuditEntry row = await LastAuditAsync(door, backend.UserName);
+        Assert.Equal(AuditOutcome.Success, row.Outcome);
+        Assert.Contains("relaying to", row.Reason, StringComparison.Ordinal);
+        Assert.Empty(await door.Database.Users.ListAsync(TestContext.Current.CancellationToken));
+    }
+
     [Theory]
     [InlineData(SambaDomainController.Users.WrongPassword, "wrong-password", 134, "STATUS_LOGON_FAILURE [0xC000006D]", NtStatus.LogonFailure)]
     [InlineData("nosuchuser", SambaDomainController.AlicePassword, 134, "STATUS_LOGON_FAILURE [0xC000006D]", NtStatus.LogonFailure)]
@@ -169,6 +217,40 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
             byte[] content = await ReadSharedAsync(file);
             Assert.True(content.AsSpan().IndexOf(hash) < 0, $"{file} holds alice's NT hash");
         }
+    }
+
+    /// <summary>A Kerberos domain user: no local account, the DC's KDC proved the identity, winbind gives the groups.</summary>
+    [Theory]
+    [InlineData("LAB\\rdp-users", true)]
+    [InlineData("LAB\\Domain Admins", false)]
+    public async Task A_Kerberos_ticket_of_a_domain_user_logs_on_by_domain_group(string allowedGroup, bool allowed)
+    {
+        Kerberos.KerberosClientEnvironment.Use(dc);
+        await using TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
+        {
+            o.Kerberos.Keytab = dc.Keytab;
+            o.Directory.NtlmPassthrough = "winbind";
+            o.Directory.AllowedGroups = [allowedGroup];
+            o.Directory.WinbindRunDirectory = dc.RunDirectory;
+        });
+
+        using var initiator = new Kerberos.DotNetInitiator("Kerberos", SambaDomainController.ServicePrincipal);
+        Kerberos.KerberosPeerOutcome outcome = await Kerberos.KerberosCredSspPeer.ConnectAsync(door.Port, initiator, 6, "alice", "LAB.TEST", SambaDomainController.AlicePassword, TestContext.Current.CancellationToken);
+
+        // The ticket verified either way (the binding too); only the group decides.
+        Assert.True(outcome.ServerBindingVerified, $"{outcome}\n{door.LogText}");
+        Assert.Equal(allowed, outcome.Authenticated);
+        Assert.Equal(allowed ? EarlyUserAuthorizationResult.Success : EarlyUserAuthorizationResult.AccessDenied, outcome.EarlyUserAuthorization);
+        AuditEntry row = Assert.Single(await door.WaitForAuditAsync(1));
+        Assert.Equal(allowed ? AuditOutcome.Success : AuditOutcome.Refused, row.Outcome);
+        Assert.Equal("alice", row.UserName);
+        Assert.Equal("LAB.TEST", row.Domain);
+        if (!allowed)
+        {
+            Assert.Contains("not a member of an allowed group: LAB\\Domain Admins", row.Reason, StringComparison.Ordinal);
+        }
+
+        Assert.Empty(await door.Database.Users.ListAsync(TestContext.Current.CancellationToken));
     }
 
     [Fact]

@@ -216,6 +216,13 @@ public sealed class SambaDomainController : IAsyncLifetime
         }
     }
 
+    /// <summary>Adds a domain user (member of <see cref="AllowedGroup"/>) to the running DC.</summary>
+    public async Task AddUserAsync(string name, string password)
+    {
+        await SambaToolAsync(_conf, "user", "add", name, password);
+        await SambaToolAsync(_conf, "group", "addmembers", AllowedGroup, name);
+    }
+
     private async Task AddDomainAccountsAsync(string conf)
     {
         await SambaToolAsync(conf, "domain", "passwordsettings", "set", $"--account-lockout-threshold={LockoutThreshold}");
