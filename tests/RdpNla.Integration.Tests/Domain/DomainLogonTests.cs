@@ -30,22 +30,6 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         [$"/v:{door.Address}", "/cert:ignore", "+auth-only", "/log-level:DEBUG", "/sec:nla", .. arguments],
         TestContext.Current.CancellationToken);
 
-    private static async Task<AuditEntry> LastAuditAsync(TestFrontDoor door, string user)
-    {
-        for (int i = 0; i < 200; i++)
-        {
-            IReadOnlyList<AuditEntry> rows = await door.Database.Audit.QueryAsync(new AuditQuery { UserName = user, Limit = 1 });
-            if (rows.Count > 0)
-            {
-                return rows[0];
-            }
-
-            await Task.Delay(25);
-        }
-
-        throw new InvalidOperationException($"no audit row for {user}\n{door.LogText}");
-    }
-
     [Theory]
     [InlineData("/u:alice", "/d:LAB")]
     [InlineData("/u:alice", "/d:lab.test")]
@@ -60,7 +44,7 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         // pubKeyAuth verified, and the server only moves on after unsealing it.
         Assert.True(result.HasLine("NLA.authInfo (length = "), result.Output + door.LogText);
         Assert.True(result.HasLine(NlaCompleted), result.Output);
-        AuditEntry row = await LastAuditAsync(door, user[0].Contains('@', StringComparison.Ordinal) ? "alice@lab.test" : "alice");
+        AuditEntry row = await door.LastAuditForAsync(user[0].Contains('@', StringComparison.Ordinal) ? "alice@lab.test" : "alice");
         Assert.Equal(AuditOutcome.Success, row.Outcome);
         Assert.StartsWith("authenticated with NTLM", row.Reason, StringComparison.Ordinal);
     }
@@ -107,7 +91,7 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
             await ExternalProcess.StopAsync(xvfb);
         }
 
-        AuditEntry row = await LastAuditAsync(door, backend.UserName);
+        AuditEntry row = await door.LastAuditForAsync(backend.UserName);
         Assert.Equal(AuditOutcome.Success, row.Outcome);
         Assert.Contains("relaying to", row.Reason, StringComparison.Ordinal);
         Assert.Empty(await door.Database.Users.ListAsync(TestContext.Current.CancellationToken));
@@ -134,7 +118,7 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         Assert.True(result.HasLine($"SPNEGO received NTSTATUS: {statusLine} from server"), result.Output + door.LogText);
         Assert.Equal(exitCode, result.ExitCode);
         Assert.False(result.HasLine("NLA.authInfo"), result.Output);
-        AuditEntry row = await LastAuditAsync(door, user);
+        AuditEntry row = await door.LastAuditForAsync(user);
         Assert.Equal(AuditOutcome.Failure, row.Outcome);
         Assert.Equal(status, row.Status);
         Assert.Contains("the domain controller refused the logon", row.Reason, StringComparison.Ordinal);
@@ -181,14 +165,14 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         {
             ProcessResult domainUser = await XfreerdpAsync(door, "/u:alice", "/d:LAB", $"/p:{SambaDomainController.AlicePassword}");
             Assert.True(domainUser.HasLine("SPNEGO received NTSTATUS: STATUS_NO_LOGON_SERVERS [0xC000005E] from server"), domainUser.Output + door.LogText);
-            AuditEntry failed = await LastAuditAsync(door, "alice");
+            AuditEntry failed = await door.LastAuditForAsync("alice");
             Assert.Equal(AuditOutcome.Failure, failed.Outcome);
             Assert.Equal(NtStatus.NoLogonServers, failed.Status);
             Assert.Contains(door.LogRecords, r => r.Message.StartsWith("No domain controller answered for LAB\\alice", StringComparison.Ordinal));
 
             ProcessResult localUser = await XfreerdpAsync(door, "/u:carol", $"/p:{LocalPassword}");
             Assert.True(localUser.HasLine(NlaCompleted), localUser.Output + door.LogText);
-            Assert.Equal(AuditOutcome.Success, (await LastAuditAsync(door, "carol")).Outcome);
+            Assert.Equal(AuditOutcome.Success, (await door.LastAuditForAsync("carol")).Outcome);
         }
         finally
         {
