@@ -83,7 +83,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             string fingerprint = ServerCertificate.Sha256Fingerprint(certificate);
             FrontDoorLog.CertificateLoaded(logger, certificate.Subject, fingerprint, generated ? " (generated now, self-signed)" : string.Empty);
             FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion);
-            if ((await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
+            if (!options.Directory.Enabled && (await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
             {
                 FrontDoorLog.NoUsers(logger, dataDirectory);
             }
