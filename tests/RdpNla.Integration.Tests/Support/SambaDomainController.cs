@@ -157,6 +157,9 @@ public sealed class SambaDomainController : IAsyncLifetime
         /// <summary>For wrong passwords (so alice's bad-password count stays at zero).</summary>
         public const string WrongPassword = "wanda";
 
+        /// <summary>Account expired (samba-tool user setexpiry --days=0).</summary>
+        public const string Expired = "ernie";
+
         /// <summary>A valid user outside <see cref="AllowedGroup"/>.</summary>
         public const string Outsider = "oscar";
     }
@@ -227,14 +230,15 @@ public sealed class SambaDomainController : IAsyncLifetime
     {
         await SambaToolAsync(conf, "domain", "passwordsettings", "set", $"--account-lockout-threshold={LockoutThreshold}");
         await SambaToolAsync(conf, "group", "add", AllowedGroup);
-        foreach (string user in new[] { Users.Disabled, Users.LockedOut, Users.WrongPassword, Users.Outsider })
+        foreach (string user in new[] { Users.Disabled, Users.LockedOut, Users.WrongPassword, Users.Outsider, Users.Expired })
         {
             await SambaToolAsync(conf, "user", "add", user, AlicePassword);
         }
 
         await SambaToolAsync(conf, "user", "add", Users.MustChange, AlicePassword, "--must-change-at-next-login");
         await SambaToolAsync(conf, "user", "disable", Users.Disabled);
-        await SambaToolAsync(conf, "group", "addmembers", AllowedGroup, string.Join(',', "alice", Users.Disabled, Users.MustChange, Users.LockedOut, Users.WrongPassword));
+        await SambaToolAsync(conf, "user", "setexpiry", Users.Expired, "--days=0");
+        await SambaToolAsync(conf, "group", "addmembers", AllowedGroup, string.Join(',', "alice", Users.Disabled, Users.MustChange, Users.LockedOut, Users.WrongPassword, Users.Expired));
     }
 
     /// <summary>Runs <paramref name="fileName"/> and fails the fixture with its output when it fails.</summary>
