@@ -103,6 +103,8 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
     [InlineData(SambaDomainController.Users.Disabled, SambaDomainController.AlicePassword, 151, "STATUS_ACCOUNT_DISABLED [0xC0000072]", NtStatus.AccountDisabled)]
     [InlineData(SambaDomainController.Users.MustChange, SambaDomainController.AlicePassword, 149, "STATUS_PASSWORD_MUST_CHANGE [0xC0000224]", NtStatus.PasswordMustChange)]
     [InlineData(SambaDomainController.Users.Expired, SambaDomainController.AlicePassword, 157, "STATUS_ACCOUNT_EXPIRED [0xC0000193]", NtStatus.AccountExpired)]
+    [InlineData(SambaDomainController.Users.OutsideHours, SambaDomainController.AlicePassword, 132, "STATUS_INVALID_LOGON_HOURS [0xC000006F]", NtStatus.InvalidLogonHours)]
+    [InlineData(SambaDomainController.Users.OtherWorkstation, SambaDomainController.AlicePassword, 132, "STATUS_INVALID_WORKSTATION [0xC0000070]", NtStatus.InvalidWorkstation)]
     [InlineData(SambaDomainController.Users.LockedOut, SambaDomainController.AlicePassword, 135, "STATUS_ACCOUNT_LOCKED_OUT [0xC0000234]", NtStatus.AccountLockedOut)]
     public async Task Xfreerdp_gets_the_account_state_the_DC_reports(string user, string password, int exitCode, string statusLine, NtStatus status)
     {

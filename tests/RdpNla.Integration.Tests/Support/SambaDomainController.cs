@@ -160,6 +160,12 @@ public sealed class SambaDomainController : IAsyncLifetime
         /// <summary>Account expired (samba-tool user setexpiry --days=0).</summary>
         public const string Expired = "ernie";
 
+        /// <summary>No logon hour allowed (logonHours all zero).</summary>
+        public const string OutsideHours = "hugo";
+
+        /// <summary>May log on only from workstation NOWHERE (userWorkstations).</summary>
+        public const string OtherWorkstation = "walt";
+
         /// <summary>A valid user outside <see cref="AllowedGroup"/>.</summary>
         public const string Outsider = "oscar";
     }
@@ -230,7 +236,7 @@ public sealed class SambaDomainController : IAsyncLifetime
     {
         await SambaToolAsync(conf, "domain", "passwordsettings", "set", $"--account-lockout-threshold={LockoutThreshold}");
         await SambaToolAsync(conf, "group", "add", AllowedGroup);
-        foreach (string user in new[] { Users.Disabled, Users.LockedOut, Users.WrongPassword, Users.Outsider, Users.Expired })
+        foreach (string user in new[] { Users.Disabled, Users.LockedOut, Users.WrongPassword, Users.Outsider, Users.Expired, Users.OutsideHours, Users.OtherWorkstation })
         {
             await SambaToolAsync(conf, "user", "add", user, AlicePassword);
         }
@@ -238,7 +244,20 @@ public sealed class SambaDomainController : IAsyncLifetime
         await SambaToolAsync(conf, "user", "add", Users.MustChange, AlicePassword, "--must-change-at-next-login");
         await SambaToolAsync(conf, "user", "disable", Users.Disabled);
         await SambaToolAsync(conf, "user", "setexpiry", Users.Expired, "--days=0");
-        await SambaToolAsync(conf, "group", "addmembers", AllowedGroup, string.Join(',', "alice", Users.Disabled, Users.MustChange, Users.LockedOut, Users.WrongPassword, Users.Expired));
+        string restrictions = Path.Combine(Directory, "restrictions.ldif");
+        await File.WriteAllTextAsync(restrictions, string.Join('\n',
+            $"dn: CN={Users.OutsideHours},CN=Users,DC=lab,DC=test",
+            "changetype: modify",
+            "replace: logonHours",
+            "logonHours:: " + Convert.ToBase64String(new byte[21]),
+            string.Empty,
+            $"dn: CN={Users.OtherWorkstation},CN=Users,DC=lab,DC=test",
+            "changetype: modify",
+            "replace: userWorkstations",
+            "userWorkstations: NOWHERE",
+            string.Empty));
+        await RunAsync("ldbmodify", ["-H", Path.Combine(Directory, "private", "sam.ldb"), restrictions]);
+        await SambaToolAsync(conf, "group", "addmembers", AllowedGroup, string.Join(',', "alice", Users.Disabled, Users.MustChange, Users.LockedOut, Users.WrongPassword, Users.Expired, Users.OutsideHours, Users.OtherWorkstation));
     }
 
     /// <summary>Runs <paramref name="fileName"/> and fails the fixture with its output when it fails.</summary>
