@@ -59,6 +59,13 @@ internal static class ServeCommand
         var keytab = new Option<string?>("--keytab") { Description = "Accept Kerberos (raw or in SPNEGO, next to NTLM) with the keys of this keytab (setting Kerberos:Keytab; docs/kerberos.md). Default: NTLM only." };
         var servicePrincipal = new Option<string?>("--service-principal") { Description = "Kerberos service principal to accept tickets for, e.g. TERMSRV/host.example.com (setting Kerberos:ServicePrincipal). Default: the keytab's first TERMSRV/ principal." };
         var kerberosRealm = new Option<string?>("--kerberos-realm") { Description = "Realm whose users map to local accounts of the same name, alice@REALM -> alice (setting Kerberos:Realm). Default: the service principal's realm." };
+        var ntlmPassthrough = new Option<string?>("--ntlm-passthrough") { Description = "winbind: users of the host's domain (DOMAIN\\user, user@dns.domain) are verified by a domain controller through winbind; none (default): local users only (setting Directory:NtlmPassthrough; docs/active-directory.md)." };
+        var allowedGroup = new Option<string[]>("--allowed-group")
+        {
+            Description = "Domain group whose members may log on, DOMAIN\\group or a SID; repeatable, required with --ntlm-passthrough winbind ('DOMAIN\\Domain Users' for every domain user) (setting Directory:AllowedGroups).",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var winbindRun = new Option<string?>("--winbind-run-dir") { Description = "Folder to bind on /run/samba for the winbind client thread, in its own mount namespace (needs root), when winbind's socket is elsewhere (setting Directory:WinbindRunDirectory)." };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Trace, Debug, Information (default), Warning, Error.",
@@ -67,7 +74,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, ntlmPassthrough, allowedGroup, winbindRun, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -114,6 +121,13 @@ internal static class ServeCommand
             Set("Kerberos:Keytab", parse.GetValue(keytab));
             Set("Kerberos:ServicePrincipal", parse.GetValue(servicePrincipal));
             Set("Kerberos:Realm", parse.GetValue(kerberosRealm));
+            Set("Directory:NtlmPassthrough", parse.GetValue(ntlmPassthrough));
+            Set("Directory:WinbindRunDirectory", parse.GetValue(winbindRun));
+            string[] groups = parse.GetValue(allowedGroup) ?? [];
+            for (int i = 0; i < groups.Length; i++)
+            {
+                overrides[$"Directory:AllowedGroups:{i}"] = groups[i];
+            }
             return await RunAsync(parse.GetValue(config), overrides, parse.GetValue(logLevel), cancellationToken);
         });
         return command;

@@ -29,6 +29,7 @@ public sealed class CredSspServerContext : IDisposable
     private NtStatus? _recordStatus;
     private byte[]? _kerberosReply;
     private bool _kerberosAccountAccepted;
+    private bool _verifiedByDomain;
 
     public CredSspServerContext(CredSspServerOptions options)
     {
@@ -73,6 +74,12 @@ public sealed class CredSspServerContext : IDisposable
     /// <summary>The client's workstation name, as sent (NTLM only).</summary>
     public string? Workstation => _negotiate.IsKerberos ? null : _negotiate.Ntlm.Workstation;
 
+    /// <summary>
+    /// The NTLM exchange, for a host that has a domain controller verify the response (pass-through): its
+    /// ServerChallenge and the decoded AUTHENTICATE; answer with <see cref="NtlmCredentialLookup.VerifiedByDomain"/>.
+    /// </summary>
+    public NtlmServerContext? Ntlm => _negotiate.IsKerberos ? null : _negotiate.Ntlm;
+
     /// <summary>The Kerberos ticket's client principal (e.g. <c>alice@LAB.TEST</c>); null for NTLM.</summary>
     public string? KerberosPrincipal => _negotiate.KerberosPrincipal;
 
@@ -115,6 +122,7 @@ public sealed class CredSspServerContext : IDisposable
         }
 
         _ntOwf = lookup.Kind == NtlmCredentialLookup.LookupKind.Found ? lookup.NtOwfV1.ToArray() : null;
+        _verifiedByDomain = lookup.Kind == NtlmCredentialLookup.LookupKind.DomainVerified;
         _negotiate.ProvideCredential(lookup);
     }
 
@@ -473,6 +481,13 @@ public sealed class CredSspServerContext : IDisposable
                 mismatch = "The delegated password differs from the password the client authenticated with.";
                 return false;
             }
+        }
+
+        if (_verifiedByDomain && !_negotiate.Ntlm.ResponseMatchesPassword(delegated.PasswordUtf16))
+        {
+            // Pass-through: no hash here, but the delegated password must still reproduce the response the DC verified.
+            mismatch = "The delegated password differs from the password the domain controller verified.";
+            return false;
         }
 
         mismatch = null;

@@ -19,6 +19,8 @@ public sealed class NtlmCredentialLookup
         Found,
         NotFound,
         Denied,
+        DomainVerified,
+        DomainRefused,
     }
 
     internal LookupKind Kind { get; }
@@ -27,6 +29,9 @@ public sealed class NtlmCredentialLookup
     internal NtStatus Status { get; }
 
     internal ReadOnlySpan<byte> NtOwfV1 => _ntOwfV1;
+
+    /// <summary>For DomainVerified: the SessionBaseKey the domain controller returned.</summary>
+    internal ReadOnlySpan<byte> SessionBaseKey => _ntOwfV1;
 
     /// <summary>
     /// The account exists with this NT hash. If the proof verifies but <paramref name="denialAfterVerification"/> is not
@@ -57,6 +62,28 @@ public sealed class NtlmCredentialLookup
 
         return new NtlmCredentialLookup(LookupKind.Denied, null, status);
     }
+
+    /// <summary>
+    /// A domain controller verified the NTLMv2 response (pass-through, MS-NLMP §3.2.5.1.2 done by the DC through
+    /// MS-NRPC NetrLogonSamLogonEx) and returned the user session key, the NTLMv2 SessionBaseKey (MS-NLMP §3.3.2). The
+    /// acceptor derives the session keys from it and checks the MIC; the NT hash is never seen here.
+    /// </summary>
+    /// <exception cref="ArgumentException">The key is not 16 bytes.</exception>
+    public static NtlmCredentialLookup VerifiedByDomain(ReadOnlySpan<byte> sessionBaseKey)
+    {
+        if (sessionBaseKey.Length != NtlmCrypto.KeySize)
+        {
+            throw new ArgumentException("A SessionBaseKey has 16 bytes.", nameof(sessionBaseKey));
+        }
+
+        return new NtlmCredentialLookup(LookupKind.DomainVerified, sessionBaseKey.ToArray(), NtStatus.Success);
+    }
+
+    /// <summary>A domain controller refused the logon (or none could be reached) with <paramref name="status"/>, which reaches the client as is.</summary>
+    /// <exception cref="ArgumentException"><paramref name="status"/> is Success.</exception>
+    public static NtlmCredentialLookup RefusedByDomain(NtStatus status) => status == NtStatus.Success
+        ? throw new ArgumentException("A refusal needs a failure status.", nameof(status))
+        : new NtlmCredentialLookup(LookupKind.DomainRefused, null, status);
 
     internal void Clear()
     {

@@ -96,6 +96,12 @@ public sealed class NtlmServerContext : IDisposable
     /// <summary>A specific description of the failure for the log ("NTProofStr mismatch", "unknown user", ...); no secrets.</summary>
     public string? FailureMessage { get; private set; }
 
+    /// <summary>
+    /// The CHALLENGE's ServerChallenge, once sent: with the AUTHENTICATE's NtChallengeResponse it is what a domain
+    /// controller needs to verify the response for this server (pass-through, <see cref="NtlmCredentialLookup.VerifiedByDomain"/>).
+    /// </summary>
+    public ReadOnlyMemory<byte> ServerChallenge => _challengeBytes is null ? ReadOnlyMemory<byte>.Empty : _serverChallenge;
+
     /// <summary>Signing and sealing for the session, after <see cref="NlaStatus.Completed"/>. Owned by this context.</summary>
     public NtlmSessionSecurity? SessionSecurity { get; private set; }
 
@@ -140,6 +146,28 @@ public sealed class NtlmServerContext : IDisposable
 
         _lookup = lookup;
         _state = State.CredentialProvided;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="passwordUtf16"/> yields the NTLMv2 response the client sent (MS-NLMP §3.3.2): after a
+    /// pass-through logon, where no hash is known here, this proves a delegated password is the one the DC verified.
+    /// </summary>
+    public bool ResponseMatchesPassword(ReadOnlySpan<byte> passwordUtf16)
+    {
+        if (AuthenticateMessage is not { } message || _challengeBytes is null)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> nt = message.NtChallengeResponse.Span;
+        byte[] ntOwfV1 = Cryptography.Md4.HashData(passwordUtf16);
+        byte[] responseKeyNt = NtlmCrypto.NtOwfV2(ntOwfV1, message.UserName, message.DomainName);
+        byte[] ntProofStr = NtlmCrypto.ComputeNtProofStr(responseKeyNt, _serverChallenge, nt[NtlmCrypto.KeySize..]);
+        bool same = CryptographicOperations.FixedTimeEquals(ntProofStr, nt[..NtlmCrypto.KeySize]);
+        CryptographicOperations.ZeroMemory(ntOwfV1);
+        CryptographicOperations.ZeroMemory(responseKeyNt);
+        CryptographicOperations.ZeroMemory(ntProofStr);
+        return same;
     }
 
     /// <summary>Zeroes the credential and disposes <see cref="SessionSecurity"/>.</summary>
@@ -281,6 +309,15 @@ public sealed class NtlmServerContext : IDisposable
                 out status);
         }
 
+        if (lookup.Kind == NtlmCredentialLookup.LookupKind.DomainRefused)
+        {
+            return Fail(
+                NlaFailureReason.AuthenticationFailed,
+                $"the domain controller refused the logon: {NtStatusText.Name(lookup.Status)}",
+                lookup.Status,
+                out status);
+        }
+
         // An unknown user costs the same work as a wrong password: verify against a random hash, then fail.
         byte[] ntOwfV1 = new byte[NtlmCrypto.NtOwfSize];
         byte[]? responseKeyNt = null;
@@ -299,24 +336,33 @@ public sealed class NtlmServerContext : IDisposable
                 _options.RandomSource.Fill(ntOwfV1);
             }
 
+            if (lookup.Kind == NtlmCredentialLookup.LookupKind.DomainVerified)
+            {
+                // Pass-through: the domain controller checked NTProofStr and returned the SessionBaseKey.
+                sessionBaseKey = lookup.SessionBaseKey.ToArray();
+            }
+
             lookup.Clear();
             ReadOnlySpan<byte> nt = message.NtChallengeResponse.Span;
-
-            // MS-NLMP §3.2.5.1.2: NTOWFv2 with the user uppercased and the domain exactly as sent.
-            responseKeyNt = NtlmCrypto.NtOwfV2(ntOwfV1, message.UserName, message.DomainName);
-            ntProofStr = NtlmCrypto.ComputeNtProofStr(responseKeyNt, _serverChallenge, nt[NtlmCrypto.KeySize..]);
-            bool proofMatches = CryptographicOperations.FixedTimeEquals(ntProofStr, nt[..NtlmCrypto.KeySize]);
-            if (lookup.Kind == NtlmCredentialLookup.LookupKind.NotFound)
+            if (sessionBaseKey is null)
             {
-                return Fail(NlaFailureReason.AuthenticationFailed, "unknown user", NtStatus.LogonFailure, out status);
+                // MS-NLMP §3.2.5.1.2: NTOWFv2 with the user uppercased and the domain exactly as sent.
+                responseKeyNt = NtlmCrypto.NtOwfV2(ntOwfV1, message.UserName, message.DomainName);
+                ntProofStr = NtlmCrypto.ComputeNtProofStr(responseKeyNt, _serverChallenge, nt[NtlmCrypto.KeySize..]);
+                bool proofMatches = CryptographicOperations.FixedTimeEquals(ntProofStr, nt[..NtlmCrypto.KeySize]);
+                if (lookup.Kind == NtlmCredentialLookup.LookupKind.NotFound)
+                {
+                    return Fail(NlaFailureReason.AuthenticationFailed, "unknown user", NtStatus.LogonFailure, out status);
+                }
+
+                if (!proofMatches)
+                {
+                    return Fail(NlaFailureReason.AuthenticationFailed, "NTProofStr mismatch", NtStatus.LogonFailure, out status);
+                }
+
+                sessionBaseKey = NtlmCrypto.ComputeSessionBaseKey(responseKeyNt, ntProofStr);
             }
 
-            if (!proofMatches)
-            {
-                return Fail(NlaFailureReason.AuthenticationFailed, "NTProofStr mismatch", NtStatus.LogonFailure, out status);
-            }
-
-            sessionBaseKey = NtlmCrypto.ComputeSessionBaseKey(responseKeyNt, ntProofStr);
             keyExchangeKey = NtlmCrypto.KxKey(sessionBaseKey);
             exportedSessionKey = _keyExchange
                 ? NtlmCrypto.Rc4K(keyExchangeKey, message.EncryptedRandomSessionKey.Span)

@@ -7,6 +7,7 @@ using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Audit;
 using RdpNla.Server.Limits;
@@ -353,6 +354,13 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             return await accounts.LookupAsync(userName, domainName, token).ConfigureAwait(false);
         }
 
+        IReadOnlyList<string>? domainSids = null;
+        CredentialLookup lookup = CheckAccountAsync;
+        if (_context.Domain is { } domain)
+        {
+            lookup = DomainLookup(domain, credSsp, lookup, sids => domainSids = sids);
+        }
+
         NlaStatus status;
         byte[]? failureReply;
         using (Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.CredSsp))
@@ -360,8 +368,8 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             (status, failureReply) = await CredSspServerHandshake.RunAsync(
                 tls,
                 credSsp,
-                CheckAccountAsync,
-                ct => RecordVerifiedLogonAsync(credSsp, accounts, ct),
+                lookup,
+                ct => RecordVerifiedLogonAsync(credSsp, accounts, verifiedByDomain: domainSids is not null, ct),
                 Limits.MaxMessageSize,
                 cancellationToken).ConfigureAwait(false);
             span?.SetTag("rdpnla.credssp.version", credSsp.PeerVersion);
@@ -406,7 +414,8 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             return;
         }
 
-        if (accounts.RemoteLogonDenied)
+        string? missingGroup = domainSids is not null && _context.Domain is { } allowedBy && !allowedBy.IsAllowed(domainSids) ? allowedBy.AllowedGroupNames : null;
+        if (accounts.RemoteLogonDenied || missingGroup is not null)
         {
             // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the server answers AUTHZ_ACCESS_DENIED; with HYBRID it can only
             // disconnect (Windows would send a Set Error Info PDU later in the connection).
@@ -414,6 +423,13 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             if (selected == SecurityProtocols.HybridEx)
             {
                 await tls.WriteAsync(EarlyUserAuthorizationResult.AccessDenied.Encode(), cancellationToken).ConfigureAwait(false);
+            }
+
+            if (missingGroup is not null)
+            {
+                FrontDoorLog.NotInAllowedGroup(Logger, account, missingGroup, action);
+                await EndAsync(AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"not a member of an allowed group: {missingGroup} ({action})", TimeSpan.Zero).ConfigureAwait(false);
+                return;
             }
 
             FrontDoorLog.RemoteLogonDenied(Logger, account, action);
@@ -475,9 +491,11 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
     /// audit row committed first, so that a client closing right after the reply still leaves the verified password on
     /// record. Returns the status to refuse the logon with, or STATUS_SUCCESS.
     /// </summary>
-    private async ValueTask<NtStatus> RecordVerifiedLogonAsync(CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
+    private async ValueTask<NtStatus> RecordVerifiedLogonAsync(CredSspServerContext credSsp, AccountAuthenticator accounts, bool verifiedByDomain, CancellationToken cancellationToken)
     {
-        NtStatus recorded = await accounts.RecordVerifiedAsync(cancellationToken).ConfigureAwait(false);
+        // A domain user's password or ticket was verified by the domain controller, whose bad-password count is the
+        // lockout (docs/active-directory.md): nothing is recorded in the local store.
+        NtStatus recorded = verifiedByDomain ? NtStatus.Success : await accounts.RecordVerifiedAsync(cancellationToken).ConfigureAwait(false);
         if (recorded != NtStatus.Success)
         {
             return recorded;
@@ -523,6 +541,56 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
 
         await EndAsync(AuditOutcome.Error, NtStatus.InternalDbError, reason, TimeSpan.Zero).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Sends users of the domain to the domain controller (docs/active-directory.md): NTLM responses are verified by the
+    /// DC through winbind, which returns the SessionBaseKey and the user's group SIDs; a Kerberos principal of the
+    /// domain's realm was already verified by the domain's KDC and only its groups are read. Other names go to
+    /// <paramref name="local"/>. No domain user is looked up in, or written to, the local store.
+    /// </summary>
+    private CredentialLookup DomainLookup(ActiveDirectory.DomainLogons domain, CredSspServerContext credSsp, CredentialLookup local, Action<IReadOnlyList<string>> groups) =>
+        async (userName, domainName, token) =>
+        {
+            string account = string.IsNullOrEmpty(domainName) ? userName : $"{domainName}\\{userName}";
+            if (credSsp.KerberosPrincipal is { } principal)
+            {
+                if (!principal.EndsWith("@" + domain.DnsDomain, StringComparison.OrdinalIgnoreCase))
+                {
+                    return await local(userName, domainName, token).ConfigureAwait(false);
+                }
+
+                (ActiveDirectory.WbcErr error, IReadOnlyList<string> sids) = await domain.GroupsOfAsync(userName).ConfigureAwait(false);
+                if (error != ActiveDirectory.WbcErr.Success)
+                {
+                    FrontDoorLog.DomainUnreachable(Logger, principal, error.ToString());
+                    return NtlmCredentialLookup.RefusedByDomain(NtStatus.NoLogonServers);
+                }
+
+                groups(sids);
+
+                // The ticket, issued by the domain's KDC, already proved the identity; Kerberos does not use this key.
+                return NtlmCredentialLookup.VerifiedByDomain(new byte[16]);
+            }
+
+            if (credSsp.Ntlm is not { } ntlm || !domain.IsDomainUser(userName, domainName))
+            {
+                return await local(userName, domainName, token).ConfigureAwait(false);
+            }
+
+            using ActiveDirectory.WinbindLogon logon = await domain.AuthenticateAsync(ntlm).ConfigureAwait(false);
+            if (logon.Status == NtStatus.Success && logon.SessionBaseKey is { } key)
+            {
+                groups(logon.Sids);
+                return NtlmCredentialLookup.VerifiedByDomain(key);
+            }
+
+            if (logon.Status == NtStatus.NoLogonServers)
+            {
+                FrontDoorLog.DomainUnreachable(Logger, account, logon.Error.ToString());
+            }
+
+            return NtlmCredentialLookup.RefusedByDomain(ActiveDirectory.DomainLogons.ClientStatus(logon.Status));
+        };
 
     public ValueTask DisposeAsync()
     {

@@ -149,6 +149,9 @@ internal sealed class FrontDoorContext
     /// <summary>The Kerberos acceptor (keytab), or null when only NTLM is accepted.</summary>
     public KerberosAcceptance? Kerberos { get; init; }
 
+    /// <summary>Domain logons through winbind (docs/active-directory.md), or null when only local users log on.</summary>
+    public ActiveDirectory.DomainLogons? Domain { get; init; }
+
     /// <summary>The relay to backends, or null when the gateway is not in use.</summary>
     public Gateway.GatewayRelay? Gateway { get; }
 
@@ -162,9 +165,9 @@ internal sealed class FrontDoorContext
         Ntlm = new NtlmServerOptions
         {
             NbComputerName = LocalNames.NetBiosName,
-            NbDomainName = StartOptions.DomainName ?? LocalNames.DefaultDomain ?? LocalNames.NetBiosName,
+            NbDomainName = StartOptions.DomainName ?? Domain?.NetBiosDomain ?? LocalNames.DefaultDomain ?? LocalNames.NetBiosName,
             DnsComputerName = StartOptions.DnsComputerName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
-            DnsDomainName = StartOptions.DnsDomainName ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
+            DnsDomainName = StartOptions.DnsDomainName ?? Domain?.DnsDomain ?? LocalNames.DnsName ?? LocalNames.NetBiosName.ToLowerInvariant(),
             TimeProvider = TimeProvider,
             RandomSource = Random,
             RequireMic = settings.Options.RequireNtlmMic,

@@ -26,6 +26,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
     private readonly string _dataDirectory;
     private readonly string _certificateSubject;
     private readonly Lock _reloading = new();
+    private ActiveDirectory.DomainLogons? _domain;
 
     // Every certificate loaded so far: a connection started before a reload may still be in its TLS handshake.
     private readonly List<X509Certificate2> _certificates = [];
@@ -195,6 +196,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         FrontDoorMetrics? metrics = null;
         PortalServer? portal = null;
         KerberosAcceptance? kerberos = null;
+        ActiveDirectory.DomainLogons? domain = null;
         try
         {
             LocalDomainNames localNames = options.ComputerName is null
@@ -204,7 +206,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             certificate = ServerCertificate.Load(options.Certificate, dataDirectory, subject, timeProvider, out bool generated);
             FrontDoorLog.CertificateLoaded(logger, certificate.Subject, ServerCertificate.Sha256Fingerprint(certificate), generated ? " (generated now, self-signed)" : string.Empty);
             FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion, options.RequireNtlmMic);
-            if ((await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
+            if (!options.Directory.Enabled && (await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
             {
                 FrontDoorLog.NoUsers(logger, dataDirectory);
             }
@@ -218,8 +220,14 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.KerberosReady(logger, kerberos.ServicePrincipal, options.Kerberos.Keytab!, kerberos.Realm);
             }
 
+            if (options.Directory.Enabled)
+            {
+                domain = await ActiveDirectory.DomainLogons.StartAsync(options.Directory).ConfigureAwait(false);
+                FrontDoorLog.DomainReady(logger, domain.NetBiosDomain, domain.DnsDomain, domain.AllowedGroupNames);
+            }
+
             (Mfa.SecondFactorGate secondFactor, SelfService selfService) = PortalSetup.Create(options, database, dataDirectory, policy, localNames, loggerFactory, timeProvider);
-            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { SecondFactor = secondFactor, Kerberos = kerberos };
+            var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { SecondFactor = secondFactor, Kerberos = kerberos, Domain = domain };
             if (options.Portal.Enabled)
             {
                 portal = await PortalServer.StartAsync(options.Portal, certificate, selfService, loggerFactory, cancellationToken).ConfigureAwait(false);
@@ -236,7 +244,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.MetricsListening(logger, metricsEndpoint);
             }
 
-            return new FrontDoorHost(server, database, context, dataDirectory, subject) { Prometheus = prometheus, Portal = portal, SecondFactor = secondFactor };
+            return new FrontDoorHost(server, database, context, dataDirectory, subject) { Prometheus = prometheus, Portal = portal, SecondFactor = secondFactor, _domain = domain };
         }
         catch
         {
@@ -248,6 +256,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             certificate?.Dispose();
             metrics?.Dispose();
             kerberos?.Dispose();
+            domain?.Dispose();
             await database.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -275,6 +284,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             }
         }
 
+        _domain?.Dispose();
         Metrics.Dispose();
     }
 }

@@ -95,4 +95,13 @@ internal static partial class FrontDoorLog
 
     [LoggerMessage(1045, LogLevel.Information, "Kerberos accepted for {ServicePrincipal} (keytab {Keytab}); users of realm {Realm} map to local accounts")]
     public static partial void KerberosReady(ILogger logger, string servicePrincipal, string keytab, string realm);
+
+    [LoggerMessage(1050, LogLevel.Information, "Domain logons through winbind for domain {NetBiosDomain} ({DnsDomain}); allowed groups: {Groups}")]
+    public static partial void DomainReady(ILogger logger, string netBiosDomain, string dnsDomain, string groups);
+
+    [LoggerMessage(1051, LogLevel.Error, "No domain controller answered for {Account} (winbind: {Error}); domain logons fail with STATUS_NO_LOGON_SERVERS until one answers again, local users are not affected")]
+    public static partial void DomainUnreachable(ILogger logger, string account, string error);
+
+    [LoggerMessage(1052, LogLevel.Warning, "User {Account} authenticated but is in none of the allowed groups ({Groups}): {Action}")]
+    public static partial void NotInAllowedGroup(ILogger logger, string account, string groups, string action);
 }

@@ -76,6 +76,9 @@ public sealed class FrontDoorOptions
     /// <summary>Kerberos in CredSSP (docs/kerberos.md): keytab, service principal, realm of local users.</summary>
     public KerberosOptions Kerberos { get; set; } = new();
 
+    /// <summary>Domain accounts (docs/active-directory.md): NTLM pass-through through winbind, allowed groups.</summary>
+    public ActiveDirectory.DirectoryOptions Directory { get; set; } = new();
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -134,6 +137,7 @@ public sealed class FrontDoorOptions
         errors.AddRange(Portal.Validate());
         errors.AddRange(Mfa.Validate());
         errors.AddRange(Kerberos.Validate());
+        errors.AddRange(Directory.Validate());
         return errors;
     }
 }

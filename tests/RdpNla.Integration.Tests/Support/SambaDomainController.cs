@@ -90,7 +90,7 @@ public sealed class SambaDomainController : IAsyncLifetime
             "[global]",
             "\tinterfaces = 127.0.0.1",
             "\tbind interfaces only = yes",
-            "\tserver services = kdc",
+            "\tserver services = kdc, winbindd, rpc",
             "\tdisable netbios = yes",
             $"\tkrb5 port = {KdcPort}",
             $"\tkpasswd port = {kpasswdPort}",
@@ -98,9 +98,13 @@ public sealed class SambaDomainController : IAsyncLifetime
             $"\tncalrpc dir = {Path.Combine(Directory, "ncalrpc")}",
             $"\twinbindd socket directory = {Path.Combine(run, "winbindd")}",
             $"\tlog file = {Path.Combine(Directory, "samba.log")}");
-        // Provisioning writes its own "server services" (every AD service, RPC on port 135 included): ours replaces it.
-        IEnumerable<string> provisioned = (await File.ReadAllLinesAsync(conf)).Where(line => !line.TrimStart().StartsWith("server services", StringComparison.Ordinal));
-        await File.WriteAllTextAsync(conf, string.Join('\n', provisioned).Replace("[global]", settings, StringComparison.Ordinal) + "\n");
+        string provisioned = await File.ReadAllTextAsync(conf);
+
+        // The provisioned "server services" line would override ours (the last one wins): KDC, winbind and the RPC
+        // server winbind's name lookups need, nothing else (no LDAP, SMB or DNS ports).
+        provisioned = System.Text.RegularExpressions.Regex.Replace(provisioned, @"^\s*server services = .*$", string.Empty, System.Text.RegularExpressions.RegexOptions.Multiline);
+        await File.WriteAllTextAsync(conf, provisioned.Replace("[global]", settings, StringComparison.Ordinal));
+        _conf = conf;
 
         await SambaToolAsync(conf, "user", "add", "alice", AlicePassword);
         await SambaToolAsync(conf, "user", "add", "rdpgw", ServicePassword);
@@ -113,6 +117,8 @@ public sealed class SambaDomainController : IAsyncLifetime
         await SambaToolAsync(conf, "domain", "exportkeytab", StaleKeytab, "--principal=" + ServicePrincipal);
         await SambaToolAsync(conf, "user", "setpassword", "rdpgw", "--newpassword=" + ServicePassword + "-2");
         await SambaToolAsync(conf, "domain", "exportkeytab", Keytab, "--principal=" + ServicePrincipal);
+
+        await AddDomainAccountsAsync(conf);
 
         await File.WriteAllTextAsync(Krb5Config, string.Join('\n',
             "[libdefaults]",
@@ -131,23 +137,132 @@ public sealed class SambaDomainController : IAsyncLifetime
             "\tlab.test = LAB.TEST",
             string.Empty));
 
-        // The DC in a private mount namespace: its run folder on /run/samba, where Debian's libraries look.
-        string script = $"if [ -d /run/samba ]; then mount --bind '{run}' /run/samba || exit 1; fi; exec samba --foreground --no-process-group -M single -s '{conf}'";
-        _samba = ExternalProcess.Start("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], new Dictionary<string, string> { ["KRB5_CONFIG"] = Krb5Config }, _output);
-        bool listening = await PeerPorts.WaitForListenerAsync(KdcPort, TimeSpan.FromSeconds(60), () => _samba.HasExited);
-        if (!listening)
-        {
-            string log = Path.Combine(Directory, "samba.log");
-            string exit = _samba.HasExited ? $"exited with {_samba.ExitCode}" : "still running";
-            Assert.Fail($"the Samba KDC did not listen on {KdcPort} (samba {exit}):\n{Output}\n{(File.Exists(log) ? await File.ReadAllTextAsync(log) : "(no samba.log)")}");
-        }
+        await StartAsync();
 
         await RunAsync("kinit", [$"alice@{Realm}"], AlicePassword + "\n", ClientEnvironment());
         await RunAsync("kvno", [$"{ServicePrincipal}@{Realm}"], null, ClientEnvironment());
     }
 
+    /// <summary>Users of the domain tests (all with <see cref="AlicePassword"/>), created only in the DC.</summary>
+    public static class Users
+    {
+        /// <summary>Disabled (samba-tool user disable).</summary>
+        public const string Disabled = "bob";
+
+        /// <summary>Must change the password at next logon.</summary>
+        public const string MustChange = "frank";
+
+        /// <summary>Locked out by the DC's bad-password count (<see cref="LockOutAsync"/>).</summary>
+        public const string LockedOut = "lena";
+
+        /// <summary>For wrong passwords (so alice's bad-password count stays at zero).</summary>
+        public const string WrongPassword = "wanda";
+
+        /// <summary>Account expired (samba-tool user setexpiry --days=0).</summary>
+        public const string Expired = "ernie";
+
+        /// <summary>No logon hour allowed (logonHours all zero).</summary>
+        public const string OutsideHours = "hugo";
+
+        /// <summary>May log on only from workstation NOWHERE (userWorkstations).</summary>
+        public const string OtherWorkstation = "walt";
+
+        /// <summary>A valid user outside <see cref="AllowedGroup"/>.</summary>
+        public const string Outsider = "oscar";
+    }
+
+    /// <summary>The group of users allowed to log on through the front door (all the users above but <see cref="Users.Outsider"/>).</summary>
+    public const string AllowedGroup = "rdp-users";
+
+    /// <summary>The DC's run folder, bound on /run/samba in the namespaces of the DC and of its winbind clients.</summary>
+    public string RunDirectory => Path.Combine(Directory, "run");
+
+    /// <summary>The DC's bad-password lockout threshold.</summary>
+    public const int LockoutThreshold = 3;
+
+    private string? _conf;
+
+    /// <summary>Starts the DC (again, after <see cref="StopAsync"/>) and waits until its KDC and winbind answer.</summary>
+    public async Task StartAsync()
+    {
+        // The DC in a private mount namespace: its run folder on /run/samba, where Debian's libraries look.
+        string script = $"if [ -d /run/samba ]; then mount --bind '{RunDirectory}' /run/samba || exit 1; fi; exec samba --foreground --no-process-group -M single -s '{_conf}'";
+        _samba = ExternalProcess.Start("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], new Dictionary<string, string> { ["KRB5_CONFIG"] = Krb5Config }, _output);
+        bool listening = await PeerPorts.WaitForListenerAsync(KdcPort, TimeSpan.FromSeconds(60), () => _samba.HasExited);
+        Assert.True(listening, $"the Samba KDC did not listen on {KdcPort}:\n{Output}");
+        for (int i = 0; i < 300; i++)
+        {
+            if ((await RunInNamespaceAsync(["wbinfo", "-n", $"LAB\\{AllowedGroup}"], check: false)).Contains("SID_DOM_GROUP", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail($"winbind of the DC did not answer:\n{Output}");
+    }
+
+    /// <summary>Stops the DC (SIGTERM to the samba process; its KDC, winbind and RPC server go with it).</summary>
+    public async Task StopAsync()
+    {
+        await ExternalProcess.StopAsync(_samba);
+        _samba = null;
+    }
+
+    /// <summary>
+    /// Runs a winbind client (wbinfo, ntlm_auth) in a private mount namespace where <see cref="RunDirectory"/> is bound on
+    /// /run/samba, so it reaches this DC's winbind.
+    /// </summary>
+    public Task<string> RunInNamespaceAsync(string[] command, string? input = null, bool check = true) =>
+        RunAsync("unshare", ["--mount", "--propagation", "private", "sh", "-c", "mount --bind \"$0\" /run/samba && exec \"$@\"", RunDirectory, .. command], input, check: check);
+
+    /// <summary>Locks <see cref="Users.LockedOut"/> out with wrong passwords checked by the DC itself.</summary>
+    public async Task LockOutAsync()
+    {
+        for (int i = 0; i < LockoutThreshold; i++)
+        {
+            await RunInNamespaceAsync(["wbinfo", "-a", $"LAB\\{Users.LockedOut}%wrong-{i}"], check: false);
+        }
+    }
+
+    /// <summary>Adds a domain user (member of <see cref="AllowedGroup"/>) to the running DC.</summary>
+    public async Task AddUserAsync(string name, string password)
+    {
+        await SambaToolAsync(_conf, "user", "add", name, password);
+        await SambaToolAsync(_conf, "group", "addmembers", AllowedGroup, name);
+    }
+
+    private async Task AddDomainAccountsAsync(string conf)
+    {
+        await SambaToolAsync(conf, "domain", "passwordsettings", "set", $"--account-lockout-threshold={LockoutThreshold}");
+        await SambaToolAsync(conf, "group", "add", AllowedGroup);
+        foreach (string user in new[] { Users.Disabled, Users.LockedOut, Users.WrongPassword, Users.Outsider, Users.Expired, Users.OutsideHours, Users.OtherWorkstation })
+        {
+            await SambaToolAsync(conf, "user", "add", user, AlicePassword);
+        }
+
+        await SambaToolAsync(conf, "user", "add", Users.MustChange, AlicePassword, "--must-change-at-next-login");
+        await SambaToolAsync(conf, "user", "disable", Users.Disabled);
+        await SambaToolAsync(conf, "user", "setexpiry", Users.Expired, "--days=0");
+        string restrictions = Path.Combine(Directory, "restrictions.ldif");
+        await File.WriteAllTextAsync(restrictions, string.Join('\n',
+            $"dn: CN={Users.OutsideHours},CN=Users,DC=lab,DC=test",
+            "changetype: modify",
+            "replace: logonHours",
+            "logonHours:: " + Convert.ToBase64String(new byte[21]),
+            string.Empty,
+            $"dn: CN={Users.OtherWorkstation},CN=Users,DC=lab,DC=test",
+            "changetype: modify",
+            "replace: userWorkstations",
+            "userWorkstations: NOWHERE",
+            string.Empty));
+        await RunAsync("ldbmodify", ["-H", Path.Combine(Directory, "private", "sam.ldb"), restrictions]);
+        await SambaToolAsync(conf, "group", "addmembers", AllowedGroup, string.Join(',', "alice", Users.Disabled, Users.MustChange, Users.LockedOut, Users.WrongPassword, Users.Expired, Users.OutsideHours, Users.OtherWorkstation));
+    }
+
     /// <summary>Runs <paramref name="fileName"/> and fails the fixture with its output when it fails.</summary>
-    public async Task<string> RunAsync(string fileName, string[] arguments, string? input = null, IDictionary<string, string>? environment = null)
+    public async Task<string> RunAsync(string fileName, string[] arguments, string? input = null, IDictionary<string, string>? environment = null, bool check = true)
     {
         var info = new ProcessStartInfo(fileName)
         {
@@ -179,7 +294,7 @@ public sealed class SambaDomainController : IAsyncLifetime
             _output.AppendLine($"$ {fileName} {string.Join(' ', arguments.Select(a => a.Contains("ass", StringComparison.Ordinal) ? "***" : a))}").AppendLine(output);
         }
 
-        Assert.True(process.ExitCode == 0, $"{fileName} {arguments.FirstOrDefault()} failed ({process.ExitCode}):\n{output}");
+        Assert.True(!check || process.ExitCode == 0, $"{fileName} {arguments.FirstOrDefault()} failed ({process.ExitCode}):\n{output}");
         return output;
     }
 

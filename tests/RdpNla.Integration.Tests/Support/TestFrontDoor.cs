@@ -93,6 +93,23 @@ public sealed class TestFrontDoor : IAsyncDisposable
         return await AuditAsync();
     }
 
+    /// <summary>The newest audit row of <paramref name="user"/>, waiting for it (the server writes it as the connection ends).</summary>
+    public async Task<AuditEntry> LastAuditForAsync(string user)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            IReadOnlyList<AuditEntry> rows = await Database.Audit.QueryAsync(new AuditQuery { UserName = user, Limit = 1 });
+            if (rows.Count > 0)
+            {
+                return rows[0];
+            }
+
+            await Task.Delay(25);
+        }
+
+        throw new InvalidOperationException($"no audit row for {user}\n{LogText}");
+    }
+
     /// <summary>
     /// Waits for the gateway session row of <paramref name="user"/> newer than <paramref name="afterId"/> (the server
     /// writes it as the session ends) and returns it.
