@@ -369,7 +369,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
                 tls,
                 credSsp,
                 lookup,
-                ct => RecordVerifiedLogonAsync(credSsp, accounts, verifiedByDomain: domainSids is not null, ct),
+                ct => RecordVerifiedLogonAsync(credSsp, accounts, domainSids, ct),
                 Limits.MaxMessageSize,
                 cancellationToken).ConfigureAwait(false);
             span?.SetTag("rdpnla.credssp.version", credSsp.PeerVersion);
@@ -491,19 +491,23 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
     /// audit row committed first, so that a client closing right after the reply still leaves the verified password on
     /// record. Returns the status to refuse the logon with, or STATUS_SUCCESS.
     /// </summary>
-    private async ValueTask<NtStatus> RecordVerifiedLogonAsync(CredSspServerContext credSsp, AccountAuthenticator accounts, bool verifiedByDomain, CancellationToken cancellationToken)
+    private async ValueTask<NtStatus> RecordVerifiedLogonAsync(CredSspServerContext credSsp, AccountAuthenticator accounts, IReadOnlyList<string>? domainSids, CancellationToken cancellationToken)
     {
         // A domain user's password or ticket was verified by the domain controller, whose bad-password count is the
         // lockout (docs/active-directory.md): nothing is recorded in the local store.
-        NtStatus recorded = verifiedByDomain ? NtStatus.Success : await accounts.RecordVerifiedAsync(cancellationToken).ConfigureAwait(false);
+        NtStatus recorded = domainSids is not null ? NtStatus.Success : await accounts.RecordVerifiedAsync(cancellationToken).ConfigureAwait(false);
         if (recorded != NtStatus.Success)
         {
             return recorded;
         }
 
         SetIdentity(credSsp);
-        (AuditOutcome outcome, NtStatus status, string reason) = accounts.RemoteLogonDenied
-            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"authenticated with {credSsp.PackageName}; remote logon denied (refused after CredSSP)")
+        string? missingGroup = domainSids is not null && _context.Domain is { } allowedBy && !allowedBy.IsAllowed(domainSids) ? allowedBy.AllowedGroupNames : null;
+        string action = _audit.SelectedProtocol == SecurityProtocols.HybridEx ? "Early User Authorization Result AUTHZ_ACCESS_DENIED" : "disconnected after CredSSP";
+        (AuditOutcome outcome, NtStatus status, string reason) = missingGroup is not null
+            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"authenticated with {credSsp.PackageName}; not a member of an allowed group: {missingGroup} ({action})")
+            : accounts.RemoteLogonDenied
+            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"authenticated with {credSsp.PackageName}; remote logon denied ({action})")
             : (AuditOutcome.Success, NtStatus.Success, $"authenticated with {credSsp.PackageName}; {(credSsp.KerberosPrincipal is null ? "password" : "ticket")} verified");
         try
         {
