@@ -116,6 +116,11 @@ internal static class SchemaMigrations
             DELETE FROM group_members WHERE group_id = OLD.id;
         END;
         """,
+
+        // Version 3: the instance that wrote each audit row (--instance-name), as in the PostgreSQL store.
+        """
+        ALTER TABLE audit ADD COLUMN instance_name TEXT;
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>
