@@ -4,9 +4,11 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using RdpNla.Cli.Interaction;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.FrontDoor;
+using RdpNla.Server.Storage;
 
 namespace RdpNla.Cli.Commands;
 
@@ -49,6 +51,12 @@ internal static class ServeCommand
             Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var store = StoreOption.Create();
+        var instanceName = new Option<string?>("--instance-name")
+        {
+            Description = "The name audit rows give this instance, to tell instances sharing one PostgreSQL store apart (default: the host name).",
+            HelpName = "NAME",
+        };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Trace, Debug, Information (default), Warning, Error.",
@@ -57,7 +65,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt.")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, certificate, key, pfx, computerName, domain, metricsListen, trustedProxy, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, certificate, key, pfx, computerName, domain, metricsListen, trustedProxy, store, instanceName, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -94,6 +102,22 @@ internal static class ServeCommand
             Set("Certificate:PfxPath", parse.GetValue(pfx));
             Set("ComputerName", parse.GetValue(computerName));
             Set("DomainName", parse.GetValue(domain));
+            Set("InstanceName", parse.GetValue(instanceName));
+            if (parse.GetValue(store) is { } storeValue)
+            {
+                try
+                {
+                    _ = StoreOption.Parse(storeValue, parse.GetValue(data), fromCommandLine: true, StoreOption.Name);
+                }
+                catch (CliException ex)
+                {
+                    await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                    return ExitCodes.UserError;
+                }
+
+                Set("Store:ConnectionString", storeValue);
+            }
+
             return await RunAsync(parse.GetValue(config), overrides, parse.GetValue(logLevel), cancellationToken);
         });
         return command;
@@ -192,6 +216,16 @@ internal static class ServeCommand
         catch (Exception ex) when (ex is SocketException or System.Net.HttpListenerException)
         {
             await Console.Error.WriteLineAsync($"error: cannot listen: {ex.Message}; choose another --listen address or port, or stop the program that uses it.");
+            return ExitCodes.Unavailable;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}; start PostgreSQL or correct --store / Store:ConnectionString.");
+            return ExitCodes.Unavailable;
+        }
+        catch (NpgsqlException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: PostgreSQL failure at start: {StoreUnavailableException.Describe(ex)}; check the server and the --store connection string.");
             return ExitCodes.Unavailable;
         }
         catch (InvalidOperationException ex)

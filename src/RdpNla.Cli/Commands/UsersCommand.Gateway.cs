@@ -44,7 +44,7 @@ public static partial class UsersCommand
             async c =>
             {
                 UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
-                string dataDirectory = Path.GetDirectoryName(c.Database.FilePath)!;
+                string dataDirectory = c.Database.DataDirectory;
                 GatewayKey key;
                 try
                 {
@@ -115,7 +115,7 @@ public static class GroupsCommand
         var list = new Command("list", "List the groups, their backends and members.") { data };
         list.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             IReadOnlyList<GatewayGroup> all = await database.Gateway.ListGroupsAsync(cancellationToken);
             if (all.Count == 0)
             {
@@ -130,6 +130,7 @@ public static class GroupsCommand
             return ExitCodes.Success;
         }));
         groups.Subcommands.Add(list);
+        groups.Options.Add(StoreOption.Create(recursive: true));
         return groups;
     }
 
@@ -149,7 +150,7 @@ public static class GroupsCommand
 
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             string message = await action(new GroupContext(database.Gateway, cancellationToken), parseResult.GetValue(group) ?? string.Empty, value is null ? null : parseResult.GetValue(value));
             await output.WriteLineAsync(message);
             return ExitCodes.Success;
@@ -180,7 +181,7 @@ public static class BackendsCommand
                 throw new CliException($"backend '{text}': {problem}");
             }
 
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             bool removed = await database.Gateway.ForgetCertificateAsync(address.ToString(), cancellationToken);
             await output.WriteLineAsync(removed ? $"certificate of {address} forgotten" : $"no certificate recorded for {address}");
             return ExitCodes.Success;
@@ -193,7 +194,7 @@ public static class BackendsCommand
         var sessions = new Command("sessions", "The relayed sessions: user, client, backend, protocol per leg, start, end, bytes each way, how it ended.") { sessionsData, user, limit };
         sessions.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken);
             foreach (GatewaySessionRecord row in await database.Gateway.ListSessionsAsync(parseResult.GetValue(user), parseResult.GetValue(limit), cancellationToken))
             {
                 await output.WriteLineAsync(
@@ -204,6 +205,7 @@ public static class BackendsCommand
             return ExitCodes.Success;
         }));
         backends.Subcommands.Add(sessions);
+        backends.Options.Add(StoreOption.Create(recursive: true));
         return backends;
     }
 }

@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Net;
-using Microsoft.Data.Sqlite;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Audit;
@@ -57,12 +57,13 @@ internal sealed class AuditRecordBuilder
             Status = status,
             Reason = reason,
             ConnectionId = ConnectionId.ToString(CultureInfo.InvariantCulture),
+            InstanceName = context.Options.EffectiveInstanceName,
         };
         try
         {
             await context.AuditLog.AppendAsync(entry, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException)
+        catch (Exception ex) when (ex is DbException or IOException or InvalidOperationException)
         {
             FrontDoorLog.AuditFailed(context.Logger, ex.Message);
         }

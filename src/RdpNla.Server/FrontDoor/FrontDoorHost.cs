@@ -18,10 +18,10 @@ namespace RdpNla.Server.FrontDoor;
 /// </summary>
 public sealed class FrontDoorHost : IAsyncDisposable
 {
-    private readonly RdpNlaDatabase _database;
+    private readonly RdpNlaStore _database;
     private readonly X509Certificate2 _certificate;
 
-    private FrontDoorHost(FrontDoorServer server, RdpNlaDatabase database, X509Certificate2 certificate, string fingerprint, FrontDoorMetrics metrics, ConnectionGate gate)
+    private FrontDoorHost(FrontDoorServer server, RdpNlaStore database, X509Certificate2 certificate, string fingerprint, FrontDoorMetrics metrics, ConnectionGate gate)
     {
         Server = server;
         Metrics = metrics;
@@ -51,6 +51,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
     /// <summary>Opens the store, loads or generates the certificate, binds the listeners and starts serving.</summary>
     /// <exception cref="InvalidOperationException">The options are invalid or the certificate cannot be loaded.</exception>
     /// <exception cref="SocketException">A listen endpoint cannot be bound.</exception>
+    /// <exception cref="StoreUnavailableException">The PostgreSQL store cannot be reached.</exception>
     public static async Task<FrontDoorHost> StartAsync(
         FrontDoorOptions options,
         AccountPolicyOptions accountPolicyOptions,
@@ -68,7 +69,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
         ILogger logger = loggerFactory.CreateLogger("RdpNla.FrontDoor");
         string dataDirectory = DataDirectory.Resolve(options.DataDirectory);
-        RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
+        RdpNlaStore database = await RdpNlaStore.OpenAsync(Storage.StoreLocation.Parse(options.Store.ConnectionString, dataDirectory), dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
         X509Certificate2? certificate = null;
         FrontDoorMetrics? metrics = null;
         try
@@ -80,14 +81,20 @@ public sealed class FrontDoorHost : IAsyncDisposable
             string fingerprint = ServerCertificate.Sha256Fingerprint(certificate);
             FrontDoorLog.CertificateLoaded(logger, certificate.Subject, fingerprint, generated ? " (generated now, self-signed)" : string.Empty);
             FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion);
+            StoreLog.Opened(logger, database.Location.Description, database.Postgres?.SchemaVersion ?? database.Sqlite.SchemaVersion, options.EffectiveInstanceName);
+            if (database.Location.IsPostgres)
+            {
+                StoreLog.GatewayStaysLocal(logger, DataDirectory.GetDatabasePath(dataDirectory));
+            }
+
             if ((await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
             {
-                FrontDoorLog.NoUsers(logger, dataDirectory);
+                FrontDoorLog.NoUsers(logger, database.Location.IsPostgres ? dataDirectory + " --store CONNECTION-STRING" : dataDirectory);
             }
 
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
             metrics = new FrontDoorMetrics();
-            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
+            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database.Sqlite, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
             var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway);
             var server = new FrontDoorServer(context);
             server.Start();

@@ -55,8 +55,12 @@ public sealed class RdpNlaStore : IAsyncDisposable
         }
     }
 
-    /// <summary>The gateway's backends, groups, mapped credentials, trusted certificates and session audit.</summary>
-    public Gateway.GatewayStore Gateway => Sqlite.Gateway;
+    /// <summary>The gateway's backends, groups, mapped credentials, trusted certificates and session audit (SQLite stores only).</summary>
+    /// <exception cref="StoreNotSupportedException">The store is PostgreSQL, which does not hold the gateway's tables yet.</exception>
+    public Gateway.GatewayStore Gateway => Postgres is null
+        ? Sqlite.Gateway
+        : throw new StoreNotSupportedException(
+            "the gateway's groups, backends, mapped credentials and certificates are not in PostgreSQL yet; manage them on an SQLite store (--store PATH or the default in --data)");
 
     /// <summary>Opens (creating and migrating) the store at <paramref name="location"/>.</summary>
     /// <exception cref="Microsoft.Data.Sqlite.SqliteException">The SQLite file cannot be opened.</exception>

@@ -41,3 +41,22 @@ public sealed class StoreUnavailableException : Exception
         return exception.Message;
     }
 }
+
+/// <summary>The operation needs tables this kind of store does not hold (the message says what to use instead).</summary>
+public sealed class StoreNotSupportedException : NotSupportedException
+{
+    public StoreNotSupportedException()
+        : this("not supported by this store")
+    {
+    }
+
+    public StoreNotSupportedException(string message)
+        : base(message)
+    {
+    }
+
+    public StoreNotSupportedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using RdpNla.Integration.Tests.Accounts;
+using RdpNla.Integration.Tests.Client;
+using RdpNla.Integration.Tests.Support;
+
+namespace RdpNla.Integration.Tests.Storage;
+
+/// <summary>
+/// Two <c>rdpnla serve</c> processes sharing one PostgreSQL store (docs/high-availability.md): a user added once logs in
+/// through both, the lockout threshold holds for the pair, and the audit names both instances.
+/// </summary>
+public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposable
+{
+    private const string AlicePassword = "Passw0rd!";
+    private readonly TempDirectory _directory = new();
+    private readonly List<ServeProcess> _servers = [];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task TwoInstances_OnePostgres_ShareUsersLockoutAndAudit()
+    {
+        string store = await postgres.CreateDatabaseAsync();
+        CliResult add = await Accounts.Cli.RunAsync(new FakeCliConsole(AlicePassword + "\n"), "users", "add", "alice", "--password-stdin", "--store", store);
+        Assert.True(add.ExitCode == 0, add.Output + add.Error);
+        string config = Path.Combine(_directory.Path, "serve.json");
+        await File.WriteAllTextAsync(config, """{ "LockoutThreshold": 3, "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""", Ct);
+        ServeProcess a = await StartAsync("gw-a", store, config);
+        ServeProcess b = await StartAsync("gw-b", store, config);
+
+        foreach (ServeProcess server in new[] { a, b })
+        {
+            (CliResult login, JsonElement json) = await ClientCli.LoginJsonAsync(server.Address, "alice", AlicePassword);
+            Assert.True(login.ExitCode == 0, $"{login.Output}\n{login.Error}\n{server.Output}");
+            Assert.Equal("success", json.Str("result"));
+        }
+
+        // A brute force spread over both instances: the third wrong password (threshold 3) locks the account for the
+        // pair, whichever instance answers next.
+        var statuses = new List<string?>();
+        for (int i = 0; i < 6; i++)
+        {
+            (_, JsonElement json) = await ClientCli.LoginJsonAsync((i % 2 == 0 ? a : b).Address, "alice", "wrong-password-" + i);
+            statuses.Add(json.Str("ntstatus"));
+        }
+
+        Assert.Equal(
+            ["STATUS_LOGON_FAILURE", "STATUS_LOGON_FAILURE", "STATUS_LOGON_FAILURE", "STATUS_ACCOUNT_LOCKED_OUT", "STATUS_ACCOUNT_LOCKED_OUT", "STATUS_ACCOUNT_LOCKED_OUT"],
+            statuses);
+        (_, JsonElement locked) = await ClientCli.LoginJsonAsync(a.Address, "alice", AlicePassword);
+        Assert.Equal("STATUS_ACCOUNT_LOCKED_OUT", locked.Str("ntstatus"));
+
+        CliResult audit = await Accounts.Cli.RunAsync("audit", "--json", "--user", "alice", "--store", store);
+        Assert.True(audit.ExitCode == 0, audit.Output + audit.Error);
+        JsonElement[] rows = JsonDocument.Parse(audit.Output).RootElement.EnumerateArray().ToArray();
+        Assert.Equal(9, rows.Length);
+        Assert.Equal(["gw-a", "gw-b"], rows.Select(r => r.GetProperty("instance").GetString()).Distinct().Order());
+        Assert.Equal(3, rows.Count(r => r.GetProperty("ntStatus").GetString() == "STATUS_LOGON_FAILURE"));
+        Assert.All(rows, r => Assert.Equal("127.0.0.1", r.GetProperty("clientAddress").GetString()));
+    }
+
+    [Fact]
+    public async Task Serve_PostgresUnreachableAtStart_OneClearLineAndExitCode3()
+    {
+        int port = PeerPorts.GetFreePort();
+        string cli = Path.Combine(AppContext.BaseDirectory, "rdpnla.dll");
+
+        ProcessResult result = await ExternalProcess.RunAsync(
+            "dotnet",
+            [cli, "serve", "--data", _directory.Path, "--listen", $"127.0.0.1:{PeerPorts.GetFreePort()}", "--store", $"Host=127.0.0.1;Port={port};Username=rdpnla;Database=rdpnla;Timeout=3"],
+            null,
+            TimeSpan.FromSeconds(60),
+            Ct);
+
+        Assert.Equal(3, result.ExitCode);
+        string[] lines = result.Output.TrimEnd().Split('\n');
+        string error = Assert.Single(lines, l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.StartsWith($"error: cannot connect to PostgreSQL at postgresql://rdpnla@127.0.0.1:{port}/rdpnla", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Output, StringComparison.Ordinal);
+    }
+
+    private async Task<ServeProcess> StartAsync(string name, string store, string config)
+    {
+        string data = Path.Combine(_directory.Path, name);
+        Directory.CreateDirectory(data);
+        ServeProcess server = await ServeProcess.StartAsync(data, config, "--store", store, "--instance-name", name, "--log-level", "Warning");
+        _servers.Add(server);
+        return server;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (ServeProcess server in _servers)
+        {
+            await server.DisposeAsync();
+        }
+
+        _directory.Dispose();
+    }
+}
