@@ -1,7 +1,12 @@
+using System.Net;
 using System.Text.Json;
 using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Client;
 using RdpNla.Integration.Tests.Support;
+using RdpNla.Protocol;
+using RdpNla.Server.Audit;
+using RdpNla.Server.Storage;
+using RdpNla.Transport.Client;
 
 namespace RdpNla.Integration.Tests.Storage;
 
@@ -79,11 +84,98 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
         Assert.DoesNotContain("   at ", result.Output, StringComparison.Ordinal);
     }
 
-    private async Task<ServeProcess> StartAsync(string name, string store, string config)
+    [Fact]
+    public async Task TwoInstancesBehindHaproxy_LockoutHoldsAndAuditShowsRealClientsAndBothInstances()
+    {
+        string store = await postgres.CreateDatabaseAsync();
+        CliResult add = await Accounts.Cli.RunAsync(new FakeCliConsole(AlicePassword + "\n"), "users", "add", "alice", "--password-stdin", "--store", store);
+        Assert.True(add.ExitCode == 0, add.Output + add.Error);
+        string config = Path.Combine(_directory.Path, "serve.json");
+        await File.WriteAllTextAsync(config, """{ "LockoutThreshold": 3, "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""", Ct);
+        ServeProcess a = await StartAsync("gw-a", store, config, "--trusted-proxy", "127.0.0.1");
+        ServeProcess b = await StartAsync("gw-b", store, config, "--trusted-proxy", "127.0.0.1");
+        await using HaproxyProcess balancer = await HaproxyProcess.StartAsync(a.Port, b.Port);
+
+        // Round robin: the two logons land one on each instance; each client has its own loopback address.
+        NlaClientResult first = await LogonAsync(balancer.Port, "127.0.0.21", AlicePassword);
+        NlaClientResult second = await LogonAsync(balancer.Port, "127.0.0.22", AlicePassword);
+        var statuses = new List<NtStatus?>();
+        for (int i = 0; i < 6; i++)
+        {
+            NlaClientResult wrong = await LogonAsync(balancer.Port, $"127.0.0.{31 + i}", "wrong-password-" + i);
+            statuses.Add(wrong.CredSsp?.ErrorCode);
+        }
+
+        Assert.True(first.Outcome == NlaOutcome.Success, $"{first.FailureKind}: {first.Message}\n{balancer.Output}\n{a.Output}\n{b.Output}");
+        Assert.Equal(NlaOutcome.Success, second.Outcome);
+        Assert.Equal(
+            [NtStatus.LogonFailure, NtStatus.LogonFailure, NtStatus.LogonFailure, NtStatus.AccountLockedOut, NtStatus.AccountLockedOut, NtStatus.AccountLockedOut],
+            statuses);
+        await using RdpNlaStore shared = await RdpNlaStore.OpenAsync(StoreLocation.Parse(store, _directory.Path), _directory.Path, TimeProvider.System, Ct);
+        IReadOnlyList<AuditEntry> rows = await shared.Audit.QueryAsync(new AuditQuery { UserName = "alice" }, Ct);
+        Assert.Equal(8, rows.Count);
+        Assert.Equal(["gw-a", "gw-b"], rows.Select(r => r.InstanceName).Distinct().Order());
+        Assert.Equal(
+            ["127.0.0.21", "127.0.0.22", .. Enumerable.Range(31, 6).Select(n => $"127.0.0.{n}")],
+            rows.Select(r => r.ClientAddress).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task PostgresRestartedDuringARun_ServerStaysUpAndLogonsResume()
+    {
+        // Its own PostgreSQL: stopping it must not disturb the other tests' server.
+        await using var own = new PostgresServer();
+        string store = await own.CreateDatabaseAsync();
+        CliResult add = await Accounts.Cli.RunAsync(new FakeCliConsole(AlicePassword + "\n"), "users", "add", "alice", "--password-stdin", "--store", store);
+        Assert.True(add.ExitCode == 0, add.Output + add.Error);
+        string config = Path.Combine(_directory.Path, "serve.json");
+        await File.WriteAllTextAsync(config, """{ "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""", Ct);
+        ServeProcess server = await StartAsync("gw-a", store, config);
+        (CliResult before, _) = await ClientCli.LoginJsonAsync(server.Address, "alice", AlicePassword);
+        Assert.True(before.ExitCode == 0, before.Output + before.Error + server.Output);
+
+        await own.StopAsync();
+        (CliResult during, JsonElement duringJson) = await ClientCli.LoginJsonAsync(server.Address, "alice", AlicePassword);
+        await own.EnsureStartedAsync();
+        int attempts = 0;
+        CliResult after;
+        do
+        {
+            attempts++;
+            (after, _) = await ClientCli.LoginJsonAsync(server.Address, "alice", AlicePassword);
+        }
+        while (after.ExitCode != 0 && attempts < 10);
+
+        Assert.NotEqual(0, during.ExitCode);
+        Assert.NotEqual("success", duringJson.Str("result"));
+        Assert.False(server.Process.HasExited, server.Output);
+        Assert.True(after.ExitCode == 0, $"no logon succeeded in {attempts} attempts after PostgreSQL returned:\n{after.Output}\n{server.Output}");
+        TestContext.Current.SendDiagnosticMessage($"logons resumed at attempt {attempts} after PostgreSQL restarted");
+    }
+
+    private static async Task<NlaClientResult> LogonAsync(int port, string source, string password)
+    {
+        using var credentials = new NlaCredentials("alice", "", password);
+        return await NlaClient.RunAsync(
+            new NlaClientOptions
+            {
+                Host = "127.0.0.1",
+                Port = port,
+                LocalAddress = IPAddress.Parse(source),
+                Timeout = TimeSpan.FromSeconds(15),
+                Credentials = credentials,
+                StopAfter = NlaClientStage.Authentication,
+                PostAuthenticationWait = TimeSpan.Zero,
+                CertificatePolicy = ServerCertificatePolicy.Ignore,
+            },
+            Ct);
+    }
+
+    private async Task<ServeProcess> StartAsync(string name, string store, string config, params string[] more)
     {
         string data = Path.Combine(_directory.Path, name);
         Directory.CreateDirectory(data);
-        ServeProcess server = await ServeProcess.StartAsync(data, config, "--store", store, "--instance-name", name, "--log-level", "Warning");
+        ServeProcess server = await ServeProcess.StartAsync(data, config, ["--store", store, "--instance-name", name, "--log-level", "Warning", .. more]);
         _servers.Add(server);
         return server;
     }

@@ -113,7 +113,12 @@ public sealed class PostgresServer : IAsyncDisposable
 
     private async Task StartServerAsync()
     {
-        Port = PeerPorts.GetFreePort();
+        // A restart keeps the port, as a real server's address stays the same.
+        if (Port == 0)
+        {
+            Port = PeerPorts.GetFreePort();
+        }
+
         // fsync off: a test server on a shared machine; durability against a crash of rdpnla (not of PostgreSQL) is
         // what the tests check, and a committed row is visible to every session whatever fsync says.
         string options = string.Create(CultureInfo.InvariantCulture,
