@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
-using RdpNla.Protocol;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.Audit;
 
@@ -98,28 +97,7 @@ public sealed class SqliteAuditLog : IAuditLog
             SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                List<AuditEntry> entries = [];
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    entries.Add(new AuditEntry
-                    {
-                        Id = reader.GetInt64(0),
-                        Time = SqliteTime.FromText(reader.GetString(1)),
-                        ClientAddress = reader.IsDBNull(2) ? null : reader.GetString(2),
-                        ClientPort = reader.IsDBNull(3) ? null : reader.GetInt32(3),
-                        UserName = reader.IsDBNull(4) ? null : reader.GetString(4),
-                        Domain = reader.IsDBNull(5) ? null : reader.GetString(5),
-                        CredSspVersion = reader.IsDBNull(6) ? null : reader.GetInt32(6),
-                        SecurityProtocol = reader.IsDBNull(7) ? null : reader.GetString(7),
-                        Outcome = ParseOutcome(reader.GetString(8)),
-                        Status = reader.IsDBNull(9) ? null : (NtStatus)(uint)reader.GetInt64(9),
-                        Reason = reader.GetString(10),
-                        ConnectionId = reader.GetString(11),
-                        InstanceName = reader.IsDBNull(12) ? null : reader.GetString(12),
-                    });
-                }
-
-                return entries;
+                return await StoreRows.ReadAllAsync(reader, r => StoreRows.ReadAuditEntry(r, SqliteTime.FromText(r.GetString(1))), cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -149,9 +127,6 @@ public sealed class SqliteAuditLog : IAuditLog
         outcome = default;
         return false;
     }
-
-    private static AuditOutcome ParseOutcome(string text) =>
-        TryParseOutcome(text, out AuditOutcome outcome) ? outcome : throw new InvalidDataException($"Unknown audit outcome '{text}' in the database.");
 
     // The user part in any form (alice, LAB\alice, alice@host) so that a query for "alice" finds them all.
     internal static string? UserKeyOf(string? userName, string? domain)

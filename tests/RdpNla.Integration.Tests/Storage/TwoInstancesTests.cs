@@ -20,16 +20,26 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
     private readonly TempDirectory _directory = new();
     private readonly List<ServeProcess> _servers = [];
 
+    // Threshold 3; no connection rate limit and no penalties, so that every attempt reaches the password check.
+    private const string LockoutConfig = """{ "LockoutThreshold": 3, "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""";
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>A new database on <paramref name="server"/> holding alice (added with the CLI), and a settings file.</summary>
+    private async Task<(string Store, string Config)> PrepareAsync(PostgresServer server, string settings)
+    {
+        string store = await server.CreateDatabaseAsync();
+        CliResult add = await Accounts.Cli.RunAsync(new FakeCliConsole(AlicePassword + "\n"), "users", "add", "alice", "--password-stdin", "--store", store);
+        Assert.True(add.ExitCode == 0, add.Output + add.Error);
+        string config = Path.Combine(_directory.Path, "serve.json");
+        await File.WriteAllTextAsync(config, settings, Ct);
+        return (store, config);
+    }
 
     [Fact]
     public async Task TwoInstances_OnePostgres_ShareUsersLockoutAndAudit()
     {
-        string store = await postgres.CreateDatabaseAsync();
-        CliResult add = await Accounts.Cli.RunAsync(new FakeCliConsole(AlicePassword + "\n"), "users", "add", "alice", "--password-stdin", "--store", store);
-        Assert.True(add.ExitCode == 0, add.Output + add.Error);
-        string config = Path.Combine(_directory.Path, "serve.json");
-        await File.WriteAllTextAsync(config, """{ "LockoutThreshold": 3, "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""", Ct);
+        (string store, string config) = await PrepareAsync(postgres, LockoutConfig);
         ServeProcess a = await StartAsync("gw-a", store, config);
         ServeProcess b = await StartAsync("gw-b", store, config);
 
@@ -87,11 +97,7 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
     [Fact]
     public async Task TwoInstancesBehindHaproxy_LockoutHoldsAndAuditShowsRealClientsAndBothInstances()
     {
-        string store = await postgres.CreateDatabaseAsync();
-        CliResult add = await Accounts.Cli.RunAsync(new FakeCliConsole(AlicePassword + "\n"), "users", "add", "alice", "--password-stdin", "--store", store);
-        Assert.True(add.ExitCode == 0, add.Output + add.Error);
-        string config = Path.Combine(_directory.Path, "serve.json");
-        await File.WriteAllTextAsync(config, """{ "LockoutThreshold": 3, "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""", Ct);
+        (string store, string config) = await PrepareAsync(postgres, LockoutConfig);
         ServeProcess a = await StartAsync("gw-a", store, config, "--trusted-proxy", "127.0.0.1");
         ServeProcess b = await StartAsync("gw-b", store, config, "--trusted-proxy", "127.0.0.1");
         await using HaproxyProcess balancer = await HaproxyProcess.StartAsync(a.Port, b.Port);
@@ -125,11 +131,7 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
     {
         // Its own PostgreSQL: stopping it must not disturb the other tests' server.
         await using var own = new PostgresServer();
-        string store = await own.CreateDatabaseAsync();
-        CliResult add = await Accounts.Cli.RunAsync(new FakeCliConsole(AlicePassword + "\n"), "users", "add", "alice", "--password-stdin", "--store", store);
-        Assert.True(add.ExitCode == 0, add.Output + add.Error);
-        string config = Path.Combine(_directory.Path, "serve.json");
-        await File.WriteAllTextAsync(config, """{ "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""", Ct);
+        (string store, string config) = await PrepareAsync(own, """{ "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""");
         ServeProcess server = await StartAsync("gw-a", store, config);
         (CliResult before, _) = await ClientCli.LoginJsonAsync(server.Address, "alice", AlicePassword);
         Assert.True(before.ExitCode == 0, before.Output + before.Error + server.Output);

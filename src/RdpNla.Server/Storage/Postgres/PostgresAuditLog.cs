@@ -1,7 +1,6 @@
 using System.Text;
 using Npgsql;
 using NpgsqlTypes;
-using RdpNla.Protocol;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.Audit;
 
@@ -90,30 +89,7 @@ public sealed class PostgresAuditLog : IAuditLog
         NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
-            List<AuditEntry> entries = [];
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                entries.Add(new AuditEntry
-                {
-                    Id = reader.GetInt64(0),
-                    Time = PostgresTime.FromDb(reader.GetDateTime(1)),
-                    ClientAddress = reader.IsDBNull(2) ? null : reader.GetString(2),
-                    ClientPort = reader.IsDBNull(3) ? null : reader.GetInt32(3),
-                    UserName = reader.IsDBNull(4) ? null : reader.GetString(4),
-                    Domain = reader.IsDBNull(5) ? null : reader.GetString(5),
-                    CredSspVersion = reader.IsDBNull(6) ? null : reader.GetInt32(6),
-                    SecurityProtocol = reader.IsDBNull(7) ? null : reader.GetString(7),
-                    Outcome = SqliteAuditLog.TryParseOutcome(reader.GetString(8), out AuditOutcome parsed)
-                        ? parsed
-                        : throw new InvalidDataException($"Unknown audit outcome '{reader.GetString(8)}' in the database."),
-                    Status = reader.IsDBNull(9) ? null : (NtStatus)(uint)reader.GetInt64(9),
-                    Reason = reader.GetString(10),
-                    ConnectionId = reader.GetString(11),
-                    InstanceName = reader.IsDBNull(12) ? null : reader.GetString(12),
-                });
-            }
-
-            return entries;
+            return await StoreRows.ReadAllAsync(reader, r => StoreRows.ReadAuditEntry(r, PostgresTime.FromDb(r.GetDateTime(1))), cancellationToken).ConfigureAwait(false);
         }
     }
 

@@ -70,26 +70,14 @@ public sealed class PostgresUserStore : IUserStore
         NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
-            List<UserAccount> accounts = [];
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                accounts.Add(ReadAccount(reader));
-            }
-
-            return accounts;
+            return await StoreRows.ReadAllAsync(reader, ReadAccount, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc/>
     public async Task<UserAccount> AddAsync(string userName, ReadOnlyMemory<byte> ntHash, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(userName);
-        if (AccountName.ValidateUserName(userName) is { } error)
-        {
-            throw new ArgumentException(error, nameof(userName));
-        }
-
-        CheckHash(ntHash);
+        StoreRows.CheckNewUser(userName, ntHash);
         using NpgsqlCommand command = _database.CreateCommand(
             "INSERT INTO users (name, name_key, nt_hash, password_last_set, created_at, updated_at) " +
             $"VALUES (@name, @key, @hash, @now, @now, @now) ON CONFLICT (name_key) DO NOTHING RETURNING {AccountColumns};");
@@ -120,7 +108,7 @@ public sealed class PostgresUserStore : IUserStore
     public async Task<UserAccount?> SetNtHashAsync(string userName, ReadOnlyMemory<byte> ntHash, bool mustChangePassword, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        CheckHash(ntHash);
+        StoreRows.CheckHash(ntHash);
         using NpgsqlCommand command = _database.CreateCommand(
             "UPDATE users SET nt_hash = @hash, password_last_set = @now, password_expired = false, " +
             $"must_change_password = @mustChange, updated_at = @now WHERE name_key = @key RETURNING {AccountColumns};");
@@ -233,14 +221,6 @@ public sealed class PostgresUserStore : IUserStore
 
     private static void AddTime(NpgsqlCommand command, string name, DateTimeOffset? value) =>
         command.Parameters.AddWithValue(name, NpgsqlDbType.TimestampTz, PostgresTime.ToDb(value));
-
-    private static void CheckHash(ReadOnlyMemory<byte> ntHash)
-    {
-        if (ntHash.Length != NtlmCrypto.NtOwfSize)
-        {
-            throw new ArgumentException($"An NT hash is {NtlmCrypto.NtOwfSize} bytes, not {ntHash.Length}.", nameof(ntHash));
-        }
-    }
 
     // Npgsql sends the parameter's bytes; the caller wipes the returned copy once the command has run.
     private static byte[] AddHashParameter(NpgsqlCommand command, ReadOnlyMemory<byte> ntHash)
