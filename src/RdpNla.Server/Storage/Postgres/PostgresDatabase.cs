@@ -46,6 +46,9 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable
         NpgsqlConnectionStringBuilder settings = location.Postgres ?? throw new ArgumentException("not a PostgreSQL location", nameof(location));
         var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString);
         builder.ConnectionStringBuilder.ApplicationName ??= "rdpnla";
+        // rdpnla changes no session state, so a pooled connection needs no DISCARD ALL when it is returned (measured:
+        // without this, two of the four statements per successful handshake were resets; docs/BENCHMARKS.md (g)).
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
         NpgsqlDataSource dataSource = builder.Build();
         try
         {
