@@ -32,7 +32,7 @@ public class SqliteAuditLogTests : IDisposable
 
         await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(_directory.DatabasePath, TimeProvider.System, Ct);
 
-        Assert.Equal(3, database.SchemaVersion);
+        Assert.Equal(SchemaMigrations.LatestVersion, database.SchemaVersion);
         AuditEntry old = Assert.Single(await database.Audit.QueryAsync(new AuditQuery(), Ct));
         Assert.Equal("old row", old.Reason);
         Assert.Null(old.InstanceName);
