@@ -3,10 +3,10 @@
 # FreeRDP 2.11 client and NLA server, winpr-hash for SAM files, Xvfb for the X display xfreerdp needs,
 # xrdp + xorgxrdp (a TLS server without NLA, and the gateway's TLS backend; tests start their own instances with
 # copied configs, never the system service), ssl-cert for the snakeoil certificate xrdp uses by default, and
-# x11-utils for the xmessage the gateway test's xrdp session shows, and postgresql (initdb, pg_ctl and the server the
-# shared-store tests start in a temp folder).
+# x11-utils for the xmessage the gateway test's xrdp session shows, postgresql (initdb, pg_ctl and the server the
+# shared-store tests start in a temp folder) and haproxy (the load balancer in front of two instances in those tests).
 set -euo pipefail
-packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert x11-utils postgresql)
+packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert x11-utils postgresql haproxy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
