@@ -4,10 +4,12 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using RdpNla.Cli.Interaction;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.FrontDoor;
 using RdpNla.Server.Hosting;
+using RdpNla.Server.Storage;
 
 namespace RdpNla.Cli.Commands;
 
@@ -50,7 +52,7 @@ internal static class ServeCommand
         var domain = new Option<string?>("--domain") { Description = "NetBIOS domain announced in NTLM and accepted as the users' domain (default: the computer name, as a workgroup server)." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve Prometheus metrics on ADDRESS:PORT (path /metrics) and the health check (path /health), e.g. 127.0.0.1:9464. Default: off." };
         var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = "Export the metrics and the handshake traces with OTLP to this collector, e.g. http://127.0.0.1:4318 (setting OpenTelemetry:Endpoint; OpenTelemetry:Protocol http/protobuf or grpc). Default: off." };
-        var portalListen = new Option<string?>("--portal-listen") { Description = "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443. Default: off." };
+        var portalListen = new Option<string?>("--portal-listen") { Description = "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443; SQLite store only. Default: off." };
         var trustedProxy = new Option<string[]>("--trusted-proxy")
         {
             Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",
@@ -59,6 +61,12 @@ internal static class ServeCommand
         var keytab = new Option<string?>("--keytab") { Description = "Accept Kerberos (raw or in SPNEGO, next to NTLM) with the keys of this keytab (setting Kerberos:Keytab; docs/kerberos.md). Default: NTLM only." };
         var servicePrincipal = new Option<string?>("--service-principal") { Description = "Kerberos service principal to accept tickets for, e.g. TERMSRV/host.example.com (setting Kerberos:ServicePrincipal). Default: the keytab's first TERMSRV/ principal." };
         var kerberosRealm = new Option<string?>("--kerberos-realm") { Description = "Realm whose users map to local accounts of the same name, alice@REALM -> alice (setting Kerberos:Realm). Default: the service principal's realm." };
+        var store = StoreOption.Create();
+        var instanceName = new Option<string?>("--instance-name")
+        {
+            Description = "The name audit rows give this instance, to tell instances sharing one PostgreSQL store apart (default: the host name).",
+            HelpName = "NAME",
+        };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Trace, Debug, Information (default), Warning, Error.",
@@ -67,7 +75,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, store, instanceName, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -114,6 +122,22 @@ internal static class ServeCommand
             Set("Kerberos:Keytab", parse.GetValue(keytab));
             Set("Kerberos:ServicePrincipal", parse.GetValue(servicePrincipal));
             Set("Kerberos:Realm", parse.GetValue(kerberosRealm));
+            Set("InstanceName", parse.GetValue(instanceName));
+            if (parse.GetValue(store) is { } storeValue)
+            {
+                try
+                {
+                    _ = StoreOption.Parse(storeValue, parse.GetValue(data), fromCommandLine: true, StoreOption.Name);
+                }
+                catch (CliException ex)
+                {
+                    await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                    return ExitCodes.UserError;
+                }
+
+                Set("Store:ConnectionString", storeValue);
+            }
+
             return await RunAsync(parse.GetValue(config), overrides, parse.GetValue(logLevel), cancellationToken);
         });
         return command;
@@ -230,6 +254,16 @@ internal static class ServeCommand
         catch (Exception ex) when (ex is SocketException or System.Net.HttpListenerException)
         {
             await Console.Error.WriteLineAsync($"error: cannot listen: {ex.Message}; choose another --listen address or port, or stop the program that uses it.");
+            return ExitCodes.Unavailable;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}; start PostgreSQL or correct --store / Store:ConnectionString.");
+            return ExitCodes.Unavailable;
+        }
+        catch (NpgsqlException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: PostgreSQL failure at start: {StoreUnavailableException.Describe(ex)}; check the server and the --store connection string.");
             return ExitCodes.Unavailable;
         }
         catch (InvalidOperationException ex)

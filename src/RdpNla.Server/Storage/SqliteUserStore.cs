@@ -74,13 +74,7 @@ public sealed class SqliteUserStore : IUserStore
             SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                List<UserAccount> accounts = [];
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    accounts.Add(ReadAccount(reader));
-                }
-
-                return accounts;
+                return await StoreRows.ReadAllAsync(reader, r => ReadAccount((SqliteDataReader)r), cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -88,13 +82,7 @@ public sealed class SqliteUserStore : IUserStore
     /// <inheritdoc/>
     public async Task<UserAccount> AddAsync(string userName, ReadOnlyMemory<byte> ntHash, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(userName);
-        if (AccountName.ValidateUserName(userName) is { } error)
-        {
-            throw new ArgumentException(error, nameof(userName));
-        }
-
-        CheckHash(ntHash);
+        StoreRows.CheckNewUser(userName, ntHash);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
         SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -130,7 +118,7 @@ public sealed class SqliteUserStore : IUserStore
     public async Task<UserAccount?> SetNtHashAsync(string userName, ReadOnlyMemory<byte> ntHash, bool mustChangePassword, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        CheckHash(ntHash);
+        StoreRows.CheckHash(ntHash);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
         return await WriteAsync(userName, async (connection, transaction) =>
         {
@@ -345,14 +333,6 @@ public sealed class SqliteUserStore : IUserStore
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return account;
             }
-        }
-    }
-
-    private static void CheckHash(ReadOnlyMemory<byte> ntHash)
-    {
-        if (ntHash.Length != NtlmCrypto.NtOwfSize)
-        {
-            throw new ArgumentException($"An NT hash is {NtlmCrypto.NtOwfSize} bytes, not {ntHash.Length}.", nameof(ntHash));
         }
     }
 
