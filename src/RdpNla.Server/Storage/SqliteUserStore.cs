@@ -203,20 +203,9 @@ public sealed class SqliteUserStore : IUserStore
         return InWriteTransactionAsync(async (connection, transaction) =>
         {
             using UserCredential? credential = await ReadCredentialAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-            if (credential is null)
-            {
-                await WriteDecoyAsync(connection, transaction, +1, now, cancellationToken).ConfigureAwait(false);
-                return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
-            }
-
-            (AttemptAdmission admission, UserAccount state) = rules.Reserve(credential.Account, now);
-            if (admission != AttemptAdmission.Admitted)
-            {
-                return new AttemptReservation(admission, state, null);
-            }
-
-            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
-            return new AttemptReservation(admission, state, new UserCredential(state, credential.NtHash.ToArray()));
+            AttemptReservation reservation = AttemptSteps.Reserve(credential?.Account, credential is null ? ReadOnlySpan<byte>.Empty : credential.NtHash, rules, now, out UserAccount? write);
+            await WriteStepAsync(connection, transaction, credential is null, write, +1, now, cancellationToken).ConfigureAwait(false);
+            return reservation;
         }, cancellationToken);
     }
 
@@ -224,16 +213,12 @@ public sealed class SqliteUserStore : IUserStore
     public Task<AttemptRecord> RecordFailedAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rules);
-        return RecordAttemptAsync(userName, account =>
-        {
-            UserAccount state = rules.RecordFailure(account, now, out bool lockedNow);
-            return (state, lockedNow);
-        }, now, cancellationToken);
+        return RecordAttemptAsync(userName, rules, now, cancellationToken);
     }
 
     /// <inheritdoc/>
     public Task<AttemptRecord> RecordSuccessfulAttemptAsync(string userName, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        RecordAttemptAsync(userName, account => (LockoutRules.RecordSuccess(account, now, out _), false), now, cancellationToken);
+        RecordAttemptAsync(userName, null, now, cancellationToken);
 
     /// <inheritdoc/>
     public Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
@@ -245,22 +230,29 @@ public sealed class SqliteUserStore : IUserStore
             },
             cancellationToken);
 
-    private Task<AttemptRecord> RecordAttemptAsync(string userName, Func<UserAccount, (UserAccount State, bool LockedNow)> apply, DateTimeOffset now, CancellationToken cancellationToken)
+    private Task<AttemptRecord> RecordAttemptAsync(string userName, LockoutRules? failureRules, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userName);
         return InWriteTransactionAsync(async (connection, transaction) =>
         {
             UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-            if (current is null)
-            {
-                await WriteDecoyAsync(connection, transaction, -1, now, cancellationToken).ConfigureAwait(false);
-                return default;
-            }
-
-            (UserAccount state, bool lockedNow) = apply(current);
-            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
-            return new AttemptRecord(state, state.IsLockedOut(now), lockedNow);
+            AttemptRecord record = AttemptSteps.Record(current, failureRules, now, out UserAccount? write);
+            await WriteStepAsync(connection, transaction, current is null, write, -1, now, cancellationToken).ConfigureAwait(false);
+            return record;
         }, cancellationToken);
+    }
+
+    // What a step writes: the user's new state, or for a name that matches no user the decoy row.
+    private static async Task WriteStepAsync(SqliteConnection connection, SqliteTransaction transaction, bool unknownUser, UserAccount? write, int decoyDelta, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (unknownUser)
+        {
+            await WriteDecoyAsync(connection, transaction, decoyDelta, now, cancellationToken).ConfigureAwait(false);
+        }
+        else if (write is not null)
+        {
+            await WriteAttemptStateAsync(connection, transaction, write, now, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     // BEGIN IMMEDIATE takes the write lock before the first read: what is read and what is written are one atomic step.

@@ -194,21 +194,10 @@ public sealed class PostgresUserStore : IUserStore
     {
         ArgumentNullException.ThrowIfNull(userName);
         ArgumentNullException.ThrowIfNull(rules);
-        return InRowLockAsync(userName, withHash: true, now, async (connection, transaction, current, hash) =>
+        return InRowLockAsync(userName, withHash: true, now, (current, hash) =>
         {
-            if (current is null)
-            {
-                return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
-            }
-
-            (AttemptAdmission admission, UserAccount state) = rules.Reserve(current, now);
-            if (admission != AttemptAdmission.Admitted)
-            {
-                return new AttemptReservation(admission, state, null);
-            }
-
-            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
-            return new AttemptReservation(admission, state, new UserCredential(state, hash!.ToArray()));
+            AttemptReservation reservation = AttemptSteps.Reserve(current, hash, rules, now, out UserAccount? write);
+            return (reservation, write);
         }, decoyDelta: +1, cancellationToken);
     }
 
@@ -216,16 +205,12 @@ public sealed class PostgresUserStore : IUserStore
     public Task<AttemptRecord> RecordFailedAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rules);
-        return RecordAttemptAsync(userName, account =>
-        {
-            UserAccount state = rules.RecordFailure(account, now, out bool lockedNow);
-            return (state, lockedNow);
-        }, now, cancellationToken);
+        return RecordAttemptAsync(userName, rules, now, cancellationToken);
     }
 
     /// <inheritdoc/>
     public Task<AttemptRecord> RecordSuccessfulAttemptAsync(string userName, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        RecordAttemptAsync(userName, account => (LockoutRules.RecordSuccess(account, now, out _), false), now, cancellationToken);
+        RecordAttemptAsync(userName, null, now, cancellationToken);
 
     /// <inheritdoc/>
     public async Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
@@ -243,30 +228,25 @@ public sealed class PostgresUserStore : IUserStore
         }
     }
 
-    private Task<AttemptRecord> RecordAttemptAsync(string userName, Func<UserAccount, (UserAccount State, bool LockedNow)> apply, DateTimeOffset now, CancellationToken cancellationToken)
+    private Task<AttemptRecord> RecordAttemptAsync(string userName, LockoutRules? failureRules, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        return InRowLockAsync(userName, withHash: false, now, async (connection, transaction, current, _) =>
+        return InRowLockAsync(userName, withHash: false, now, (current, _) =>
         {
-            if (current is null)
-            {
-                return default(AttemptRecord);
-            }
-
-            (UserAccount state, bool lockedNow) = apply(current);
-            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
-            return new AttemptRecord(state, state.IsLockedOut(now), lockedNow);
+            AttemptRecord record = AttemptSteps.Record(current, failureRules, now, out UserAccount? write);
+            return (record, write);
         }, decoyDelta: -1, cancellationToken);
     }
 
     // One transaction: the user's row is read under FOR UPDATE (another instance's step on the same row waits until
-    // this one commits, then reads what it wrote), the body writes, and the transaction commits. A name that matches
+    // this one commits, then reads what it wrote), the step decides (AttemptSteps), its state is written, and the
+    // transaction commits. A name that matches
     // no user takes the same lock and write on the single decoy row instead.
     private async Task<T> InRowLockAsync<T>(
         string userName,
         bool withHash,
         DateTimeOffset now,
-        Func<NpgsqlConnection, NpgsqlTransaction, UserAccount?, byte[]?, Task<T>> body,
+        Func<UserAccount?, ReadOnlySpan<byte>, (T Result, UserAccount? Write)> step,
         int decoyDelta,
         CancellationToken cancellationToken)
     {
@@ -309,7 +289,12 @@ public sealed class PostgresUserStore : IUserStore
                         await WriteDecoyAsync(connection, transaction, decoyDelta, now, cancellationToken).ConfigureAwait(false);
                     }
 
-                    T result = await body(connection, transaction, current, hash).ConfigureAwait(false);
+                    (T result, UserAccount? write) = step(current, hash);
+                    if (write is not null)
+                    {
+                        await WriteAttemptStateAsync(connection, transaction, write, now, cancellationToken).ConfigureAwait(false);
+                    }
+
                     await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                     return result;
                 }
