@@ -17,6 +17,7 @@ public static class CliApplication
         root.Subcommands.Add(ProbeCommand.Create());
         root.Subcommands.Add(GroupsCommand.Create());
         root.Subcommands.Add(BackendsCommand.Create());
+        root.Subcommands.Add(StoreCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         return root;
     }

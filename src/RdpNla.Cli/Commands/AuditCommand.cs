@@ -27,7 +27,7 @@ public static class AuditCommand
         var json = new Option<bool>("--json") { Description = "Write JSON instead of a table." };
         var command = new Command("audit", "Show authentication attempts recorded by 'rdpnla serve', newest first.")
         {
-            user, address, outcome, since, until, limit, json, data,
+            user, address, outcome, since, until, limit, json, data, StoreOption.Create(),
         };
 
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
@@ -57,7 +57,7 @@ public static class AuditCommand
                 Limit = Math.Min(limitValue, SqliteAuditLog.MaxLimit),
             };
 
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             IReadOnlyList<AuditEntry> entries = await database.Audit.QueryAsync(query, cancellationToken);
             if (parseResult.GetValue(json))
             {
@@ -79,7 +79,7 @@ public static class AuditCommand
 
     private static void WriteTable(TextWriter output, IReadOnlyList<AuditEntry> entries)
     {
-        var table = new Table().AddColumns("Time (UTC)", "Client", "User", "Domain", "Outcome", "Status", "Reason", "CredSSP", "Protocol", "Connection");
+        var table = new Table().AddColumns("Time (UTC)", "Client", "User", "Domain", "Outcome", "Status", "Reason", "CredSSP", "Protocol", "Connection", "Instance");
         foreach (AuditEntry entry in entries)
         {
             string client = entry.ClientAddress is null ? "-"
@@ -98,6 +98,7 @@ public static class AuditCommand
                     entry.CredSspVersion?.ToString(CultureInfo.InvariantCulture) ?? "-",
                     entry.SecurityProtocol ?? "-",
                     entry.ConnectionId,
+                    entry.InstanceName ?? "-",
                 },
                 v => (IRenderable)new Text(v)));
         }
@@ -132,6 +133,7 @@ public static class AuditCommand
 
             writer.WriteString("reason", entry.Reason);
             writer.WriteString("connectionId", entry.ConnectionId);
+            WriteStringOrNull(writer, "instance", entry.InstanceName);
             writer.WriteEndObject();
         }
 

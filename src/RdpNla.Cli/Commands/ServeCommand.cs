@@ -4,10 +4,12 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using RdpNla.Cli.Interaction;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.FrontDoor;
 using RdpNla.Server.Hosting;
+using RdpNla.Server.Storage;
 
 namespace RdpNla.Cli.Commands;
 
@@ -50,7 +52,7 @@ internal static class ServeCommand
         var domain = new Option<string?>("--domain") { Description = "NetBIOS domain announced in NTLM and accepted as the users' domain (default: the computer name, as a workgroup server)." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve Prometheus metrics on ADDRESS:PORT (path /metrics) and the health check (path /health), e.g. 127.0.0.1:9464. Default: off." };
         var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = "Export the metrics and the handshake traces with OTLP to this collector, e.g. http://127.0.0.1:4318 (setting OpenTelemetry:Endpoint; OpenTelemetry:Protocol http/protobuf or grpc). Default: off." };
-        var portalListen = new Option<string?>("--portal-listen") { Description = "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443. Default: off." };
+        var portalListen = new Option<string?>("--portal-listen") { Description = "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443; SQLite store only. Default: off." };
         var trustedProxy = new Option<string[]>("--trusted-proxy")
         {
             Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",
@@ -66,6 +68,12 @@ internal static class ServeCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var winbindRun = new Option<string?>("--winbind-run-dir") { Description = "Folder to bind on /run/samba for the winbind client thread, in its own mount namespace (needs root), when winbind's socket is elsewhere (setting Directory:WinbindRunDirectory)." };
+        var store = StoreOption.Create();
+        var instanceName = new Option<string?>("--instance-name")
+        {
+            Description = "The name audit rows give this instance, to tell instances sharing one PostgreSQL store apart (default: the host name).",
+            HelpName = "NAME",
+        };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Trace, Debug, Information (default), Warning, Error.",
@@ -74,7 +82,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, ntlmPassthrough, allowedGroup, winbindRun, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, ntlmPassthrough, allowedGroup, winbindRun, store, instanceName, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -128,6 +136,22 @@ internal static class ServeCommand
             {
                 overrides[$"Directory:AllowedGroups:{i}"] = groups[i];
             }
+            Set("InstanceName", parse.GetValue(instanceName));
+            if (parse.GetValue(store) is { } storeValue)
+            {
+                try
+                {
+                    _ = StoreOption.Parse(storeValue, parse.GetValue(data), fromCommandLine: true, StoreOption.Name);
+                }
+                catch (CliException ex)
+                {
+                    await Console.Error.WriteLineAsync($"error: {ex.Message}");
+                    return ExitCodes.UserError;
+                }
+
+                Set("Store:ConnectionString", storeValue);
+            }
+
             return await RunAsync(parse.GetValue(config), overrides, parse.GetValue(logLevel), cancellationToken);
         });
         return command;
@@ -244,6 +268,16 @@ internal static class ServeCommand
         catch (Exception ex) when (ex is SocketException or System.Net.HttpListenerException)
         {
             await Console.Error.WriteLineAsync($"error: cannot listen: {ex.Message}; choose another --listen address or port, or stop the program that uses it.");
+            return ExitCodes.Unavailable;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}; start PostgreSQL or correct --store / Store:ConnectionString.");
+            return ExitCodes.Unavailable;
+        }
+        catch (NpgsqlException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: PostgreSQL failure at start: {StoreUnavailableException.Describe(ex)}; check the server and the --store connection string.");
             return ExitCodes.Unavailable;
         }
         catch (InvalidOperationException ex)

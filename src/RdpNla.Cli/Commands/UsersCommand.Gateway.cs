@@ -50,7 +50,7 @@ public static partial class UsersCommand
             {
                 UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
                 string target = await MappedCredentialBackendAsync(c.Database.Gateway, account.UserName, c.ParseResult.GetValue(forBackend), c.CancellationToken);
-                string dataDirectory = Path.GetDirectoryName(c.Database.FilePath)!;
+                string dataDirectory = c.Database.DataDirectory;
                 GatewayKey key;
                 try
                 {
@@ -133,7 +133,7 @@ public static class GroupsCommand
         var list = new Command("list", "List the groups, their backends and members.") { data };
         list.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             IReadOnlyList<GatewayGroup> all = await database.Gateway.ListGroupsAsync(cancellationToken);
             if (all.Count == 0)
             {
@@ -149,6 +149,7 @@ public static class GroupsCommand
         }));
         groups.Subcommands.Add(list);
         UsersCommand.AddGroupMfaCommands(groups);
+        groups.Options.Add(StoreOption.Create(recursive: true));
         return groups;
     }
 
@@ -168,7 +169,7 @@ public static class GroupsCommand
 
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             string message = await action(new GroupContext(database.Gateway, cancellationToken), parseResult.GetValue(group) ?? string.Empty, value is null ? null : parseResult.GetValue(value));
             await output.WriteLineAsync(message);
             return ExitCodes.Success;
@@ -217,7 +218,7 @@ public static class BackendsCommand
         var list = new Command("list", "The backends with a security setting or a recorded protocol: setting, strongest protocol selected, with which certificate, since when.") { listData };
         list.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, listData, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, listData, cancellationToken);
             IReadOnlyList<BackendSecurityRecord> rows = await database.Gateway.ListBackendSecurityAsync(null, cancellationToken);
             if (rows.Count == 0)
             {
@@ -241,7 +242,7 @@ public static class BackendsCommand
         var sessions = new Command("sessions", "The relayed sessions: user, client, backend, protocol per leg, start, end, bytes each way, how it ended.") { sessionsData, user, limit };
         sessions.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken);
             foreach (GatewaySessionRecord row in await database.Gateway.ListSessionsAsync(parseResult.GetValue(user), parseResult.GetValue(limit), cancellationToken))
             {
                 await output.WriteLineAsync(
@@ -252,6 +253,7 @@ public static class BackendsCommand
             return ExitCodes.Success;
         }));
         backends.Subcommands.Add(sessions);
+        backends.Options.Add(StoreOption.Create(recursive: true));
         return backends;
     }
 
@@ -271,7 +273,7 @@ public static class BackendsCommand
         {
             string text = parseResult.GetValue(backend) ?? string.Empty;
             BackendAddress address = BackendAddress.TryParse(text, out BackendAddress? parsed, out string? problem) ? parsed : throw new CliException($"backend '{text}': {problem}");
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             await output.WriteLineAsync(await action(database.Gateway, address, parseResult, cancellationToken));
             return ExitCodes.Success;
         }));

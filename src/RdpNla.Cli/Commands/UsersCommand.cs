@@ -12,7 +12,7 @@ public static partial class UsersCommand
 {
     private delegate Task<int> UserAction(UserCommandContext context);
 
-    private sealed record UserCommandContext(ParseResult ParseResult, RdpNlaDatabase Database, string UserName, TextWriter Output, CancellationToken CancellationToken);
+    private sealed record UserCommandContext(ParseResult ParseResult, RdpNlaStore Database, string UserName, TextWriter Output, CancellationToken CancellationToken);
 
     public static Command Create()
     {
@@ -49,6 +49,7 @@ public static partial class UsersCommand
             c => UpdateAsync(c, a => a with { RemoteLogonDenied = false }, "allowed remote logon")));
         AddGatewayCommands(users);
         AddMfaCommands(users);
+        users.Options.Add(StoreOption.Create(recursive: true));
         return users;
     }
 
@@ -112,7 +113,7 @@ public static partial class UsersCommand
         var command = new Command("list", "List the users and their account state.") { data, json };
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             IReadOnlyList<UserAccount> accounts = await database.Users.ListAsync(cancellationToken);
             DateTimeOffset now = TimeProvider.System.GetUtcNow();
             if (parseResult.GetValue(json))
@@ -201,7 +202,7 @@ public static partial class UsersCommand
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
             string userName = ResolveLocalUserName(parseResult.GetValue(userArgument) ?? string.Empty);
-            await using RdpNlaDatabase database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             return await action(new UserCommandContext(parseResult, database, userName, output, cancellationToken));
         }));
         return command;

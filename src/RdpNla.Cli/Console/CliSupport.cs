@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using RdpNla.Server.Storage;
 
 namespace RdpNla.Cli.Interaction;
@@ -59,33 +60,48 @@ public static class DataDirectoryOption
         HelpName = "DIR",
     };
 
-    /// <summary>Opens the database of the <c>--data</c> directory, turning failures into a one-line <see cref="CliException"/>.</summary>
-    public static async Task<RdpNlaDatabase> OpenDatabaseAsync(ParseResult parseResult, Option<string?> dataOption, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens the store of the command: <c>--store</c> (or <c>RDPNLA_Store__ConnectionString</c>) when given, else the
+    /// database of the <c>--data</c> directory; failures become a one-line <see cref="CliException"/>.
+    /// </summary>
+    public static async Task<RdpNlaStore> OpenDatabaseAsync(ParseResult parseResult, Option<string?> dataOption, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
         string? path = parseResult.GetValue(dataOption);
+        StoreLocation location = StoreOption.Parse(parseResult, path);
         string directory;
         try
         {
-            directory = DataDirectory.Resolve(path);
+            // A PostgreSQL store needs no data directory (the gateway's local tables are refused with it).
+            directory = location.IsPostgres
+                ? Path.GetFullPath(string.IsNullOrWhiteSpace(path) ? DataDirectory.DefaultFolderName : path)
+                : DataDirectory.Resolve(path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new CliException($"cannot use data directory '{path ?? DataDirectory.DefaultFolderName}': {ex.Message}; pass a writable directory with --data DIR", ExitCodes.DataError);
         }
 
-        string databasePath = DataDirectory.GetDatabasePath(directory);
+        if (!location.IsPostgres && Path.GetDirectoryName(location.SqlitePath) is { } parent && !Directory.Exists(parent))
+        {
+            throw new CliException($"cannot open database '{location.SqlitePath}': the folder '{parent}' does not exist; create it or pass another --store PATH", ExitCodes.DataError);
+        }
+
         try
         {
-            return await RdpNlaDatabase.OpenAsync(databasePath, TimeProvider.System, cancellationToken);
+            return await RdpNlaStore.OpenAsync(location, directory, TimeProvider.System, cancellationToken);
         }
         catch (SqliteException ex)
         {
-            throw new CliException($"cannot open database '{databasePath}': {ex.Message}; check the file's permissions or pass another directory with --data DIR", ExitCodes.DataError);
+            throw new CliException($"cannot open database '{location.Description}': {ex.Message}; check the file's permissions or pass another directory with --data DIR", ExitCodes.DataError);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            throw new CliException($"{ex.Message}; check that PostgreSQL runs and the --store connection string", ExitCodes.Unavailable);
         }
         catch (InvalidOperationException ex)
         {
-            throw new CliException($"cannot open database '{databasePath}': {ex.Message}", ExitCodes.DataError);
+            throw new CliException($"cannot open database '{location.Description}': {ex.Message}", ExitCodes.DataError);
         }
     }
 
@@ -110,5 +126,75 @@ public static class DataDirectoryOption
             await error.WriteLineAsync($"error: database failure: {ex.Message}; check that the --data directory is writable and not used by a newer rdpnla");
             return ExitCodes.DataError;
         }
+        catch (StoreNotSupportedException ex)
+        {
+            await error.WriteLineAsync($"error: {ex.Message}");
+            return ExitCodes.UserError;
+        }
+        catch (NpgsqlException ex)
+        {
+            await error.WriteLineAsync($"error: PostgreSQL failure: {StoreUnavailableException.Describe(ex)}; check that PostgreSQL runs and is reachable");
+            return ExitCodes.Unavailable;
+        }
+    }
+}
+
+/// <summary>
+/// The <c>--store VALUE</c> option of the commands that use the store (<c>serve</c>, <c>users</c>, <c>groups</c>,
+/// <c>backends</c>, <c>audit</c>, <c>store</c>): an SQLite path or a PostgreSQL connection string without a password.
+/// </summary>
+public static class StoreOption
+{
+    /// <summary>The option's name.</summary>
+    public const string Name = "--store";
+
+    /// <summary>The environment variable the admin commands read when <c>--store</c> is not given (as <c>serve</c> does).</summary>
+    public const string EnvironmentVariable = "RDPNLA_Store__ConnectionString";
+
+    /// <summary>A new <c>--store</c> option; <paramref name="recursive"/> puts it on every subcommand.</summary>
+    public static Option<string?> Create(bool recursive = false) => new(Name)
+    {
+        Description = $"The store: an SQLite database path (default: rdpnla.db in --data) or a PostgreSQL connection string, e.g. \"Host=db1;Port=5432;Username=rdpnla;Database=rdpnla\" (password from a passfile, PGPASSFILE or {EnvironmentVariable}, never here). See docs/high-availability.md.",
+        HelpName = "PATH|CONNECTION-STRING",
+        Recursive = recursive,
+    };
+
+    /// <summary>The <c>--store</c> value of the parsed command or its parents, else <see cref="EnvironmentVariable"/>, parsed.</summary>
+    public static StoreLocation Parse(ParseResult parseResult, string? dataDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(parseResult);
+        string? fromCommandLine = null;
+        try
+        {
+            fromCommandLine = parseResult.GetValue<string?>(Name);
+        }
+        catch (InvalidOperationException)
+        {
+            // This command has no --store option.
+        }
+
+        string? value = fromCommandLine ?? Environment.GetEnvironmentVariable(EnvironmentVariable);
+        return Parse(value, dataDirectory, fromCommandLine is not null, Name);
+    }
+
+    /// <summary>Parses a store value typed as <paramref name="optionName"/>; a password on the command line is refused.</summary>
+    public static StoreLocation Parse(string? value, string? dataDirectory, bool fromCommandLine, string optionName)
+    {
+        StoreLocation location;
+        try
+        {
+            location = StoreLocation.Parse(value, Path.GetFullPath(string.IsNullOrWhiteSpace(dataDirectory) ? DataDirectory.DefaultFolderName : dataDirectory));
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException($"{optionName}: {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        if (fromCommandLine && location.HasPassword)
+        {
+            throw new CliException($"{optionName}: do not put the password on the command line (other users see it in the process list); put it in a passfile (Passfile=PATH or PGPASSFILE, lines host:port:database:user:password), in {EnvironmentVariable}, or in Store:ConnectionString of the --config file");
+        }
+
+        return location;
     }
 }

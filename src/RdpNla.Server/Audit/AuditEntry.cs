@@ -61,6 +61,9 @@ public sealed record AuditEntry
     /// <summary>The connection's identifier, shared with log scopes.</summary>
     public required string ConnectionId { get; init; }
 
+    /// <summary>The rdpnla instance that wrote the row (<c>--instance-name</c>, default the host name); null in rows from before it was recorded.</summary>
+    public string? InstanceName { get; init; }
+
     /// <summary>The canonical text of an address as stored and filtered on.</summary>
     public static string NormalizeAddress(IPAddress address)
     {

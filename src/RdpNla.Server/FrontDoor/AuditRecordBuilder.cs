@@ -1,6 +1,6 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Net;
-using Microsoft.Data.Sqlite;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Audit;
@@ -49,7 +49,7 @@ internal sealed class AuditRecordBuilder
     /// <exception cref="AccountStoreException">The database failed or was busy.</exception>
     public async Task WriteVerifiedAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus status, string reason, CancellationToken cancellationToken)
     {
-        await AppendAsync(context, Entry(outcome, status, reason), cancellationToken).ConfigureAwait(false);
+        await AppendAsync(context, Entry(context, outcome, status, reason), cancellationToken).ConfigureAwait(false);
         _verifiedOutcome = outcome;
     }
 
@@ -70,9 +70,9 @@ internal sealed class AuditRecordBuilder
 
         try
         {
-            await AppendAsync(context, Entry(outcome, status, reason), CancellationToken.None).ConfigureAwait(false);
+            await AppendAsync(context, Entry(context, outcome, status, reason), CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is SqliteException or IOException or InvalidOperationException or AccountStoreException)
+        catch (Exception ex) when (ex is DbException or IOException or InvalidOperationException or AccountStoreException)
         {
             FrontDoorLog.AuditFailed(context.Logger, ex.Message);
         }
@@ -85,7 +85,7 @@ internal sealed class AuditRecordBuilder
             ? store.RunAsync("writing the audit record", ct => context.AuditLog.AppendAsync(entry, ct), cancellationToken)
             : context.AuditLog.AppendAsync(entry, cancellationToken);
 
-    private AuditEntry Entry(AuditOutcome outcome, NtStatus? status, string reason) => new()
+    private AuditEntry Entry(FrontDoorContext context, AuditOutcome outcome, NtStatus? status, string reason) => new()
     {
         Time = _timeProvider.GetUtcNow(),
         ClientAddress = AuditEntry.NormalizeAddress(Client.Address),
@@ -98,6 +98,7 @@ internal sealed class AuditRecordBuilder
         Status = status,
         Reason = reason,
         ConnectionId = ConnectionId.ToString(CultureInfo.InvariantCulture),
+        InstanceName = context.StartOptions.EffectiveInstanceName,
     };
 }
 

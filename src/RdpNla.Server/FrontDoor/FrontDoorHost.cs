@@ -20,7 +20,7 @@ namespace RdpNla.Server.FrontDoor;
 /// </summary>
 public sealed class FrontDoorHost : IAsyncDisposable
 {
-    private readonly RdpNlaDatabase _database;
+    private readonly RdpNlaStore _database;
     private readonly FrontDoorContext _context;
     private readonly ILogger _logger;
     private readonly string _dataDirectory;
@@ -31,7 +31,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
     // Every certificate loaded so far: a connection started before a reload may still be in its TLS handshake.
     private readonly List<X509Certificate2> _certificates = [];
 
-    private FrontDoorHost(FrontDoorServer server, RdpNlaDatabase database, FrontDoorContext context, string dataDirectory, string certificateSubject)
+    private FrontDoorHost(FrontDoorServer server, RdpNlaStore database, FrontDoorContext context, string dataDirectory, string certificateSubject)
     {
         Server = server;
         Metrics = context.Metrics;
@@ -118,7 +118,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
     }
 
     /// <summary>The health endpoint's check: the listeners are bound and the store answers. Null when healthy.</summary>
-    private static async Task<string?> CheckHealthAsync(FrontDoorServer server, RdpNlaDatabase database, CancellationToken cancellationToken)
+    private static async Task<string?> CheckHealthAsync(FrontDoorServer server, RdpNlaStore database, CancellationToken cancellationToken)
     {
         if (!server.IsListening)
         {
@@ -130,7 +130,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             await database.CheckAsync(cancellationToken).ConfigureAwait(false);
             return null;
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or InvalidOperationException or UnauthorizedAccessException or TimeoutException)
         {
             return $"the store does not answer: {ex.Message.ReplaceLineEndings(" ")}";
         }
@@ -174,6 +174,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
     /// <summary>Opens the store, loads or generates the certificate, binds the listeners and starts serving.</summary>
     /// <exception cref="InvalidOperationException">The options are invalid or the certificate cannot be loaded.</exception>
     /// <exception cref="SocketException">A listen endpoint cannot be bound.</exception>
+    /// <exception cref="StoreUnavailableException">The PostgreSQL store cannot be reached.</exception>
     public static async Task<FrontDoorHost> StartAsync(
         FrontDoorOptions options,
         AccountPolicyOptions accountPolicyOptions,
@@ -191,7 +192,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
         ILogger logger = loggerFactory.CreateLogger("RdpNla.FrontDoor");
         string dataDirectory = DataDirectory.Resolve(options.DataDirectory);
-        RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
+        RdpNlaStore database = await RdpNlaStore.OpenAsync(Storage.StoreLocation.Parse(options.Store.ConnectionString, dataDirectory), dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
         X509Certificate2? certificate = null;
         FrontDoorMetrics? metrics = null;
         PortalServer? portal = null;
@@ -206,14 +207,20 @@ public sealed class FrontDoorHost : IAsyncDisposable
             certificate = ServerCertificate.Load(options.Certificate, dataDirectory, subject, timeProvider, out bool generated);
             FrontDoorLog.CertificateLoaded(logger, certificate.Subject, ServerCertificate.Sha256Fingerprint(certificate), generated ? " (generated now, self-signed)" : string.Empty);
             FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion, options.RequireNtlmMic);
+            StoreLog.Opened(logger, database.Location.Description, database.Postgres?.SchemaVersion ?? database.Sqlite.SchemaVersion, options.EffectiveInstanceName);
+            if (database.Location.IsPostgres)
+            {
+                StoreLog.GatewayStaysLocal(logger, DataDirectory.GetDatabasePath(dataDirectory));
+            }
+
             if (!options.Directory.Enabled && (await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
             {
-                FrontDoorLog.NoUsers(logger, dataDirectory);
+                FrontDoorLog.NoUsers(logger, database.Location.IsPostgres ? dataDirectory + " --store CONNECTION-STRING" : dataDirectory);
             }
 
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
             metrics = new FrontDoorMetrics();
-            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
+            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database.Sqlite, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
             kerberos = KerberosAcceptance.Create(options.Kerberos);
             if (kerberos is not null)
             {
@@ -226,9 +233,17 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.DomainReady(logger, domain.NetBiosDomain, domain.DnsDomain, domain.AllowedGroupNames);
             }
 
-            (Mfa.SecondFactorGate secondFactor, SelfService selfService) = PortalSetup.Create(options, database, dataDirectory, policy, localNames, loggerFactory, timeProvider);
+            // The portal's tables are in SQLite only: with a PostgreSQL store, Validate refuses Portal:Listen and no user
+            // can be marked as requiring a second factor (docs/high-availability.md), so there is no gate to build.
+            Mfa.SecondFactorGate? secondFactor = null;
+            SelfService? selfService = null;
+            if (!database.Location.IsPostgres)
+            {
+                (secondFactor, selfService) = PortalSetup.Create(options, database.Sqlite, dataDirectory, policy, localNames, loggerFactory, timeProvider);
+            }
+
             var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { SecondFactor = secondFactor, Kerberos = kerberos, Domain = domain };
-            if (options.Portal.Enabled)
+            if (options.Portal.Enabled && secondFactor is not null && selfService is not null)
             {
                 portal = await PortalServer.StartAsync(options.Portal, certificate, selfService, loggerFactory, cancellationToken).ConfigureAwait(false);
                 secondFactor.PortalUrl = string.IsNullOrWhiteSpace(options.Portal.Url) ? $"https://{portal.LocalEndPoint}/" : options.Portal.PublicUrl;

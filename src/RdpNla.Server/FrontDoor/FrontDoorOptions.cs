@@ -79,6 +79,15 @@ public sealed class FrontDoorOptions
     /// <summary>Domain accounts (docs/active-directory.md): NTLM pass-through through winbind, allowed groups.</summary>
     public ActiveDirectory.DirectoryOptions Directory { get; set; } = new();
 
+    /// <summary>Where users and the audit trail live: SQLite (default) or a shared PostgreSQL (docs/high-availability.md).</summary>
+    public Storage.StoreOptions Store { get; set; } = new();
+
+    /// <summary>The name audit rows give this instance (default: the host name).</summary>
+    public string? InstanceName { get; set; }
+
+    /// <summary><see cref="InstanceName"/>, or the host name when it is not set.</summary>
+    public string EffectiveInstanceName => string.IsNullOrWhiteSpace(InstanceName) ? Environment.MachineName : InstanceName.Trim();
+
     public bool NlaRequired => UserAuthentication != 0;
 
     /// <summary>Checks every setting; returns one message per problem, each saying how to fix it.</summary>
@@ -129,6 +138,23 @@ public sealed class FrontDoorOptions
         if (!string.IsNullOrEmpty(MetricsListen) && !ListenEndpoint.TryParse(MetricsListen, out _, out string? metricsProblem))
         {
             errors.Add($"MetricsListen '{MetricsListen}': {metricsProblem}");
+        }
+
+        try
+        {
+            if (Storage.StoreLocation.Parse(Store.ConnectionString, DataDirectory).IsPostgres && Portal.Enabled)
+            {
+                errors.Add($"Portal:Listen '{Portal.Listen}' needs an SQLite store: {Storage.RdpNlaStore.PortalNotSupported}.");
+            }
+        }
+        catch (ArgumentException ex)
+        {
+            errors.Add($"Store:ConnectionString: {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        if (InstanceName is { Length: > 128 })
+        {
+            errors.Add("InstanceName is longer than 128 characters; use a short name such as the host name.");
         }
 
         errors.AddRange(Limits.Validate());

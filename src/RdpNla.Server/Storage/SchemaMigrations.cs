@@ -182,6 +182,11 @@ internal static class SchemaMigrations
             DELETE FROM totp_secrets WHERE user_id = OLD.id;
         END;
         """,
+
+        // Version 7: the instance that wrote each audit row (--instance-name), as in the PostgreSQL store.
+        """
+        ALTER TABLE audit ADD COLUMN instance_name TEXT;
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>

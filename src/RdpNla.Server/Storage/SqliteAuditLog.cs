@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.Data.Sqlite;
-using RdpNla.Protocol;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.Audit;
 
@@ -27,11 +26,12 @@ public sealed class SqliteAuditLog : IAuditLog
             // One INSERT is one transaction; with synchronous=FULL it is on disk when the call returns.
             using SqliteCommand command = connection.CreateCommand();
             command.CommandText =
-                "INSERT INTO audit (time, client_address, client_port, user_name, domain, user_key, credssp_version, " +
-                "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) VALUES ($time, $address, " +
+                "INSERT INTO audit (time, instance_name, client_address, client_port, user_name, domain, user_key, credssp_version, " +
+                "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) VALUES ($time, $instance, $address, " +
                 "$port, $user, $domain, $userKey, $credssp, $protocol, $outcome, $status, $statusName, $reason, $connection) " +
                 "RETURNING id;";
             command.Parameters.AddWithValue("$time", SqliteTime.ToText(entry.Time));
+            command.Parameters.AddWithValue("$instance", (object?)entry.InstanceName ?? DBNull.Value);
             command.Parameters.AddWithValue("$address", (object?)(entry.ClientAddress is { } a ? AuditEntry.NormalizeAddress(a) : null) ?? DBNull.Value);
             command.Parameters.AddWithValue("$port", (object?)entry.ClientPort ?? DBNull.Value);
             command.Parameters.AddWithValue("$user", (object?)entry.UserName ?? DBNull.Value);
@@ -60,7 +60,7 @@ public sealed class SqliteAuditLog : IAuditLog
             using SqliteCommand command = connection.CreateCommand();
             var sql = new StringBuilder(
                 "SELECT id, time, client_address, client_port, user_name, domain, credssp_version, security_protocol, " +
-                "outcome, nt_status, reason, connection_id FROM audit WHERE 1 = 1");
+                "outcome, nt_status, reason, connection_id, instance_name FROM audit WHERE 1 = 1");
             if (query.Since is { } since)
             {
                 sql.Append(" AND time >= $since");
@@ -97,27 +97,7 @@ public sealed class SqliteAuditLog : IAuditLog
             SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                List<AuditEntry> entries = [];
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    entries.Add(new AuditEntry
-                    {
-                        Id = reader.GetInt64(0),
-                        Time = SqliteTime.FromText(reader.GetString(1)),
-                        ClientAddress = reader.IsDBNull(2) ? null : reader.GetString(2),
-                        ClientPort = reader.IsDBNull(3) ? null : reader.GetInt32(3),
-                        UserName = reader.IsDBNull(4) ? null : reader.GetString(4),
-                        Domain = reader.IsDBNull(5) ? null : reader.GetString(5),
-                        CredSspVersion = reader.IsDBNull(6) ? null : reader.GetInt32(6),
-                        SecurityProtocol = reader.IsDBNull(7) ? null : reader.GetString(7),
-                        Outcome = ParseOutcome(reader.GetString(8)),
-                        Status = reader.IsDBNull(9) ? null : (NtStatus)(uint)reader.GetInt64(9),
-                        Reason = reader.GetString(10),
-                        ConnectionId = reader.GetString(11),
-                    });
-                }
-
-                return entries;
+                return await StoreRows.ReadAllAsync(reader, r => StoreRows.ReadAuditEntry(r, SqliteTime.FromText(r.GetString(1))), cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -148,11 +128,8 @@ public sealed class SqliteAuditLog : IAuditLog
         return false;
     }
 
-    private static AuditOutcome ParseOutcome(string text) =>
-        TryParseOutcome(text, out AuditOutcome outcome) ? outcome : throw new InvalidDataException($"Unknown audit outcome '{text}' in the database.");
-
     // The user part in any form (alice, LAB\alice, alice@host) so that a query for "alice" finds them all.
-    private static string? UserKeyOf(string? userName, string? domain)
+    internal static string? UserKeyOf(string? userName, string? domain)
     {
         if (string.IsNullOrEmpty(userName))
         {

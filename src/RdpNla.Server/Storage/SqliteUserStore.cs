@@ -74,13 +74,7 @@ public sealed class SqliteUserStore : IUserStore
             SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
-                List<UserAccount> accounts = [];
-                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                {
-                    accounts.Add(ReadAccount(reader));
-                }
-
-                return accounts;
+                return await StoreRows.ReadAllAsync(reader, r => ReadAccount((SqliteDataReader)r), cancellationToken).ConfigureAwait(false);
             }
         }
     }
@@ -88,13 +82,7 @@ public sealed class SqliteUserStore : IUserStore
     /// <inheritdoc/>
     public async Task<UserAccount> AddAsync(string userName, ReadOnlyMemory<byte> ntHash, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(userName);
-        if (AccountName.ValidateUserName(userName) is { } error)
-        {
-            throw new ArgumentException(error, nameof(userName));
-        }
-
-        CheckHash(ntHash);
+        StoreRows.CheckNewUser(userName, ntHash);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
         SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
@@ -130,7 +118,7 @@ public sealed class SqliteUserStore : IUserStore
     public async Task<UserAccount?> SetNtHashAsync(string userName, ReadOnlyMemory<byte> ntHash, bool mustChangePassword, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        CheckHash(ntHash);
+        StoreRows.CheckHash(ntHash);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
         return await WriteAsync(userName, async (connection, transaction) =>
         {
@@ -215,20 +203,9 @@ public sealed class SqliteUserStore : IUserStore
         return InWriteTransactionAsync(async (connection, transaction) =>
         {
             using UserCredential? credential = await ReadCredentialAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-            if (credential is null)
-            {
-                await WriteDecoyAsync(connection, transaction, +1, now, cancellationToken).ConfigureAwait(false);
-                return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
-            }
-
-            (AttemptAdmission admission, UserAccount state) = rules.Reserve(credential.Account, now);
-            if (admission != AttemptAdmission.Admitted)
-            {
-                return new AttemptReservation(admission, state, null);
-            }
-
-            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
-            return new AttemptReservation(admission, state, new UserCredential(state, credential.NtHash.ToArray()));
+            AttemptReservation reservation = AttemptSteps.Reserve(credential?.Account, credential is null ? ReadOnlySpan<byte>.Empty : credential.NtHash, rules, now, out UserAccount? write);
+            await WriteStepAsync(connection, transaction, credential is null, write, +1, now, cancellationToken).ConfigureAwait(false);
+            return reservation;
         }, cancellationToken);
     }
 
@@ -236,16 +213,12 @@ public sealed class SqliteUserStore : IUserStore
     public Task<AttemptRecord> RecordFailedAttemptAsync(string userName, LockoutRules rules, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rules);
-        return RecordAttemptAsync(userName, account =>
-        {
-            UserAccount state = rules.RecordFailure(account, now, out bool lockedNow);
-            return (state, lockedNow);
-        }, now, cancellationToken);
+        return RecordAttemptAsync(userName, rules, now, cancellationToken);
     }
 
     /// <inheritdoc/>
     public Task<AttemptRecord> RecordSuccessfulAttemptAsync(string userName, DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        RecordAttemptAsync(userName, account => (LockoutRules.RecordSuccess(account, now, out _), false), now, cancellationToken);
+        RecordAttemptAsync(userName, null, now, cancellationToken);
 
     /// <inheritdoc/>
     public Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
@@ -257,22 +230,29 @@ public sealed class SqliteUserStore : IUserStore
             },
             cancellationToken);
 
-    private Task<AttemptRecord> RecordAttemptAsync(string userName, Func<UserAccount, (UserAccount State, bool LockedNow)> apply, DateTimeOffset now, CancellationToken cancellationToken)
+    private Task<AttemptRecord> RecordAttemptAsync(string userName, LockoutRules? failureRules, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userName);
         return InWriteTransactionAsync(async (connection, transaction) =>
         {
             UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-            if (current is null)
-            {
-                await WriteDecoyAsync(connection, transaction, -1, now, cancellationToken).ConfigureAwait(false);
-                return default;
-            }
-
-            (UserAccount state, bool lockedNow) = apply(current);
-            await WriteAttemptStateAsync(connection, transaction, state, now, cancellationToken).ConfigureAwait(false);
-            return new AttemptRecord(state, state.IsLockedOut(now), lockedNow);
+            AttemptRecord record = AttemptSteps.Record(current, failureRules, now, out UserAccount? write);
+            await WriteStepAsync(connection, transaction, current is null, write, -1, now, cancellationToken).ConfigureAwait(false);
+            return record;
         }, cancellationToken);
+    }
+
+    // What a step writes: the user's new state, or for a name that matches no user the decoy row.
+    private static async Task WriteStepAsync(SqliteConnection connection, SqliteTransaction transaction, bool unknownUser, UserAccount? write, int decoyDelta, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (unknownUser)
+        {
+            await WriteDecoyAsync(connection, transaction, decoyDelta, now, cancellationToken).ConfigureAwait(false);
+        }
+        else if (write is not null)
+        {
+            await WriteAttemptStateAsync(connection, transaction, write, now, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     // BEGIN IMMEDIATE takes the write lock before the first read: what is read and what is written are one atomic step.
@@ -345,14 +325,6 @@ public sealed class SqliteUserStore : IUserStore
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return account;
             }
-        }
-    }
-
-    private static void CheckHash(ReadOnlyMemory<byte> ntHash)
-    {
-        if (ntHash.Length != NtlmCrypto.NtOwfSize)
-        {
-            throw new ArgumentException($"An NT hash is {NtlmCrypto.NtOwfSize} bytes, not {ntHash.Length}.", nameof(ntHash));
         }
     }
 

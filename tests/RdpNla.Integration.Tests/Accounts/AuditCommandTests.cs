@@ -20,9 +20,9 @@ public class AuditCommandTests : IDisposable
     {
         await using RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(_directory.Path, null, Ct);
         DateTimeOffset now = DateTimeOffset.UtcNow;
-        await database.Audit.AppendAsync(SqliteAuditLogTests.Entry(0, "alice", "10.0.0.1", AuditOutcome.Success, NtStatus.Success) with { Time = now.AddDays(-3) }, Ct);
-        await database.Audit.AppendAsync(SqliteAuditLogTests.Entry(1, "bob", "10.0.0.2", AuditOutcome.Failure, NtStatus.LogonFailure) with { Time = now.AddHours(-2) }, Ct);
-        await database.Audit.AppendAsync(SqliteAuditLogTests.Entry(2, "alice", "10.0.0.2", AuditOutcome.Failure, NtStatus.AccountLockedOut, "LAB") with { Time = now.AddMinutes(-5) }, Ct);
+        await database.Audit.AppendAsync(Storage.StoreContractTests.Entry(0, "alice", "10.0.0.1", AuditOutcome.Success, NtStatus.Success) with { Time = now.AddDays(-3) }, Ct);
+        await database.Audit.AppendAsync(Storage.StoreContractTests.Entry(1, "bob", "10.0.0.2", AuditOutcome.Failure, NtStatus.LogonFailure) with { Time = now.AddHours(-2) }, Ct);
+        await database.Audit.AppendAsync(Storage.StoreContractTests.Entry(2, "alice", "10.0.0.2", AuditOutcome.Failure, NtStatus.AccountLockedOut, "LAB") with { Time = now.AddMinutes(-5) }, Ct);
     }
 
     private static string[] ConnectionIds(CliResult result)

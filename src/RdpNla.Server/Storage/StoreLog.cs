@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+
+namespace RdpNla.Server.Storage;
+
+/// <summary>The store's log messages (event ids 4200–4299). A connection string is never logged, only its description.</summary>
+internal static partial class StoreLog
+{
+    [LoggerMessage(4200, LogLevel.Information, "Store {Store} (schema version {SchemaVersion}); audit rows name this instance {InstanceName}")]
+    public static partial void Opened(ILogger logger, string store, int schemaVersion, string instanceName);
+
+    [LoggerMessage(4201, LogLevel.Warning, "The gateway's groups, backends, mapped credentials, pinned certificates and sessions stay in the local {DatabasePath}: they are not shared with other instances")]
+    public static partial void GatewayStaysLocal(ILogger logger, string databasePath);
+}

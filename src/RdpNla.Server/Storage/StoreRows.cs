@@ -1,0 +1,68 @@
+using System.Data.Common;
+using RdpNla.Protocol;
+using RdpNla.Protocol.Ntlm;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.Audit;
+
+namespace RdpNla.Server.Storage;
+
+/// <summary>What the SQLite and PostgreSQL stores share: argument checks and the reading of rows in the same column order.</summary>
+internal static class StoreRows
+{
+    /// <summary>The checks of <see cref="IUserStore.AddAsync"/>: a valid user name and a 16-byte hash.</summary>
+    public static void CheckNewUser(string userName, ReadOnlyMemory<byte> ntHash)
+    {
+        ArgumentNullException.ThrowIfNull(userName);
+        if (AccountName.ValidateUserName(userName) is { } error)
+        {
+            throw new ArgumentException(error, nameof(userName));
+        }
+
+        CheckHash(ntHash);
+    }
+
+    /// <summary>An NT hash is 16 bytes.</summary>
+    public static void CheckHash(ReadOnlyMemory<byte> ntHash)
+    {
+        if (ntHash.Length != NtlmCrypto.NtOwfSize)
+        {
+            throw new ArgumentException($"An NT hash is {NtlmCrypto.NtOwfSize} bytes, not {ntHash.Length}.", nameof(ntHash));
+        }
+    }
+
+    /// <summary>Every row of <paramref name="reader"/>, read with <paramref name="read"/>.</summary>
+    public static async Task<IReadOnlyList<T>> ReadAllAsync<T>(DbDataReader reader, Func<DbDataReader, T> read, CancellationToken cancellationToken)
+    {
+        List<T> rows = [];
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            rows.Add(read(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary>
+    /// An audit row in the column order id, time, client_address, client_port, user_name, domain, credssp_version,
+    /// security_protocol, outcome, nt_status, reason, connection_id, instance_name; <paramref name="time"/> is column 1
+    /// as the engine stores it.
+    /// </summary>
+    public static AuditEntry ReadAuditEntry(DbDataReader reader, DateTimeOffset time) => new()
+    {
+        Id = reader.GetInt64(0),
+        Time = time,
+        ClientAddress = reader.IsDBNull(2) ? null : reader.GetString(2),
+        ClientPort = reader.IsDBNull(3) ? null : reader.GetInt32(3),
+        UserName = reader.IsDBNull(4) ? null : reader.GetString(4),
+        Domain = reader.IsDBNull(5) ? null : reader.GetString(5),
+        CredSspVersion = reader.IsDBNull(6) ? null : reader.GetInt32(6),
+        SecurityProtocol = reader.IsDBNull(7) ? null : reader.GetString(7),
+        Outcome = SqliteAuditLog.TryParseOutcome(reader.GetString(8), out AuditOutcome outcome)
+            ? outcome
+            : throw new InvalidDataException($"Unknown audit outcome '{reader.GetString(8)}' in the database."),
+        Status = reader.IsDBNull(9) ? null : (NtStatus)(uint)reader.GetInt64(9),
+        Reason = reader.GetString(10),
+        ConnectionId = reader.GetString(11),
+        InstanceName = reader.IsDBNull(12) ? null : reader.GetString(12),
+    };
+}
