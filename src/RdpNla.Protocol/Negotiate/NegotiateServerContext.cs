@@ -105,44 +105,12 @@ public sealed class NegotiateServerContext : IDisposable
             case State.Initial:
                 return OnFirstToken(incoming, out status);
             case State.AwaitingNegotiate:
-            {
-                NegTokenResp response = NegTokenResp.Decode(incoming);
-                if (response.ResponseToken is null)
-                {
-                    throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "SPNEGO NegTokenResp carries no NTLM NEGOTIATE.", "RFC 4178 §4.2.2");
-                }
-
-                return OnNtlmToken(response.ResponseToken, out status);
-            }
-
+                // Reached only over SPNEGO: the client restarts with an NTLM NEGOTIATE after our RequestMic answer.
+                return OnNtlmToken(InnerToken(incoming, "NTLM NEGOTIATE"), out status);
             case State.AwaitingAuthenticate:
-                if (IsSpnego)
-                {
-                    NegTokenResp response = NegTokenResp.Decode(incoming);
-                    if (response.ResponseToken is null)
-                    {
-                        throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "SPNEGO NegTokenResp carries no NTLM AUTHENTICATE.", "RFC 4178 §4.2.2");
-                    }
-
-                    _pendingClientMechListMic = response.MechListMic;
-                    return OnNtlmToken(response.ResponseToken, out status);
-                }
-
-                return OnNtlmToken(incoming, out status);
+                return OnNtlmToken(InnerToken(incoming, "NTLM AUTHENTICATE"), out status);
             case State.AwaitingKerberos:
-                if (IsSpnego)
-                {
-                    NegTokenResp response = NegTokenResp.Decode(incoming);
-                    if (response.ResponseToken is null)
-                    {
-                        throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, "SPNEGO NegTokenResp carries no Kerberos token.", "RFC 4178 §4.2.2");
-                    }
-
-                    _pendingClientMechListMic = response.MechListMic;
-                    return OnKerberosToken(response.ResponseToken, out status);
-                }
-
-                return OnKerberosToken(incoming, out status);
+                return OnKerberosToken(InnerToken(incoming, "Kerberos token"), out status);
             case State.AwaitingCredential:
                 if (!incoming.IsEmpty)
                 {
@@ -153,6 +121,27 @@ public sealed class NegotiateServerContext : IDisposable
             default:
                 throw new InvalidOperationException($"The exchange is already {_state}.");
         }
+    }
+
+    /// <summary>
+    /// The mechanism token of a continuation leg: over SPNEGO the NegTokenResp's responseToken (RFC 4178 §4.2.2), whose
+    /// mechListMIC is kept for the completion; raw, the bytes as they came.
+    /// </summary>
+    private ReadOnlySpan<byte> InnerToken(ReadOnlySpan<byte> incoming, string expected)
+    {
+        if (!IsSpnego)
+        {
+            return incoming;
+        }
+
+        NegTokenResp response = NegTokenResp.Decode(incoming);
+        if (response.ResponseToken is null)
+        {
+            throw new NlaProtocolException(NlaFailureReason.UnexpectedMessage, $"SPNEGO NegTokenResp carries no {expected}.", "RFC 4178 §4.2.2");
+        }
+
+        _pendingClientMechListMic = response.MechListMic;
+        return response.ResponseToken;
     }
 
     private byte[]? OnFirstToken(ReadOnlySpan<byte> token, out NlaStatus status)
