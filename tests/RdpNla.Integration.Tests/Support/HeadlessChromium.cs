@@ -33,6 +33,10 @@ public sealed class HeadlessChromium : IDisposable
         service.HideCommandPromptWindow = true;
         service.SuppressInitialDiagnosticInformation = true;
         var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+
+        // A form's click can return before the next page is in: element look-ups poll for it (bounded) instead of
+        // reading the page that is being replaced.
+        driver.Manage().Timeouts().ImplicitWait = TimeSpan.FromSeconds(15);
         return new HeadlessChromium(driver, profile);
     }
 
