@@ -16,6 +16,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
@@ -187,7 +188,7 @@ async Task<(Stream Stream, IDisposable Owner)> ConnectAsync(int port, bool viaGa
 
     await tls.WriteAsync(McsConnectPdu.EncodeConnectInitial([ClientCore(selected)]));
     _ = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
-    using var info = new ClientInfoPdu(1007, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", User, System.Text.Encoding.Unicode.GetBytes(Password), command, "", []);
+    using var info = new ClientInfoPdu(1007, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", User, Encoding.Unicode.GetBytes(Password), command, "", []);
     await tls.WriteAsync(info.Encode());
     return (tls, tcp);
 }

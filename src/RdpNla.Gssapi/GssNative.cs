@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Text;
 
 namespace RdpNla.Gssapi;
 
@@ -176,7 +177,7 @@ internal static unsafe partial class GssNative
                 return;
             }
 
-            string text = System.Text.Encoding.UTF8.GetString(TakeBuffer(ref buffer)).Trim();
+            string text = Encoding.UTF8.GetString(TakeBuffer(ref buffer)).Trim();
             if (text.Length > 0)
             {
                 parts.Add(text);

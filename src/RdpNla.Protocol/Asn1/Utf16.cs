@@ -31,10 +31,10 @@ internal static class Utf16
     /// <summary>Encodes into a new array without any intermediate copy (the text may be a password).</summary>
     public static byte[] Encode(ReadOnlySpan<char> text)
     {
-        byte[] bytes = new byte[System.Text.Encoding.Unicode.GetByteCount(text)];
-        System.Text.Encoding.Unicode.GetBytes(text, bytes);
+        byte[] bytes = new byte[Encoding.Unicode.GetByteCount(text)];
+        Encoding.Unicode.GetBytes(text, bytes);
         return bytes;
     }
 
-    public static byte[]? EncodeOptional(string? text) => text is null ? null : System.Text.Encoding.Unicode.GetBytes(text);
+    public static byte[]? EncodeOptional(string? text) => text is null ? null : Encoding.Unicode.GetBytes(text);
 }

@@ -1,5 +1,6 @@
 using System.Formats.Asn1;
 using System.Security.Cryptography;
+using System.Text;
 using RdpNla.Protocol.Asn1;
 
 namespace RdpNla.Protocol.CredSsp;
@@ -78,11 +79,11 @@ public sealed class TsPasswordCreds : TsCredentialsContent
     public int CopyPasswordTo(Span<char> destination)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(destination.Length, PasswordLength, nameof(destination));
-        return System.Text.Encoding.Unicode.GetChars(PasswordUtf16, destination);
+        return Encoding.Unicode.GetChars(PasswordUtf16, destination);
     }
 
     /// <summary>The password as an immutable string that cannot be wiped; prefer <see cref="PasswordUtf16"/>.</summary>
-    public string GetPassword() => System.Text.Encoding.Unicode.GetString(PasswordUtf16);
+    public string GetPassword() => Encoding.Unicode.GetString(PasswordUtf16);
 
     /// <summary>Decodes a TSPasswordCreds (the content of TSCredentials.credentials when credType is 1).</summary>
     /// <exception cref="NlaProtocolException">The bytes are not a valid TSPasswordCreds (<see cref="NlaFailureReason.Malformed"/>).</exception>

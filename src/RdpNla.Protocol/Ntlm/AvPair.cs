@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 
 namespace RdpNla.Protocol.Ntlm;
 
@@ -80,7 +81,7 @@ public sealed class AvPair
     public static AvPair FromString(AvId id, string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return new AvPair(id, System.Text.Encoding.Unicode.GetBytes(text));
+        return new AvPair(id, Encoding.Unicode.GetBytes(text));
     }
 
     /// <summary>An MsvAvTimestamp pair holding <paramref name="fileTime"/> (FILETIME, little-endian).</summary>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using System.Text;
 using RdpNla.Protocol.Cryptography;
 
 namespace RdpNla.Protocol.Ntlm;
@@ -35,10 +36,10 @@ public static partial class NtlmCrypto
     /// <summary>The NT hash of a password: MD4 over its UTF-16LE encoding.</summary>
     public static byte[] NtOwfV1(ReadOnlySpan<char> password)
     {
-        byte[] passwordBytes = new byte[System.Text.Encoding.Unicode.GetByteCount(password)];
+        byte[] passwordBytes = new byte[Encoding.Unicode.GetByteCount(password)];
         try
         {
-            System.Text.Encoding.Unicode.GetBytes(password, passwordBytes);
+            Encoding.Unicode.GetBytes(password, passwordBytes);
             return Md4.HashData(passwordBytes);
         }
         finally
@@ -56,7 +57,7 @@ public static partial class NtlmCrypto
         ArgumentNullException.ThrowIfNull(user);
         ArgumentNullException.ThrowIfNull(userDomain);
         RequireLength(ntOwfV1, NtOwfSize, nameof(ntOwfV1));
-        byte[] identity = System.Text.Encoding.Unicode.GetBytes(user.ToUpperInvariant() + userDomain);
+        byte[] identity = Encoding.Unicode.GetBytes(user.ToUpperInvariant() + userDomain);
         return HMACMD5.HashData(ntOwfV1, identity);
     }
 

@@ -1,4 +1,5 @@
-using RdpNla.Protocol.Encoding;
+using System.Text;
+using RdpNla.Protocol.Wire;
 
 namespace RdpNla.Protocol.Ntlm;
 
@@ -48,8 +49,8 @@ public sealed class NtlmNegotiateMessage
         return new NtlmNegotiateMessage
         {
             Flags = flags,
-            DomainName = System.Text.Encoding.Latin1.GetString(NtlmWire.Payload(source, domain, Structure, "DomainName")),
-            Workstation = System.Text.Encoding.Latin1.GetString(NtlmWire.Payload(source, workstation, Structure, "Workstation")),
+            DomainName = Encoding.Latin1.GetString(NtlmWire.Payload(source, domain, Structure, "DomainName")),
+            Workstation = Encoding.Latin1.GetString(NtlmWire.Payload(source, workstation, Structure, "Workstation")),
             Version = version,
         };
     }
@@ -58,8 +59,8 @@ public sealed class NtlmNegotiateMessage
     /// <exception cref="InvalidOperationException">A field is longer than 65535 bytes.</exception>
     public byte[] Encode()
     {
-        byte[] domain = System.Text.Encoding.Latin1.GetBytes(DomainName);
-        byte[] workstation = System.Text.Encoding.Latin1.GetBytes(Workstation);
+        byte[] domain = Encoding.Latin1.GetBytes(DomainName);
+        byte[] workstation = Encoding.Latin1.GetBytes(Workstation);
         var builder = new NtlmWire.Builder(HeaderLength, MessageType, domain.Length, workstation.Length);
         builder.WriteUInt32(12, (uint)Flags);
         builder.WriteField(16, domain);

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using RdpNla.Protocol.Encoding;
+using RdpNla.Protocol.Wire;
 
 namespace RdpNla.Protocol.Ntlm;
 
@@ -93,10 +93,10 @@ internal static class NtlmWire
 
     // OEM strings are read as Latin-1 so that every byte sequence round-trips; CredSSP always negotiates Unicode.
     public static string DecodeString(ReadOnlySpan<byte> bytes, NegotiateFlags flags, string name) =>
-        (flags & NegotiateFlags.Unicode) != 0 ? DecodeUnicode(bytes, name) : System.Text.Encoding.Latin1.GetString(bytes);
+        (flags & NegotiateFlags.Unicode) != 0 ? DecodeUnicode(bytes, name) : Encoding.Latin1.GetString(bytes);
 
     public static byte[] EncodeString(string value, NegotiateFlags flags) =>
-        (flags & NegotiateFlags.Unicode) != 0 ? System.Text.Encoding.Unicode.GetBytes(value) : System.Text.Encoding.Latin1.GetBytes(value);
+        (flags & NegotiateFlags.Unicode) != 0 ? Encoding.Unicode.GetBytes(value) : Encoding.Latin1.GetBytes(value);
 
     /// <summary>Lays out a message: a fixed header followed by the payload fields in the order they are written.</summary>
     public sealed class Builder

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using System.Text;
 
 namespace RdpNla.Protocol.Rdp;
 
@@ -219,10 +220,10 @@ public sealed class ClientInfoPdu : IDisposable
     public byte[] Encode()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        byte[] domain = System.Text.Encoding.Unicode.GetBytes(Domain);
-        byte[] user = System.Text.Encoding.Unicode.GetBytes(UserName);
-        byte[] shell = System.Text.Encoding.Unicode.GetBytes(AlternateShell);
-        byte[] directory = System.Text.Encoding.Unicode.GetBytes(WorkingDirectory);
+        byte[] domain = Encoding.Unicode.GetBytes(Domain);
+        byte[] user = Encoding.Unicode.GetBytes(UserName);
+        byte[] shell = Encoding.Unicode.GetBytes(AlternateShell);
+        byte[] directory = Encoding.Unicode.GetBytes(WorkingDirectory);
         int infoLength = FixedPartLength + domain.Length + user.Length + _password.Length + shell.Length + directory.Length + (5 * 2) + ExtraInfo.Length;
         int userDataLength = 4 + infoLength;
         int perLength = userDataLength < 0x80 ? 1 : 2;
@@ -341,7 +342,7 @@ public sealed class ClientInfoPdu : IDisposable
     private static string ReadString(ReadOnlySpan<byte> info, ref int position, int length, string name)
     {
         ReadOnlySpan<byte> field = ReadField(info, ref position, length, name);
-        string value = System.Text.Encoding.Unicode.GetString(field);
+        string value = Encoding.Unicode.GetString(field);
         int nul = value.IndexOf('\0', StringComparison.Ordinal);
         return nul < 0 ? value : value[..nul];
     }

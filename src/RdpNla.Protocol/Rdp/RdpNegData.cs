@@ -1,4 +1,4 @@
-using RdpNla.Protocol.Encoding;
+using RdpNla.Protocol.Wire;
 
 namespace RdpNla.Protocol.Rdp;
 

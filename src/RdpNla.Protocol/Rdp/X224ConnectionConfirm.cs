@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using RdpNla.Protocol.Encoding;
+using RdpNla.Protocol.Wire;
 
 namespace RdpNla.Protocol.Rdp;
 

@@ -1,4 +1,5 @@
-using RdpNla.Protocol.Encoding;
+using System.Text;
+using RdpNla.Protocol.Wire;
 
 namespace RdpNla.Protocol.Rdp;
 
@@ -141,7 +142,7 @@ public sealed class X224ConnectionRequest
                 throw new NlaProtocolException(NlaFailureReason.Malformed, "X.224 Connection Request token is not terminated by CR LF.", Spec);
             }
 
-            string token = System.Text.Encoding.Latin1.GetString(reader.ReadBytes(end));
+            string token = Encoding.Latin1.GetString(reader.ReadBytes(end));
             reader.Skip(2);
             if (token.StartsWith(CookiePrefix, StringComparison.Ordinal))
             {
@@ -214,8 +215,8 @@ public sealed class X224ConnectionRequest
 
     private static int WriteToken(Span<byte> destination, string prefix, string value)
     {
-        int written = System.Text.Encoding.Latin1.GetBytes(prefix, destination);
-        written += System.Text.Encoding.Latin1.GetBytes(value, destination[written..]);
+        int written = Encoding.Latin1.GetBytes(prefix, destination);
+        written += Encoding.Latin1.GetBytes(value, destination[written..]);
         destination[written++] = 0x0D;
         destination[written++] = 0x0A;
         return written;

@@ -1,4 +1,5 @@
 using System.Formats.Asn1;
+using System.Text;
 using RdpNla.Protocol.Asn1;
 
 namespace RdpNla.Protocol.Spnego;
@@ -315,7 +316,7 @@ public sealed record NegHints(string? HintName, byte[]? HintAddress)
         string? hintName = null;
         if (sequence.TryReadExplicit(0, out DerReader nameField))
         {
-            hintName = System.Text.Encoding.Latin1.GetString(nameField.ReadPrimitive(s_generalString));
+            hintName = Encoding.Latin1.GetString(nameField.ReadPrimitive(s_generalString));
             nameField.End();
         }
 
@@ -332,7 +333,7 @@ public sealed record NegHints(string? HintName, byte[]? HintAddress)
             {
                 using (writer.PushSequence(Der.Context(0)))
                 {
-                    Der.WritePrimitive(writer, GeneralStringTag, System.Text.Encoding.Latin1.GetBytes(HintName));
+                    Der.WritePrimitive(writer, GeneralStringTag, Encoding.Latin1.GetBytes(HintName));
                 }
             }
 

@@ -4,12 +4,14 @@ using System.Runtime.InteropServices;
 using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.FrontDoor;
+using RdpNla.Server.Storage;
 using RdpNla.Transport;
 
 namespace RdpNla.Server.Gateway;
@@ -417,7 +419,7 @@ internal sealed class BackendConnector
     }
 
     private static bool FixedTimeEquals(string a, string b) =>
-        CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(a), System.Text.Encoding.ASCII.GetBytes(b));
+        CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(a), Encoding.ASCII.GetBytes(b));
 
     /// <summary>
     /// A Kerberos ticket-granting ticket for the injected user, requested from the KDC with the injected password

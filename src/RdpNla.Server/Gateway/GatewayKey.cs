@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 
 namespace RdpNla.Server.Gateway;
 
@@ -74,7 +75,7 @@ public sealed class GatewayKey : IDisposable
             try
             {
                 using var stream = new FileStream(path, options);
-                stream.Write(System.Text.Encoding.ASCII.GetBytes(Convert.ToBase64String(fresh) + "\n"));
+                stream.Write(Encoding.ASCII.GetBytes(Convert.ToBase64String(fresh) + "\n"));
             }
             catch (IOException) when (File.Exists(path))
             {
@@ -186,7 +187,7 @@ internal static class SealedValueBinding
         Span<byte> length = stackalloc byte[4];
         foreach (string field in fields)
         {
-            byte[] bytes = System.Text.Encoding.UTF8.GetBytes(field);
+            byte[] bytes = Encoding.UTF8.GetBytes(field);
             System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(length, bytes.Length);
             stream.Write(length);
             stream.Write(bytes);

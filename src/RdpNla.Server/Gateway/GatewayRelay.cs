@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Storage;
 using RdpNla.Server.Audit;
 using RdpNla.Transport;
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using System.Text;
 
 namespace RdpNla.Server.Mfa;
 
@@ -62,7 +63,7 @@ public static class Totp
         for (long counter = current - window; counter <= current + window; counter++)
         {
             string candidate = Code(key, counter);
-            if (CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(candidate), System.Text.Encoding.ASCII.GetBytes(code)))
+            if (CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(candidate), Encoding.ASCII.GetBytes(code)))
             {
                 found ??= counter;
             }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Builder;
@@ -157,7 +158,7 @@ internal static class PortalEndpoints
     private static IPEndPoint? Client(HttpContext context) =>
         context.Connection.RemoteIpAddress is { } address ? new IPEndPoint(address, context.Connection.RemotePort) : null;
 
-    private static IResult Html(string html, int statusCode = 200) => Results.Content(html, "text/html; charset=utf-8", System.Text.Encoding.UTF8, statusCode);
+    private static IResult Html(string html, int statusCode = 200) => Results.Content(html, "text/html; charset=utf-8", Encoding.UTF8, statusCode);
 
     private static IResult Error(PortalOutcome outcome) => Results.Json(new { error = outcome.Error, message = outcome.Message }, statusCode: outcome.StatusCode);
 

@@ -1,5 +1,6 @@
 using System.Text;
 using RdpNla.Integration.Tests.Support;
+using RdpNla.Server.Storage;
 using RdpNla.Server.Gateway;
 
 namespace RdpNla.Integration.Tests.Gateway;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Text;
 
 namespace RdpNla.Integration.Tests.Gateway;
 
@@ -126,7 +127,7 @@ public static class XwdScreenshot
         Span<byte> length = stackalloc byte[4];
         BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
         output.Write(length);
-        byte[] typeAndData = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
+        byte[] typeAndData = [.. Encoding.ASCII.GetBytes(type), .. data];
         output.Write(typeAndData);
         Span<byte> crc = stackalloc byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typeAndData));

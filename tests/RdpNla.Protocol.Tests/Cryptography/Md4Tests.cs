@@ -1,3 +1,4 @@
+using System.Text;
 using RdpNla.Protocol.Cryptography;
 
 namespace RdpNla.Protocol.Tests.Cryptography;
@@ -50,7 +51,7 @@ public class Md4Tests
     {
         if (input.StartsWith("ascii:", StringComparison.Ordinal))
         {
-            return System.Text.Encoding.ASCII.GetBytes(input["ascii:".Length..]);
+            return Encoding.ASCII.GetBytes(input["ascii:".Length..]);
         }
 
         // repeat:N:CC

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Tests.Cryptography;
 
@@ -84,7 +85,7 @@ public class MsNlmpVectorTests
     {
         using var client = new NtlmSessionSecurity(Hex("RandomSessionKey"), NtlmRole.Client);
 
-        byte[] token = client.Wrap(System.Text.Encoding.Unicode.GetBytes(s_v["Plaintext"]));
+        byte[] token = client.Wrap(Encoding.Unicode.GetBytes(s_v["Plaintext"]));
 
         Assert.Equal([.. Hex("Signature"), .. Hex("SealedPlaintext")], token);
         Assert.Equal(1u, client.SendSequenceNumber);
@@ -97,7 +98,7 @@ public class MsNlmpVectorTests
 
         byte[] plaintext = server.Unwrap([.. Hex("Signature"), .. Hex("SealedPlaintext")]);
 
-        Assert.Equal(s_v["Plaintext"], System.Text.Encoding.Unicode.GetString(plaintext));
+        Assert.Equal(s_v["Plaintext"], Encoding.Unicode.GetString(plaintext));
         Assert.Equal(1u, server.ReceiveSequenceNumber);
     }
 
@@ -190,6 +191,6 @@ public class MsNlmpVectorTests
 
         Assert.Equal(NlaStatus.Completed, status);
         Assert.True(server.PasswordVerified);
-        Assert.Equal(s_v["Plaintext"], System.Text.Encoding.Unicode.GetString(server.SessionSecurity!.Unwrap([.. Hex("Signature"), .. Hex("SealedPlaintext")])));
+        Assert.Equal(s_v["Plaintext"], Encoding.Unicode.GetString(server.SessionSecurity!.Unwrap([.. Hex("Signature"), .. Hex("SealedPlaintext")])));
     }
 }

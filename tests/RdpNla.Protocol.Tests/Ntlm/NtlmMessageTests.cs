@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text;
 using CsCheck;
 using RdpNla.Protocol.Ntlm;
 
@@ -140,7 +141,7 @@ public class NtlmMessageTests
         Field(0, 70); // workstation
         Field(0, 70); // session key
         builder.AddRange(BitConverter.GetBytes((uint)(NegotiateFlags.Unicode | NegotiateFlags.Version)));
-        builder.AddRange(System.Text.Encoding.Unicode.GetBytes("bob"));
+        builder.AddRange(Encoding.Unicode.GetBytes("bob"));
 
         NtlmAuthenticateMessage message = NtlmAuthenticateMessage.Decode(builder.ToArray());
 

@@ -1,3 +1,4 @@
+using System.Text;
 using RdpNla.Protocol.Ntlm;
 
 namespace RdpNla.Protocol.Tests.Ntlm;
@@ -46,8 +47,8 @@ public class NtlmPassThroughTests
             Assert.True(server.MicVerified);
             Assert.Equal("pubKeyAuth"u8.ToArray(), server.SessionSecurity!.Unwrap(client.SessionSecurity!.Wrap("pubKeyAuth"u8)));
             Assert.Equal("reply"u8.ToArray(), client.SessionSecurity.Unwrap(server.SessionSecurity.Wrap("reply"u8)));
-            Assert.True(server.ResponseMatchesPassword(System.Text.Encoding.Unicode.GetBytes(Password)));
-            Assert.False(server.ResponseMatchesPassword(System.Text.Encoding.Unicode.GetBytes("another password")));
+            Assert.True(server.ResponseMatchesPassword(Encoding.Unicode.GetBytes(Password)));
+            Assert.False(server.ResponseMatchesPassword(Encoding.Unicode.GetBytes("another password")));
         }
     }
 

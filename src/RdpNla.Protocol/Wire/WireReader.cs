@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace RdpNla.Protocol.Encoding;
+namespace RdpNla.Protocol.Wire;
 
 /// <summary>
 /// A bounds-checked little-endian reader over untrusted bytes. Every read that would run past the end raises
