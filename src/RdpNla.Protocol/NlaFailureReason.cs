@@ -3,6 +3,9 @@ namespace RdpNla.Protocol;
 /// <summary>Why a protocol step failed. Mirrors Kestrel's RequestRejectionReason: one value per distinct cause.</summary>
 public enum NlaFailureReason
 {
+    /// <summary>No failure: the step succeeded or has not failed yet.</summary>
+    None,
+
     /// <summary>The bytes do not decode as the expected structure.</summary>
     Malformed,
 

@@ -20,7 +20,7 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable
         SchemaVersion = schemaVersion;
         Users = new SqliteUserStore(this, timeProvider);
         Audit = new SqliteAuditLog(this);
-        Gateway = new Gateway.GatewayStore(this, timeProvider);
+        Gateway = new GatewayStore(this, timeProvider);
     }
 
     /// <summary>The database file.</summary>
@@ -36,7 +36,7 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable
     public SqliteAuditLog Audit { get; }
 
     /// <summary>The gateway's backends, groups, mapped credentials, trusted certificates and session audit.</summary>
-    public Gateway.GatewayStore Gateway { get; }
+    public GatewayStore Gateway { get; }
 
     /// <summary>Opens (creating if needed) and migrates the database file at <paramref name="path"/>.</summary>
     /// <remarks>Microsoft.Data.Sqlite does its I/O synchronously whichever API is used; this completes synchronously.</remarks>

@@ -57,7 +57,7 @@ public sealed class RdpNlaStore : IAsyncDisposable
 
     /// <summary>The gateway's backends, groups, mapped credentials, trusted certificates and session audit (SQLite stores only).</summary>
     /// <exception cref="StoreNotSupportedException">The store is PostgreSQL, which does not hold the gateway's tables yet.</exception>
-    public Gateway.GatewayStore Gateway => Postgres is null
+    public GatewayStore Gateway => Postgres is null
         ? Sqlite.Gateway
         : throw new StoreNotSupportedException(
             "the gateway's groups, backends, mapped credentials and certificates are not in PostgreSQL yet; manage them on an SQLite store (--store PATH or the default in --data)");
