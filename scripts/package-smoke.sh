@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packaging checks (docs/deploy.md), run by scripts/test.sh after the Release build. Prints one line per check,
 # "ok - NAME" or "not ok - NAME", and exits non-zero when one fails:
-#   1. dotnet pack makes the rdpnla tool and the RdpNla.Protocol / RdpNla.Transport packages (README, XML docs);
+#   1. dotnet pack makes the rdpnla tool and the RdpNla.Protocol / RdpNla.Transport / RdpNla.Client packages (README, XML docs);
 #      the tool installs from that folder into a fresh tool path, and `rdpnla --version` and `rdpnla serve` run.
 #   2. systemd-analyze verify accepts deploy/rdpnla.service, with the installed tool at the unit's ExecStart path.
 # Everything goes to a temporary folder, never into the repository.
@@ -18,10 +18,10 @@ tool_check() {
   local pkgs="$work/pkgs" tool="$work/root/opt/rdpnla"
   dotnet pack RdpNla.slnx -c Release --no-build -nologo -o "$pkgs" >"$work/pack.log" 2>&1 || { cat "$work/pack.log" >&2; fail "dotnet pack failed"; return 1; }
   local package
-  for package in rdpnla RdpNla.Protocol RdpNla.Transport; do
+  for package in rdpnla RdpNla.Protocol RdpNla.Transport RdpNla.Client; do
     ls "$pkgs/$package".*.nupkg >/dev/null 2>&1 || { fail "no $package package"; return 1; }
   done
-  for package in RdpNla.Protocol RdpNla.Transport; do
+  for package in RdpNla.Protocol RdpNla.Transport RdpNla.Client; do
     local listing
     listing=$(unzip -l "$pkgs/$package".*.nupkg)
     grep -q " README.md$" <<<"$listing" && grep -q "lib/net10.0/$package.xml$" <<<"$listing" \

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using RdpNla.Transport.Client;
+using RdpNla.Cli.Bench;
+using RdpNla.Client;
 
 namespace RdpNla.Cli.Commands;
 

@@ -1,8 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Security.Authentication;
+using RdpNla.Cli.Bench;
 using RdpNla.Cli.Interaction;
-using RdpNla.Transport.Client;
+using RdpNla.Client;
 
 namespace RdpNla.Cli.Commands;
 

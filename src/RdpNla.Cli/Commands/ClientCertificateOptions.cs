@@ -1,6 +1,6 @@
 using System.CommandLine;
 using RdpNla.Cli.Interaction;
-using RdpNla.Transport.Client;
+using RdpNla.Client;
 
 namespace RdpNla.Cli.Commands;
 

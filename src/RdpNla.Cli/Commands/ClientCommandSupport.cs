@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
+using RdpNla.Client;
 using RdpNla.Protocol.Rdp;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Cli.Commands;
 

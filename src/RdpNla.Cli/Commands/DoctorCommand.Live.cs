@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Security.Authentication;
+using RdpNla.Client;
 using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Live;
 using RdpNla.Diagnosis.Model;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
-using RdpNla.Transport.Client;
 using ObservedAnswer = RdpNla.Diagnosis.Live.NegotiationAnswer;
 
 namespace RdpNla.Cli.Commands;

@@ -1,12 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
 using RdpNla.Cli.Interaction;
+using RdpNla.Client;
 using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Catalogue;
 using RdpNla.Diagnosis.Model;
 using RdpNla.Diagnosis.Registry;
 using RdpNla.Protocol.CredSsp;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using RdpNla.Cli.Interaction;
+using RdpNla.Client;
 using RdpNla.Gssapi;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Cli.Commands;
 

@@ -2,10 +2,10 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using RdpNla.Cli.Interaction;
+using RdpNla.Client;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Cli.Commands;
 

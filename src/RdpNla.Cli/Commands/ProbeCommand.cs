@@ -6,8 +6,8 @@ using System.Numerics;
 using System.Security.Authentication;
 using System.Text.Json.Nodes;
 using RdpNla.Cli.Interaction;
+using RdpNla.Client;
 using RdpNla.Protocol.Rdp;
-using RdpNla.Transport.Client;
 using Spectre.Console;
 
 namespace RdpNla.Cli.Commands;

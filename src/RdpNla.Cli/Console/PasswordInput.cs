@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using RdpNla.Client;
 using RdpNla.Protocol.Ntlm;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Cli.Interaction;
 

@@ -1,11 +1,11 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Text.Json;
+using RdpNla.Client;
 using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Server.Audit;
 using RdpNla.Server.Metrics;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Integration.Tests.Client;
 

@@ -1,10 +1,10 @@
 using System.Text.Json;
+using RdpNla.Client;
 using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Accounts;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Integration.Tests.Client;
 

@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using RdpNla.Client;
 using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.FrontDoor;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Integration.Tests.Client;
 

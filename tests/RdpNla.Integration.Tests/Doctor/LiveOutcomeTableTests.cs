@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using RdpNla.Cli.Commands;
+using RdpNla.Client;
 using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Catalogue;
 using RdpNla.Diagnosis.Model;
@@ -10,7 +11,6 @@ using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.FrontDoor;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Integration.Tests.Doctor;
 

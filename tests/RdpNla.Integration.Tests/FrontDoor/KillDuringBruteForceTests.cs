@@ -3,11 +3,12 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using RdpNla.Cli.Bench;
+using RdpNla.Client;
 using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Client;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Integration.Tests.FrontDoor;
 

@@ -1,12 +1,12 @@
 using System.Net;
 using System.Text.Json;
+using RdpNla.Client;
 using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Client;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol;
 using RdpNla.Server.Audit;
 using RdpNla.Server.Storage;
-using RdpNla.Transport.Client;
 
 namespace RdpNla.Integration.Tests.Storage;
 

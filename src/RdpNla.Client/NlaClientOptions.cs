@@ -3,8 +3,9 @@ using System.Security.Cryptography;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
+using RdpNla.Transport;
 
-namespace RdpNla.Transport.Client;
+namespace RdpNla.Client;
 
 /// <summary>
 /// A user name, domain and password for <see cref="NlaClient"/>. The password lives in a char array that

@@ -1,7 +1,7 @@
 using System.Security.Authentication;
 using RdpNla.Protocol.Rdp;
 
-namespace RdpNla.Transport.Client;
+namespace RdpNla.Client;
 
 /// <summary>How bad a finding is.</summary>
 public enum FindingSeverity

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace RdpNla.Transport.Client;
+namespace RdpNla.Client;
 
 /// <summary>The server certificate as the client saw it in the TLS handshake.</summary>
 public sealed record TlsCertificateInfo

@@ -4,7 +4,7 @@ using System.Security.Authentication;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 
-namespace RdpNla.Transport.Client;
+namespace RdpNla.Client;
 
 /// <summary>What a client run proved.</summary>
 public enum NlaOutcome

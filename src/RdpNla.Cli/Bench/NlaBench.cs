@@ -3,9 +3,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using RdpNla.Client;
 using RdpNla.Protocol.Rdp;
 
-namespace RdpNla.Transport.Client;
+namespace RdpNla.Cli.Bench;
 
 /// <summary>Settings of one <see cref="NlaBench"/> run.</summary>
 public sealed class NlaBenchOptions

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace RdpNla.Transport.Client;
+namespace RdpNla.Client;
 
 /// <summary>The verdict of a <see cref="ServerCertificatePolicy"/> on the server certificate.</summary>
 /// <param name="Accepted">True to continue with CredSSP.</param>

@@ -8,7 +8,7 @@ using System.Security.Cryptography.X509Certificates;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 
-namespace RdpNla.Transport.Client;
+namespace RdpNla.Client;
 
 /// <summary>Settings of <see cref="RdpProber"/>.</summary>
 public sealed class ProbeOptions

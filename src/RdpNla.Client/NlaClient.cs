@@ -12,8 +12,9 @@ using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Protocol.Spnego;
+using RdpNla.Transport;
 
-namespace RdpNla.Transport.Client;
+namespace RdpNla.Client;
 
 /// <summary>
 /// An RDP NLA client that stops after CredSSP: X.224 negotiation, TLS, CredSSP (NTLM), and with HYBRID_EX the Early
