@@ -38,11 +38,12 @@ public class GatewayMetricsTests
             using SslStream session = await GatewayTestClient.ConnectAsync(tcp.GetStream());
             await GatewayTestClient.EchoAsync(session, 0x5A);
 
-            string during = await http.GetStringAsync(url, Ct);
-            Assert.Contains("rdpnla_gateway_sessions_active 1", during, StringComparison.Ordinal);
-            Assert.Contains("rdpnla_gateway_backend_connects_total{outcome=\"success\",reason=\"none\"} 1", during, StringComparison.Ordinal);
-            Assert.Contains("rdpnla_gateway_credential_injections_total{mode=\"pass-through\"} 1", during, StringComparison.Ordinal);
-            Assert.Contains("rdpnla_gateway_backend_connect_duration_count{outcome=\"success\"} 1", during, StringComparison.Ordinal);
+            AssertSeries(
+                await http.GetStringAsync(url, Ct),
+                "rdpnla_gateway_sessions_active 1",
+                "rdpnla_gateway_backend_connects_total{outcome=\"success\",reason=\"none\"} 1",
+                "rdpnla_gateway_credential_injections_total{mode=\"pass-through\"} 1",
+                "rdpnla_gateway_backend_connect_duration_count{outcome=\"success\"} 1");
         }
 
         GatewaySessionRecord relayed = await door.WaitForGatewaySessionAsync("alice");
@@ -68,19 +69,24 @@ public class GatewayMetricsTests
             text = await http.GetStringAsync(url, Ct);
         }
 
-        Assert.Contains("rdpnla_gateway_sessions_active 0", text, StringComparison.Ordinal);
-        Assert.Contains("rdpnla_gateway_backend_connects_total{outcome=\"success\",reason=\"none\"} 1", text, StringComparison.Ordinal);
-        Assert.Contains("rdpnla_gateway_backend_connects_total{outcome=\"failure\",reason=\"protocol_downgrade\"} 1", text, StringComparison.Ordinal);
-        Assert.Contains("rdpnla_gateway_downgrade_refusals_total{reason=\"protocol_downgrade\"} 1", text, StringComparison.Ordinal);
-        Assert.Contains("rdpnla_gateway_credential_injections_total{mode=\"pass-through\"} 1", text, StringComparison.Ordinal);
-        Assert.Contains("# TYPE rdpnla_gateway_backend_connect_duration histogram", text, StringComparison.Ordinal);
-        Assert.Contains("rdpnla_gateway_backend_connect_duration_count{outcome=\"failure\"} 1", text, StringComparison.Ordinal);
+        AssertSeries(
+            text,
+            "rdpnla_gateway_sessions_active 0",
+            "rdpnla_gateway_backend_connects_total{outcome=\"success\",reason=\"none\"} 1",
+            "rdpnla_gateway_backend_connects_total{outcome=\"failure\",reason=\"protocol_downgrade\"} 1",
+            "rdpnla_gateway_downgrade_refusals_total{reason=\"protocol_downgrade\"} 1",
+            "rdpnla_gateway_credential_injections_total{mode=\"pass-through\"} 1",
+            "# TYPE rdpnla_gateway_backend_connect_duration histogram",
+            "rdpnla_gateway_backend_connect_duration_count{outcome=\"failure\"} 1");
 
         // Every byte the audit row counts went through the counters, each way (the echo's 100 bytes included).
         Assert.Equal(relayed.BytesToBackend, Counter(text, "rdpnla_gateway_relayed_bytes_total{direction=\"to_backend\"}"));
         Assert.Equal(relayed.BytesToClient, Counter(text, "rdpnla_gateway_relayed_bytes_total{direction=\"to_client\"}"));
         Assert.True(relayed.BytesToClient > 100, $"{relayed.BytesToClient} bytes to the client");
     }
+
+    private static void AssertSeries(string exposition, params string[] series) =>
+        Assert.All(series, line => Assert.Contains(line, exposition, StringComparison.Ordinal));
 
     private static long Counter(string exposition, string series)
     {
