@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using RdpNla.Cli.Interaction;
@@ -157,6 +158,10 @@ internal static class ServeCommand
         return command;
     }
 
+    /// <summary>
+    /// Binds the settings (file, <c>RDPNLA_</c> environment variables, flags) through the options pipeline and validates
+    /// them as the host's start does (<see cref="ServeOptionsServiceCollectionExtensions.AddRdpNlaServeOptions"/>).
+    /// </summary>
     internal static bool TryBindOptions(FileInfo? configFile, IDictionary<string, string?> overrides, out FrontDoorOptions options, out AccountPolicyOptions policy, out IReadOnlyList<string> errors)
     {
         var builder = new ConfigurationBuilder();
@@ -169,28 +174,8 @@ internal static class ServeCommand
             .AddEnvironmentVariables("RDPNLA_")
             .AddInMemoryCollection(overrides)
             .Build();
-        options = new FrontDoorOptions();
-        policy = new AccountPolicyOptions();
-        try
-        {
-            configuration.Bind(options);
-            configuration.Bind(policy);
-        }
-        catch (InvalidOperationException ex)
-        {
-            errors = [$"invalid setting: {ex.InnerException?.Message ?? ex.Message}"];
-            return false;
-        }
-
-        var all = new List<string>(options.Validate());
-        var policyResult = new AccountPolicyOptionsValidator().Validate(null, policy);
-        if (policyResult.Failed)
-        {
-            all.AddRange(policyResult.Failures);
-        }
-
-        errors = all;
-        return all.Count == 0;
+        using ServiceProvider services = new ServiceCollection().AddRdpNlaServeOptions(configuration).BuildServiceProvider();
+        return services.TryGetServeOptions(out options, out policy, out errors);
     }
 
     private static async Task<int> RunAsync(FileInfo? configFile, Dictionary<string, string?> overrides, LogLevel logLevel, CancellationToken cancellationToken)

@@ -116,27 +116,22 @@ public static class DataDirectoryOption
         {
             return await body(output);
         }
-        catch (CliException ex)
+        catch (Exception ex) when (Failure(ex) is { } failure)
         {
-            await error.WriteLineAsync($"error: {ex.Message}");
-            return ex.ExitCode;
-        }
-        catch (SqliteException ex)
-        {
-            await error.WriteLineAsync($"error: database failure: {ex.Message}; check that the --data directory is writable and not used by a newer rdpnla");
-            return ExitCodes.DataError;
-        }
-        catch (StoreNotSupportedException ex)
-        {
-            await error.WriteLineAsync($"error: {ex.Message}");
-            return ExitCodes.UserError;
-        }
-        catch (NpgsqlException ex)
-        {
-            await error.WriteLineAsync($"error: PostgreSQL failure: {StoreUnavailableException.Describe(ex)}; check that PostgreSQL runs and is reachable");
-            return ExitCodes.Unavailable;
+            await error.WriteLineAsync($"error: {failure.Message}");
+            return failure.ExitCode;
         }
     }
+
+    /// <summary>The line and exit code of a failure a command reports instead of crashing; null for any other exception.</summary>
+    private static (string Message, int ExitCode)? Failure(Exception exception) => exception switch
+    {
+        CliException cli => (cli.Message, cli.ExitCode),
+        SqliteException sqlite => ($"database failure: {sqlite.Message}; check that the --data directory is writable and not used by a newer rdpnla", ExitCodes.DataError),
+        StoreNotSupportedException unsupported => (unsupported.Message, ExitCodes.UserError),
+        NpgsqlException postgres => ($"PostgreSQL failure: {StoreUnavailableException.Describe(postgres)}; check that PostgreSQL runs and is reachable", ExitCodes.Unavailable),
+        _ => null,
+    };
 }
 
 /// <summary>

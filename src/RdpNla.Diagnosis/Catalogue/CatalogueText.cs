@@ -1,19 +1,23 @@
+using RdpNla.Diagnosis.Registry;
+
 namespace RdpNla.Diagnosis.Catalogue;
 
 /// <summary>Registry paths, Group Policy paths and step builders shared by the catalogue entries.</summary>
 internal static class CatalogueText
 {
-    public const string RdpTcpKey = @"HKLM\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp";
-    public const string RdpTcpKeyPs = @"HKLM:\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp";
-    public const string TsPolicyKey = @"HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services";
-    public const string CredSspKey = @"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System\CredSSP\Parameters";
-    public const string CredSspKeyPs = @"HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System\CredSSP\Parameters";
-    public const string LsaKey = @"HKLM\SYSTEM\CurrentControlSet\Control\Lsa";
-    public const string LsaKeyPs = @"HKLM:\SYSTEM\CurrentControlSet\Control\Lsa";
-    public const string SecurityProvidersKey = @"HKLM\SYSTEM\CurrentControlSet\Control\SecurityProviders";
-    public const string SecurityProvidersKeyPs = @"HKLM:\SYSTEM\CurrentControlSet\Control\SecurityProviders";
-    public const string SchannelKey = @"HKLM\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols";
-    public const string SchannelKeyPs = @"HKLM:\SYSTEM\CurrentControlSet\Control\SecurityProviders\SCHANNEL\Protocols";
+    // The keys doctor reads (MachineFacts, HKEY_LOCAL_MACHINE\...) as the fixes write them: HKLM\... for reg.exe,
+    // HKLM:\... for PowerShell. One definition of each path.
+    public static readonly string RdpTcpKey = RegExe(MachineFacts.RdpTcpKey);
+    public static readonly string RdpTcpKeyPs = PowerShell(MachineFacts.RdpTcpKey);
+    public static readonly string TsPolicyKey = RegExe(MachineFacts.TsPolicyKey);
+    public static readonly string CredSspKey = RegExe(MachineFacts.CredSspKey);
+    public static readonly string CredSspKeyPs = PowerShell(MachineFacts.CredSspKey);
+    public static readonly string LsaKey = RegExe(MachineFacts.LsaKey);
+    public static readonly string LsaKeyPs = PowerShell(MachineFacts.LsaKey);
+    public static readonly string SecurityProvidersKey = RegExe(MachineFacts.SecurityProvidersKey);
+    public static readonly string SecurityProvidersKeyPs = PowerShell(MachineFacts.SecurityProvidersKey);
+    public static readonly string SchannelKey = SecurityProvidersKey + @"\SCHANNEL\Protocols";
+    public static readonly string SchannelKeyPs = SecurityProvidersKeyPs + @"\SCHANNEL\Protocols";
 
     public const string GpoSecurity = "Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security > ";
     public const string GpoConnections = "Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Connections > ";
@@ -34,6 +38,12 @@ internal static class CatalogueText
     public static FixStep Rdpnla(string text) => new(FixStepKind.RdpNla, text);
 
     public static FixStep Note(string text) => new(FixStepKind.Note, text);
+
+    private static string RegExe(string key) => @"HKLM\" + WithoutRoot(key);
+
+    private static string PowerShell(string key) => @"HKLM:\" + WithoutRoot(key);
+
+    private static string WithoutRoot(string key) => key[(key.IndexOf('\\', StringComparison.Ordinal) + 1)..];
 
     /// <summary>Creates a key only when it is missing (New-Item -Force on an existing registry key would empty it).</summary>
     public static string NewKeyPs(string key) => $"if (-not (Test-Path '{key}')) {{ New-Item -Path '{key}' -Force | Out-Null }}; ";

@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using static RdpNla.Diagnosis.Catalogue.CatalogueText;
+using static RdpNla.Diagnosis.Catalogue.NamedFixes;
 
 namespace RdpNla.Diagnosis.Catalogue;
 
@@ -98,24 +99,18 @@ public static class CauseCatalogue
             "TLS handshake with {endpoint} failed: {error}.",
             [
                 Fix.Safe(FixSide.Server, "Enable TLS 1.2 for Remote Desktop on the server",
-                    Note("Windows 7 / Server 2008 R2: install KB3080079 (TLS 1.1/1.2 for Remote Desktop), then:"),
-                    Reg("reg add \"" + SchannelKey + "\\TLS 1.2\\Server\" /v Enabled /t REG_DWORD /d 1 /f"),
-                    Reg("reg add \"" + SchannelKey + "\\TLS 1.2\\Server\" /v DisabledByDefault /t REG_DWORD /d 0 /f"),
-                    Ps(NewKeyPs(SchannelKeyPs + "\\TLS 1.2\\Server") + "Set-ItemProperty -Path '" + SchannelKeyPs + "\\TLS 1.2\\Server' -Name Enabled -Value 1 -Type DWord; Set-ItemProperty -Path '" + SchannelKeyPs + "\\TLS 1.2\\Server' -Name DisabledByDefault -Value 0 -Type DWord"),
-                    Gpo("Computer Configuration > Administrative Templates > Network > SSL Configuration Settings > SSL Cipher Suite Order (keep at least one ECDHE/AES-GCM suite the client has)"),
-                    Cmd("shutdown /r /t 0")),
-                Fix.Safe(FixSide.Client, "Enable TLS 1.2 on the client",
-                    Reg("reg add \"" + SchannelKey + "\\TLS 1.2\\Client\" /v Enabled /t REG_DWORD /d 1 /f"),
-                    Reg("reg add \"" + SchannelKey + "\\TLS 1.2\\Client\" /v DisabledByDefault /t REG_DWORD /d 0 /f")),
-                Fix.Insecure(FixSide.Client, "Temporarily re-enable TLS 1.0 on the client to reach a TLS-1.0-only server (then update the server)",
                     [
-                        Reg("reg add \"" + SchannelKey + "\\TLS 1.0\\Client\" /v Enabled /t REG_DWORD /d 1 /f"),
-                        Reg("reg add \"" + SchannelKey + "\\TLS 1.0\\Client\" /v DisabledByDefault /t REG_DWORD /d 0 /f"),
-                    ],
-                    [
-                        Reg("reg add \"" + SchannelKey + "\\TLS 1.0\\Client\" /v Enabled /t REG_DWORD /d 0 /f"),
-                        Reg("reg add \"" + SchannelKey + "\\TLS 1.0\\Client\" /v DisabledByDefault /t REG_DWORD /d 1 /f"),
+                        Note("Windows 7 / Server 2008 R2: install KB3080079 (TLS 1.1/1.2 for Remote Desktop), then:"),
+                        .. Use("enable-tls-1.2-server"),
+                        Ps(NewKeyPs(SchannelKeyPs + "\\TLS 1.2\\Server") + "Set-ItemProperty -Path '" + SchannelKeyPs + "\\TLS 1.2\\Server' -Name Enabled -Value 1 -Type DWord; Set-ItemProperty -Path '" + SchannelKeyPs + "\\TLS 1.2\\Server' -Name DisabledByDefault -Value 0 -Type DWord"),
+                        Gpo("Computer Configuration > Administrative Templates > Network > SSL Configuration Settings > SSL Cipher Suite Order (keep at least one ECDHE/AES-GCM suite the client has)"),
+                        Cmd("shutdown /r /t 0"),
                     ]),
+                Fix.Safe(FixSide.Client, "Enable TLS 1.2 on the client",
+                    Use("enable-tls-1.2-client")),
+                Fix.Insecure(FixSide.Client, "Temporarily re-enable TLS 1.0 on the client to reach a TLS-1.0-only server (then update the server)",
+                    Use("enable-tls-1.0-client"),
+                    Use("disable-tls-1.0-client")),
                 Fix.Safe(FixSide.RdpNlaServer, "rdpnla serve speaks TLS 1.2 and 1.3 only: the client needs TLS 1.2",
                     Note("Enable TLS 1.2 on the client (above); rdpnla serve never offers TLS 1.0.")),
             ]);
@@ -165,16 +160,8 @@ public static class CauseCatalogue
                 Fix.Safe(FixSide.Client, "Turn CredSSP back on in the connection settings",
                     Note("In the .rdp file, set enablecredsspsupport:i:1 (or remove the line); in third-party clients enable NLA/CredSSP (FreeRDP: /sec:nla).")),
                 Fix.Insecure(FixSide.Server, "Stop requiring NLA on the server (every client then reaches the logon screen unauthenticated)",
-                    [
-                        Reg("reg add \"" + RdpTcpKey + "\" /v UserAuthentication /t REG_DWORD /d 0 /f"),
-                        Gpo(GpoSecurity + "Require user authentication for remote connections by using Network Level Authentication = Disabled"),
-                        Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 0 -Type DWord"),
-                    ],
-                    [
-                        Reg("reg add \"" + RdpTcpKey + "\" /v UserAuthentication /t REG_DWORD /d 1 /f"),
-                        Gpo(GpoSecurity + "Require user authentication for remote connections by using Network Level Authentication = Enabled"),
-                        Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 1 -Type DWord"),
-                    ]),
+                    Use("stop-requiring-nla"),
+                    Use("require-nla")),
                 Fix.Safe(FixSide.RdpNlaServer, "rdpnla serve serves NLA clients only",
                     Note("Enable CredSSP on the client (above); rdpnla serve --user-authentication 0 does not help, it closes every connection without NLA.")),
             ]);
@@ -188,16 +175,8 @@ public static class CauseCatalogue
                 Fix.Safe(FixSide.Client, "Use a client that offers TLS and NLA",
                     Note("Update the Remote Desktop client (6.1 or later), or in third-party clients select TLS/NLA security (FreeRDP: /sec:nla).")),
                 Fix.Insecure(FixSide.Server, "Let the server negotiate (SecurityLayer 1), which also allows Standard RDP Security",
-                    [
-                        Reg("reg add \"" + RdpTcpKey + "\" /v SecurityLayer /t REG_DWORD /d 1 /f"),
-                        Gpo(GpoSecurity + "Require use of specific security layer for remote (RDP) connections = Enabled, Security Layer: Negotiate"),
-                        Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name SecurityLayer -Value 1 -Type DWord"),
-                    ],
-                    [
-                        Reg("reg add \"" + RdpTcpKey + "\" /v SecurityLayer /t REG_DWORD /d 2 /f"),
-                        Gpo(GpoSecurity + "Require use of specific security layer for remote (RDP) connections = Enabled, Security Layer: SSL"),
-                        Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name SecurityLayer -Value 2 -Type DWord"),
-                    ]),
+                    Use("security-layer-negotiate"),
+                    Use("security-layer-tls")),
             ]);
 
         yield return new(
@@ -210,10 +189,10 @@ public static class CauseCatalogue
             "The server selected {selected} although the client offered {requested}{serverSetting}.",
             [
                 Fix.Safe(FixSide.Server, "Require TLS and NLA on the server",
-                    Reg("reg add \"" + RdpTcpKey + "\" /v SecurityLayer /t REG_DWORD /d 2 /f"),
-                    Reg("reg add \"" + RdpTcpKey + "\" /v UserAuthentication /t REG_DWORD /d 1 /f"),
-                    Gpo(GpoSecurity + "Require use of specific security layer for remote (RDP) connections = Enabled, Security Layer: SSL"),
-                    Gpo(GpoSecurity + "Require user authentication for remote connections by using Network Level Authentication = Enabled"),
+                    SecurityLayer.Reg(2),
+                    UserAuthentication.Reg(1),
+                    SecurityLayer.Gpo("Enabled, Security Layer: SSL"),
+                    UserAuthentication.Gpo("Enabled"),
                     Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name SecurityLayer -Value 2 -Type DWord; Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 1 -Type DWord"),
                     Note("Also check the Group Policy value (it overrides RDP-Tcp):"),
                     Reg("reg query \"" + TsPolicyKey + "\" /v SecurityLayer")),
@@ -233,9 +212,7 @@ public static class CauseCatalogue
                 Fix.Safe(FixSide.Client, "Enable CredSSP on the client",
                     Note("As for nla-required-client-unsupported: on XP SP3 add tspkg and credssp.dll and restart; in .rdp files set enablecredsspsupport:i:1.")),
                 Fix.Safe(FixSide.Server, "Require NLA on the server",
-                    Reg("reg add \"" + RdpTcpKey + "\" /v UserAuthentication /t REG_DWORD /d 1 /f"),
-                    Gpo(GpoSecurity + "Require user authentication for remote connections by using Network Level Authentication = Enabled"),
-                    Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 1 -Type DWord")),
+                    Use("require-nla")),
                 Fix.Safe(FixSide.RdpNlaServer, "rdpnla serve needs NLA",
                     Rdpnla("rdpnla serve --user-authentication 1")),
             ]);
@@ -251,34 +228,22 @@ public static class CauseCatalogue
             "The server announced CredSSP version {serverVersion} (below 5: no CVE-2018-0886 fix) and the client's AllowEncryptionOracle is {clientPolicy}, which does not allow falling back.",
             [
                 Fix.Safe(FixSide.Server, "Install the CredSSP update on the server (the real fix)",
-                    Note("Install any cumulative update since March 2018 (KB4093492 lists the update per Windows version); reach the server through its console (iLO, hypervisor, cloud console) if RDP is the only way in."),
-                    Ps("Get-HotFix | Sort-Object InstalledOn -Descending | Select-Object -First 5")),
+                    [
+                        Note("Install any cumulative update since March 2018 (KB4093492 lists the update per Windows version); reach the server through its console (iLO, hypervisor, cloud console) if RDP is the only way in."),
+                        .. Use("list-recent-updates"),
+                    ]),
                 Fix.Safe(FixSide.RdpNlaServer, "Let rdpnla serve speak CredSSP 6",
                     Rdpnla("rdpnla serve --max-credssp-version 6"),
                     Note("(Versions 2-4 only emulate an unpatched server; 6 is the default.)")),
                 Fix.Insecure(FixSide.Client, "Temporarily let this client fall back to the vulnerable CredSSP (Vulnerable), to reach the server and update it",
+                    AllowEncryptionOracle.Set(2, "Vulnerable", createKey: true),
                     [
-                        Reg("reg add \"" + CredSspKey + "\" /v AllowEncryptionOracle /t REG_DWORD /d 2 /f"),
-                        Gpo(GpoOracle + " = Enabled, Protection Level: Vulnerable"),
-                        Ps(NewKeyPs(CredSspKeyPs) + "Set-ItemProperty -Path '" + CredSspKeyPs + "' -Name AllowEncryptionOracle -Value 2 -Type DWord"),
-                    ],
-                    [
-                        Reg("reg add \"" + CredSspKey + "\" /v AllowEncryptionOracle /t REG_DWORD /d 1 /f"),
-                        Gpo(GpoOracle + " = Enabled, Protection Level: Mitigated (or Force Updated Clients once every server is updated)"),
-                        Ps("Set-ItemProperty -Path '" + CredSspKeyPs + "' -Name AllowEncryptionOracle -Value 1 -Type DWord"),
+                        .. AllowEncryptionOracle.Set(1, "Mitigated (or Force Updated Clients once every server is updated)"),
                         Note("The CredSSP article reverts to 0 (Force Updated Clients), stricter than the default 1: use 0 when every server you connect to is updated."),
                     ]),
                 Fix.Insecure(FixSide.Server, "Or temporarily stop requiring NLA on the server (needs console access to the server)",
-                    [
-                        Reg("reg add \"" + RdpTcpKey + "\" /v UserAuthentication /t REG_DWORD /d 0 /f"),
-                        Gpo(GpoSecurity + "Require user authentication for remote connections by using Network Level Authentication = Disabled"),
-                        Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 0 -Type DWord"),
-                    ],
-                    [
-                        Reg("reg add \"" + RdpTcpKey + "\" /v UserAuthentication /t REG_DWORD /d 1 /f"),
-                        Gpo(GpoSecurity + "Require user authentication for remote connections by using Network Level Authentication = Enabled"),
-                        Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 1 -Type DWord"),
-                    ]),
+                    Use("stop-requiring-nla"),
+                    Use("require-nla")),
             ]);
 
         yield return new(
@@ -288,19 +253,13 @@ public static class CauseCatalogue
             "The server refused the client's CredSSP version {clientVersion} (below 5): {serverAnswer}.",
             [
                 Fix.Safe(FixSide.Client, "Install the CredSSP update on the client (the real fix)",
-                    Note("Install any cumulative update since March 2018 (KB4093492 lists the update per Windows version); Windows XP never received it: use a supported client."),
-                    Ps("Get-HotFix | Sort-Object InstalledOn -Descending | Select-Object -First 5")),
-                Fix.Insecure(FixSide.Server, "Temporarily let the server accept unpatched clients (Mitigated)",
                     [
-                        Reg("reg add \"" + CredSspKey + "\" /v AllowEncryptionOracle /t REG_DWORD /d 1 /f"),
-                        Gpo(GpoOracle + " = Enabled, Protection Level: Mitigated"),
-                        Ps(NewKeyPs(CredSspKeyPs) + "Set-ItemProperty -Path '" + CredSspKeyPs + "' -Name AllowEncryptionOracle -Value 1 -Type DWord"),
-                    ],
-                    [
-                        Reg("reg add \"" + CredSspKey + "\" /v AllowEncryptionOracle /t REG_DWORD /d 0 /f"),
-                        Gpo(GpoOracle + " = Enabled, Protection Level: Force Updated Clients"),
-                        Ps("Set-ItemProperty -Path '" + CredSspKeyPs + "' -Name AllowEncryptionOracle -Value 0 -Type DWord"),
+                        Note("Install any cumulative update since March 2018 (KB4093492 lists the update per Windows version); Windows XP never received it: use a supported client."),
+                        .. Use("list-recent-updates"),
                     ]),
+                Fix.Insecure(FixSide.Server, "Temporarily let the server accept unpatched clients (Mitigated)",
+                    AllowEncryptionOracle.Set(1, "Mitigated", createKey: true),
+                    AllowEncryptionOracle.Set(0, "Force Updated Clients")),
                 Fix.Insecure(FixSide.RdpNlaServer, "Temporarily let rdpnla serve accept unpatched clients",
                     [Rdpnla("rdpnla serve --allow-encryption-oracle 1")],
                     [Rdpnla("rdpnla serve --allow-encryption-oracle 0")]),
@@ -320,9 +279,7 @@ public static class CauseCatalogue
                     Cmd("cmdkey /list"),
                     Cmd("cmdkey /delete:TERMSRV/<host>")),
                 Fix.Safe(FixSide.Server, "Reset the password",
-                    Cmd("net user <user> *"),
-                    Ps("Set-LocalUser -Name <user> -Password (Read-Host -AsSecureString 'New password')"),
-                    Ps("Set-ADAccountPassword -Identity <user> -Reset")),
+                    Use("reset-password")),
                 Fix.Safe(FixSide.RdpNlaServer, "Check the user and reset its password",
                     Rdpnla("rdpnla users list"),
                     Rdpnla("rdpnla users set-password <user>"),
@@ -374,17 +331,15 @@ public static class CauseCatalogue
             [
                 passwordChangeWays,
                 Fix.Safe(FixSide.Server, "Set a new password as an administrator",
-                    Cmd("net user <user> *"),
-                    Ps("Set-LocalUser -Name <user> -Password (Read-Host -AsSecureString 'New password')"),
-                    Ps("Set-ADAccountPassword -Identity <user> -Reset")),
+                    Use("reset-password")),
                 Fix.Insecure(FixSide.Server, "Temporarily stop requiring NLA so the Windows logon screen offers the change",
                     [
-                        Reg("reg add \"" + RdpTcpKey + "\" /v UserAuthentication /t REG_DWORD /d 0 /f"),
-                        Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 0 -Type DWord"),
+                        UserAuthentication.Reg(0),
+                        UserAuthentication.Ps(0),
                     ],
                     [
-                        Reg("reg add \"" + RdpTcpKey + "\" /v UserAuthentication /t REG_DWORD /d 1 /f"),
-                        Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 1 -Type DWord"),
+                        UserAuthentication.Reg(1),
+                        UserAuthentication.Ps(1),
                     ]),
                 Fix.Safe(FixSide.RdpNlaServer, "Set a new password (clears the expired flag)",
                     Rdpnla("rdpnla users set-password <user>")),

@@ -49,6 +49,9 @@ public sealed class FrontDoorHost : IAsyncDisposable
     /// <summary>The server's instruments (meter <see cref="FrontDoorMetrics.MeterName"/>).</summary>
     public FrontDoorMetrics Metrics { get; }
 
+    /// <summary>The gateway's instruments (meter <see cref="GatewayMetrics.MeterName"/>).</summary>
+    public GatewayMetrics GatewayMetrics { get; private init; } = null!;
+
     /// <summary>The Prometheus endpoint, when <see cref="FrontDoorOptions.MetricsListen"/> is set.</summary>
     public PrometheusEndpoint? Prometheus { get; private init; }
 
@@ -195,6 +198,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         RdpNlaStore database = await RdpNlaStore.OpenAsync(Storage.StoreLocation.Parse(options.Store.ConnectionString, dataDirectory), dataDirectory, timeProvider, cancellationToken).ConfigureAwait(false);
         X509Certificate2? certificate = null;
         FrontDoorMetrics? metrics = null;
+        GatewayMetrics? gatewayMetrics = null;
         PortalServer? portal = null;
         KerberosAcceptance? kerberos = null;
         ActiveDirectory.DomainLogons? domain = null;
@@ -220,7 +224,8 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
             metrics = new FrontDoorMetrics();
-            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database.Sqlite, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
+            gatewayMetrics = new GatewayMetrics();
+            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database.Sqlite, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider, gatewayMetrics);
             kerberos = KerberosAcceptance.Create(options.Kerberos);
             if (kerberos is not null)
             {
@@ -255,11 +260,11 @@ public sealed class FrontDoorHost : IAsyncDisposable
             PrometheusEndpoint? prometheus = null;
             if (!string.IsNullOrEmpty(options.MetricsListen) && ListenEndpoint.TryParse(options.MetricsListen, out System.Net.IPEndPoint? metricsEndpoint, out _))
             {
-                prometheus = new PrometheusEndpoint(metricsEndpoint, metrics.Meter, token => CheckHealthAsync(server, database, token));
+                prometheus = new PrometheusEndpoint(metricsEndpoint, [metrics.Meter, gatewayMetrics.Meter], token => CheckHealthAsync(server, database, token));
                 FrontDoorLog.MetricsListening(logger, metricsEndpoint);
             }
 
-            return new FrontDoorHost(server, database, context, dataDirectory, subject) { Prometheus = prometheus, Portal = portal, SecondFactor = secondFactor, _domain = domain };
+            return new FrontDoorHost(server, database, context, dataDirectory, subject) { GatewayMetrics = gatewayMetrics, Prometheus = prometheus, Portal = portal, SecondFactor = secondFactor, _domain = domain };
         }
         catch
         {
@@ -270,6 +275,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
             certificate?.Dispose();
             metrics?.Dispose();
+            gatewayMetrics?.Dispose();
             kerberos?.Dispose();
             domain?.Dispose();
             await database.DisposeAsync().ConfigureAwait(false);
@@ -301,5 +307,6 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
         _domain?.Dispose();
         Metrics.Dispose();
+        GatewayMetrics.Dispose();
     }
 }

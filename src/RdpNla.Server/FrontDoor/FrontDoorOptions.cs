@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Options;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Hosting;
@@ -165,6 +166,17 @@ public sealed class FrontDoorOptions
         errors.AddRange(Kerberos.Validate());
         errors.AddRange(Directory.Validate());
         return errors;
+    }
+}
+
+/// <summary>Validates <see cref="FrontDoorOptions"/> with <see cref="FrontDoorOptions.Validate"/> (register with <c>ValidateOnStart</c>).</summary>
+public sealed class FrontDoorOptionsValidator : IValidateOptions<FrontDoorOptions>
+{
+    public ValidateOptionsResult Validate(string? name, FrontDoorOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        IReadOnlyList<string> errors = options.Validate();
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }
 

@@ -40,8 +40,9 @@ internal sealed class GatewayRelay
     private readonly TimeProvider _timeProvider;
     private readonly BackendConnector _connector;
 
-    public GatewayRelay(GatewayOptions options, GatewayStore store, Func<GatewayKey> key, ILogger logger, TimeProvider timeProvider, IRandomSource random)
+    public GatewayRelay(GatewayOptions options, GatewayStore store, Func<GatewayKey> key, ILogger logger, TimeProvider timeProvider, IRandomSource random, Metrics.GatewayMetrics metrics)
     {
+        Metrics = metrics;
         _options = options;
         _store = store;
         _key = key;
@@ -123,6 +124,9 @@ internal sealed class GatewayRelay
     }
 
     internal ILogger Logger => _logger;
+
+    /// <summary>The gateway's instruments.</summary>
+    internal Metrics.GatewayMetrics Metrics { get; }
 
     internal TimeProvider TimeProvider => _timeProvider;
 

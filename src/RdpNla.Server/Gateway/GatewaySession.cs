@@ -68,7 +68,7 @@ internal sealed class GatewaySession
                     using (System.Diagnostics.Activity? span = Metrics.FrontDoorTracing.Source.StartActivity(Metrics.FrontDoorTracing.BackendConnect))
                     {
                         span?.SetTag("server.address", backend);
-                        leg = await connector.ConnectAsync(_plan.Backend, _credentials, linked.Token).ConfigureAwait(false);
+                        leg = await ConnectBackendAsync(connector, stopping, linked.Token).ConfigureAwait(false);
                     }
 
                     if (_front.SelectedProtocol == SecurityProtocols.HybridEx)
@@ -97,7 +97,15 @@ internal sealed class GatewaySession
             }
 
             GatewayLog.RelayStarted(Logger, _front.Remote.ToString(), backend, GatewayRelay.SecurityProtocolNames(_front.SelectedProtocol), GatewayRelay.SecurityProtocolNames(leg.SelectedProtocol));
-            await PumpAsync(leg, stopping).ConfigureAwait(false);
+            _relay.Metrics.SessionStarted();
+            try
+            {
+                await PumpAsync(leg, stopping).ConfigureAwait(false);
+            }
+            finally
+            {
+                _relay.Metrics.SessionEnded();
+            }
         }
         catch (BackendFailureException ex)
         {
@@ -185,13 +193,62 @@ internal sealed class GatewaySession
         };
     }
 
+    /// <summary>Opens the backend leg, counting its outcome and duration (<see cref="Metrics.GatewayMetrics"/>).</summary>
+    private async Task<BackendLeg> ConnectBackendAsync(BackendConnector connector, CancellationToken stopping, CancellationToken cancellationToken)
+    {
+        long start = Time.GetTimestamp();
+        try
+        {
+            BackendLeg leg = await connector.ConnectAsync(_plan.Backend, _credentials, cancellationToken).ConfigureAwait(false);
+            _relay.Metrics.BackendConnected(Time.GetElapsedTime(start));
+            return leg;
+        }
+        catch (Exception ex)
+        {
+            string reason = ex switch
+            {
+                BackendFailureException failure => MetricReason(failure.Kind),
+                OperationCanceledException when stopping.IsCancellationRequested => "shutdown",
+                OperationCanceledException => "timeout",
+                _ => "error",
+            };
+            _relay.Metrics.BackendConnectFailed(reason, Time.GetElapsedTime(start));
+            throw;
+        }
+    }
+
+    /// <summary>The snake_case name of a backend failure in the gateway's metrics.</summary>
+    internal static string MetricReason(BackendFailureKind kind) => kind switch
+    {
+        BackendFailureKind.Down => "backend_down",
+        BackendFailureKind.CredentialsRejected => "credentials_rejected",
+        BackendFailureKind.CertificateChanged => "certificate_changed",
+        BackendFailureKind.CertificateNotPinned => "certificate_not_pinned",
+        BackendFailureKind.StandardRdpSecurityOnly => "standard_rdp_security_only",
+        BackendFailureKind.ProtocolDowngrade => "protocol_downgrade",
+        BackendFailureKind.CredentialsWithheld => "credentials_withheld",
+        _ => "negotiation_failed",
+    };
+
+    private void CountToBackend(long bytes)
+    {
+        Interlocked.Add(ref _bytesToBackend, bytes);
+        _relay.Metrics.RelayedToBackend(bytes);
+    }
+
+    private void CountToClient(long bytes)
+    {
+        Interlocked.Add(ref _bytesToClient, bytes);
+        _relay.Metrics.RelayedToClient(bytes);
+    }
+
     private async Task ExchangeConnectPdusAsync(McsConnectPdu initial, BackendLeg leg, CancellationToken cancellationToken)
     {
         // MS-RDPBCGR §2.2.1.3.2 / §5.4.2.1: each server compares serverSelectedProtocol with what it selected, and each
         // client may compare clientRequestedProtocols with what it requested; the two legs negotiated separately.
         byte[] toBackend = initial.WithServerSelectedProtocol(leg.SelectedProtocol);
         await leg.Tls.WriteAsync(toBackend, cancellationToken).ConfigureAwait(false);
-        Interlocked.Add(ref _bytesToBackend, toBackend.Length);
+        CountToBackend(toBackend.Length);
 
         byte[] responseFrame;
         try
@@ -220,7 +277,7 @@ internal sealed class GatewaySession
 
         byte[] toClient = response.WithClientRequestedProtocols(_front.RequestedProtocols);
         await _front.Tls.WriteAsync(toClient, cancellationToken).ConfigureAwait(false);
-        Interlocked.Add(ref _bytesToClient, toClient.Length);
+        CountToClient(toClient.Length);
         GatewayLog.McsRewritten(
             Logger,
             initial.ServerSelectedProtocol?.Name() ?? "(absent)",
@@ -248,7 +305,7 @@ internal sealed class GatewaySession
         });
         Touch();
         Task up = ClientToBackendAsync(leg, session.Token);
-        Task down = CopyAsync(leg.Tls, leg.Transport, _front.Tls, _front.Transport, n => Interlocked.Add(ref _bytesToClient, n), session.Token);
+        Task down = CopyAsync(leg.Tls, leg.Transport, _front.Tls, _front.Transport, CountToClient, session.Token);
         Task idle = IdleWatchAsync(session.Token);
         Task first = await Task.WhenAny(up, down, idle).ConfigureAwait(false);
         if ((first == up || first == down) && first.IsCompletedSuccessfully)
@@ -315,7 +372,7 @@ internal sealed class GatewaySession
                 if (McsDomainPdu.ClassifyClientFrame(frame) != ClientConnectionPdu.SendDataRequest)
                 {
                     await leg.Tls.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-                    Interlocked.Add(ref _bytesToBackend, frame.Length);
+                    CountToBackend(frame.Length);
                     continue;
                 }
 
@@ -336,7 +393,7 @@ internal sealed class GatewaySession
             try
             {
                 await leg.Tls.WriteAsync(rewritten, cancellationToken).ConfigureAwait(false);
-                Interlocked.Add(ref _bytesToBackend, rewritten.Length);
+                CountToBackend(rewritten.Length);
             }
             finally
             {
@@ -344,6 +401,7 @@ internal sealed class GatewaySession
             }
 
             GatewayLog.ClientInfoInjected(Logger, _credentials.Account, _plan.Backend.ToString());
+            _relay.Metrics.CredentialsInjected(_credentials.Mode);
 
             // The backend has all it gets of the password (its CredSSP leg is done, the Client Info sent): wipe it now
             // rather than when the session ends.
@@ -351,7 +409,7 @@ internal sealed class GatewaySession
             break;
         }
 
-        await CopyAsync(_front.Tls, _front.Transport, leg.Tls, leg.Transport, n => Interlocked.Add(ref _bytesToBackend, n), cancellationToken).ConfigureAwait(false);
+        await CopyAsync(_front.Tls, _front.Transport, leg.Tls, leg.Transport, CountToBackend, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -52,7 +52,7 @@ public sealed class OpenTelemetryExport : IDisposable
             .Build();
         MeterProvider meter = Sdk.CreateMeterProviderBuilder()
             .SetResourceBuilder(resource)
-            .AddMeter(FrontDoorMetrics.MeterName)
+            .AddMeter(FrontDoorMetrics.MeterName, GatewayMetrics.MeterName)
             .AddOtlpExporter((exporter, reader) =>
             {
                 Configure(exporter, "metrics");

@@ -8,7 +8,7 @@ namespace RdpNla.Server.Metrics;
 /// The front door's instruments (System.Diagnostics.Metrics, OpenTelemetry-style names and units). One instance per
 /// server; exporters (the optional Prometheus endpoint, OpenTelemetry) listen to <see cref="MeterName"/>.
 /// </summary>
-public sealed class FrontDoorMetrics : IDisposable
+public sealed class FrontDoorMetrics : ServerMeter
 {
     public const string MeterName = "RdpNla.Server";
 
@@ -21,23 +21,16 @@ public sealed class FrontDoorMetrics : IDisposable
     private readonly Counter<long> _penalties;
 
     public FrontDoorMetrics()
+        : base(new Meter(MeterName))
     {
-        Meter = new Meter(MeterName);
         _handshakes = Meter.CreateCounter<long>("rdpnla.server.handshakes", "{handshake}", "Handshakes that ended, by result and CredSSP version.");
-        _handshakeDuration = Meter.CreateHistogram<double>(
-            "rdpnla.server.handshake.duration",
-            "s",
-            "Time from accept to the end of the handshake.",
-            tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+        _handshakeDuration = Seconds(Meter, "rdpnla.server.handshake.duration", "Time from accept to the end of the handshake.", 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30);
         _pending = Meter.CreateUpDownCounter<long>("rdpnla.server.connections.pending", "{connection}", "Connections not yet authenticated.");
         _active = Meter.CreateUpDownCounter<long>("rdpnla.server.connections.active", "{connection}", "Connections open, authenticated or not.");
         _rejections = Meter.CreateCounter<long>("rdpnla.server.rejections", "{connection}", "Connections refused before their handshake, by reason.");
         _lockouts = Meter.CreateCounter<long>("rdpnla.server.lockouts", "{lockout}", "Accounts locked out by repeated wrong passwords.");
         _penalties = Meter.CreateCounter<long>("rdpnla.server.penalties", "{penalty}", "Source addresses blocked by per-source penalties.");
     }
-
-    public Meter Meter { get; }
 
     public void ConnectionOpened()
     {
@@ -59,13 +52,11 @@ public sealed class FrontDoorMetrics : IDisposable
         _handshakeDuration.Record(duration.TotalSeconds, new TagList { { "result", result } });
     }
 
-    public void Rejected(RejectionReason reason) => _rejections.Add(1, new KeyValuePair<string, object?>("reason", RejectionNames.Name(reason)));
+    public void Rejected(RejectionReason reason) => Count(_rejections, "reason", RejectionNames.Name(reason));
 
     public void AccountLockedOut() => _lockouts.Add(1);
 
     public void SourcePenalized() => _penalties.Add(1);
-
-    public void Dispose() => Meter.Dispose();
 }
 
 /// <summary>The snake_case names of rejection reasons used in metrics and logs.</summary>

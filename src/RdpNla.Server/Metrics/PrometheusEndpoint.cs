@@ -7,7 +7,7 @@ using System.Text;
 namespace RdpNla.Server.Metrics;
 
 /// <summary>
-/// An optional Prometheus scrape endpoint (text exposition format 0.0.4) for one front door's meter, built on
+/// An optional Prometheus scrape endpoint (text exposition format 0.0.4) for one server's meters (front door and gateway), built on
 /// <see cref="MeterListener"/> and <see cref="HttpListener"/> so no exporter package is needed. Counters and up-down
 /// counters become <c>_total</c>/gauge series, histograms <c>_bucket</c>/<c>_sum</c>/<c>_count</c>. The same listener
 /// answers <c>/health</c> for load balancers: 200 when the check passes, 503 with the reason otherwise.
@@ -30,12 +30,22 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
     /// <param name="health">The check behind <c>/health</c>: null when healthy, else the reason; no <c>/health</c> without it.</param>
     /// <exception cref="HttpListenerException">The endpoint cannot be bound.</exception>
     public PrometheusEndpoint(IPEndPoint endpoint, Meter meter, Func<CancellationToken, Task<string?>>? health = null)
+        : this(endpoint, [meter], health)
+    {
+    }
+
+    /// <summary>Starts listening on <paramref name="endpoint"/> and serves <c>/metrics</c> for every one of <paramref name="meters"/>.</summary>
+    /// <param name="endpoint">Where to listen.</param>
+    /// <param name="meters">The meters to expose (e.g. the front door's and the gateway's).</param>
+    /// <param name="health">The check behind <c>/health</c>: null when healthy, else the reason; no <c>/health</c> without it.</param>
+    /// <exception cref="HttpListenerException">The endpoint cannot be bound.</exception>
+    public PrometheusEndpoint(IPEndPoint endpoint, IReadOnlyList<Meter> meters, Func<CancellationToken, Task<string?>>? health = null)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        ArgumentNullException.ThrowIfNull(meter);
+        ArgumentNullException.ThrowIfNull(meters);
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (ReferenceEquals(instrument.Meter, meter))
+            if (meters.Any(meter => ReferenceEquals(instrument.Meter, meter)))
             {
                 listener.EnableMeasurementEvents(instrument);
             }

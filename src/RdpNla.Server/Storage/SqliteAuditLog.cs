@@ -20,33 +20,31 @@ public sealed class SqliteAuditLog : IAuditLog
     public async Task<long> AppendAsync(AuditEntry entry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(entry);
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            // One INSERT is one transaction; with synchronous=FULL it is on disk when the call returns.
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText =
-                "INSERT INTO audit (time, instance_name, client_address, client_port, user_name, domain, user_key, credssp_version, " +
-                "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) VALUES ($time, $instance, $address, " +
-                "$port, $user, $domain, $userKey, $credssp, $protocol, $outcome, $status, $statusName, $reason, $connection) " +
-                "RETURNING id;";
-            command.Parameters.AddWithValue("$time", SqliteTime.ToText(entry.Time));
-            command.Parameters.AddWithValue("$instance", (object?)entry.InstanceName ?? DBNull.Value);
-            command.Parameters.AddWithValue("$address", (object?)(entry.ClientAddress is { } a ? AuditEntry.NormalizeAddress(a) : null) ?? DBNull.Value);
-            command.Parameters.AddWithValue("$port", (object?)entry.ClientPort ?? DBNull.Value);
-            command.Parameters.AddWithValue("$user", (object?)entry.UserName ?? DBNull.Value);
-            command.Parameters.AddWithValue("$domain", (object?)entry.Domain ?? DBNull.Value);
-            command.Parameters.AddWithValue("$userKey", (object?)UserKeyOf(entry.UserName, entry.Domain) ?? DBNull.Value);
-            command.Parameters.AddWithValue("$credssp", (object?)entry.CredSspVersion ?? DBNull.Value);
-            command.Parameters.AddWithValue("$protocol", (object?)entry.SecurityProtocol ?? DBNull.Value);
-            command.Parameters.AddWithValue("$outcome", OutcomeText(entry.Outcome));
-            command.Parameters.AddWithValue("$status", entry.Status is { } s ? (long)(uint)s : DBNull.Value);
-            command.Parameters.AddWithValue("$statusName", (object?)entry.StatusName ?? DBNull.Value);
-            command.Parameters.AddWithValue("$reason", entry.Reason);
-            command.Parameters.AddWithValue("$connection", entry.ConnectionId);
-            object? id = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-            return Convert.ToInt64(id, CultureInfo.InvariantCulture);
-        }
+        // One INSERT is one transaction; with synchronous=FULL it is on disk when the call returns.
+        object? id = await _database.ScalarAsync(
+            "INSERT INTO audit (time, instance_name, client_address, client_port, user_name, domain, user_key, credssp_version, " +
+            "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) VALUES ($time, $instance, $address, " +
+            "$port, $user, $domain, $userKey, $credssp, $protocol, $outcome, $status, $statusName, $reason, $connection) " +
+            "RETURNING id;",
+            command =>
+            {
+                command.Parameters.AddWithValue("$time", SqliteTime.ToText(entry.Time));
+                command.Parameters.AddWithValue("$instance", (object?)entry.InstanceName ?? DBNull.Value);
+                command.Parameters.AddWithValue("$address", (object?)(entry.ClientAddress is { } a ? AuditEntry.NormalizeAddress(a) : null) ?? DBNull.Value);
+                command.Parameters.AddWithValue("$port", (object?)entry.ClientPort ?? DBNull.Value);
+                command.Parameters.AddWithValue("$user", (object?)entry.UserName ?? DBNull.Value);
+                command.Parameters.AddWithValue("$domain", (object?)entry.Domain ?? DBNull.Value);
+                command.Parameters.AddWithValue("$userKey", (object?)UserKeyOf(entry.UserName, entry.Domain) ?? DBNull.Value);
+                command.Parameters.AddWithValue("$credssp", (object?)entry.CredSspVersion ?? DBNull.Value);
+                command.Parameters.AddWithValue("$protocol", (object?)entry.SecurityProtocol ?? DBNull.Value);
+                command.Parameters.AddWithValue("$outcome", OutcomeText(entry.Outcome));
+                command.Parameters.AddWithValue("$status", entry.Status is { } s ? (long)(uint)s : DBNull.Value);
+                command.Parameters.AddWithValue("$statusName", (object?)entry.StatusName ?? DBNull.Value);
+                command.Parameters.AddWithValue("$reason", entry.Reason);
+                command.Parameters.AddWithValue("$connection", entry.ConnectionId);
+            },
+            cancellationToken).ConfigureAwait(false);
+        return Convert.ToInt64(id, CultureInfo.InvariantCulture);
     }
 
     /// <inheritdoc/>

@@ -84,34 +84,26 @@ public sealed class SqliteUserStore : IUserStore
     {
         StoreRows.CheckNewUser(userName, ntHash);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        return await _database.InWriteTransactionAsync(async (connection, transaction) =>
         {
-            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
-            await using (transaction.ConfigureAwait(false))
+            using SqliteCommand command = connection.CreateCommand(
+                transaction,
+                "INSERT INTO users (name, name_key, nt_hash, password_last_set, created_at, updated_at) " +
+                "VALUES ($name, $key, $hash, $now, $now, $now) ON CONFLICT (name_key) DO NOTHING;");
+            command.Parameters.AddWithValue("$name", userName);
+            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
+            AddHashParameter(command, ntHash);
+            command.Parameters.AddWithValue("$now", now);
+            int inserted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (inserted == 0)
             {
-                using SqliteCommand command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText =
-                    "INSERT INTO users (name, name_key, nt_hash, password_last_set, created_at, updated_at) " +
-                    "VALUES ($name, $key, $hash, $now, $now, $now) ON CONFLICT (name_key) DO NOTHING;";
-                command.Parameters.AddWithValue("$name", userName);
-                command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
-                AddHashParameter(command, ntHash);
-                command.Parameters.AddWithValue("$now", now);
-                int inserted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                if (inserted == 0)
-                {
-                    UserAccount? existing = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-                    throw new UserAlreadyExistsException(existing?.UserName ?? userName);
-                }
-
-                UserAccount account = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
-                    ?? throw new InvalidOperationException("The inserted user could not be read back.");
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return account;
+                UserAccount? existing = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+                throw new UserAlreadyExistsException(existing?.UserName ?? userName);
             }
-        }
+
+            return await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("The inserted user could not be read back.");
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -122,11 +114,10 @@ public sealed class SqliteUserStore : IUserStore
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
         return await WriteAsync(userName, async (connection, transaction) =>
         {
-            using SqliteCommand command = connection.CreateCommand();
-            command.Transaction = transaction;
-            command.CommandText =
+            using SqliteCommand command = connection.CreateCommand(
+                transaction,
                 "UPDATE users SET nt_hash = $hash, password_last_set = $now, password_expired = 0, " +
-                "must_change_password = $mustChange, updated_at = $now WHERE name_key = $key;";
+                "must_change_password = $mustChange, updated_at = $now WHERE name_key = $key;");
             command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
             AddHashParameter(command, ntHash);
             command.Parameters.AddWithValue("$now", now);
@@ -139,15 +130,10 @@ public sealed class SqliteUserStore : IUserStore
     public async Task<bool> RemoveAsync(string userName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            // A single statement is its own transaction.
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = "DELETE FROM users WHERE name_key = $key;";
-            command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
-            return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
-        }
+        return await _database.ExecuteAsync(
+            "DELETE FROM users WHERE name_key = $key;",
+            command => command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName)),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -156,43 +142,35 @@ public sealed class SqliteUserStore : IUserStore
         ArgumentNullException.ThrowIfNull(userName);
         ArgumentNullException.ThrowIfNull(update);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        return await _database.InWriteTransactionAsync<UserAccount?>(async (connection, transaction) =>
         {
-            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
-            await using (transaction.ConfigureAwait(false))
+            UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+            if (current is null)
             {
-                UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-                if (current is null)
-                {
-                    return null;
-                }
-
-                UserAccount changed = update(current);
-                if (changed == current)
-                {
-                    return current;
-                }
-
-                using SqliteCommand command = connection.CreateCommand();
-                command.Transaction = transaction;
-                command.CommandText =
-                    "UPDATE users SET disabled = $disabled, locked_until = $lockedUntil, failed_count = $failedCount, " +
-                    "last_failed_at = $lastFailed, last_logon_at = $lastLogon, password_expired = $expired, " +
-                    "must_change_password = $mustChange, deny_remote_logon = $deny, updated_at = $now WHERE id = $id;";
-                command.Parameters.AddWithValue("$disabled", changed.Disabled ? 1 : 0);
-                AddLogonStateParameters(command, changed with { Id = current.Id });
-                command.Parameters.AddWithValue("$expired", changed.PasswordExpired ? 1 : 0);
-                command.Parameters.AddWithValue("$mustChange", changed.MustChangePassword ? 1 : 0);
-                command.Parameters.AddWithValue("$deny", changed.RemoteLogonDenied ? 1 : 0);
-                command.Parameters.AddWithValue("$now", now);
-                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                UserAccount stored = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
-                    ?? throw new InvalidOperationException("The updated user could not be read back.");
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return stored;
+                return null;
             }
-        }
+
+            UserAccount changed = update(current);
+            if (changed == current)
+            {
+                return current;
+            }
+
+            using SqliteCommand command = connection.CreateCommand(
+                transaction,
+                "UPDATE users SET disabled = $disabled, locked_until = $lockedUntil, failed_count = $failedCount, " +
+                "last_failed_at = $lastFailed, last_logon_at = $lastLogon, password_expired = $expired, " +
+                "must_change_password = $mustChange, deny_remote_logon = $deny, updated_at = $now WHERE id = $id;");
+            command.Parameters.AddWithValue("$disabled", changed.Disabled ? 1 : 0);
+            AddLogonStateParameters(command, changed with { Id = current.Id });
+            command.Parameters.AddWithValue("$expired", changed.PasswordExpired ? 1 : 0);
+            command.Parameters.AddWithValue("$mustChange", changed.MustChangePassword ? 1 : 0);
+            command.Parameters.AddWithValue("$deny", changed.RemoteLogonDenied ? 1 : 0);
+            command.Parameters.AddWithValue("$now", now);
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            return await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("The updated user could not be read back.");
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -200,7 +178,7 @@ public sealed class SqliteUserStore : IUserStore
     {
         ArgumentNullException.ThrowIfNull(userName);
         ArgumentNullException.ThrowIfNull(rules);
-        return InWriteTransactionAsync(async (connection, transaction) =>
+        return _database.InWriteTransactionAsync(async (connection, transaction) =>
         {
             using UserCredential? credential = await ReadCredentialAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
             AttemptReservation reservation = AttemptSteps.Reserve(credential?.Account, credential is null ? ReadOnlySpan<byte>.Empty : credential.NtHash, rules, now, out UserAccount? write);
@@ -222,7 +200,7 @@ public sealed class SqliteUserStore : IUserStore
 
     /// <inheritdoc/>
     public Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
-        InWriteTransactionAsync(
+        _database.InWriteTransactionAsync(
             async (connection, transaction) =>
             {
                 await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
@@ -233,7 +211,7 @@ public sealed class SqliteUserStore : IUserStore
     private Task<AttemptRecord> RecordAttemptAsync(string userName, LockoutRules? failureRules, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        return InWriteTransactionAsync(async (connection, transaction) =>
+        return _database.InWriteTransactionAsync(async (connection, transaction) =>
         {
             UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
             AttemptRecord record = AttemptSteps.Record(current, failureRules, now, out UserAccount? write);
@@ -255,22 +233,6 @@ public sealed class SqliteUserStore : IUserStore
         }
     }
 
-    // BEGIN IMMEDIATE takes the write lock before the first read: what is read and what is written are one atomic step.
-    private async Task<T> InWriteTransactionAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> body, CancellationToken cancellationToken)
-    {
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
-            await using (transaction.ConfigureAwait(false))
-            {
-                T result = await body(connection, transaction).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return result;
-            }
-        }
-    }
-
     // The row id and the logon/failure/lock fields, as both updates of the account state write them.
     private static void AddLogonStateParameters(SqliteCommand command, UserAccount state)
     {
@@ -283,12 +245,11 @@ public sealed class SqliteUserStore : IUserStore
 
     private static async Task WriteAttemptStateAsync(SqliteConnection connection, SqliteTransaction transaction, UserAccount state, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        using SqliteCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText =
+        using SqliteCommand command = connection.CreateCommand(
+            transaction,
             "UPDATE users SET locked_until = $lockedUntil, failed_count = $failedCount, last_failed_at = $lastFailed, " +
             "last_logon_at = $lastLogon, attempts_in_progress = $inProgress, attempts_in_progress_until = $inProgressUntil, " +
-            "updated_at = $now WHERE id = $id;";
+            "updated_at = $now WHERE id = $id;");
         AddLogonStateParameters(command, state);
         command.Parameters.AddWithValue("$inProgress", Math.Max(0, state.AttemptsInProgress));
         command.Parameters.AddWithValue("$inProgressUntil", SqliteTime.ToDb(state.AttemptsInProgressUntil));
@@ -299,10 +260,9 @@ public sealed class SqliteUserStore : IUserStore
     // The same kind of write as for a user, on the single decoy row (schema version 3).
     private static async Task WriteDecoyAsync(SqliteConnection connection, SqliteTransaction transaction, int delta, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        using SqliteCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText =
-            "UPDATE attempt_decoy SET attempts_in_progress = max(0, attempts_in_progress + $delta), updated_at = $now WHERE id = 1;";
+        using SqliteCommand command = connection.CreateCommand(
+            transaction,
+            "UPDATE attempt_decoy SET attempts_in_progress = max(0, attempts_in_progress + $delta), updated_at = $now WHERE id = 1;");
         command.Parameters.AddWithValue("$delta", delta);
         command.Parameters.AddWithValue("$now", SqliteTime.ToText(now));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -310,22 +270,12 @@ public sealed class SqliteUserStore : IUserStore
 
     private async Task<UserAccount?> WriteAsync(string userName, Func<SqliteConnection, SqliteTransaction, Task<bool>> write, CancellationToken cancellationToken)
     {
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
-        {
-            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
-            await using (transaction.ConfigureAwait(false))
-            {
-                if (!await write(connection, transaction).ConfigureAwait(false))
-                {
-                    return null;
-                }
-
-                UserAccount? account = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return account;
-            }
-        }
+        // A write that changes no row returns null; nothing was written, so the empty commit is harmless.
+        return await _database.InWriteTransactionAsync<UserAccount?>(
+            async (connection, transaction) => await write(connection, transaction).ConfigureAwait(false)
+                ? await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
+                : null,
+            cancellationToken).ConfigureAwait(false);
     }
 
     private static void AddHashParameter(SqliteCommand command, ReadOnlyMemory<byte> ntHash)
@@ -342,9 +292,7 @@ public sealed class SqliteUserStore : IUserStore
     private static async Task<T?> ReadUserRowAsync<T>(SqliteConnection connection, SqliteTransaction? transaction, string userName, string columns, Func<SqliteDataReader, T> map, CancellationToken cancellationToken)
         where T : class
     {
-        using SqliteCommand command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = $"SELECT {columns} FROM users WHERE name_key = $key;";
+        using SqliteCommand command = connection.CreateCommand(transaction, $"SELECT {columns} FROM users WHERE name_key = $key;");
         command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
         SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))

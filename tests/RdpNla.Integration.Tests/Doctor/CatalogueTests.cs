@@ -25,6 +25,34 @@ public class CatalogueTests
     }
 
     [Fact]
+    public void Catalogue_NamedFixes_EveryReferenceExists_AndEveryEntryIsUsed()
+    {
+        _ = CauseCatalogue.All; // builds the catalogue, which looks every named fix up
+
+        Assert.Equal(NamedFixes.Names.Order(StringComparer.Ordinal), NamedFixes.Used.Order(StringComparer.Ordinal));
+        Assert.Throws<KeyNotFoundException>(() => NamedFixes.Use("no-such-fix"));
+    }
+
+    [Fact]
+    public void Catalogue_NamedFixes_AreSharedSteps_NotCopies()
+    {
+        // The insecure "stop requiring NLA" workaround of two causes and its revert come from one table entry.
+        Fix Insecure(Cause cause) => CauseCatalogue.Get(cause).Fixes.First(f => f.Safety == FixSafety.Insecure && f.Side == FixSide.Server);
+
+        Fix xp = Insecure(Cause.NlaRequiredClientUnsupported);
+        Fix oracle = Insecure(Cause.EncryptionOracleServerUnpatched);
+        Assert.Same(xp.Steps, oracle.Steps);
+        Assert.Same(xp.Revert, oracle.Revert);
+        Assert.Equal(
+            [
+                new FixStep(FixStepKind.Registry, @"reg add ""HKLM\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp"" /v UserAuthentication /t REG_DWORD /d 0 /f"),
+                new FixStep(FixStepKind.GroupPolicy, "Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security > Require user authentication for remote connections by using Network Level Authentication = Disabled"),
+                new FixStep(FixStepKind.PowerShell, @"Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp' -Name UserAuthentication -Value 0 -Type DWord"),
+            ],
+            xp.Steps);
+    }
+
+    [Fact]
     public void Catalogue_KnownMstscMessages_AreQuotedExactly()
     {
         Assert.Contains(CauseCatalogue.Get(Cause.NlaRequiredClientUnsupported).MessagesSeen, m => m.Text.StartsWith("The remote computer requires Network Level Authentication, which your computer does not support", StringComparison.Ordinal) && m.Confirmed);

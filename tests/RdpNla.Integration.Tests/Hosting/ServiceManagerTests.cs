@@ -210,6 +210,8 @@ public sealed class ServiceManagerTests : IAsyncDisposable
         List<string> metrics = collector.Bodies("/v1/metrics").SelectMany(body => Protobuf.Strings(body, 1, 2, 2, 1)).ToList();
         Assert.Contains("rdpnla.server.handshakes", metrics);
         Assert.Contains("rdpnla.server.handshake.duration", metrics);
+        Assert.Contains("rdpnla.gateway.backend.connects", metrics);
+        Assert.Contains("rdpnla.gateway.relayed.bytes", metrics);
 
         foreach (byte[] body in collector.Bodies("/v1/traces").Concat(collector.Bodies("/v1/metrics")))
         {

@@ -1,0 +1,66 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.FrontDoor;
+
+namespace RdpNla.Server.Hosting;
+
+/// <summary>The settings of <c>rdpnla serve</c> in the Microsoft.Extensions.Options pipeline.</summary>
+public static class ServeOptionsServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="FrontDoorOptions"/> and <see cref="AccountPolicyOptions"/>, both bound from the root of
+    /// <paramref name="configuration"/> (the setting names of docs/serve.md) and checked at start
+    /// (<c>ValidateOnStart</c>) by <see cref="FrontDoorOptionsValidator"/> and <see cref="AccountPolicyOptionsValidator"/>:
+    /// a host's start, or <see cref="IStartupValidator.Validate"/>, fails with every problem, each saying how to fix it.
+    /// </summary>
+    public static IServiceCollection AddRdpNlaServeOptions(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FrontDoorOptions>, FrontDoorOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AccountPolicyOptions>, AccountPolicyOptionsValidator>());
+        services.AddOptions<FrontDoorOptions>().Bind(configuration).ValidateOnStart();
+        services.AddOptions<AccountPolicyOptions>().Bind(configuration).ValidateOnStart();
+        return services;
+    }
+
+    /// <summary>
+    /// Binds and validates the settings as a host does before it starts (<see cref="IStartupValidator"/>), and returns
+    /// them; on failure, <paramref name="errors"/> holds one line per problem.
+    /// </summary>
+    /// <returns>Whether the settings are valid.</returns>
+    public static bool TryGetServeOptions(this IServiceProvider services, out FrontDoorOptions options, out AccountPolicyOptions policy, out IReadOnlyList<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        options = new FrontDoorOptions();
+        policy = new AccountPolicyOptions();
+        try
+        {
+            services.GetRequiredService<IStartupValidator>().Validate();
+        }
+        catch (OptionsValidationException ex)
+        {
+            errors = [.. ex.Failures];
+            return false;
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
+        {
+            errors = [.. ex.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures)];
+            return false;
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder could not convert a value (e.g. "SecurityLayer": "high").
+            errors = [$"invalid setting: {ex.InnerException?.Message ?? ex.Message}"];
+            return false;
+        }
+
+        options = services.GetRequiredService<IOptions<FrontDoorOptions>>().Value;
+        policy = services.GetRequiredService<IOptions<AccountPolicyOptions>>().Value;
+        errors = [];
+        return true;
+    }
+}
