@@ -20,7 +20,7 @@ public sealed class NtlmAuthenticateMessage
 
     private readonly byte[]? _mic;
 
-    /// <summary>NegotiateFlags.</summary>
+    /// <summary>NegotiateFlags: the options the client settled on, a subset of the CHALLENGE's (MS-NLMP §2.2.2.5).</summary>
     public NegotiateFlags Flags { get; init; }
 
     /// <summary>LmChallengeResponse (LMv2: 24 bytes, or Z(24) when the client sends a MIC).</summary>
