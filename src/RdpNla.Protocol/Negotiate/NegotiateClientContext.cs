@@ -39,7 +39,7 @@ public sealed class NegotiateClientContext : IDisposable
     public NtlmSessionSecurity? SessionSecurity => _state is State.AwaitingServerMic or State.Completed ? _ntlm.SessionSecurity : null;
 
     /// <summary>True when the server's final SPNEGO token (with its mechListMIC) is still expected.</summary>
-    public bool AwaitingServerMechListMic => _state == State.AwaitingServerMic;
+    internal bool AwaitingServerMechListMic => _state == State.AwaitingServerMic;
 
     /// <summary>Why the exchange failed, once a step returned <see cref="NlaStatus.Failed"/>; <see cref="NlaFailureReason.None"/> before.</summary>
     public NlaFailureReason FailureReason { get; private set; }

@@ -9,7 +9,7 @@ public sealed class NtlmAuthenticateMessage
     public const uint MessageType = 3;
 
     /// <summary>Where the MIC sits in the message when it is present.</summary>
-    public const int MicFieldOffset = 72;
+    internal const int MicFieldOffset = 72;
 
     /// <summary>The size of the MIC.</summary>
     public const int MicSize = 16;
