@@ -8,7 +8,7 @@ public enum NtStatus : uint
     /// <summary>STATUS_SUCCESS: the operation completed; the logon succeeded.</summary>
     Success = 0x00000000,
 
-    /// <summary>STATUS_ACCESS_DENIED: the caller lacks the access right; sent for a logon the server policy refuses.</summary>
+    /// <summary>STATUS_ACCESS_DENIED: access is denied, for example when the second factor of a verified logon is refused.</summary>
     AccessDenied = 0xC0000022,
 
     /// <summary>STATUS_NO_LOGON_SERVERS: no domain controller was available to check the logon.</summary>
@@ -41,7 +41,7 @@ public enum NtStatus : uint
     /// <summary>STATUS_ACCOUNT_DISABLED: the account is disabled.</summary>
     AccountDisabled = 0xC0000072,
 
-    /// <summary>STATUS_NOT_SUPPORTED: the request is not supported, for example an authentication package the server does not offer.</summary>
+    /// <summary>STATUS_NOT_SUPPORTED: the request is not supported; a CredSSP server sends it for a client version it refuses (the encryption oracle policy, KB4093492).</summary>
     NotSupported = 0xC00000BB,
 
     /// <summary>STATUS_TIME_DIFFERENCE_AT_DC: the clocks of the client and the domain controller differ too much.</summary>
@@ -68,7 +68,7 @@ public enum NtStatus : uint
     /// <summary>STATUS_SMARTCARD_LOGON_REQUIRED: the account may only log on with a smart card.</summary>
     SmartcardLogonRequired = 0xC00002FA,
 
-    /// <summary>STATUS_DOWNGRADE_DETECTED: a downgrade of the negotiated security was detected.</summary>
+    /// <summary>STATUS_DOWNGRADE_DETECTED: a downgrade of the negotiated security was detected, for example an SPNEGO mechListMIC that is absent or does not verify.</summary>
     DowngradeDetected = 0xC0000388,
 
     /// <summary>STATUS_CTX_LOGON_DISABLED: logons to the Remote Desktop server are disabled.</summary>
