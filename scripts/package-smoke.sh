@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packaging checks (docs/deploy.md), run by scripts/test.sh after the Release build. Prints one line per check,
 # "ok - NAME" or "not ok - NAME", and exits non-zero when one fails:
-#   1. dotnet pack makes the rdpnla tool and the RdpNla.Protocol / RdpNla.Transport / RdpNla.Client packages (README, XML docs);
+#   1. dotnet pack makes the rdpnla tool and the RdpNla.Protocol / RdpNla.Transport / RdpNla.Client packages (README,
+#      XML docs, public API files);
 #      the tool installs from that folder into a fresh tool path, and `rdpnla --version` and `rdpnla serve` run.
 #   2. systemd-analyze verify accepts deploy/rdpnla.service, with the installed tool at the unit's ExecStart path.
 # Everything goes to a temporary folder, never into the repository.
@@ -26,6 +27,8 @@ tool_check() {
     listing=$(unzip -l "$pkgs/$package".*.nupkg)
     grep -q " README.md$" <<<"$listing" && grep -q "lib/net10.0/$package.xml$" <<<"$listing" \
       || { fail "$package lacks its README or XML documentation"; return 1; }
+    grep -q " PublicAPI.Shipped.txt$" <<<"$listing" && grep -q " PublicAPI.Unshipped.txt$" <<<"$listing" \
+      || { fail "$package lacks its public API files (docs/architecture.md)"; return 1; }
   done
   # A private package cache: an earlier install of the same version must not be reused.
   NUGET_PACKAGES="$work/nuget" dotnet tool install --tool-path "$tool" --add-source "$pkgs" rdpnla >"$work/install.log" 2>&1 \

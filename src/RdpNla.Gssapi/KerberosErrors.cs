@@ -6,7 +6,7 @@ namespace RdpNla.Gssapi;
 /// krb5 error codes as MIT reports them in the GSS minor status (the com_err table "krb5", base -1765328384, whose
 /// offsets are the RFC 4120 §7.5.9 error numbers), and the NTSTATUS a Windows server sends for them.
 /// </summary>
-public static class KerberosErrors
+internal static class KerberosErrors
 {
     private const uint TableBase = 0x96C73A00;
 

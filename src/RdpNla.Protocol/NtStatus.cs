@@ -5,28 +5,73 @@ namespace RdpNla.Protocol;
 /// </summary>
 public enum NtStatus : uint
 {
+    /// <summary>STATUS_SUCCESS: the operation completed; the logon succeeded.</summary>
     Success = 0x00000000,
+
+    /// <summary>STATUS_ACCESS_DENIED: access is denied, for example when the second factor of a verified logon is refused.</summary>
     AccessDenied = 0xC0000022,
+
+    /// <summary>STATUS_NO_LOGON_SERVERS: no domain controller was available to check the logon.</summary>
     NoLogonServers = 0xC000005E,
+
+    /// <summary>STATUS_NO_SUCH_USER: the account does not exist.</summary>
     NoSuchUser = 0xC0000064,
+
+    /// <summary>STATUS_WRONG_PASSWORD: the password is wrong.</summary>
     WrongPassword = 0xC000006A,
+
+    /// <summary>STATUS_PASSWORD_RESTRICTION: the password breaks a password policy rule (length, history, complexity).</summary>
     PasswordRestriction = 0xC000006C,
+
+    /// <summary>STATUS_LOGON_FAILURE: unknown user name or bad password, without saying which.</summary>
     LogonFailure = 0xC000006D,
+
+    /// <summary>STATUS_ACCOUNT_RESTRICTION: an account restriction refuses the logon, for example a blank password.</summary>
     AccountRestriction = 0xC000006E,
+
+    /// <summary>STATUS_INVALID_LOGON_HOURS: the account may not log on at this time of day.</summary>
     InvalidLogonHours = 0xC000006F,
+
+    /// <summary>STATUS_INVALID_WORKSTATION: the account may not log on from this workstation.</summary>
     InvalidWorkstation = 0xC0000070,
+
+    /// <summary>STATUS_PASSWORD_EXPIRED: the password has expired.</summary>
     PasswordExpired = 0xC0000071,
+
+    /// <summary>STATUS_ACCOUNT_DISABLED: the account is disabled.</summary>
     AccountDisabled = 0xC0000072,
+
+    /// <summary>STATUS_NOT_SUPPORTED: the request is not supported; a CredSSP server sends it for a client version it refuses (the encryption oracle policy, KB4093492).</summary>
     NotSupported = 0xC00000BB,
+
+    /// <summary>STATUS_TIME_DIFFERENCE_AT_DC: the clocks of the client and the domain controller differ too much.</summary>
     TimeDifferenceAtDc = 0xC0000133,
+
+    /// <summary>STATUS_LOGON_NOT_GRANTED: the account lacks the right to log on this way.</summary>
     LogonNotGranted = 0xC0000155,
+
+    /// <summary>STATUS_INTERNAL_DB_ERROR: the account database failed; the server could not check the logon.</summary>
     InternalDbError = 0xC0000158,
+
+    /// <summary>STATUS_LOGON_TYPE_NOT_GRANTED: the account lacks the logon right of the requested logon type (Remote Desktop logon).</summary>
     LogonTypeNotGranted = 0xC000015B,
+
+    /// <summary>STATUS_ACCOUNT_EXPIRED: the account has expired.</summary>
     AccountExpired = 0xC0000193,
+
+    /// <summary>STATUS_PASSWORD_MUST_CHANGE: the password must be changed before the first logon.</summary>
     PasswordMustChange = 0xC0000224,
+
+    /// <summary>STATUS_ACCOUNT_LOCKED_OUT: the account is locked out after too many failed attempts.</summary>
     AccountLockedOut = 0xC0000234,
+
+    /// <summary>STATUS_SMARTCARD_LOGON_REQUIRED: the account may only log on with a smart card.</summary>
     SmartcardLogonRequired = 0xC00002FA,
+
+    /// <summary>STATUS_DOWNGRADE_DETECTED: a downgrade of the negotiated security was detected, for example an SPNEGO mechListMIC that is absent or does not verify.</summary>
     DowngradeDetected = 0xC0000388,
+
+    /// <summary>STATUS_CTX_LOGON_DISABLED: logons to the Remote Desktop server are disabled.</summary>
     CtxLogonDisabled = 0xC00A0037,
 }
 

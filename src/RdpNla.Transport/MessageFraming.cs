@@ -115,16 +115,22 @@ public static class MessageFraming
 /// <summary>The peer closed the connection cleanly between two messages.</summary>
 public sealed class PeerClosedException : EndOfStreamException
 {
+    /// <summary>Creates the exception with a generic message.</summary>
     public PeerClosedException()
         : base("The peer closed the connection.")
     {
     }
 
+    /// <summary>Creates the exception with a message saying where the connection ended.</summary>
+    /// <param name="message">What was expected when the peer closed.</param>
     public PeerClosedException(string message)
         : base(message)
     {
     }
 
+    /// <summary>Creates the exception with a message and the exception of the stream that reported the close.</summary>
+    /// <param name="message">What was expected when the peer closed.</param>
+    /// <param name="innerException">The stream's exception.</param>
     public PeerClosedException(string message, Exception innerException)
         : base(message, innerException)
     {

@@ -13,7 +13,7 @@ namespace RdpNla.Diagnosis.Catalogue;
 /// MS-CSSP and docs/interop.md (#windows-security-layer, #errorcode, #encryption-oracle, #mstsc-messages). A message whose link to the
 /// cause those sources do not confirm is marked <see cref="ClientMessage.Confirmed"/> = false.
 /// </remarks>
-public static class CauseCatalogue
+internal static class CauseCatalogue
 {
     private static readonly FrozenDictionary<Cause, CatalogueEntry> s_entries = Build().ToFrozenDictionary(e => e.Cause);
     private static readonly FrozenDictionary<string, CatalogueEntry> s_byId = s_entries.Values.ToFrozenDictionary(e => e.Id, StringComparer.Ordinal);

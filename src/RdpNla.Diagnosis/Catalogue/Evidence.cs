@@ -3,7 +3,7 @@ using System.Text;
 namespace RdpNla.Diagnosis.Catalogue;
 
 /// <summary>Fills the <c>{name}</c> placeholders of evidence templates and <c>&lt;name&gt;</c> placeholders of fix commands.</summary>
-public static class Evidence
+internal static class Evidence
 {
     /// <summary>
     /// Replaces every <c>{name}</c> in <paramref name="template"/> with <paramref name="values"/>[name]; placeholders

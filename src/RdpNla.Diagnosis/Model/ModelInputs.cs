@@ -18,7 +18,7 @@ public enum ClientCredSsp
 }
 
 /// <summary>The state of the account the user logs on with, and what the user types.</summary>
-public enum AccountState
+internal enum AccountState
 {
     /// <summary>Right password, account in good standing, allowed to log on remotely.</summary>
     Ok,
@@ -99,7 +99,7 @@ public sealed record ClientSettings(ClientCredSsp CredSsp, EncryptionOraclePolic
 }
 
 /// <summary>One cell of the outcome table.</summary>
-public sealed record ModelCell(ServerSettings Server, ClientSettings Client, AccountState Account)
+internal sealed record ModelCell(ServerSettings Server, ClientSettings Client, AccountState Account)
 {
     /// <summary>A compact key, e.g. <c>SL=1 UA=1 S=v6/AEO1 C=patched/AEO1 account=Ok</c>.</summary>
     public string Key => string.Create(CultureInfo.InvariantCulture,

@@ -7,7 +7,7 @@ using RdpNla.Protocol.Rdp;
 namespace RdpNla.Diagnosis.Model;
 
 /// <summary>The predicted outcome of one connection.</summary>
-public sealed record PredictedOutcome
+internal sealed record PredictedOutcome
 {
     /// <summary>The cause, or null for success (NLA completed and the session may start).</summary>
     public Cause? Cause { get; init; }
@@ -101,7 +101,7 @@ public sealed record PredictedOutcome
 /// <item>TLS is assumed to succeed (the model has no TLS dimension); name, TCP and certificate causes are live-only.</item>
 /// </list>
 /// </remarks>
-public static class OutcomeModel
+internal static class OutcomeModel
 {
     /// <summary>The server SecurityLayer values of the outcome table.</summary>
     public static IReadOnlyList<SecurityLayer> SecurityLayers { get; } = [SecurityLayer.Rdp, SecurityLayer.Negotiate, SecurityLayer.Tls];

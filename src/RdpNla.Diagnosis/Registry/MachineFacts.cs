@@ -6,7 +6,7 @@ namespace RdpNla.Diagnosis.Registry;
 public sealed record Fact<T>(T Value, string Where);
 
 /// <summary>The operating system named by the export (HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion), when present.</summary>
-public sealed record OsHint(string? ProductName, string? CurrentVersion, string? ServicePack, string? Build)
+internal sealed record OsHint(string? ProductName, string? CurrentVersion, string? ServicePack, string? Build)
 {
     /// <summary>Windows XP (NT 5.1).</summary>
     public bool IsWindowsXp => CurrentVersion == "5.1";
@@ -15,7 +15,7 @@ public sealed record OsHint(string? ProductName, string? CurrentVersion, string?
 }
 
 /// <summary>The values of one machine's export that decide NLA, each with its file and line.</summary>
-public sealed class MachineFacts
+internal sealed class MachineFacts
 {
     /// <summary>RDP-Tcp listener key.</summary>
     public const string RdpTcpKey = @"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp";

@@ -9,6 +9,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// </summary>
 public static class CredSspBinding
 {
+    /// <summary>The size of TSRequest.clientNonce in bytes (MS-CSSP §2.2.1): 32.</summary>
     public const int ClientNonceSize = 32;
 
     // MS-CSSP §3.1.5: the magic strings include their terminating NUL.
@@ -17,10 +18,24 @@ public static class CredSspBinding
     private static ReadOnlySpan<byte> ServerClientHashMagic => "CredSSP Server-To-Client Binding Hash\0"u8;
 
     // MS-CSSP §3.1.5 step 3 (v5+): ClientServerHash = SHA256(ClientServerHashMagic, Nonce, SubjectPublicKey)
+    /// <summary>
+    /// The client's pubKeyAuth content for CredSSP version 5 and later: SHA-256 over "CredSSP Client-To-Server Binding
+    /// Hash\0", the client nonce and the server's subject public key (MS-CSSP §3.1.5 step 3).
+    /// </summary>
+    /// <param name="clientNonce">TSRequest.clientNonce, <see cref="ClientNonceSize"/> bytes.</param>
+    /// <param name="subjectPublicKey">The TLS server certificate's public key, without the unused-bits octet.</param>
+    /// <returns>The 32-byte hash, before the security package wraps it.</returns>
     public static byte[] ComputeClientServerHash(ReadOnlySpan<byte> clientNonce, ReadOnlySpan<byte> subjectPublicKey)
         => Hash(ClientServerHashMagic, clientNonce, subjectPublicKey);
 
     // MS-CSSP §3.1.5 step 4 (v5+): ServerClientHash = SHA256(ServerClientHashMagic, Nonce, SubjectPublicKey)
+    /// <summary>
+    /// The server's pubKeyAuth content for CredSSP version 5 and later: SHA-256 over "CredSSP Server-To-Client Binding
+    /// Hash\0", the client nonce and the server's subject public key (MS-CSSP §3.1.5 step 4).
+    /// </summary>
+    /// <param name="clientNonce">TSRequest.clientNonce the client sent, <see cref="ClientNonceSize"/> bytes.</param>
+    /// <param name="subjectPublicKey">The TLS server certificate's public key, without the unused-bits octet.</param>
+    /// <returns>The 32-byte hash, before the security package wraps it.</returns>
     public static byte[] ComputeServerClientHash(ReadOnlySpan<byte> clientNonce, ReadOnlySpan<byte> subjectPublicKey)
         => Hash(ServerClientHashMagic, clientNonce, subjectPublicKey);
 

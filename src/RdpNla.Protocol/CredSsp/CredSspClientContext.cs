@@ -21,6 +21,11 @@ public sealed class CredSspClientContext : IDisposable
     private IGssContext? _kerberos;
     private byte[]? _kerberosMechTypes;
 
+    /// <summary>Creates the client side of one CredSSP exchange.</summary>
+    /// <param name="options">The credentials, the server's public key from TLS, the highest version and the policies.</param>
+    /// <param name="random">The source of the 32-byte client nonce (version 5 and later) and of the NTLM client challenge and session key.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="random"/> is null.</exception>
+    /// <exception cref="ArgumentException">The maximum version is outside 2–6, or the delegated password is not UTF-16LE.</exception>
     public CredSspClientContext(CredSspClientOptions options, IRandomSource random)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -72,11 +77,24 @@ public sealed class CredSspClientContext : IDisposable
     /// <summary>True once the server proved it holds the key of the certificate seen in TLS.</summary>
     public bool ServerBindingVerified { get; private set; }
 
+    /// <summary>Why the exchange failed, once a step returned <see cref="NlaStatus.Failed"/>; <see cref="NlaFailureReason.None"/> before.</summary>
     public NlaFailureReason FailureReason { get; private set; }
 
     /// <summary>A specific reason for the log and the user; never contains secrets.</summary>
     public string? FailureMessage { get; private set; }
 
+    /// <summary>
+    /// Runs one step: consumes the server's TSRequest and returns the TSRequest to send (MS-CSSP §3.1.5). Call first with
+    /// an empty span for the opening TSRequest.
+    /// </summary>
+    /// <param name="incoming">The DER TSRequest the server sent, or empty for the first call.</param>
+    /// <param name="status">
+    /// <see cref="NlaStatus.ContinueNeeded"/> while the exchange goes on, <see cref="NlaStatus.Completed"/> when the
+    /// credentials are sent (the returned TSRequest is the last one), <see cref="NlaStatus.Failed"/> with
+    /// <see cref="FailureReason"/> and <see cref="FailureMessage"/> set.
+    /// </param>
+    /// <returns>The encoded TSRequest to send, or null when there is nothing to send.</returns>
+    /// <remarks>Malformed input does not throw: it fails the exchange with <see cref="NlaFailureReason.Malformed"/> or a more specific reason.</remarks>
     public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         try
@@ -372,5 +390,6 @@ public sealed class CredSspClientContext : IDisposable
 
     private static byte[] Encode(TsRequest request) => request.Encode();
 
+    /// <summary>Wipes the key material of the inner NTLM context.</summary>
     public void Dispose() => _negotiate.Dispose();
 }

@@ -31,6 +31,10 @@ public sealed class CredSspServerContext : IDisposable
     private bool _kerberosAccountAccepted;
     private bool _verifiedByDomain;
 
+    /// <summary>Creates the server side of one CredSSP exchange.</summary>
+    /// <param name="options">The server's public key from TLS, the NTLM acceptor settings, an optional Kerberos acceptor, the highest version and the policies.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">The maximum version is outside 2–6.</exception>
     public CredSspServerContext(CredSspServerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -95,6 +99,7 @@ public sealed class CredSspServerContext : IDisposable
     /// <summary>The credentials the client delegated (TSPasswordCreds), once <see cref="NlaStatus.Completed"/>.</summary>
     public TsPasswordCreds? DelegatedCredentials { get; private set; }
 
+    /// <summary>Why the exchange failed, once a step returned <see cref="NlaStatus.Failed"/>; <see cref="NlaFailureReason.None"/> before.</summary>
     public NlaFailureReason FailureReason { get; private set; }
 
     /// <summary>The NTSTATUS the failure maps to (what errorCode carries to clients that understand it).</summary>
@@ -104,6 +109,8 @@ public sealed class CredSspServerContext : IDisposable
     public string? FailureMessage { get; private set; }
 
     /// <summary>Gives the account lookup for <see cref="UserName"/>/<see cref="DomainName"/>.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="lookup"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The last step did not return <see cref="NlaStatus.CredentialLookupNeeded"/>.</exception>
     public void ProvideCredential(NtlmCredentialLookup lookup)
     {
         ArgumentNullException.ThrowIfNull(lookup);
@@ -131,6 +138,7 @@ public sealed class CredSspServerContext : IDisposable
     /// other status refuses the verified logon with it (e.g. STATUS_ACCOUNT_LOCKED_OUT). Then call
     /// <see cref="GetOutgoingBlob"/> with no input.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The last step did not return <see cref="NlaStatus.LogonRecordNeeded"/>, or the record was already completed.</exception>
     public void CompleteLogonRecord(NtStatus status)
     {
         if (_state != State.AwaitingLogonRecord || _recordStatus is not null)
@@ -145,6 +153,8 @@ public sealed class CredSspServerContext : IDisposable
     /// After <see cref="NlaStatus.Failed"/>, replaces the failure with another status (e.g. the host could not record
     /// it) and returns the errorCode TSRequest to send instead, or null when the client's version has no errorCode.
     /// </summary>
+    /// <exception cref="ArgumentNullException"><paramref name="message"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">The exchange has not failed.</exception>
     public byte[]? ReplaceFailure(NtStatus ntStatus, string message)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -156,6 +166,18 @@ public sealed class CredSspServerContext : IDisposable
         return Fail(FailureReason, message, ntStatus, out _);
     }
 
+    /// <summary>
+    /// Runs one step: consumes the client's TSRequest and returns the TSRequest to answer with (MS-CSSP §3.1.5).
+    /// </summary>
+    /// <param name="incoming">The DER TSRequest the client sent, or empty to resume after a credential lookup or a logon record.</param>
+    /// <param name="status">
+    /// <see cref="NlaStatus.ContinueNeeded"/> while the exchange goes on; <see cref="NlaStatus.CredentialLookupNeeded"/> and
+    /// <see cref="NlaStatus.LogonRecordNeeded"/> when the host must act before the next call; <see cref="NlaStatus.Completed"/>
+    /// once the client delegated its credentials; <see cref="NlaStatus.Failed"/> with <see cref="FailureReason"/> set, the
+    /// returned TSRequest (if any) carrying the errorCode for the client.
+    /// </param>
+    /// <returns>The encoded TSRequest to send, or null when there is nothing to send.</returns>
+    /// <remarks>Malformed input does not throw: it fails the exchange with <see cref="NlaFailureReason.Malformed"/> or a more specific reason.</remarks>
     public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         try
@@ -530,6 +552,7 @@ public sealed class CredSspServerContext : IDisposable
         return at < 0 ? (user ? principal : string.Empty) : user ? principal[..at] : principal[(at + 1)..];
     }
 
+    /// <summary>Wipes the NT hash, the held messages and the key material of the inner contexts.</summary>
     public void Dispose()
     {
         _negotiate.Dispose();

@@ -164,6 +164,7 @@ public abstract class TsCredentialsContent : IDisposable
     /// <summary>Wraps <see cref="Encode"/> in a <see cref="TsCredentials"/> (which then owns the encoded bytes).</summary>
     public TsCredentials ToTsCredentials() => new((int)CredType, Encode());
 
+    /// <summary>Zeroes the secret bytes (password, PIN or credential buffers) this instance holds.</summary>
     public void Dispose()
     {
         Dispose(disposing: true);

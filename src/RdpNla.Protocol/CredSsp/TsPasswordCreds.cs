@@ -49,6 +49,7 @@ public sealed class TsPasswordCreds : TsCredentialsContent
         _password = passwordUtf16;
     }
 
+    /// <inheritdoc/>
     public override TsCredentialType CredType => TsCredentialType.Password;
 
     /// <summary>domainName [0]: as sent (may be empty, ".", NetBIOS or DNS; not split or normalised here).</summary>
@@ -135,6 +136,7 @@ public sealed class TsPasswordCreds : TsCredentialsContent
         }
     }
 
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         CryptographicOperations.ZeroMemory(_password);

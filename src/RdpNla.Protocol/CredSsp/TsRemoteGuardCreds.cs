@@ -20,6 +20,7 @@ public sealed class TsRemoteGuardCreds : TsCredentialsContent
 
     /// <param name="logonCred">logonCred [0].</param>
     /// <param name="supplementalCreds">supplementalCreds [1]; null = absent, empty = present but empty.</param>
+    /// <summary>Creates Remote Credential Guard credentials; the package credentials are not copied.</summary>
     public TsRemoteGuardCreds(TsRemoteGuardPackageCred logonCred, IReadOnlyList<TsRemoteGuardPackageCred>? supplementalCreds = null)
     {
         ArgumentNullException.ThrowIfNull(logonCred);
@@ -27,12 +28,16 @@ public sealed class TsRemoteGuardCreds : TsCredentialsContent
         SupplementalCreds = supplementalCreds;
     }
 
+    /// <inheritdoc/>
     public override TsCredentialType CredType => TsCredentialType.RemoteGuard;
 
+    /// <summary>logonCred [0]: the credential of the package that logs the user on (Kerberos or NTLM).</summary>
     public TsRemoteGuardPackageCred LogonCred { get; }
 
+    /// <summary>supplementalCreds [1]: further package credentials; null when the field is absent, empty when present but empty.</summary>
     public IReadOnlyList<TsRemoteGuardPackageCred>? SupplementalCreds { get; }
 
+    /// <summary>Decodes a TSRemoteGuardCreds (the content of TSCredentials.credentials when credType is 6).</summary>
     /// <exception cref="NlaProtocolException">The bytes are not a valid TSRemoteGuardCreds (<see cref="NlaFailureReason.Malformed"/>).</exception>
     public static TsRemoteGuardCreds Decode(ReadOnlySpan<byte> encoded)
     {
@@ -100,6 +105,7 @@ public sealed class TsRemoteGuardCreds : TsCredentialsContent
         }
     }
 
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         CryptographicOperations.ZeroMemory(LogonCred.CredBuffer);
@@ -125,6 +131,9 @@ public sealed class TsRemoteGuardPackageCred
 {
     private const string Structure = "TSRemoteGuardPackageCred";
 
+    /// <summary>Creates one package credential.</summary>
+    /// <param name="packageName">packageName [0]: the security package, for example "Kerberos" or "NTLM" (sent in UTF-16LE).</param>
+    /// <param name="credBuffer">credBuffer [1]: the package-specific credential; not copied: disposing the <see cref="TsRemoteGuardCreds"/> that holds it zeroes it.</param>
     public TsRemoteGuardPackageCred(string packageName, byte[] credBuffer)
     {
         ArgumentNullException.ThrowIfNull(packageName);
@@ -133,8 +142,10 @@ public sealed class TsRemoteGuardPackageCred
         CredBuffer = credBuffer;
     }
 
+    /// <summary>packageName [0]: the security package the buffer is for, for example "Kerberos" or "NTLM".</summary>
     public string PackageName { get; }
 
+    /// <summary>credBuffer [1]: the package-specific credential (a KERB_TICKET_LOGON or NTLM_REMOTE_SUPPLEMENTAL_CREDENTIAL); secret.</summary>
     public byte[] CredBuffer { get; }
 
     internal static TsRemoteGuardPackageCred Read(ref DerReader reader)

@@ -130,6 +130,7 @@ public sealed class TsRequest
     /// <see cref="OperationStatus.InvalidData"/> when the stream cannot carry a TSRequest or the message is too large;
     /// use the overload with <c>invalidReason</c> to tell those apart.
     /// </returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxMessageSize"/> is less than 2.</exception>
     public static OperationStatus TryGetMessageLength(ReadOnlySequence<byte> buffer, int maxMessageSize, out int messageLength) =>
         TryGetMessageLength(buffer, maxMessageSize, out messageLength, out _);
 

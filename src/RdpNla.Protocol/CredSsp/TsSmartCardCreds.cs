@@ -23,6 +23,11 @@ public sealed class TsSmartCardCreds : TsCredentialsContent
     private readonly byte[] _pin;
     private bool _disposed;
 
+    /// <summary>Creates smart card credentials; <paramref name="pin"/> is copied into a private UTF-16LE buffer.</summary>
+    /// <param name="pin">pin [0]: the card's PIN.</param>
+    /// <param name="cspData">cspData [1]: which card, reader, key container and CSP hold the key.</param>
+    /// <param name="userHint">userHint [2]: the user name the client suggests, or null to leave it out.</param>
+    /// <param name="domainHint">domainHint [3]: the domain the client suggests, or null to leave it out.</param>
     public TsSmartCardCreds(ReadOnlySpan<char> pin, TsCspDataDetail cspData, string? userHint = null, string? domainHint = null)
         : this(Utf16.Encode(pin), cspData, userHint, domainHint)
     {
@@ -37,6 +42,7 @@ public sealed class TsSmartCardCreds : TsCredentialsContent
         DomainHint = domainHint;
     }
 
+    /// <inheritdoc/>
     public override TsCredentialType CredType => TsCredentialType.SmartCard;
 
     /// <summary>pin [0]: raw UTF-16LE bytes.</summary>
@@ -50,15 +56,16 @@ public sealed class TsSmartCardCreds : TsCredentialsContent
         }
     }
 
-    /// <summary>cspData [1].</summary>
+    /// <summary>cspData [1]: which card, reader, key container and CSP hold the key.</summary>
     public TsCspDataDetail CspData { get; }
 
-    /// <summary>userHint [2].</summary>
+    /// <summary>userHint [2]: the user name the client suggests; null when absent.</summary>
     public string? UserHint { get; }
 
-    /// <summary>domainHint [3].</summary>
+    /// <summary>domainHint [3]: the domain the client suggests; null when absent.</summary>
     public string? DomainHint { get; }
 
+    /// <summary>Decodes a TSSmartCardCreds (the content of TSCredentials.credentials when credType is 2).</summary>
     /// <exception cref="NlaProtocolException">The bytes are not a valid TSSmartCardCreds (<see cref="NlaFailureReason.Malformed"/>).</exception>
     public static TsSmartCardCreds Decode(ReadOnlySpan<byte> encoded)
     {
@@ -109,6 +116,7 @@ public sealed class TsSmartCardCreds : TsCredentialsContent
         }
     }
 
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         CryptographicOperations.ZeroMemory(_pin);
@@ -136,12 +144,16 @@ public sealed class TsCspDataDetail
     /// <summary>keySpec [0] (AT_KEYEXCHANGE 1 or AT_SIGNATURE 2).</summary>
     public required int KeySpec { get; init; }
 
+    /// <summary>cardName [1]: the smart card's name, or null when absent.</summary>
     public string? CardName { get; init; }
 
+    /// <summary>readerName [2]: the card reader's name, or null when absent.</summary>
     public string? ReaderName { get; init; }
 
+    /// <summary>containerName [3]: the key container on the card, or null when absent.</summary>
     public string? ContainerName { get; init; }
 
+    /// <summary>cspName [4]: the cryptographic service provider, or null when absent.</summary>
     public string? CspName { get; init; }
 
     internal static TsCspDataDetail Read(ref DerReader reader)

@@ -14,6 +14,9 @@ public sealed class NegotiateClientContext : IDisposable
     private byte[]? _mechTypesEncoding;
     private State _state = State.Initial;
 
+    /// <summary>Creates the initiator.</summary>
+    /// <param name="options">The NTLM credentials and settings of the inner NTLM context.</param>
+    /// <param name="useSpnego">True to wrap NTLM in SPNEGO (NegTokenInit offering NTLM only); false to send raw NTLMSSP messages.</param>
     public NegotiateClientContext(NtlmClientOptions options, bool useSpnego)
     {
         _ntlm = new NtlmClientContext(options);
@@ -29,18 +32,33 @@ public sealed class NegotiateClientContext : IDisposable
         Failed,
     }
 
+    /// <summary>The NTLM exchange underneath (the server's CHALLENGE, the session keys once AUTHENTICATE is produced).</summary>
     public NtlmClientContext Ntlm => _ntlm;
 
     /// <summary>Set once AUTHENTICATE was produced: the keys for pubKeyAuth and authInfo.</summary>
     public NtlmSessionSecurity? SessionSecurity => _state is State.AwaitingServerMic or State.Completed ? _ntlm.SessionSecurity : null;
 
     /// <summary>True when the server's final SPNEGO token (with its mechListMIC) is still expected.</summary>
-    public bool AwaitingServerMechListMic => _state == State.AwaitingServerMic;
+    internal bool AwaitingServerMechListMic => _state == State.AwaitingServerMic;
 
+    /// <summary>Why the exchange failed, once a step returned <see cref="NlaStatus.Failed"/>; <see cref="NlaFailureReason.None"/> before.</summary>
     public NlaFailureReason FailureReason { get; private set; }
 
+    /// <summary>A specific reason for the log and the user, once failed; never contains secrets.</summary>
     public string? FailureMessage { get; private set; }
 
+    /// <summary>
+    /// Runs one step: consumes the server's token and returns the token to send (NEGOTIATE, then AUTHENTICATE; in SPNEGO
+    /// wrapped in NegTokenInit and NegTokenResp, RFC 4178 §4.2). Call first with an empty span.
+    /// </summary>
+    /// <param name="incoming">The server's token (a CHALLENGE, raw or in a NegTokenResp), or empty for the first call.</param>
+    /// <param name="status">
+    /// <see cref="NlaStatus.ContinueNeeded"/> while the exchange goes on, <see cref="NlaStatus.Completed"/> when
+    /// <see cref="SessionSecurity"/> is ready (with SPNEGO: after the server's mechListMIC verified),
+    /// <see cref="NlaStatus.Failed"/> with <see cref="FailureReason"/> set.
+    /// </param>
+    /// <returns>The token to send, or null when there is nothing to send.</returns>
+    /// <remarks>Malformed input does not throw: it fails the exchange.</remarks>
     public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         try
@@ -164,5 +182,6 @@ public sealed class NegotiateClientContext : IDisposable
         return NlaStatus.Failed;
     }
 
+    /// <summary>Wipes the key material of the NTLM context.</summary>
     public void Dispose() => _ntlm.Dispose();
 }

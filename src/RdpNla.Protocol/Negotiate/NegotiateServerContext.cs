@@ -22,6 +22,7 @@ public sealed class NegotiateServerContext : IDisposable
     private byte[]? _pendingClientMechListMic;
     private bool _mechListMicRequired;
 
+    /// <summary>Creates the acceptor.</summary>
     /// <param name="options">Names, clock and randomness for NTLM.</param>
     /// <param name="kerberos">Creates a Kerberos acceptor context (the host's GSSAPI); null when Kerberos is not configured.</param>
     public NegotiateServerContext(NtlmServerOptions options, Func<IGssContext>? kerberos = null)
@@ -47,6 +48,7 @@ public sealed class NegotiateServerContext : IDisposable
     /// <summary>The NTLM exchange underneath (user, domain and workstation as sent; password verification result).</summary>
     public NtlmServerContext Ntlm => _ntlm;
 
+    /// <summary>The NTLM session keys once an NTLM exchange completed; null before, and for Kerberos (use <see cref="Wrap"/> and <see cref="Unwrap"/>).</summary>
     public NtlmSessionSecurity? SessionSecurity => _state == State.Completed && _kerberos is null ? _ntlm.SessionSecurity : null;
 
     /// <summary>True when the client chose Kerberos (raw or in SPNEGO).</summary>
@@ -59,22 +61,29 @@ public sealed class NegotiateServerContext : IDisposable
     public string? KerberosPrincipal => _state == State.Completed ? _kerberos?.PeerPrincipal : null;
 
     /// <summary>Seals a CredSSP message with the established context (MS-CSSP §2.2.1 pubKeyAuth, authInfo).</summary>
+    /// <exception cref="InvalidOperationException">The exchange has not completed.</exception>
     public byte[] Wrap(ReadOnlySpan<byte> message) => _state != State.Completed
         ? throw new InvalidOperationException("The exchange is not complete.")
         : _kerberos is { } kerberos ? kerberos.Wrap(message) : _ntlm.SessionSecurity!.Wrap(message);
 
     /// <summary>Opens a CredSSP message sealed by the client; throws <see cref="NlaProtocolException"/> when it does not verify.</summary>
+    /// <exception cref="InvalidOperationException">The exchange has not completed.</exception>
+    /// <exception cref="NlaProtocolException">The token is malformed or its signature does not verify.</exception>
     public byte[] Unwrap(ReadOnlySpan<byte> token) => _state != State.Completed
         ? throw new InvalidOperationException("The exchange is not complete.")
         : _kerberos is { } kerberos ? kerberos.Unwrap(token) : _ntlm.SessionSecurity!.Unwrap(token);
 
+    /// <summary>Why the exchange failed, once a step returned <see cref="NlaStatus.Failed"/>; <see cref="NlaFailureReason.None"/> before.</summary>
     public NlaFailureReason FailureReason { get; private set; }
 
+    /// <summary>The NTSTATUS the failure maps to, for TSRequest.errorCode (STATUS_LOGON_FAILURE unless a more specific status applies).</summary>
     public NtStatus FailureStatus { get; private set; } = NtStatus.LogonFailure;
 
+    /// <summary>A specific reason for the log, once failed; never contains secrets.</summary>
     public string? FailureMessage { get; private set; }
 
     /// <summary>Gives the account lookup the NTLM step asked for; then call <see cref="GetOutgoingBlob"/> with no input.</summary>
+    /// <exception cref="InvalidOperationException">The last step did not return <see cref="NlaStatus.CredentialLookupNeeded"/>.</exception>
     public void ProvideCredential(NtlmCredentialLookup lookup)
     {
         if (_state != State.AwaitingCredential)
@@ -85,6 +94,18 @@ public sealed class NegotiateServerContext : IDisposable
         _ntlm.ProvideCredential(lookup);
     }
 
+    /// <summary>
+    /// Runs one step: consumes the client's token (raw NTLMSSP, raw Kerberos, or either in SPNEGO, RFC 4178) and returns
+    /// the token to answer with.
+    /// </summary>
+    /// <param name="incoming">The client's token, or empty to resume after <see cref="ProvideCredential"/>.</param>
+    /// <param name="status">
+    /// <see cref="NlaStatus.ContinueNeeded"/> while the exchange goes on, <see cref="NlaStatus.CredentialLookupNeeded"/>
+    /// when the account's credential is needed, <see cref="NlaStatus.Completed"/> once the client is authenticated,
+    /// <see cref="NlaStatus.Failed"/> with <see cref="FailureReason"/> and <see cref="FailureStatus"/> set.
+    /// </param>
+    /// <returns>The token to send, or null when there is nothing to send.</returns>
+    /// <remarks>Malformed input does not throw: it fails the exchange.</remarks>
     public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         try
@@ -333,6 +354,7 @@ public sealed class NegotiateServerContext : IDisposable
         return -1;
     }
 
+    /// <summary>Wipes the key material of the NTLM context and disposes the Kerberos context, if any.</summary>
     public void Dispose()
     {
         _ntlm.Dispose();

@@ -71,7 +71,7 @@ public sealed class AvPair
         _value = value.ToArray();
     }
 
-    /// <summary>The AvId.</summary>
+    /// <summary>AvId: which attribute the pair carries (MS-NLMP §2.2.2.1).</summary>
     public AvId Id { get; }
 
     /// <summary>The raw value (AvLen bytes).</summary>

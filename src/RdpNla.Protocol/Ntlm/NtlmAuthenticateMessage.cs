@@ -9,7 +9,7 @@ public sealed class NtlmAuthenticateMessage
     public const uint MessageType = 3;
 
     /// <summary>Where the MIC sits in the message when it is present.</summary>
-    public const int MicFieldOffset = 72;
+    internal const int MicFieldOffset = 72;
 
     /// <summary>The size of the MIC.</summary>
     public const int MicSize = 16;
@@ -20,7 +20,7 @@ public sealed class NtlmAuthenticateMessage
 
     private readonly byte[]? _mic;
 
-    /// <summary>NegotiateFlags.</summary>
+    /// <summary>NegotiateFlags: the options the client settled on, a subset of the CHALLENGE's (MS-NLMP §2.2.2.5).</summary>
     public NegotiateFlags Flags { get; init; }
 
     /// <summary>LmChallengeResponse (LMv2: 24 bytes, or Z(24) when the client sends a MIC).</summary>

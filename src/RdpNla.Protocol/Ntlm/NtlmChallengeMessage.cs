@@ -17,7 +17,7 @@ public sealed class NtlmChallengeMessage
 
     private readonly byte[] _serverChallenge = new byte[ServerChallengeSize];
 
-    /// <summary>NegotiateFlags.</summary>
+    /// <summary>NegotiateFlags: the options the server chose from the client's NEGOTIATE (MS-NLMP §2.2.2.5).</summary>
     public NegotiateFlags Flags { get; init; }
 
     /// <summary>TargetName (UTF-16 with <see cref="NegotiateFlags.Unicode"/>, else OEM); empty when absent.</summary>

@@ -13,13 +13,13 @@ public sealed class NtlmClientContext : IDisposable
     /// The flags sent in the NEGOTIATE: FreeRDP's 0xE20882B7 without LM_KEY and OEM (0xE2088235) —
     /// UNICODE | REQUEST_TARGET | SIGN | SEAL | NTLM | ALWAYS_SIGN | ESS | VERSION | 128 | KEY_EXCH | 56.
     /// </summary>
-    public const NegotiateFlags NegotiateMessageFlags =
+    internal const NegotiateFlags NegotiateMessageFlags =
         NegotiateFlags.Unicode | NegotiateFlags.RequestTarget | NegotiateFlags.Sign | NegotiateFlags.Seal |
         NegotiateFlags.Ntlm | NegotiateFlags.AlwaysSign | NegotiateFlags.ExtendedSessionSecurity |
         NegotiateFlags.Version | NegotiateFlags.Negotiate128 | NegotiateFlags.KeyExchange | NegotiateFlags.Negotiate56;
 
     /// <summary>The flags a CHALLENGE must carry for CredSSP (.NET's managed client requires a similar set).</summary>
-    public const NegotiateFlags RequiredChallengeFlags =
+    internal const NegotiateFlags RequiredChallengeFlags =
         NegotiateFlags.Unicode | NegotiateFlags.Ntlm | NegotiateFlags.ExtendedSessionSecurity | NegotiateFlags.Sign |
         NegotiateFlags.Seal | NegotiateFlags.Negotiate128 | NegotiateFlags.KeyExchange | NegotiateFlags.TargetInfo;
 

@@ -6,7 +6,7 @@ using RdpNla.Protocol.Cryptography;
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>Which end of an NTLM exchange: selects the magic constants of SIGNKEY/SEALKEY (MS-NLMP §3.4.5.2–3.4.5.3).</summary>
-public enum NtlmRole
+internal enum NtlmRole
 {
     /// <summary>The initiator.</summary>
     Client,
@@ -15,22 +15,27 @@ public enum NtlmRole
     Server,
 }
 
-/// <summary>The NTLM key and response computations of MS-NLMP §3.3 and §3.4, named after the spec's pseudocode.</summary>
+/// <summary>
+/// The NTLM key and response computations of MS-NLMP §3.3 and §3.4, named after the spec's pseudocode. Public: the NT
+/// hash (NTOWFv1), which a credential store keeps and <see cref="NtlmCredentialLookup"/> takes; the rest is internal to
+/// the NTLM contexts.
+/// </summary>
 public static partial class NtlmCrypto
 {
+    /// <summary>The size of an NT hash (NTOWFv1, MS-NLMP §3.3.1) in bytes: 16, the MD4 digest size.</summary>
     public const int NtOwfSize = 16;
 
     /// <summary>The size of NTProofStr, SessionBaseKey, KeyExchangeKey and ExportedSessionKey.</summary>
-    public const int KeySize = 16;
+    internal const int KeySize = 16;
 
     /// <summary>The size of ChallengeFromClient.</summary>
-    public const int ClientChallengeSize = 8;
+    internal const int ClientChallengeSize = 8;
 
     /// <summary>The fixed part of the NTLMv2 "temp" blob before the AV pairs (MS-NLMP §2.2.2.7).</summary>
-    public const int NtlmV2TempHeaderSize = 28;
+    internal const int NtlmV2TempHeaderSize = 28;
 
     /// <summary>MsvAvTimestamp/FILETIME of <paramref name="time"/> (100 ns ticks since 1601-01-01 UTC).</summary>
-    public static long ToFileTime(DateTimeOffset time) => time.ToFileTime();
+    internal static long ToFileTime(DateTimeOffset time) => time.ToFileTime();
 
     // MS-NLMP §3.3.1: Define NTOWFv1(Passwd, User, UserDom) as MD4(UNICODE(Passwd))
     /// <summary>The NT hash of a password: MD4 over its UTF-16LE encoding.</summary>
@@ -52,7 +57,7 @@ public static partial class NtlmCrypto
     //   HMAC_MD5(MD4(UNICODE(Passwd)), UNICODE(ConcatenationOf(Uppercase(User), UserDom)))
     /// <summary>ResponseKeyNT (= ResponseKeyLM) from the NT hash; the user is uppercased, the domain used exactly as sent.</summary>
     /// <exception cref="ArgumentException"><paramref name="ntOwfV1"/> is not 16 bytes.</exception>
-    public static byte[] NtOwfV2(ReadOnlySpan<byte> ntOwfV1, string user, string userDomain)
+    internal static byte[] NtOwfV2(ReadOnlySpan<byte> ntOwfV1, string user, string userDomain)
     {
         ArgumentNullException.ThrowIfNull(user);
         ArgumentNullException.ThrowIfNull(userDomain);
@@ -62,7 +67,7 @@ public static partial class NtlmCrypto
     }
 
     /// <summary>NTOWFv2 from a password.</summary>
-    public static byte[] NtOwfV2(ReadOnlySpan<char> password, string user, string userDomain)
+    internal static byte[] NtOwfV2(ReadOnlySpan<char> password, string user, string userDomain)
     {
         byte[] ntOwfV1 = NtOwfV1(password);
         try
@@ -79,7 +84,7 @@ public static partial class NtlmCrypto
     //   ClientChallenge, Z(4), ServerName, Z(4))
     /// <summary>The NTLMv2 client challenge blob "temp"; <paramref name="serverName"/> is the encoded AV pair list.</summary>
     /// <exception cref="ArgumentException"><paramref name="clientChallenge"/> is not 8 bytes.</exception>
-    public static byte[] ComputeNtlmV2Temp(long time, ReadOnlySpan<byte> clientChallenge, ReadOnlySpan<byte> serverName)
+    internal static byte[] ComputeNtlmV2Temp(long time, ReadOnlySpan<byte> clientChallenge, ReadOnlySpan<byte> serverName)
     {
         RequireLength(clientChallenge, ClientChallengeSize, nameof(clientChallenge));
         var temp = new byte[NtlmV2TempHeaderSize + serverName.Length + 4];
@@ -93,7 +98,7 @@ public static partial class NtlmCrypto
 
     // MS-NLMP §3.3.2: Set NTProofStr to HMAC_MD5(ResponseKeyNT, ConcatenationOf(CHALLENGE_MESSAGE.ServerChallenge, temp))
     /// <summary>NTProofStr.</summary>
-    public static byte[] ComputeNtProofStr(ReadOnlySpan<byte> responseKeyNt, ReadOnlySpan<byte> serverChallenge, ReadOnlySpan<byte> temp)
+    internal static byte[] ComputeNtProofStr(ReadOnlySpan<byte> responseKeyNt, ReadOnlySpan<byte> serverChallenge, ReadOnlySpan<byte> temp)
     {
         RequireLength(serverChallenge, NtlmChallengeMessage.ServerChallengeSize, nameof(serverChallenge));
         byte[] input = Concat(serverChallenge, temp);
@@ -102,12 +107,12 @@ public static partial class NtlmCrypto
 
     // MS-NLMP §3.3.2: Set NtChallengeResponse to ConcatenationOf(NTProofStr, temp)
     /// <summary>NtChallengeResponse.</summary>
-    public static byte[] ComputeNtChallengeResponse(ReadOnlySpan<byte> ntProofStr, ReadOnlySpan<byte> temp) => Concat(ntProofStr, temp);
+    internal static byte[] ComputeNtChallengeResponse(ReadOnlySpan<byte> ntProofStr, ReadOnlySpan<byte> temp) => Concat(ntProofStr, temp);
 
     // MS-NLMP §3.3.2: Set LmChallengeResponse to ConcatenationOf(HMAC_MD5(ResponseKeyLM,
     //   ConcatenationOf(CHALLENGE_MESSAGE.ServerChallenge, ClientChallenge)), ClientChallenge)
     /// <summary>The LMv2 response (use Z(24) instead when the CHALLENGE carried MsvAvTimestamp).</summary>
-    public static byte[] ComputeLmV2Response(ReadOnlySpan<byte> responseKeyLm, ReadOnlySpan<byte> serverChallenge, ReadOnlySpan<byte> clientChallenge)
+    internal static byte[] ComputeLmV2Response(ReadOnlySpan<byte> responseKeyLm, ReadOnlySpan<byte> serverChallenge, ReadOnlySpan<byte> clientChallenge)
     {
         RequireLength(serverChallenge, NtlmChallengeMessage.ServerChallengeSize, nameof(serverChallenge));
         RequireLength(clientChallenge, ClientChallengeSize, nameof(clientChallenge));
@@ -117,12 +122,12 @@ public static partial class NtlmCrypto
 
     // MS-NLMP §3.3.2: Set SessionBaseKey to HMAC_MD5(ResponseKeyNT, NTProofStr)
     /// <summary>SessionBaseKey.</summary>
-    public static byte[] ComputeSessionBaseKey(ReadOnlySpan<byte> responseKeyNt, ReadOnlySpan<byte> ntProofStr) =>
+    internal static byte[] ComputeSessionBaseKey(ReadOnlySpan<byte> responseKeyNt, ReadOnlySpan<byte> ntProofStr) =>
         HMACMD5.HashData(responseKeyNt, ntProofStr);
 
     // MS-NLMP §3.4.5.1: KXKEY — "If NTLM v2 authentication is used, KeyExchangeKey MUST be set to the value of SessionBaseKey."
     /// <summary>KeyExchangeKey for NTLMv2 (a copy of SessionBaseKey).</summary>
-    public static byte[] KxKey(ReadOnlySpan<byte> sessionBaseKey)
+    internal static byte[] KxKey(ReadOnlySpan<byte> sessionBaseKey)
     {
         RequireLength(sessionBaseKey, KeySize, nameof(sessionBaseKey));
         return sessionBaseKey.ToArray();
@@ -131,7 +136,7 @@ public static partial class NtlmCrypto
     // MS-NLMP §3.1.5.1.2: Set EncryptedRandomSessionKey to RC4K(KeyExchangeKey, ExportedSessionKey)
     // MS-NLMP §3.2.5.1.2: Set ExportedSessionKey to RC4K(KeyExchangeKey, AUTHENTICATE_MESSAGE.EncryptedRandomSessionKey)
     /// <summary>RC4K(KeyExchangeKey, key): encrypts ExportedSessionKey on the client, decrypts it on the server.</summary>
-    public static byte[] Rc4K(ReadOnlySpan<byte> keyExchangeKey, ReadOnlySpan<byte> sessionKey)
+    internal static byte[] Rc4K(ReadOnlySpan<byte> keyExchangeKey, ReadOnlySpan<byte> sessionKey)
     {
         RequireLength(keyExchangeKey, KeySize, nameof(keyExchangeKey));
         RequireLength(sessionKey, KeySize, nameof(sessionKey));
@@ -144,7 +149,7 @@ public static partial class NtlmCrypto
     //   Else
     //     Set SignKey to MD5(ConcatenationOf(ExportedSessionKey, "session key to server-to-client signing key magic constant"))
     /// <summary>The signing key of the messages <paramref name="mode"/> sends.</summary>
-    public static byte[] SignKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode)
+    internal static byte[] SignKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode)
     {
         RequireLength(exportedSessionKey, KeySize, nameof(exportedSessionKey));
         return HashWithMagic(
@@ -162,7 +167,7 @@ public static partial class NtlmCrypto
     //     Set SealKey to MD5(ConcatenationOf(SealKey, "session key to server-to-client sealing key magic constant"))
     // (56- and 40-bit variants truncate ExportedSessionKey first; they are not supported.)
     /// <summary>The 128-bit sealing key of the messages <paramref name="mode"/> sends.</summary>
-    public static byte[] SealKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode)
+    internal static byte[] SealKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode)
     {
         RequireLength(exportedSessionKey, KeySize, nameof(exportedSessionKey));
         return HashWithMagic(
@@ -175,7 +180,7 @@ public static partial class NtlmCrypto
     // MS-NLMP §3.1.5.1.2: Set AUTHENTICATE_MESSAGE.MIC to HMAC_MD5(ExportedSessionKey,
     //   ConcatenationOf(NEGOTIATE_MESSAGE, CHALLENGE_MESSAGE, AUTHENTICATE_MESSAGE))   (computed with the MIC field zeroed)
     /// <summary>The MIC over the three messages exactly as sent, the AUTHENTICATE with its MIC field zeroed.</summary>
-    public static byte[] ComputeMic(
+    internal static byte[] ComputeMic(
         ReadOnlySpan<byte> exportedSessionKey,
         ReadOnlySpan<byte> negotiateMessage,
         ReadOnlySpan<byte> challengeMessage,

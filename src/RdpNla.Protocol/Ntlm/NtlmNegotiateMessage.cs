@@ -12,7 +12,7 @@ public sealed class NtlmNegotiateMessage
     private const string Structure = "NEGOTIATE_MESSAGE";
     private const int HeaderLength = 40;
 
-    /// <summary>NegotiateFlags.</summary>
+    /// <summary>NegotiateFlags: the options the client asks for (MS-NLMP §2.2.2.5).</summary>
     public NegotiateFlags Flags { get; init; }
 
     /// <summary>DomainName (OEM; meaningful with <see cref="NegotiateFlags.OemDomainSupplied"/>); empty when absent.</summary>

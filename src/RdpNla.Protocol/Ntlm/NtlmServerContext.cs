@@ -13,13 +13,13 @@ namespace RdpNla.Protocol.Ntlm;
 public sealed class NtlmServerContext : IDisposable
 {
     /// <summary>The flags this acceptor can grant (no LM_KEY, OEM, DATAGRAM, IDENTIFY or anonymous).</summary>
-    public const NegotiateFlags SupportedFlags =
+    internal const NegotiateFlags SupportedFlags =
         NegotiateFlags.Unicode | NegotiateFlags.RequestTarget | NegotiateFlags.Sign | NegotiateFlags.Seal |
         NegotiateFlags.Ntlm | NegotiateFlags.AlwaysSign | NegotiateFlags.ExtendedSessionSecurity |
         NegotiateFlags.Version | NegotiateFlags.Negotiate128 | NegotiateFlags.KeyExchange | NegotiateFlags.Negotiate56;
 
     /// <summary>The flags CredSSP needs from the client, in the NEGOTIATE and in the AUTHENTICATE.</summary>
-    public const NegotiateFlags RequiredClientFlags =
+    internal const NegotiateFlags RequiredClientFlags =
         NegotiateFlags.Unicode | NegotiateFlags.Sign | NegotiateFlags.Seal |
         NegotiateFlags.ExtendedSessionSecurity | NegotiateFlags.Negotiate128;
 

@@ -8,7 +8,8 @@ namespace RdpNla.Protocol.Ntlm;
 /// NTLM session security with extended session security, KEY_EXCH and 128-bit keys, as CredSSP negotiates it
 /// (MS-NLMP §3.4.3, §3.4.4.2, §3.4.6). One RC4 handle per direction keeps its keystream across messages; the send and
 /// receive sequence numbers are independent, start at 0 and advance once per Wrap/GetMic and Unwrap/VerifyMic.
-/// Not thread-safe: call in protocol order from one thread at a time.
+/// Not thread-safe: call in protocol order from one thread at a time. The NTLM contexts create it once AUTHENTICATE is
+/// produced or verified (their SessionSecurity property).
 /// </summary>
 public sealed class NtlmSessionSecurity : IDisposable
 {
@@ -27,7 +28,7 @@ public sealed class NtlmSessionSecurity : IDisposable
 
     /// <summary>Derives the four keys from ExportedSessionKey for <paramref name="role"/> and creates the RC4 handles.</summary>
     /// <exception cref="ArgumentException"><paramref name="exportedSessionKey"/> is not 16 bytes.</exception>
-    public NtlmSessionSecurity(ReadOnlySpan<byte> exportedSessionKey, NtlmRole role)
+    internal NtlmSessionSecurity(ReadOnlySpan<byte> exportedSessionKey, NtlmRole role)
     {
         NtlmRole peer = role == NtlmRole.Client ? NtlmRole.Server : NtlmRole.Client;
         Role = role;
@@ -40,7 +41,7 @@ public sealed class NtlmSessionSecurity : IDisposable
     }
 
     /// <summary>The role these keys were derived for.</summary>
-    public NtlmRole Role { get; }
+    internal NtlmRole Role { get; }
 
     /// <summary>The sequence number the next Wrap or GetMic uses.</summary>
     public uint SendSequenceNumber { get; private set; }
@@ -114,7 +115,7 @@ public sealed class NtlmSessionSecurity : IDisposable
     /// the mechListMIC this side sends (docs/interop.md#mic-and-mechlistmic: pyspnego, .NET ManagedSpnego and FreeRDP reset the
     /// RC4 state after the mechListMIC; the sequence numbers keep counting).
     /// </summary>
-    public void ResetSendCipher()
+    internal void ResetSendCipher()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _sendCipher.Dispose();
@@ -122,7 +123,7 @@ public sealed class NtlmSessionSecurity : IDisposable
     }
 
     /// <summary>Restarts the receiving RC4 handle after the peer's mechListMIC was verified (see <see cref="ResetSendCipher"/>).</summary>
-    public void ResetReceiveCipher()
+    internal void ResetReceiveCipher()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _receiveCipher.Dispose();

@@ -77,5 +77,6 @@ public readonly record struct EarlyUserAuthorizationResult(uint AuthorizationRes
         return bytes;
     }
 
+    /// <summary>The result code's name as MS-RDPBCGR §2.2.10.2 spells it (for example "ACCESS_DENIED").</summary>
     public override string ToString() => Name;
 }

@@ -40,19 +40,19 @@ public readonly record struct GccUserDataBlock(ushort Type, int Offset, int Leng
 public sealed class McsConnectPdu
 {
     /// <summary>T.125 [APPLICATION 101] Connect-Initial (BER tag 0x7F 0x65).</summary>
-    public const byte ConnectInitialTag = 0x65;
+    internal const byte ConnectInitialTag = 0x65;
 
     /// <summary>T.125 [APPLICATION 102] Connect-Response (BER tag 0x7F 0x66).</summary>
-    public const byte ConnectResponseTag = 0x66;
+    internal const byte ConnectResponseTag = 0x66;
 
     /// <summary>TS_UD_CS_CORE.serverSelectedProtocol lies at this offset of the block (header included; §2.2.1.3.2).</summary>
     public const int ServerSelectedProtocolOffset = 212;
 
     /// <summary>TS_UD_SC_CORE.clientRequestedProtocols lies at this offset of the block (header included; §2.2.1.4.2).</summary>
-    public const int ClientRequestedProtocolsOffset = 8;
+    internal const int ClientRequestedProtocolsOffset = 8;
 
     /// <summary>TS_UD_SC_CORE.earlyCapabilityFlags lies at this offset of the block (header included; §2.2.1.4.2).</summary>
-    public const int ServerEarlyCapabilityFlagsOffset = 12;
+    internal const int ServerEarlyCapabilityFlagsOffset = 12;
 
     // T.124 ConnectData: Key object { 0 0 20 124 0 1 } (FreeRDP gcc.c t124_02_98_oid), PER-encoded.
     private static ReadOnlySpan<byte> T124Key => [0x00, 0x05, 0x00, 0x14, 0x7C, 0x00, 0x01];

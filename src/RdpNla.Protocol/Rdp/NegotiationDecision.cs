@@ -30,7 +30,7 @@ public sealed record NegotiationDecision
         Reason = reason;
     }
 
-    /// <summary>What to do.</summary>
+    /// <summary>Which X.224 Connection Confirm the server sends: RDP_NEG_RSP, RDP_NEG_FAILURE and close, or no rdpNegData.</summary>
     public NegotiationAction Action { get; }
 
     /// <summary>
@@ -71,6 +71,7 @@ public sealed record NegotiationDecision
     public static NegotiationDecision Legacy(string reason) =>
         new(NegotiationAction.SendLegacyConfirm, SecurityProtocols.Rdp, RdpNegResponseFlags.None, null, reason);
 
+    /// <summary>The decision in one line for the log: the structure the server sends and why.</summary>
     public override string ToString() => Action switch
     {
         NegotiationAction.SendResponse => $"RDP_NEG_RSP {SelectedProtocol!.Value.Name()} (flags {ResponseFlags}): {Reason}",

@@ -85,11 +85,14 @@ public sealed class RdpNegCorrelationInfo : IEquatable<RdpNegCorrelationInfo>
         _correlationId.CopyTo(destination[4..]);
     }
 
+    /// <summary>True when <paramref name="other"/> carries the same 16-byte correlationId.</summary>
     public bool Equals(RdpNegCorrelationInfo? other) =>
         other is not null && _correlationId.AsSpan().SequenceEqual(other._correlationId);
 
+    /// <inheritdoc/>
     public override bool Equals(object? obj) => Equals(obj as RdpNegCorrelationInfo);
 
+    /// <inheritdoc/>
     public override int GetHashCode()
     {
         var hash = new HashCode();
@@ -97,5 +100,6 @@ public sealed class RdpNegCorrelationInfo : IEquatable<RdpNegCorrelationInfo>
         return hash.ToHashCode();
     }
 
+    /// <summary>The structure with its correlationId in lowercase hex, for the log.</summary>
     public override string ToString() => $"RDP_NEG_CORRELATION_INFO {{ correlationId = {Convert.ToHexStringLower(_correlationId)} }}";
 }

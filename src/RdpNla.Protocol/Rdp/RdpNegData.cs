@@ -44,6 +44,7 @@ public abstract record RdpNegData
 [Flags]
 public enum RdpNegResponseFlags : byte
 {
+    /// <summary>No flag set.</summary>
     None = 0x00,
 
     /// <summary>EXTENDED_CLIENT_DATA_SUPPORTED: the server supports Extended Client Data Blocks.</summary>
@@ -111,5 +112,6 @@ public sealed record RdpNegFailure(NegotiationFailureCode FailureCode) : RdpNegD
     public override void Encode(Span<byte> destination) =>
         NegotiationStructure.Write(destination, Type, 0, Length, (uint)FailureCode);
 
+    /// <summary>The structure with its failureCode's name, for the log.</summary>
     public override string ToString() => $"RDP_NEG_FAILURE {{ failureCode = {FailureCode.Name()} }}";
 }

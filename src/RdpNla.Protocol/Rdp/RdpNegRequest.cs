@@ -7,6 +7,7 @@ namespace RdpNla.Protocol.Rdp;
 [Flags]
 public enum RdpNegRequestFlags : byte
 {
+    /// <summary>No flag set.</summary>
     None = 0x00,
 
     /// <summary>RESTRICTED_ADMIN_MODE_REQUIRED: the client requires Restricted Admin mode.</summary>

@@ -209,6 +209,7 @@ public sealed class X224ConnectionRequest
         return frame;
     }
 
+    /// <summary>The request's cookie, routing token, requested protocols and flags, for the log (the correlation info is left out).</summary>
     public override string ToString() =>
         $"X.224 Connection Request {{ cookie = {Cookie ?? "(none)"}, routingToken = {RoutingToken ?? "(none)"}, "
         + $"requestedProtocols = {NegotiationRequest?.RequestedProtocols.Name() ?? "(no RDP_NEG_REQ)"}, flags = {NegotiationRequest?.Flags} }}";

@@ -16,6 +16,7 @@ namespace RdpNla.Protocol.Spnego;
 [Flags]
 public enum ContextFlags : uint
 {
+    /// <summary>No flag set.</summary>
     None = 0,
 
     /// <summary>delegFlag (0).</summary>

@@ -80,13 +80,13 @@ public sealed class NegTokenInit
     /// <summary>The exact encoding of the MechTypeList SEQUENCE (<c>30 .. 06 .. ..</c>): the mechListMIC input.</summary>
     public byte[] MechTypesEncoding { get; }
 
-    /// <summary>reqFlags [1].</summary>
+    /// <summary>reqFlags [1]: the context flags the initiator asks for (RFC 4178 §4.2.1); null when absent.</summary>
     public ContextFlags? ReqFlags { get; }
 
     /// <summary>mechToken [2]: the optimistic token for <c>MechTypes[0]</c> (e.g. an NTLM NEGOTIATE).</summary>
     public byte[]? MechToken { get; }
 
-    /// <summary>mechListMIC.</summary>
+    /// <summary>mechListMIC ([3], [4] in a NegTokenInit2): a MIC over the DER of mechTypes (RFC 4178 §5); null when absent.</summary>
     public byte[]? MechListMic { get; }
 
     /// <summary>negHints [3] of an MS-SPNG NegTokenInit2; null for a plain RFC 4178 NegTokenInit.</summary>

@@ -38,7 +38,7 @@ public sealed class NegTokenResp
 {
     private const string Structure = "NegTokenResp";
 
-    /// <summary>negState [0].</summary>
+    /// <summary>negState [0]: accept-completed, accept-incomplete, reject or request-mic (RFC 4178 §4.2.2); null when absent.</summary>
     public NegState? State { get; init; }
 
     /// <summary>supportedMech [1]: the OID the acceptor selected (first reply only).</summary>
@@ -47,7 +47,7 @@ public sealed class NegTokenResp
     /// <summary>responseToken [2]: the mechanism token (e.g. NTLM CHALLENGE or AUTHENTICATE).</summary>
     public byte[]? ResponseToken { get; init; }
 
-    /// <summary>mechListMIC [3].</summary>
+    /// <summary>mechListMIC [3]: the selected mechanism's MIC over the DER of the initiator's mechTypes (RFC 4178 §5); null when absent.</summary>
     public byte[]? MechListMic { get; init; }
 
     /// <summary>

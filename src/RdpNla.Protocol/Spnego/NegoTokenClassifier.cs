@@ -28,6 +28,9 @@ public enum NegoTokenKind
 /// <summary>Classifies a negoToken by its first bytes, as FreeRDP's and Windows' servers do (no decoding).</summary>
 public static class NegoTokenClassifier
 {
+    /// <summary>Names the kind of a TSRequest negoToken from its first bytes.</summary>
+    /// <param name="token">The negoToken as received; it is not decoded, so any bytes are accepted.</param>
+    /// <returns>The kind; <see cref="NegoTokenKind.Unknown"/> for an empty token or one no rule matches.</returns>
     public static NegoTokenKind Classify(ReadOnlySpan<byte> token)
     {
         if (token.StartsWith("NTLMSSP\0"u8))

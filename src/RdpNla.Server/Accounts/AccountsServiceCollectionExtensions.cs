@@ -7,7 +7,7 @@ using RdpNla.Server.Storage;
 namespace RdpNla.Server.Accounts;
 
 /// <summary>Registers the user store, audit log and account policy.</summary>
-public static class AccountsServiceCollectionExtensions
+internal static class AccountsServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <see cref="RdpNlaDatabase"/> (opened on first use in <paramref name="dataDirectory"/>, default ./rdpnla),

@@ -8,7 +8,7 @@ using RdpNla.Server.Portal;
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>The second factor's hold of a connection whose password CredSSP has just proven (docs/portal.md).</summary>
-public sealed partial class FrontDoorConnection
+internal sealed partial class FrontDoorConnection
 {
     /// <summary>
     /// For a user who must use a second factor, holds the connection until the user approves it on the portal: before

@@ -21,7 +21,7 @@ namespace RdpNla.Server.FrontDoor;
 /// policy, the Early User Authorization Result, and the audit record. Nothing beyond the handshake is touched before
 /// CredSSP has proven the user. Every failure is logged with its specific reason and closes only this connection.
 /// </summary>
-public sealed partial class FrontDoorConnection : IAsyncDisposable
+internal sealed partial class FrontDoorConnection : IAsyncDisposable
 {
     private const int MaxConnectionRequestSize = 4096;
 

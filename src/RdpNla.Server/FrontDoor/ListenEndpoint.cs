@@ -5,7 +5,7 @@ using System.Net;
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>Parses <c>--listen</c> values: <c>127.0.0.1:3389</c>, <c>[::1]:3389</c>, <c>0.0.0.0:3389</c>, or a bare port.</summary>
-public static class ListenEndpoint
+internal static class ListenEndpoint
 {
     public const int DefaultPort = 3389;
 

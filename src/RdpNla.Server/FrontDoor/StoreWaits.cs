@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>The account database failed, or did not answer within Limits:StoreTimeout.</summary>
-public sealed class AccountStoreException : Exception
+internal sealed class AccountStoreException : Exception
 {
     public AccountStoreException()
     {

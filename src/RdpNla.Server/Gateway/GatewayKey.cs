@@ -157,14 +157,14 @@ public sealed class GatewayKey : IDisposable
 /// What a mapped backend password is bound to: the gateway user (normalized name), the backend (<c>host:port</c>,
 /// canonical, case-insensitive) and the backend account (user and domain, exactly as stored).
 /// </summary>
-public sealed record MappedCredentialBinding(string UserKey, string Backend, string BackendUser, string BackendDomain) : ISealedValueBinding
+internal sealed record MappedCredentialBinding(string UserKey, string Backend, string BackendUser, string BackendDomain) : ISealedValueBinding
 {
     /// <inheritdoc/>
     public byte[] AssociatedData() => SealedValueBinding.Encode("rdpnla mapped credential v2\0"u8, [UserKey, Backend.ToLowerInvariant(), BackendUser, BackendDomain]);
 }
 
 /// <summary>What a TOTP secret is bound to: its user (normalized name), so a sealed secret moved to another user no longer opens.</summary>
-public sealed record TotpSecretBinding(string UserKey) : ISealedValueBinding
+internal sealed record TotpSecretBinding(string UserKey) : ISealedValueBinding
 {
     /// <inheritdoc/>
     public byte[] AssociatedData() => SealedValueBinding.Encode("rdpnla totp secret v1\0"u8, [UserKey]);

@@ -177,7 +177,7 @@ public sealed class GatewayOptions
 }
 
 /// <summary>SHA-256 certificate fingerprints as the gateway stores and compares them: 64 upper-case hex digits.</summary>
-public static class CertificateFingerprint
+internal static class CertificateFingerprint
 {
     /// <summary>The canonical form of a typed fingerprint (colons, spaces and case ignored), or null when it is not one.</summary>
     public static string? Normalize(string? text)

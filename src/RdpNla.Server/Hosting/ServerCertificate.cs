@@ -7,7 +7,7 @@ namespace RdpNla.Server.Hosting;
 /// The TLS certificate of the front door: a configured PEM pair or PFX, or a self-signed certificate generated in the
 /// data directory on first start and reused afterwards (MS-CSSP §3.1.5 step 1 allows self-signed server certificates).
 /// </summary>
-public static class ServerCertificate
+internal static class ServerCertificate
 {
     public const string GeneratedCertificateFile = "tls-cert.pem";
     public const string GeneratedKeyFile = "tls-key.pem";

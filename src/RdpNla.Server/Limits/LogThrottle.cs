@@ -4,7 +4,7 @@ namespace RdpNla.Server.Limits;
 /// Bounds how often a kind of log message is written, so an attack cannot flood the log: at most
 /// <c>burst</c> messages per key per <c>interval</c>; the next allowed message reports how many were suppressed.
 /// </summary>
-public sealed class LogThrottle
+internal sealed class LogThrottle
 {
     private readonly TimeProvider _timeProvider;
     private readonly int _burst;

@@ -1,7 +1,7 @@
 namespace RdpNla.Server.Limits;
 
 /// <summary>The client sent slower than the configured minimum data rate (a slowloris peer).</summary>
-public sealed class MinimumDataRateException : IOException
+internal sealed class MinimumDataRateException : IOException
 {
     public MinimumDataRateException()
     {

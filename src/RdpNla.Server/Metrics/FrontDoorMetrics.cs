@@ -60,7 +60,7 @@ public sealed class FrontDoorMetrics : ServerMeter
 }
 
 /// <summary>The snake_case names of rejection reasons used in metrics and logs.</summary>
-public static class RejectionNames
+internal static class RejectionNames
 {
     public static string Name(RejectionReason reason) => reason switch
     {

@@ -7,7 +7,7 @@ namespace RdpNla.Server.Metrics;
 /// handshake phase. Tags carry addresses, protocols, versions and outcomes, never a user name, password, hash, key
 /// or token. OpenTelemetry exports them when <c>OpenTelemetry:Endpoint</c> is set (docs/deploy.md).
 /// </summary>
-public static class FrontDoorTracing
+internal static class FrontDoorTracing
 {
     public const string SourceName = "RdpNla.Server";
 

@@ -8,7 +8,7 @@ namespace RdpNla.Server.Mfa;
 /// TOTP (RFC 6238) over HOTP (RFC 4226): <c>TOTP = HOTP(K, T)</c> with <c>T = floor((now - T0) / X)</c>, T0 = the Unix
 /// epoch, X = the time step. Pure functions of the key and the time; the caller supplies both.
 /// </summary>
-public static class Totp
+internal static class Totp
 {
     /// <summary>The usual time step (RFC 6238 §4.1 recommends 30 seconds).</summary>
     public static readonly TimeSpan DefaultStep = TimeSpan.FromSeconds(30);

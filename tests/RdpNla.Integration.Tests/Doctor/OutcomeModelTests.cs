@@ -70,15 +70,17 @@ public class OutcomeModelTests
     }
 
     [Theory]
-    [InlineData(AccountState.Ok, null, null)]
-    [InlineData(AccountState.WrongPassword, Cause.WrongCredentials, NtStatus.LogonFailure)]
-    [InlineData(AccountState.LockedOut, Cause.AccountLocked, NtStatus.AccountLockedOut)]
-    [InlineData(AccountState.Disabled, Cause.AccountDisabled, NtStatus.AccountDisabled)]
-    [InlineData(AccountState.PasswordExpired, Cause.PasswordExpired, NtStatus.PasswordExpired)]
-    [InlineData(AccountState.MustChangePassword, Cause.PasswordMustChange, NtStatus.PasswordMustChange)]
-    [InlineData(AccountState.RemoteLogonDenied, Cause.RemoteLogonDenied, null)]
-    public void Predict_AccountStates(AccountState account, Cause? cause, NtStatus? status)
+    [InlineData(nameof(AccountState.Ok), null, null)]
+    [InlineData(nameof(AccountState.WrongPassword), Cause.WrongCredentials, NtStatus.LogonFailure)]
+    [InlineData(nameof(AccountState.LockedOut), Cause.AccountLocked, NtStatus.AccountLockedOut)]
+    [InlineData(nameof(AccountState.Disabled), Cause.AccountDisabled, NtStatus.AccountDisabled)]
+    [InlineData(nameof(AccountState.PasswordExpired), Cause.PasswordExpired, NtStatus.PasswordExpired)]
+    [InlineData(nameof(AccountState.MustChangePassword), Cause.PasswordMustChange, NtStatus.PasswordMustChange)]
+    [InlineData(nameof(AccountState.RemoteLogonDenied), Cause.RemoteLogonDenied, null)]
+    public void Predict_AccountStates(string accountName, Cause? cause, NtStatus? status)
     {
+        // AccountState is internal, so a public theory takes its name.
+        AccountState account = Enum.Parse<AccountState>(accountName);
         PredictedOutcome outcome = OutcomeModel.Predict(ServerSettings.WindowsDefault, ClientSettings.WindowsDefault, account);
 
         Assert.Equal((cause, status), (outcome.Cause, outcome.ErrorCode));
