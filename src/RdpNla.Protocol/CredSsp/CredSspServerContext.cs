@@ -92,6 +92,9 @@ public sealed class CredSspServerContext : IDisposable
     /// </summary>
     public bool PasswordVerified => _negotiate.IsKerberos ? _negotiate.KerberosPrincipal is not null : _negotiate.Ntlm.PasswordVerified;
 
+    /// <summary>True when a domain controller verified the NTLM response (<see cref="NtlmCredentialLookup.VerifiedByDomain"/>).</summary>
+    public bool VerifiedByDomain => _verifiedByDomain;
+
     /// <summary>The credentials the client delegated (TSPasswordCreds), once <see cref="NlaStatus.Completed"/>.</summary>
     public TsPasswordCreds? DelegatedCredentials { get; private set; }
 
