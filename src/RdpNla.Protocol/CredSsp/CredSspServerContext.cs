@@ -15,7 +15,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// With <see cref="CredSspServerOptions.RecordLogonBeforeProof"/> a verified password stops at
 /// <see cref="NlaStatus.LogonRecordNeeded"/> before the server proves itself (<see cref="CompleteLogonRecord"/>).
 /// </summary>
-public sealed class CredSspServerContext : IDisposable
+public sealed class CredSspServerContext : IAuthenticationContext
 {
     private readonly CredSspServerOptions _options;
     private readonly NegotiateServerContext _negotiate;
@@ -532,6 +532,9 @@ public sealed class CredSspServerContext : IDisposable
 
         return at < 0 ? (user ? principal : string.Empty) : user ? principal[..at] : principal[(at + 1)..];
     }
+
+    /// <inheritdoc/>
+    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
 
     public void Dispose()
     {
