@@ -16,75 +16,25 @@ public sealed partial class FrontDoorConnection
     private string? _unmappedPrincipal;
 
     /// <summary>
-    /// Answers the authentication package's request: users of the domain go to the domain controller
-    /// (docs/active-directory.md), every other name to the local accounts (a Kerberos principal through its realm mapping).
+    /// Answers the authentication package's request through the verifiers (docs/architecture.md#authentication-seam):
+    /// users of the domain go to the domain controller, every other name to the local accounts.
     /// </summary>
     private async ValueTask<NtlmCredentialLookup> LookupAsync(CredentialRequest request, AccountAuthenticator accounts, CancellationToken cancellationToken)
     {
-        if (_context.Domain is { } domain && await LookupInDomainAsync(domain, request).ConfigureAwait(false) is { } verdict)
+        ICredentialVerifier[] verifiers = _context.Domain is { } domain
+            ? [new DomainControllerVerifier(domain, Logger), new LocalAccountVerifier(accounts, _context.Kerberos)]
+            : [new LocalAccountVerifier(accounts, _context.Kerberos)];
+        foreach (ICredentialVerifier verifier in verifiers)
         {
-            return verdict;
-        }
-
-        using Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.AccountCheck);
-        if (_context.Kerberos is { } kerberos && request.Principal is { } principal)
-        {
-            // docs/kerberos.md: a ticket's client principal of the configured realm is the local user of that name.
-            return kerberos.TryMapToLocalUser(principal, out string localUser, out _unmappedPrincipal)
-                ? await accounts.LookupAsync(localUser, string.Empty, cancellationToken).ConfigureAwait(false)
-                : NtlmCredentialLookup.NotFound();
-        }
-
-        return await accounts.LookupAsync(request.UserName, request.DomainName, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// The domain controller's verdict on a user of the domain, or null for a name the domain does not own. An NTLM
-    /// response is verified by the DC through winbind, which returns the SessionBaseKey and the user's group SIDs; an
-    /// identity already proven (a ticket from the domain's KDC) only has its groups read. No domain user is looked up in,
-    /// or written to, the local store.
-    /// </summary>
-    private async ValueTask<NtlmCredentialLookup?> LookupInDomainAsync(ActiveDirectory.DomainLogons domain, CredentialRequest request)
-    {
-        if (request.Principal is { } principal)
-        {
-            if (!principal.EndsWith("@" + domain.DnsDomain, StringComparison.OrdinalIgnoreCase))
+            if (await verifier.VerifyAsync(request, cancellationToken).ConfigureAwait(false) is { } verdict)
             {
-                return null;
+                _domainSids = verdict.DomainGroups;
+                _unmappedPrincipal = verdict.Problem;
+                return verdict.Lookup;
             }
-
-            (ActiveDirectory.WbcErr error, IReadOnlyList<string> sids) = await domain.GroupsOfAsync(request.UserName).ConfigureAwait(false);
-            if (error != ActiveDirectory.WbcErr.Success)
-            {
-                FrontDoorLog.DomainUnreachable(Logger, principal, error.ToString());
-                return NtlmCredentialLookup.RefusedByDomain(NtStatus.NoLogonServers);
-            }
-
-            _domainSids = sids;
-
-            // The ticket, issued by the domain's KDC, already proved the identity; no key is needed from the DC.
-            return NtlmCredentialLookup.VerifiedByDomain(new byte[16]);
         }
 
-        if (request.NtlmExchange is not { } ntlm || !domain.IsDomainUser(request.UserName, request.DomainName))
-        {
-            return null;
-        }
-
-        using ActiveDirectory.WinbindLogon logon = await domain.AuthenticateAsync(ntlm).ConfigureAwait(false);
-        if (logon.Status == NtStatus.Success && logon.SessionBaseKey is { } key)
-        {
-            _domainSids = logon.Sids;
-            return NtlmCredentialLookup.VerifiedByDomain(key);
-        }
-
-        if (logon.Status == NtStatus.NoLogonServers)
-        {
-            string account = string.IsNullOrEmpty(request.DomainName) ? request.UserName : $"{request.DomainName}\\{request.UserName}";
-            FrontDoorLog.DomainUnreachable(Logger, account, logon.Error.ToString());
-        }
-
-        return NtlmCredentialLookup.RefusedByDomain(ActiveDirectory.DomainLogons.ClientStatus(logon.Status));
+        return NtlmCredentialLookup.NotFound();
     }
 
     /// <summary>Why the host refused an authenticated user before the second factor.</summary>
