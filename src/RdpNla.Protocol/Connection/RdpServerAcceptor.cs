@@ -203,36 +203,20 @@ public sealed class RdpServerAcceptor : IDisposable
                 return new SecurityPhaseStep(SecurityPhaseAction.ReadTsRequest, output);
             case NlaStatus.CredentialLookupNeeded:
                 _state = State.AwaitingCredential;
-                PendingCredentialRequest = new CredentialRequest(
-                    credSsp.UserName ?? string.Empty,
-                    credSsp.DomainName ?? string.Empty,
-                    credSsp.Workstation,
-                    credSsp.KerberosPrincipal,
-                    credSsp.PackageName,
-                    credSsp.KerberosPrincipal is null ? credSsp.Ntlm : null);
+                PendingCredentialRequest = credSsp.CredentialRequest;
                 return new SecurityPhaseStep(SecurityPhaseAction.CredentialLookupNeeded);
             case NlaStatus.LogonRecordNeeded:
                 _state = State.AwaitingLogonRecord;
-                Identity = IdentityOf(credSsp);
+                Identity = credSsp.Identity;
                 return new SecurityPhaseStep(SecurityPhaseAction.LogonRecordNeeded);
             case NlaStatus.Completed:
                 _state = State.AwaitingAuthorization;
-                Identity = IdentityOf(credSsp);
+                Identity = credSsp.Identity;
                 return new SecurityPhaseStep(SecurityPhaseAction.AuthorizationNeeded, output);
             default:
                 return Fail(credSsp.FailureReason, output, credSsp.FailureStatus);
         }
     }
-
-    private static AuthenticatedIdentity IdentityOf(CredSspServerContext credSsp) => new(
-        credSsp.UserName ?? string.Empty,
-        credSsp.DomainName ?? string.Empty,
-        credSsp.KerberosPrincipal,
-        credSsp.PackageName,
-        credSsp.IsSpnego,
-        credSsp.KerberosPrincipal is not null ? IdentityVerification.KerberosTicket
-            : credSsp.VerifiedByDomain ? IdentityVerification.DomainController
-            : IdentityVerification.StoredHash);
 
     private SecurityPhaseStep Fail(NlaFailureReason reason, ReadOnlyMemory<byte> output, NtStatus? status)
     {

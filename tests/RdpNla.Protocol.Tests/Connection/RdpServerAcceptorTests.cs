@@ -194,16 +194,18 @@ public class RdpServerAcceptorTests
         Assert.Equal(NtStatus.InternalDbError, TsRequest.Decode(replaced.Output.Span).ErrorCode);
     }
 
-    [Fact]
-    public void An_unknown_user_fails_with_STATUS_LOGON_FAILURE()
+    [Theory]
+    [InlineData(false, NtStatus.LogonFailure)]
+    [InlineData(true, NtStatus.NoLogonServers)]
+    public void An_unknown_user_or_a_domain_refusal_reaches_the_client_as_its_errorCode(bool domain, NtStatus expected)
     {
         using RdpServerAcceptor acceptor = ToCredSsp(AllNla);
         using CredSspClientContext client = Client();
-        SecurityPhaseStep step = RunCredSsp(acceptor, client, _ => NtlmCredentialLookup.NotFound());
+        SecurityPhaseStep step = RunCredSsp(acceptor, client, _ => domain ? NtlmCredentialLookup.RefusedByDomain(expected) : NtlmCredentialLookup.NotFound());
 
         Assert.Equal(SecurityPhaseAction.Failed, step.Action);
-        Assert.Equal(NtStatus.LogonFailure, step.Status);
-        Assert.Equal(NtStatus.LogonFailure, TsRequest.Decode(step.Output.Span).ErrorCode);
+        Assert.Equal(expected, step.Status);
+        Assert.Equal(expected, TsRequest.Decode(step.Output.Span).ErrorCode);
     }
 
     [Fact]
@@ -221,18 +223,6 @@ public class RdpServerAcceptorTests
 
         Assert.Equal(SecurityPhaseAction.AuthorizationNeeded, step.Action);
         Assert.Equal(IdentityVerification.DomainController, acceptor.Identity!.VerifiedBy);
-    }
-
-    [Fact]
-    public void A_domain_refusal_reaches_the_client_as_its_errorCode()
-    {
-        using RdpServerAcceptor acceptor = ToCredSsp(AllNla);
-        using CredSspClientContext client = Client();
-        SecurityPhaseStep step = RunCredSsp(acceptor, client, _ => NtlmCredentialLookup.RefusedByDomain(NtStatus.NoLogonServers));
-
-        Assert.Equal(SecurityPhaseAction.Failed, step.Action);
-        Assert.Equal(NtStatus.NoLogonServers, step.Status);
-        Assert.Equal(NtStatus.NoLogonServers, TsRequest.Decode(step.Output.Span).ErrorCode);
     }
 
     [Fact]
