@@ -294,16 +294,16 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
     /// <summary>The security phase ended before CredSSP: a refused negotiation, Standard RDP Security, or TLS without NLA.</summary>
     private async Task EndWithoutNlaAsync(Stream network, RdpServerAcceptor acceptor, SecurityPhaseStep step, CancellationToken cancellationToken)
     {
+        // The Connection Confirm goes out at once, before the audit write: RDP_NEG_FAILURE (MS-RDPBCGR §3.3.5.3.2), or the
+        // confirm of Standard RDP Security (TLS without NLA has nothing left to send). No secret is at stake, and a
+        // client probing many protocols is not held up by the audit log.
+        await SecurityPhaseDriver.WriteServerStepAsync(network, step, cancellationToken).ConfigureAwait(false);
         if (step.Action == SecurityPhaseAction.Failed)
         {
-            // RDP_NEG_FAILURE: recorded, then sent (MS-RDPBCGR §3.3.5.3.2), then the connection closes.
             await EndAsync(AuditOutcome.Refused, null, acceptor.Decision!.Reason, TimeSpan.Zero).ConfigureAwait(false);
-            await SecurityPhaseDriver.WriteServerStepAsync(network, step, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        // The Connection Confirm of Standard RDP Security (TLS without NLA has nothing left to send).
-        await SecurityPhaseDriver.WriteServerStepAsync(network, step, cancellationToken).ConfigureAwait(false);
         if (acceptor.SelectedProtocol == SecurityProtocols.Ssl)
         {
             FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_SSL (TLS without NLA)");
@@ -352,7 +352,9 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             if (host.Refusal is { } refusal)
             {
                 // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the server answers AUTHZ_ACCESS_DENIED; with HYBRID it can only
-                // disconnect (Windows would send a Set Error Info PDU later in the connection).
+                // disconnect (Windows would send a Set Error Info PDU later in the connection). The password was already
+                // recorded with the logon, so the answer need not wait for this audit row.
+                await SecurityPhaseDriver.WriteServerStepAsync(tls, step, cancellationToken).ConfigureAwait(false);
                 string action = acceptor.EarlyUserAuthorizationResultDue ? "Early User Authorization Result AUTHZ_ACCESS_DENIED" : "disconnected after CredSSP";
                 if (refusal.MissingGroup is { } missingGroup)
                 {
@@ -364,6 +366,8 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
                     FrontDoorLog.RemoteLogonDenied(Logger, account, action);
                     await EndAsync(AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"remote logon denied ({action})", TimeSpan.Zero).ConfigureAwait(false);
                 }
+
+                return;
             }
 
             // The second factor's refusal was logged and audited during the hold; the client learns it now.
