@@ -11,7 +11,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// It verifies the server's public-key binding before it delegates any credential, and applies the
 /// AllowEncryptionOracle policy to the server's version as a patched Windows client does (KB4093492; docs/interop.md#encryption-oracle).
 /// </summary>
-public sealed class CredSspClientContext : IDisposable
+public sealed class CredSspClientContext : IAuthenticationContext
 {
     private readonly CredSspClientOptions _options;
     private readonly NegotiateClientContext _negotiate;
@@ -389,6 +389,9 @@ public sealed class CredSspClientContext : IDisposable
     }
 
     private static byte[] Encode(TsRequest request) => request.Encode();
+
+    /// <inheritdoc/>
+    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
 
     /// <summary>Wipes the key material of the inner NTLM context.</summary>
     public void Dispose() => _negotiate.Dispose();

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.Cryptography;
 using RdpNla.Protocol.Negotiate;
 using RdpNla.Protocol.Ntlm;
@@ -15,7 +16,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// With <see cref="CredSspServerOptions.RecordLogonBeforeProof"/> a verified password stops at
 /// <see cref="NlaStatus.LogonRecordNeeded"/> before the server proves itself (<see cref="CompleteLogonRecord"/>).
 /// </summary>
-public sealed class CredSspServerContext : IDisposable
+public sealed class CredSspServerContext : IAuthenticationContext
 {
     private readonly CredSspServerOptions _options;
     private readonly NegotiateServerContext _negotiate;
@@ -95,6 +96,30 @@ public sealed class CredSspServerContext : IDisposable
     /// even if the account was then refused.
     /// </summary>
     public bool PasswordVerified => _negotiate.IsKerberos ? _negotiate.KerberosPrincipal is not null : _negotiate.Ntlm.PasswordVerified;
+
+    /// <summary>True when a domain controller verified the NTLM response (<see cref="NtlmCredentialLookup.VerifiedByDomain"/>).</summary>
+    public bool VerifiedByDomain => _verifiedByDomain;
+
+    /// <summary>
+    /// At <see cref="NlaStatus.CredentialLookupNeeded"/>: what the package asks the host, the same for every package
+    /// (docs/architecture.md#authentication-seam); null otherwise.
+    /// </summary>
+    public CredentialRequest? CredentialRequest => _state is State.AwaitingCredential or State.AwaitingKerberosAccount
+        ? new CredentialRequest(UserName ?? string.Empty, DomainName ?? string.Empty, Workstation, KerberosPrincipal, PackageName, KerberosPrincipal is null ? _negotiate.Ntlm : null)
+        : null;
+
+    /// <summary>The identity the package proved, once proven (from <see cref="NlaStatus.LogonRecordNeeded"/> or <see cref="NlaStatus.Completed"/> on); null before.</summary>
+    public AuthenticatedIdentity? Identity => !PasswordVerified || _state is State.AwaitingCredential or State.AwaitingKerberosAccount
+        ? null
+        : new AuthenticatedIdentity(
+            UserName ?? string.Empty,
+            DomainName ?? string.Empty,
+            KerberosPrincipal,
+            PackageName,
+            IsSpnego,
+            KerberosPrincipal is not null ? IdentityVerification.KerberosTicket
+                : _verifiedByDomain ? IdentityVerification.DomainController
+                : IdentityVerification.StoredHash);
 
     /// <summary>The credentials the client delegated (TSPasswordCreds), once <see cref="NlaStatus.Completed"/>.</summary>
     public TsPasswordCreds? DelegatedCredentials { get; private set; }
@@ -551,6 +576,9 @@ public sealed class CredSspServerContext : IDisposable
 
         return at < 0 ? (user ? principal : string.Empty) : user ? principal[..at] : principal[(at + 1)..];
     }
+
+    /// <inheritdoc/>
+    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
 
     /// <summary>Wipes the NT hash, the held messages and the key material of the inner contexts.</summary>
     public void Dispose()

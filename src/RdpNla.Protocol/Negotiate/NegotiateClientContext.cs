@@ -7,7 +7,7 @@ namespace RdpNla.Protocol.Negotiate;
 /// The initiator side of the "Negotiate" package as CredSSP uses it: NTLM, raw (what FreeRDP, IronRDP and mstsc send
 /// when Kerberos is impossible) or wrapped in SPNEGO offering NTLM only (RFC 4178; docs/interop.md#spnego-acceptor, initiator rules).
 /// </summary>
-public sealed class NegotiateClientContext : IDisposable
+public sealed class NegotiateClientContext : IAuthenticationContext
 {
     private readonly NtlmClientContext _ntlm;
     private readonly bool _useSpnego;
@@ -181,6 +181,12 @@ public sealed class NegotiateClientContext : IDisposable
         FailureMessage = message;
         return NlaStatus.Failed;
     }
+
+    /// <inheritdoc/>
+    string IAuthenticationContext.PackageName => "NTLM";
+
+    /// <inheritdoc/>
+    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
 
     /// <summary>Wipes the key material of the NTLM context.</summary>
     public void Dispose() => _ntlm.Dispose();

@@ -10,7 +10,7 @@ namespace RdpNla.Protocol.Negotiate;
 /// mechanism supplied by the host, Kerberos is accepted raw (RFC 4121 initial token) or inside SPNEGO when the client
 /// lists it first (MS-SPNG §3.3.5.1: Windows lists MS-KRB5, KRB5, NEGOEX, NTLM); NTLM stays available as before.
 /// </summary>
-public sealed class NegotiateServerContext : IDisposable
+public sealed class NegotiateServerContext : IAuthenticationContext
 {
     private readonly NtlmServerContext _ntlm;
     private readonly Func<IGssContext>? _kerberosFactory;
@@ -353,6 +353,9 @@ public sealed class NegotiateServerContext : IDisposable
 
         return -1;
     }
+
+    /// <inheritdoc/>
+    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
 
     /// <summary>Wipes the key material of the NTLM context and disposes the Kerberos context, if any.</summary>
     public void Dispose()

@@ -7,7 +7,7 @@ namespace RdpNla.Protocol.Ntlm;
 /// call <see cref="GetOutgoingBlob"/> with an empty input to get the NEGOTIATE, then with the CHALLENGE to get the
 /// AUTHENTICATE. Bytes from the peer never make it throw; they end in <see cref="NlaStatus.Failed"/>.
 /// </summary>
-public sealed class NtlmClientContext : IDisposable
+public sealed class NtlmClientContext : IAuthenticationContext
 {
     /// <summary>
     /// The flags sent in the NEGOTIATE: FreeRDP's 0xE20882B7 without LM_KEY and OEM (0xE2088235) —
@@ -127,6 +127,15 @@ public sealed class NtlmClientContext : IDisposable
     }
 
     /// <summary>Zeroes the NT hash and disposes <see cref="SessionSecurity"/>.</summary>
+    /// <inheritdoc/>
+    string IAuthenticationContext.PackageName => "NTLM";
+
+    /// <inheritdoc/>
+    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
+
+    /// <inheritdoc/>
+    NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
+
     public void Dispose()
     {
         if (_state == State.Disposed)

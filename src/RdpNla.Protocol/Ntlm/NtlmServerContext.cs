@@ -10,7 +10,7 @@ namespace RdpNla.Protocol.Ntlm;
 /// <see cref="NlaStatus.Completed"/> or <see cref="NlaStatus.Failed"/>. LM, NTLMv1 and anonymous logons are refused.
 /// Bytes from the peer never make it throw.
 /// </summary>
-public sealed class NtlmServerContext : IDisposable
+public sealed class NtlmServerContext : IAuthenticationContext
 {
     /// <summary>The flags this acceptor can grant (no LM_KEY, OEM, DATAGRAM, IDENTIFY or anonymous).</summary>
     internal const NegotiateFlags SupportedFlags =
@@ -171,6 +171,15 @@ public sealed class NtlmServerContext : IDisposable
     }
 
     /// <summary>Zeroes the credential and disposes <see cref="SessionSecurity"/>.</summary>
+    /// <inheritdoc/>
+    string IAuthenticationContext.PackageName => "NTLM";
+
+    /// <inheritdoc/>
+    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
+
+    /// <inheritdoc/>
+    NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
+
     public void Dispose()
     {
         if (_state == State.Disposed)

@@ -1,4 +1,3 @@
-using System.Net.Security;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.Audit;
@@ -16,7 +15,7 @@ internal sealed partial class FrontDoorConnection
     /// approved in time: AUTHZ_ACCESS_DENIED (HYBRID_EX, MS-RDPBCGR §2.2.10.2) or the connection is closed, audited.
     /// Returns true when the connection may go on.
     /// </summary>
-    private async Task<bool> PassSecondFactorAsync(SslStream tls, SecurityProtocols selected, string userName, string account, CancellationToken cancellationToken)
+    private async Task<bool> PassSecondFactorAsync(SecurityProtocols selected, string userName, string account, CancellationToken cancellationToken)
     {
         if (_context.SecondFactor is not { } gate || !await gate.IsRequiredAsync(userName, cancellationToken).ConfigureAwait(false))
         {
@@ -47,12 +46,7 @@ internal sealed partial class FrontDoorConnection
         PortalLog.SecondFactorRefused(Logger, account, reason, action);
         await EndAsync(AuditOutcome.Refused, NtStatus.AccessDenied, $"{reason} ({action})", result == SecondFactorResult.Denied ? Limits.PenaltyAuthenticationFailure : TimeSpan.Zero).ConfigureAwait(false);
 
-        // Only now, with the refusal audited, does the client learn it.
-        if (selected == SecurityProtocols.HybridEx)
-        {
-            await tls.WriteAsync(EarlyUserAuthorizationResult.AccessDenied.Encode(), cancellationToken).ConfigureAwait(false);
-        }
-
+        // Only after this, with the refusal audited, does the client learn it (the security phase's failed step).
         return false;
     }
 }

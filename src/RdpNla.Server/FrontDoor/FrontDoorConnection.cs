@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using RdpNla.Protocol;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
@@ -253,206 +254,138 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
 
     private async Task HandshakeAsync(Stream network, CancellationToken cancellationToken)
     {
-        NegotiationDecision decision;
-        using (Activity? x224 = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.X224))
-        {
-            byte[] frame;
-            using (EnterPhase("X.224", Limits.NegotiationTimeout, cancellationToken, out CancellationToken negotiation))
-            {
-                frame = await MessageFraming.ReadTpktFrameAsync(network, MaxConnectionRequestSize, negotiation).ConfigureAwait(false);
-            }
-
-            X224ConnectionRequest request = X224ConnectionRequest.Decode(frame);
-            decision = SecurityNegotiator.Select(
-                _settings.Options.SecurityLayer,
-                _settings.Options.NlaRequired,
-                request,
-                certificateAvailable: true);
-            SecurityProtocols requested = request.NegotiationRequest?.RequestedProtocols ?? SecurityProtocols.Rdp;
-            FrontDoorLog.Negotiated(Logger, request.NegotiationRequest is null ? "(no RDP_NEG_REQ)" : requested.Name(), request.Cookie, decision.Reason);
-            _audit.RequestedProtocols = requested;
-            x224?.SetTag("rdpnla.requested_protocols", requested.Name());
-            x224?.SetTag("rdpnla.selected_protocol", decision.SelectedProtocol?.Name() ?? "none");
-
-            await network.WriteAsync(decision.Confirm.Encode(), cancellationToken).ConfigureAwait(false);
-        }
-        if (decision.ClosesConnection)
-        {
-            await EndAsync(AuditOutcome.Refused, null, decision.Reason, TimeSpan.Zero).ConfigureAwait(false);
-            return;
-        }
-
-        SecurityProtocols selected = decision.SelectedProtocol ?? SecurityProtocols.Rdp;
-        _audit.SelectedProtocol = selected;
-        if (selected == SecurityProtocols.Rdp)
-        {
-            FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_RDP (Standard RDP Security)");
-            await EndAsync(AuditOutcome.Refused, null, "Standard RDP Security selected; no session without NLA", TimeSpan.Zero).ConfigureAwait(false);
-            return;
-        }
-
         var transport = new Gateway.RelayBufferingStream(network);
         _transport = transport;
         var tls = new SslStream(transport, leaveInnerStreamOpen: true);
         await using (tls.ConfigureAwait(false))
         {
-            using (Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.Tls))
-            using (EnterPhase("TLS", Limits.TlsHandshakeTimeout, cancellationToken, out CancellationToken handshake))
+            using var acceptor = new RdpServerAcceptor(new RdpServerAcceptorOptions
             {
-                await tls.AuthenticateAsServerAsync(
-                    new SslServerAuthenticationOptions
-                    {
-                        ServerCertificateContext = _settings.CertificateContext,
-                        ClientCertificateRequired = false,
-                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                        AllowRenegotiation = false,
-                        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                    },
-                    handshake).ConfigureAwait(false);
-                span?.SetTag("tls.protocol.version", tls.SslProtocol.ToString());
-                span?.SetTag("tls.cipher", tls.NegotiatedCipherSuite.ToString());
-            }
-
-            FrontDoorLog.TlsEstablished(Logger, tls.SslProtocol.ToString(), tls.NegotiatedCipherSuite.ToString());
-
-            if (selected == SecurityProtocols.Ssl)
+                SecurityLayer = _settings.Options.SecurityLayer,
+                NlaRequired = _settings.Options.NlaRequired,
+                CertificateAvailable = true,
+                CredSsp = _context.CreateCredSspOptions(_settings),
+            });
+            AccountAuthenticator accounts = _context.CreateAccountAuthenticator(_store!);
+            await using (accounts.ConfigureAwait(false))
             {
-                FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_SSL (TLS without NLA)");
-                await EndAsync(AuditOutcome.Refused, null, "TLS selected without NLA; no backend for unauthenticated sessions", TimeSpan.Zero).ConfigureAwait(false);
-                return;
-            }
+                var host = new SecurityPhaseHost(this, accounts);
+                SecurityPhaseStep step = await SecurityPhaseDriver.RunServerAsync(network, tls, TlsOptions, acceptor, host, cancellationToken).ConfigureAwait(false);
+                if (acceptor.CredSsp is null)
+                {
+                    await EndWithoutNlaAsync(network, acceptor, step, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
 
-            _phase = "CredSSP";
-            await AuthenticateAsync(tls, selected, cancellationToken).ConfigureAwait(false);
+                await EndSecurityPhaseAsync(tls, acceptor, accounts, host, step, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 
-    private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CancellationToken cancellationToken)
+    private SslServerAuthenticationOptions TlsOptions => new()
     {
-        using var credSsp = new CredSspServerContext(_context.CreateCredSspOptions(_settings));
-        AccountAuthenticator accounts = _context.CreateAccountAuthenticator(_store!);
-        await using (accounts.ConfigureAwait(false))
-        {
-            await AuthenticateAsync(tls, selected, credSsp, accounts, cancellationToken).ConfigureAwait(false);
-        }
-    }
+        ServerCertificateContext = _settings.CertificateContext,
+        ClientCertificateRequired = false,
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        AllowRenegotiation = false,
+        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+    };
 
-    private async Task AuthenticateAsync(SslStream tls, SecurityProtocols selected, CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
+    /// <summary>The security phase ended before CredSSP: a refused negotiation, Standard RDP Security, or TLS without NLA.</summary>
+    private async Task EndWithoutNlaAsync(Stream network, RdpServerAcceptor acceptor, SecurityPhaseStep step, CancellationToken cancellationToken)
     {
-        string? unmappedPrincipal = null;
-        async ValueTask<Protocol.Ntlm.NtlmCredentialLookup> CheckAccountAsync(string userName, string domainName, CancellationToken token)
+        // The Connection Confirm goes out at once, before the audit write: RDP_NEG_FAILURE (MS-RDPBCGR §3.3.5.3.2), or the
+        // confirm of Standard RDP Security (TLS without NLA has nothing left to send). No secret is at stake, and a
+        // client probing many protocols is not held up by the audit log.
+        await SecurityPhaseDriver.WriteServerStepAsync(network, step, cancellationToken).ConfigureAwait(false);
+        if (step.Action == SecurityPhaseAction.Failed)
         {
-            using Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.AccountCheck);
-            if (_context.Kerberos is { } kerberos && credSsp.KerberosPrincipal is { } principal)
-            {
-                // docs/kerberos.md: a ticket's client principal of the configured realm is the local user of that name.
-                return kerberos.TryMapToLocalUser(principal, out string localUser, out unmappedPrincipal)
-                    ? await accounts.LookupAsync(localUser, string.Empty, token).ConfigureAwait(false)
-                    : Protocol.Ntlm.NtlmCredentialLookup.NotFound();
-            }
-
-            return await accounts.LookupAsync(userName, domainName, token).ConfigureAwait(false);
-        }
-
-        IReadOnlyList<string>? domainSids = null;
-        CredentialLookup lookup = CheckAccountAsync;
-        if (_context.Domain is { } domain)
-        {
-            lookup = DomainLookup(domain, credSsp, lookup, sids => domainSids = sids);
-        }
-
-        NlaStatus status;
-        byte[]? failureReply;
-        using (Activity? span = FrontDoorTracing.Source.StartActivity(FrontDoorTracing.CredSsp))
-        {
-            (status, failureReply) = await CredSspServerHandshake.RunAsync(
-                tls,
-                credSsp,
-                lookup,
-                ct => RecordVerifiedLogonAsync(credSsp, accounts, domainSids, ct),
-                Limits.MaxMessageSize,
-                cancellationToken).ConfigureAwait(false);
-            span?.SetTag("rdpnla.credssp.version", credSsp.PeerVersion);
-            span?.SetTag("rdpnla.credssp.package", credSsp.PackageName);
-            span?.SetTag("rdpnla.credssp.result", status.ToString());
-        }
-
-        SetIdentity(credSsp);
-        try
-        {
-            if (await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false))
-            {
-                _context.Metrics.AccountLockedOut();
-            }
-        }
-        catch (AccountStoreException)
-        {
-            // Kept in accounts.StoreFault and answered below.
-        }
-
-        string account = credSsp.KerberosPrincipal ?? (credSsp.UserName is null ? "(user not yet known)"
-            : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}");
-        if (accounts.StoreFault is { } fault)
-        {
-            await EndWithStoreFaultAsync(tls, credSsp, status, fault, account, cancellationToken).ConfigureAwait(false);
+            await EndAsync(AuditOutcome.Refused, null, acceptor.Decision!.Reason, TimeSpan.Zero).ConfigureAwait(false);
             return;
         }
 
-        if (status == NlaStatus.Failed)
+        if (acceptor.SelectedProtocol == SecurityProtocols.Ssl)
+        {
+            FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_SSL (TLS without NLA)");
+            await EndAsync(AuditOutcome.Refused, null, "TLS selected without NLA; no backend for unauthenticated sessions", TimeSpan.Zero).ConfigureAwait(false);
+            return;
+        }
+
+        FrontDoorLog.NoSessionWithoutNla(Logger, "PROTOCOL_RDP (Standard RDP Security)");
+        await EndAsync(AuditOutcome.Refused, null, "Standard RDP Security selected; no session without NLA", TimeSpan.Zero).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// CredSSP ran: records the outcome, then answers the client. Every refusal is logged and audited before the client
+    /// learns it (the step's output: an errorCode TSRequest or AUTHZ_ACCESS_DENIED).
+    /// </summary>
+    private async Task EndSecurityPhaseAsync(SslStream tls, RdpServerAcceptor acceptor, AccountAuthenticator accounts, SecurityPhaseHost host, SecurityPhaseStep step, CancellationToken cancellationToken)
+    {
+        CredSspServerContext credSsp = acceptor.CredSsp!;
+        if (!host.AuthorizationAsked)
+        {
+            await RecordOutcomeAsync(credSsp, accounts, cancellationToken).ConfigureAwait(false);
+        }
+
+        string account = acceptor.Identity?.Account ?? (credSsp.UserName is null ? "(user not yet known)"
+            : string.IsNullOrEmpty(credSsp.DomainName) ? credSsp.UserName : $"{credSsp.DomainName}\\{credSsp.UserName}");
+        if (accounts.StoreFault is { } fault)
+        {
+            await EndWithStoreFaultAsync(tls, acceptor, !host.AuthorizationAsked, fault, account, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        if (!host.AuthorizationAsked)
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
-            string failure = Portal.PortalSetup.WithPortalHint($"{credSsp.PackageName}: {unmappedPrincipal ?? credSsp.FailureMessage ?? credSsp.FailureReason.ToString()}", credSsp.FailureStatus, _context.SecondFactor?.PortalUrl);
+            string failure = Portal.PortalSetup.WithPortalHint($"{credSsp.PackageName}: {_unmappedPrincipal ?? credSsp.FailureMessage ?? credSsp.FailureReason.ToString()}", credSsp.FailureStatus, _context.SecondFactor?.PortalUrl);
             FrontDoorLog.AuthenticationFailed(Logger, account, statusName, failure);
             await EndAsync(AuditOutcome.Failure, credSsp.FailureStatus, failure, Limits.PenaltyAuthenticationFailure).ConfigureAwait(false);
 
             // Only now, with the failure counted and audited, does the client learn the outcome.
-            if (failureReply is not null)
-            {
-                await MessageFraming.WriteMessageAsync(tls, failureReply, cancellationToken).ConfigureAwait(false);
-            }
-
+            await SecurityPhaseDriver.WriteServerStepAsync(tls, step, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        string? missingGroup = domainSids is not null && _context.Domain is { } allowedBy && !allowedBy.IsAllowed(domainSids) ? allowedBy.AllowedGroupNames : null;
-        if (accounts.RemoteLogonDenied || missingGroup is not null)
+        if (step.Action == SecurityPhaseAction.Failed)
         {
-            // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the server answers AUTHZ_ACCESS_DENIED; with HYBRID it can only
-            // disconnect (Windows would send a Set Error Info PDU later in the connection).
-            string action = selected == SecurityProtocols.HybridEx ? "Early User Authorization Result AUTHZ_ACCESS_DENIED" : "disconnected after CredSSP";
-            if (selected == SecurityProtocols.HybridEx)
+            if (host.Refusal is { } refusal)
             {
-                await tls.WriteAsync(EarlyUserAuthorizationResult.AccessDenied.Encode(), cancellationToken).ConfigureAwait(false);
-            }
+                // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the server answers AUTHZ_ACCESS_DENIED; with HYBRID it can only
+                // disconnect (Windows would send a Set Error Info PDU later in the connection). The password was already
+                // recorded with the logon, so the answer need not wait for this audit row.
+                await SecurityPhaseDriver.WriteServerStepAsync(tls, step, cancellationToken).ConfigureAwait(false);
+                string action = acceptor.EarlyUserAuthorizationResultDue ? "Early User Authorization Result AUTHZ_ACCESS_DENIED" : "disconnected after CredSSP";
+                if (refusal.MissingGroup is { } missingGroup)
+                {
+                    FrontDoorLog.NotInAllowedGroup(Logger, account, missingGroup, action);
+                    await EndAsync(AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"not a member of an allowed group: {missingGroup} ({action})", TimeSpan.Zero).ConfigureAwait(false);
+                }
+                else
+                {
+                    FrontDoorLog.RemoteLogonDenied(Logger, account, action);
+                    await EndAsync(AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"remote logon denied ({action})", TimeSpan.Zero).ConfigureAwait(false);
+                }
 
-            if (missingGroup is not null)
-            {
-                FrontDoorLog.NotInAllowedGroup(Logger, account, missingGroup, action);
-                await EndAsync(AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"not a member of an allowed group: {missingGroup} ({action})", TimeSpan.Zero).ConfigureAwait(false);
                 return;
             }
 
-            FrontDoorLog.RemoteLogonDenied(Logger, account, action);
-            await EndAsync(AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"remote logon denied ({action})", TimeSpan.Zero).ConfigureAwait(false);
+            // The second factor's refusal was logged and audited during the hold; the client learns it now.
+            await SecurityPhaseDriver.WriteServerStepAsync(tls, step, cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        FrontDoorLog.Authenticated(Logger, account, credSsp.PeerVersion, credSsp.IsSpnego ? "SPNEGO/" + credSsp.PackageName : credSsp.PackageName);
-        string userName = accounts.AuthenticatedUserName ?? credSsp.UserName ?? string.Empty;
-        if (!await PassSecondFactorAsync(tls, selected, userName, account, cancellationToken).ConfigureAwait(false))
-        {
-            return;
-        }
-
+        string userName = host.UserName;
         Gateway.GatewayPlan? plan = _context.Gateway is { } relay ? await relay.PlanAsync(userName, cancellationToken).ConfigureAwait(false) : null;
 
         // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the client waits for the Early User Authorization Result. A relayed user
         // gets it from the gateway once the backend leg is connected (AUTHZ_ACCESS_DENIED when it fails), not now.
-        if (selected == SecurityProtocols.HybridEx && plan is null)
+        if (plan is null)
         {
-            await tls.WriteAsync(EarlyUserAuthorizationResult.Success.Encode(), cancellationToken).ConfigureAwait(false);
+            await SecurityPhaseDriver.WriteServerStepAsync(tls, step, cancellationToken).ConfigureAwait(false);
         }
 
+        SecurityProtocols selected = acceptor.SelectedProtocol!.Value;
         if (_context.Gateway is { } gateway && plan is not null)
         {
             // The gateway hook: only now, with the user proven, is a backend contacted. The session outlives the
@@ -479,6 +412,23 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
         FrontDoorLog.NoBackend(Logger, account, connectInitial.Length);
     }
 
+    /// <summary>Counts a failure toward lockout, or releases a verified attempt; a database fault is kept in the authenticator.</summary>
+    private async Task RecordOutcomeAsync(CredSspServerContext credSsp, AccountAuthenticator accounts, CancellationToken cancellationToken)
+    {
+        SetIdentity(credSsp);
+        try
+        {
+            if (await accounts.RecordOutcomeAsync(credSsp, cancellationToken).ConfigureAwait(false))
+            {
+                _context.Metrics.AccountLockedOut();
+            }
+        }
+        catch (AccountStoreException)
+        {
+            // Kept in accounts.StoreFault and answered by the caller.
+        }
+    }
+
     private void SetIdentity(CredSspServerContext credSsp)
     {
         _audit.UserName = credSsp.UserName;
@@ -491,24 +441,24 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
     /// audit row committed first, so that a client closing right after the reply still leaves the verified password on
     /// record. Returns the status to refuse the logon with, or STATUS_SUCCESS.
     /// </summary>
-    private async ValueTask<NtStatus> RecordVerifiedLogonAsync(CredSspServerContext credSsp, AccountAuthenticator accounts, IReadOnlyList<string>? domainSids, CancellationToken cancellationToken)
+    private async ValueTask<NtStatus> RecordVerifiedLogonAsync(CredSspServerContext credSsp, AuthenticatedIdentity identity, AccountAuthenticator accounts, CancellationToken cancellationToken)
     {
         // A domain user's password or ticket was verified by the domain controller, whose bad-password count is the
         // lockout (docs/active-directory.md): nothing is recorded in the local store.
-        NtStatus recorded = domainSids is not null ? NtStatus.Success : await accounts.RecordVerifiedAsync(cancellationToken).ConfigureAwait(false);
+        NtStatus recorded = _domainSids is not null ? NtStatus.Success : await accounts.RecordVerifiedAsync(cancellationToken).ConfigureAwait(false);
         if (recorded != NtStatus.Success)
         {
             return recorded;
         }
 
         SetIdentity(credSsp);
-        string? missingGroup = domainSids is not null && _context.Domain is { } allowedBy && !allowedBy.IsAllowed(domainSids) ? allowedBy.AllowedGroupNames : null;
+        string? missingGroup = MissingGroup();
         string action = _audit.SelectedProtocol == SecurityProtocols.HybridEx ? "Early User Authorization Result AUTHZ_ACCESS_DENIED" : "disconnected after CredSSP";
         (AuditOutcome outcome, NtStatus status, string reason) = missingGroup is not null
-            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"authenticated with {credSsp.PackageName}; not a member of an allowed group: {missingGroup} ({action})")
+            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"authenticated with {identity.PackageName}; not a member of an allowed group: {missingGroup} ({action})")
             : accounts.RemoteLogonDenied
-            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"authenticated with {credSsp.PackageName}; remote logon denied ({action})")
-            : (AuditOutcome.Success, NtStatus.Success, $"authenticated with {credSsp.PackageName}; {(credSsp.KerberosPrincipal is null ? "password" : "ticket")} verified");
+            ? (AuditOutcome.Refused, NtStatus.LogonTypeNotGranted, $"authenticated with {identity.PackageName}; remote logon denied ({action})")
+            : (AuditOutcome.Success, NtStatus.Success, $"authenticated with {identity.PackageName}; {(identity.VerifiedBy == IdentityVerification.KerberosTicket ? "ticket" : "password")} verified");
         try
         {
             await _audit.WriteVerifiedAsync(_context, outcome, status, reason, cancellationToken).ConfigureAwait(false);
@@ -521,11 +471,15 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>The allowed groups a domain user is outside of, or null (a local user, or a member).</summary>
+    private string? MissingGroup() =>
+        _domainSids is not null && _context.Domain is { } allowedBy && !allowedBy.IsAllowed(_domainSids) ? allowedBy.AllowedGroupNames : null;
+
     /// <summary>
     /// The account database failed or was too slow: the client gets STATUS_INTERNAL_DB_ERROR (docs/hardening.md) at once,
     /// then the attempt is audited as an error if the database still takes writes. The source is not penalized.
     /// </summary>
-    private async Task EndWithStoreFaultAsync(SslStream tls, CredSspServerContext credSsp, NlaStatus status, AccountStoreException fault, string account, CancellationToken cancellationToken)
+    private async Task EndWithStoreFaultAsync(SslStream tls, RdpServerAcceptor acceptor, bool credSspFailed, AccountStoreException fault, string account, CancellationToken cancellationToken)
     {
         string reason = fault.Busy ? $"account database busy: {fault.Message}" : $"account database failed during {fault.Operation}: {fault.Message}";
         if (fault.Busy)
@@ -538,63 +492,13 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
         }
 
         FrontDoorLog.AuthenticationFailed(Logger, account, NtStatusText.Name(NtStatus.InternalDbError), reason);
-        if (status == NlaStatus.Failed && credSsp.ReplaceFailure(NtStatus.InternalDbError, reason) is { } reply)
+        if (credSspFailed)
         {
-            await MessageFraming.WriteMessageAsync(tls, reply, cancellationToken).ConfigureAwait(false);
+            await SecurityPhaseDriver.WriteServerStepAsync(tls, acceptor.ReplaceFailure(NtStatus.InternalDbError, reason), cancellationToken).ConfigureAwait(false);
         }
 
         await EndAsync(AuditOutcome.Error, NtStatus.InternalDbError, reason, TimeSpan.Zero).ConfigureAwait(false);
     }
-
-    /// <summary>
-    /// Sends users of the domain to the domain controller (docs/active-directory.md): NTLM responses are verified by the
-    /// DC through winbind, which returns the SessionBaseKey and the user's group SIDs; a Kerberos principal of the
-    /// domain's realm was already verified by the domain's KDC and only its groups are read. Other names go to
-    /// <paramref name="local"/>. No domain user is looked up in, or written to, the local store.
-    /// </summary>
-    private CredentialLookup DomainLookup(ActiveDirectory.DomainLogons domain, CredSspServerContext credSsp, CredentialLookup local, Action<IReadOnlyList<string>> groups) =>
-        async (userName, domainName, token) =>
-        {
-            string account = string.IsNullOrEmpty(domainName) ? userName : $"{domainName}\\{userName}";
-            if (credSsp.KerberosPrincipal is { } principal)
-            {
-                if (!principal.EndsWith("@" + domain.DnsDomain, StringComparison.OrdinalIgnoreCase))
-                {
-                    return await local(userName, domainName, token).ConfigureAwait(false);
-                }
-
-                (ActiveDirectory.WbcErr error, IReadOnlyList<string> sids) = await domain.GroupsOfAsync(userName).ConfigureAwait(false);
-                if (error != ActiveDirectory.WbcErr.Success)
-                {
-                    FrontDoorLog.DomainUnreachable(Logger, principal, error.ToString());
-                    return NtlmCredentialLookup.RefusedByDomain(NtStatus.NoLogonServers);
-                }
-
-                groups(sids);
-
-                // The ticket, issued by the domain's KDC, already proved the identity; Kerberos does not use this key.
-                return NtlmCredentialLookup.VerifiedByDomain(new byte[16]);
-            }
-
-            if (credSsp.Ntlm is not { } ntlm || !domain.IsDomainUser(userName, domainName))
-            {
-                return await local(userName, domainName, token).ConfigureAwait(false);
-            }
-
-            using ActiveDirectory.WinbindLogon logon = await domain.AuthenticateAsync(ntlm).ConfigureAwait(false);
-            if (logon.Status == NtStatus.Success && logon.SessionBaseKey is { } key)
-            {
-                groups(logon.Sids);
-                return NtlmCredentialLookup.VerifiedByDomain(key);
-            }
-
-            if (logon.Status == NtStatus.NoLogonServers)
-            {
-                FrontDoorLog.DomainUnreachable(Logger, account, logon.Error.ToString());
-            }
-
-            return NtlmCredentialLookup.RefusedByDomain(ActiveDirectory.DomainLogons.ClientStatus(logon.Status));
-        };
 
     public ValueTask DisposeAsync()
     {

@@ -130,7 +130,7 @@ internal sealed class GatewayRelay
 
     internal TimeProvider TimeProvider => _timeProvider;
 
-    internal static string SecurityProtocolNames(SecurityProtocols protocol) => FrontDoor.SecurityProtocolNames.Name(protocol);
+    internal static string SecurityProtocolNames(SecurityProtocols protocol) => Storage.SecurityProtocolNames.Name(protocol);
 
     private async Task<BackendCredentials?> ResolveCredentialsAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, CancellationToken cancellationToken)
     {

@@ -1,7 +1,9 @@
 using System.Net.Security;
 using RdpNla.Protocol;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
+using RdpNla.Protocol.Rdp;
 using RdpNla.Transport;
 
 namespace RdpNla.Integration.Tests.Support;
@@ -64,14 +66,19 @@ public sealed class CredSspRun
         CredSspClientOptions? clientOptions = null,
         CredSspServerOptions? serverOptions = null,
         string clientPassword = Password,
-        LogonRecorder? recordLogon = null,
+        Func<CancellationToken, ValueTask<NtStatus>>? recordLogon = null,
         CancellationToken cancellationToken = default)
     {
         var run = new CredSspRun();
         clientOptions ??= new CredSspClientOptions { ServerPublicKey = clientSeesKey, Ntlm = ClientNtlmOptions(clientPassword, 7) };
         serverOptions ??= new CredSspServerOptions { ServerPublicKey = serverKey, Ntlm = ServerNtlmOptions(11) };
         using var client = new CredSspClientContext(clientOptions, new DeterministicRandom(3));
-        using var server = new CredSspServerContext(serverOptions);
+        // The server role is the acceptor, past a Connection Request for PROTOCOL_HYBRID (no Early User Authorization Result).
+        using var acceptor = new RdpServerAcceptor(new RdpServerAcceptorOptions { CredSsp = serverOptions });
+        acceptor.Start();
+        acceptor.Step(new X224ConnectionRequest(negotiationRequest: new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Hybrid)).Encode());
+        SecurityPhaseStep first = acceptor.TlsEstablished();
+        CredSspServerContext server = acceptor.CredSsp!;
         run.Client = client;
         run.Server = server;
         byte[] storedHash = NtlmCrypto.NtOwfV1(Password);
@@ -80,19 +87,9 @@ public sealed class CredSspRun
         {
             try
             {
-                (run.ServerStatus, byte[]? failureReply) = await CredSspServerHandshake.RunAsync(
-                    serverTls,
-                    server,
-                    (user, _, _) => ValueTask.FromResult(string.Equals(user, User, StringComparison.OrdinalIgnoreCase)
-                        ? NtlmCredentialLookup.Found(storedHash)
-                        : NtlmCredentialLookup.NotFound()),
-                    recordLogon,
-                    64 * 1024,
-                    cancellationToken);
-                if (failureReply is not null)
-                {
-                    await MessageFraming.WriteMessageAsync(serverTls, failureReply, cancellationToken);
-                }
+                SecurityPhaseStep last = await SecurityPhaseDriver.ContinueServerAsync(serverTls, acceptor, first, new Host(storedHash, recordLogon), cancellationToken);
+                run.ServerStatus = last.Action == SecurityPhaseAction.Completed ? NlaStatus.Completed : NlaStatus.Failed;
+                await SecurityPhaseDriver.WriteServerStepAsync(serverTls, last, cancellationToken);
 
                 if (server.DelegatedCredentials is { } delegated)
                 {
@@ -127,5 +124,16 @@ public sealed class CredSspRun
 
         await serverTask;
         return run;
+    }
+
+    private sealed class Host(byte[] storedHash, Func<CancellationToken, ValueTask<NtStatus>>? recordLogon) : ServerSecurityPhaseHost
+    {
+        public override ValueTask<NtlmCredentialLookup> LookupCredentialAsync(CredentialRequest request, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(string.Equals(request.UserName, User, StringComparison.OrdinalIgnoreCase)
+                ? NtlmCredentialLookup.Found(storedHash)
+                : NtlmCredentialLookup.NotFound());
+
+        public override ValueTask<NtStatus> RecordLogonAsync(AuthenticatedIdentity identity, CancellationToken cancellationToken) =>
+            recordLogon is null ? ValueTask.FromResult(NtStatus.Success) : recordLogon(cancellationToken);
     }
 }

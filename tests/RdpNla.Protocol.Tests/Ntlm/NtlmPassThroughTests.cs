@@ -13,7 +13,7 @@ public class NtlmPassThroughTests
     private const string Password = "S3cret!";
 
     /// <summary>What a DC computes for the response in <paramref name="server"/>'s AUTHENTICATE.</summary>
-    private static byte[] DomainSessionBaseKey(NtlmServerContext server, string password)
+    internal static byte[] DomainSessionBaseKey(NtlmServerContext server, string password)
     {
         NtlmAuthenticateMessage message = server.AuthenticateMessage!;
         ReadOnlySpan<byte> nt = message.NtChallengeResponse.Span;
