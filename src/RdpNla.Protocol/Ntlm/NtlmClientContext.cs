@@ -136,6 +136,7 @@ public sealed class NtlmClientContext : IAuthenticationContext
     /// <inheritdoc/>
     NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
 
+    /// <summary>Zeroes the NT hash and disposes <see cref="SessionSecurity"/>.</summary>
     public void Dispose()
     {
         if (_state == State.Disposed)

@@ -180,6 +180,7 @@ public sealed class NtlmServerContext : IAuthenticationContext
     /// <inheritdoc/>
     NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
 
+    /// <summary>Zeroes the credential and disposes <see cref="SessionSecurity"/>.</summary>
     public void Dispose()
     {
         if (_state == State.Disposed)

@@ -10,7 +10,7 @@ using RdpNla.Transport;
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>The front door's answers to the security phase's host steps: deadlines, spans, accounts, authorization.</summary>
-public sealed partial class FrontDoorConnection
+internal sealed partial class FrontDoorConnection
 {
     private IReadOnlyList<string>? _domainSids;
     private string? _unmappedPrincipal;
