@@ -359,7 +359,7 @@ public class DoctorLiveTests
 
             Assert.True(made.ExitCode == 0, made.Output);
             int backendPort = PeerPorts.GetFreePort();
-            var info = new ProcessStartInfo("openssl") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+            var info = new ProcessStartInfo(Peers.Require("openssl")) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
             foreach (string argument in (string[])["s_server", "-accept", $"127.0.0.1:{backendPort}", "-tls1", "-cipher", "DEFAULT@SECLEVEL=0", "-cert", cert, "-key", key, "-quiet"])
             {
                 info.ArgumentList.Add(argument);
