@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Authentication;
+using RdpNla.Cli.Interaction;
 using RdpNla.Client;
 using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Live;
@@ -65,6 +66,7 @@ internal static class DoctorLive
         Host = target.Host,
         Port = target.Port,
         Timeout = timeout,
+        TimeProvider = CliConsole.Current.Time,
         RequestedProtocols = client.RequestedProtocols,
         Cookie = credentials is null ? null : credentials.UserName.Length > 9 ? credentials.UserName[..9] : credentials.UserName,
         TlsProtocols = tls,

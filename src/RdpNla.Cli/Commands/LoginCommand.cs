@@ -169,6 +169,7 @@ internal static class LoginCommand
                         Host = host,
                         Port = port,
                         Timeout = TimeSpan.FromSeconds(seconds),
+                        TimeProvider = CliConsole.Current.Time,
                         Cookie = userName.Length > 9 ? userName[..9] : userName,
                         Credentials = credentials,
                         CertificatePolicy = policy,

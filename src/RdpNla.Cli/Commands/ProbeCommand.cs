@@ -93,6 +93,7 @@ internal static class ProbeCommand
             var options = new ProbeOptions
             {
                 Timeout = TimeSpan.FromSeconds(seconds),
+                TimeProvider = CliConsole.Current.Time,
                 ScanTlsVersions = !parse.GetValue(noTlsScan),
             };
             ProbeResult[] results = await ProbeAllAsync(expanded, options, parallel, output, cancellationToken);

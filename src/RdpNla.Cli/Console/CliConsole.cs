@@ -3,7 +3,7 @@ namespace RdpNla.Cli.Interaction;
 // The folder is Console/, but a namespace RdpNla.Cli.Console would shadow System.Console for every file under
 // RdpNla.Cli, so the namespace is RdpNla.Cli.Interaction.
 
-/// <summary>The console input a command reads: standard input, whether it is a terminal, and no-echo secret entry.</summary>
+/// <summary>The console input a command reads: standard input, whether it is a terminal, no-echo secret entry, the environment and the clock.</summary>
 public interface ICliConsole
 {
     /// <summary>Standard input.</summary>
@@ -20,6 +20,9 @@ public interface ICliConsole
 
     /// <summary>An environment variable of the process, or null when it is not set.</summary>
     string? GetEnvironmentVariable(string name) => Environment.GetEnvironmentVariable(name);
+
+    /// <summary>The clock the network commands (login, probe, doctor) time their connections with.</summary>
+    TimeProvider Time => TimeProvider.System;
 }
 
 /// <summary>

@@ -289,9 +289,8 @@ internal sealed class GatewaySession
     private async Task PumpAsync(BackendLeg leg, CancellationToken stopping)
     {
         _phase = "relay";
-        using var session = Options.MaxSessionLength > TimeSpan.Zero
-            ? new CancellationTokenSource(Options.MaxSessionLength, Time)
-            : new CancellationTokenSource();
+        // On the gateway's clock also without a maximum length: the drain below re-arms this source's timer.
+        using var session = new CancellationTokenSource(Options.MaxSessionLength > TimeSpan.Zero ? Options.MaxSessionLength : Timeout.InfiniteTimeSpan, Time);
         using CancellationTokenRegistration drain = stopping.Register(() =>
         {
             SetEnd("shutdown", $"the server is stopping (drained for up to {Options.DrainTimeout})", tentative: true);

@@ -47,6 +47,9 @@ internal sealed class FakeCliConsole(string stdin = "", bool isTerminal = false,
 
     public string? GetEnvironmentVariable(string name) => Environment.GetValueOrDefault(name);
 
+    /// <summary>The clock the command times its connections with (a FakeTimeProvider where the test drives time).</summary>
+    public TimeProvider Time { get; init; } = TimeProvider.System;
+
     public int ReadSecretLine(Span<char> buffer)
     {
         SecretPrompts++;

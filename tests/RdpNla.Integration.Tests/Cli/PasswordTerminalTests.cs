@@ -37,7 +37,7 @@ public class PasswordTerminalTests : IDisposable
     public async Task UsersAddWithPromptOption_OnAPseudoTerminal_ReadsTheTypedPasswordWithoutEcho()
     {
         string command = string.Join(' ', new[] { ServeProcess.DotnetHost(), Cli, "users", "add", "carol", "-p", "--data", _directory.Path }.Select(Quote));
-        var info = new ProcessStartInfo("script")
+        var info = new ProcessStartInfo(Peers.Require("script"))
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

@@ -15,9 +15,19 @@ internal static class ClientCli
         return (result, Parse(result));
     }
 
-    public static async Task<(CliResult Result, JsonElement Json)> ProbeJsonAsync(params string[] args)
+    /// <summary><c>rdpnla login</c> timed by <paramref name="time"/>.</summary>
+    public static async Task<(CliResult Result, JsonElement Json)> LoginJsonAsync(TimeProvider time, string target, string user, string password, params string[] more)
     {
-        CliResult result = await Accounts.Cli.RunAsync(["probe", "--json", .. args]);
+        CliResult result = await Accounts.Cli.RunAsync(new FakeCliConsole(password + "\n") { Time = time }, ["login", target, "-u", user, "--password-stdin", "--cert-ignore", "--json", .. more]);
+        return (result, Parse(result));
+    }
+
+    public static Task<(CliResult Result, JsonElement Json)> ProbeJsonAsync(params string[] args) => ProbeJsonAsync(TimeProvider.System, args);
+
+    /// <summary><c>rdpnla probe</c> timed by <paramref name="time"/>.</summary>
+    public static async Task<(CliResult Result, JsonElement Json)> ProbeJsonAsync(TimeProvider time, params string[] args)
+    {
+        CliResult result = await Accounts.Cli.RunAsync(new FakeCliConsole { Time = time }, ["probe", "--json", .. args]);
         return (result, Parse(result));
     }
 

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using RdpNla.Client;
 using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Support;
@@ -13,6 +13,9 @@ namespace RdpNla.Integration.Tests.Client;
 /// <summary>Each way a target can fail, reported as its own failure within the timeout, by <c>login</c> and <c>probe</c>.</summary>
 public class NetworkFailureTests
 {
+    // Only a guard against a hang: with a fake clock nothing here waits for real time.
+    private static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(60);
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -38,23 +41,45 @@ public class NetworkFailureTests
     [Fact]
     public async Task SilentListener_NoAnswerWithinTimeout()
     {
+        // The clock is fake: the listener reading the X.224 Connection Request says the client is waiting for the
+        // confirm, and only advancing the clock by the timeout ends the wait.
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var accepted = new List<Socket>();
-        Task accepting = LoopbackPeers.AcceptForeverAsync(listener, s => accepted.Add(s));
+        using var requests = new SemaphoreSlim(0);
+        Task accepting = LoopbackPeers.AcceptForeverAsync(listener, s =>
+        {
+            lock (accepted)
+            {
+                accepted.Add(s);
+            }
+
+            _ = LoopbackPeers.ReadThenHoldAsync(s, requests);
+        });
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
 
-        var watch = Stopwatch.StartNew();
-        (CliResult login, JsonElement json) = await ClientCli.LoginJsonAsync($"127.0.0.1:{port}", "alice", "x", "--timeout", "1");
-        TimeSpan loginTime = watch.Elapsed;
-        (CliResult probe, JsonElement probeJson) = await ClientCli.ProbeJsonAsync($"127.0.0.1:{port}", "--timeout", "1");
+        var time = new FakeTimeProvider();
+        Task<(CliResult, JsonElement)> running = ClientCli.LoginJsonAsync(time, $"127.0.0.1:{port}", "alice", "x", "--timeout", "1");
+        await requests.WaitAsync(Ct);
+        time.Advance(TimeSpan.FromSeconds(1));
+        (CliResult login, JsonElement json) = await running.WaitAsync(HangGuard, Ct);
+
+        var probeTime = new FakeTimeProvider();
+        Task<(CliResult, JsonElement)> probing = ClientCli.ProbeJsonAsync(probeTime, $"127.0.0.1:{port}", "--timeout", "1");
+        await requests.WaitAsync(Ct);
+        probeTime.Advance(TimeSpan.FromSeconds(1));
+        (CliResult probe, JsonElement probeJson) = await probing.WaitAsync(HangGuard, Ct);
 
         Assert.Equal((22, "no_answer", "negotiation"), (login.ExitCode, json.Str("failure_kind"), json.Str("phase")));
         Assert.Contains("accepted the TCP connection but did not answer the X.224 Connection Request within 1 s", json.Str("message"), StringComparison.Ordinal);
-        Assert.InRange(loginTime, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(3));
+        Assert.Equal(1000, json.GetProperty("elapsed_ms").GetDouble());
         Assert.Equal("no_answer", probeJson.GetProperty("error").Str("kind"));
+        Assert.Equal(1000, probeJson.GetProperty("elapsed_ms").GetDouble());
         listener.Stop();
-        accepted.ForEach(s => s.Dispose());
+        lock (accepted)
+        {
+            accepted.ForEach(s => s.Dispose());
+        }
     }
 
     [Fact]
@@ -77,26 +102,37 @@ public class NetworkFailureTests
     [Fact]
     public async Task SelectsHybridButNeverSpeaksTls_TlsFailureWithinTimeout()
     {
+        // The clock is fake: the listener reading the TLS ClientHello says the client is in the TLS handshake.
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var sockets = new List<Socket>();
+        using var clientHellos = new SemaphoreSlim(0);
         Task serving = LoopbackPeers.AcceptForeverAsync(listener, socket =>
         {
-            sockets.Add(socket);
-            _ = SelectHybridThenSilenceAsync(socket);
+            lock (sockets)
+            {
+                sockets.Add(socket);
+            }
+
+            _ = SelectHybridThenSilenceAsync(socket, clientHellos);
         });
         int port = ((IPEndPoint)listener.LocalEndpoint).Port;
 
-        var watch = Stopwatch.StartNew();
-        (CliResult login, JsonElement json) = await ClientCli.LoginJsonAsync($"127.0.0.1:{port}", "alice", "x", "--timeout", "1");
+        var time = new FakeTimeProvider();
+        Task<(CliResult, JsonElement)> running = ClientCli.LoginJsonAsync(time, $"127.0.0.1:{port}", "alice", "x", "--timeout", "1");
+        await clientHellos.WaitAsync(Ct);
+        time.Advance(TimeSpan.FromSeconds(1));
+        (CliResult login, JsonElement json) = await running.WaitAsync(HangGuard, Ct);
 
         Assert.Equal((25, "tls_failure", "tls"), (login.ExitCode, json.Str("failure_kind"), json.Str("phase")));
         Assert.Contains("selected PROTOCOL_HYBRID but did not complete the TLS handshake within 1 s", json.Str("message"), StringComparison.Ordinal);
-        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(3));
+        Assert.Equal(1000, json.GetProperty("elapsed_ms").GetDouble());
         listener.Stop();
-        sockets.ForEach(s => s.Dispose());
+        lock (sockets)
+        {
+            sockets.ForEach(s => s.Dispose());
+        }
     }
-
 
     [Fact]
     public async Task Probe_ServerSelectsHybridThenStopsAnswering_NoteNamesTheProtocolItSelected()
@@ -147,13 +183,18 @@ public class NetworkFailureTests
         }
     }
 
-    private static async Task SelectHybridThenSilenceAsync(Socket socket)
+    private static async Task SelectHybridThenSilenceAsync(Socket socket, SemaphoreSlim clientHellos)
     {
         var buffer = new byte[1024];
         try
         {
             await socket.ReceiveAsync(buffer);
             await socket.SendAsync(new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.ExtendedClientDataSupported, SecurityProtocols.Hybrid)).Encode());
+            if (await socket.ReceiveAsync(buffer) > 0)
+            {
+                clientHellos.Release();
+            }
+
             while (await socket.ReceiveAsync(buffer) > 0)
             {
             }
@@ -176,15 +217,31 @@ public class NetworkFailureTests
         });
         var silent = Enumerable.Range(201, 20).Select(i => new TcpListener(IPAddress.Parse($"127.0.1.{i}"), port)).ToList();
         var held = new List<Socket>();
+        int open = 0;
+        int peak = 0;
         foreach (TcpListener listener in silent)
         {
             listener.Start();
-            _ = LoopbackPeers.AcceptForeverAsync(listener, s => { lock (held) { held.Add(s); } });
+            _ = LoopbackPeers.AcceptForeverAsync(listener, s =>
+            {
+                lock (held)
+                {
+                    held.Add(s);
+                    peak = Math.Max(peak, ++open);
+                }
+
+                _ = LoopbackPeers.HoldUntilClosedAsync(s, () =>
+                {
+                    lock (held)
+                    {
+                        open--;
+                    }
+                });
+            });
         }
 
         try
         {
-            var watch = Stopwatch.StartNew();
             (CliResult result, List<JsonElement> lines) = await ClientCli.ProbeManyAsync($"127.0.1.0/24:{port}", "--concurrency", "24", "--timeout", "6", "--no-tls-versions");
 
             Assert.Equal(20, result.ExitCode);
@@ -206,8 +263,12 @@ public class NetworkFailureTests
                 }
             }
 
-            // 20 silent targets at 6 s each over 24 slots, the rest fast: far below the serial time (20 x 6 s + 200 targets).
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60), $"took {watch.Elapsed}");
+            // Each silent target holds its slot until the prober gives up on it: a prober that ran the targets one at a
+            // time would never hold two silent connections at once.
+            lock (held)
+            {
+                Assert.InRange(peak, 2, 20);
+            }
         }
         finally
         {

@@ -189,7 +189,7 @@ public class FrontDoorAccountStoreTests
 
         public static async Task<DatabaseLocker> LockAsync(string path)
         {
-            var start = new ProcessStartInfo("python3")
+            var start = new ProcessStartInfo(Peers.Require("python3"))
             {
                 RedirectStandardInput = true,
                 RedirectStandardOutput = true,

@@ -1,5 +1,6 @@
 using System.Text;
 using RdpNla.Integration.Tests.Support;
+using RdpNla.Server.Audit;
 using RdpNla.Server.Storage;
 using RdpNla.Server.Gateway;
 
@@ -104,10 +105,14 @@ public class GatewayShadowTests(ShadowGatewayFixture fixture, XvfbDisplay displa
     public async Task WrongFrontPassword_TheBackendSeesNoTcpConnection()
     {
         int before = fixture.Backend.Proxy.Accepted;
+        int rowsBefore = (await fixture.Door.AuditAsync()).Count;
 
         ProcessResult result = await RunAsync("alice", "wrong-password");
-        await Task.Delay(500, TestContext.Current.CancellationToken);
 
+        // The front door writes the audit row as the connection ends: once it is there, the gateway is done with
+        // this connection and no backend connection can follow.
+        AuditEntry attempt = (await fixture.Door.WaitForAuditAsync(rowsBefore + 1)).Skip(rowsBefore).Single(r => r.UserName == "alice");
+        Assert.Equal(AuditOutcome.Failure, attempt.Outcome);
         Assert.Equal(134, result.ExitCode);
         Assert.True(result.HasLine("ERRCONNECT_LOGON_FAILURE"), result.Output);
         Assert.Equal(before, fixture.Backend.Proxy.Accepted);

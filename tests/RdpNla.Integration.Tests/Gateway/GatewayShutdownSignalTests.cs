@@ -42,17 +42,15 @@ public sealed class GatewayShutdownSignalTests : IAsyncDisposable
         await GatewayTestClient.EchoAsync(session, 1);
 
         await _server.SignalAsync(signal);
-        var sinceSignal = Stopwatch.StartNew();
 
         // The listener goes first: a new client is refused while the open session still works.
         Assert.True(await RefusedWithinAsync(_server.Port, TimeSpan.FromSeconds(2)), $"still accepting after SIG{signal}:\n{_server.Output}");
         await GatewayTestClient.EchoAsync(session, 2);
-        Assert.True(sinceSignal.Elapsed < DrainTimeout, $"the echo after SIG{signal} took until {sinceSignal.Elapsed}: the drain check is meaningless on this machine");
 
-        // Then the session is closed cleanly (close_notify, FIN), not before the drain time.
+        // Then the session is closed cleanly (close_notify, FIN) when the drain time is over (its timing on the
+        // gateway's clock: GatewayDrainTests).
         int read = await session.ReadAsync(new byte[1], Ct).AsTask().WaitAsync(DrainTimeout + TimeSpan.FromSeconds(10), Ct);
         Assert.Equal(0, read);
-        Assert.True(sinceSignal.Elapsed > DrainTimeout - TimeSpan.FromMilliseconds(200), $"closed {sinceSignal.Elapsed} after SIG{signal}, before the drain time of {DrainTimeout}:\n{_server.Output}");
 
         await _server.Process.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(20), Ct);
         Assert.True(_server.Process.ExitCode == 0, $"exit code {_server.Process.ExitCode}:\n{_server.Output}");

@@ -176,7 +176,7 @@ public sealed class GatewayXrdpBackend : IAsyncDisposable
 
     private static async Task<ProcessResult> RunWithInputAsync(string file, string input)
     {
-        var info = new ProcessStartInfo(file) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo(Peers.Require(file)) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
         using Process process = Process.Start(info)!;
         await process.StandardInput.WriteAsync(input);
         process.StandardInput.Close();

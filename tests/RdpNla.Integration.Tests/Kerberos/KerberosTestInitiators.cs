@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Security;
+using RdpNla.Integration.Tests.Support;
 
 namespace RdpNla.Integration.Tests.Kerberos;
 
@@ -64,7 +65,8 @@ public sealed class PythonInitiator : ITestInitiator
 
     public PythonInitiator(string mechanism, string servicePrincipal, IDictionary<string, string> environment)
     {
-        var info = new ProcessStartInfo("/usr/bin/python3")
+        Peers.RequireFile("/usr/lib/python3/dist-packages/gssapi/__init__.py", "python3-gssapi");
+        var info = new ProcessStartInfo(Peers.Require("/usr/bin/python3"))
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

@@ -152,7 +152,7 @@ public static class ExternalProcess
 
     private static ProcessStartInfo StartInfo(string fileName, IEnumerable<string> arguments, IDictionary<string, string>? environment)
     {
-        var info = new ProcessStartInfo(fileName)
+        var info = new ProcessStartInfo(Peers.Require(fileName))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

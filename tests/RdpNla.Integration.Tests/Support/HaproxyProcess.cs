@@ -40,7 +40,7 @@ public sealed class HaproxyProcess : IAsyncDisposable
 
     public static async Task<HaproxyProcess> StartAsync(params int[] backendPorts)
     {
-        Assert.True(File.Exists("/usr/sbin/haproxy"), "/usr/sbin/haproxy is missing: install the Debian package haproxy (scripts/install-peers.sh)");
+        Peers.Require("/usr/sbin/haproxy");
         int port = PeerPorts.GetFreePort();
         string directory = Directory.CreateTempSubdirectory("rdpnla-haproxy-").FullName;
         var config = new StringBuilder();

@@ -29,6 +29,7 @@ public sealed class HeadlessChromium : IDisposable
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--ignore-certificate-errors", "--window-size=900,1000", $"--user-data-dir={profile}");
         // The driver path is given, so Selenium Manager never looks for (or downloads) a driver.
+        Peers.Require("/usr/bin/chromium", "/usr/bin/chromedriver");
         ChromeDriverService service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
         service.HideCommandPromptWindow = true;
         service.SuppressInitialDiagnosticInformation = true;

@@ -20,6 +20,45 @@ public static class LoopbackPeers
         }
     }
 
+    /// <summary>Reads the client's first bytes, releases <paramref name="received"/>, then holds the connection without answering.</summary>
+    public static async Task ReadThenHoldAsync(Socket socket, SemaphoreSlim received)
+    {
+        var buffer = new byte[1024];
+        try
+        {
+            if (await socket.ReceiveAsync(buffer) > 0)
+            {
+                received.Release();
+            }
+
+            while (await socket.ReceiveAsync(buffer) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>Reads and discards until the client closes the connection, then calls <paramref name="closed"/>.</summary>
+    public static async Task HoldUntilClosedAsync(Socket socket, Action closed)
+    {
+        var buffer = new byte[1024];
+        try
+        {
+            while (await socket.ReceiveAsync(buffer) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            closed();
+        }
+    }
+
     /// <summary>Reads what the client sends and answers like a web server (a non-RDP listener on the RDP port).</summary>
     public static async Task AnswerHttpAsync(Socket socket)
     {

@@ -45,5 +45,22 @@ public static class PeerPorts
         return false;
     }
 
+    /// <summary>The local ports of the loopback sockets in SYN-SENT towards 127.0.0.1:<paramref name="port"/> (/proc/net/tcp).</summary>
+    public static HashSet<int> SynSentLocalPorts(int port)
+    {
+        string remote = $"0100007F:{port:X4}";
+        var ports = new HashSet<int>();
+        foreach (string line in File.ReadAllLines("/proc/net/tcp"))
+        {
+            string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 3 && fields[2] == remote && fields[3] == "02")
+            {
+                ports.Add(int.Parse(fields[1].AsSpan(fields[1].IndexOf(':', StringComparison.Ordinal) + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture));
+            }
+        }
+
+        return ports;
+    }
+
     public static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

@@ -95,7 +95,7 @@ public sealed class PostgresServer : IAsyncDisposable
     private async Task InitializeAsync()
     {
         string initdb = Path.Combine(BinDirectory, "initdb");
-        Assert.True(File.Exists(initdb), $"{initdb} is missing: install the Debian package postgresql (scripts/install-peers.sh)");
+        Peers.Require(initdb);
         string directory = Directory.CreateTempSubdirectory("rdpnla-postgres-").FullName;
         if (Environment.UserName == "root")
         {

@@ -70,6 +70,7 @@ public sealed class SambaDomainController : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
+        Peers.Require("samba", "samba-tool", "ldbmodify", "winbindd", "kinit", "kvno", "unshare");
         System.IO.Directory.CreateDirectory(Directory);
         string conf = Path.Combine(Directory, "etc", "smb.conf");
         string run = Path.Combine(Directory, "run");
@@ -264,7 +265,7 @@ public sealed class SambaDomainController : IAsyncLifetime
     /// <summary>Runs <paramref name="fileName"/> and fails the fixture with its output when it fails.</summary>
     public async Task<string> RunAsync(string fileName, string[] arguments, string? input = null, IDictionary<string, string>? environment = null, bool check = true)
     {
-        var info = new ProcessStartInfo(fileName)
+        var info = new ProcessStartInfo(Peers.Require(fileName))
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,

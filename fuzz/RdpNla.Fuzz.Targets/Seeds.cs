@@ -17,6 +17,27 @@ internal static class Seeds
 {
     public static int Write(string vectorsDirectory, string outputDirectory)
     {
+        IReadOnlyDictionary<string, List<byte[]>> corpus = Build(vectorsDirectory);
+        int total = 0;
+        foreach ((string target, List<byte[]> inputs) in corpus)
+        {
+            string directory = Path.Combine(outputDirectory, target);
+            Directory.CreateDirectory(directory);
+            foreach (byte[] input in inputs)
+            {
+                File.WriteAllBytes(Path.Combine(directory, Convert.ToHexStringLower(SHA256.HashData(input))[..16]), input);
+                total++;
+            }
+
+            Console.WriteLine($"{target}: {inputs.Count} seeds");
+        }
+
+        return total;
+    }
+
+    /// <summary>The initial corpus of every target, by target name; throws when a target gets no seed.</summary>
+    public static IReadOnlyDictionary<string, List<byte[]>> Build(string vectorsDirectory)
+    {
         var corpus = new Dictionary<string, List<byte[]>>(StringComparer.Ordinal);
         foreach (string target in Targets.All.Keys)
         {
@@ -132,26 +153,15 @@ internal static class Seeds
             Add("spnego", token);
         }
 
-        // 3. Write them out: one directory per target, files named after their content.
-        int total = 0;
         foreach ((string target, List<byte[]> inputs) in corpus)
         {
-            string directory = Path.Combine(outputDirectory, target);
-            Directory.CreateDirectory(directory);
-            foreach (byte[] input in inputs)
-            {
-                File.WriteAllBytes(Path.Combine(directory, Convert.ToHexStringLower(SHA256.HashData(input))[..16]), input);
-                total++;
-            }
-
-            Console.WriteLine($"{target}: {inputs.Count} seeds");
             if (inputs.Count == 0)
             {
                 throw new InvalidOperationException($"No seed for target {target}.");
             }
         }
 
-        return total;
+        return corpus;
     }
 
     /// <summary>Reads a tests/TestVectors hex file: '#' lines are citations and comments, the rest hex with whitespace.</summary>
