@@ -203,7 +203,7 @@ internal sealed class GatewayRelay
         {
             await _store.AppendSessionAsync(record, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or InvalidOperationException or TimeoutException)
         {
             GatewayLog.AuditFailed(_logger, ex.Message);
         }
