@@ -127,7 +127,7 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
     }
 
     [Fact]
-    public async Task PostgresRestartedDuringARun_ServerStaysUpAndLogonsResume()
+    public async Task PostgresRestartedDuringARun_LogonsFailClosedWithInternalDbErrorBoundedLogThenResume()
     {
         // Its own PostgreSQL: stopping it must not disturb the other tests' server.
         await using var own = new PostgresServer();
@@ -137,7 +137,14 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
         Assert.True(before.ExitCode == 0, before.Output + before.Error + server.Output);
 
         await own.StopAsync();
-        (CliResult during, JsonElement duringJson) = await ClientCli.LoginJsonAsync(server.Address, "alice", AlicePassword);
+        var outage = System.Diagnostics.Stopwatch.StartNew();
+        var during = new List<(CliResult Result, JsonElement Json)>();
+        for (int i = 0; i < 8; i++)
+        {
+            during.Add(await ClientCli.LoginJsonAsync(server.Address, "alice", i % 2 == 0 ? AlicePassword : "wrong-password"));
+        }
+
+        TimeSpan outageLength = outage.Elapsed;
         await own.EnsureStartedAsync();
         int attempts = 0;
         CliResult after;
@@ -148,11 +155,31 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
         }
         while (after.ExitCode != 0 && attempts < 10);
 
-        Assert.NotEqual(0, during.ExitCode);
-        Assert.NotEqual("success", duringJson.Str("result"));
+        // Fail closed: right and wrong passwords alike get the status of a server that cannot read its account
+        // database, and none is counted as a wrong password (the account is not locked afterwards).
+        Assert.All(during, d => Assert.Equal("STATUS_INTERNAL_DB_ERROR", d.Json.Str("ntstatus")));
+        Assert.All(during, d => Assert.NotEqual(0, d.Result.ExitCode));
         Assert.False(server.Process.HasExited, server.Output);
         Assert.True(after.ExitCode == 0, $"no logon succeeded in {attempts} attempts after PostgreSQL returned:\n{after.Output}\n{server.Output}");
-        TestContext.Current.SendDiagnosticMessage($"logons resumed at attempt {attempts} after PostgreSQL restarted");
+
+        // The log: the first fault at once, then at most one line per 10 s (each saying how many it held back), and
+        // one line when the store answers again.
+        int faultLines = Occurrences(server.Output, "The account database failed during");
+        Assert.InRange(faultLines, 1, 1 + (int)(outageLength.TotalSeconds / 10));
+        Assert.InRange(Occurrences(server.Output, "Writing the audit record failed"), 0, 1 + (int)(outageLength.TotalSeconds / 10));
+        Assert.Equal(1, Occurrences(server.Output, "The account database answers again after"));
+        TestContext.Current.SendDiagnosticMessage($"{during.Count} logons in {outageLength.TotalSeconds:F1} s of outage, {faultLines} fault line(s); logons resumed at attempt {attempts}");
+    }
+
+    private static int Occurrences(string text, string value)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     private static async Task<NlaClientResult> LogonAsync(int port, string source, string password)
