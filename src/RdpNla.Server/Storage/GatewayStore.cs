@@ -5,7 +5,7 @@ using RdpNla.Server.Gateway;
 
 namespace RdpNla.Server.Storage;
 
-/// <summary>The gateway's tables of <see cref="RdpNlaDatabase"/> (schema versions 2 to 4).</summary>
+/// <summary>The gateway's tables of <see cref="RdpNlaDatabase"/> (schema versions 2 to 4, and 8 for domain accounts).</summary>
 public sealed class GatewayStore
 {
     private readonly RdpNlaDatabase _database;
@@ -192,6 +192,136 @@ public sealed class GatewayStore
         ArgumentNullException.ThrowIfNull(credential);
         ArgumentNullException.ThrowIfNull(key);
         return key.Open(credential.SealedPassword, new MappedCredentialBinding(AccountName.NormalizeUserName(userName), backend, credential.BackendUser, credential.BackendDomain));
+    }
+
+    /// <summary>
+    /// Stores mapped credentials for a domain account (docs/active-directory.md), keyed by <paramref name="accountKey"/>
+    /// (<see cref="ActiveDirectory.DomainAccountName.Key"/>, NETBIOS\USER): the password is sealed as a local user's is,
+    /// bound to the account key, the backend and the backend account. Nothing of the domain user's own password is stored.
+    /// </summary>
+    public async Task SetDomainMappedCredentialAsync(string accountKey, string accountName, string backend, string backendUser, string backendDomain, ReadOnlyMemory<byte> passwordUtf16, GatewayKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentException.ThrowIfNullOrWhiteSpace(accountKey);
+        ArgumentException.ThrowIfNullOrWhiteSpace(backend);
+        byte[] sealedPassword = key.Seal(passwordUtf16.Span, new MappedCredentialBinding(accountKey, backend, backendUser, backendDomain));
+        await ExecuteAsync(
+            "INSERT INTO domain_mapped_credentials (account_key, account_name, backend_user, backend_domain, password_sealed, backend, updated_at) " +
+            "VALUES ($key, $name, $user, $domain, $sealed, $backend, $now) " +
+            "ON CONFLICT (account_key) DO UPDATE SET account_name = excluded.account_name, backend_user = excluded.backend_user, backend_domain = excluded.backend_domain, " +
+            "password_sealed = excluded.password_sealed, backend = excluded.backend, updated_at = excluded.updated_at;",
+            c =>
+            {
+                c.Parameters.AddWithValue("$key", accountKey);
+                c.Parameters.AddWithValue("$name", accountName);
+                c.Parameters.AddWithValue("$user", backendUser);
+                c.Parameters.AddWithValue("$domain", backendDomain);
+                c.Parameters.AddWithValue("$sealed", sealedPassword);
+                c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant());
+                c.Parameters.AddWithValue("$now", SqliteTime.ToText(_timeProvider.GetUtcNow()));
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes a domain account's mapped credentials. False when there were none.</summary>
+    public Task<bool> RemoveDomainMappedCredentialAsync(string accountKey, CancellationToken cancellationToken = default) =>
+        ExecuteAsync("DELETE FROM domain_mapped_credentials WHERE account_key = $key;", c => c.Parameters.AddWithValue("$key", accountKey), cancellationToken);
+
+    /// <summary>A domain account's mapped credentials (still sealed; open with <see cref="OpenPassword"/> and the account key), or null.</summary>
+    public async Task<MappedCredential?> GetDomainMappedCredentialAsync(string accountKey, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT backend_user, backend_domain, password_sealed, updated_at, backend FROM domain_mapped_credentials WHERE account_key = $key;";
+            command.Parameters.AddWithValue("$key", accountKey);
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+                    ? new MappedCredential(reader.GetString(0), reader.GetString(1), (byte[])reader.GetValue(2), SqliteTime.FromText(reader.GetString(3)), reader.GetString(4))
+                    : null;
+            }
+        }
+    }
+
+    /// <summary>The domain accounts with mapped credentials, by key.</summary>
+    public async Task<IReadOnlyList<DomainMappedAccount>> ListDomainMappedCredentialsAsync(CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT account_key, account_name, backend_user, backend_domain, backend, updated_at FROM domain_mapped_credentials ORDER BY account_key;";
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var rows = new List<DomainMappedAccount>();
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(new DomainMappedAccount(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), SqliteTime.FromText(reader.GetString(5))));
+                }
+
+                return rows;
+            }
+        }
+    }
+
+    /// <summary>Sets the backend of a domain group (by SID; <paramref name="name"/> as the admin wrote it, for listings).</summary>
+    public Task SetDomainGroupBackendAsync(string sid, string name, string backend, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(sid);
+        ArgumentException.ThrowIfNullOrWhiteSpace(backend);
+        return ExecuteAsync(
+            "INSERT INTO domain_group_backends (group_sid, group_name, name_key, backend, updated_at) VALUES ($sid, $name, $nkey, $backend, $now) " +
+            "ON CONFLICT (group_sid) DO UPDATE SET group_name = excluded.group_name, name_key = excluded.name_key, backend = excluded.backend, updated_at = excluded.updated_at;",
+            c =>
+            {
+                c.Parameters.AddWithValue("$sid", sid.ToUpperInvariant());
+                c.Parameters.AddWithValue("$name", name);
+                c.Parameters.AddWithValue("$nkey", name.ToUpperInvariant());
+                c.Parameters.AddWithValue("$backend", backend.ToLowerInvariant());
+                c.Parameters.AddWithValue("$now", SqliteTime.ToText(_timeProvider.GetUtcNow()));
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Removes a domain group's backend. False when it had none.</summary>
+    public Task<bool> RemoveDomainGroupBackendAsync(string sid, CancellationToken cancellationToken = default) =>
+        ExecuteAsync("DELETE FROM domain_group_backends WHERE group_sid = $sid;", c => c.Parameters.AddWithValue("$sid", sid.ToUpperInvariant()), cancellationToken);
+
+    /// <summary>The domain groups with a backend, by name (case-insensitive): the order in which a member's groups are tried.</summary>
+    public async Task<IReadOnlyList<DomainGroupBackend>> ListDomainGroupBackendsAsync(CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "SELECT group_sid, group_name, backend FROM domain_group_backends ORDER BY name_key, group_sid;";
+            SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var rows = new List<DomainGroupBackend>();
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(new DomainGroupBackend(reader.GetString(0), reader.GetString(1), reader.GetString(2)));
+                }
+
+                return rows;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The backend of a domain user: of the domain groups with a backend whose SID is among <paramref name="sids"/> (the
+    /// user's and its groups' SIDs from the DC), the first by group name. Null when none.
+    /// </summary>
+    public async Task<DomainGroupBackend?> GetDomainGroupBackendAsync(IReadOnlyList<string> sids, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sids);
+        var member = new HashSet<string>(sids, StringComparer.OrdinalIgnoreCase);
+        return (await ListDomainGroupBackendsAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(g => member.Contains(g.Sid));
     }
 
     /// <summary>The certificate recorded for a backend, or null.</summary>
