@@ -40,6 +40,9 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
     private StoreWaits? _store;
     private MinimumDataRateStream? _guarded;
     private Gateway.RelayBufferingStream? _transport;
+
+    /// <summary>The domain user of this connection once the DC (or its KDC) verified it; null for a local user.</summary>
+    private ActiveDirectory.DomainIdentity? _domainUser;
     private CancellationToken _stopping;
     private Activity? _span;
 
@@ -358,7 +361,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
         CredentialLookup lookup = CheckAccountAsync;
         if (_context.Domain is { } domain)
         {
-            lookup = DomainLookup(domain, credSsp, lookup, sids => domainSids = sids);
+            lookup = DomainLookup(domain, credSsp, lookup, identity => (_domainUser, domainSids) = (identity, identity.Sids));
         }
 
         NlaStatus status;
@@ -444,7 +447,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             return;
         }
 
-        Gateway.GatewayPlan? plan = _context.Gateway is { } relay ? await relay.PlanAsync(userName, cancellationToken).ConfigureAwait(false) : null;
+        Gateway.GatewayPlan? plan = _context.Gateway is { } relay ? await relay.PlanAsync(userName, _domainUser, cancellationToken).ConfigureAwait(false) : null;
 
         // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the client waits for the Early User Authorization Result. A relayed user
         // gets it from the gateway once the backend leg is connected (AUTHZ_ACCESS_DENIED when it fails), not now.
@@ -462,7 +465,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             _guarded!.Enabled = false;
             ReleaseUnauthenticated();
             _phase = "gateway";
-            var front = new Gateway.FrontLeg(_audit.ConnectionId, _client, _socket, tls, _transport!, _audit.RequestedProtocols ?? selected, selected, userName, account);
+            var front = new Gateway.FrontLeg(_audit.ConnectionId, _client, _socket, tls, _transport!, _audit.RequestedProtocols ?? selected, selected, userName, account, _domainUser);
             await gateway.RelayAsync(front, plan, credSsp.DelegatedCredentials, credSsp, _stopping).ConfigureAwait(false);
             return;
         }
@@ -552,7 +555,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
     /// domain's realm was already verified by the domain's KDC and only its groups are read. Other names go to
     /// <paramref name="local"/>. No domain user is looked up in, or written to, the local store.
     /// </summary>
-    private CredentialLookup DomainLookup(ActiveDirectory.DomainLogons domain, CredSspServerContext credSsp, CredentialLookup local, Action<IReadOnlyList<string>> groups) =>
+    private CredentialLookup DomainLookup(ActiveDirectory.DomainLogons domain, CredSspServerContext credSsp, CredentialLookup local, Action<ActiveDirectory.DomainIdentity> groups) =>
         async (userName, domainName, token) =>
         {
             string account = string.IsNullOrEmpty(domainName) ? userName : $"{domainName}\\{userName}";
@@ -570,7 +573,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
                     return NtlmCredentialLookup.RefusedByDomain(NtStatus.NoLogonServers);
                 }
 
-                groups(sids);
+                groups(domain.Identity(userName, principal, sids));
 
                 // The ticket, issued by the domain's KDC, already proved the identity; Kerberos does not use this key.
                 return NtlmCredentialLookup.VerifiedByDomain(new byte[16]);
@@ -584,7 +587,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             using ActiveDirectory.WinbindLogon logon = await domain.AuthenticateAsync(ntlm).ConfigureAwait(false);
             if (logon.Status == NtStatus.Success && logon.SessionBaseKey is { } key)
             {
-                groups(logon.Sids);
+                groups(domain.Identity(logon.AccountName ?? userName, account, logon.Sids));
                 return NtlmCredentialLookup.VerifiedByDomain(key);
             }
 

@@ -10,9 +10,10 @@ namespace RdpNla.Server.Storage;
 /// The gateway's tables: per-user and per-group backends, mapped (sealed) backend credentials, backend certificates
 /// trusted on first use, backend security settings with their protocol pins, and one audit row per relayed session.
 /// They have the same shape in SQLite (<see cref="RdpNlaDatabase"/>, schema versions 2 to 4) and PostgreSQL
-/// (<see cref="Postgres.PostgresDatabase"/>, schema version 3), so every statement here serves both; with PostgreSQL
-/// every instance sees the same rows (docs/high-availability.md). Accounts are named by their user name (its
-/// normalised key), never by a row id.
+/// (<see cref="Postgres.PostgresDatabase"/>, schema version 3), and for domain accounts SQLite version 8 and PostgreSQL
+/// version 5, so every statement here serves both; with PostgreSQL every instance sees the same rows
+/// (docs/high-availability.md). Accounts are named by their user name (its normalised key) or, for domain accounts,
+/// their NETBIOS\USER key, never by a row id.
 /// </summary>
 public sealed class GatewayStore
 {
@@ -149,6 +150,82 @@ public sealed class GatewayStore
         ArgumentNullException.ThrowIfNull(credential);
         ArgumentNullException.ThrowIfNull(key);
         return key.Open(credential.SealedPassword, new MappedCredentialBinding(AccountName.NormalizeUserName(userName), backend, credential.BackendUser, credential.BackendDomain));
+    }
+
+    /// <summary>
+    /// Stores mapped credentials for a domain account (docs/active-directory.md), keyed by <paramref name="accountKey"/>
+    /// (<see cref="ActiveDirectory.DomainAccountName.Key"/>, NETBIOS\USER): the password is sealed as a local user's is,
+    /// bound to the account key, the backend and the backend account. Nothing of the domain user's own password is stored.
+    /// </summary>
+    public async Task SetDomainMappedCredentialAsync(string accountKey, string accountName, string backend, string backendUser, string backendDomain, ReadOnlyMemory<byte> passwordUtf16, GatewayKey key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentException.ThrowIfNullOrWhiteSpace(accountKey);
+        ArgumentException.ThrowIfNullOrWhiteSpace(backend);
+        byte[] sealedPassword = key.Seal(passwordUtf16.Span, new MappedCredentialBinding(accountKey, backend, backendUser, backendDomain));
+        await _engine.ExecuteAsync(
+            "INSERT INTO domain_mapped_credentials (account_key, account_name, backend_user, backend_domain, password_sealed, backend, updated_at) " +
+            "VALUES (@key, @name, @user, @domain, @sealed, @backend, @now) " +
+            "ON CONFLICT (account_key) DO UPDATE SET account_name = excluded.account_name, backend_user = excluded.backend_user, backend_domain = excluded.backend_domain, " +
+            "password_sealed = excluded.password_sealed, backend = excluded.backend, updated_at = excluded.updated_at;",
+            c => c.With("key", accountKey).With("name", accountName).With("user", backendUser).With("domain", backendDomain)
+                .With("sealed", sealedPassword).With("backend", backend.ToLowerInvariant()).With("now", Now()),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes a domain account's mapped credentials. False when there were none.</summary>
+    public Task<bool> RemoveDomainMappedCredentialAsync(string accountKey, CancellationToken cancellationToken = default) =>
+        _engine.ExecuteAsync("DELETE FROM domain_mapped_credentials WHERE account_key = @key;", c => c.With("key", accountKey), cancellationToken);
+
+    /// <summary>A domain account's mapped credentials (still sealed; open with <see cref="OpenPassword"/> and the account key), or null.</summary>
+    public async Task<MappedCredential?> GetDomainMappedCredentialAsync(string accountKey, CancellationToken cancellationToken = default) =>
+        (await _engine.QueryAsync(
+            "SELECT backend_user, backend_domain, password_sealed, updated_at, backend FROM domain_mapped_credentials WHERE account_key = @key;",
+            c => c.With("key", accountKey),
+            r => new MappedCredential(r.GetString(0), r.GetString(1), (byte[])r.GetValue(2), _engine.ReadTime(r, 3), r.GetString(4)),
+            cancellationToken).ConfigureAwait(false)).SingleOrDefault();
+
+    /// <summary>The domain accounts with mapped credentials, by key.</summary>
+    public async Task<IReadOnlyList<DomainMappedAccount>> ListDomainMappedCredentialsAsync(CancellationToken cancellationToken = default) =>
+        await _engine.QueryAsync(
+            "SELECT account_key, account_name, backend_user, backend_domain, backend, updated_at FROM domain_mapped_credentials ORDER BY account_key;",
+            _ => { },
+            r => new DomainMappedAccount(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), _engine.ReadTime(r, 5)),
+            cancellationToken).ConfigureAwait(false);
+
+    /// <summary>Sets the backend of a domain group (by SID; <paramref name="name"/> as the admin wrote it, for listings).</summary>
+    public Task SetDomainGroupBackendAsync(string sid, string name, string backend, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(sid);
+        ArgumentException.ThrowIfNullOrWhiteSpace(backend);
+        return _engine.ExecuteAsync(
+            "INSERT INTO domain_group_backends (group_sid, group_name, name_key, backend, updated_at) VALUES (@sid, @name, @nkey, @backend, @now) " +
+            "ON CONFLICT (group_sid) DO UPDATE SET group_name = excluded.group_name, name_key = excluded.name_key, backend = excluded.backend, updated_at = excluded.updated_at;",
+            c => c.With("sid", sid.ToUpperInvariant()).With("name", name).With("nkey", GroupKey(name)).With("backend", backend.ToLowerInvariant()).With("now", Now()),
+            cancellationToken);
+    }
+
+    /// <summary>Removes a domain group's backend. False when it had none.</summary>
+    public Task<bool> RemoveDomainGroupBackendAsync(string sid, CancellationToken cancellationToken = default) =>
+        _engine.ExecuteAsync("DELETE FROM domain_group_backends WHERE group_sid = @sid;", c => c.With("sid", sid.ToUpperInvariant()), cancellationToken);
+
+    /// <summary>The domain groups with a backend, by name (case-insensitive): the order in which a member's groups are tried.</summary>
+    public async Task<IReadOnlyList<DomainGroupBackend>> ListDomainGroupBackendsAsync(CancellationToken cancellationToken = default) =>
+        await _engine.QueryAsync(
+            "SELECT group_sid, group_name, backend FROM domain_group_backends ORDER BY name_key, group_sid;",
+            _ => { },
+            r => new DomainGroupBackend(r.GetString(0), r.GetString(1), r.GetString(2)),
+            cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// The backend of a domain user: of the domain groups with a backend whose SID is among <paramref name="sids"/> (the
+    /// user's and its groups' SIDs from the DC), the first by group name. Null when none.
+    /// </summary>
+    public async Task<DomainGroupBackend?> GetDomainGroupBackendAsync(IReadOnlyList<string> sids, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sids);
+        var member = new HashSet<string>(sids, StringComparer.OrdinalIgnoreCase);
+        return (await ListDomainGroupBackendsAsync(cancellationToken).ConfigureAwait(false)).FirstOrDefault(g => member.Contains(g.Sid));
     }
 
     /// <summary>The certificate recorded for a backend, or null.</summary>

@@ -124,6 +124,48 @@ public abstract class GatewayStoreContractTests : StoreTestBase
     }
 
     [Fact]
+    public async Task DomainMappedCredential_KeyedByTheAccount_OpensThroughAnotherInstanceAndIsRemoved()
+    {
+        using GatewayKey key = GatewayKey.Load(Directory.Path, null, create: true);
+        await Gateway.SetDomainMappedCredentialAsync(@"LAB\ALICE", @"LAB\alice", "10.0.0.5:3389", "svc", "BACKEND", Encoding.Unicode.GetBytes("Backend-Secret1"), key, Ct);
+        Time.Advance(TimeSpan.FromMinutes(1));
+        await Gateway.SetDomainMappedCredentialAsync(@"LAB\ALICE", @"LAB\Alice", "Host:3390", "svc2", "BACKEND", Encoding.Unicode.GetBytes("Backend-Secret2"), key, Ct);
+        await Gateway.SetDomainMappedCredentialAsync(@"LAB\BOB", @"LAB\bob", "10.0.0.5:3389", "svc", "", Encoding.Unicode.GetBytes("s"), key, Ct);
+        RdpNlaStore other = await OpenAnotherAsync();
+
+        MappedCredential alice = (await other.Gateway.GetDomainMappedCredentialAsync(@"LAB\ALICE", Ct))!;
+        IReadOnlyList<DomainMappedAccount> listed = await other.Gateway.ListDomainMappedCredentialsAsync(Ct);
+
+        Assert.Equal(("svc2", "host:3390", s_start.AddMinutes(1)), (alice.BackendUser, alice.Backend, alice.Updated));
+        Assert.Equal("Backend-Secret2", Encoding.Unicode.GetString(key.Open(alice.SealedPassword, new MappedCredentialBinding(@"LAB\ALICE", "host:3390", "svc2", "BACKEND"))));
+        Assert.Equal(
+            [new DomainMappedAccount(@"LAB\ALICE", @"LAB\Alice", "svc2", "BACKEND", "host:3390", s_start.AddMinutes(1)),
+             new DomainMappedAccount(@"LAB\BOB", @"LAB\bob", "svc", "", "10.0.0.5:3389", s_start.AddMinutes(1))],
+            listed);
+        Assert.True(await other.Gateway.RemoveDomainMappedCredentialAsync(@"LAB\BOB", Ct));
+        Assert.False(await Gateway.RemoveDomainMappedCredentialAsync(@"LAB\BOB", Ct));
+        Assert.Null(await Gateway.GetDomainMappedCredentialAsync(@"LAB\BOB", Ct));
+    }
+
+    [Fact]
+    public async Task DomainGroupBackends_ByGroupNameOrder_FirstGroupOfTheUserWins()
+    {
+        await Gateway.SetDomainGroupBackendAsync("s-1-5-21-1-2-3-1105", "Sales", "10.0.0.7:3389", Ct);
+        await Gateway.SetDomainGroupBackendAsync("S-1-5-21-1-2-3-1106", "admins", "10.0.0.9:3389", Ct);
+        RdpNlaStore other = await OpenAnotherAsync();
+        await other.Gateway.SetDomainGroupBackendAsync("S-1-5-21-1-2-3-1105", "Sales", "Host:3389", Ct);
+
+        Assert.Equal(
+            [new DomainGroupBackend("S-1-5-21-1-2-3-1106", "admins", "10.0.0.9:3389"), new DomainGroupBackend("S-1-5-21-1-2-3-1105", "Sales", "host:3389")],
+            await Gateway.ListDomainGroupBackendsAsync(Ct));
+        Assert.Equal("admins", (await Gateway.GetDomainGroupBackendAsync(["S-1-5-21-1-2-3-1105", "s-1-5-21-1-2-3-1106"], Ct))!.Name);
+        Assert.Null(await Gateway.GetDomainGroupBackendAsync(["S-1-5-21-1-2-3-513"], Ct));
+        Assert.True(await other.Gateway.RemoveDomainGroupBackendAsync("s-1-5-21-1-2-3-1106", Ct));
+        Assert.False(await Gateway.RemoveDomainGroupBackendAsync("S-1-5-21-1-2-3-1106", Ct));
+        Assert.Equal("Sales", (await Gateway.GetDomainGroupBackendAsync(["S-1-5-21-1-2-3-1105", "S-1-5-21-1-2-3-1106"], Ct))!.Name);
+    }
+
+    [Fact]
     public async Task TrustOnFirstUse_SecondCertificate_KeepsTheFirstUntilForgotten()
     {
         TrustedCertificate first = await Gateway.TrustOnFirstUseAsync("Host:3389", new string('A', 64), "CN=host", Ct);

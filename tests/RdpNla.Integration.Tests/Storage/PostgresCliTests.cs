@@ -155,7 +155,7 @@ public sealed class PostgresCliTests(PostgresServer postgres) : IDisposable
         CliResult again = await Accounts.Cli.RunAsync("store", "copy", "--from", _directory.DatabasePath, "--to", store);
 
         Assert.True(copy.ExitCode == 0, copy.Output + copy.Error);
-        Assert.Contains("copied 2 users, 7 audit rows, 7 gateway rows and 3 portal rows", copy.Output, StringComparison.Ordinal);
+        Assert.Contains("copied 2 users, 7 audit rows, 9 gateway rows and 3 portal rows", copy.Output, StringComparison.Ordinal);
         Assert.Equal(2, again.ExitCode);
         Assert.Contains("already holds users, audit rows or gateway settings", again.Error, StringComparison.Ordinal);
         await using RdpNlaStore copied = await RdpNlaStore.OpenAsync(StoreLocation.Parse(store, _directory.Path), _directory.Path, time, Ct);
@@ -166,7 +166,8 @@ public sealed class PostgresCliTests(PostgresServer postgres) : IDisposable
         await AssertGatewayAndPortalCopiedAsync(copied, time);
     }
 
-    // 7 gateway rows (2 groups, 1 membership, 1 mapped credential, 1 certificate, 1 backend security, 1 session) and 3
+    // 9 gateway rows (2 groups, 1 membership, 1 mapped credential, 1 certificate, 1 backend security, 1 session, 1 domain
+    // account's mapped credential, 1 domain group's backend) and 3
     // portal rows (2 history entries, 1 authenticator); alice's own backend and second-factor flag ride on her user row.
     private static async Task SeedGatewayAndPortalAsync(RdpNlaDatabase sqlite, Microsoft.Extensions.Time.Testing.FakeTimeProvider time, IReadOnlyList<UserAccount> users)
     {
@@ -185,6 +186,8 @@ public sealed class PostgresCliTests(PostgresServer postgres) : IDisposable
             ConnectionId = "c1", UserName = "alice", Backend = "10.0.0.5:3389", Started = time.GetUtcNow(), Ended = time.GetUtcNow().AddMinutes(1),
             BytesToBackend = 10, BytesToClient = 20, Outcome = "closed", Reason = "the client hung up",
         }, Ct);
+        await sqlite.Gateway.SetDomainMappedCredentialAsync(@"LAB\CAROL", @"LAB\carol", "10.0.0.5:3389", "svc", "", System.Text.Encoding.Unicode.GetBytes("Backend-Secret3"), key, Ct);
+        await sqlite.Gateway.SetDomainGroupBackendAsync("S-1-5-21-1-2-3-1105", "Sales", "10.0.0.7:3389", Ct);
         await store.SetUserMfaRequiredAsync("alice", true, Ct);
         await store.SetGroupMfaRequiredAsync("empty", true, Ct);
         await store.SetPendingTotpAsync("alice", [9, 8, 7], Ct);
@@ -206,6 +209,9 @@ public sealed class PostgresCliTests(PostgresServer postgres) : IDisposable
         Assert.Equal("Backend-Secret1", System.Text.Encoding.Unicode.GetString(GatewayStore.OpenPassword(mapped, "alice", "10.0.0.5:3389", key)));
         Assert.Equal(new TrustedCertificate("10.0.0.5:3389", new string('A', 64), "CN=backend", time.GetUtcNow()), await copied.Gateway.GetTrustedCertificateAsync("10.0.0.5:3389", Ct));
         Assert.Equal(new BackendSecurityRecord("10.0.0.5:3389", BackendSecurity.Nla, "HYBRID_EX", 3, new string('A', 64), time.GetUtcNow()), await copied.Gateway.GetBackendSecurityAsync("10.0.0.5:3389", Ct));
+        MappedCredential carol = (await copied.Gateway.GetDomainMappedCredentialAsync(@"LAB\CAROL", Ct))!;
+        Assert.Equal("Backend-Secret3", System.Text.Encoding.Unicode.GetString(GatewayStore.OpenPassword(carol, @"LAB\CAROL", "10.0.0.5:3389", key)));
+        Assert.Equal([new DomainGroupBackend("S-1-5-21-1-2-3-1105", "Sales", "10.0.0.7:3389")], await copied.Gateway.ListDomainGroupBackendsAsync(Ct));
         GatewaySessionRecord session = Assert.Single(await copied.Gateway.ListSessionsAsync(null, 10, Ct));
         Assert.Equal(("c1", "alice", time.GetUtcNow().AddMinutes(1), 10L, 20L), (session.ConnectionId, session.UserName, session.Ended, session.BytesToBackend, session.BytesToClient));
         Assert.True(await copied.SelfService.IsMfaRequiredAsync("alice", Ct));

@@ -162,6 +162,29 @@ internal static class PostgresSchemaMigrations
             confirmed_at  timestamptz
         );
         """,
+
+        // Version 5 (as SQLite version 8): domain accounts at the gateway (docs/active-directory.md): mapped backend
+        // credentials of a domain user, keyed by NETBIOS\USER (no row in users), and backends chosen by domain group,
+        // keyed by the group's SID.
+        """
+        CREATE TABLE domain_mapped_credentials (
+            account_key     text        PRIMARY KEY,
+            account_name    text        NOT NULL,
+            backend_user    text        NOT NULL,
+            backend_domain  text        NOT NULL,
+            password_sealed bytea       NOT NULL,
+            backend         text        NOT NULL,
+            updated_at      timestamptz NOT NULL
+        );
+
+        CREATE TABLE domain_group_backends (
+            group_sid  text        PRIMARY KEY,
+            group_name text        NOT NULL,
+            name_key   text        NOT NULL,
+            backend    text        NOT NULL,
+            updated_at timestamptz NOT NULL
+        );
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>

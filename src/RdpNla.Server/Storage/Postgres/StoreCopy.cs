@@ -11,7 +11,8 @@ public sealed record StoreCopyResult(int Users, long AuditRows, long GatewayRows
 
 /// <summary>
 /// <c>rdpnla store copy</c>: copies the users (with their NT hashes and account state), the audit trail, the gateway's
-/// tables (backends, groups, mapped credentials, trusted certificates, backend security, relayed sessions) and the
+/// tables (backends, groups, mapped credentials, trusted certificates, backend security, relayed sessions, and those of
+/// domain accounts: their mapped credentials and the backends of domain groups) and the
 /// portal's (second-factor requirements, password history, TOTP authenticators) of an SQLite database into an empty
 /// PostgreSQL store, in one transaction, so that an existing installation can move to a shared store
 /// (docs/high-availability.md). Rows that name a user or a group are joined by its name, not its row id; sealed
@@ -35,9 +36,10 @@ public static class StoreCopy
             {
                 // EXCLUSIVE: running instances may still read, but nobody writes until the copy commits.
                 using (var check = new NpgsqlCommand(
-                    "LOCK TABLE users, audit, groups, backend_certificates, backend_security, gateway_sessions IN EXCLUSIVE MODE; " +
+                    "LOCK TABLE users, audit, groups, backend_certificates, backend_security, gateway_sessions, domain_mapped_credentials, domain_group_backends IN EXCLUSIVE MODE; " +
                     "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM audit) + (SELECT count(*) FROM groups) + " +
-                    "(SELECT count(*) FROM backend_certificates) + (SELECT count(*) FROM backend_security) + (SELECT count(*) FROM gateway_sessions);",
+                    "(SELECT count(*) FROM backend_certificates) + (SELECT count(*) FROM backend_security) + (SELECT count(*) FROM gateway_sessions) + " +
+                    "(SELECT count(*) FROM domain_mapped_credentials) + (SELECT count(*) FROM domain_group_backends);",
                     connection, transaction))
                 {
                     long existing = (long)(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
@@ -199,6 +201,10 @@ public static class StoreCopy
             "INSERT INTO gateway_sessions (connection_id, user_name, user_key, client_address, client_port, backend, backend_account, credential_mode, front_protocol, " +
             "backend_protocol, started_at, ended_at, bytes_to_backend, bytes_to_client, outcome, reason) " +
             "VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6, @p7, @p8, @p9, @p10, @p11, @p12, @p13, @p14, @p15);", Times: [10, 11]),
+        new("SELECT account_key, account_name, backend_user, backend_domain, password_sealed, backend, updated_at FROM domain_mapped_credentials;",
+            "INSERT INTO domain_mapped_credentials (account_key, account_name, backend_user, backend_domain, password_sealed, backend, updated_at) VALUES (@p0, @p1, @p2, @p3, @p4, @p5, @p6);", Times: [6]),
+        new("SELECT group_sid, group_name, name_key, backend, updated_at FROM domain_group_backends;",
+            "INSERT INTO domain_group_backends (group_sid, group_name, name_key, backend, updated_at) VALUES (@p0, @p1, @p2, @p3, @p4);", Times: [4]),
     ];
 
     private static readonly TableCopy[] PortalTables =
