@@ -2,10 +2,10 @@ namespace RdpNla.Server.ActiveDirectory;
 
 /// <summary>
 /// A domain user as the gateway knows it (docs/active-directory.md): its account key, NETBIOS\USER in upper case, which
-/// <c>LAB\alice</c>, <c>lab.test\alice</c>, <c>alice@lab.test</c> and <c>alice@LAB</c> all normalise to; its name as
-/// written; and the SIDs of the user and its groups from the DC's answer or winbind.
+/// <c>LAB\alice</c>, <c>lab.test\alice</c>, <c>alice@lab.test</c> and <c>alice@LAB</c> all normalise to, and the SIDs
+/// of the user and its groups from the DC's answer or winbind.
 /// </summary>
-public sealed record DomainIdentity(string AccountKey, string Account, IReadOnlyList<string> Sids);
+public sealed record DomainIdentity(string AccountKey, IReadOnlyList<string> Sids);
 
 /// <summary>Qualified domain account names (DOMAIN\user, user@domain) and their one key.</summary>
 public static class DomainAccountName

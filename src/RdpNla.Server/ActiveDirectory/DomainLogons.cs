@@ -102,8 +102,8 @@ internal sealed class DomainLogons : IDisposable
     public Task<(WbcErr Error, IReadOnlyList<string> Sids)> GroupsOfAsync(string userName) => _winbind.UserGroupsAsync(NetBiosDomain, userName);
 
     /// <summary>The verified domain user <paramref name="accountName"/> (its sAMAccountName) with its SIDs, keyed as the gateway keys domain accounts.</summary>
-    public DomainIdentity Identity(string accountName, string account, IReadOnlyList<string> sids) =>
-        new(DomainAccountName.Key(NetBiosDomain, accountName), account, sids);
+    public DomainIdentity Identity(string accountName, IReadOnlyList<string> sids) =>
+        new(DomainAccountName.Key(NetBiosDomain, accountName), sids);
 
     /// <summary>Whether a logon with these SIDs belongs to an allowed group.</summary>
     public bool IsAllowed(IReadOnlyList<string> sids) => _allowed.Any(a => sids.Contains(a.Sid, StringComparer.OrdinalIgnoreCase));

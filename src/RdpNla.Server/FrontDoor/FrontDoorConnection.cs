@@ -573,7 +573,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
                     return NtlmCredentialLookup.RefusedByDomain(NtStatus.NoLogonServers);
                 }
 
-                groups(domain.Identity(userName, principal, sids));
+                groups(domain.Identity(userName, sids));
 
                 // The ticket, issued by the domain's KDC, already proved the identity; Kerberos does not use this key.
                 return NtlmCredentialLookup.VerifiedByDomain(new byte[16]);
@@ -587,7 +587,7 @@ public sealed partial class FrontDoorConnection : IAsyncDisposable
             using ActiveDirectory.WinbindLogon logon = await domain.AuthenticateAsync(ntlm).ConfigureAwait(false);
             if (logon.Status == NtStatus.Success && logon.SessionBaseKey is { } key)
             {
-                groups(domain.Identity(logon.AccountName ?? userName, account, logon.Sids));
+                groups(domain.Identity(logon.AccountName ?? userName, logon.Sids));
                 return NtlmCredentialLookup.VerifiedByDomain(key);
             }
 
