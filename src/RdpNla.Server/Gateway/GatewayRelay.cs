@@ -69,13 +69,18 @@ internal sealed class GatewayRelay
                 return new GatewayPlan(address, $"domain group {domainGroup.Name}");
             }
         }
-        else if (await _store.GetUserBackendAsync(userName, cancellationToken).ConfigureAwait(false) is { } own && BackendAddress.TryParse(own, out address, out _))
+        else
         {
-            return new GatewayPlan(address, "user");
-        }
-        else if (await _store.GetGroupBackendAsync(userName, cancellationToken).ConfigureAwait(false) is { } group && BackendAddress.TryParse(group.Backend, out address, out _))
-        {
-            return new GatewayPlan(address, $"group {group.Group}");
+            (string? own, (string Group, string Backend)? group) = await _store.GetBackendsAsync(userName, cancellationToken).ConfigureAwait(false);
+            if (own is not null && BackendAddress.TryParse(own, out address, out _))
+            {
+                return new GatewayPlan(address, "user");
+            }
+
+            if (group is { } first && BackendAddress.TryParse(first.Backend, out address, out _))
+            {
+                return new GatewayPlan(address, $"group {first.Group}");
+            }
         }
 
         return BackendAddress.TryParse(_options.DefaultBackend, out address, out _) ? new GatewayPlan(address, "default") : null;

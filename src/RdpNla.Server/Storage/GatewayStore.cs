@@ -47,6 +47,28 @@ public sealed class GatewayStore
         return rows.Count == 0 ? null : rows[0];
     }
 
+    /// <summary>
+    /// In one round trip: the user's own backend, and the first group (by name) of the user that has one, with its name
+    /// (what the gateway asks after every successful logon; docs/BENCHMARKS.md (i)). Both null for an unknown user.
+    /// </summary>
+    public async Task<(string? Own, (string Group, string Backend)? Group)> GetBackendsAsync(string userName, CancellationToken cancellationToken = default)
+    {
+        const string FirstGroup =
+            "FROM groups g JOIN group_members m ON m.group_id = g.id WHERE m.user_id = u.id AND g.backend IS NOT NULL ORDER BY g.name_key LIMIT 1";
+        List<(string?, string?, string?)> rows = await _engine.QueryAsync(
+            $"SELECT u.backend, (SELECT g.name {FirstGroup}), (SELECT g.backend {FirstGroup}) FROM users u WHERE u.name_key = @key;",
+            c => c.With("key", UserKey(userName)),
+            r => (r.TextOrNull(0), r.TextOrNull(1), r.TextOrNull(2)),
+            cancellationToken).ConfigureAwait(false);
+        if (rows.Count == 0)
+        {
+            return (null, null);
+        }
+
+        (string? own, string? group, string? backend) = rows[0];
+        return (own, group is not null && backend is not null ? (group, backend) : null);
+    }
+
     /// <summary>Creates a group. False when a group of that name (any case) exists.</summary>
     public Task<bool> AddGroupAsync(string name, string? backend, CancellationToken cancellationToken = default)
     {

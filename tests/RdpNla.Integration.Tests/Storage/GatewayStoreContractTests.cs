@@ -61,6 +61,10 @@ public abstract class GatewayStoreContractTests : StoreTestBase
         Assert.Equal(("Sales", "10.0.0.1:3389"), await other.Gateway.GetGroupBackendAsync("alice", Ct));
         Assert.Null(await other.Gateway.GetGroupBackendAsync("bob", Ct));
         Assert.False(await Gateway.SetGroupBackendAsync("nogroup", null, Ct));
+        await Gateway.SetUserBackendAsync("bob", "10.0.0.2:3389", Ct);
+        Assert.Equal(((string?)null, ("Sales", "10.0.0.1:3389")), await other.Gateway.GetBackendsAsync("ALICE", Ct));
+        Assert.Equal(("10.0.0.2:3389", ((string, string)?)null), await other.Gateway.GetBackendsAsync("bob", Ct));
+        Assert.Equal(((string?)null, ((string, string)?)null), await other.Gateway.GetBackendsAsync("nobody", Ct));
     }
 
     [Fact]
