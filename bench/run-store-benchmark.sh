@@ -3,7 +3,7 @@
 # in one session), and the PostgreSQL transactions per successful handshake (pg_stat_database, xact_commit +
 # xact_rollback); then, with log_statement = all, a bounded run whose statements are counted in the server log to
 # give the database round trips per successful handshake. docs/BENCHMARKS.md, section (i).
-#   bench/run-store-benchmark.sh            # DURATION=10 CONNS=8 RUNS=2
+#   bench/run-store-benchmark.sh            # DURATION=10 CONNS=8 RUNS=2 (RUNS=0: the round-trip count only)
 # Needs: .NET SDK, postgresql (initdb, pg_ctl under /usr/lib/postgresql/15/bin), run as root (PostgreSQL runs as the
 # postgres user) or as a user that may run initdb itself. Every process it starts is stopped by PID on exit.
 set -euo pipefail
@@ -46,7 +46,13 @@ SQLITE_PORT=$(free_port); PG_PORT=$(free_port)
 PIDS+=($!)
 "${CLI[@]}" serve --data "$WORK/pgdata" --config "$WORK/serve.json" --listen "127.0.0.1:$PG_PORT" --store "$STORE" --log-level Warning &
 PIDS+=($!)
-sleep 5
+# Wait until both listen (a loaded machine takes longer than a fixed sleep to start two .NET processes).
+for port in "$SQLITE_PORT" "$PG_PORT"; do
+  for _ in $(seq 1 120); do
+    python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $port)))" && break
+    sleep 1
+  done
+done
 
 bench() { printf 'Passw0rd!\n' | "${CLI[@]}" bench "127.0.0.1:$1" -u alice --password-stdin --connections "$CONNS" --duration "$DURATION" --tls 1.3 --json; }
 rate() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("handshakes_per_second") or d.get("rate") or d)'; }

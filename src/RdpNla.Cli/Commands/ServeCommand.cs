@@ -53,7 +53,7 @@ internal static class ServeCommand
         var domain = new Option<string?>("--domain") { Description = "NetBIOS domain announced in NTLM and accepted as the users' domain (default: the computer name, as a workgroup server)." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve Prometheus metrics on ADDRESS:PORT (path /metrics) and the health check (path /health), e.g. 127.0.0.1:9464. Default: off." };
         var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = "Export the metrics and the handshake traces with OTLP to this collector, e.g. http://127.0.0.1:4318 (setting OpenTelemetry:Endpoint; OpenTelemetry:Protocol http/protobuf or grpc). Default: off." };
-        var portalListen = new Option<string?>("--portal-listen") { Description = "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443; SQLite store only. Default: off." };
+        var portalListen = new Option<string?>("--portal-listen") { Description = "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443. Default: off." };
         var trustedProxy = new Option<string[]>("--trusted-proxy")
         {
             Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",

@@ -19,11 +19,11 @@ public static class StoreCommand
         };
         var to = new Option<string>("--to")
         {
-            Description = $"The PostgreSQL connection string to copy to, e.g. \"Host=db1;Port=5432;Username=rdpnla;Database=rdpnla\" (password from a passfile or PGPASSFILE, never here). Its users and audit tables must be empty.",
+            Description = $"The PostgreSQL connection string to copy to, e.g. \"Host=db1;Port=5432;Username=rdpnla;Database=rdpnla\" (password from a passfile or PGPASSFILE, never here). Its users, audit and gateway tables must be empty.",
             HelpName = "CONNECTION_STRING",
             Required = true,
         };
-        var copy = new Command("copy", "Copy the users (NT hashes and account state) and the audit trail of an SQLite store into an empty PostgreSQL store, in one transaction. The gateway's tables stay in SQLite.") { from, to };
+        var copy = new Command("copy", "Copy the users (NT hashes and account state), the audit trail, the gateway's tables (groups, backends, mapped credentials, trusted certificates, sessions) and the portal's (second factor, password history) of an SQLite store into an empty PostgreSQL store, in one transaction.") { from, to };
         copy.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
             string sourcePath = Path.GetFullPath(parseResult.GetValue(from)!);
@@ -76,7 +76,7 @@ public static class StoreCommand
                         throw new CliException($"--to: {ex.Message}", ExitCodes.DataError);
                     }
 
-                    await output.WriteLineAsync($"copied {result.Users} users and {result.AuditRows} audit rows from {sourcePath} to {target.Description}");
+                    await output.WriteLineAsync($"copied {result.Users} users, {result.AuditRows} audit rows, {result.GatewayRows} gateway rows and {result.PortalRows} portal rows from {sourcePath} to {target.Description}");
                     return ExitCodes.Success;
                 }
             }

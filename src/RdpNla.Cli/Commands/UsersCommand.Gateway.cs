@@ -43,13 +43,30 @@ public static partial class UsersCommand
             HelpName = "HOST:PORT",
         };
         var backendPassword = new PasswordOptions();
+        var winbindRun = WinbindRunOption();
         users.Subcommands.Add(WithPassword(backendPassword, CreateUserCommand(
+            true,
             "set-credentials",
-            "Map the user to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY), bound to the user, the backend and the backend account.",
+            "Map the user, or a domain account (DOMAIN\\NAME, NAME@DNS.DOMAIN; needs --backend), to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY), bound to the user, the backend and the backend account.",
             async c =>
             {
-                UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
-                string target = await MappedCredentialBackendAsync(c.Database.Gateway, account.UserName, c.ParseResult.GetValue(forBackend), c.CancellationToken);
+                string owner;
+                string target;
+                string? accountKey = null;
+                if (c.IsDomainAccount)
+                {
+                    accountKey = await DomainAccountKeyAsync(c.UserName, c.ParseResult.GetValue(winbindRun), mustExist: true);
+                    owner = c.UserName;
+                    target = ParseBackend(c.ParseResult.GetValue(forBackend)
+                        ?? throw new CliException($"domain account '{owner}': give the backend these credentials are for: --backend HOST:PORT"));
+                }
+                else
+                {
+                    UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
+                    owner = account.UserName;
+                    target = await MappedCredentialBackendAsync(c.Database.Gateway, owner, c.ParseResult.GetValue(forBackend), c.CancellationToken);
+                }
+
                 string dataDirectory = c.Database.DataDirectory;
                 GatewayKey key;
                 try
@@ -63,33 +80,78 @@ public static partial class UsersCommand
 
                 using (key)
                 {
-                    byte[] password = PasswordInput.ReadUtf16(CliConsole.Current, c.ParseResult.InvocationConfiguration.Error, backendPassword.GetSource(c.ParseResult, CliConsole.Current), c.ParseResult.GetValue(backendUser)!, $"rdpnla users set-credentials {account.UserName}");
+                    string user = c.ParseResult.GetValue(backendUser)!;
+                    string domain = c.ParseResult.GetValue(backendDomain) ?? string.Empty;
+                    byte[] password = PasswordInput.ReadUtf16(CliConsole.Current, c.ParseResult.InvocationConfiguration.Error, backendPassword.GetSource(c.ParseResult, CliConsole.Current), user, $"rdpnla users set-credentials {owner}");
                     try
                     {
-                        await c.Database.Gateway.SetMappedCredentialAsync(account.UserName, target, c.ParseResult.GetValue(backendUser)!, c.ParseResult.GetValue(backendDomain) ?? string.Empty, password, key, c.CancellationToken);
+                        await (accountKey is null
+                            ? c.Database.Gateway.SetMappedCredentialAsync(owner, target, user, domain, password, key, c.CancellationToken)
+                            : c.Database.Gateway.SetDomainMappedCredentialAsync(accountKey, owner, target, user, domain, password, key, c.CancellationToken));
                     }
                     finally
                     {
                         CryptographicOperations.ZeroMemory(password);
                     }
 
-                    await c.Output.WriteLineAsync($"user '{account.UserName}' mapped to backend account '{c.ParseResult.GetValue(backendUser)}' on {target} (password sealed with the {key.Origin})");
+                    string which = accountKey is null ? $"user '{owner}'" : $"domain account '{owner}' ({accountKey})";
+                    await c.Output.WriteLineAsync($"{which} mapped to backend account '{user}' on {target} (password sealed with the {key.Origin})");
                 }
 
                 return ExitCodes.Success;
             },
+            [],
             backendUser,
             backendDomain,
-            forBackend)));
+            forBackend,
+            winbindRun)));
 
-        users.Subcommands.Add(CreateUserCommand("clear-credentials", "Remove the user's mapped credentials (back to pass-through of the user's own).", async c =>
+        var clearWinbindRun = WinbindRunOption();
+        users.Subcommands.Add(CreateUserCommand(true, "clear-credentials", "Remove the mapped credentials of the user or domain account (back to pass-through of the user's own).", async c =>
         {
+            if (c.IsDomainAccount)
+            {
+                string accountKey = await DomainAccountKeyAsync(c.UserName, c.ParseResult.GetValue(clearWinbindRun), mustExist: false);
+                bool removedDomain = await c.Database.Gateway.RemoveDomainMappedCredentialAsync(accountKey, c.CancellationToken);
+                await c.Output.WriteLineAsync(removedDomain ? $"domain account '{c.UserName}' uses pass-through credentials again" : $"domain account '{c.UserName}' ({accountKey}) had no mapped credentials");
+                return ExitCodes.Success;
+            }
+
             UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
             bool removed = await c.Database.Gateway.RemoveMappedCredentialAsync(account.UserName, c.CancellationToken);
             await c.Output.WriteLineAsync(removed ? $"user '{account.UserName}' uses pass-through credentials again" : $"user '{account.UserName}' had no mapped credentials");
             return ExitCodes.Success;
-        }));
+        }, [], clearWinbindRun));
     }
+
+    /// <summary><c>--winbind-run-dir</c> of the commands that name domain accounts or groups.</summary>
+    internal static Option<string?> WinbindRunOption() => new("--winbind-run-dir")
+    {
+        Description = "Folder to bind on /run/samba, in a mount namespace of the thread that asks winbind (needs root), when winbind's socket is elsewhere (as serve's --winbind-run-dir).",
+        HelpName = "FOLDER",
+    };
+
+    /// <summary>Runs <paramref name="lookup"/> on the host's winbind; its failures become one command-line error.</summary>
+    internal static async Task<T> WithWinbindAsync<T>(string? runDirectory, Func<Server.ActiveDirectory.WinbindDirectory, Task<T>> lookup)
+    {
+        try
+        {
+            using Server.ActiveDirectory.WinbindDirectory directory = await Server.ActiveDirectory.WinbindDirectory.OpenAsync(runDirectory, "--winbind-run-dir");
+            return await lookup(directory);
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new CliException($"domain names are resolved through the host's winbind: {ex.Message}");
+        }
+    }
+
+    private static Task<string> DomainAccountKeyAsync(string name, string? runDirectory, bool mustExist) =>
+        WithWinbindAsync(runDirectory, directory => mustExist
+            ? directory.AccountKeyAsync(name)
+            : Task.FromResult(Server.ActiveDirectory.DomainAccountName.Normalize(name, directory.NetBiosDomain, directory.DnsDomain, out string? error) ?? throw new InvalidOperationException(error)));
+
+    internal static string ParseBackend(string text) =>
+        BackendAddress.TryParse(text, out BackendAddress? address, out string? problem) ? address.ToString() : throw new CliException($"backend '{text}': {problem}");
 
     /// <summary>The backend mapped credentials are sealed for: <c>--backend</c>, else the user's own, else its first group's.</summary>
     private static async Task<string> MappedCredentialBackendAsync(GatewayStore gateway, string userName, string? option, CancellationToken cancellationToken)
@@ -100,7 +162,7 @@ public static partial class UsersCommand
             throw new CliException($"user '{userName}' has no backend of its own or of a group; give the backend these credentials are for: --backend HOST:PORT");
         }
 
-        return BackendAddress.TryParse(text, out BackendAddress? address, out string? problem) ? address.ToString() : throw new CliException($"backend '{text}': {problem}");
+        return ParseBackend(text);
     }
 }
 
@@ -109,9 +171,14 @@ public static class GroupsCommand
 {
     public static Command Create()
     {
-        var groups = new Command("groups", "Manage groups of users and their backends (a user's own backend comes first, then its groups' by name, then Gateway:DefaultBackend).");
+        var groups = new Command("groups", "Manage groups of users and their backends (a user's own backend comes first, then its groups' by name, then Gateway:DefaultBackend), and the backends of domain groups (DOMAIN\\group or a SID: a domain user goes to its first domain group by name with a backend, then Gateway:DefaultBackend).");
         groups.Subcommands.Add(GroupCommand("add", "Create a group, optionally with a backend.", async (c, name, value) =>
         {
+            if (IsDomainGroup(name))
+            {
+                throw new CliException($"'{name}' names a domain group, whose members are the domain controller's: give it a backend with: rdpnla groups set-backend '{name}' HOST:PORT");
+            }
+
             string? backend = value is null ? null : Parse(value);
             if (!await c.Gateway.AddGroupAsync(name, backend, c.Token))
             {
@@ -120,10 +187,28 @@ public static class GroupsCommand
 
             return $"group '{name}' added" + (backend is null ? string.Empty : $" with backend {backend}");
         }, optionalValue: "backend"));
-        groups.Subcommands.Add(GroupCommand("remove", "Delete a group (its members stay).", async (c, name, _) =>
-            await c.Gateway.RemoveGroupAsync(name, c.Token) ? $"group '{name}' removed" : throw NoSuchGroup(name)));
-        groups.Subcommands.Add(GroupCommand("set-backend", "Set a group's backend, HOST:PORT.", async (c, name, value) =>
-            await c.Gateway.SetGroupBackendAsync(name, Parse(value!), c.Token) ? $"group '{name}' relayed to {Parse(value!)}" : throw NoSuchGroup(name), requiredValue: "backend"));
+        groups.Subcommands.Add(GroupCommand("remove", "Delete a group (its members stay); for a domain group, remove its backend.", async (c, name, _) =>
+        {
+            if (IsDomainGroup(name))
+            {
+                string sid = await UsersCommand.WithWinbindAsync(c.WinbindRunDirectory, directory => directory.GroupSidAsync(name));
+                return await c.Gateway.RemoveDomainGroupBackendAsync(sid, c.Token) ? $"domain group '{name}' ({sid}) has no backend any more" : throw new CliException($"domain group '{name}' ({sid}) has no backend; run 'rdpnla groups list'");
+            }
+
+            return await c.Gateway.RemoveGroupAsync(name, c.Token) ? $"group '{name}' removed" : throw NoSuchGroup(name);
+        }, domainGroups: true));
+        groups.Subcommands.Add(GroupCommand("set-backend", "Set a group's backend, HOST:PORT; for a domain group (DOMAIN\\group, resolved to its SID through winbind, or a SID) the backend of its members.", async (c, name, value) =>
+        {
+            string backend = Parse(value!);
+            if (IsDomainGroup(name))
+            {
+                string sid = await UsersCommand.WithWinbindAsync(c.WinbindRunDirectory, directory => directory.GroupSidAsync(name));
+                await c.Gateway.SetDomainGroupBackendAsync(sid, name, backend, c.Token);
+                return $"domain group '{name}' ({sid}) relayed to {backend}";
+            }
+
+            return await c.Gateway.SetGroupBackendAsync(name, backend, c.Token) ? $"group '{name}' relayed to {backend}" : throw NoSuchGroup(name);
+        }, requiredValue: "backend", domainGroups: true));
         groups.Subcommands.Add(GroupCommand("add-member", "Add a user to a group.", async (c, name, value) =>
             await c.Gateway.AddMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' added to group '{name}'" : throw new CliException($"no group '{name}' or no user '{value}' (or already a member)"), requiredValue: "user"));
         groups.Subcommands.Add(GroupCommand("remove-member", "Remove a user from a group.", async (c, name, value) =>
@@ -135,7 +220,8 @@ public static class GroupsCommand
         {
             await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
             IReadOnlyList<GatewayGroup> all = await database.Gateway.ListGroupsAsync(cancellationToken);
-            if (all.Count == 0)
+            IReadOnlyList<DomainGroupBackend> domainGroups = await database.Gateway.ListDomainGroupBackendsAsync(cancellationToken);
+            if (all.Count == 0 && domainGroups.Count == 0)
             {
                 await output.WriteLineAsync("no groups; add one with 'rdpnla groups add NAME [HOST:PORT]'");
             }
@@ -143,6 +229,11 @@ public static class GroupsCommand
             foreach (GatewayGroup group in all)
             {
                 await output.WriteLineAsync($"{group.Name}\tbackend {group.Backend ?? "(none)"}\tmembers {(group.Members.Count == 0 ? "(none)" : string.Join(", ", group.Members))}");
+            }
+
+            foreach (DomainGroupBackend group in domainGroups)
+            {
+                await output.WriteLineAsync($"{group.Name}\tbackend {group.Backend}\tdomain group {group.Sid} (members from the domain controller)");
             }
 
             return ExitCodes.Success;
@@ -153,13 +244,22 @@ public static class GroupsCommand
         return groups;
     }
 
-    private sealed record GroupContext(GatewayStore Gateway, CancellationToken Token);
+    private sealed record GroupContext(GatewayStore Gateway, CancellationToken Token, string? WinbindRunDirectory);
 
-    private static Command GroupCommand(string name, string description, Func<GroupContext, string, string?, Task<string>> action, string? requiredValue = null, string? optionalValue = null)
+    /// <summary>A domain group is written DOMAIN\group or as a SID; local group names have neither.</summary>
+    private static bool IsDomainGroup(string name) => name.Contains('\\', StringComparison.Ordinal) || Server.ActiveDirectory.DirectoryOptions.IsSid(name);
+
+    private static Command GroupCommand(string name, string description, Func<GroupContext, string, string?, Task<string>> action, string? requiredValue = null, string? optionalValue = null, bool domainGroups = false)
     {
         var data = DataDirectoryOption.Create();
-        var group = new Argument<string>("group") { Description = "The group's name (case-insensitive)." };
+        var group = new Argument<string>("group") { Description = domainGroups ? "The group's name (case-insensitive), or a domain group: DOMAIN\\group or its SID." : "The group's name (case-insensitive)." };
         var command = new Command(name, description) { group, data };
+        Option<string?>? winbindRun = domainGroups ? UsersCommand.WinbindRunOption() : null;
+        if (winbindRun is not null)
+        {
+            command.Options.Add(winbindRun);
+        }
+
         Argument<string?>? value = null;
         if ((requiredValue ?? optionalValue) is not null)
         {
@@ -170,15 +270,14 @@ public static class GroupsCommand
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
             await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
-            string message = await action(new GroupContext(database.Gateway, cancellationToken), parseResult.GetValue(group) ?? string.Empty, value is null ? null : parseResult.GetValue(value));
+            string message = await action(new GroupContext(database.Gateway, cancellationToken, winbindRun is null ? null : parseResult.GetValue(winbindRun)), parseResult.GetValue(group) ?? string.Empty, value is null ? null : parseResult.GetValue(value));
             await output.WriteLineAsync(message);
             return ExitCodes.Success;
         }));
         return command;
     }
 
-    private static string Parse(string text) =>
-        BackendAddress.TryParse(text, out BackendAddress? address, out string? problem) ? address.ToString() : throw new CliException($"backend '{text}': {problem}");
+    private static string Parse(string text) => UsersCommand.ParseBackend(text);
 
     private static CliException NoSuchGroup(string name) => new($"no group '{name}'; run 'rdpnla groups list'");
 }

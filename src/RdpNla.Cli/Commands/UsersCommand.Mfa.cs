@@ -21,7 +21,7 @@ public static partial class UsersCommand
         users.Subcommands.Add(CreateUserCommand("reset-mfa", "Forget the user's authenticator; the user enrols a new one on the portal (/totp).", async c =>
         {
             UserAccount account = await c.Database.Users.FindAsync(c.UserName, c.CancellationToken) ?? throw NoSuchUser(c.UserName);
-            bool removed = await new SelfServiceStore(c.Database.SelfService, TimeProvider.System).RemoveTotpAsync(account.UserName, c.CancellationToken);
+            bool removed = await c.Database.SelfService.RemoveTotpAsync(account.UserName, c.CancellationToken);
             await c.Output.WriteLineAsync(removed ? $"user '{account.UserName}' has no authenticator now; enrol one on the portal" : $"user '{account.UserName}' had no authenticator");
             return ExitCodes.Success;
         }));
@@ -36,7 +36,7 @@ public static partial class UsersCommand
     private static async Task<int> SetMfaAsync(UserCommandContext context, bool required)
     {
         UserAccount account = await context.Database.Users.FindAsync(context.UserName, context.CancellationToken) ?? throw NoSuchUser(context.UserName);
-        var store = new SelfServiceStore(context.Database.SelfService, TimeProvider.System);
+        SelfServiceStore store = context.Database.SelfService;
         await store.SetUserMfaRequiredAsync(account.UserName, required, context.CancellationToken);
         await context.Output.WriteLineAsync(required
             ? $"user '{account.UserName}' must approve connections with a second factor" + (await store.GetTotpAsync(account.UserName, context.CancellationToken) is { Confirmed: true } ? string.Empty : "; it has no authenticator yet: connections are refused until it enrols one on the portal (/totp)")
@@ -53,7 +53,7 @@ public static partial class UsersCommand
         {
             string groupName = parseResult.GetValue(group) ?? string.Empty;
             await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
-            if (!await new SelfServiceStore(database.SelfService, TimeProvider.System).SetGroupMfaRequiredAsync(groupName, required, cancellationToken))
+            if (!await database.SelfService.SetGroupMfaRequiredAsync(groupName, required, cancellationToken))
             {
                 throw new CliException($"no group '{groupName}'; run 'rdpnla groups list'");
             }

@@ -12,7 +12,8 @@ public static partial class UsersCommand
 {
     private delegate Task<int> UserAction(UserCommandContext context);
 
-    private sealed record UserCommandContext(ParseResult ParseResult, RdpNlaStore Database, string UserName, TextWriter Output, CancellationToken CancellationToken);
+    /// <summary>One user command's inputs; <c>IsDomainAccount</c>: the name is a domain account as typed (DOMAIN\user, user@domain), for the commands that accept one.</summary>
+    private sealed record UserCommandContext(ParseResult ParseResult, RdpNlaStore Database, string UserName, TextWriter Output, CancellationToken CancellationToken, bool IsDomainAccount = false);
 
     public static Command Create()
     {
@@ -181,12 +182,18 @@ public static partial class UsersCommand
     private static Command CreateUserCommand(string name, string description, UserAction action, params Option[] options) =>
         CreateUserCommand(name, description, action, [], options);
 
-    private static Command CreateUserCommand(string name, string description, UserAction action, Argument[] arguments, params Option[] options)
+    private static Command CreateUserCommand(string name, string description, UserAction action, Argument[] arguments, params Option[] options) =>
+        CreateUserCommand(false, name, description, action, arguments, options);
+
+    /// <summary>A command on one user; with <paramref name="domainAccounts"/> it also takes a domain account (docs/active-directory.md).</summary>
+    private static Command CreateUserCommand(bool domainAccounts, string name, string description, UserAction action, Argument[] arguments, params Option[] options)
     {
         var data = DataDirectoryOption.Create();
         var userArgument = new Argument<string>("name")
         {
-            Description = "The user: NAME, .\\NAME, HOST\\NAME or NAME@HOST (this server's names only).",
+            Description = domainAccounts
+                ? "The user: NAME, .\\NAME, HOST\\NAME or NAME@HOST (this server's), or a domain account DOMAIN\\NAME or NAME@DNS.DOMAIN (the host's domain, through winbind)."
+                : "The user: NAME, .\\NAME, HOST\\NAME or NAME@HOST (this server's names only).",
         };
         var command = new Command(name, description) { userArgument, data };
         foreach (Argument argument in arguments)
@@ -201,12 +208,18 @@ public static partial class UsersCommand
 
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            string userName = ResolveLocalUserName(parseResult.GetValue(userArgument) ?? string.Empty);
+            string typed = parseResult.GetValue(userArgument) ?? string.Empty;
+            bool domain = domainAccounts && IsDomainAccountName(typed);
+            string userName = domain ? typed : ResolveLocalUserName(typed);
             await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
-            return await action(new UserCommandContext(parseResult, database, userName, output, cancellationToken));
+            return await action(new UserCommandContext(parseResult, database, userName, output, cancellationToken, domain));
         }));
         return command;
     }
+
+    /// <summary>Whether a typed name is qualified with a domain that is not this server's (a domain account).</summary>
+    internal static bool IsDomainAccountName(string typed) =>
+        Server.ActiveDirectory.DomainAccountName.TrySplit(typed, out string domain, out _) && !LocalDomainNames.FromEnvironment().IsLocal(domain);
 
     /// <summary>The user part of a typed name, which must designate this server.</summary>
     internal static string ResolveLocalUserName(string typed)

@@ -72,7 +72,7 @@ public static class DataDirectoryOption
         string directory;
         try
         {
-            // A PostgreSQL store needs no data directory (the gateway's local tables are refused with it).
+            // A PostgreSQL store needs no data directory of its own (the gateway key of set-credentials is still read there).
             directory = location.IsPostgres
                 ? Path.GetFullPath(string.IsNullOrWhiteSpace(path) ? DataDirectory.DefaultFolderName : path)
                 : DataDirectory.Resolve(path);

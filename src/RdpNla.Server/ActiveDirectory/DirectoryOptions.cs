@@ -61,5 +61,6 @@ public sealed class DirectoryOptions
         return errors;
     }
 
-    internal static bool IsSid(string text) => text.StartsWith("S-1-", StringComparison.OrdinalIgnoreCase);
+    /// <summary>Whether <paramref name="text"/> is written as a SID (S-1-...).</summary>
+    public static bool IsSid(string text) => text.StartsWith("S-1-", StringComparison.OrdinalIgnoreCase);
 }

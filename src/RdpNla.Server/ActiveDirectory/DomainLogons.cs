@@ -10,20 +10,20 @@ namespace RdpNla.Server.ActiveDirectory;
 /// </summary>
 internal sealed class DomainLogons : IDisposable
 {
+    private readonly WinbindDirectory _directory;
     private readonly WinbindClient _winbind;
     private readonly IReadOnlyList<(string Name, string Sid)> _allowed;
 
-    private DomainLogons(WinbindClient winbind, string netBiosDomain, string dnsDomain, IReadOnlyList<(string Name, string Sid)> allowed)
+    private DomainLogons(WinbindDirectory directory, IReadOnlyList<(string Name, string Sid)> allowed)
     {
-        _winbind = winbind;
-        NetBiosDomain = netBiosDomain;
-        DnsDomain = dnsDomain;
+        _directory = directory;
+        _winbind = directory.Client;
         _allowed = allowed;
     }
 
-    public string NetBiosDomain { get; }
+    public string NetBiosDomain => _directory.NetBiosDomain;
 
-    public string DnsDomain { get; }
+    public string DnsDomain => _directory.DnsDomain;
 
     /// <summary>The allowed groups as configured, for logs and audit rows.</summary>
     public string AllowedGroupNames => string.Join(", ", _allowed.Select(a => a.Name));
@@ -32,44 +32,36 @@ internal sealed class DomainLogons : IDisposable
     /// <exception cref="InvalidOperationException">winbind does not answer, or a group does not exist; the message says what to fix.</exception>
     public static async Task<DomainLogons> StartAsync(DirectoryOptions options)
     {
-        var winbind = new WinbindClient(options.WinbindRunDirectory);
+        WinbindDirectory directory;
         try
         {
-            if (await winbind.Ready.ConfigureAwait(false) is { } namespaceError)
-            {
-                throw new InvalidOperationException($"Directory:WinbindRunDirectory: {namespaceError}");
-            }
+            directory = await WinbindDirectory.OpenAsync(options.WinbindRunDirectory, "Directory:WinbindRunDirectory").ConfigureAwait(false);
+        }
+        catch (InvalidOperationException ex) when (!ex.Message.StartsWith("Directory:", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"{ex.Message} (Directory:NtlmPassthrough = winbind)", ex);
+        }
 
-            (WbcErr error, string? netBios, string? dns) = await winbind.DomainNamesAsync().ConfigureAwait(false);
-            if (error != WbcErr.Success || string.IsNullOrEmpty(netBios))
-            {
-                throw new InvalidOperationException($"winbind does not answer ({error}): is the host joined to the domain (net ads join) and winbindd running? (Directory:NtlmPassthrough = winbind; docs/active-directory.md)");
-            }
-
+        try
+        {
             var allowed = new List<(string, string)>();
             foreach (string group in options.AllowedGroups)
             {
-                if (DirectoryOptions.IsSid(group))
+                try
                 {
-                    allowed.Add((group, group.ToUpperInvariant()));
-                    continue;
+                    allowed.Add((group, await directory.GroupSidAsync(group).ConfigureAwait(false)));
                 }
-
-                string[] parts = group.Split('\\', 2);
-                (WbcErr lookup, string? sid) = await winbind.LookupNameAsync(parts[0], parts[1]).ConfigureAwait(false);
-                if (lookup != WbcErr.Success || sid is null)
+                catch (InvalidOperationException ex)
                 {
-                    throw new InvalidOperationException($"Directory:AllowedGroups '{group}' cannot be resolved through winbind ({lookup}); check the name with: wbinfo -n '{group}'.");
+                    throw new InvalidOperationException($"Directory:AllowedGroups {ex.Message}", ex);
                 }
-
-                allowed.Add((group, sid));
             }
 
-            return new DomainLogons(winbind, netBios, string.IsNullOrEmpty(dns) ? netBios : dns, allowed);
+            return new DomainLogons(directory, allowed);
         }
         catch
         {
-            winbind.Dispose();
+            directory.Dispose();
             throw;
         }
     }
@@ -109,6 +101,10 @@ internal sealed class DomainLogons : IDisposable
     /// <summary>The SIDs of a Kerberos user of this domain and its groups.</summary>
     public Task<(WbcErr Error, IReadOnlyList<string> Sids)> GroupsOfAsync(string userName) => _winbind.UserGroupsAsync(NetBiosDomain, userName);
 
+    /// <summary>The verified domain user <paramref name="accountName"/> (its sAMAccountName) with its SIDs, keyed as the gateway keys domain accounts.</summary>
+    public DomainIdentity Identity(string accountName, IReadOnlyList<string> sids) =>
+        new(DomainAccountName.Key(NetBiosDomain, accountName), sids);
+
     /// <summary>Whether a logon with these SIDs belongs to an allowed group.</summary>
     public bool IsAllowed(IReadOnlyList<string> sids) => _allowed.Any(a => sids.Contains(a.Sid, StringComparer.OrdinalIgnoreCase));
 
@@ -123,5 +119,5 @@ internal sealed class DomainLogons : IDisposable
         _ => dcStatus,
     };
 
-    public void Dispose() => _winbind.Dispose();
+    public void Dispose() => _directory.Dispose();
 }

@@ -13,9 +13,9 @@ namespace RdpNla.Server.FrontDoor;
 /// host keeps for authorization.
 /// </summary>
 /// <param name="Lookup">The answer the package continues with.</param>
-/// <param name="DomainGroups">The group SIDs a domain controller reported for a domain user; null for a local user.</param>
+/// <param name="DomainUser">A domain user's account key and the group SIDs the domain controller reported; null for a local user.</param>
 /// <param name="Problem">Why a proven principal has no account here (for the log), if so.</param>
-internal sealed record CredentialVerdict(NtlmCredentialLookup Lookup, IReadOnlyList<string>? DomainGroups = null, string? Problem = null);
+internal sealed record CredentialVerdict(NtlmCredentialLookup Lookup, DomainIdentity? DomainUser = null, string? Problem = null);
 
 /// <summary>
 /// The authentication seam on the host's side (docs/architecture.md#authentication-seam): one source of accounts the
@@ -52,7 +52,7 @@ internal sealed class DomainControllerVerifier(DomainLogons domain, ILogger logg
             }
 
             // The ticket, issued by the domain's KDC, already proved the identity; no key is needed from the DC.
-            return new CredentialVerdict(NtlmCredentialLookup.VerifiedByDomain(new byte[16]), sids);
+            return new CredentialVerdict(NtlmCredentialLookup.VerifiedByDomain(new byte[16]), domain.Identity(request.UserName, sids));
         }
 
         if (request.NtlmExchange is not { } ntlm || !domain.IsDomainUser(request.UserName, request.DomainName))
@@ -63,7 +63,7 @@ internal sealed class DomainControllerVerifier(DomainLogons domain, ILogger logg
         using WinbindLogon logon = await domain.AuthenticateAsync(ntlm).ConfigureAwait(false);
         if (logon.Status == NtStatus.Success && logon.SessionBaseKey is { } key)
         {
-            return new CredentialVerdict(NtlmCredentialLookup.VerifiedByDomain(key), logon.Sids);
+            return new CredentialVerdict(NtlmCredentialLookup.VerifiedByDomain(key), domain.Identity(logon.AccountName ?? request.UserName, logon.Sids));
         }
 
         if (logon.Status == NtStatus.NoLogonServers)

@@ -22,7 +22,7 @@ internal sealed partial class FrontDoorConnection
             return true;
         }
 
-        string backend = _context.Gateway is { } gateway && await gateway.PlanAsync(userName, cancellationToken).ConfigureAwait(false) is { } plan
+        string backend = _context.Gateway is { } gateway && await gateway.PlanAsync(userName, _domainUser, cancellationToken).ConfigureAwait(false) is { } plan
             ? plan.Backend.ToString()
             : "(none: authentication only)";
 

@@ -28,7 +28,8 @@ internal sealed partial class FrontDoorConnection
         {
             if (await verifier.VerifyAsync(request, cancellationToken).ConfigureAwait(false) is { } verdict)
             {
-                _domainSids = verdict.DomainGroups;
+                _domainUser = verdict.DomainUser;
+                _domainSids = verdict.DomainUser?.Sids;
                 _unmappedPrincipal = verdict.Problem;
                 return verdict.Lookup;
             }

@@ -41,6 +41,9 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
     private StoreWaits? _store;
     private MinimumDataRateStream? _guarded;
     private Gateway.RelayBufferingStream? _transport;
+
+    /// <summary>The domain user of this connection once the DC (or its KDC) verified it; null for a local user.</summary>
+    private ActiveDirectory.DomainIdentity? _domainUser;
     private CancellationToken _stopping;
     private Activity? _span;
 
@@ -376,7 +379,7 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
         }
 
         string userName = host.UserName;
-        Gateway.GatewayPlan? plan = _context.Gateway is { } relay ? await relay.PlanAsync(userName, cancellationToken).ConfigureAwait(false) : null;
+        Gateway.GatewayPlan? plan = _context.Gateway is { } relay ? await relay.PlanAsync(userName, _domainUser, cancellationToken).ConfigureAwait(false) : null;
 
         // MS-RDPBCGR §2.2.10.2: with HYBRID_EX the client waits for the Early User Authorization Result. A relayed user
         // gets it from the gateway once the backend leg is connected (AUTHZ_ACCESS_DENIED when it fails), not now.
@@ -395,7 +398,7 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
             _guarded!.Enabled = false;
             ReleaseUnauthenticated();
             _phase = "gateway";
-            var front = new Gateway.FrontLeg(_audit.ConnectionId, _client, _socket, tls, _transport!, _audit.RequestedProtocols ?? selected, selected, userName, account);
+            var front = new Gateway.FrontLeg(_audit.ConnectionId, _client, _socket, tls, _transport!, _audit.RequestedProtocols ?? selected, selected, userName, account, _domainUser);
             await gateway.RelayAsync(front, plan, credSsp.DelegatedCredentials, credSsp, _stopping).ConfigureAwait(false);
             return;
         }

@@ -211,11 +211,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             certificate = ServerCertificate.Load(options.Certificate, dataDirectory, subject, timeProvider, out bool generated);
             FrontDoorLog.CertificateLoaded(logger, certificate.Subject, ServerCertificate.Sha256Fingerprint(certificate), generated ? " (generated now, self-signed)" : string.Empty);
             FrontDoorLog.Policy(logger, (int)options.SecurityLayer, options.UserAuthentication, (int)options.AllowEncryptionOracle, options.MaxCredSspVersion, options.RequireNtlmMic);
-            StoreLog.Opened(logger, database.Location.Description, database.Postgres?.SchemaVersion ?? database.Sqlite.SchemaVersion, options.EffectiveInstanceName);
-            if (database.Location.IsPostgres)
-            {
-                StoreLog.GatewayStaysLocal(logger, DataDirectory.GetDatabasePath(dataDirectory));
-            }
+            StoreLog.Opened(logger, database.Location.Description, database.SchemaVersion, options.EffectiveInstanceName);
 
             if (!options.Directory.Enabled && (await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
             {
@@ -225,7 +221,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
             metrics = new FrontDoorMetrics();
             gatewayMetrics = new GatewayMetrics();
-            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database.Sqlite, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider, gatewayMetrics);
+            Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database.Gateway, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider, gatewayMetrics);
             kerberos = KerberosAcceptance.Create(options.Kerberos);
             if (kerberos is not null)
             {
@@ -238,17 +234,10 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.DomainReady(logger, domain.NetBiosDomain, domain.DnsDomain, domain.AllowedGroupNames);
             }
 
-            // The portal's tables are in SQLite only: with a PostgreSQL store, Validate refuses Portal:Listen and no user
-            // can be marked as requiring a second factor (docs/high-availability.md), so there is no gate to build.
-            Mfa.SecondFactorGate? secondFactor = null;
-            SelfService? selfService = null;
-            if (!database.Location.IsPostgres)
-            {
-                (secondFactor, selfService) = PortalSetup.Create(options, database.Sqlite, dataDirectory, policy, localNames, loggerFactory, timeProvider);
-            }
+            (Mfa.SecondFactorGate secondFactor, SelfService selfService) = PortalSetup.Create(options, database, dataDirectory, policy, localNames, loggerFactory, timeProvider);
 
             var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { SecondFactor = secondFactor, Kerberos = kerberos, Domain = domain };
-            if (options.Portal.Enabled && secondFactor is not null && selfService is not null)
+            if (options.Portal.Enabled)
             {
                 portal = await PortalServer.StartAsync(options.Portal, certificate, selfService, loggerFactory, cancellationToken).ConfigureAwait(false);
                 secondFactor.PortalUrl = string.IsNullOrWhiteSpace(options.Portal.Url) ? $"https://{portal.LocalEndPoint}/" : options.Portal.PublicUrl;

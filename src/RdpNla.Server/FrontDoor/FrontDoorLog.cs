@@ -81,17 +81,69 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1034, LogLevel.Warning, "Connection failed in phase {Phase}: {Reason}")]
     public static partial void ConnectionError(ILogger logger, string phase, string reason);
 
-    [LoggerMessage(1041, LogLevel.Error, "The account database failed during {Operation} ({Exception}: {Reason}); the logon fails with STATUS_INTERNAL_DB_ERROR")]
-    public static partial void StoreFailed(ILogger logger, string operation, string exception, string reason);
+    /// <summary>The account database failed: at most one line per <see cref="LogRateGate.StoreFaultInterval"/> per logger.</summary>
+    public static void StoreFailed(ILogger logger, string operation, string exception, string reason)
+    {
+        if (Gates(logger).Store.TryPass(out int held))
+        {
+            StoreFailedLine(logger, operation, exception, reason, held, LogRateGate.StoreFaultInterval);
+        }
+    }
 
-    [LoggerMessage(1042, LogLevel.Error, "The account database is busy: {Operation} waited longer than {Timeout} (Limits:StoreTimeout); account database busy, the logon fails with STATUS_INTERNAL_DB_ERROR")]
-    public static partial void StoreBusy(ILogger logger, string operation, TimeSpan timeout);
+    /// <summary>The account database is too slow: at most one line per <see cref="LogRateGate.StoreFaultInterval"/> per logger.</summary>
+    public static void StoreBusy(ILogger logger, string operation, TimeSpan timeout)
+    {
+        if (Gates(logger).Store.TryPass(out int held))
+        {
+            StoreBusyLine(logger, operation, timeout, held, LogRateGate.StoreFaultInterval);
+        }
+    }
+
+    /// <summary>After a successful store call: one line when the store failed since the last success.</summary>
+    public static void StoreAnswered(ILogger logger)
+    {
+        if (s_storeFaultGates.TryGetValue(logger, out StoreFaultGates? gates) && gates.Store.Recovered() is > 0 and int faults)
+        {
+            gates.Audit.Recovered();
+            StoreRecovered(logger, faults);
+        }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ILogger, StoreFaultGates> s_storeFaultGates = [];
+
+    private static StoreFaultGates Gates(ILogger logger) => s_storeFaultGates.GetValue(logger, static _ => new StoreFaultGates());
+
+    /// <summary>The gates of one logger (one host): store faults, and audit rows that could not be written.</summary>
+    private sealed class StoreFaultGates
+    {
+        public LogRateGate Store { get; } = new(LogRateGate.StoreFaultInterval, TimeProvider.System);
+
+        public LogRateGate Audit { get; } = new(LogRateGate.StoreFaultInterval, TimeProvider.System);
+    }
+
+    [LoggerMessage(1041, LogLevel.Error, "The account database failed during {Operation} ({Exception}: {Reason}); the logon fails with STATUS_INTERNAL_DB_ERROR ({Held} more store faults since the previous such line; at most one per {Interval})")]
+    private static partial void StoreFailedLine(ILogger logger, string operation, string exception, string reason, int held, TimeSpan interval);
+
+    [LoggerMessage(1042, LogLevel.Error, "The account database is busy: {Operation} waited longer than {Timeout} (Limits:StoreTimeout); account database busy, the logon fails with STATUS_INTERNAL_DB_ERROR ({Held} more store faults since the previous such line; at most one per {Interval})")]
+    private static partial void StoreBusyLine(ILogger logger, string operation, TimeSpan timeout, int held, TimeSpan interval);
+
+    [LoggerMessage(1044, LogLevel.Warning, "The account database answers again after {Faults} failed calls; logons resume")]
+    private static partial void StoreRecovered(ILogger logger, int faults);
 
     [LoggerMessage(1043, LogLevel.Trace, "Waiting on the account database: {Operation}")]
     public static partial void WaitingOnStore(ILogger logger, string operation);
 
-    [LoggerMessage(1040, LogLevel.Error, "Writing the audit record failed: {Reason}")]
-    public static partial void AuditFailed(ILogger logger, string reason);
+    /// <summary>An audit row could not be written: at most one line per <see cref="LogRateGate.StoreFaultInterval"/> per logger.</summary>
+    public static void AuditFailed(ILogger logger, string reason)
+    {
+        if (Gates(logger).Audit.TryPass(out int held))
+        {
+            AuditFailedLine(logger, reason, held, LogRateGate.StoreFaultInterval);
+        }
+    }
+
+    [LoggerMessage(1040, LogLevel.Error, "Writing the audit record failed: {Reason} ({Held} more since the previous such line; at most one per {Interval})")]
+    private static partial void AuditFailedLine(ILogger logger, string reason, int held, TimeSpan interval);
 
     [LoggerMessage(1045, LogLevel.Information, "Kerberos accepted for {ServicePrincipal} (keytab {Keytab}); users of realm {Realm} map to local accounts")]
     public static partial void KerberosReady(ILogger logger, string servicePrincipal, string keytab, string realm);

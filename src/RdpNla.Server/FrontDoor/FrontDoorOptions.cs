@@ -143,10 +143,7 @@ public sealed class FrontDoorOptions
 
         try
         {
-            if (Storage.StoreLocation.Parse(Store.ConnectionString, DataDirectory).IsPostgres && Portal.Enabled)
-            {
-                errors.Add($"Portal:Listen '{Portal.Listen}' needs an SQLite store: {Storage.RdpNlaStore.PortalNotSupported}.");
-            }
+            _ = Storage.StoreLocation.Parse(Store.ConnectionString, DataDirectory);
         }
         catch (ArgumentException ex)
         {

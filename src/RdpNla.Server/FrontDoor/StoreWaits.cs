@@ -58,7 +58,9 @@ internal sealed class StoreWaits(TimeSpan timeout, TimeProvider timeProvider, IL
             Task<T> task = Task.Run(() => call(linked.Token), CancellationToken.None);
             try
             {
-                return await task.WaitAsync(timeout, timeProvider, cancellationToken).ConfigureAwait(false);
+                T result = await task.WaitAsync(timeout, timeProvider, cancellationToken).ConfigureAwait(false);
+                FrontDoorLog.StoreAnswered(logger);
+                return result;
             }
             catch (TimeoutException ex)
             {

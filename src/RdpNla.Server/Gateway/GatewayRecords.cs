@@ -51,3 +51,9 @@ public sealed record GatewaySessionRecord
 
     public required string Reason { get; init; }
 }
+
+/// <summary>A domain group that chooses its members' backend: its SID (as the DC reports it), its name as the admin gave it, the backend.</summary>
+public sealed record DomainGroupBackend(string Sid, string Name, string Backend);
+
+/// <summary>A domain account with mapped backend credentials (password not shown): its key (NETBIOS\USER), its name as given, the backend account and backend.</summary>
+public sealed record DomainMappedAccount(string AccountKey, string AccountName, string BackendUser, string BackendDomain, string Backend, DateTimeOffset Updated);

@@ -25,7 +25,8 @@ internal sealed record FrontLeg(
     SecurityProtocols RequestedProtocols,
     SecurityProtocols SelectedProtocol,
     string UserName,
-    string Account);
+    string Account,
+    ActiveDirectory.DomainIdentity? Domain = null);
 
 /// <summary>
 /// The front door's hook into the gateway: finds the backend of an authenticated user (<see cref="PlanAsync"/>, no
@@ -53,17 +54,34 @@ internal sealed class GatewayRelay
 
     public GatewayOptions Options => _options;
 
-    /// <summary>The user's backend: their own, else their first group's (by name) with one, else the default; null when none.</summary>
-    public async Task<GatewayPlan?> PlanAsync(string userName, CancellationToken cancellationToken)
+    /// <summary>
+    /// The user's backend. A local user: their own, else their first group's (by name) with one, else the default. A
+    /// domain user (<paramref name="domain"/>, docs/active-directory.md): the first domain group (by name) among their
+    /// SIDs with a backend, else the default; local users' settings never apply to a domain user of the same name.
+    /// Null when none.
+    /// </summary>
+    public async Task<GatewayPlan?> PlanAsync(string userName, ActiveDirectory.DomainIdentity? domain, CancellationToken cancellationToken)
     {
-        if (await _store.GetUserBackendAsync(userName, cancellationToken).ConfigureAwait(false) is { } own && BackendAddress.TryParse(own, out BackendAddress? address, out _))
+        BackendAddress? address;
+        if (domain is not null)
         {
-            return new GatewayPlan(address, "user");
+            if (await _store.GetDomainGroupBackendAsync(domain.Sids, cancellationToken).ConfigureAwait(false) is { } domainGroup && BackendAddress.TryParse(domainGroup.Backend, out address, out _))
+            {
+                return new GatewayPlan(address, $"domain group {domainGroup.Name}");
+            }
         }
-
-        if (await _store.GetGroupBackendAsync(userName, cancellationToken).ConfigureAwait(false) is { } group && BackendAddress.TryParse(group.Backend, out address, out _))
+        else
         {
-            return new GatewayPlan(address, $"group {group.Group}");
+            (string? own, (string Group, string Backend)? group) = await _store.GetBackendsAsync(userName, cancellationToken).ConfigureAwait(false);
+            if (own is not null && BackendAddress.TryParse(own, out address, out _))
+            {
+                return new GatewayPlan(address, "user");
+            }
+
+            if (group is { } first && BackendAddress.TryParse(first.Backend, out address, out _))
+            {
+                return new GatewayPlan(address, $"group {first.Group}");
+            }
         }
 
         return BackendAddress.TryParse(_options.DefaultBackend, out address, out _) ? new GatewayPlan(address, "default") : null;
@@ -134,7 +152,12 @@ internal sealed class GatewayRelay
 
     private async Task<BackendCredentials?> ResolveCredentialsAsync(FrontLeg front, GatewayPlan plan, TsPasswordCreds? delegated, CancellationToken cancellationToken)
     {
-        if (await _store.GetMappedCredentialAsync(front.UserName, cancellationToken).ConfigureAwait(false) is { } mapped)
+        // A domain user's mapped credentials are keyed by the account (NETBIOS\USER), never by a local user row.
+        string owner = front.Domain?.AccountKey ?? front.UserName;
+        MappedCredential? stored = front.Domain is { } domain
+            ? await _store.GetDomainMappedCredentialAsync(domain.AccountKey, cancellationToken).ConfigureAwait(false)
+            : await _store.GetMappedCredentialAsync(front.UserName, cancellationToken).ConfigureAwait(false);
+        if (stored is { } mapped)
         {
             GatewayKey key = _key();
             string backend = plan.Backend.ToString();
@@ -142,7 +165,7 @@ internal sealed class GatewayRelay
             try
             {
                 // Bound to the backend the user is relayed to now: a backend changed in the store does not receive them.
-                password = GatewayStore.OpenPassword(mapped, front.UserName, backend, key);
+                password = GatewayStore.OpenPassword(mapped, owner, backend, key);
             }
             catch (CryptographicException ex) when (mapped.Backend is { } sealedFor && !string.Equals(sealedFor, backend, StringComparison.OrdinalIgnoreCase))
             {
@@ -207,7 +230,7 @@ internal sealed class GatewayRelay
         {
             await _store.AppendSessionAsync(record, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        catch (Exception ex) when (ex is System.Data.Common.DbException or IOException or InvalidOperationException or TimeoutException)
         {
             GatewayLog.AuditFailed(_logger, ex.Message);
         }

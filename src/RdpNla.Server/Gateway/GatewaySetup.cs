@@ -12,7 +12,7 @@ internal static class GatewaySetup
     /// runs. Users with no backend (and no default) get the plain front door behaviour. The sealing key is loaded
     /// lazily, the first time a mapped credential is needed.
     /// </summary>
-    public static GatewayRelay Create(GatewayOptions options, RdpNlaDatabase database, string dataDirectory, ILogger logger, TimeProvider timeProvider, Metrics.GatewayMetrics metrics)
+    public static GatewayRelay Create(GatewayOptions options, GatewayStore store, string dataDirectory, ILogger logger, TimeProvider timeProvider, Metrics.GatewayMetrics metrics)
     {
         GatewayKey? key = null;
         var gate = new Lock();
@@ -25,6 +25,6 @@ internal static class GatewaySetup
         }
 
         GatewayLog.Configured(logger, options.DefaultBackend ?? "(none; per-user and per-group backends only)", options.CertificateValidation, options.BackendSecurity.Name(), options.IdleTimeout, options.MaxSessionLength);
-        return new GatewayRelay(options, database.Gateway, LoadKey, logger, timeProvider, SystemRandomSource.Instance, metrics);
+        return new GatewayRelay(options, store, LoadKey, logger, timeProvider, SystemRandomSource.Instance, metrics);
     }
 }

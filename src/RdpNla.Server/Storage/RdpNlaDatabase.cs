@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 
 namespace RdpNla.Server.Storage;
@@ -8,7 +9,7 @@ namespace RdpNla.Server.Storage;
 /// is safe to share between concurrent callers; writes are one transaction each, committed with
 /// <c>synchronous=FULL</c> so that a completed write survives a crash or power loss.
 /// </summary>
-public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable
+public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
 {
     private readonly string _connectionString;
     private bool _disposed;
@@ -124,6 +125,14 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable
             throw;
         }
     }
+
+    async Task<DbConnection> ISqlEngine.OpenAsync(CancellationToken cancellationToken) => await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+    object ISqlEngine.Time(DateTimeOffset value) => SqliteTime.ToText(value);
+
+    DateTimeOffset ISqlEngine.ReadTime(DbDataReader reader, int ordinal) => SqliteTime.FromText(reader.GetString(ordinal));
+
+    object ISqlEngine.Flag(bool value) => value ? 1L : 0L;
 
     /// <summary>Checks that the database answers a query (the health endpoint's "store reachable").</summary>
     /// <exception cref="SqliteException">The file cannot be opened or read.</exception>

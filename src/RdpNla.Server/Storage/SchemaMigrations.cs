@@ -187,6 +187,29 @@ internal static class SchemaMigrations
         """
         ALTER TABLE audit ADD COLUMN instance_name TEXT;
         """,
+
+        // Version 8: domain accounts at the gateway (docs/active-directory.md). Mapped backend credentials of a domain
+        // user, keyed by the account's normalised name (NETBIOS\USER, upper-invariant; no row in users, no hash of
+        // the domain user), and backends chosen by domain group, keyed by the group's SID as the DC reports it.
+        """
+        CREATE TABLE domain_mapped_credentials (
+            account_key     TEXT PRIMARY KEY,
+            account_name    TEXT NOT NULL,
+            backend_user    TEXT NOT NULL,
+            backend_domain  TEXT NOT NULL,
+            password_sealed BLOB NOT NULL,
+            backend         TEXT NOT NULL,
+            updated_at      TEXT NOT NULL
+        ) STRICT;
+
+        CREATE TABLE domain_group_backends (
+            group_sid  TEXT PRIMARY KEY,
+            group_name TEXT NOT NULL,
+            name_key   TEXT NOT NULL,
+            backend    TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) STRICT;
+        """,
     ];
 
     /// <summary>The schema version this build creates and understands.</summary>

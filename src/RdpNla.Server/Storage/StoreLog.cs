@@ -7,7 +7,4 @@ internal static partial class StoreLog
 {
     [LoggerMessage(4200, LogLevel.Information, "Store {Store} (schema version {SchemaVersion}); audit rows name this instance {InstanceName}")]
     public static partial void Opened(ILogger logger, string store, int schemaVersion, string instanceName);
-
-    [LoggerMessage(4201, LogLevel.Warning, "The gateway's groups, backends, mapped credentials, pinned certificates and sessions stay in the local {DatabasePath}: they are not shared with other instances")]
-    public static partial void GatewayStaysLocal(ILogger logger, string databasePath);
 }

@@ -97,6 +97,43 @@ public sealed class GatewayStoreTests : IDisposable
         }
     }
 
+    /// <summary>A domain account's mapped password (docs/active-directory.md) is bound like a local user's, to its account key.</summary>
+    [Theory]
+    [InlineData(null, "LAB\\ALICE", "10.0.0.5:3389")]
+    [InlineData("UPDATE domain_mapped_credentials SET account_key = 'LAB\\BOB';", "LAB\\BOB", "10.0.0.5:3389")] // moved to another account
+    [InlineData("UPDATE domain_mapped_credentials SET backend_user = 'administrator';", "LAB\\ALICE", "10.0.0.5:3389")]
+    [InlineData(null, "LAB\\ALICE", "10.0.0.66:3389")] // the account relayed to another backend
+    [InlineData(null, "ALICE", "10.0.0.5:3389")] // the local user of the same name
+    public async Task DomainMappedCredential_IsBoundToTheAccountKeyBackendAndBackendAccount(string? tampering, string account, string backend)
+    {
+        string path = Path.Combine(_directory, "rdpnla.db");
+        await using RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(path, cancellationToken: Ct);
+        using GatewayKey key = GatewayKey.Load(_directory, null, create: true);
+        await database.Gateway.SetDomainMappedCredentialAsync("LAB\\ALICE", "alice@lab.test", "10.0.0.5:3389", "svc", "BACKEND", Encoding.Unicode.GetBytes("Backend-Secret1"), key, Ct);
+        if (tampering is not null)
+        {
+            using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+            await connection.OpenAsync(Ct);
+            using SqliteCommand command = connection.CreateCommand();
+            command.CommandText = tampering;
+            Assert.True(await command.ExecuteNonQueryAsync(Ct) > 0);
+        }
+
+        MappedCredential? stored = await database.Gateway.GetDomainMappedCredentialAsync(account, Ct) ?? await database.Gateway.GetDomainMappedCredentialAsync("LAB\\ALICE", Ct);
+        Assert.NotNull(stored);
+        Assert.DoesNotContain("Backend-Secret1", Encoding.Unicode.GetString(stored.SealedPassword));
+        if (tampering is null && account == "LAB\\ALICE" && backend == "10.0.0.5:3389")
+        {
+            Assert.Equal("Backend-Secret1", Encoding.Unicode.GetString(GatewayStore.OpenPassword(stored, account, backend, key)));
+            Assert.Equal([new DomainMappedAccount("LAB\\ALICE", "alice@lab.test", "svc", "BACKEND", "10.0.0.5:3389", stored.Updated)], await database.Gateway.ListDomainMappedCredentialsAsync(Ct));
+            Assert.True(await database.Gateway.RemoveDomainMappedCredentialAsync("LAB\\ALICE", Ct));
+            Assert.Null(await database.Gateway.GetDomainMappedCredentialAsync("LAB\\ALICE", Ct));
+            return;
+        }
+
+        Assert.ThrowsAny<CryptographicException>(() => GatewayStore.OpenPassword(stored, account, backend, key));
+    }
+
     [Fact]
     public async Task MappedCredential_SealedBeforeTheBackendBinding_IsRefusedWithWhatToDo()
     {

@@ -40,12 +40,13 @@ internal static class GatewayTestClient
     }
 
     /// <summary>
-    /// X.224 (SSL|HYBRID, or SSL|HYBRID|HYBRID_EX), TLS and CredSSP as alice. With HYBRID_EX the front door's Early User
-    /// Authorization Result is read too and returned; the caller goes on with <see cref="StartSessionAsync"/>.
+    /// X.224 (SSL|HYBRID, or SSL|HYBRID|HYBRID_EX), TLS and CredSSP as alice (or <paramref name="user"/>, domain LAB,
+    /// with <see cref="Password"/>). With HYBRID_EX the front door's Early User Authorization Result is read too and
+    /// returned; the caller goes on with <see cref="StartSessionAsync"/>.
     /// </summary>
-    public static async Task<(SslStream Tls, EarlyUserAuthorizationResult? Authorization)> AuthenticateWithResultAsync(NetworkStream network, bool hybridEx)
+    public static async Task<(SslStream Tls, EarlyUserAuthorizationResult? Authorization)> AuthenticateWithResultAsync(NetworkStream network, bool hybridEx, string user = "alice")
     {
-        SslStream tls = await AuthenticateAsync(network, hybridEx);
+        SslStream tls = await AuthenticateAsync(network, hybridEx, user);
         if (!hybridEx)
         {
             return (tls, null);
@@ -56,7 +57,7 @@ internal static class GatewayTestClient
         return (tls, EarlyUserAuthorizationResult.Decode(result));
     }
 
-    private static async Task<SslStream> AuthenticateAsync(NetworkStream network, bool hybridEx)
+    private static async Task<SslStream> AuthenticateAsync(NetworkStream network, bool hybridEx, string user = "alice")
     {
         SecurityProtocols requested = SecurityProtocols.Ssl | SecurityProtocols.Hybrid | (hybridEx ? SecurityProtocols.HybridEx : 0);
         await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, requested)).Encode(), Ct);
@@ -69,7 +70,7 @@ internal static class GatewayTestClient
             new CredSspClientOptions
             {
                 ServerPublicKey = certificate.GetPublicKey(),
-                Ntlm = new NtlmClientOptions { UserName = "alice", DomainName = TestFrontDoor.Domain, Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
+                Ntlm = new NtlmClientOptions { UserName = user, DomainName = TestFrontDoor.Domain, Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
             },
             SystemRandomSource.Instance);
         Assert.Equal(NlaStatus.Completed, await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, Ct));

@@ -24,12 +24,29 @@ public static class KerberosCredSspPeer
     {
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, port, cancellationToken);
-        NetworkStream network = tcp.GetStream();
+        (KerberosPeerOutcome outcome, SslStream tls) = await AuthenticateAsync(tcp.GetStream(), context, version, user, domain, password, cancellationToken);
+        await using (tls)
+        {
+            if (outcome.EarlyUserAuthorization is not null)
+            {
+                await tls.WriteAsync(Tpkt.Wrap([0x02, 0xF0, 0x80, 0x7F, 0x65, 0x00]), cancellationToken);
+            }
+
+            return outcome;
+        }
+    }
+
+    /// <summary>
+    /// X.224, TLS and CredSSP as in <see cref="ConnectAsync"/>, up to and including the Early User Authorization Result;
+    /// the TLS stream is returned open (the caller disposes it) so that the RDP connection can go on over it.
+    /// </summary>
+    public static async Task<(KerberosPeerOutcome Outcome, SslStream Tls)> AuthenticateAsync(NetworkStream network, ITestInitiator context, int version, string user, string domain, string password, CancellationToken cancellationToken = default)
+    {
         await network.WriteAsync(new X224ConnectionRequest("alice", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Hybrid | SecurityProtocols.HybridEx | SecurityProtocols.Ssl)).Encode(), cancellationToken);
         X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, cancellationToken));
         Assert.Equal(SecurityProtocols.HybridEx, confirm.Response?.SelectedProtocol);
 
-        await using var tls = new SslStream(network, true, (_, _, _, _) => true);
+        var tls = new SslStream(network, true, (_, _, _, _) => true);
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "rdpgw.lab.test", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 }, cancellationToken);
         using var certificate = new System.Security.Cryptography.X509Certificates.X509Certificate2(tls.RemoteCertificate!);
         byte[] publicKey = certificate.GetPublicKey();
@@ -52,13 +69,13 @@ public static class KerberosCredSspPeer
             }
             catch (Exception ex) when (ex is EndOfStreamException or IOException)
             {
-                return new KerberosPeerOutcome(false, null, false, null, serverVersion, $"server closed: {ex.Message}");
+                return (new KerberosPeerOutcome(false, null, false, null, serverVersion, $"server closed: {ex.Message}"), tls);
             }
 
             serverVersion = reply.Version;
             if (reply.ErrorCode is { } errorCode)
             {
-                return new KerberosPeerOutcome(false, errorCode, false, null, serverVersion, null);
+                return (new KerberosPeerOutcome(false, errorCode, false, null, serverVersion, null), tls);
             }
 
             if (!complete)
@@ -75,14 +92,14 @@ public static class KerberosCredSspPeer
 
             if (reply.PubKeyAuth is null)
             {
-                return new KerberosPeerOutcome(false, null, false, null, serverVersion, "no pubKeyAuth from the server");
+                return (new KerberosPeerOutcome(false, null, false, null, serverVersion, "no pubKeyAuth from the server"), tls);
             }
 
             byte[] serverBinding = context.Unwrap(reply.PubKeyAuth);
             byte[] expected = nonce is null ? CredSspBinding.IncrementFirstByte(publicKey) : CredSspBinding.ComputeServerClientHash(nonce, publicKey);
             if (!serverBinding.AsSpan().SequenceEqual(expected))
             {
-                return new KerberosPeerOutcome(false, null, false, null, serverVersion, "server binding mismatch");
+                return (new KerberosPeerOutcome(false, null, false, null, serverVersion, "server binding mismatch"), tls);
             }
 
             using TsCredentials credentials = TsCredentials.ForPassword(domain, user, password);
@@ -94,12 +111,11 @@ public static class KerberosCredSspPeer
             }
             catch (Exception ex) when (ex is EndOfStreamException or IOException)
             {
-                return new KerberosPeerOutcome(false, null, true, null, serverVersion, $"no Early User Authorization Result: {ex.Message}");
+                return (new KerberosPeerOutcome(false, null, true, null, serverVersion, $"no Early User Authorization Result: {ex.Message}"), tls);
             }
 
             EarlyUserAuthorizationResult euar = EarlyUserAuthorizationResult.Decode(result);
-            await tls.WriteAsync(Tpkt.Wrap([0x02, 0xF0, 0x80, 0x7F, 0x65, 0x00]), cancellationToken);
-            return new KerberosPeerOutcome(euar.IsSuccess, null, true, euar, serverVersion, null);
+            return (new KerberosPeerOutcome(euar.IsSuccess, null, true, euar, serverVersion, null), tls);
         }
     }
 }

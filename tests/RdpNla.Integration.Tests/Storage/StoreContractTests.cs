@@ -13,52 +13,8 @@ namespace RdpNla.Integration.Tests.Storage;
 /// The contract of <see cref="IUserStore"/> and <see cref="IAuditLog"/>, run against every engine: SQLite
 /// (<see cref="SqliteStoreContractTests"/>) and a real PostgreSQL 15 (<see cref="PostgresStoreContractTests"/>).
 /// </summary>
-public abstract class StoreContractTests : IAsyncLifetime
+public abstract class StoreContractTests : StoreTestBase
 {
-    protected static readonly DateTimeOffset s_start = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
-    private readonly List<RdpNlaStore> _opened = [];
-    private StoreLocation? _location;
-
-    protected FakeTimeProvider Time { get; } = new(s_start);
-
-    internal TempDirectory Directory { get; } = new();
-
-    protected RdpNlaStore Store { get; private set; } = null!;
-
-    protected IUserStore Users => Store.Users;
-
-    protected IAuditLog Audit => Store.Audit;
-
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    /// <summary>A new, empty store for one test.</summary>
-    protected abstract Task<StoreLocation> CreateLocationAsync();
-
-    public async ValueTask InitializeAsync()
-    {
-        _location = await CreateLocationAsync();
-        Store = await OpenAnotherAsync();
-    }
-
-    /// <summary>Another handle on the same store, as a second instance has (its own connections).</summary>
-    protected async Task<RdpNlaStore> OpenAnotherAsync()
-    {
-        RdpNlaStore store = await RdpNlaStore.OpenAsync(_location!, Directory.Path, Time, Ct);
-        _opened.Add(store);
-        return store;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (RdpNlaStore store in _opened)
-        {
-            await store.DisposeAsync();
-        }
-
-        Directory.Dispose();
-        GC.SuppressFinalize(this);
-    }
-
     [Fact]
     public async Task Reopen_AfterAdd_KeepsDataAndSchema()
     {

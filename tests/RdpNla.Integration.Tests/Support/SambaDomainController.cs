@@ -234,6 +234,13 @@ public sealed class SambaDomainController : IAsyncLifetime
         await SambaToolAsync(_conf, "group", "addmembers", AllowedGroup, name);
     }
 
+    /// <summary>Adds a domain group with these members to the running DC.</summary>
+    public async Task AddGroupAsync(string name, params string[] members)
+    {
+        await SambaToolAsync(_conf, "group", "add", name);
+        await SambaToolAsync(_conf, "group", "addmembers", name, string.Join(',', members));
+    }
+
     private async Task AddDomainAccountsAsync(string conf)
     {
         await SambaToolAsync(conf, "domain", "passwordsettings", "set", $"--account-lockout-threshold={LockoutThreshold}");

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using Npgsql;
 
@@ -9,7 +10,7 @@ namespace RdpNla.Server.Storage.Postgres;
 /// advisory lock. Connections come from one pooled <see cref="NpgsqlDataSource"/>; every write is one statement or
 /// one transaction, committed before the call returns.
 /// </summary>
-public sealed class PostgresDatabase : IAsyncDisposable, IDisposable
+public sealed class PostgresDatabase : IAsyncDisposable, IDisposable, ISqlEngine
 {
     // pg_advisory_xact_lock key: "rdpnla" as ASCII, so other applications sharing the database do not collide by accident.
     private const long MigrationLockKey = 0x7264706E6C61;
@@ -23,6 +24,7 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable
         SchemaVersion = schemaVersion;
         Users = new PostgresUserStore(this, timeProvider);
         Audit = new PostgresAuditLog(this);
+        Gateway = new GatewayStore(this, timeProvider);
     }
 
     /// <summary>Where the database is (its description never contains the password).</summary>
@@ -36,6 +38,9 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable
 
     /// <summary>The audit log in this database.</summary>
     public PostgresAuditLog Audit { get; }
+
+    /// <summary>The gateway's tables in this database, shared by every instance.</summary>
+    public GatewayStore Gateway { get; }
 
     /// <summary>Connects, then creates or migrates the schema.</summary>
     /// <exception cref="StoreUnavailableException">The server cannot be reached, or refuses the login.</exception>
@@ -116,6 +121,14 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable
 
     /// <summary>A command on a pooled connection that is returned to the pool when the command's reader or call completes.</summary>
     internal NpgsqlCommand CreateCommand(string sql) => _dataSource.CreateCommand(sql);
+
+    async Task<DbConnection> ISqlEngine.OpenAsync(CancellationToken cancellationToken) => await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+    object ISqlEngine.Time(DateTimeOffset value) => PostgresTime.ToDb(value);
+
+    DateTimeOffset ISqlEngine.ReadTime(DbDataReader reader, int ordinal) => PostgresTime.FromDb(reader.GetDateTime(ordinal));
+
+    object ISqlEngine.Flag(bool value) => value;
 
     /// <summary>One round trip: the health endpoint's check that the server answers.</summary>
     public async Task CheckAsync(CancellationToken cancellationToken)
