@@ -54,30 +54,9 @@ public sealed class DomainGatewayTests(SambaDomainController dc)
         Assert.True(mapped.ExitCode == 0, mapped.Output + mapped.Error);
         Assert.Contains("domain account 'LAB\\alice' (LAB\\ALICE) mapped to backend account", mapped.Output, StringComparison.Ordinal);
 
-        (Process xvfb, string displayName, string fbdir) = await GatewayPeers.StartXvfbAsync();
-        var output = new StringBuilder();
-        Process? client = null;
-        try
-        {
-            string home = Path.Combine(fbdir, "home");
-            Directory.CreateDirectory(home);
-            client = ExternalProcess.Start(
-                "xfreerdp",
-                [$"/v:{door.Address}", "/u:alice", "/d:LAB", $"/p:{SambaDomainController.AlicePassword}", "/sec:nla", "/cert:ignore", "/size:800x600", "-decorations"],
-                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
-                output);
-
-            Assert.True(
-                await backend.WaitForSesmanLineAsync($"Session started successfully for user {backend.UserName}", TimeSpan.FromSeconds(45)),
-                $"sesman:\n{backend.SesmanLog}\nxfreerdp:\n{GatewayPeers.Snapshot(output)}\ngateway:\n{door.LogText}");
-            Assert.Contains($"Relaying LAB\\alice to backend {backend.Address} (default) with mapped credentials for {backend.UserName}", door.LogText, StringComparison.Ordinal);
-            Assert.Contains($"Injected the credentials of {backend.UserName} into the Client Info PDU (INFO_AUTOLOGON)", door.LogText, StringComparison.Ordinal);
-        }
-        finally
-        {
-            await ExternalProcess.StopAsync(client);
-            await ExternalProcess.StopAsync(xvfb);
-        }
+        await XfreerdpReachesTheDesktopAsync(backend, door, ["/v:" + door.Address, "/u:alice", "/d:LAB", $"/p:{SambaDomainController.AlicePassword}", "/sec:nla"], () => string.Empty);
+        Assert.Contains($"Relaying LAB\\alice to backend {backend.Address} (default) with mapped credentials for {backend.UserName}", door.LogText, StringComparison.Ordinal);
+        Assert.Contains($"Injected the credentials of {backend.UserName} into the Client Info PDU (INFO_AUTOLOGON)", door.LogText, StringComparison.Ordinal);
 
         GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("mapped", session.CredentialMode);
@@ -99,28 +78,7 @@ public sealed class DomainGatewayTests(SambaDomainController dc)
 
         // alice's ticket comes from kinit alice@LAB.TEST (the fixture's credential cache); no password is used.
         await using var bridge = new KerberosTlsBridge(door.Port, () => new Kerberos.DotNetInitiator("Kerberos", SambaDomainController.ServicePrincipal), "alice", SambaDomainController.Realm);
-        (Process xvfb, string displayName, string fbdir) = await GatewayPeers.StartXvfbAsync();
-        var output = new StringBuilder();
-        Process? client = null;
-        try
-        {
-            string home = Path.Combine(fbdir, "home");
-            Directory.CreateDirectory(home);
-            client = ExternalProcess.Start(
-                "xfreerdp",
-                [$"/v:127.0.0.1:{bridge.Port}", "/u:nobody", "/p:unused", "/sec:tls", "/cert:ignore", "/size:800x600", "-decorations"],
-                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
-                output);
-
-            Assert.True(
-                await backend.WaitForSesmanLineAsync($"Session started successfully for user {backend.UserName}", TimeSpan.FromSeconds(45)),
-                $"bridge: {bridge.Outcome} {bridge.Error}\nsesman:\n{backend.SesmanLog}\nxfreerdp:\n{GatewayPeers.Snapshot(output)}\ngateway:\n{door.LogText}");
-        }
-        finally
-        {
-            await ExternalProcess.StopAsync(client);
-            await ExternalProcess.StopAsync(xvfb);
-        }
+        await XfreerdpReachesTheDesktopAsync(backend, door, [$"/v:127.0.0.1:{bridge.Port}", "/u:nobody", "/p:unused", "/sec:tls"], () => $"bridge: {bridge.Outcome} {bridge.Error}\n");
 
         Assert.True(bridge.Outcome?.Authenticated, $"{bridge.Outcome}\n{door.LogText}");
         Assert.Contains("User alice@LAB.TEST authenticated with CredSSP version 6 (Kerberos)", door.LogText, StringComparison.Ordinal);
@@ -214,6 +172,36 @@ public sealed class DomainGatewayTests(SambaDomainController dc)
     [InlineData("alice@LAB")]
     public void Every_spelling_of_a_domain_account_has_one_key(string name) =>
         Assert.Equal("LAB\\ALICE", DomainAccountName.Normalize(name, "LAB", "lab.test", out _));
+
+    /// <summary>
+    /// Runs xfreerdp with <paramref name="arguments"/> on an Xvfb of its own until xrdp's sesman has started the session
+    /// of the backend's PAM user (the desktop), then stops it.
+    /// </summary>
+    private static async Task XfreerdpReachesTheDesktopAsync(GatewayXrdpBackend backend, TestFrontDoor door, string[] arguments, Func<string> context)
+    {
+        (Process xvfb, string displayName, string fbdir) = await GatewayPeers.StartXvfbAsync();
+        var output = new StringBuilder();
+        Process? client = null;
+        try
+        {
+            string home = Path.Combine(fbdir, "home");
+            Directory.CreateDirectory(home);
+            client = ExternalProcess.Start(
+                "xfreerdp",
+                [.. arguments, "/cert:ignore", "/size:800x600", "-decorations"],
+                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
+                output);
+
+            Assert.True(
+                await backend.WaitForSesmanLineAsync($"Session started successfully for user {backend.UserName}", TimeSpan.FromSeconds(45)),
+                $"{context()}sesman:\n{backend.SesmanLog}\nxfreerdp:\n{GatewayPeers.Snapshot(output)}\ngateway:\n{door.LogText}");
+        }
+        finally
+        {
+            await ExternalProcess.StopAsync(client);
+            await ExternalProcess.StopAsync(xvfb);
+        }
+    }
 
     /// <summary>NTLM through the gateway as a domain user of LAB (password <see cref="GatewayTestClient.Password"/>), one echo, then closed.</summary>
     private static async Task RelayAsync(TestFrontDoor door, string user)
