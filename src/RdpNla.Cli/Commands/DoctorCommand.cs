@@ -4,6 +4,7 @@ using RdpNla.Cli.Interaction;
 using RdpNla.Client;
 using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Catalogue;
+using RdpNla.Diagnosis.Live;
 using RdpNla.Diagnosis.Model;
 using RdpNla.Diagnosis.Registry;
 using RdpNla.Protocol.CredSsp;
@@ -12,7 +13,7 @@ namespace RdpNla.Cli.Commands;
 
 /// <summary>
 /// <c>rdpnla doctor</c>: why does a Remote Desktop connection fail, and what is the fix. Offline from <c>reg export</c>
-/// files (<c>--reg</c>), or live against HOST[:PORT] (the walk is <see cref="DoctorLive"/>; it maps observations with
+/// files (<c>--reg</c>), or live against HOST[:PORT] (the walk is <see cref="LiveWalker"/>; it maps observations with
 /// <c>LiveDiagnoser</c>). Exit codes: docs/doctor.md and <see cref="DoctorExitCodes"/>.
 /// </summary>
 internal static class DoctorCommand
@@ -112,7 +113,7 @@ internal static class DoctorCommand
                     throw new CliException("--server-credssp is for the offline prediction (--reg); live, doctor measures the server's CredSSP version");
                 }
 
-                double seconds = parse.GetValue(timeout) ?? DoctorLive.DefaultTimeout.TotalSeconds;
+                double seconds = parse.GetValue(timeout) ?? LiveWalker.DefaultTimeout.TotalSeconds;
                 if (double.IsNaN(seconds) || seconds is <= 0 or > 3600)
                 {
                     throw new CliException("--timeout must be between 0 and 3600 seconds");
@@ -126,7 +127,7 @@ internal static class DoctorCommand
                     : ReadDoctorCredentials(userText, password.GetSource(parse, CliConsole.Current), parse.InvocationConfiguration.Error, $"rdpnla doctor {target} -u {userText}");
                 using (credentials)
                 {
-                    report = await DoctorLive.RunAsync(live, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken);
+                    report = await LiveWalker.RunAsync(live.Host, live.Port, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken);
                 }
             }
             else

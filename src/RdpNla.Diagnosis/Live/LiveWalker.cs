@@ -2,14 +2,13 @@ using System.Globalization;
 using System.Security.Authentication;
 using RdpNla.Client;
 using RdpNla.Diagnosis;
-using RdpNla.Diagnosis.Live;
 using RdpNla.Diagnosis.Model;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
 using ObservedAnswer = RdpNla.Diagnosis.Live.NegotiationAnswer;
 
-namespace RdpNla.Cli.Commands;
+namespace RdpNla.Diagnosis.Live;
 
 /// <summary>
 /// The live walk of <c>rdpnla doctor HOST</c>: resolve, connect, negotiate, TLS, CredSSP, authorization — each step
@@ -20,25 +19,23 @@ namespace RdpNla.Cli.Commands;
 /// its requested protocols (none = PROTOCOL_SSL only, the XP SP3 case; otherwise SSL|HYBRID|HYBRID_EX as mstsc), its
 /// CredSSP version (4 unpatched, 6 patched) and, for a patched client, its AllowEncryptionOracle. When TLS 1.2/1.3
 /// fail, the walk tries TLS 1.0/1.1 (where this machine's TLS library allows it) and, failing that, sends a raw TLS
-/// ClientHello to read which version the server picks (<see cref="DoctorTlsProbe"/>).
+/// ClientHello to read which version the server picks (<see cref="TlsVersionProbe"/>).
 /// </remarks>
-internal static class DoctorLive
+public static class LiveWalker
 {
-    /// <summary>True: the live walk is implemented.</summary>
-    public const bool Available = true;
-
-    /// <summary>Default time for each network run of the walk.</summary>
+        /// <summary>Default time for each network run of the walk.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Walks the connection and diagnoses it.</summary>
-    /// <param name="target">HOST and PORT.</param>
+    /// <param name="host">The host name or address.</param>
+    /// <param name="port">The TCP port.</param>
     /// <param name="client">The client being diagnosed (emulated on the wire).</param>
     /// <param name="credentials">Null: stop once the server's NTLM CHALLENGE proves NLA; the credentials are not checked.</param>
     /// <param name="timeout">The time each network run may take.</param>
     /// <param name="cancellationToken">Cancels the walk.</param>
-    public static async Task<DoctorReport> RunAsync(LiveTarget target, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<DoctorReport> RunAsync(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        ConnectionObservation observation = await WalkAsync(target, client, credentials, timeout, cancellationToken);
+        ConnectionObservation observation = await WalkAsync(host, port, client, credentials, timeout, cancellationToken).ConfigureAwait(false);
         DoctorReport report = LiveDiagnoser.Diagnose(observation, client);
         var notes = new List<string>(report.Notes);
         notes.Add(EmulationNote(client));
@@ -60,10 +57,10 @@ internal static class DoctorLive
     };
 
     /// <summary>The NlaClient settings that make it behave as <paramref name="client"/>.</summary>
-    internal static NlaClientOptions OptionsFor(LiveTarget target, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, SslProtocols tls, NlaClientStage? stopAfter = null) => new()
+    internal static NlaClientOptions OptionsFor(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, SslProtocols tls, NlaClientStage? stopAfter = null) => new()
     {
-        Host = target.Host,
-        Port = target.Port,
+        Host = host,
+        Port = port,
         Timeout = timeout,
         RequestedProtocols = client.RequestedProtocols,
         Cookie = credentials is null ? null : credentials.UserName.Length > 9 ? credentials.UserName[..9] : credentials.UserName,
@@ -80,10 +77,10 @@ internal static class DoctorLive
     };
 
     /// <summary>Runs the walk and fills the observation, phase by phase, up to the first failure.</summary>
-    internal static async Task<ConnectionObservation> WalkAsync(LiveTarget target, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken)
+    internal static async Task<ConnectionObservation> WalkAsync(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        NlaClientResult result = await NlaClient.RunAsync(OptionsFor(target, client, credentials, timeout, SslProtocols.Tls12 | SslProtocols.Tls13), cancellationToken);
-        var observation = new ConnectionObservation { Host = target.Host, Port = target.Port, User = credentials?.AccountName };
+        NlaClientResult result = await NlaClient.RunAsync(OptionsFor(host, port, client, credentials, timeout, SslProtocols.Tls12 | SslProtocols.Tls13), cancellationToken).ConfigureAwait(false);
+        var observation = new ConnectionObservation { Host = host, Port = port, User = credentials?.AccountName };
 
         // Name resolution.
         if (result.FailureKind == NlaFailureKind.NameNotResolved)
@@ -91,9 +88,9 @@ internal static class DoctorLive
             return observation with { NameResolution = new NameResolutionObservation(false, [], result.Message) };
         }
 
-        string address = result.RemoteEndPoint?.Address.ToString() ?? target.Host;
-        string endpoint = result.RemoteEndPoint?.ToString() ?? ClientCommandSupport.FormatTarget(target.Host, target.Port);
-        if (!System.Net.IPAddress.TryParse(target.Host, out _))
+        string address = result.RemoteEndPoint?.Address.ToString() ?? host;
+        string endpoint = result.RemoteEndPoint?.ToString() ?? (host.Contains(':', StringComparison.Ordinal) ? $"[{host}]:{port}" : $"{host}:{port}");
+        if (!System.Net.IPAddress.TryParse(host, out _))
         {
             observation = observation with { NameResolution = new NameResolutionObservation(true, [address]) };
         }
@@ -145,7 +142,7 @@ internal static class DoctorLive
         // TLS.
         if (result.Tls is not { } tls)
         {
-            return observation with { Tls = await DiagnoseTlsFailureAsync(target, client, result, timeout, cancellationToken) };
+            return observation with { Tls = await DiagnoseTlsFailureAsync(host, port, client, result, timeout, cancellationToken).ConfigureAwait(false) };
         }
 
         observation = observation with
@@ -238,13 +235,13 @@ internal static class DoctorLive
     /// (this machine's TLS library may refuse them: OpenSSL 3 does at its default security level), then a raw
     /// ClientHello whose ServerHello (or alert) shows what the server picks.
     /// </summary>
-    private static async Task<TlsObservation> DiagnoseTlsFailureAsync(LiveTarget target, ClientSettings client, NlaClientResult failed, TimeSpan timeout, CancellationToken cancellationToken)
+    private static async Task<TlsObservation> DiagnoseTlsFailureAsync(string host, int port, ClientSettings client, NlaClientResult failed, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var error = new List<string> { $"offering TLS 1.2 and 1.3: {InnerTlsError(failed.Message)}" };
 #pragma warning disable SYSLIB0039, CA5397, CA5398 // Deliberately offered, only to recognise a server limited to them; never used for CredSSP.
         const SslProtocols legacy = SslProtocols.Tls | SslProtocols.Tls11;
 #pragma warning restore SYSLIB0039, CA5397, CA5398
-        NlaClientResult lower = await NlaClient.RunAsync(OptionsFor(target, client, null, timeout, legacy, NlaClientStage.Tls), cancellationToken);
+        NlaClientResult lower = await NlaClient.RunAsync(OptionsFor(host, port, client, null, timeout, legacy, NlaClientStage.Tls), cancellationToken).ConfigureAwait(false);
         if (lower.Outcome == NlaOutcome.Success && lower.Tls is { } legacyTls)
         {
             error.Add($"a second handshake offering only TLS 1.0/1.1 completed with {NlaClient.TlsName(legacyTls.Protocol)} ({legacyTls.CipherSuite}): the server is limited to an old TLS version");
@@ -252,8 +249,8 @@ internal static class DoctorLive
         }
 
         error.Add($"offering only TLS 1.0 and 1.1: {InnerTlsError(lower.Message)} (this machine's TLS library may refuse TLS 1.0/1.1 itself: OpenSSL 3 does at its default security level)");
-        DoctorTlsProbe.Result probe = await DoctorTlsProbe.RunAsync(target.Host, target.Port, client.RequestedProtocols, timeout, cancellationToken);
+        TlsVersionProbe.Result probe = await TlsVersionProbe.RunAsync(host, port, client.RequestedProtocols, timeout, cancellationToken).ConfigureAwait(false);
         error.Add(probe.Description);
-        return new TlsObservation(false, probe.ServerVersionName, Error: string.Join("; ", error), ServerOffersOnlyLegacyTls: probe.ServerVersion is > 0 and < DoctorTlsProbe.Tls12);
+        return new TlsObservation(false, probe.ServerVersionName, Error: string.Join("; ", error), ServerOffersOnlyLegacyTls: probe.ServerVersion is > 0 and < TlsVersionProbe.Tls12);
     }
 }
