@@ -129,6 +129,20 @@ internal static class DoctorCommand
                 {
                     report = await LiveWalker.RunAsync(live.Host, live.Port, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken);
                 }
+
+                if (credentials is null)
+                {
+                    report = report with
+                    {
+                        Notes =
+                        [
+                            .. report.Notes,
+                            report.IsSuccess
+                                ? "The credentials were NOT checked (no -u): the walk stopped at the server's NTLM CHALLENGE, which proves the server requires and speaks NLA. Add -u USER --password-stdin to check the password and the account."
+                                : "No credentials were given (no -u): the walk stops at the server's NTLM CHALLENGE, so account problems are not looked for.",
+                        ],
+                    };
+                }
             }
             else
             {

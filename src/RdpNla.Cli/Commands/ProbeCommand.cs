@@ -7,6 +7,7 @@ using System.Security.Authentication;
 using System.Text.Json.Nodes;
 using RdpNla.Cli.Interaction;
 using RdpNla.Client;
+using RdpNla.Diagnosis.Probe;
 using RdpNla.Protocol.Rdp;
 using Spectre.Console;
 
@@ -228,7 +229,9 @@ internal static class ProbeCommand
         _ => "not tested",
     };
 
-    internal static JsonObject ToJson(ProbeResult result)
+    internal static JsonObject ToJson(ProbeResult result) => ToJson(result, SecurityFindings.Assess(result, DateTimeOffset.UtcNow));
+
+    private static JsonObject ToJson(ProbeResult result, IReadOnlyList<ProbeFinding> assessed)
     {
         var versions = new JsonObject();
         foreach ((SslProtocols version, TlsVersionSupport support) in result.TlsVersions.OrderBy(p => (int)p.Key))
@@ -245,12 +248,12 @@ internal static class ProbeCommand
                 ["answer"] = attempt.Answer?.ToString(),
                 ["selected"] = attempt.Answer?.SelectedProtocol?.Name(),
                 ["failure_code"] = attempt.Answer?.FailureCode?.Name(),
-                ["error"] = attempt.Error,
+                ["error"] = attempt.Failure is { } failure ? ClientResultText.Describe(failure) : null,
             });
         }
 
         var findings = new JsonArray();
-        foreach (ProbeFinding finding in result.Findings)
+        foreach (ProbeFinding finding in assessed)
         {
             findings.Add(new JsonObject { ["severity"] = finding.Severity.ToString().ToLowerInvariant(), ["id"] = finding.Id, ["message"] = finding.Message });
         }
@@ -263,14 +266,14 @@ internal static class ProbeCommand
             {
                 ["kind"] = ClientCommandSupport.SnakeCase(error.FailureKind.ToString()),
                 ["phase"] = ClientCommandSupport.SnakeCase(error.Phase.ToString()),
-                ["message"] = error.Message,
+                ["message"] = ClientResultText.Describe(error),
             } : null,
             ["nla_required"] = result.Error is null ? result.NlaRequired : null,
             ["nla_supported"] = result.Error is null ? result.NlaSupported : null,
             ["protocols"] = new JsonObject
             {
                 ["accepted"] = ClientCommandSupport.ProtocolNames(result.Accepted, result.StandardRdpAccepted),
-                ["required"] = result.Error is null ? result.Required : null,
+                ["required"] = result.Error is null ? ClientResultText.Required(result.Required) : null,
                 ["legacy"] = result.Legacy,
                 ["attempts"] = attempts,
             },
@@ -286,7 +289,7 @@ internal static class ProbeCommand
                 ["certificate"] = ClientCommandSupport.CertificateJson(result.Certificate),
             },
             ["findings"] = findings,
-            ["notes"] = new JsonArray(result.Notes.Select(n => (JsonNode?)JsonValue.Create(n)).ToArray()),
+            ["notes"] = new JsonArray(result.Notes.Select(n => (JsonNode?)JsonValue.Create(ClientResultText.Note(n))).ToArray()),
             ["elapsed_ms"] = Math.Round(result.Elapsed.TotalMilliseconds, 1),
         };
     }
@@ -298,7 +301,7 @@ internal static class ProbeCommand
         {
             if (r.Error is { } error)
             {
-                table.AddRow(Cell(r.Target), Cell("-"), Cell("error"), Cell("-"), Cell("-"), Cell("-"), Cell("-"), Cell($"{ClientCommandSupport.SnakeCase(error.FailureKind.ToString())}: {error.Message}"));
+                table.AddRow(Cell(r.Target), Cell("-"), Cell("error"), Cell("-"), Cell("-"), Cell("-"), Cell("-"), Cell($"{ClientCommandSupport.SnakeCase(error.FailureKind.ToString())}: {ClientResultText.Describe(error)}"));
                 continue;
             }
 
@@ -313,7 +316,7 @@ internal static class ProbeCommand
 
             string ntlm = r.Ntlm is { } n ? $"{n.NbDomainName}\\{n.NbComputerName} {n.DnsComputerName} OS {n.OsVersion}" : "-";
             string certificate = r.Certificate is { } c ? $"{c.Subject}{(c.SelfSigned ? " (self-signed)" : "")}, {c.KeyType} {c.KeySize}, until {c.NotAfter:yyyy-MM-dd}, SHA-256 {c.Sha256Fingerprint}" : "-";
-            string findings = string.Join("\n", r.Findings.Where(f => f.Severity > FindingSeverity.Info).OrderByDescending(f => f.Severity).Select(f => $"{f.Severity.ToString().ToUpperInvariant()} {f.Id}"));
+            string findings = string.Join("\n", SecurityFindings.Assess(r, DateTimeOffset.UtcNow).Where(f => f.Severity > FindingSeverity.Info).OrderByDescending(f => f.Severity).Select(f => $"{f.Severity.ToString().ToUpperInvariant()} {f.Id}"));
             table.AddRow(Cell(r.Target), Cell(accepted), Cell(nla), Cell(credSsp), Cell(tls.Trim()), Cell(ntlm), Cell(certificate), Cell(findings.Length == 0 ? "-" : findings));
         }
 
