@@ -631,6 +631,7 @@ public static class NlaClient
                     && await Task.WhenAny(reading, Task.Delay(options.AuthorizationPendingAfter, options.TimeProvider, token)).ConfigureAwait(false) != reading)
                 {
                     // A server that requires a second factor holds the connection here until the user approves it.
+                    result.AuthorizationHeld = true;
                     pending();
                 }
 
@@ -692,7 +693,13 @@ public static class NlaClient
             }
 
             result.ErrorDetail = context.FailureMessage;
-            result.CredSsp = (result.CredSsp ?? new CredSspInfo { ClientVersion = options.MaxCredSspVersion }) with { FailureReason = context.FailureReason, Stage = Stage };
+            result.CredSsp = (result.CredSsp ?? new CredSspInfo { ClientVersion = options.MaxCredSspVersion }) with
+            {
+                FailureReason = context.FailureReason,
+                Stage = Stage,
+                Package = context.PackageName,
+                Kerberos = KerberosOutcome(context),
+            };
             switch (context.FailureReason)
             {
                 case NlaFailureReason.VersionNotPermitted:

@@ -307,6 +307,12 @@ public sealed class NlaClientResult
 
     public CredSspInfo? CredSsp { get; internal set; }
 
+    /// <summary>
+    /// The server held the connection after the credentials: no Early User Authorization Result within
+    /// <see cref="NlaClientOptions.AuthorizationPendingAfter"/> (a server that requires a second factor does this).
+    /// </summary>
+    public bool AuthorizationHeld { get; internal set; }
+
     /// <summary>The HYBRID_EX Early User Authorization Result, when one was read.</summary>
     public EarlyUserAuthorizationResult? EarlyAuthorization { get; internal set; }
 

@@ -45,6 +45,9 @@ public enum ProbeStep
 
     /// <summary>The check whether the server accepts a CredSSP client without the CVE-2018-0886 fix.</summary>
     UnpatchedClientCheck,
+
+    /// <summary>The Kerberos logon with the credential cache's ticket.</summary>
+    Kerberos,
 }
 
 /// <summary>A step of a probe that could not be completed.</summary>
@@ -123,6 +126,12 @@ public sealed class ProbeResult
     public bool? AcceptsUnpatchedClients { get; internal set; }
 
     public NtlmTargetInfo? Ntlm => CredSspRun?.CredSsp?.Ntlm;
+
+    /// <summary>The Kerberos logon, when <see cref="ProbeOptions.Authentication"/> asked for one.</summary>
+    public NlaClientResult? KerberosRun { get; internal set; }
+
+    /// <summary>The server accepted a Kerberos ticket (the logon completed with the Kerberos package); null when not tried.</summary>
+    public bool? KerberosAccepted => KerberosRun is null ? null : KerberosRun is { Outcome: NlaOutcome.Success, CredSsp.Package: "Kerberos" };
 
     /// <summary>The TLS session of the run that completed TLS (the CredSSP run when NLA is supported).</summary>
     public TlsSessionInfo? Tls { get; internal set; }

@@ -22,6 +22,19 @@ public sealed class ProbeOptions
     public bool CheckUnpatchedClients { get; init; } = true;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// <see cref="NlaAuthentication.Kerberos"/> or <see cref="NlaAuthentication.Negotiate"/>: with
+    /// <see cref="KerberosCredentials"/>, one more connection authenticates with Kerberos to prove the server accepts
+    /// it. <see cref="NlaAuthentication.Ntlm"/> (default): NTLM up to the CHALLENGE only.
+    /// </summary>
+    public NlaAuthentication Authentication { get; init; } = NlaAuthentication.Ntlm;
+
+    /// <summary>The Kerberos service principal of the server; default TERMSRV/HOST.</summary>
+    public string? ServicePrincipal { get; init; }
+
+    /// <summary>The user of the Kerberos credential cache (no password: the ticket proves who it is).</summary>
+    public NlaCredentials? KerberosCredentials { get; init; }
 }
 
 /// <summary>
@@ -74,7 +87,7 @@ public static class RdpProber
     {
         TimeSpan Remaining() => options.Timeout - options.TimeProvider.GetElapsedTime(started);
 
-        async Task<NlaClientResult?> RunAsync(SecurityProtocols requested, NlaClientStage stage, SslProtocols? tls = null, int credSspVersion = 6)
+        async Task<NlaClientResult?> RunAsync(SecurityProtocols requested, NlaClientStage stage, SslProtocols? tls = null, int credSspVersion = 6, bool kerberos = false)
         {
             TimeSpan remaining = Remaining();
             if (remaining <= TimeSpan.Zero)
@@ -94,6 +107,9 @@ public static class RdpProber
                     MaxCredSspVersion = credSspVersion,
                     CertificatePolicy = ServerCertificatePolicy.Ignore,
                     TimeProvider = options.TimeProvider,
+                    Authentication = kerberos ? options.Authentication : NlaAuthentication.Ntlm,
+                    ServicePrincipal = kerberos ? options.ServicePrincipal : null,
+                    Credentials = kerberos ? options.KerberosCredentials : null,
                 },
                 cancellationToken).ConfigureAwait(false);
         }
@@ -152,6 +168,17 @@ public static class RdpProber
                 result.Tls = run?.Tls;
                 accepted &= ~(SecurityProtocols.Hybrid | SecurityProtocols.HybridEx);
                 notes.Add(new ProbeNote(ProbeStep.CredSsp, run, Requested: nla, Selected: selectedFor[nla]));
+            }
+        }
+
+        // 2b. Kerberos: authenticate with the credential cache's ticket (MS-CSSP §3.1.5: Kerberos inside SPNEGO).
+        if (result.NlaSupported && options.Authentication != NlaAuthentication.Ntlm && options.KerberosCredentials is not null)
+        {
+            NlaClientResult? run = await RunAsync(nlaRequest!.Value, NlaClientStage.Authentication, kerberos: true).ConfigureAwait(false);
+            result.KerberosRun = run;
+            if (run is not { Outcome: NlaOutcome.Success })
+            {
+                notes.Add(new ProbeNote(ProbeStep.Kerberos, run, Requested: nlaRequest));
             }
         }
 

@@ -145,6 +145,7 @@ internal static class ClientResultText
                 ProbeStep.CredSsp => "time ran out before the CredSSP exchange",
                 ProbeStep.Tls => "time ran out before the TLS handshake",
                 ProbeStep.TlsVersion => $"time ran out before the {version} test",
+                ProbeStep.Kerberos => "time ran out before the Kerberos logon",
                 _ => "time ran out before the unpatched-client check",
             };
         }
@@ -155,6 +156,7 @@ internal static class ClientResultText
             ProbeStep.Tls => $"the server selected PROTOCOL_SSL but TLS did not complete: {Describe(run)}",
             ProbeStep.TlsVersion => $"{version} test failed before TLS: {Describe(run)}",
             ProbeStep.UnpatchedClientCheck => $"unpatched-client check inconclusive: {Describe(run)}",
+            ProbeStep.Kerberos => $"the Kerberos logon did not succeed: {Describe(run)}",
             _ => $"the {note.Requested?.Name()} request failed: {Describe(run)}",
         };
     }

@@ -52,11 +52,13 @@ internal static class DoctorCommand
         serverCredSsp.AcceptOnlyFromAmong("unpatched", "patched");
         var timeout = new Option<double?>("--timeout") { Description = "Live: seconds each connection of the walk may take (default 10; the TLS fallback makes up to three connections).", HelpName = "S" };
         var json = new Option<bool>("--json") { Description = "Write the diagnosis as JSON." };
+        var auth = KerberosLogin.AuthOption();
+        var spn = KerberosLogin.SpnOption();
         var catalogueMarkdown = new Option<bool>("--catalogue-markdown") { Description = "Print docs/troubleshooting.md (generated from the cause catalogue).", Hidden = true };
 
         var command = new Command("doctor", "Find out why a Remote Desktop connection fails and print the fix: live against HOST[:PORT], or offline from reg export files (--reg).")
         {
-            host, reg, user, clientCredSsp, clientOracle, serverCredSsp, timeout, json, catalogueMarkdown,
+            host, reg, user, clientCredSsp, clientOracle, serverCredSsp, timeout, json, auth, spn, catalogueMarkdown,
         };
         password.AddTo(command);
 
@@ -122,12 +124,17 @@ internal static class DoctorCommand
                 LiveTarget live = LiveTarget.Parse(target);
                 var client = new ClientSettings(credSsp ?? ClientCredSsp.Patched, policy ?? EncryptionOraclePolicy.Mitigated);
                 string? userText = parse.GetValue(user);
+                NlaAuthentication authentication = KerberosLogin.Parse(parse.GetValue(auth));
+                string? servicePrincipal = parse.GetValue(spn);
+
+                // doctor runs without -u (it stops at the server's CHALLENGE), so the user check of login does not apply.
+                KerberosLogin.Validate(authentication, live.Host, servicePrincipal, userText ?? string.Empty);
                 NlaCredentials? credentials = userText is null
-                    ? null
+                    ? authentication == NlaAuthentication.Kerberos ? KerberosLogin.FromCredentialCache() : null
                     : ReadDoctorCredentials(userText, password.GetSource(parse, CliConsole.Current), parse.InvocationConfiguration.Error, $"rdpnla doctor {target} -u {userText}");
                 using (credentials)
                 {
-                    report = await LiveWalker.RunAsync(live.Host, live.Port, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken);
+                    report = await LiveWalker.RunAsync(live.Host, live.Port, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken, authentication, servicePrincipal);
                 }
 
                 if (credentials is null)

@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using RdpNla.Cli.Interaction;
 using RdpNla.Client;
 using RdpNla.Diagnosis.Probe;
+using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 using Spectre.Console;
 
@@ -40,9 +41,15 @@ internal static class ProbeCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds for all connections to one target (default 15).", DefaultValueFactory = _ => 15, HelpName = "S" };
         var noTlsScan = new Option<bool>("--no-tls-versions") { Description = "Do not try each TLS version (four connections fewer per target)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per target, one per line." };
+        var auth = new Option<string?>("--auth")
+        {
+            Description = "ntlm (default): NTLM up to the CHALLENGE, no credentials. kerberos or negotiate: also log on with the ticket of the credential cache (KRB5CCNAME) to prove the server accepts Kerberos (negotiate: only when the cache has a ticket; kerberos: required).",
+            HelpName = "negotiate|kerberos|ntlm",
+        };
+        var spn = KerberosLogin.SpnOption();
         var command = new Command("probe", "Measure what RDP servers accept and require: security protocols, NLA (by completing TLS and CredSSP up to the NTLM CHALLENGE), CredSSP version, NTLM target information, TLS versions, certificate; with findings.")
         {
-            targets, targetsFile, port, concurrency, timeout, noTlsScan, json,
+            targets, targetsFile, port, concurrency, timeout, noTlsScan, json, auth, spn,
         };
 
         command.SetAction((parse, cancellationToken) => DataDirectoryOption.RunAsync(parse, async output =>
@@ -91,10 +98,31 @@ internal static class ProbeCommand
             }
 
             List<(string Host, int Port)> expanded = ExpandTargets(texts, defaultPort);
+            NlaAuthentication authentication = parse.GetValue(auth) is null ? NlaAuthentication.Ntlm : KerberosLogin.Parse(parse.GetValue(auth));
+            string? servicePrincipal = parse.GetValue(spn);
+            if (servicePrincipal is not null && expanded.Count > 1)
+            {
+                throw new CliException("--spn names one server; probe one target with it, or drop --spn (each target then uses TERMSRV/HOST)");
+            }
+
+            foreach ((string host, _) in expanded.Take(1))
+            {
+                KerberosLogin.Validate(authentication, host, servicePrincipal, string.Empty);
+            }
+
+            using NlaCredentials? kerberosCredentials = authentication switch
+            {
+                NlaAuthentication.Kerberos => KerberosLogin.FromCredentialCache(),
+                NlaAuthentication.Negotiate => KerberosLogin.TryFromCredentialCache(),
+                _ => null,
+            };
             var options = new ProbeOptions
             {
                 Timeout = TimeSpan.FromSeconds(seconds),
                 ScanTlsVersions = !parse.GetValue(noTlsScan),
+                Authentication = authentication,
+                ServicePrincipal = servicePrincipal,
+                KerberosCredentials = kerberosCredentials,
             };
             ProbeResult[] results = await ProbeAllAsync(expanded, options, parallel, output, cancellationToken);
             if (parse.GetValue(json))
@@ -281,6 +309,14 @@ internal static class ProbeCommand
             ["credssp_cve_2018_0886_fixed"] = result.CredSspPatched,
             ["credssp_accepts_unpatched_clients"] = result.AcceptsUnpatchedClients,
             ["ntlm"] = ClientCommandSupport.NtlmJson(result.Ntlm),
+            ["kerberos"] = result.KerberosRun is { } kerberos ? new JsonObject
+            {
+                ["accepted"] = result.KerberosAccepted,
+                ["package"] = kerberos.CredSsp?.Package,
+                ["account"] = kerberos.Account,
+                ["ntstatus"] = kerberos.CredSsp?.ErrorCode is { } status ? NtStatusText.Name(status) : null,
+                ["message"] = ClientResultText.Describe(kerberos),
+            } : null,
             ["tls"] = new JsonObject
             {
                 ["versions"] = versions,
@@ -306,7 +342,8 @@ internal static class ProbeCommand
             }
 
             string accepted = string.Join(", ", ClientCommandSupport.ProtocolNames(r.Accepted, r.StandardRdpAccepted).Select(n => n!.GetValue<string>().Replace("PROTOCOL_", "", StringComparison.Ordinal)));
-            string nla = r.NlaRequired ? "required" : r.NlaSupported ? "supported, not required" : "not supported";
+            string nla = (r.NlaRequired ? "required" : r.NlaSupported ? "supported, not required" : "not supported")
+                + (r.KerberosAccepted switch { true => ", Kerberos accepted", false => ", Kerberos refused", null => "" });
             string credSsp = r.CredSspVersion is int v ? $"v{v}{(v >= 5 ? "" : " (unpatched)")}" : "-";
             string tls = string.Join(" ", r.TlsVersions.Where(p => p.Value == TlsVersionSupport.Accepted).OrderBy(p => (int)p.Key).Select(p => NlaClient.TlsName(p.Key).Replace("TLS ", "", StringComparison.Ordinal)));
             if (r.TlsVersions.Any(p => p.Value == TlsVersionSupport.NotTestableHere))

@@ -2,6 +2,7 @@ using System.Globalization;
 using RdpNla.Client;
 using RdpNla.Diagnosis.Catalogue;
 using RdpNla.Diagnosis.Model;
+using RdpNla.Gssapi;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
@@ -215,6 +216,11 @@ public static class LiveDiagnoser
             evidence.Add(string.Create(CultureInfo.InvariantCulture, $"CredSSP: client version {credSsp.ClientVersion}, server version {announced}."));
         }
 
+        if (KerberosCause(run, credSsp, values, evidence) is { } kerberos)
+        {
+            return Report(kerberos, ConnectionPhase.CredSsp);
+        }
+
         switch (end)
         {
             case CredSspEnd.ClientRefusedServerVersion:
@@ -271,6 +277,17 @@ public static class LiveDiagnoser
         evidence.Add($"CredSSP completed for {values["user"]}.");
 
         // Authorization: the Early User Authorization Result (HYBRID_EX), or a close right after the credentials (HYBRID).
+        if (credentialsGiven && run.AuthorizationHeld && run.FailureKind is NlaFailureKind.AccessDenied or NlaFailureKind.NoAnswer)
+        {
+            // docs/portal.md: a server that requires a second factor holds the connection until the user approves it,
+            // and refuses it when Mfa:ApprovalTimeout passes.
+            string elapsed = run.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
+            values["authorization"] = run.TimedOut
+                ? $"The server verified the password of {values["user"]}, then held the connection without an Early User Authorization Result for the {seconds} s doctor waited: it waits for a second-factor approval that did not come."
+                : $"The server verified the password of {values["user"]}, held the connection, then refused it after {elapsed} s ({(run.EarlyAuthorization is { } refused ? "Early User Authorization Result " + refused.Name : "closed without an Early User Authorization Result")}): a second-factor approval did not come within the server's Mfa:ApprovalTimeout.";
+            return Report(Cause.SecondFactorNotApproved, ConnectionPhase.Authorization);
+        }
+
         if (credentialsGiven)
         {
             if (run.EarlyAuthorization is { } euar && !euar.IsSuccess)
@@ -294,6 +311,51 @@ public static class LiveDiagnoser
         }
 
         return Report(null, ConnectionPhase.Session);
+    }
+
+    /// <summary>
+    /// The Kerberos causes (docs/kerberos.md, failure table): a ticket the client could not get (the krb5 error of the
+    /// GSS minor status, RFC 4120 §7.5.9), or one the server refused.
+    /// </summary>
+    private static Cause? KerberosCause(NlaClientResult run, CredSspInfo credSsp, Dictionary<string, string> values, List<string> evidence)
+    {
+        KerberosFailure? kerberos = credSsp.Kerberos;
+        string spn = kerberos?.ServicePrincipal ?? "TERMSRV/" + run.Host;
+        if (credSsp.Package != "Kerberos")
+        {
+            if (kerberos is not null)
+            {
+                evidence.Add($"Kerberos was not used for {spn} ({kerberos.Text}); the client used NTLM.");
+            }
+
+            return null;
+        }
+
+        if (kerberos is not null && run.FailureKind == NlaFailureKind.CredSspProtocolError)
+        {
+            (Cause? cause, string code) = kerberos.MinorStatus switch
+            {
+                KerberosErrors.ServerPrincipalUnknown => ((Cause?)Cause.KerberosSpnUnknown, "KDC_ERR_S_PRINCIPAL_UNKNOWN"),
+                KerberosErrors.KdcUnreachable => (Cause.KerberosKdcUnreachable, "KRB5_KDC_UNREACH"),
+                KerberosErrors.Skew or KerberosErrors.TicketNotYetValid => (Cause.KerberosClockSkew, "KRB_AP_ERR_SKEW"),
+                KerberosErrors.RealmUnknown => (Cause.KerberosRealmUnknown, "KRB5_REALM_UNKNOWN"),
+                _ => (null, string.Empty),
+            };
+            values["detail"] = $"The client could not get a Kerberos ticket for {spn}: {code} ({kerberos.Text}).";
+            return cause;
+        }
+
+        switch (credSsp.ErrorCode)
+        {
+            case NtStatus.TimeDifferenceAtDc:
+                values["detail"] = $"The server answered the Kerberos ticket for {spn} with CredSSP errorCode STATUS_TIME_DIFFERENCE_AT_DC: the clocks of the client, the server or the KDC differ by more than the allowed skew (KRB_AP_ERR_SKEW).";
+                return Cause.KerberosClockSkew;
+            case NtStatus.LogonFailure when credSsp.Stage == CredSspStage.FirstRequest:
+                values["detail"] = $"The KDC issued a ticket for {spn} to {values["user"]}, and the server answered it with CredSSP errorCode STATUS_LOGON_FAILURE before any password was checked: it cannot decrypt the ticket with its keytab (KRB_AP_ERR_MODIFIED or BADKEYVER), or it does not map the ticket's realm.";
+                return Cause.KerberosKeyMismatch;
+            default:
+                return null;
+        }
     }
 
     /// <summary>The TLS failure, with what the server did with TLS 1.0/1.1 when the walk tried them.</summary>

@@ -32,9 +32,11 @@ public static class LiveWalker
     /// <param name="credentials">Null: stop once the server's NTLM CHALLENGE proves NLA; the credentials are not checked.</param>
     /// <param name="timeout">The time each network run may take.</param>
     /// <param name="cancellationToken">Cancels the walk.</param>
-    public static async Task<DoctorReport> RunAsync(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="authentication">The security package, as <c>login --auth</c>: Kerberos first when a ticket can be had (negotiate), Kerberos only, or NTLM.</param>
+    /// <param name="servicePrincipal">The server's Kerberos service principal; default TERMSRV/<paramref name="host"/>.</param>
+    public static async Task<DoctorReport> RunAsync(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken, NlaAuthentication authentication = NlaAuthentication.Negotiate, string? servicePrincipal = null)
     {
-        LiveObservation observation = await WalkAsync(host, port, client, credentials, timeout, cancellationToken).ConfigureAwait(false);
+        LiveObservation observation = await WalkAsync(host, port, client, credentials, timeout, cancellationToken, authentication, servicePrincipal).ConfigureAwait(false);
         DoctorReport report = LiveDiagnoser.Diagnose(observation, client);
         var notes = new List<string>(report.Notes) { EmulationNote(client) };
         return report with { Notes = notes, CredentialsChecked = credentials is not null && report.Phase >= ConnectionPhase.CredSsp };
@@ -48,8 +50,13 @@ public static class LiveWalker
     };
 
     /// <summary>The NlaClient settings that make it behave as <paramref name="client"/>.</summary>
-    internal static NlaClientOptions OptionsFor(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, SslProtocols tls, NlaClientStage? stopAfter = null) => new()
+    internal static NlaClientOptions OptionsFor(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, SslProtocols tls, NlaClientStage? stopAfter = null, NlaAuthentication authentication = NlaAuthentication.Negotiate, string? servicePrincipal = null) => new()
     {
+        Authentication = authentication,
+        ServicePrincipal = servicePrincipal,
+
+        // Records whether the server holds the connection after the credentials (a second factor), see AuthorizationHeld.
+        AuthorizationPending = static () => { },
         Host = host,
         Port = port,
         Timeout = timeout,
@@ -68,11 +75,10 @@ public static class LiveWalker
     };
 
     /// <summary>Runs the walk: one client run up to the first failure, and the TLS fallback when TLS 1.2/1.3 fail.</summary>
-    internal static async Task<LiveObservation> WalkAsync(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken, TimeProvider? time = null)
+    internal static async Task<LiveObservation> WalkAsync(string host, int port, ClientSettings client, NlaCredentials? credentials, TimeSpan timeout, CancellationToken cancellationToken, NlaAuthentication authentication = NlaAuthentication.Negotiate, string? servicePrincipal = null)
     {
-        time ??= TimeProvider.System;
-        NlaClientResult run = await NlaClient.RunAsync(OptionsFor(host, port, client, credentials, timeout, SslProtocols.Tls12 | SslProtocols.Tls13), cancellationToken).ConfigureAwait(false);
-        var observation = new LiveObservation(run, time.GetUtcNow());
+        NlaClientResult run = await NlaClient.RunAsync(OptionsFor(host, port, client, credentials, timeout, SslProtocols.Tls12 | SslProtocols.Tls13, null, authentication, servicePrincipal), cancellationToken).ConfigureAwait(false);
+        var observation = new LiveObservation(run, DateTimeOffset.UtcNow);
         if (run.FailureKind != NlaFailureKind.TlsFailure)
         {
             return observation;

@@ -6,6 +6,7 @@ using RdpNla.Client;
 using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Live;
 using RdpNla.Diagnosis.Model;
+using RdpNla.Gssapi;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
@@ -129,6 +130,9 @@ public class LiveDiagnoserTests
         { "remote-logon-denied", Authorized(EarlyUserAuthorizationResult.AccessDenied, NlaFailureKind.AccessDenied) },
         { "remote-logon-denied", Authorized(new EarlyUserAuthorizationResult(EarlyUserAuthorizationResult.LegacyAuthzAccessDenied), NlaFailureKind.AccessDenied) },
         { "remote-logon-denied", Authorized(null, NlaFailureKind.AccessDenied, SecurityProtocols.Hybrid) },
+        { "kerberos-clock-skew", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.FirstRequest, NtStatus.TimeDifferenceAtDc) with { Package = "Kerberos" }) },
+        { "kerberos-realm-unknown", CredSsp(NlaFailureKind.CredSspProtocolError, Info(6, 0, CredSspStage.FirstRequest) with { Package = "Kerberos", Kerberos = new KerberosFailure(KerberosErrors.RealmUnknown, "Cannot find KDC for realm \"OTHER.TEST\"", "TERMSRV/srv.other.test") }) },
+        { "kerberos-clock-skew", CredSsp(NlaFailureKind.CredSspProtocolError, Info(6, 0, CredSspStage.FirstRequest) with { Package = "Kerberos", Kerberos = new KerberosFailure(KerberosErrors.Skew, "Clock skew too great", "TERMSRV/srv") }) },
         { "success", Authorized(EarlyUserAuthorizationResult.Success) },
         { "success", Authorized(null, selected: SecurityProtocols.Hybrid) },
     };
