@@ -321,6 +321,22 @@ public static class LiveDiagnoser
     {
         KerberosFailure? kerberos = credSsp.Kerberos;
         string spn = kerberos?.ServicePrincipal ?? "TERMSRV/" + run.Host;
+        if (kerberos is not null && run.FailureKind == NlaFailureKind.CredSspProtocolError
+            && (run.CredSspProblem == CredSspProblem.KerberosUnavailable || credSsp.ServerVersion == 0))
+        {
+            // The Kerberos context failed before the server saw a ticket (the package may still read NTLM then).
+            (Cause cause, string code) = kerberos.MinorStatus switch
+            {
+                KerberosErrors.ServerPrincipalUnknown => (Cause.KerberosSpnUnknown, "KDC_ERR_S_PRINCIPAL_UNKNOWN: "),
+                KerberosErrors.KdcUnreachable => (Cause.KerberosKdcUnreachable, "KRB5_KDC_UNREACH: "),
+                KerberosErrors.Skew or KerberosErrors.TicketNotYetValid => (Cause.KerberosClockSkew, "KRB_AP_ERR_SKEW: "),
+                KerberosErrors.RealmUnknown => (Cause.KerberosRealmUnknown, "KRB5_REALM_UNKNOWN: "),
+                _ => (Cause.UnexpectedFailure, string.Empty),
+            };
+            values["detail"] = $"The client could not get a Kerberos ticket for {spn}: {code}{kerberos.Text}.";
+            return cause;
+        }
+
         if (credSsp.Package != "Kerberos")
         {
             if (kerberos is not null)
@@ -329,20 +345,6 @@ public static class LiveDiagnoser
             }
 
             return null;
-        }
-
-        if (kerberos is not null && run.FailureKind == NlaFailureKind.CredSspProtocolError)
-        {
-            (Cause? cause, string code) = kerberos.MinorStatus switch
-            {
-                KerberosErrors.ServerPrincipalUnknown => ((Cause?)Cause.KerberosSpnUnknown, "KDC_ERR_S_PRINCIPAL_UNKNOWN"),
-                KerberosErrors.KdcUnreachable => (Cause.KerberosKdcUnreachable, "KRB5_KDC_UNREACH"),
-                KerberosErrors.Skew or KerberosErrors.TicketNotYetValid => (Cause.KerberosClockSkew, "KRB_AP_ERR_SKEW"),
-                KerberosErrors.RealmUnknown => (Cause.KerberosRealmUnknown, "KRB5_REALM_UNKNOWN"),
-                _ => (null, string.Empty),
-            };
-            values["detail"] = $"The client could not get a Kerberos ticket for {spn}: {code} ({kerberos.Text}).";
-            return cause;
         }
 
         switch (credSsp.ErrorCode)
