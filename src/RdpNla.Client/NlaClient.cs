@@ -37,7 +37,13 @@ public static class NlaClient
             throw new ArgumentException("Authentication needs Credentials.", nameof(options));
         }
 
-        var result = new NlaClientResult(options.Host, options.Port, options.RequestedProtocols);
+        var result = new NlaClientResult(options.Host, options.Port, options.RequestedProtocols)
+        {
+            StopAfter = options.StopAfter,
+            Account = options.StopAfter == NlaClientStage.Authentication ? options.Credentials?.AccountName : null,
+            Timeout = options.Timeout,
+            OfferedTlsProtocols = options.TlsProtocols,
+        };
         long started = options.TimeProvider.GetTimestamp();
         using var deadline = new CancellationTokenSource(options.Timeout, options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, cancellationToken);
@@ -63,9 +69,7 @@ public static class NlaClient
         private bool _authenticateSent;
         private bool _credentialsSent;
 
-        private string Seconds => options.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
-
-        private string Endpoint => result.RemoteEndPoint?.ToString() ?? $"{options.Host}:{options.Port}";
+        private CredSspStage Stage => _credentialsSent ? CredSspStage.Credentials : _authenticateSent ? CredSspStage.Authenticate : CredSspStage.FirstRequest;
 
         public async Task ExecuteAsync()
         {
@@ -99,60 +103,52 @@ public static class NlaClient
 
         public void OnTimeout()
         {
-            switch (result.Phase)
+            result.TimedOut = true;
+            NlaFailureKind kind = result.Phase switch
             {
-                case NlaClientPhase.Resolve:
-                    Set(NlaOutcome.Error, NlaFailureKind.NameNotResolved, $"the name {options.Host} did not resolve within {Seconds} s");
-                    break;
-                case NlaClientPhase.Connect:
-                    Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"no answer from {options.Host}:{options.Port} to the TCP connection within {Seconds} s (filtered port or host down)");
-                    break;
-                case NlaClientPhase.Negotiation:
-                    Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"{Endpoint} accepted the TCP connection but did not answer the X.224 Connection Request within {Seconds} s (not an RDP server, or a stalled one)");
-                    break;
-                case NlaClientPhase.Tls:
-                    Set(NlaOutcome.Error, NlaFailureKind.TlsFailure, $"{Endpoint} selected {result.Negotiation?.SelectedProtocol?.Name()} but did not complete the TLS handshake within {Seconds} s");
-                    break;
-                case NlaClientPhase.CredSsp when _authenticateSent:
-                    Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"{Endpoint} did not answer the NTLM AUTHENTICATE within {Seconds} s");
-                    break;
-                case NlaClientPhase.CredSsp:
-                    Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"{Endpoint} did not answer the CredSSP NTLM NEGOTIATE within {Seconds} s");
-                    break;
-                default:
-                    Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"{Endpoint} did not send the Early User Authorization Result within {Seconds} s (password verified; a server that requires a second factor holds the connection until the user approves it, e.g. on the rdpnla portal's /approve page)");
-                    break;
+                NlaClientPhase.Resolve => NlaFailureKind.NameNotResolved,
+                NlaClientPhase.Tls => NlaFailureKind.TlsFailure,
+                _ => NlaFailureKind.NoAnswer,
+            };
+            if (result.Phase == NlaClientPhase.CredSsp)
+            {
+                RecordStage();
             }
+
+            Set(NlaOutcome.Error, kind);
         }
 
         private void OnConnectionLost(Exception ex)
         {
-            string detail = ex is IOException { InnerException: SocketException socketError } ? socketError.SocketErrorCode.ToString() : ex.Message;
-            switch (result.Phase)
+            result.ConnectionLost = true;
+            if (ex is IOException { InnerException: SocketException socketError })
             {
-                case NlaClientPhase.Negotiation:
-                    Set(NlaOutcome.Error, NlaFailureKind.ConnectionClosed, $"{Endpoint} closed the connection without answering the X.224 Connection Request ({detail})");
-                    break;
-                case NlaClientPhase.Tls:
-                    Set(NlaOutcome.Error, NlaFailureKind.TlsFailure, $"{Endpoint} closed the connection during the TLS handshake ({detail})");
-                    break;
-                case NlaClientPhase.CredSsp when _credentialsSent:
-                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied, $"the server verified the password, then closed the connection after receiving the credentials: logon refused after authentication, no reason given ({detail})");
-                    break;
-                case NlaClientPhase.CredSsp when _authenticateSent:
-                    Set(NlaOutcome.Failure, NlaFailureKind.RejectedWithoutReason, $"rejected, no reason given: {Endpoint} closed the connection after the NTLM AUTHENTICATE without a CredSSP errorCode (wrong password, unknown user or another refusal; FreeRDP's server does this)");
-                    break;
-                case NlaClientPhase.CredSsp:
-                    Set(NlaOutcome.Error, NlaFailureKind.ConnectionClosed, $"{Endpoint} closed the connection after the CredSSP NTLM NEGOTIATE, before sending a CHALLENGE ({detail})");
-                    break;
-                case NlaClientPhase.EarlyUserAuthorization:
-                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied, $"the server verified the password, then closed the connection without the Early User Authorization Result ({detail})");
-                    break;
-                default:
-                    Set(NlaOutcome.Error, NlaFailureKind.NetworkError, $"connection to {Endpoint} lost: {detail}");
-                    break;
+                result.SocketError = socketError.SocketErrorCode;
             }
+            else
+            {
+                result.ErrorDetail = ex.Message;
+            }
+
+            if (result.Phase == NlaClientPhase.CredSsp)
+            {
+                RecordStage();
+            }
+
+            (NlaOutcome outcome, NlaFailureKind kind) = result.Phase switch
+            {
+                NlaClientPhase.Negotiation => (NlaOutcome.Error, NlaFailureKind.ConnectionClosed),
+                NlaClientPhase.Tls => (NlaOutcome.Error, NlaFailureKind.TlsFailure),
+                NlaClientPhase.CredSsp when _credentialsSent => (NlaOutcome.Failure, NlaFailureKind.AccessDenied),
+                NlaClientPhase.CredSsp when _authenticateSent => (NlaOutcome.Failure, NlaFailureKind.RejectedWithoutReason),
+                NlaClientPhase.CredSsp => (NlaOutcome.Error, NlaFailureKind.ConnectionClosed),
+                NlaClientPhase.EarlyUserAuthorization => (NlaOutcome.Failure, NlaFailureKind.AccessDenied),
+                _ => (NlaOutcome.Error, NlaFailureKind.NetworkError),
+            };
+            Set(outcome, kind);
         }
+
+        private void RecordStage() => result.CredSsp = (result.CredSsp ?? new CredSspInfo { ClientVersion = options.MaxCredSspVersion }) with { Stage = Stage };
 
         private async Task<IPAddress[]?> ResolveAsync()
         {
@@ -167,18 +163,22 @@ public static class NlaClient
                 if (addresses.Length > 0)
                 {
                     // IPv4 first: RDP servers are mostly reached over IPv4, and a dead IPv6 route would eat the timeout.
-                    return [.. addresses.OrderBy(a => a.AddressFamily == AddressFamily.InterNetwork ? 0 : 1)];
+                    IPAddress[] ordered = [.. addresses.OrderBy(a => a.AddressFamily == AddressFamily.InterNetwork ? 0 : 1)];
+                    result.ResolvedAddresses = ordered;
+                    return ordered;
                 }
 
-                Set(NlaOutcome.Error, NlaFailureKind.NameNotResolved, $"the name {options.Host} has no address");
+                Set(NlaOutcome.Error, NlaFailureKind.NameNotResolved);
             }
             catch (SocketException ex)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.NameNotResolved, $"the name {options.Host} does not resolve ({ex.SocketErrorCode})");
+                result.SocketError = ex.SocketErrorCode;
+                Set(NlaOutcome.Error, NlaFailureKind.NameNotResolved);
             }
             catch (ArgumentException ex)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.NameNotResolved, $"'{options.Host}' is not a valid host name ({ex.Message})");
+                result.ErrorDetail = ex.Message;
+                Set(NlaOutcome.Error, NlaFailureKind.NameNotResolved);
             }
 
             return null;
@@ -219,18 +219,14 @@ public static class NlaClient
                 }
             }
 
-            if (last?.SocketErrorCode == SocketError.ConnectionRefused)
+            result.SocketError = last?.SocketErrorCode;
+            result.ErrorDetail = last?.Message;
+            Set(NlaOutcome.Error, last?.SocketErrorCode switch
             {
-                Set(NlaOutcome.Error, NlaFailureKind.ConnectionRefused, $"connection refused by {Endpoint}: nothing listens on port {options.Port}");
-            }
-            else if (last?.SocketErrorCode == SocketError.TimedOut)
-            {
-                Set(NlaOutcome.Error, NlaFailureKind.NoAnswer, $"no answer from {Endpoint} to the TCP connection (timed out)");
-            }
-            else
-            {
-                Set(NlaOutcome.Error, NlaFailureKind.NetworkError, $"cannot connect to {Endpoint}: {last?.SocketErrorCode} ({last?.Message})");
-            }
+                SocketError.ConnectionRefused => NlaFailureKind.ConnectionRefused,
+                SocketError.TimedOut => NlaFailureKind.NoAnswer,
+                _ => NlaFailureKind.NetworkError,
+            });
 
             return null;
         }
@@ -246,19 +242,19 @@ public static class NlaClient
 
             if (options.StopAfter == NlaClientStage.Negotiation)
             {
-                Complete($"{Endpoint} answered {result.Negotiation}");
+                Complete();
                 return;
             }
 
             if (protocol == SecurityProtocols.Rdp)
             {
-                Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered, $"{Endpoint} selected Standard RDP Security ({result.Negotiation}): it does not require NLA, so a password cannot be proven here (it would be checked inside the RDP session)");
+                Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered);
                 return;
             }
 
             if (protocol is not (SecurityProtocols.Ssl or SecurityProtocols.Hybrid or SecurityProtocols.HybridEx))
             {
-                Set(NlaOutcome.Error, NlaFailureKind.InvalidSelection, $"{Endpoint} selected {protocol.Name()}, which this client does not implement");
+                Set(NlaOutcome.Error, NlaFailureKind.InvalidSelection);
                 return;
             }
 
@@ -273,13 +269,13 @@ public static class NlaClient
             {
                 if (options.StopAfter == NlaClientStage.Tls)
                 {
-                    Complete($"{Endpoint} completed a {TlsName(tls.SslProtocol)} handshake after selecting {protocol.Name()}");
+                    Complete();
                     return;
                 }
 
                 if (protocol == SecurityProtocols.Ssl)
                 {
-                    Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered, $"{Endpoint} selected PROTOCOL_SSL (TLS without NLA): it does not require NLA, so a password cannot be proven here (it would be checked inside the RDP session, after the logon screen)");
+                    Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered);
                     return;
                 }
 
@@ -305,20 +301,23 @@ public static class NlaClient
             int read = await network.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, token).ConfigureAwait(false);
             if (read == 0)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.ConnectionClosed, $"{Endpoint} closed the connection without answering the X.224 Connection Request");
+                Set(NlaOutcome.Error, NlaFailureKind.ConnectionClosed);
                 return null;
             }
 
             if (read < header.Length || header[0] != Tpkt.Version)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} is not an RDP server: it answered {Describe(header.AsSpan(0, read))} instead of a TPKT X.224 Connection Confirm");
+                result.UnexpectedAnswer = header.AsMemory(0, read);
+                Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
                 return null;
             }
 
             int length = (header[2] << 8) | header[3];
             if (length < Tpkt.MinimumFrameLength || length > MaxConnectionConfirmSize)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} is not an RDP server: its answer announces a {length}-byte TPKT frame, not an X.224 Connection Confirm");
+                result.UnexpectedAnswer = header;
+                result.AnnouncedFrameLength = length;
+                Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
                 return null;
             }
 
@@ -336,12 +335,14 @@ public static class NlaClient
                 {
                     // xrdp 0.9 answers a request it cannot serve (e.g. PROTOCOL_RDSAAD alone) with an X.224 Data TPDU
                     // carrying MCS Disconnect Provider Ultimatum (03 00 00 09 02 F0 80 21 80) instead of RDP_NEG_FAILURE.
-                    string what = frame.Length >= 8 && (frame[7] & 0xFC) == 0x20 ? "an MCS Disconnect Provider Ultimatum" : "an X.224 Data TPDU";
-                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure, $"{Endpoint} refused the requested protocols {options.RequestedProtocols.Name()} without RDP_NEG_FAILURE: it answered {what} (0x{Convert.ToHexString(frame)}) instead of a Connection Confirm");
+                    result.UnexpectedAnswer = frame;
+                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure);
                     return null;
                 }
 
-                Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} answered with a TPKT frame that is not a valid X.224 Connection Confirm: {ex.Message}");
+                result.UnexpectedAnswer = frame;
+                result.ErrorDetail = ex.Message;
+                Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
                 return null;
             }
 
@@ -353,7 +354,7 @@ public static class NlaClient
                     return SecurityProtocols.Rdp;
                 case RdpNegFailure failure:
                     result.Negotiation = new NegotiationAnswer { FailureCode = failure.FailureCode };
-                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure, $"{Endpoint} refused the requested protocols {options.RequestedProtocols.Name()}: RDP_NEG_FAILURE {failure.FailureCode.Name()} ({failure.FailureCode.Describe()})");
+                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure);
                     return null;
                 case RdpNegResponse response:
                     result.Negotiation = new NegotiationAnswer { SelectedProtocol = response.SelectedProtocol, ResponseFlags = response.Flags };
@@ -362,7 +363,7 @@ public static class NlaClient
                     if (selected != SecurityProtocols.Rdp
                         && ((selected & (selected - 1)) != 0 || (selected & ~options.RequestedProtocols) != 0))
                     {
-                        Set(NlaOutcome.Error, NlaFailureKind.InvalidSelection, $"{Endpoint} selected {selected.Name()}, which is not one of the requested {options.RequestedProtocols.Name()} (protocol violation or tampering)");
+                        Set(NlaOutcome.Error, NlaFailureKind.InvalidSelection);
                         return null;
                     }
 
@@ -402,7 +403,8 @@ public static class NlaClient
             {
                 await tls.DisposeAsync().ConfigureAwait(false);
                 seen?.Dispose();
-                Set(NlaOutcome.Error, NlaFailureKind.TlsFailure, $"TLS handshake with {Endpoint} failed ({TlsNames(options.TlsProtocols)} offered): {ex.InnerException?.Message ?? ex.Message}");
+                result.ErrorDetail = ex.InnerException?.Message ?? ex.Message;
+                Set(NlaOutcome.Error, NlaFailureKind.TlsFailure);
                 return null;
             }
             catch
@@ -417,7 +419,7 @@ public static class NlaClient
                 if (seen is null)
                 {
                     await tls.DisposeAsync().ConfigureAwait(false);
-                    Set(NlaOutcome.Error, NlaFailureKind.TlsFailure, $"{Endpoint} presented no certificate");
+                    Set(NlaOutcome.Error, NlaFailureKind.TlsFailure);
                     return null;
                 }
 
@@ -428,7 +430,7 @@ public static class NlaClient
                 if (!decision.Accepted)
                 {
                     await tls.DisposeAsync().ConfigureAwait(false);
-                    Set(NlaOutcome.Error, NlaFailureKind.CertificateRejected, $"certificate of {Endpoint} rejected, nothing was sent: {decision.Description}");
+                    Set(NlaOutcome.Error, NlaFailureKind.CertificateRejected);
                     return null;
                 }
             }
@@ -438,7 +440,7 @@ public static class NlaClient
 
         private Gssapi.KerberosContext? _kerberos;
         private Gssapi.KerberosCredential? _kerberosCredential;
-        private string? _kerberosError;
+        private KerberosFailure? _kerberosError;
 
         /// <summary>
         /// MS-CSSP §3.1.5 note &lt;3&gt;: Kerberos first when possible. A target given by IP address has no SPN, so it means
@@ -467,7 +469,7 @@ public static class NlaClient
             }
             catch (Gssapi.GssException ex)
             {
-                _kerberosError = ex.Message;
+                _kerberosError = new KerberosFailure(ex.MinorStatus, ex.Message, spn);
                 return null;
             }
         }
@@ -514,7 +516,9 @@ public static class NlaClient
             byte[]? negotiate = context.GetOutgoingBlob([], out NlaStatus status);
             if (status != NlaStatus.ContinueNeeded || negotiate is null)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError, context.FailureMessage ?? "CredSSP could not start");
+                result.ErrorDetail = context.FailureMessage;
+                result.CredSspProblem = CredSspProblem.CouldNotStart;
+                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
                 return;
             }
 
@@ -532,7 +536,9 @@ public static class NlaClient
             }
             catch (NlaProtocolException ex)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError, $"the server's first TSRequest does not decode: {ex.Message}");
+                result.ErrorDetail = ex.Message;
+                result.CredSspProblem = CredSspProblem.UndecodableFirstAnswer;
+                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
                 return;
             }
 
@@ -543,19 +549,20 @@ public static class NlaClient
                 ErrorCode = request.ErrorCode,
                 Ntlm = ReadTargetInfo(request),
             };
-            if (request.ErrorCode is { } errorCode)
+            if (request.ErrorCode is not null)
             {
-                Set(NlaOutcome.Failure, NlaFailureKind.LogonRefused, $"{Endpoint} answered the NTLM NEGOTIATE with errorCode {NtStatusText.Name(errorCode)} ({NtStatusText.Describe(errorCode)})");
+                Set(NlaOutcome.Failure, NlaFailureKind.LogonRefused);
                 return;
             }
 
             if (result.CredSsp.Ntlm is null)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError, $"{Endpoint} answered the NTLM NEGOTIATE without an NTLM CHALLENGE");
+                result.CredSspProblem = CredSspProblem.NoChallenge;
+                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
                 return;
             }
 
-            Complete($"{Endpoint} speaks CredSSP version {request.Version} and sent an NTLM CHALLENGE");
+            Complete();
         }
 
         private async Task AuthenticateAsync(SslStream tls, SecurityProtocols protocol)
@@ -566,7 +573,9 @@ public static class NlaClient
             {
                 if (_kerberosError is not null && options.Authentication == NlaAuthentication.Kerberos)
                 {
-                    Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError, $"Kerberos: {_kerberosError}");
+                    result.CredSsp = new CredSspInfo { ClientVersion = options.MaxCredSspVersion, Package = "Kerberos", Kerberos = _kerberosError };
+                    result.CredSspProblem = CredSspProblem.KerberosUnavailable;
+                    Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
                     return;
                 }
 
@@ -622,13 +631,14 @@ public static class NlaClient
                     && await Task.WhenAny(reading, Task.Delay(options.AuthorizationPendingAfter, options.TimeProvider, token)).ConfigureAwait(false) != reading)
                 {
                     // A server that requires a second factor holds the connection here until the user approves it.
+                    result.AuthorizationHeld = true;
                     pending();
                 }
 
                 int read = await reading.ConfigureAwait(false);
                 if (read < euar.Length)
                 {
-                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied, $"the server verified the password of {credentials.AccountName}, then closed the connection without the Early User Authorization Result");
+                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
                     return;
                 }
 
@@ -636,11 +646,11 @@ public static class NlaClient
                 result.EarlyAuthorization = authorization;
                 if (!authorization.IsSuccess)
                 {
-                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied, $"password of {credentials.AccountName} verified, but the account may not log on remotely: Early User Authorization Result {authorization.Name}");
+                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
                     return;
                 }
 
-                Complete($"{Endpoint} verified the password of {credentials.AccountName} (CredSSP version {context.ServerVersion}) and allows a remote logon (Early User Authorization Result AUTHZ_SUCCESS)");
+                Complete();
                 return;
             }
 
@@ -648,11 +658,11 @@ public static class NlaClient
             // closes now; one that accepts waits for MCS Connect Initial.
             if (await ServerClosesAsync(tls).ConfigureAwait(false))
             {
-                Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied, $"the server verified the password of {credentials.AccountName}, then closed the connection right after receiving the credentials: logon refused after authentication, no reason given (with PROTOCOL_HYBRID there is no Early User Authorization Result)");
+                Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
                 return;
             }
 
-            Complete($"{Endpoint} verified the password of {credentials.AccountName} (CredSSP version {context.ServerVersion}, PROTOCOL_HYBRID: no Early User Authorization Result, so the right to log on remotely is not known)");
+            Complete();
         }
 
         private async Task<bool> ServerClosesAsync(SslStream tls)
@@ -676,23 +686,31 @@ public static class NlaClient
 
         private void OnCredSspFailed(CredSspClientContext context)
         {
-            if (context.ServerErrorCode is { } errorCode)
+            if (context.ServerErrorCode is not null)
             {
-                Set(NlaOutcome.Failure, NlaFailureKind.LogonRefused, $"{NtStatusText.Name(errorCode)}: {NtStatusText.Describe(errorCode)}");
+                Set(NlaOutcome.Failure, NlaFailureKind.LogonRefused);
                 return;
             }
 
-            string message = context.FailureMessage ?? context.FailureReason.ToString();
+            result.ErrorDetail = context.FailureMessage;
+            result.CredSsp = (result.CredSsp ?? new CredSspInfo { ClientVersion = options.MaxCredSspVersion }) with
+            {
+                FailureReason = context.FailureReason,
+                Stage = Stage,
+                Package = context.PackageName,
+                Kerberos = KerberosOutcome(context),
+            };
             switch (context.FailureReason)
             {
                 case NlaFailureReason.VersionNotPermitted:
-                    Set(NlaOutcome.Error, NlaFailureKind.CredSspVersionNotPermitted, $"{message} No credentials were sent. (mstsc: \"This could be due to CredSSP encryption oracle remediation\"; --allow-encryption-oracle 2 accepts such a server)");
+                    Set(NlaOutcome.Error, NlaFailureKind.CredSspVersionNotPermitted);
                     break;
                 case NlaFailureReason.PublicKeyMismatch:
-                    Set(NlaOutcome.Error, NlaFailureKind.PublicKeyMismatch, message);
+                    Set(NlaOutcome.Error, NlaFailureKind.PublicKeyMismatch);
                     break;
                 default:
-                    Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError, $"CredSSP failed: {message}");
+                    result.CredSspProblem = CredSspProblem.ContextFailed;
+                    Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
                     break;
             }
         }
@@ -707,8 +725,9 @@ public static class NlaClient
                 Ntlm = targetInfo ?? result.CredSsp?.Ntlm ?? FromChallenge(context.ServerChallenge),
                 ServerBindingVerified = context.ServerBindingVerified,
                 CredentialsSent = _credentialsSent,
+                Stage = Stage,
                 Package = context.PackageName,
-                KerberosFallbackReason = context.KerberosFallbackReason ?? (options.Authentication == NlaAuthentication.Ntlm ? null : _kerberosError),
+                Kerberos = KerberosOutcome(context),
             };
         }
 
@@ -720,7 +739,9 @@ public static class NlaClient
             }
             catch (NlaProtocolException ex)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError, $"{Endpoint} sent something that is not a TSRequest: {ex.Message}");
+                result.ErrorDetail = ex.Message;
+                result.CredSspProblem = CredSspProblem.NotATsRequest;
+                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
                 return null;
             }
             catch (EndOfStreamException ex)
@@ -811,30 +832,31 @@ public static class NlaClient
             }
         }
 
-        private void Complete(string message)
+        private KerberosFailure? KerberosOutcome(CredSspClientContext context)
         {
-            result.Phase = NlaClientPhase.Completed;
-            Set(NlaOutcome.Success, NlaFailureKind.None, message);
+            if (context.KerberosFallbackReason is { } reason)
+            {
+                return new KerberosFailure(_kerberos?.FailureCode ?? 0, reason, options.ServicePrincipal ?? $"TERMSRV/{options.Host}");
+            }
+
+            if (_kerberos is { FailureMessage: { } failure })
+            {
+                return new KerberosFailure(_kerberos.FailureCode, failure, options.ServicePrincipal ?? $"TERMSRV/{options.Host}");
+            }
+
+            return options.Authentication == NlaAuthentication.Ntlm ? null : _kerberosError;
         }
 
-        private void Set(NlaOutcome outcome, NlaFailureKind kind, string message)
+        private void Complete()
+        {
+            result.Phase = NlaClientPhase.Completed;
+            Set(NlaOutcome.Success, NlaFailureKind.None);
+        }
+
+        private void Set(NlaOutcome outcome, NlaFailureKind kind)
         {
             result.Outcome = outcome;
             result.FailureKind = kind;
-            result.Message = message;
-        }
-
-        private static string Describe(ReadOnlySpan<byte> bytes)
-        {
-            string hex = Convert.ToHexString(bytes);
-            var text = new StringBuilder();
-            foreach (byte b in bytes)
-            {
-                text.Append(b is >= 0x20 and < 0x7F ? (char)b : '.');
-            }
-
-            string guess = bytes.StartsWith("HTTP"u8) ? " (an HTTP server)" : bytes.StartsWith("SSH-"u8) ? " (an SSH server)" : bytes.Length > 0 && bytes[0] == 0x16 ? " (a TLS server)" : "";
-            return $"0x{hex} \"{text}\"{guess}";
         }
     }
 
@@ -849,12 +871,4 @@ public static class NlaClient
         SslProtocols.Tls13 => "TLS 1.3",
         _ => protocol.ToString(),
     };
-
-    // SslProtocols values are not single bits (Tls12 is 0xC00), so list the versions explicitly.
-#pragma warning disable SYSLIB0039 // TLS 1.0 and 1.1 are named to report what was offered, not to enable them.
-    private static readonly SslProtocols[] s_tlsVersions = [SslProtocols.Tls, SslProtocols.Tls11, SslProtocols.Tls12, SslProtocols.Tls13];
-#pragma warning restore SYSLIB0039
-
-    private static string TlsNames(SslProtocols protocols) =>
-        protocols == SslProtocols.None ? "system default" : string.Join(", ", s_tlsVersions.Where(p => (protocols & p) == p).Select(TlsName));
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Authentication;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
@@ -157,6 +158,50 @@ public sealed record NtlmTargetInfo
     public DateTimeOffset? ServerTime { get; init; }
 }
 
+/// <summary>How far the client got in CredSSP: what it had sent last.</summary>
+public enum CredSspStage
+{
+    /// <summary>The client sent its first TSRequest (the NTLM NEGOTIATE or the Kerberos AP-REQ) and nothing after it.</summary>
+    FirstRequest,
+
+    /// <summary>The client sent the NTLM AUTHENTICATE and pubKeyAuth.</summary>
+    Authenticate,
+
+    /// <summary>The client sent the delegated credentials (authInfo).</summary>
+    Credentials,
+}
+
+/// <summary>What was wrong with the server's CredSSP answer, for <see cref="NlaFailureKind.CredSspProtocolError"/>.</summary>
+public enum CredSspProblem
+{
+    /// <summary>No problem with the server's answers.</summary>
+    None,
+
+    /// <summary>The client could not build its first message.</summary>
+    CouldNotStart,
+
+    /// <summary>The server sent bytes that are not a TSRequest (MS-CSSP §2.2.1).</summary>
+    NotATsRequest,
+
+    /// <summary>The server's first TSRequest does not decode.</summary>
+    UndecodableFirstAnswer,
+
+    /// <summary>The server answered the NTLM NEGOTIATE without an NTLM CHALLENGE.</summary>
+    NoChallenge,
+
+    /// <summary>Kerberos alone was asked for and no Kerberos context could be had (see <see cref="CredSspInfo.Kerberos"/>).</summary>
+    KerberosUnavailable,
+
+    /// <summary>The CredSSP context failed (see <see cref="CredSspInfo.FailureReason"/>).</summary>
+    ContextFailed,
+}
+
+/// <summary>Why Kerberos failed or was not used, as GSSAPI reported it.</summary>
+/// <param name="MinorStatus">The krb5 error code of the GSS minor status (RFC 4120 §7.5.9 numbers offset by the krb5 table base), or 0 when unknown.</param>
+/// <param name="Text">GSSAPI's own description of the status.</param>
+/// <param name="ServicePrincipal">The service principal a ticket was asked for.</param>
+public sealed record KerberosFailure(uint MinorStatus, string Text, string? ServicePrincipal);
+
 /// <summary>What the CredSSP exchange showed about the server.</summary>
 public sealed record CredSspInfo
 {
@@ -178,14 +223,20 @@ public sealed record CredSspInfo
     /// <summary>The credentials were delegated (authInfo sent).</summary>
     public bool CredentialsSent { get; init; }
 
+    /// <summary>What the client had sent last.</summary>
+    public CredSspStage Stage { get; init; }
+
     /// <summary>The security package used: "Kerberos" or "NTLM".</summary>
     public string Package { get; init; } = "NTLM";
 
-    /// <summary>Why Kerberos was not used when it was a candidate (NTLM ran instead).</summary>
-    public string? KerberosFallbackReason { get; init; }
+    /// <summary>Why Kerberos failed, or was not used when it was a candidate (NTLM ran instead).</summary>
+    public KerberosFailure? Kerberos { get; init; }
+
+    /// <summary>Why the CredSSP context failed, when it did.</summary>
+    public NlaFailureReason FailureReason { get; init; }
 }
 
-/// <summary>Every observation of one client run, and its verdict.</summary>
+/// <summary>Every observation of one client run, and its verdict: kinds and facts, no sentences.</summary>
 public sealed class NlaClientResult
 {
     internal NlaClientResult(string host, int port, SecurityProtocols requested)
@@ -206,13 +257,46 @@ public sealed class NlaClientResult
     /// <summary>The phase the run ended in.</summary>
     public NlaClientPhase Phase { get; internal set; }
 
-    /// <summary>What happened, in plain words; never contains secrets.</summary>
-    public string Message { get; internal set; } = "";
+    /// <summary>How far the run was asked to go.</summary>
+    public NlaClientStage StopAfter { get; internal set; }
+
+    /// <summary>The account authenticated as (DOMAIN\USER or USER@REALM), when credentials were given; never a secret.</summary>
+    public string? Account { get; internal set; }
+
+    /// <summary>The time the whole run was allowed.</summary>
+    public TimeSpan Timeout { get; internal set; }
+
+    /// <summary>The run ended because its <see cref="Timeout"/> ran out (not the operating system's connect timeout).</summary>
+    public bool TimedOut { get; internal set; }
+
+    /// <summary>The server (or the network) closed or reset the connection while the client waited for an answer.</summary>
+    public bool ConnectionLost { get; internal set; }
+
+    /// <summary>The socket error that ended the run, when one did.</summary>
+    public SocketError? SocketError { get; internal set; }
+
+    /// <summary>The underlying error's own text (resolver, TLS library, message parser, CredSSP context), when there is one.</summary>
+    public string? ErrorDetail { get; internal set; }
+
+    /// <summary>What the server sent instead of an X.224 Connection Confirm: the TPKT header bytes, or the whole TPKT frame.</summary>
+    public ReadOnlyMemory<byte> UnexpectedAnswer { get; internal set; }
+
+    /// <summary>The length a TPKT header announced when it was out of range for a Connection Confirm.</summary>
+    public int? AnnouncedFrameLength { get; internal set; }
+
+    /// <summary>What was wrong with the server's CredSSP answer.</summary>
+    public CredSspProblem CredSspProblem { get; internal set; }
+
+    /// <summary>The addresses the host name resolved to (empty for a literal address or when it did not resolve).</summary>
+    public IReadOnlyList<IPAddress> ResolvedAddresses { get; internal set; } = [];
 
     /// <summary>The address the TCP connection went to.</summary>
     public IPEndPoint? RemoteEndPoint { get; internal set; }
 
     public SecurityProtocols RequestedProtocols { get; }
+
+    /// <summary>The TLS versions offered (<see cref="SslProtocols.None"/>: the system default).</summary>
+    public SslProtocols OfferedTlsProtocols { get; internal set; }
 
     public NegotiationAnswer? Negotiation { get; internal set; }
 
@@ -223,10 +307,19 @@ public sealed class NlaClientResult
 
     public CredSspInfo? CredSsp { get; internal set; }
 
+    /// <summary>
+    /// The server held the connection after the credentials: no Early User Authorization Result within
+    /// <see cref="NlaClientOptions.AuthorizationPendingAfter"/> (a server that requires a second factor does this).
+    /// </summary>
+    public bool AuthorizationHeld { get; internal set; }
+
     /// <summary>The HYBRID_EX Early User Authorization Result, when one was read.</summary>
     public EarlyUserAuthorizationResult? EarlyAuthorization { get; internal set; }
 
     public TimeSpan Elapsed { get; internal set; }
 
-    public override string ToString() => $"{Outcome} ({FailureKind}, {Phase}): {Message}";
+    /// <summary>Where the TCP connection went: ADDRESS:PORT once connected, HOST:PORT before.</summary>
+    public string Endpoint => RemoteEndPoint?.ToString() ?? $"{Host}:{Port}";
+
+    public override string ToString() => $"{Outcome} ({FailureKind}, {Phase})";
 }

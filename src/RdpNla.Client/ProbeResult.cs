@@ -3,25 +3,63 @@ using RdpNla.Protocol.Rdp;
 
 namespace RdpNla.Client;
 
-/// <summary>How bad a finding is.</summary>
-public enum FindingSeverity
+/// <summary>The answer to one X.224 Connection Request with one requested protocol set.</summary>
+/// <param name="Requested">The requested protocols.</param>
+/// <param name="Answer">The server's answer, when it gave one.</param>
+/// <param name="Failure">The run, when it did not end with a valid answer (no answer, or an invalid selection).</param>
+public sealed record NegotiationAttempt(SecurityProtocols Requested, NegotiationAnswer? Answer, NlaClientResult? Failure)
 {
-    Info,
-    Low,
-    Medium,
-    High,
+    public override string ToString() => $"{Requested.Name()} -> {(Answer?.ToString() ?? Failure?.FailureKind.ToString())}";
 }
 
-/// <summary>One observation worth acting on.</summary>
-/// <param name="Severity">How bad it is.</param>
-/// <param name="Id">Stable identifier, e.g. <c>nla-not-required</c>.</param>
-/// <param name="Message">What was observed, in plain words.</param>
-public sealed record ProbeFinding(FindingSeverity Severity, string Id, string Message);
-
-/// <summary>The answer to one X.224 Connection Request with one requested protocol set.</summary>
-public sealed record NegotiationAttempt(SecurityProtocols Requested, NegotiationAnswer? Answer, string? Error)
+/// <summary>What a probe found the server requires before a session starts.</summary>
+public enum RequiredSecurity
 {
-    public override string ToString() => $"{Requested.Name()} -> {(Answer?.ToString() ?? Error)}";
+    /// <summary>No protocol could be used.</summary>
+    NoUsableProtocol,
+
+    /// <summary>Nothing: Standard RDP Security is accepted.</summary>
+    Nothing,
+
+    /// <summary>PROTOCOL_SSL: TLS, but not NLA.</summary>
+    Tls,
+
+    /// <summary>PROTOCOL_HYBRID: NLA.</summary>
+    Nla,
+}
+
+/// <summary>A step of a probe that could not be completed.</summary>
+public enum ProbeStep
+{
+    /// <summary>One X.224 request of the survey (<see cref="ProbeNote.Requested"/>).</summary>
+    Negotiation,
+
+    /// <summary>The CredSSP exchange up to the CHALLENGE, after the server selected <see cref="ProbeNote.Selected"/>.</summary>
+    CredSsp,
+
+    /// <summary>The TLS handshake after the server selected PROTOCOL_SSL.</summary>
+    Tls,
+
+    /// <summary>The handshake at one TLS version (<see cref="ProbeNote.TlsVersion"/>).</summary>
+    TlsVersion,
+
+    /// <summary>The check whether the server accepts a CredSSP client without the CVE-2018-0886 fix.</summary>
+    UnpatchedClientCheck,
+
+    /// <summary>The Kerberos logon with the credential cache's ticket.</summary>
+    Kerberos,
+}
+
+/// <summary>A step of a probe that could not be completed.</summary>
+/// <param name="Step">The step.</param>
+/// <param name="Run">The run that did not complete it; null when the target's time ran out before the step.</param>
+/// <param name="Requested">The requested protocols of a <see cref="ProbeStep.Negotiation"/> step.</param>
+/// <param name="Selected">The protocol the server had selected, for <see cref="ProbeStep.CredSsp"/>.</param>
+/// <param name="TlsVersion">The TLS version of a <see cref="ProbeStep.TlsVersion"/> step.</param>
+public sealed record ProbeNote(ProbeStep Step, NlaClientResult? Run, SecurityProtocols? Requested = null, SecurityProtocols? Selected = null, SslProtocols? TlsVersion = null)
+{
+    /// <summary>The target's time ran out before the step.</summary>
+    public bool TimeRanOut => Run is null;
 }
 
 /// <summary>Whether the server completes a TLS handshake at one TLS version.</summary>
@@ -73,8 +111,8 @@ public sealed class ProbeResult
     /// <summary>NLA supported and neither Standard RDP Security nor TLS without NLA is accepted.</summary>
     public bool NlaRequired { get; internal set; }
 
-    /// <summary>Plain words: "PROTOCOL_HYBRID (NLA)", "PROTOCOL_SSL (TLS)", "none (Standard RDP Security accepted)".</summary>
-    public string Required { get; internal set; } = "";
+    /// <summary>What the server requires before a session starts.</summary>
+    public RequiredSecurity Required { get; internal set; }
 
     /// <summary>The CredSSP run that obtained the CHALLENGE.</summary>
     public NlaClientResult? CredSspRun { get; internal set; }
@@ -89,6 +127,12 @@ public sealed class ProbeResult
 
     public NtlmTargetInfo? Ntlm => CredSspRun?.CredSsp?.Ntlm;
 
+    /// <summary>The Kerberos logon, when <see cref="ProbeOptions.Authentication"/> asked for one.</summary>
+    public NlaClientResult? KerberosRun { get; internal set; }
+
+    /// <summary>The server accepted a Kerberos ticket (the logon completed with the Kerberos package); null when not tried.</summary>
+    public bool? KerberosAccepted => KerberosRun is null ? null : KerberosRun is { Outcome: NlaOutcome.Success, CredSsp.Package: "Kerberos" };
+
     /// <summary>The TLS session of the run that completed TLS (the CredSSP run when NLA is supported).</summary>
     public TlsSessionInfo? Tls { get; internal set; }
 
@@ -97,12 +141,8 @@ public sealed class ProbeResult
     /// <summary>Per TLS version (1.0 to 1.3).</summary>
     public IReadOnlyDictionary<SslProtocols, TlsVersionSupport> TlsVersions { get; internal set; } = new Dictionary<SslProtocols, TlsVersionSupport>();
 
-    public IReadOnlyList<ProbeFinding> Findings { get; internal set; } = [];
-
-    /// <summary>Notes about steps that could not be completed (time ran out, a step failed).</summary>
-    public IReadOnlyList<string> Notes { get; internal set; } = [];
+    /// <summary>Steps that could not be completed (time ran out, a step failed).</summary>
+    public IReadOnlyList<ProbeNote> Notes { get; internal set; } = [];
 
     public TimeSpan Elapsed { get; internal set; }
-
-    public FindingSeverity? HighestSeverity => Findings.Count == 0 ? null : Findings.Max(f => f.Severity);
 }

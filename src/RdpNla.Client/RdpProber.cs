@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
@@ -23,6 +22,19 @@ public sealed class ProbeOptions
     public bool CheckUnpatchedClients { get; init; } = true;
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// <see cref="NlaAuthentication.Kerberos"/> or <see cref="NlaAuthentication.Negotiate"/>: with
+    /// <see cref="KerberosCredentials"/>, one more connection authenticates with Kerberos to prove the server accepts
+    /// it. <see cref="NlaAuthentication.Ntlm"/> (default): NTLM up to the CHALLENGE only.
+    /// </summary>
+    public NlaAuthentication Authentication { get; init; } = NlaAuthentication.Ntlm;
+
+    /// <summary>The Kerberos service principal of the server; default TERMSRV/HOST.</summary>
+    public string? ServicePrincipal { get; init; }
+
+    /// <summary>The user of the Kerberos credential cache (no password: the ticket proves who it is).</summary>
+    public NlaCredentials? KerberosCredentials { get; init; }
 }
 
 /// <summary>
@@ -57,7 +69,7 @@ public static class RdpProber
         ArgumentNullException.ThrowIfNull(options);
         var result = new ProbeResult(host, port);
         long started = options.TimeProvider.GetTimestamp();
-        var notes = new List<string>();
+        var notes = new List<ProbeNote>();
         try
         {
             await ProbeCoreAsync(result, options, started, notes, cancellationToken).ConfigureAwait(false);
@@ -71,11 +83,11 @@ public static class RdpProber
         return result;
     }
 
-    private static async Task ProbeCoreAsync(ProbeResult result, ProbeOptions options, long started, List<string> notes, CancellationToken cancellationToken)
+    private static async Task ProbeCoreAsync(ProbeResult result, ProbeOptions options, long started, List<ProbeNote> notes, CancellationToken cancellationToken)
     {
         TimeSpan Remaining() => options.Timeout - options.TimeProvider.GetElapsedTime(started);
 
-        async Task<NlaClientResult?> RunAsync(SecurityProtocols requested, NlaClientStage stage, SslProtocols? tls = null, int credSspVersion = 6)
+        async Task<NlaClientResult?> RunAsync(SecurityProtocols requested, NlaClientStage stage, SslProtocols? tls = null, int credSspVersion = 6, bool kerberos = false)
         {
             TimeSpan remaining = Remaining();
             if (remaining <= TimeSpan.Zero)
@@ -95,6 +107,9 @@ public static class RdpProber
                     MaxCredSspVersion = credSspVersion,
                     CertificatePolicy = ServerCertificatePolicy.Ignore,
                     TimeProvider = options.TimeProvider,
+                    Authentication = kerberos ? options.Authentication : NlaAuthentication.Ntlm,
+                    ServicePrincipal = kerberos ? options.ServicePrincipal : null,
+                    Credentials = kerberos ? options.KerberosCredentials : null,
                 },
                 cancellationToken).ConfigureAwait(false);
         }
@@ -107,7 +122,7 @@ public static class RdpProber
             NlaClientResult? run = await RunAsync(requested, NlaClientStage.Negotiation).ConfigureAwait(false);
             if (run is null)
             {
-                notes.Add($"time ran out before the {requested.Name()} request");
+                notes.Add(new ProbeNote(ProbeStep.Negotiation, null, Requested: requested));
                 break;
             }
 
@@ -119,7 +134,7 @@ public static class RdpProber
                 return;
             }
 
-            attempts.Add(new NegotiationAttempt(requested, run.Negotiation, run.Negotiation is not null && run.FailureKind != NlaFailureKind.InvalidSelection ? null : run.Message));
+            attempts.Add(new NegotiationAttempt(requested, run.Negotiation, run.Negotiation is not null && run.FailureKind != NlaFailureKind.InvalidSelection ? null : run));
             if (run.Negotiation is { Legacy: true })
             {
                 result.Legacy = true;
@@ -152,9 +167,18 @@ public static class RdpProber
                 result.CredSspRun = run;
                 result.Tls = run?.Tls;
                 accepted &= ~(SecurityProtocols.Hybrid | SecurityProtocols.HybridEx);
-                notes.Add(run is null
-                    ? "time ran out before the CredSSP exchange"
-                    : $"the server selected {selectedFor[nla].Name()} but the CredSSP exchange did not reach a CHALLENGE: {run.Message}");
+                notes.Add(new ProbeNote(ProbeStep.CredSsp, run, Requested: nla, Selected: selectedFor[nla]));
+            }
+        }
+
+        // 2b. Kerberos: authenticate with the credential cache's ticket (MS-CSSP §3.1.5: Kerberos inside SPNEGO).
+        if (result.NlaSupported && options.Authentication != NlaAuthentication.Ntlm && options.KerberosCredentials is not null)
+        {
+            NlaClientResult? run = await RunAsync(nlaRequest!.Value, NlaClientStage.Authentication, kerberos: true).ConfigureAwait(false);
+            result.KerberosRun = run;
+            if (run is not { Outcome: NlaOutcome.Success })
+            {
+                notes.Add(new ProbeNote(ProbeStep.Kerberos, run, Requested: nlaRequest));
             }
         }
 
@@ -172,16 +196,16 @@ public static class RdpProber
             else
             {
                 accepted &= ~SecurityProtocols.Ssl;
-                notes.Add(run is null ? "time ran out before the TLS handshake" : $"the server selected PROTOCOL_SSL but TLS did not complete: {run.Message}");
+                notes.Add(new ProbeNote(ProbeStep.Tls, run, Requested: request, Selected: SecurityProtocols.Ssl));
             }
         }
 
         result.Accepted = accepted;
         result.NlaRequired = result.NlaSupported && !result.StandardRdpAccepted && !sslVerified;
-        result.Required = result.StandardRdpAccepted ? "nothing: Standard RDP Security accepted"
-            : sslVerified ? "PROTOCOL_SSL (TLS; NLA not required)"
-            : result.NlaSupported ? "PROTOCOL_HYBRID (NLA)"
-            : "no usable protocol";
+        result.Required = result.StandardRdpAccepted ? RequiredSecurity.Nothing
+            : sslVerified ? RequiredSecurity.Tls
+            : result.NlaSupported ? RequiredSecurity.Nla
+            : RequiredSecurity.NoUsableProtocol;
 
         // 4. TLS versions, on the protocol that uses TLS.
         var versions = TlsVersionsTried.ToDictionary(v => v, _ => TlsVersionSupport.NotTested);
@@ -200,7 +224,7 @@ public static class RdpProber
                 NlaClientResult? run = await RunAsync(tlsSet, NlaClientStage.Tls, version).ConfigureAwait(false);
                 if (run is null)
                 {
-                    notes.Add($"time ran out before the {NlaClient.TlsName(version)} test");
+                    notes.Add(new ProbeNote(ProbeStep.TlsVersion, null, TlsVersion: version));
                     break;
                 }
 
@@ -209,7 +233,7 @@ public static class RdpProber
                     : TlsVersionSupport.NotTested;
                 if (versions[version] == TlsVersionSupport.NotTested)
                 {
-                    notes.Add($"{NlaClient.TlsName(version)} test failed before TLS: {run.Message}");
+                    notes.Add(new ProbeNote(ProbeStep.TlsVersion, run, TlsVersion: version));
                 }
             }
         }
@@ -228,11 +252,10 @@ public static class RdpProber
             };
             if (result.AcceptsUnpatchedClients is null)
             {
-                notes.Add(run is null ? "time ran out before the unpatched-client check" : $"unpatched-client check inconclusive: {run.Message}");
+                notes.Add(new ProbeNote(ProbeStep.UnpatchedClientCheck, run));
             }
         }
 
-        result.Findings = Assess(result, options.TimeProvider.GetUtcNow());
     }
 
     private static SecurityProtocols? FindRequestFor(Dictionary<SecurityProtocols, SecurityProtocols> selectedFor, SecurityProtocols selected)
@@ -246,90 +269,6 @@ public static class RdpProber
         }
 
         return null;
-    }
-
-    private static List<ProbeFinding> Assess(ProbeResult result, DateTimeOffset now)
-    {
-        var findings = new List<ProbeFinding>();
-        bool anything = result.StandardRdpAccepted || result.Accepted != SecurityProtocols.Rdp;
-        if (result.Legacy)
-        {
-            findings.Add(new(FindingSeverity.High, "legacy-server", "the server ignores RDP security negotiation (no rdpNegData): Standard RDP Security only, a pre-Vista-era server"));
-        }
-
-        if (!result.NlaSupported && anything)
-        {
-            findings.Add(new(FindingSeverity.High, "nla-not-supported", "NLA is not supported: anyone can open a session up to the logon screen, and passwords are checked only inside the session (credential checkers cannot prove a password here)"));
-        }
-        else if (result.NlaSupported && !result.NlaRequired)
-        {
-            findings.Add(new(FindingSeverity.Medium, "nla-not-required", "NLA is supported but not required: clients that do not offer CredSSP still get a session up to the logon screen"));
-        }
-
-        if (result.StandardRdpAccepted)
-        {
-            findings.Add(new(FindingSeverity.High, "standard-rdp-security", "Standard RDP Security is accepted: RC4 encryption and no server authentication (man in the middle possible)"));
-        }
-
-#pragma warning disable SYSLIB0039, CA5397 // Findings about the old versions.
-        foreach ((SslProtocols version, string id) in new[] { (SslProtocols.Tls, "tls-1.0-accepted"), (SslProtocols.Tls11, "tls-1.1-accepted") })
-#pragma warning restore SYSLIB0039, CA5397
-        {
-            if (result.TlsVersions.TryGetValue(version, out TlsVersionSupport support) && support == TlsVersionSupport.Accepted)
-            {
-                findings.Add(new(FindingSeverity.Medium, id, $"{NlaClient.TlsName(version)} is accepted (deprecated by RFC 8996)"));
-            }
-        }
-
-        if (result.CredSspPatched == false)
-        {
-            findings.Add(new(FindingSeverity.High, "credssp-unpatched", $"CredSSP version {result.CredSspVersion}: no CVE-2018-0886 fix (the May 2018 update brings version 5 or 6); patched clients refuse this server by default"));
-        }
-
-        if (result.AcceptsUnpatchedClients == true)
-        {
-            findings.Add(new(FindingSeverity.Low, "credssp-accepts-unpatched-clients", "the server accepts CredSSP clients without the CVE-2018-0886 fix (AllowEncryptionOracle is not 0, Force Updated Clients)"));
-        }
-
-        if (result.NlaSupported && (result.Accepted & SecurityProtocols.HybridEx) == 0)
-        {
-            findings.Add(new(FindingSeverity.Info, "no-early-user-authorization", "PROTOCOL_HYBRID_EX is not selected: a user without the right to log on remotely is refused only later, in the session"));
-        }
-
-        if (result.Certificate is { } certificate)
-        {
-            if (certificate.IsExpired(now))
-            {
-                findings.Add(new(FindingSeverity.Medium, "certificate-expired", $"the certificate expired on {certificate.NotAfter:yyyy-MM-dd}"));
-            }
-            else if (certificate.IsNotYetValid(now))
-            {
-                findings.Add(new(FindingSeverity.Medium, "certificate-not-yet-valid", $"the certificate is valid only from {certificate.NotBefore:yyyy-MM-dd}"));
-            }
-
-            if (certificate.SelfSigned)
-            {
-                findings.Add(new(FindingSeverity.Low, "certificate-self-signed", "the certificate is self-signed: clients cannot verify the server's identity without pinning it (trust on first use)"));
-            }
-
-            if (certificate.KeyType == "RSA" && certificate.KeySize < 2048)
-            {
-                findings.Add(new(FindingSeverity.Medium, "certificate-weak-key", $"the certificate has a {certificate.KeySize}-bit RSA key (less than 2048)"));
-            }
-
-            if (certificate.SignatureAlgorithm.Contains("sha1", StringComparison.OrdinalIgnoreCase) || certificate.SignatureAlgorithm.Contains("md5", StringComparison.OrdinalIgnoreCase))
-            {
-                findings.Add(new(FindingSeverity.Low, "certificate-weak-signature", $"the certificate is signed with {certificate.SignatureAlgorithm}"));
-            }
-        }
-
-        if (result.Ntlm is { } ntlm)
-        {
-            findings.Add(new(FindingSeverity.Info, "ntlm-information", string.Create(CultureInfo.InvariantCulture,
-                $"without credentials the NTLM CHALLENGE tells computer {ntlm.NbComputerName ?? ntlm.DnsComputerName ?? "?"}, domain {ntlm.NbDomainName ?? ntlm.DnsDomainName ?? "?"}, OS version {ntlm.OsVersion ?? "?"}")));
-        }
-
-        return findings;
     }
 
     /// <summary>Whether this machine's TLS library can do each version at all (loopback handshake with itself).</summary>

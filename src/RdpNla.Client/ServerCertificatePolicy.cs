@@ -3,10 +3,34 @@ using System.Text;
 
 namespace RdpNla.Client;
 
+/// <summary>What a <see cref="ServerCertificatePolicy"/> checked and found.</summary>
+public enum CertificateCheck
+{
+    /// <summary>Nothing was checked (<see cref="ServerCertificatePolicy.Ignore"/>): insecure.</summary>
+    NotChecked,
+
+    /// <summary>The certificate has the pinned SHA-256 fingerprint.</summary>
+    PinMatches,
+
+    /// <summary>The certificate does not have the pinned fingerprint.</summary>
+    PinMismatch,
+
+    /// <summary>The certificate is the one recorded for the host in the known-hosts file.</summary>
+    KnownHostMatches,
+
+    /// <summary>Another certificate is recorded for the host: renewed, or a man in the middle.</summary>
+    KnownHostChanged,
+
+    /// <summary>The host was not in the known-hosts file: the certificate was recorded and trusted on first use.</summary>
+    TrustedOnFirstUse,
+}
+
 /// <summary>The verdict of a <see cref="ServerCertificatePolicy"/> on the server certificate.</summary>
 /// <param name="Accepted">True to continue with CredSSP.</param>
-/// <param name="Description">What was checked and how it went (e.g. "pinned SHA-256 matches").</param>
-public sealed record CertificateDecision(bool Accepted, string Description);
+/// <param name="Check">What was checked and how it went.</param>
+/// <param name="ExpectedFingerprint">The pinned or recorded SHA-256 fingerprint the certificate was compared with.</param>
+/// <param name="KnownHostsFile">The known-hosts file, for the known-hosts checks.</param>
+public sealed record CertificateDecision(bool Accepted, CertificateCheck Check, string? ExpectedFingerprint = null, string? KnownHostsFile = null);
 
 /// <summary>
 /// How the client decides whether to trust the server certificate before it sends anything derived from a password.
@@ -35,15 +59,15 @@ public abstract class ServerCertificatePolicy
     private sealed class IgnorePolicy : ServerCertificatePolicy
     {
         public override CertificateDecision Evaluate(string host, int port, TlsCertificateInfo certificate) =>
-            new(true, "not checked (--cert-ignore: insecure)");
+            new(true, CertificateCheck.NotChecked);
     }
 
     private sealed class PinnedPolicy(string fingerprint) : ServerCertificatePolicy
     {
         public override CertificateDecision Evaluate(string host, int port, TlsCertificateInfo certificate) =>
             string.Equals(certificate.Sha256Fingerprint, fingerprint, StringComparison.Ordinal)
-                ? new(true, "pinned SHA-256 fingerprint matches")
-                : new(false, $"the certificate's SHA-256 fingerprint {certificate.Sha256Fingerprint} is not the pinned {fingerprint}");
+                ? new(true, CertificateCheck.PinMatches, fingerprint)
+                : new(false, CertificateCheck.PinMismatch, fingerprint);
     }
 
     /// <summary>
@@ -71,10 +95,8 @@ public abstract class ServerCertificatePolicy
                         }
 
                         return string.Equals(fields[2], certificate.Sha256Fingerprint, StringComparison.OrdinalIgnoreCase)
-                            ? new(true, $"matches the certificate recorded in {path}")
-                            : new(false, $"the certificate CHANGED since it was recorded in {path}: recorded {fields[2]}, now {certificate.Sha256Fingerprint}. "
-                                + "This is expected after the server's certificate was renewed, and also what a man in the middle looks like; "
-                                + $"remove the line for {key} {portText} from the file once you have checked the new fingerprint");
+                            ? new(true, CertificateCheck.KnownHostMatches, fields[2], path)
+                            : new(false, CertificateCheck.KnownHostChanged, fields[2], path);
                     }
                 }
 
@@ -86,7 +108,7 @@ public abstract class ServerCertificatePolicy
 
                 string subject = certificate.Subject.Replace('\n', ' ').Replace('\r', ' ');
                 File.AppendAllText(path, $"{key} {portText} {certificate.Sha256Fingerprint} {subject}\n", Encoding.UTF8);
-                return new(true, $"trusted on first use and recorded in {path}");
+                return new(true, CertificateCheck.TrustedOnFirstUse, certificate.Sha256Fingerprint, path);
             }
         }
     }

@@ -63,6 +63,24 @@ public enum Cause
 
     /// <summary>unexpected-failure: an observation no other entry explains.</summary>
     UnexpectedFailure,
+
+    /// <summary>kerberos-spn-unknown: the KDC knows no such service principal (KDC_ERR_S_PRINCIPAL_UNKNOWN).</summary>
+    KerberosSpnUnknown,
+
+    /// <summary>kerberos-key-mismatch: the server refused the Kerberos ticket (KRB_AP_ERR_MODIFIED: its keytab's key is not the KDC's).</summary>
+    KerberosKeyMismatch,
+
+    /// <summary>kerberos-clock-skew: the clocks differ too much (KRB_AP_ERR_SKEW, STATUS_TIME_DIFFERENCE_AT_DC).</summary>
+    KerberosClockSkew,
+
+    /// <summary>kerberos-kdc-unreachable: no KDC of the realm answered.</summary>
+    KerberosKdcUnreachable,
+
+    /// <summary>kerberos-realm-unknown: the service is in a realm the client has no way to (no KDC, no trust path).</summary>
+    KerberosRealmUnknown,
+
+    /// <summary>second-factor-not-approved: the server held the connection for a second-factor approval that did not come in time.</summary>
+    SecondFactorNotApproved,
 }
 
 /// <summary>Groups of causes; each has its own process exit code (<see cref="DoctorExitCodes"/>).</summary>

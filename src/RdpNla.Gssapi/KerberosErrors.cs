@@ -6,7 +6,7 @@ namespace RdpNla.Gssapi;
 /// krb5 error codes as MIT reports them in the GSS minor status (the com_err table "krb5", base -1765328384, whose
 /// offsets are the RFC 4120 §7.5.9 error numbers), and the NTSTATUS a Windows server sends for them.
 /// </summary>
-internal static class KerberosErrors
+public static class KerberosErrors
 {
     private const uint TableBase = 0x96C73A00;
 
@@ -37,11 +37,11 @@ internal static class KerberosErrors
     /// <summary>KDC_ERR_S_PRINCIPAL_UNKNOWN (7): the KDC knows no such service principal (no such SPN).</summary>
     public const uint ServerPrincipalUnknown = TableBase + 7;
 
-    /// <summary>KRB5_KDC_UNREACH: no KDC of the realm answered.</summary>
-    public const uint KdcUnreachable = 0x96C73AF2;
+    /// <summary>KRB5_KDC_UNREACH (156 in MIT's krb5 table): "Cannot contact any KDC for requested realm".</summary>
+    public const uint KdcUnreachable = TableBase + 156;
 
-    /// <summary>KRB5_REALM_UNKNOWN: the realm is not configured (krb5.conf) and cannot be found.</summary>
-    public const uint RealmUnknown = 0x96C73A9C;
+    /// <summary>KRB5_REALM_UNKNOWN (154 in MIT's krb5 table): "Cannot find KDC for requested realm" (not configured in krb5.conf, no DNS).</summary>
+    public const uint RealmUnknown = TableBase + 154;
 
     /// <summary>
     /// Windows servers answer clock problems with STATUS_TIME_DIFFERENCE_AT_DC and every other Kerberos rejection with

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using RdpNla.Cli.Commands;
 using RdpNla.Client;
 using RdpNla.Protocol.Rdp;
 
@@ -368,7 +369,7 @@ public static class NlaBench
                     else
                     {
                         _errors.AddOrUpdate(run.FailureKind, 1, (_, n) => n + 1);
-                        _examples.TryAdd(run.FailureKind, run.Message);
+                        _examples.TryAdd(run.FailureKind, ClientResultText.Describe(run));
                     }
                 }
             }

@@ -4,6 +4,7 @@ using RdpNla.Cli.Interaction;
 using RdpNla.Client;
 using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Catalogue;
+using RdpNla.Diagnosis.Live;
 using RdpNla.Diagnosis.Model;
 using RdpNla.Diagnosis.Registry;
 using RdpNla.Protocol.CredSsp;
@@ -12,7 +13,7 @@ namespace RdpNla.Cli.Commands;
 
 /// <summary>
 /// <c>rdpnla doctor</c>: why does a Remote Desktop connection fail, and what is the fix. Offline from <c>reg export</c>
-/// files (<c>--reg</c>), or live against HOST[:PORT] (the walk is <see cref="DoctorLive"/>; it maps observations with
+/// files (<c>--reg</c>), or live against HOST[:PORT] (the walk is <see cref="LiveWalker"/>; it maps observations with
 /// <c>LiveDiagnoser</c>). Exit codes: docs/doctor.md and <see cref="DoctorExitCodes"/>.
 /// </summary>
 internal static class DoctorCommand
@@ -51,11 +52,13 @@ internal static class DoctorCommand
         serverCredSsp.AcceptOnlyFromAmong("unpatched", "patched");
         var timeout = new Option<double?>("--timeout") { Description = "Live: seconds each connection of the walk may take (default 10; the TLS fallback makes up to three connections).", HelpName = "S" };
         var json = new Option<bool>("--json") { Description = "Write the diagnosis as JSON." };
+        var auth = KerberosLogin.AuthOption();
+        var spn = KerberosLogin.SpnOption();
         var catalogueMarkdown = new Option<bool>("--catalogue-markdown") { Description = "Print docs/troubleshooting.md (generated from the cause catalogue).", Hidden = true };
 
         var command = new Command("doctor", "Find out why a Remote Desktop connection fails and print the fix: live against HOST[:PORT], or offline from reg export files (--reg).")
         {
-            host, reg, user, clientCredSsp, clientOracle, serverCredSsp, timeout, json, catalogueMarkdown,
+            host, reg, user, clientCredSsp, clientOracle, serverCredSsp, timeout, json, auth, spn, catalogueMarkdown,
         };
         password.AddTo(command);
 
@@ -112,7 +115,7 @@ internal static class DoctorCommand
                     throw new CliException("--server-credssp is for the offline prediction (--reg); live, doctor measures the server's CredSSP version");
                 }
 
-                double seconds = parse.GetValue(timeout) ?? DoctorLive.DefaultTimeout.TotalSeconds;
+                double seconds = parse.GetValue(timeout) ?? LiveWalker.DefaultTimeout.TotalSeconds;
                 if (double.IsNaN(seconds) || seconds is <= 0 or > 3600)
                 {
                     throw new CliException("--timeout must be between 0 and 3600 seconds");
@@ -121,12 +124,31 @@ internal static class DoctorCommand
                 LiveTarget live = LiveTarget.Parse(target);
                 var client = new ClientSettings(credSsp ?? ClientCredSsp.Patched, policy ?? EncryptionOraclePolicy.Mitigated);
                 string? userText = parse.GetValue(user);
+                NlaAuthentication authentication = KerberosLogin.Parse(parse.GetValue(auth));
+                string? servicePrincipal = parse.GetValue(spn);
+
+                // doctor runs without -u (it stops at the server's CHALLENGE), so the user check of login does not apply.
+                KerberosLogin.Validate(authentication, live.Host, servicePrincipal, userText ?? string.Empty);
                 NlaCredentials? credentials = userText is null
-                    ? null
+                    ? authentication == NlaAuthentication.Kerberos ? KerberosLogin.FromCredentialCache() : null
                     : ReadDoctorCredentials(userText, password.GetSource(parse, CliConsole.Current), parse.InvocationConfiguration.Error, $"rdpnla doctor {target} -u {userText}");
                 using (credentials)
                 {
-                    report = await DoctorLive.RunAsync(live, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken);
+                    report = await LiveWalker.RunAsync(live.Host, live.Port, client, credentials, TimeSpan.FromSeconds(seconds), cancellationToken, authentication, servicePrincipal, CliConsole.Current.Time);
+                }
+
+                if (credentials is null)
+                {
+                    report = report with
+                    {
+                        Notes =
+                        [
+                            .. report.Notes,
+                            report.IsSuccess
+                                ? "The credentials were NOT checked (no -u): the walk stopped at the server's NTLM CHALLENGE, which proves the server requires and speaks NLA. Add -u USER --password-stdin to check the password and the account."
+                                : "No credentials were given (no -u): the walk stops at the server's NTLM CHALLENGE, so account problems are not looked for.",
+                        ],
+                    };
                 }
             }
             else

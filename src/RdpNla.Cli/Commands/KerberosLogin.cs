@@ -52,6 +52,19 @@ internal static class KerberosLogin
         }
     }
 
+    /// <summary>The user of the current credential cache, or null when there is none (negotiate: NTLM then).</summary>
+    public static NlaCredentials? TryFromCredentialCache()
+    {
+        try
+        {
+            return FromCredentialCache();
+        }
+        catch (CliException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The user of the current credential cache, with no password: Kerberos proves who it is, nothing to delegate.</summary>
     public static NlaCredentials FromCredentialCache()
     {

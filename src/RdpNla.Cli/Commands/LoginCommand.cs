@@ -223,6 +223,9 @@ internal static class LoginCommand
         return (userName, domainName);
     }
 
+    /// <summary>Why Kerberos was not used, when NTLM ran instead of it.</summary>
+    private static string? KerberosFallback(CredSspInfo credSsp) => credSsp.Package == "Kerberos" ? null : credSsp.Kerberos?.Text;
+
     private static string ResultWord(NlaOutcome outcome) => outcome.ToString().ToLowerInvariant();
 
     private static async Task WriteTextAsync(TextWriter output, NlaClientResult result, string account)
@@ -233,7 +236,7 @@ internal static class LoginCommand
             await output.WriteLineAsync($"ntstatus: {NtStatusText.Name(status)} (0x{(uint)status:X8}): {NtStatusText.Describe(status)}");
         }
 
-        await output.WriteLineAsync(result.Message);
+        await output.WriteLineAsync(ClientResultText.Describe(result));
         await output.WriteLineAsync($"account: {account}");
         string target = ClientCommandSupport.FormatTarget(result.Host, result.Port);
         await output.WriteLineAsync($"server: {target}{(result.RemoteEndPoint is { } ep && ep.ToString() != target ? $" ({ep})" : "")}");
@@ -249,13 +252,13 @@ internal static class LoginCommand
 
         if (result.Certificate is { } certificate)
         {
-            await output.WriteLineAsync($"certificate: {certificate.Subject}, SHA-256 {certificate.Sha256Fingerprint}{(result.Tls is { } t ? $" ({t.CertificateDecision.Description})" : "")}");
+            await output.WriteLineAsync($"certificate: {certificate.Subject}, SHA-256 {certificate.Sha256Fingerprint}{(result.Tls is { } t ? $" ({ClientResultText.Decision(result, t.CertificateDecision)})" : "")}");
         }
 
         if (result.CredSsp is { ServerVersion: > 0 } credSsp)
         {
             await output.WriteLineAsync($"credssp: server version {credSsp.ServerVersion}, client version {credSsp.ClientVersion}, package {credSsp.Package}");
-            if (credSsp.KerberosFallbackReason is { } fallback)
+            if (KerberosFallback(credSsp) is { } fallback)
             {
                 await output.WriteLineAsync($"kerberos: not used ({fallback})");
             }
@@ -283,7 +286,7 @@ internal static class LoginCommand
             ["ntstatus_text"] = status is { } d ? NtStatusText.Describe(d) : null,
             ["failure_kind"] = ClientCommandSupport.SnakeCase(result.FailureKind.ToString()),
             ["phase"] = ClientCommandSupport.SnakeCase(result.Phase.ToString()),
-            ["message"] = result.Message,
+            ["message"] = ClientResultText.Describe(result),
             ["exit_code"] = exitCode,
             ["target"] = ClientCommandSupport.FormatTarget(result.Host, result.Port),
             ["address"] = ClientCommandSupport.EndPointText(result.RemoteEndPoint),
@@ -300,7 +303,7 @@ internal static class LoginCommand
             {
                 ["version"] = NlaClient.TlsName(tls.Protocol),
                 ["cipher_suite"] = tls.CipherSuite.ToString(),
-                ["certificate_check"] = tls.CertificateDecision.Description,
+                ["certificate_check"] = ClientResultText.Decision(result, tls.CertificateDecision),
                 ["certificate_accepted"] = tls.CertificateDecision.Accepted,
             } : null,
             ["certificate"] = ClientCommandSupport.CertificateJson(result.Certificate),
@@ -311,7 +314,7 @@ internal static class LoginCommand
                 ["server_binding_verified"] = credSsp.ServerBindingVerified,
                 ["credentials_sent"] = credSsp.CredentialsSent,
                 ["package"] = credSsp.Package,
-                ["kerberos_fallback"] = credSsp.KerberosFallbackReason,
+                ["kerberos_fallback"] = KerberosFallback(credSsp),
                 ["ntlm"] = ClientCommandSupport.NtlmJson(credSsp.Ntlm),
             } : null,
             ["early_user_authorization"] = result.EarlyAuthorization?.Name,

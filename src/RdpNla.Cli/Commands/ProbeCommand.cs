@@ -7,6 +7,8 @@ using System.Security.Authentication;
 using System.Text.Json.Nodes;
 using RdpNla.Cli.Interaction;
 using RdpNla.Client;
+using RdpNla.Diagnosis.Probe;
+using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 using Spectre.Console;
 
@@ -39,9 +41,15 @@ internal static class ProbeCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds for all connections to one target (default 15).", DefaultValueFactory = _ => 15, HelpName = "S" };
         var noTlsScan = new Option<bool>("--no-tls-versions") { Description = "Do not try each TLS version (four connections fewer per target)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object per target, one per line." };
+        var auth = new Option<string?>("--auth")
+        {
+            Description = "ntlm (default): NTLM up to the CHALLENGE, no credentials. kerberos or negotiate: also log on with the ticket of the credential cache (KRB5CCNAME) to prove the server accepts Kerberos (negotiate: only when the cache has a ticket; kerberos: required).",
+            HelpName = "negotiate|kerberos|ntlm",
+        };
+        var spn = KerberosLogin.SpnOption();
         var command = new Command("probe", "Measure what RDP servers accept and require: security protocols, NLA (by completing TLS and CredSSP up to the NTLM CHALLENGE), CredSSP version, NTLM target information, TLS versions, certificate; with findings.")
         {
-            targets, targetsFile, port, concurrency, timeout, noTlsScan, json,
+            targets, targetsFile, port, concurrency, timeout, noTlsScan, json, auth, spn,
         };
 
         command.SetAction((parse, cancellationToken) => DataDirectoryOption.RunAsync(parse, async output =>
@@ -90,11 +98,32 @@ internal static class ProbeCommand
             }
 
             List<(string Host, int Port)> expanded = ExpandTargets(texts, defaultPort);
+            NlaAuthentication authentication = parse.GetValue(auth) is null ? NlaAuthentication.Ntlm : KerberosLogin.Parse(parse.GetValue(auth));
+            string? servicePrincipal = parse.GetValue(spn);
+            if (servicePrincipal is not null && expanded.Count > 1)
+            {
+                throw new CliException("--spn names one server; probe one target with it, or drop --spn (each target then uses TERMSRV/HOST)");
+            }
+
+            foreach ((string host, _) in expanded.Take(1))
+            {
+                KerberosLogin.Validate(authentication, host, servicePrincipal, string.Empty);
+            }
+
+            using NlaCredentials? kerberosCredentials = authentication switch
+            {
+                NlaAuthentication.Kerberos => KerberosLogin.FromCredentialCache(),
+                NlaAuthentication.Negotiate => KerberosLogin.TryFromCredentialCache(),
+                _ => null,
+            };
             var options = new ProbeOptions
             {
                 Timeout = TimeSpan.FromSeconds(seconds),
                 TimeProvider = CliConsole.Current.Time,
                 ScanTlsVersions = !parse.GetValue(noTlsScan),
+                Authentication = authentication,
+                ServicePrincipal = servicePrincipal,
+                KerberosCredentials = kerberosCredentials,
             };
             ProbeResult[] results = await ProbeAllAsync(expanded, options, parallel, output, cancellationToken);
             if (parse.GetValue(json))
@@ -229,7 +258,9 @@ internal static class ProbeCommand
         _ => "not tested",
     };
 
-    internal static JsonObject ToJson(ProbeResult result)
+    internal static JsonObject ToJson(ProbeResult result) => ToJson(result, SecurityFindings.Assess(result, DateTimeOffset.UtcNow));
+
+    private static JsonObject ToJson(ProbeResult result, IReadOnlyList<ProbeFinding> assessed)
     {
         var versions = new JsonObject();
         foreach ((SslProtocols version, TlsVersionSupport support) in result.TlsVersions.OrderBy(p => (int)p.Key))
@@ -246,12 +277,12 @@ internal static class ProbeCommand
                 ["answer"] = attempt.Answer?.ToString(),
                 ["selected"] = attempt.Answer?.SelectedProtocol?.Name(),
                 ["failure_code"] = attempt.Answer?.FailureCode?.Name(),
-                ["error"] = attempt.Error,
+                ["error"] = attempt.Failure is { } failure ? ClientResultText.Describe(failure) : null,
             });
         }
 
         var findings = new JsonArray();
-        foreach (ProbeFinding finding in result.Findings)
+        foreach (ProbeFinding finding in assessed)
         {
             findings.Add(new JsonObject { ["severity"] = finding.Severity.ToString().ToLowerInvariant(), ["id"] = finding.Id, ["message"] = finding.Message });
         }
@@ -264,14 +295,14 @@ internal static class ProbeCommand
             {
                 ["kind"] = ClientCommandSupport.SnakeCase(error.FailureKind.ToString()),
                 ["phase"] = ClientCommandSupport.SnakeCase(error.Phase.ToString()),
-                ["message"] = error.Message,
+                ["message"] = ClientResultText.Describe(error),
             } : null,
             ["nla_required"] = result.Error is null ? result.NlaRequired : null,
             ["nla_supported"] = result.Error is null ? result.NlaSupported : null,
             ["protocols"] = new JsonObject
             {
                 ["accepted"] = ClientCommandSupport.ProtocolNames(result.Accepted, result.StandardRdpAccepted),
-                ["required"] = result.Error is null ? result.Required : null,
+                ["required"] = result.Error is null ? ClientResultText.Required(result.Required) : null,
                 ["legacy"] = result.Legacy,
                 ["attempts"] = attempts,
             },
@@ -279,6 +310,14 @@ internal static class ProbeCommand
             ["credssp_cve_2018_0886_fixed"] = result.CredSspPatched,
             ["credssp_accepts_unpatched_clients"] = result.AcceptsUnpatchedClients,
             ["ntlm"] = ClientCommandSupport.NtlmJson(result.Ntlm),
+            ["kerberos"] = result.KerberosRun is { } kerberos ? new JsonObject
+            {
+                ["accepted"] = result.KerberosAccepted,
+                ["package"] = kerberos.CredSsp?.Package,
+                ["account"] = kerberos.Account,
+                ["ntstatus"] = kerberos.CredSsp?.ErrorCode is { } status ? NtStatusText.Name(status) : null,
+                ["message"] = ClientResultText.Describe(kerberos),
+            } : null,
             ["tls"] = new JsonObject
             {
                 ["versions"] = versions,
@@ -287,7 +326,7 @@ internal static class ProbeCommand
                 ["certificate"] = ClientCommandSupport.CertificateJson(result.Certificate),
             },
             ["findings"] = findings,
-            ["notes"] = new JsonArray(result.Notes.Select(n => (JsonNode?)JsonValue.Create(n)).ToArray()),
+            ["notes"] = new JsonArray(result.Notes.Select(n => (JsonNode?)JsonValue.Create(ClientResultText.Note(n))).ToArray()),
             ["elapsed_ms"] = Math.Round(result.Elapsed.TotalMilliseconds, 1),
         };
     }
@@ -299,12 +338,13 @@ internal static class ProbeCommand
         {
             if (r.Error is { } error)
             {
-                table.AddRow(Cell(r.Target), Cell("-"), Cell("error"), Cell("-"), Cell("-"), Cell("-"), Cell("-"), Cell($"{ClientCommandSupport.SnakeCase(error.FailureKind.ToString())}: {error.Message}"));
+                table.AddRow(Cell(r.Target), Cell("-"), Cell("error"), Cell("-"), Cell("-"), Cell("-"), Cell("-"), Cell($"{ClientCommandSupport.SnakeCase(error.FailureKind.ToString())}: {ClientResultText.Describe(error)}"));
                 continue;
             }
 
             string accepted = string.Join(", ", ClientCommandSupport.ProtocolNames(r.Accepted, r.StandardRdpAccepted).Select(n => n!.GetValue<string>().Replace("PROTOCOL_", "", StringComparison.Ordinal)));
-            string nla = r.NlaRequired ? "required" : r.NlaSupported ? "supported, not required" : "not supported";
+            string nla = (r.NlaRequired ? "required" : r.NlaSupported ? "supported, not required" : "not supported")
+                + (r.KerberosAccepted switch { true => ", Kerberos accepted", false => ", Kerberos refused", null => "" });
             string credSsp = r.CredSspVersion is int v ? $"v{v}{(v >= 5 ? "" : " (unpatched)")}" : "-";
             string tls = string.Join(" ", r.TlsVersions.Where(p => p.Value == TlsVersionSupport.Accepted).OrderBy(p => (int)p.Key).Select(p => NlaClient.TlsName(p.Key).Replace("TLS ", "", StringComparison.Ordinal)));
             if (r.TlsVersions.Any(p => p.Value == TlsVersionSupport.NotTestableHere))
@@ -314,7 +354,7 @@ internal static class ProbeCommand
 
             string ntlm = r.Ntlm is { } n ? $"{n.NbDomainName}\\{n.NbComputerName} {n.DnsComputerName} OS {n.OsVersion}" : "-";
             string certificate = r.Certificate is { } c ? $"{c.Subject}{(c.SelfSigned ? " (self-signed)" : "")}, {c.KeyType} {c.KeySize}, until {c.NotAfter:yyyy-MM-dd}, SHA-256 {c.Sha256Fingerprint}" : "-";
-            string findings = string.Join("\n", r.Findings.Where(f => f.Severity > FindingSeverity.Info).OrderByDescending(f => f.Severity).Select(f => $"{f.Severity.ToString().ToUpperInvariant()} {f.Id}"));
+            string findings = string.Join("\n", SecurityFindings.Assess(r, DateTimeOffset.UtcNow).Where(f => f.Severity > FindingSeverity.Info).OrderByDescending(f => f.Severity).Select(f => $"{f.Severity.ToString().ToUpperInvariant()} {f.Id}"));
             table.AddRow(Cell(r.Target), Cell(accepted), Cell(nla), Cell(credSsp), Cell(tls.Trim()), Cell(ntlm), Cell(certificate), Cell(findings.Length == 0 ? "-" : findings));
         }
 

@@ -397,5 +397,91 @@ internal static class CauseCatalogue
                     Rdpnla("rdpnla doctor <host> --json"),
                     Note("Keep the JSON output and the server's event log for the report.")),
             ]);
+
+        yield return new(
+            Cause.KerberosSpnUnknown, "kerberos-spn-unknown", "Kerberos: the KDC knows no such service principal (SPN)", CauseClass.Credentials,
+            [],
+            "The client asked the KDC for a ticket to the server's service principal (TERMSRV/<host> by default) and the KDC answered KDC_ERR_S_PRINCIPAL_UNKNOWN: no account has that SPN. Windows then falls back to NTLM (when policy allows it); a Kerberos-only client fails. Connecting by a name that is not the one registered (an alias, an address) has the same effect.",
+            "{detail}",
+            [
+                Fix.Safe(FixSide.Server, "Register the SPN on the account that holds the server's keys",
+                    Cmd("setspn -Q TERMSRV/<host>"),
+                    Cmd("setspn -S TERMSRV/<host> <account>"),
+                    Note("Connect by the name the SPN was registered for (the fully qualified name), not by an alias or an address.")),
+                Fix.Safe(FixSide.RdpNlaServer, "Register the SPN of rdpnla serve and export its keytab (docs/kerberos.md)",
+                    Cmd("samba-tool spn add TERMSRV/<host> <account>"),
+                    Cmd("samba-tool domain exportkeytab rdpgw.keytab --principal=TERMSRV/<host>"),
+                    Rdpnla("rdpnla doctor <host> --auth kerberos --spn TERMSRV/<host>")),
+            ]);
+
+        yield return new(
+            Cause.KerberosKeyMismatch, "kerberos-key-mismatch", "Kerberos: the server cannot decrypt the ticket (wrong key in its keytab)", CauseClass.Credentials,
+            [],
+            "The client got a ticket from the KDC and sent it, and the server refused it with STATUS_LOGON_FAILURE before any password was involved: the ticket does not decrypt with the server's key (KRB_AP_ERR_MODIFIED, or KRB_AP_ERR_BADKEYVER after a password change). The keytab was exported before the account's last password change, from another account, or ktpass reset the password after it. A principal of a realm the server does not map gets the same answer.",
+            "{detail}",
+            [
+                Fix.Safe(FixSide.Server, "Export the keytab again, after the last password change of the account that holds the SPN",
+                    Cmd("klist -k -t -e <keytab>"),
+                    Cmd("kvno TERMSRV/<host>"),
+                    Cmd("ktpass /princ TERMSRV/<host>@<REALM> /mapuser <account> /crypto AES256-SHA1 /ptype KRB5_NT_PRINCIPAL /pass * /out rdpgw.keytab"),
+                    Note("The key version (kvno) the KDC reports must be in the keytab.")),
+                Fix.Safe(FixSide.RdpNlaServer, "Give rdpnla serve the current keytab",
+                    Cmd("samba-tool domain exportkeytab rdpgw.keytab --principal=TERMSRV/<host>"),
+                    Rdpnla("rdpnla serve --keytab rdpgw.keytab"),
+                    Note("Users of another realm are refused unless Kerberos:Realm (--kerberos-realm) names their realm.")),
+            ]);
+
+        yield return new(
+            Cause.KerberosClockSkew, "kerberos-clock-skew", "Kerberos: the clocks differ too much", CauseClass.Credentials,
+            [new("There is a time and/or date difference between the client and server.", MstscNotInSources, false)],
+            "Kerberos tickets and authenticators carry timestamps; a server (or KDC) whose clock differs from the client's by more than the allowed skew (5 minutes by default) refuses them with KRB_AP_ERR_SKEW, which a Windows server reports as STATUS_TIME_DIFFERENCE_AT_DC.",
+            "{detail}",
+            [
+                Fix.Safe(FixSide.Client, "Synchronise the client's clock",
+                    Cmd("w32tm /resync"),
+                    Cmd("w32tm /stripchart /computer:<host> /samples:3 /dataonly")),
+                Fix.Safe(FixSide.Server, "Synchronise the server's clock with the domain",
+                    Cmd("w32tm /config /syncfromflags:domhier /update && w32tm /resync"),
+                    Note("On Linux: timedatectl set-ntp true (or chrony) on the host of rdpnla serve and on the KDC.")),
+            ]);
+
+        yield return new(
+            Cause.KerberosKdcUnreachable, "kerberos-kdc-unreachable", "Kerberos: no KDC answers", CauseClass.Network,
+            [],
+            "The client needs a ticket for the server and no KDC of the realm answered (KRB5_KDC_UNREACH): a wrong or missing kdc entry in krb5.conf, DNS SRV records that do not resolve, or a firewall dropping port 88. Windows falls back to NTLM when policy allows it; a Kerberos-only client fails.",
+            "{detail}",
+            [
+                Fix.Safe(FixSide.Client, "Check that a KDC of the realm can be reached on port 88",
+                    Cmd("nltest /dsgetdc:<domain> /kdc"),
+                    Cmd("nslookup -type=SRV _kerberos._tcp.<domain>"),
+                    Ps("Test-NetConnection <dc> -Port 88"),
+                    Note("On Linux: the realm's kdc = HOST:PORT in the file KRB5_CONFIG names (default /etc/krb5.conf); kinit USER@REALM shows the same error.")),
+            ]);
+
+        yield return new(
+            Cause.KerberosRealmUnknown, "kerberos-realm-unknown", "Kerberos: the server is in a realm the client cannot reach", CauseClass.Credentials,
+            [],
+            "The ticket is for another realm than the client's, and the client has no way there: the realm is not configured (KRB5_REALM_UNKNOWN) or there is no trust between the realms. A server of another realm also refuses principals it does not map.",
+            "{detail}",
+            [
+                Fix.Safe(FixSide.Client, "Use an account of the server's realm, or configure the realm and the trust",
+                    Cmd("klist"),
+                    Note("Log on as USER@<REALM> of the server's realm, or add the realm (kdc, domain_realm) to krb5.conf, or create the trust between the domains.")),
+                Fix.Safe(FixSide.RdpNlaServer, "Map the users' realm in rdpnla serve",
+                    Rdpnla("rdpnla serve --keytab rdpgw.keytab --kerberos-realm <REALM>")),
+            ]);
+
+        yield return new(
+            Cause.SecondFactorNotApproved, "second-factor-not-approved", "The second factor was not approved in time", CauseClass.Authorization,
+            [],
+            "The server verified the password, then held the connection for the user to approve it with a current TOTP code on its portal (rdpnla serve, Mfa), and nobody approved it within Mfa:ApprovalTimeout: the server refused the logon (AUTHZ_ACCESS_DENIED for HYBRID_EX, a closed connection for HYBRID). See docs/portal.md.",
+            "{authorization}",
+            [
+                Fix.Safe(FixSide.Client, "Approve the connection on the portal while the client waits",
+                    Note("Open the portal's /approve page, sign in and enter the current code of the authenticator; the pending connection shows the client address and time.")),
+                Fix.Safe(FixSide.RdpNlaServer, "Give users more time to approve, or check the portal's address",
+                    Note("Raise Mfa:ApprovalTimeout (default 60 s) in the settings file; the portal's address is in the log line of each held connection."),
+                    Rdpnla("rdpnla audit")),
+            ]);
     }
 }

@@ -1,27 +1,31 @@
 using System.Globalization;
+using RdpNla.Client;
 using RdpNla.Diagnosis.Catalogue;
 using RdpNla.Diagnosis.Model;
+using RdpNla.Gssapi;
 using RdpNla.Protocol;
+using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Rdp;
 
 namespace RdpNla.Diagnosis.Live;
 
 /// <summary>
-/// Maps what the live walk measured (<see cref="ConnectionObservation"/>) to a catalogue cause: the first failing
+/// Maps what the live walk measured (<see cref="LiveObservation"/>) to a catalogue cause: the first failing
 /// phase decides. Pure, so it is unit-tested from observation records; the network walker only fills the record.
 /// </summary>
 public static class LiveDiagnoser
 {
     /// <summary>Diagnoses one walk of <paramref name="client"/> (the client doctor emulated).</summary>
-    public static DoctorReport Diagnose(ConnectionObservation observation, ClientSettings client)
+    public static DoctorReport Diagnose(LiveObservation observation, ClientSettings client)
     {
         ArgumentNullException.ThrowIfNull(observation);
         ArgumentNullException.ThrowIfNull(client);
+        NlaClientResult run = observation.Run;
         var values = new Dictionary<string, string>(StringComparer.Ordinal)
         {
-            ["host"] = observation.Host,
-            ["endpoint"] = $"{observation.Host}:{observation.Port.ToString(CultureInfo.InvariantCulture)}",
-            ["user"] = observation.User ?? "the user",
+            ["host"] = run.Host,
+            ["endpoint"] = $"{run.Host}:{run.Port.ToString(CultureInfo.InvariantCulture)}",
+            ["user"] = run.Account ?? "the user",
             ["serverSetting"] = string.Empty,
             ["clientDetail"] = string.Empty,
         };
@@ -40,7 +44,7 @@ public static class LiveDiagnoser
             return new DoctorReport
             {
                 Cause = cause, Phase = phase, Evidence = lines, Warnings = warnings, Mode = "live",
-                User = observation.User, Host = observation.Host,
+                User = run.Account, Host = run.Host,
             };
         }
 
@@ -50,88 +54,90 @@ public static class LiveDiagnoser
             return Report(Cause.UnexpectedFailure, phase);
         }
 
-        // Name resolution.
-        if (observation.NameResolution is { } dns)
-        {
-            if (!dns.Resolved)
-            {
-                values["error"] = dns.Error ?? "no address";
-                return Report(Cause.NameNotResolved, ConnectionPhase.NameResolution);
-            }
+        string seconds = run.Timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
 
-            evidence.Add($"{observation.Host} resolves to {string.Join(", ", dns.Addresses)}.");
+        // Name resolution.
+        if (run.FailureKind == NlaFailureKind.NameNotResolved)
+        {
+            values["error"] = run.SocketError?.ToString() ?? run.ErrorDetail ?? (run.TimedOut ? $"no answer within {seconds} s" : "no address");
+            return Report(Cause.NameNotResolved, ConnectionPhase.NameResolution);
+        }
+
+        if (run.ResolvedAddresses.Count > 0)
+        {
+            evidence.Add($"{run.Host} resolves to {string.Join(", ", run.ResolvedAddresses)}.");
         }
 
         // TCP.
-        if (observation.Tcp is not { } tcp)
+        values["endpoint"] = run.Endpoint;
+        if (run.Phase == NlaClientPhase.Connect)
         {
-            return Unexpected(ConnectionPhase.Tcp, "the walk stopped before the TCP connection");
+            switch (run.FailureKind)
+            {
+                case NlaFailureKind.ConnectionRefused:
+                    values["error"] = run.SocketError?.ToString() ?? "refused";
+                    return Report(Cause.ConnectionRefused, ConnectionPhase.Tcp);
+                case NlaFailureKind.NoAnswer:
+                    values["error"] = run.TimedOut ? $"no answer within {seconds} s (filtered port or host down)" : "no answer (timed out)";
+                    return Report(Cause.NoAnswer, ConnectionPhase.Tcp);
+                case NlaFailureKind.NetworkError:
+                    values["error"] = $"{run.SocketError?.ToString() ?? "host unreachable"} ({run.ErrorDetail})";
+                    return Report(Cause.NoAnswer, ConnectionPhase.Tcp);
+                default:
+                    return Unexpected(ConnectionPhase.Tcp, "the walk stopped before the TCP connection");
+            }
         }
 
-        values["endpoint"] = tcp.Endpoint;
-        values["error"] = tcp.Error ?? tcp.Outcome.ToString();
-        switch (tcp.Outcome)
-        {
-            case TcpOutcome.Refused:
-                return Report(Cause.ConnectionRefused, ConnectionPhase.Tcp);
-            case TcpOutcome.TimedOut:
-                values["error"] = tcp.Error ?? "no answer (timed out)";
-                return Report(Cause.NoAnswer, ConnectionPhase.Tcp);
-            case TcpOutcome.Unreachable:
-                values["error"] = tcp.Error ?? "host unreachable";
-                return Report(Cause.NoAnswer, ConnectionPhase.Tcp);
-        }
-
-        evidence.Add($"TCP connected to {tcp.Endpoint}.");
+        evidence.Add($"TCP connected to {run.Endpoint}.");
 
         // X.224 negotiation.
-        if (observation.Negotiation is not { } negotiation)
-        {
-            return Unexpected(ConnectionPhase.Negotiation, "the walk stopped before the X.224 negotiation");
-        }
-
-        SecurityProtocols requested = negotiation.Requested;
+        SecurityProtocols requested = run.RequestedProtocols;
         values["requested"] = requested.Name();
         bool offeredHybrid = (requested & SecurityProtocols.Hybrid) != 0;
         bool offeredSsl = (requested & SecurityProtocols.Ssl) != 0;
-        switch (negotiation.Answer)
+        if (run.Negotiation is not { } negotiation)
         {
-            case NegotiationAnswer.NotX224:
-                values["answer"] = $"bytes that are not an X.224 Connection Confirm ({negotiation.RawAnswer ?? "?"})";
-                return Report(Cause.NotRdpServer, ConnectionPhase.Negotiation);
-            case NegotiationAnswer.ClosedWithoutAnswer:
-                values["answer"] = "nothing: it closed the connection";
-                return Report(Cause.NotRdpServer, ConnectionPhase.Negotiation);
-            case NegotiationAnswer.TimedOut:
-                values["answer"] = "nothing within the timeout";
-                return Report(Cause.NotRdpServer, ConnectionPhase.Negotiation);
-            case NegotiationAnswer.LegacyConfirm:
-                values["selected"] = "Standard RDP Security (a Connection Confirm without negotiation data: the server ignores TLS/NLA, like Windows XP/2003)";
-                return Report(Cause.ServerRefusesNla, ConnectionPhase.Negotiation);
-            case NegotiationAnswer.Failure:
-                NegotiationFailureCode code = negotiation.FailureCode ?? 0;
-                evidence.Add($"RDP_NEG_FAILURE {code.Name()}: {code.Describe()}.");
-                switch (code)
-                {
-                    case NegotiationFailureCode.HybridRequiredByServer:
-                        values["serverSetting"] = "UserAuthentication=1";
-                        return Report(Cause.NlaRequiredClientUnsupported, ConnectionPhase.Negotiation);
-                    case NegotiationFailureCode.SslRequiredByServer when !offeredSsl && !offeredHybrid:
-                        return Report(Cause.TlsRequiredClientUnsupported, ConnectionPhase.Negotiation);
-                    case NegotiationFailureCode.SslRequiredByServer:
-                    case NegotiationFailureCode.SslNotAllowedByServer:
-                        // MS-RDPBCGR §2.2.1.2.2: SSL_REQUIRED to a CredSSP-only request means the server supports TLS only.
-                        values["selected"] = $"no NLA (RDP_NEG_FAILURE {code.Name()})";
-                        return Report(Cause.ServerRefusesNla, ConnectionPhase.Negotiation);
-                    case NegotiationFailureCode.SslCertNotOnServer:
-                        values["certificateProblem"] = "The server answered RDP_NEG_FAILURE SSL_CERT_NOT_ON_SERVER: it has no usable certificate and cannot start TLS or NLA.";
-                        return Report(Cause.TlsCertificateProblem, ConnectionPhase.Negotiation);
-                    default:
-                        return Unexpected(ConnectionPhase.Negotiation, $"the server answered RDP_NEG_FAILURE {code.Name()}");
-                }
+            values["answer"] = run.FailureKind switch
+            {
+                NlaFailureKind.NoAnswer => "nothing within the timeout",
+                NlaFailureKind.ConnectionClosed or NlaFailureKind.NetworkError => "nothing: it closed the connection",
+                NlaFailureKind.NotRdp when run.AnnouncedFrameLength is { } length => $"bytes that are not an X.224 Connection Confirm (a TPKT header announcing a {length}-byte frame: {ObservedBytes.Describe(run.UnexpectedAnswer.Span)})",
+                NlaFailureKind.NotRdp when run.ErrorDetail is { } detail => $"bytes that are not an X.224 Connection Confirm (a TPKT frame that does not decode: {detail})",
+                _ => $"bytes that are not an X.224 Connection Confirm ({ObservedBytes.Describe(run.UnexpectedAnswer.Span)})",
+            };
+            return Report(Cause.NotRdpServer, ConnectionPhase.Negotiation);
         }
 
-        SecurityProtocols selected = negotiation.Selected ?? SecurityProtocols.Rdp;
+        if (negotiation.FailureCode is { } code)
+        {
+            evidence.Add($"RDP_NEG_FAILURE {code.Name()}: {code.Describe()}.");
+            switch (code)
+            {
+                case NegotiationFailureCode.HybridRequiredByServer:
+                    values["serverSetting"] = "UserAuthentication=1";
+                    return Report(Cause.NlaRequiredClientUnsupported, ConnectionPhase.Negotiation);
+                case NegotiationFailureCode.SslRequiredByServer when !offeredSsl && !offeredHybrid:
+                    return Report(Cause.TlsRequiredClientUnsupported, ConnectionPhase.Negotiation);
+                case NegotiationFailureCode.SslRequiredByServer:
+                case NegotiationFailureCode.SslNotAllowedByServer:
+                    // MS-RDPBCGR §2.2.1.2.2: SSL_REQUIRED to a CredSSP-only request means the server supports TLS only.
+                    values["selected"] = $"no NLA (RDP_NEG_FAILURE {code.Name()})";
+                    return Report(Cause.ServerRefusesNla, ConnectionPhase.Negotiation);
+                case NegotiationFailureCode.SslCertNotOnServer:
+                    values["certificateProblem"] = "The server answered RDP_NEG_FAILURE SSL_CERT_NOT_ON_SERVER: it has no usable certificate and cannot start TLS or NLA.";
+                    return Report(Cause.TlsCertificateProblem, ConnectionPhase.Negotiation);
+                default:
+                    return Unexpected(ConnectionPhase.Negotiation, $"the server answered RDP_NEG_FAILURE {code.Name()}");
+            }
+        }
+
+        if (negotiation.Legacy)
+        {
+            values["selected"] = "Standard RDP Security (a Connection Confirm without negotiation data: the server ignores TLS/NLA, like Windows XP/2003)";
+            return Report(Cause.ServerRefusesNla, ConnectionPhase.Negotiation);
+        }
+
+        SecurityProtocols selected = negotiation.SelectedProtocol ?? SecurityProtocols.Rdp;
         values["selected"] = selected.Name();
         if (selected != SecurityProtocols.Rdp && (selected & requested) != selected)
         {
@@ -144,20 +150,25 @@ public static class LiveDiagnoser
             return Report(Cause.ServerRefusesNla, ConnectionPhase.Negotiation);
         }
 
-        // TLS.
-        if (observation.Tls is not { } tls)
+        if (run.FailureKind == NlaFailureKind.InvalidSelection)
         {
-            return Unexpected(ConnectionPhase.Tls, "the walk stopped before the TLS handshake");
+            return Unexpected(ConnectionPhase.Negotiation, $"the server selected {selected.Name()}, which a Windows client does not implement");
         }
 
-        if (!tls.Succeeded)
+        // TLS.
+        if (run.Tls is not { } tls)
         {
-            values["error"] = (tls.Error ?? "handshake failed") + (tls.ServerOffersOnlyLegacyTls ? "; the server accepts TLS 1.0/1.1 only" : string.Empty);
+            if (run.FailureKind != NlaFailureKind.TlsFailure)
+            {
+                return Unexpected(ConnectionPhase.Tls, "the walk stopped before the TLS handshake");
+            }
+
+            values["error"] = TlsFailureText(run, observation.LegacyTls, seconds);
             return Report(Cause.TlsHandshakeFailed, ConnectionPhase.Tls);
         }
 
-        evidence.Add($"TLS {tls.Protocol ?? "?"} {tls.CipherSuite ?? string.Empty}".TrimEnd() + ".");
-        if (tls.Certificate is { } certificate && CertificateProblem(certificate) is { } problem)
+        evidence.Add($"TLS {NlaClient.TlsName(tls.Protocol)} {tls.CipherSuite}".TrimEnd() + ".");
+        if (CertificateProblem(tls.Certificate, observation.Time) is { } problem)
         {
             values["certificateProblem"] = problem;
             warnings.Add(Cause.TlsCertificateProblem);
@@ -171,13 +182,28 @@ public static class LiveDiagnoser
         }
 
         // CredSSP.
-        if (observation.CredSsp is not { } credSsp)
+        CredSspInfo credSsp = run.CredSsp ?? new CredSspInfo { ClientVersion = client.CredSspVersionSpoken };
+        int? serverVersion = credSsp.ServerVersion > 0 ? credSsp.ServerVersion : null;
+        bool credentialsGiven = run.StopAfter == NlaClientStage.Authentication;
+        CredSspEnd end = run.FailureKind switch
         {
-            return Unexpected(ConnectionPhase.CredSsp, "the walk stopped before CredSSP");
-        }
+            NlaFailureKind.CredSspVersionNotPermitted => CredSspEnd.ClientRefusedServerVersion,
+            NlaFailureKind.LogonRefused when credSsp.ErrorCode is not null => CredSspEnd.ServerErrorCode,
+            NlaFailureKind.RejectedWithoutReason or NlaFailureKind.ConnectionClosed or NlaFailureKind.NetworkError => CredSspEnd.ClosedWithoutStatus,
+            NlaFailureKind.NoAnswer when !credSsp.CredentialsSent => CredSspEnd.ClosedWithoutStatus,
+            NlaFailureKind.PublicKeyMismatch => CredSspEnd.PublicKeyMismatch,
+            NlaFailureKind.CredSspProtocolError => CredSspEnd.ProtocolError,
+
+            // Stopped at the CHALLENGE (NlaClient does not apply the oracle policy without credentials): a patched
+            // client with AllowEncryptionOracle 0 or 1 would refuse a server below version 5 here, before sending anything.
+            _ when !credentialsGiven && client.CredSsp == ClientCredSsp.Patched
+                && client.AllowEncryptionOracle != EncryptionOraclePolicy.Vulnerable
+                && serverVersion is < CredSspVersion.FirstPatched => CredSspEnd.ClientRefusedServerVersion,
+            _ => CredSspEnd.Completed,
+        };
 
         values["clientVersion"] = credSsp.ClientVersion.ToString(CultureInfo.InvariantCulture);
-        values["serverVersion"] = credSsp.ServerVersion?.ToString(CultureInfo.InvariantCulture) ?? "unknown (no CredSSP answer)";
+        values["serverVersion"] = serverVersion?.ToString(CultureInfo.InvariantCulture) ?? "unknown (no CredSSP answer)";
         values["clientPolicy"] = string.Create(CultureInfo.InvariantCulture, $"{(int)client.AllowEncryptionOracle} ({client.AllowEncryptionOracle})");
         values["stage"] = credSsp.Stage switch
         {
@@ -185,12 +211,17 @@ public static class LiveDiagnoser
             CredSspStage.Authenticate => "after the NTLM AUTHENTICATE",
             _ => "after the delegated credentials",
         };
-        if (credSsp.ServerVersion is { } serverVersion)
+        if (serverVersion is { } announced)
         {
-            evidence.Add(string.Create(CultureInfo.InvariantCulture, $"CredSSP: client version {credSsp.ClientVersion}, server version {serverVersion}."));
+            evidence.Add(string.Create(CultureInfo.InvariantCulture, $"CredSSP: client version {credSsp.ClientVersion}, server version {announced}."));
         }
 
-        switch (credSsp.End)
+        if (KerberosCause(run, credSsp, values, evidence) is { } kerberos)
+        {
+            return Report(kerberos, ConnectionPhase.CredSsp);
+        }
+
+        switch (end)
         {
             case CredSspEnd.ClientRefusedServerVersion:
                 return Report(Cause.EncryptionOracleServerUnpatched, ConnectionPhase.CredSsp);
@@ -225,7 +256,7 @@ public static class LiveDiagnoser
 
                 return Report(byStatus ?? Cause.AuthenticationFailed, ConnectionPhase.CredSsp);
             case CredSspEnd.ClosedWithoutStatus:
-                if (credSsp.Stage == CredSspStage.FirstRequest && credSsp.ServerVersion is null && credSsp.ClientVersion < 5)
+                if (credSsp.Stage == CredSspStage.FirstRequest && serverVersion is null && credSsp.ClientVersion < 5)
                 {
                     // docs/interop.md#encryption-oracle: a Force Updated Clients server refuses a version < 5 on the first TSRequest and,
                     // for a client that cannot read errorCode (version 2), just closes.
@@ -233,31 +264,39 @@ public static class LiveDiagnoser
                     return Report(Cause.EncryptionOracleClientUnpatched, ConnectionPhase.CredSsp);
                 }
 
-                if (credSsp.Detail is { } detail)
-                {
-                    evidence.Add(detail);
-                }
+                evidence.Add(ClosedText(run, seconds));
 
                 return Report(Cause.AuthenticationFailed, ConnectionPhase.CredSsp);
             case CredSspEnd.PublicKeyMismatch:
                 values["certificateProblem"] = "The server's CredSSP proof of its public key does not match the TLS certificate: something between the client and the server terminates TLS (an intercepting proxy, or an attack). The client refuses to send credentials.";
                 return Report(Cause.TlsCertificateProblem, ConnectionPhase.CredSsp);
             case CredSspEnd.ProtocolError:
-                return Unexpected(ConnectionPhase.CredSsp, "the server's CredSSP answer is not valid: " + (credSsp.Detail ?? "malformed TSRequest"));
+                return Unexpected(ConnectionPhase.CredSsp, "the server's CredSSP answer is not valid: " + (run.ErrorDetail ?? run.CredSspProblem.ToString()));
         }
 
         evidence.Add($"CredSSP completed for {values["user"]}.");
 
-        // Authorization.
-        if (observation.Authorization is { } authorization)
+        // Authorization: the Early User Authorization Result (HYBRID_EX), or a close right after the credentials (HYBRID).
+        if (credentialsGiven && run.AuthorizationHeld && run.FailureKind is NlaFailureKind.AccessDenied or NlaFailureKind.NoAnswer)
         {
-            if (authorization.EarlyUserAuthorizationResult is { } euar and not 0)
+            // docs/portal.md: a server that requires a second factor holds the connection until the user approves it,
+            // and refuses it when Mfa:ApprovalTimeout passes.
+            string elapsed = run.Elapsed.TotalSeconds.ToString("0", CultureInfo.InvariantCulture);
+            values["authorization"] = run.TimedOut
+                ? $"The server verified the password of {values["user"]}, then held the connection without an Early User Authorization Result for the {seconds} s doctor waited: it waits for a second-factor approval that did not come."
+                : $"The server verified the password of {values["user"]}, held the connection, then refused it after {elapsed} s ({(run.EarlyAuthorization is { } refused ? "Early User Authorization Result " + refused.Name : "closed without an Early User Authorization Result")}): a second-factor approval did not come within the server's Mfa:ApprovalTimeout.";
+            return Report(Cause.SecondFactorNotApproved, ConnectionPhase.Authorization);
+        }
+
+        if (credentialsGiven)
+        {
+            if (run.EarlyAuthorization is { } euar && !euar.IsSuccess)
             {
-                values["authorization"] = string.Create(CultureInfo.InvariantCulture, $"the Early User Authorization Result was 0x{euar:X8} ({new EarlyUserAuthorizationResult(euar).Name})");
+                values["authorization"] = string.Create(CultureInfo.InvariantCulture, $"the Early User Authorization Result was 0x{euar.AuthorizationResult:X8} ({euar.Name})");
                 return Report(Cause.RemoteLogonDenied, ConnectionPhase.Authorization);
             }
 
-            if (authorization.EarlyUserAuthorizationResult is null && authorization.ServerClosedImmediately)
+            if (run.FailureKind != NlaFailureKind.None && run.EarlyAuthorization is null)
             {
                 // PROTOCOL_HYBRID has no Early User Authorization Result: a server that closes right after CredSSP is
                 // refusing the session (docs/interop.md#early-user-authorization), most likely for the remote logon right.
@@ -265,7 +304,7 @@ public static class LiveDiagnoser
                 return Report(Cause.RemoteLogonDenied, ConnectionPhase.Authorization);
             }
 
-            if (authorization.EarlyUserAuthorizationResult is 0)
+            if (run.EarlyAuthorization is { IsSuccess: true })
             {
                 evidence.Add("Early User Authorization Result AUTHZ_SUCCESS.");
             }
@@ -274,26 +313,113 @@ public static class LiveDiagnoser
         return Report(null, ConnectionPhase.Session);
     }
 
-    private static string? CertificateProblem(CertificateObservation certificate)
+    /// <summary>
+    /// The Kerberos causes (docs/kerberos.md, failure table): a ticket the client could not get (the krb5 error of the
+    /// GSS minor status, RFC 4120 §7.5.9), or one the server refused.
+    /// </summary>
+    private static Cause? KerberosCause(NlaClientResult run, CredSspInfo credSsp, Dictionary<string, string> values, List<string> evidence)
+    {
+        KerberosFailure? kerberos = credSsp.Kerberos;
+        string spn = kerberos?.ServicePrincipal ?? "TERMSRV/" + run.Host;
+        if (kerberos is not null && run.FailureKind == NlaFailureKind.CredSspProtocolError
+            && (run.CredSspProblem == CredSspProblem.KerberosUnavailable || credSsp.ServerVersion == 0))
+        {
+            // The Kerberos context failed before the server saw a ticket (the package may still read NTLM then).
+            (Cause cause, string code) = kerberos.MinorStatus switch
+            {
+                KerberosErrors.ServerPrincipalUnknown => (Cause.KerberosSpnUnknown, "KDC_ERR_S_PRINCIPAL_UNKNOWN: "),
+                KerberosErrors.KdcUnreachable => (Cause.KerberosKdcUnreachable, "KRB5_KDC_UNREACH: "),
+                KerberosErrors.Skew or KerberosErrors.TicketNotYetValid => (Cause.KerberosClockSkew, "KRB_AP_ERR_SKEW: "),
+                KerberosErrors.RealmUnknown => (Cause.KerberosRealmUnknown, "KRB5_REALM_UNKNOWN: "),
+                _ => (Cause.UnexpectedFailure, string.Empty),
+            };
+            values["detail"] = $"The client could not get a Kerberos ticket for {spn}: {code}{kerberos.Text}.";
+            return cause;
+        }
+
+        if (credSsp.Package != "Kerberos")
+        {
+            if (kerberos is not null)
+            {
+                evidence.Add($"Kerberos was not used for {spn} ({kerberos.Text}); the client used NTLM.");
+            }
+
+            return null;
+        }
+
+        switch (credSsp.ErrorCode)
+        {
+            case NtStatus.TimeDifferenceAtDc:
+                values["detail"] = $"The server answered the Kerberos ticket for {spn} with CredSSP errorCode STATUS_TIME_DIFFERENCE_AT_DC: the clocks of the client, the server or the KDC differ by more than the allowed skew (KRB_AP_ERR_SKEW).";
+                return Cause.KerberosClockSkew;
+            case NtStatus.LogonFailure when credSsp.Stage == CredSspStage.FirstRequest:
+                values["detail"] = $"The KDC issued a ticket for {spn} to {values["user"]}, and the server answered it with CredSSP errorCode STATUS_LOGON_FAILURE before any password was checked: it cannot decrypt the ticket with its keytab (KRB_AP_ERR_MODIFIED or BADKEYVER), or it does not map the ticket's realm.";
+                return Cause.KerberosKeyMismatch;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The TLS failure, with what the server did with TLS 1.0/1.1 when the walk tried them.</summary>
+    private static string TlsFailureText(NlaClientResult run, LegacyTlsObservation? legacy, string seconds)
+    {
+        string first = run.TimedOut ? $"no TLS answer within {seconds} s"
+            : run.ConnectionLost ? $"the server closed the connection during the handshake ({run.SocketError?.ToString() ?? run.ErrorDetail})"
+            : run.ErrorDetail?.TrimEnd('.') ?? "no certificate";
+        var error = new List<string> { $"offering TLS 1.2 and 1.3: {first}" };
+        if (legacy is null)
+        {
+            return error[0];
+        }
+
+        if (legacy.Handshake is { Outcome: NlaOutcome.Success, Tls: { } legacyTls })
+        {
+            error.Add($"a second handshake offering only TLS 1.0/1.1 completed with {NlaClient.TlsName(legacyTls.Protocol)} ({legacyTls.CipherSuite}): the server is limited to an old TLS version");
+        }
+        else
+        {
+            string second = legacy.Handshake.ErrorDetail?.TrimEnd('.') ?? legacy.Handshake.FailureKind.ToString();
+            error.Add($"offering only TLS 1.0 and 1.1: {second} (this machine's TLS library may refuse TLS 1.0/1.1 itself: OpenSSL 3 does at its default security level)");
+            if (legacy.RawProbe is { } raw)
+            {
+                error.Add(raw);
+            }
+        }
+
+        return string.Join("; ", error) + (legacy.ServerOffersOnlyLegacyTls ? "; the server accepts TLS 1.0/1.1 only" : string.Empty);
+    }
+
+    /// <summary>How the server ended CredSSP without a status.</summary>
+    private static string ClosedText(NlaClientResult run, string seconds) => run.TimedOut
+        ? $"The server did not answer within {seconds} s."
+        : $"The server closed the connection ({run.SocketError?.ToString() ?? run.ErrorDetail ?? "end of stream"}) without a CredSSP errorCode.";
+
+    private static string? CertificateProblem(TlsCertificateInfo certificate, DateTimeOffset now)
     {
         var problems = new List<string>();
-        if (certificate.Expired)
+        if (certificate.IsExpired(now) || certificate.IsNotYetValid(now))
         {
             problems.Add(string.Create(CultureInfo.InvariantCulture, $"expired or not yet valid (not after {certificate.NotAfter:yyyy-MM-dd})"));
         }
 
-        if (certificate.Trusted == false)
+        if (certificate.SelfSigned)
         {
             problems.Add("not issued by a trusted authority (self-signed?)");
-        }
-
-        if (certificate.NameMatches == false)
-        {
-            problems.Add("issued to another name");
         }
 
         return problems.Count == 0
             ? null
             : $"The server's certificate \"{certificate.Subject}\" (SHA-256 {certificate.Sha256Fingerprint}) is {string.Join(", ", problems)}.";
     }
+}
+
+/// <summary>How CredSSP ended, as the diagnosis reads the client run.</summary>
+internal enum CredSspEnd
+{
+    Completed,
+    ServerErrorCode,
+    ClientRefusedServerVersion,
+    ClosedWithoutStatus,
+    PublicKeyMismatch,
+    ProtocolError,
 }

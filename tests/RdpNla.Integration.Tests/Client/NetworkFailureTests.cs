@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
+using RdpNla.Cli.Commands;
 using RdpNla.Client;
 using RdpNla.Integration.Tests.Accounts;
 using RdpNla.Integration.Tests.Support;
@@ -158,8 +159,10 @@ public class NetworkFailureTests
         ProbeResult result = await RdpProber.ProbeAsync("127.0.0.1", port, new ProbeOptions { Timeout = TimeSpan.FromSeconds(5), ScanTlsVersions = false, CheckUnpatchedClients = false }, Ct);
 
         Assert.False(result.NlaSupported);
-        string note = Assert.Single(result.Notes, n => n.Contains("CredSSP", StringComparison.Ordinal));
-        Assert.StartsWith("the server selected PROTOCOL_HYBRID but the CredSSP exchange did not reach a CHALLENGE: ", note, StringComparison.Ordinal);
+        ProbeNote note = Assert.Single(result.Notes, n => n.Step == ProbeStep.CredSsp);
+        Assert.Equal(SecurityProtocols.Hybrid, note.Selected);
+        Assert.NotNull(note.Run);
+        Assert.StartsWith("the server selected PROTOCOL_HYBRID but the CredSSP exchange did not reach a CHALLENGE: ", ClientResultText.Note(note), StringComparison.Ordinal);
         listener.Stop();
     }
 

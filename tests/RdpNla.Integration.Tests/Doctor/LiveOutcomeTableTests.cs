@@ -6,6 +6,7 @@ using RdpNla.Cli.Commands;
 using RdpNla.Client;
 using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Catalogue;
+using RdpNla.Diagnosis.Live;
 using RdpNla.Diagnosis.Model;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol.CredSsp;
@@ -98,7 +99,7 @@ public class LiveOutcomeTableTests(ITestOutputHelper output)
             {
                 TestFrontDoor server = servers[cell.Server];
                 using var credentials = new NlaCredentials(UserNames[cell.Account], "", cell.Account == AccountState.WrongPassword ? WrongPassword : Password);
-                measured[cell] = await DoctorLive.RunAsync(new LiveTarget("127.0.0.1", server.Port), cell.Client, credentials, TimeSpan.FromSeconds(10), token);
+                measured[cell] = await LiveWalker.RunAsync("127.0.0.1", server.Port, cell.Client, credentials, TimeSpan.FromSeconds(10), token);
             });
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{cells.Count} cells: servers started in {setup.TotalSeconds:0.0} s, walks took {(watch.Elapsed - setup).TotalSeconds:0.0} s"));
 

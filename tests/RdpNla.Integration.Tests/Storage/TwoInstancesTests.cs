@@ -123,7 +123,7 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
             statuses.Add(wrong.CredSsp?.ErrorCode);
         }
 
-        Assert.True(first.Outcome == NlaOutcome.Success, $"{first.FailureKind}: {first.Message}\n{balancer.Output}\n{a.Output}\n{b.Output}");
+        Assert.True(first.Outcome == NlaOutcome.Success, $"{first.FailureKind}: {RdpNla.Cli.Commands.ClientResultText.Describe(first)}\n{balancer.Output}\n{a.Output}\n{b.Output}");
         Assert.Equal(NlaOutcome.Success, second.Outcome);
         Assert.Equal(
             [NtStatus.LogonFailure, NtStatus.LogonFailure, NtStatus.LogonFailure, NtStatus.AccountLockedOut, NtStatus.AccountLockedOut, NtStatus.AccountLockedOut],

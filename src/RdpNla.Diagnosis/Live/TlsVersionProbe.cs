@@ -7,7 +7,9 @@ using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Transport;
 
-namespace RdpNla.Cli.Commands;
+#pragma warning disable CA2007 // Awaited on the caller's context, like the walker that calls it.
+
+namespace RdpNla.Diagnosis.Live;
 
 /// <summary>
 /// Reads which TLS version an RDP server picks without completing a handshake: X.224 negotiation, then a hand-built
@@ -16,7 +18,7 @@ namespace RdpNla.Cli.Commands;
 /// limited to TLS 1.0 — or an alert. Used when this machine's TLS library refuses TLS 1.0/1.1 itself (OpenSSL 3 at its
 /// default security level), so that doctor can still tell "the server speaks only TLS 1.0" from other TLS failures.
 /// </summary>
-internal static class DoctorTlsProbe
+internal static class TlsVersionProbe
 {
     public const int Tls10 = 0x0301;
     public const int Tls11 = 0x0302;
