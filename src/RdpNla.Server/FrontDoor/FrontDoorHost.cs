@@ -221,7 +221,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());
             metrics = new FrontDoorMetrics();
             Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database.Sqlite, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider);
-            kerberos = KerberosAcceptance.Create(options.Kerberos);
+            kerberos = KerberosAcceptance.Create(options.Kerberos, dataDirectory);
             if (kerberos is not null)
             {
                 FrontDoorLog.KerberosReady(logger, kerberos.ServicePrincipal, options.Kerberos.Keytab!, kerberos.Realm);
