@@ -52,16 +52,18 @@ public sealed unsafe class KerberosCredential : IDisposable
 
     /// <summary>
     /// Acceptor credentials from <paramref name="keytabPath"/> (MIT's gss_acquire_cred_from with a "keytab" store). With
-    /// <paramref name="servicePrincipal"/> null, any principal in the keytab is accepted.
+    /// <paramref name="servicePrincipal"/> null, any principal in the keytab is accepted. With
+    /// <paramref name="replayCache"/>, authenticators are remembered in that file (the store's "rcache" element, MIT's
+    /// file2 replay cache), whatever KRB5RCACHETYPE says, so a replayed AP-REQ is refused (RFC 4120 §3.2.3).
     /// </summary>
     /// <exception cref="GssException">The keytab cannot be read or lacks the principal.</exception>
-    public static KerberosCredential ForAcceptor(string keytabPath, string? servicePrincipal)
+    public static KerberosCredential ForAcceptor(string keytabPath, string? servicePrincipal, string? replayCache = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(keytabPath);
         IntPtr name = servicePrincipal is null ? IntPtr.Zero : ImportPrincipal(servicePrincipal);
         try
         {
-            IntPtr handle = AcquireFrom(name, CredentialAccept, "keytab", "FILE:" + Path.GetFullPath(keytabPath));
+            IntPtr handle = AcquireFrom(name, CredentialAccept, "keytab", "FILE:" + Path.GetFullPath(keytabPath), replayCache is null ? null : "file2:" + Path.GetFullPath(replayCache));
             return new KerberosCredential(handle, $"keytab {keytabPath}, {servicePrincipal ?? "any principal in it"}");
         }
         finally
@@ -133,14 +135,19 @@ public sealed unsafe class KerberosCredential : IDisposable
         }
     }
 
-    private static IntPtr AcquireFrom(IntPtr name, int usage, string? storeKey, string? storeValue)
+    private static IntPtr AcquireFrom(IntPtr name, int usage, string? storeKey, string? storeValue, string? replayCache = null)
     {
         IntPtr key = storeKey is null ? IntPtr.Zero : Marshal.StringToCoTaskMemUTF8(storeKey);
         IntPtr value = storeValue is null ? IntPtr.Zero : Marshal.StringToCoTaskMemUTF8(storeValue);
+        IntPtr rcacheKey = replayCache is null ? IntPtr.Zero : Marshal.StringToCoTaskMemUTF8("rcache");
+        IntPtr rcacheValue = replayCache is null ? IntPtr.Zero : Marshal.StringToCoTaskMemUTF8(replayCache);
         try
         {
-            var element = new GssKeyValue { Key = key, Value = value };
-            var store = new GssKeyValueSet { Count = storeKey is null ? 0u : 1u, Elements = &element };
+            GssKeyValue* elements = stackalloc GssKeyValue[2];
+            elements[0] = new GssKeyValue { Key = key, Value = value };
+            elements[1] = new GssKeyValue { Key = rcacheKey, Value = rcacheValue };
+            uint count = storeKey is null ? 0u : replayCache is null ? 1u : 2u;
+            var store = new GssKeyValueSet { Count = count, Elements = elements };
             uint minor;
             IntPtr handle;
             uint major = AcquireCredFrom(&minor, name, 0, KerberosOnly, usage, &store, &handle, IntPtr.Zero, IntPtr.Zero);
@@ -156,6 +163,8 @@ public sealed unsafe class KerberosCredential : IDisposable
         {
             Marshal.FreeCoTaskMem(key);
             Marshal.FreeCoTaskMem(value);
+            Marshal.FreeCoTaskMem(rcacheKey);
+            Marshal.FreeCoTaskMem(rcacheValue);
         }
     }
 

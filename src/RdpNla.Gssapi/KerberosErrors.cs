@@ -44,12 +44,21 @@ public static class KerberosErrors
     public const uint RealmUnknown = TableBase + 154;
 
     /// <summary>
-    /// Windows servers answer clock problems with STATUS_TIME_DIFFERENCE_AT_DC and every other Kerberos rejection with
-    /// STATUS_LOGON_FAILURE (MS-KILE §3.4.5; the SSPI status SEC_E_LOGON_DENIED maps to it).
+    /// The one table from a rejected AP-REQ to the NTSTATUS a Windows server sends in errorCode: clock problems are
+    /// STATUS_TIME_DIFFERENCE_AT_DC (SSPI's SEC_E_TIME_SKEW), every other rejection of the ticket or authenticator is
+    /// STATUS_LOGON_FAILURE (SEC_E_LOGON_DENIED; MS-KILE §3.4.5). Samba's krb5_to_nt_status table
+    /// (source3/libads/krb5_errs.c) maps the same way. docs/kerberos.md, "Failures", lists the causes and fixes.
     /// </summary>
     public static NtStatus ToNtStatus(uint minor) => minor switch
     {
-        Skew or TicketNotYetValid => NtStatus.TimeDifferenceAtDc,
+        Skew => NtStatus.TimeDifferenceAtDc,
+        TicketNotYetValid => NtStatus.TimeDifferenceAtDc,
+        TicketExpired => NtStatus.LogonFailure,
+        Replay => NtStatus.LogonFailure,
+        NotUs => NtStatus.LogonFailure,
+        Modified => NtStatus.LogonFailure,
+        BadKeyVersion => NtStatus.LogonFailure,
+        NoKey => NtStatus.LogonFailure,
         KdcUnreachable => NtStatus.NoLogonServers,
         _ => NtStatus.LogonFailure,
     };

@@ -7,8 +7,9 @@ namespace RdpNla.Protocol.Negotiate;
 /// The acceptor side of the "Negotiate" package as CredSSP uses it: NTLM either raw or wrapped in SPNEGO
 /// (RFC 4178, MS-SPNG). It replies in the format the client chose (docs/interop.md#spnego-or-raw-ntlm: FreeRDP 2.11 and
 /// IronRDP send raw NTLMSSP, mstsc with Kerberos candidates and Entra-joined Windows 11 send SPNEGO). With a Kerberos
-/// mechanism supplied by the host, Kerberos is accepted raw (RFC 4121 initial token) or inside SPNEGO when the client
-/// lists it first (MS-SPNG §3.3.5.1: Windows lists MS-KRB5, KRB5, NEGOEX, NTLM); NTLM stays available as before.
+/// mechanism supplied by the host, Kerberos is accepted raw (RFC 4121 initial token) or inside SPNEGO; in SPNEGO the first
+/// mechanism of the client's list that we support is chosen (RFC 4178 §3.2: Windows lists MS-KRB5, KRB5, NEGOEX, NTLM),
+/// and when it is not the client's first, the mechListMIC is exchanged in both directions (RFC 4178 §5).
 /// </summary>
 public sealed class NegotiateServerContext : IAuthenticationContext
 {
@@ -38,6 +39,7 @@ public sealed class NegotiateServerContext : IAuthenticationContext
         AwaitingAuthenticate,
         AwaitingCredential,
         AwaitingKerberos,
+        AwaitingClientMechListMic,
         Completed,
         Failed,
     }
@@ -132,6 +134,8 @@ public sealed class NegotiateServerContext : IAuthenticationContext
                 return OnNtlmToken(InnerToken(incoming, "NTLM AUTHENTICATE"), out status);
             case State.AwaitingKerberos:
                 return OnKerberosToken(InnerToken(incoming, "Kerberos token"), out status);
+            case State.AwaitingClientMechListMic:
+                return OnClientMechListMic(incoming, out status);
             case State.AwaitingCredential:
                 if (!incoming.IsEmpty)
                 {
@@ -191,7 +195,22 @@ public sealed class NegotiateServerContext : IAuthenticationContext
         IsSpnego = true;
         NegTokenInit init = NegTokenInit.Decode(token);
         _mechTypesEncoding = init.MechTypesEncoding;
-        if (_kerberosFactory is not null && init.MechTypes.Count > 0 && init.MechTypes[0] is SpnegoOids.Kerberos or SpnegoOids.MsKerberos)
+        int kerberosIndex = _kerberosFactory is null ? -1 : IndexOfKerberos(init.MechTypes);
+        int ntlmIndex = IndexOf(init.MechTypes, SpnegoOids.Ntlm);
+        if (kerberosIndex > 0 && (ntlmIndex < 0 || kerberosIndex < ntlmIndex))
+        {
+            // RFC 4178 §3.2: Kerberos is the first mechanism of the client's list we support, but not its first choice
+            // (e.g. NEGOEX, MS-KRB5, KRB5, NTLM). The optimistic token is for another mechanism and is ignored; the
+            // client starts Kerberos in its next NegTokenResp, and the mechListMIC is required both ways (RFC 4178 §5).
+            _kerberosOid = init.MechTypes[kerberosIndex];
+            _mechListMicRequired = true;
+            _state = State.AwaitingKerberos;
+            _repliedOnce = true;
+            status = NlaStatus.ContinueNeeded;
+            return new NegTokenResp { State = NegState.RequestMic, SupportedMech = _kerberosOid }.Encode();
+        }
+
+        if (kerberosIndex == 0)
         {
             // RFC 4178 §4.2.1: Kerberos is the initiator's first choice, so the mechListMIC exchange stays optional and
             // the optimistic AP-REQ (when present) is answered directly.
@@ -207,10 +226,9 @@ public sealed class NegotiateServerContext : IAuthenticationContext
             return new NegTokenResp { State = NegState.AcceptIncomplete, SupportedMech = _kerberosOid }.Encode();
         }
 
-        int ntlmIndex = IndexOf(init.MechTypes, SpnegoOids.Ntlm);
         if (ntlmIndex < 0)
         {
-            string kerberos = _kerberosFactory is null ? "Kerberos is not configured (no keytab)" : "Kerberos is accepted only as the first mechanism";
+            string kerberos = _kerberosFactory is null ? "Kerberos is not configured (no keytab)" : "nor Kerberos";
             status = Fail(NlaFailureReason.UnsupportedMechanism, $"SPNEGO offers no NTLM mechanism ({string.Join(", ", init.MechTypes)}); {kerberos}.", NtStatus.LogonFailure);
             return Reject();
         }
@@ -269,6 +287,15 @@ public sealed class NegotiateServerContext : IAuthenticationContext
                 return IsSpnego ? new NegTokenResp { State = NegState.AcceptIncomplete, SupportedMech = supportedMech, ResponseToken = output }.Encode() : output;
             case GssStepStatus.Completed:
                 byte[]? serverMechListMic = null;
+                if (IsSpnego && _pendingClientMechListMic is null && _mechListMicRequired)
+                {
+                    // RFC 4178 §5: Kerberos was not the client's first choice. Our MIC goes with the AP-REP; the client
+                    // verifies it and answers with its own MIC, which completes the negotiation.
+                    _state = State.AwaitingClientMechListMic;
+                    status = NlaStatus.ContinueNeeded;
+                    return new NegTokenResp { State = NegState.AcceptIncomplete, SupportedMech = supportedMech, ResponseToken = output, MechListMic = _kerberos.GetMic(_mechTypesEncoding) }.Encode();
+                }
+
                 if (IsSpnego && _pendingClientMechListMic is not null)
                 {
                     // RFC 4178 §5: a MIC the initiator sent anyway is verified, and answered with ours.
@@ -290,6 +317,27 @@ public sealed class NegotiateServerContext : IAuthenticationContext
                 status = Fail(NlaFailureReason.AuthenticationFailed, _kerberos.FailureMessage ?? "Kerberos authentication failed.", _kerberos.FailureStatus);
                 return IsSpnego ? Reject() : null;
         }
+    }
+
+    /// <summary>The client's mechListMIC after ours (RFC 4178 §5); nothing is sent back, the client is already complete.</summary>
+    private byte[]? OnClientMechListMic(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    {
+        NegTokenResp response = NegTokenResp.Decode(incoming);
+        if (response.MechListMic is null)
+        {
+            status = Fail(NlaFailureReason.IntegrityCheckFailed, "SPNEGO mechListMIC is required but absent.", NtStatus.DowngradeDetected);
+            return Reject();
+        }
+
+        if (!_kerberos!.VerifyMic(_mechTypesEncoding, response.MechListMic))
+        {
+            status = Fail(NlaFailureReason.IntegrityCheckFailed, "SPNEGO mechListMIC from the client does not verify.", NtStatus.DowngradeDetected);
+            return Reject();
+        }
+
+        _state = State.Completed;
+        status = NlaStatus.Completed;
+        return null;
     }
 
     private byte[]? OnNtlmCompleted(out NlaStatus status)
@@ -340,6 +388,13 @@ public sealed class NegotiateServerContext : IAuthenticationContext
     }
 
     private static byte[] Reject() => new NegTokenResp { State = NegState.Reject }.Encode();
+
+    private static int IndexOfKerberos(IReadOnlyList<string> mechTypes)
+    {
+        int kerberos = IndexOf(mechTypes, SpnegoOids.Kerberos);
+        int microsoft = IndexOf(mechTypes, SpnegoOids.MsKerberos);
+        return kerberos < 0 ? microsoft : microsoft < 0 ? kerberos : Math.Min(kerberos, microsoft);
+    }
 
     private static int IndexOf(IReadOnlyList<string> mechTypes, string oid)
     {

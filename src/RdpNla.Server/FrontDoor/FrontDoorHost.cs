@@ -222,7 +222,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
             metrics = new FrontDoorMetrics();
             gatewayMetrics = new GatewayMetrics();
             Gateway.GatewayRelay? gateway = Gateway.GatewaySetup.Create(options.Gateway, database.Gateway, dataDirectory, loggerFactory.CreateLogger("RdpNla.Gateway"), timeProvider, gatewayMetrics);
-            kerberos = KerberosAcceptance.Create(options.Kerberos);
+            kerberos = KerberosAcceptance.Create(options.Kerberos, dataDirectory);
             if (kerberos is not null)
             {
                 FrontDoorLog.KerberosReady(logger, kerberos.ServicePrincipal, options.Kerberos.Keytab!, kerberos.Realm);

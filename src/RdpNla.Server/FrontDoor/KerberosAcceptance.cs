@@ -23,9 +23,12 @@ internal sealed class KerberosAcceptance : IDisposable
     /// <summary>The realm whose user principals are local users.</summary>
     public string Realm { get; }
 
-    /// <summary>Loads the keytab; null when none is configured.</summary>
+    /// <summary>The replay cache's file under the data folder (docs/kerberos.md, "Replay cache").</summary>
+    public static string ReplayCachePath(string dataDirectory) => Path.Combine(dataDirectory, "kerberos", "replay.rcache2");
+
+    /// <summary>Loads the keytab; null when none is configured. Seen authenticators go to <see cref="ReplayCachePath"/>.</summary>
     /// <exception cref="InvalidOperationException">The keytab cannot be used; the message says how to fix it.</exception>
-    public static KerberosAcceptance? Create(KerberosOptions options)
+    public static KerberosAcceptance? Create(KerberosOptions options, string dataDirectory)
     {
         if (options.Keytab is not { } keytab)
         {
@@ -60,9 +63,20 @@ internal sealed class KerberosAcceptance : IDisposable
         }
 
         string qualified = at >= 0 ? principal : principal + "@" + realm;
+        string replayCache = ReplayCachePath(dataDirectory);
         try
         {
-            return new KerberosAcceptance(KerberosCredential.ForAcceptor(keytab, qualified), qualified, realm);
+            string folder = Path.GetDirectoryName(replayCache)!;
+            _ = OperatingSystem.IsWindows() ? Directory.CreateDirectory(folder) : Directory.CreateDirectory(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"Cannot create the Kerberos replay cache folder '{Path.GetDirectoryName(replayCache)}': {ex.Message}; check the data folder's permissions (--data).", ex);
+        }
+
+        try
+        {
+            return new KerberosAcceptance(KerberosCredential.ForAcceptor(keytab, qualified, replayCache), qualified, realm);
         }
         catch (GssException ex)
         {

@@ -102,6 +102,29 @@ public sealed class FrontDoorKerberosTests
         Assert.Contains("not of realm OTHER.TEST", row.Reason, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// RFC 4178 §3.2, §5: Kerberos listed after NEGOEX (Windows 11's order) is chosen over NTLM with request-mic; the
+    /// AP-REP comes with the server's mechListMIC, which MIT verifies, and the client's MIC completes the negotiation.
+    /// </summary>
+    [Theory]
+    [InlineData(Protocol.Spnego.SpnegoOids.Kerberos)]
+    [InlineData(Protocol.Spnego.SpnegoOids.MsKerberos)]
+    public async Task Kerberos_after_another_mechanism_is_chosen_with_the_mechListMIC_exchange_both_ways(string kerberosOid)
+    {
+        await using TestFrontDoor server = await TestFrontDoor.StartAsync(o => o.Kerberos.Keytab = _dc.Keytab);
+        await server.AddUserAsync("alice", "local");
+
+        var mechTypes = new[] { Protocol.Spnego.SpnegoOids.NegoEx, kerberosOid, Protocol.Spnego.SpnegoOids.Ntlm };
+        using var initiator = new HandBuiltSpnegoInitiator(new PythonInitiator("krb5", SambaDomainController.ServicePrincipal + "@" + SambaDomainController.Realm, _dc.ClientEnvironment()), mechTypes);
+        KerberosPeerOutcome outcome = await KerberosCredSspPeer.ConnectAsync(server.Port, initiator, 6, "alice", "LAB.TEST", SambaDomainController.AlicePassword, TestContext.Current.CancellationToken);
+
+        Assert.True(outcome.Authenticated, $"{outcome}\n{server.LogText}");
+        Assert.Equal(Protocol.Spnego.NegState.RequestMic, initiator.FirstAnswer!.State);
+        Assert.Equal(kerberosOid, initiator.FirstAnswer.SupportedMech);
+        AuditEntry row = Assert.Single(await server.WaitForAuditAsync(1));
+        Assert.StartsWith("authenticated with Kerberos", row.Reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Ntlm_still_works_on_a_server_with_a_keytab()
     {

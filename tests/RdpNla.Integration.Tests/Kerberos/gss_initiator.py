@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # An independent GSS-API initiator for the tests: python3-gssapi over the system MIT krb5, driven line by line on
-# stdin ("step HEX", "wrap HEX", "unwrap HEX"); answers "continue HEX", "complete HEX", "data HEX" or "error TEXT".
+# stdin ("step HEX", "wrap HEX", "unwrap HEX", "mic HEX", "verifymic MESSAGEHEX:MICHEX"); answers "continue HEX",
+# "complete HEX", "data HEX" or "error TEXT".
 # argv: MECH (spnego | krb5) TARGET (service/host@REALM). Tickets come from KRB5CCNAME, the realm from KRB5_CONFIG.
 import sys
 
@@ -18,7 +19,7 @@ def main():
     context = gssapi.SecurityContext(name=target, mech=mech, usage="initiate", flags=FLAGS)
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
-        data = bytes.fromhex(argument) if argument else None
+        data = bytes.fromhex(argument) if argument and command != "verifymic" else None
         try:
             if command == "step":
                 token = context.step(data) or b""
@@ -28,6 +29,12 @@ def main():
             elif command == "unwrap":
                 result = context.unwrap(data or b"")
                 answer = "data " + result.message.hex() if result.encrypted else "error not sealed"
+            elif command == "mic":
+                answer = "data " + context.get_signature(data or b"").hex()
+            elif command == "verifymic":
+                message, _, mic = argument.partition(":")
+                context.verify_signature(bytes.fromhex(message), bytes.fromhex(mic))
+                answer = "data "
             else:
                 answer = "error unknown command " + command
         except gssapi.exceptions.GSSError as error:

@@ -29,6 +29,7 @@ public static class Peers
         ["klist"] = "krb5-user",
         ["python3"] = "python3",
         ["openssl"] = "openssl",
+        ["faketime"] = "faketime",
         ["haproxy"] = "haproxy",
         ["chromium"] = "chromium",
         ["chromedriver"] = "chromium-driver",
