@@ -343,13 +343,20 @@ public sealed partial class SelfService
             return PortalOutcome.Refused(429, "rate-limited", $"more than {_mfa.MaxCodeAttemptsPerMinute} code attempts in a minute; wait and try again (Mfa:MaxCodeAttemptsPerMinute)");
         }
 
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        if (account.IsLockedOut(now) || (await _users.FindAsync(account.UserName, cancellationToken).ConfigureAwait(false))?.IsLockedOut(now) == true)
+        // A code check is a verification like a password check: it reserves an attempt first (AccountPolicy), so the
+        // lockout threshold bounds codes and passwords together, and recording its outcome releases this reservation,
+        // never the one of a logon in flight.
+        AccountName name = AccountName.Parse(account.UserName);
+        using (PreVerification check = await _policy.CheckBeforeVerificationAsync(name, cancellationToken).ConfigureAwait(false))
         {
-            await AuditAsync(account.UserName, client, AuditOutcome.Failure, NtStatus.AccountLockedOut, $"{purpose}: account locked out").ConfigureAwait(false);
-            return PortalOutcome.Refused(403, "locked-out", "the account is locked out; try again later or ask an administrator");
+            if (check.Result == PreVerificationResult.LockedOut)
+            {
+                await AuditAsync(account.UserName, client, AuditOutcome.Failure, NtStatus.AccountLockedOut, $"{purpose}: {check.Reason}").ConfigureAwait(false);
+                return PortalOutcome.Refused(403, "locked-out", "the account is locked out; try again later or ask an administrator");
+            }
         }
 
+        DateTimeOffset now = _timeProvider.GetUtcNow();
         byte[] secret = _key().Open(stored.SealedSecret, SealContext(account.UserName));
         long? step;
         try
@@ -366,10 +373,16 @@ public sealed partial class SelfService
             : null;
         if (failure is null)
         {
+            if (!await _policy.RecordSuccessAsync(name, cancellationToken).ConfigureAwait(false))
+            {
+                await AuditAsync(account.UserName, client, AuditOutcome.Failure, NtStatus.AccountLockedOut, $"{purpose}: account locked out").ConfigureAwait(false);
+                return PortalOutcome.Refused(403, "locked-out", "the account is locked out; try again later or ask an administrator");
+            }
+
             return PortalOutcome.Ok("code accepted");
         }
 
-        FailedLogonResult counted = await _policy.RecordFailureAsync(AccountName.Parse(account.UserName), cancellationToken).ConfigureAwait(false);
+        FailedLogonResult counted = await _policy.RecordFailureAsync(name, cancellationToken).ConfigureAwait(false);
         await AuditAsync(account.UserName, client, AuditOutcome.Failure, NtStatus.LogonFailure, $"{purpose}: {failure}{(counted.LockedNow ? "; account locked out" : string.Empty)}").ConfigureAwait(false);
         return PortalOutcome.Refused(401, "wrong-code", failure == "wrong code" ? "the code is wrong or not current" : "the code was used already; wait for the next one");
     }
