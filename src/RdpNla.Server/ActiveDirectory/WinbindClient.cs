@@ -256,13 +256,14 @@ internal sealed class WinbindClient : IDisposable
             WbcErr error = WinbindNative.ChangeUserPasswordEx(parameters, out IntPtr errorInfo, out int reject, out IntPtr policy);
             try
             {
+                // libwbclient answers every failure with WBC_ERR_PWD_CHANGE_FAILED and fills the error information only
+                // when winbind returned the DC's NTSTATUS; without it nobody answered (winbind or every DC down).
                 NtStatus status = error == WbcErr.Success ? NtStatus.Success
                     : errorInfo != IntPtr.Zero ? (NtStatus)(uint)Marshal.ReadInt32(errorInfo, WinbindNative.ErrorNtStatus)
-                    : error == WbcErr.PasswordChangeFailed ? NtStatus.PasswordRestriction
                     : NtStatus.NoLogonServers;
                 return new WinbindPasswordChange(
                     error,
-                    error != WbcErr.Success && status == NtStatus.Success ? NtStatus.PasswordRestriction : status,
+                    error != WbcErr.Success && status == NtStatus.Success ? NtStatus.NoLogonServers : status,
                     (PasswordRejectReason)reject,
                     policy == IntPtr.Zero ? 0 : (uint)Marshal.ReadInt32(policy, WinbindNative.PolicyMinLength),
                     policy == IntPtr.Zero ? 0 : (uint)Marshal.ReadInt32(policy, WinbindNative.PolicyHistory));

@@ -299,6 +299,18 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         (int wrong, JsonElement wrongBody) = await client.PostJsonAsync("api/password", new { user = $"LAB\\{User}", oldPassword = "Not-The-Passw0rd", newPassword = ChangedPassword });
         Assert.Equal((401, "wrong-credentials"), (wrong, wrongBody.GetProperty("error").GetString()));
 
+        // Neither winbind nor a DC answers: the change fails closed.
+        await dc.StopAsync();
+        try
+        {
+            (int down, JsonElement downBody) = await client.PostJsonAsync("api/password", new { user = $"LAB\\{User}", oldPassword = SambaDomainController.AlicePassword, newPassword = ChangedPassword });
+            Assert.Equal((503, "domain-unavailable"), (down, downBody.GetProperty("error").GetString()));
+        }
+        finally
+        {
+            await dc.StartAsync();
+        }
+
         // The DC's policy, not the portal's: it refuses a short password and says why.
         (int weak, JsonElement weakBody) = await client.PostJsonAsync("api/password", new { user = $"{User}@lab.test", oldPassword = SambaDomainController.AlicePassword, newPassword = "Sh0rt" });
         Assert.Equal((422, "password-policy"), (weak, weakBody.GetProperty("error").GetString()));
@@ -315,6 +327,7 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         IReadOnlyList<AuditEntry> rows = await door.AuditAsync();
         Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Outcome == AuditOutcome.Failure && r.Reason.StartsWith("portal password change: the domain controller refused the old password (", StringComparison.Ordinal));
         Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Status == NtStatus.PasswordRestriction && r.Reason.StartsWith("portal password change refused by the domain controller: ", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Status == NtStatus.NoLogonServers && r.Reason.StartsWith("portal password change: no domain controller answered (", StringComparison.Ordinal));
         Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Outcome == AuditOutcome.Success && r.Reason == "portal password changed at the domain controller");
 
         // Nothing of the domain user is stored: no local user was created.
