@@ -85,6 +85,27 @@ internal sealed class DomainLogons : IDisposable
         string.Equals(name, NetBiosDomain, StringComparison.OrdinalIgnoreCase) ||
         string.Equals(name.TrimEnd('.'), DnsDomain, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Whether <paramref name="name"/> as typed on the portal (<c>LAB\alice</c>, <c>lab.test\alice</c>,
+    /// <c>alice@lab.test</c>, <c>alice@LAB</c>) names a user of this domain; <paramref name="userName"/> is then the
+    /// user part.
+    /// </summary>
+    public bool TryDomainUser(string name, out string userName)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        bool domainUser = DomainAccountName.TrySplit(name, out string domain, out userName) && IsDomainName(domain);
+        if (!domainUser)
+        {
+            userName = string.Empty;
+        }
+
+        return domainUser;
+    }
+
+    /// <summary>Changes the password of a user of this domain at the DC, proving the old one (docs/active-directory.md).</summary>
+    public Task<WinbindPasswordChange> ChangePasswordAsync(string userName, string oldPassword, string newPassword) =>
+        _winbind.ChangePasswordAsync(NetBiosDomain, userName, oldPassword, newPassword);
+
     /// <summary>Has the DC verify the NTLMv2 response of <paramref name="ntlm"/> (after its AUTHENTICATE).</summary>
     public async Task<WinbindLogon> AuthenticateAsync(NtlmServerContext ntlm)
     {

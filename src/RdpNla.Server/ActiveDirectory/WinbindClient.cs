@@ -231,9 +231,82 @@ internal sealed class WinbindClient : IDisposable
         }
     });
 
+    /// <summary>
+    /// Changes the password of DOMAIN\user at the domain controller, proving the old one (wbcChangeUserPasswordEx at
+    /// WBC_CHANGE_PASSWORD_LEVEL_PLAIN; winbind sends it to a DC over MS-SAMR (SamrUnicodeChangePasswordUser3), which
+    /// works for a password that expired or must change). The DC applies its own policy and counts a wrong old password.
+    /// The passwords are copied into native memory only for the call and wiped afterwards.
+    /// </summary>
+    public Task<WinbindPasswordChange> ChangePasswordAsync(string domainName, string userName, string oldPassword, string newPassword) => InvokeAsync(() =>
+    {
+        IntPtr parameters = Marshal.AllocHGlobal(WinbindNative.ChangePasswordParamsSize);
+        IntPtr user = Marshal.StringToCoTaskMemUTF8(userName);
+        IntPtr domain = Marshal.StringToCoTaskMemUTF8(domainName);
+        (IntPtr oldText, int oldLength) = SecretUtf8(oldPassword);
+        (IntPtr newText, int newLength) = SecretUtf8(newPassword);
+        try
+        {
+            Span(parameters, WinbindNative.ChangePasswordParamsSize).Clear();
+            Marshal.WriteIntPtr(parameters, WinbindNative.ChangeAccountName, user);
+            Marshal.WriteIntPtr(parameters, WinbindNative.ChangeDomainName, domain);
+            Marshal.WriteInt32(parameters, WinbindNative.ChangeLevel, WinbindNative.ChangePasswordLevelPlain);
+            Marshal.WriteIntPtr(parameters, WinbindNative.ChangeOldPassword, oldText);
+            Marshal.WriteIntPtr(parameters, WinbindNative.ChangeNewPassword, newText);
+
+            WbcErr error = WinbindNative.ChangeUserPasswordEx(parameters, out IntPtr errorInfo, out int reject, out IntPtr policy);
+            try
+            {
+                // libwbclient answers every failure with WBC_ERR_PWD_CHANGE_FAILED and fills the error information only
+                // when winbind returned the DC's NTSTATUS; without it nobody answered (winbind or every DC down).
+                NtStatus status = error == WbcErr.Success ? NtStatus.Success
+                    : errorInfo != IntPtr.Zero ? (NtStatus)(uint)Marshal.ReadInt32(errorInfo, WinbindNative.ErrorNtStatus)
+                    : NtStatus.NoLogonServers;
+                return new WinbindPasswordChange(
+                    error,
+                    error != WbcErr.Success && status == NtStatus.Success ? NtStatus.NoLogonServers : status,
+                    (PasswordRejectReason)reject,
+                    policy == IntPtr.Zero ? 0 : (uint)Marshal.ReadInt32(policy, WinbindNative.PolicyMinLength),
+                    policy == IntPtr.Zero ? 0 : (uint)Marshal.ReadInt32(policy, WinbindNative.PolicyHistory));
+            }
+            finally
+            {
+                if (errorInfo != IntPtr.Zero)
+                {
+                    WinbindNative.FreeMemory(errorInfo);
+                }
+
+                if (policy != IntPtr.Zero)
+                {
+                    WinbindNative.FreeMemory(policy);
+                }
+            }
+        }
+        finally
+        {
+            Span(oldText, oldLength).Clear();
+            Span(newText, newLength).Clear();
+            Marshal.FreeHGlobal(oldText);
+            Marshal.FreeHGlobal(newText);
+            Marshal.FreeHGlobal(parameters);
+            Marshal.FreeCoTaskMem(user);
+            Marshal.FreeCoTaskMem(domain);
+        }
+    });
+
     public void Dispose() => _queue.CompleteAdding();
 
     private static unsafe Span<byte> Span(IntPtr pointer, int length) => new((void*)pointer, length);
+
+    // A NUL-terminated UTF-8 copy of a secret in native memory, written without an intermediate managed byte array;
+    // the caller clears its bytes before freeing it.
+    private static unsafe (IntPtr Text, int Length) SecretUtf8(string secret)
+    {
+        int length = System.Text.Encoding.UTF8.GetByteCount(secret) + 1;
+        IntPtr text = Marshal.AllocHGlobal(length);
+        Span<byte> bytes = Span(text, length);
+        bytes[System.Text.Encoding.UTF8.GetBytes(secret, bytes)] = 0;
+        return (text, length);
+    }
 
     private Task<T> InvokeAsync<T>(Func<T> call)
     {

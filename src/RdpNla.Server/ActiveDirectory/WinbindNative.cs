@@ -69,6 +69,26 @@ internal static class WinbindNative
     [DllImport(Library, EntryPoint = "wbcSidToString")]
     public static extern WbcErr SidToString(IntPtr sid, out IntPtr text);
 
+    /// <summary>sizeof(struct wbcChangePasswordParams): two names, flags, level, then two unions of 32 bytes.</summary>
+    public const int ChangePasswordParamsSize = 88;
+
+    /// <summary>wbcChangePasswordParams.level: WBC_CHANGE_PASSWORD_LEVEL_PLAIN (the old and new passwords as text).</summary>
+    public const int ChangePasswordLevelPlain = 1;
+
+    // struct wbcChangePasswordParams offsets.
+    public const int ChangeAccountName = 0;
+    public const int ChangeDomainName = 8;
+    public const int ChangeLevel = 20;
+    public const int ChangeOldPassword = 24;
+    public const int ChangeNewPassword = 56;
+
+    // struct wbcUserPasswordPolicyInfo offsets.
+    public const int PolicyMinLength = 0;
+    public const int PolicyHistory = 4;
+
+    [DllImport(Library, EntryPoint = "wbcChangeUserPasswordEx")]
+    public static extern WbcErr ChangeUserPasswordEx(IntPtr parameters, out IntPtr error, out int rejectReason, out IntPtr policy);
+
     [DllImport(Library, EntryPoint = "wbcFreeMemory")]
     public static extern void FreeMemory(IntPtr memory);
 

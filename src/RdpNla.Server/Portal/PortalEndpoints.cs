@@ -19,7 +19,7 @@ internal static class PortalEndpoints
         app.MapGet("/portal.css", () => Results.Text(PortalPages.Stylesheet, "text/css; charset=utf-8"));
 
         app.MapGet("/password", (HttpContext context, IAntiforgery antiforgery, SelfService service) =>
-            Html(PortalPages.PasswordForm(Token(context, antiforgery), context.Request.Query["user"], null, service.PasswordPolicy)));
+            Html(PortalPages.PasswordForm(Token(context, antiforgery), context.Request.Query["user"], null, service.PasswordPolicy, service.DomainName)));
         app.MapPost("/password", PasswordFormAsync);
         app.MapPost("/api/password", PasswordApiAsync);
 
@@ -63,7 +63,7 @@ internal static class PortalEndpoints
         PortalOutcome outcome = newPassword != form["confirmPassword"]
             ? PortalOutcome.Refused(400, "invalid-request", "the two new passwords differ")
             : await service.ChangePasswordAsync(user, form["oldPassword"], newPassword, Client(context), context.RequestAborted).ConfigureAwait(false);
-        return Html(PortalPages.PasswordForm(Token(context, antiforgery), user, outcome, service.PasswordPolicy), outcome.StatusCode);
+        return Html(PortalPages.PasswordForm(Token(context, antiforgery), user, outcome, service.PasswordPolicy, service.DomainName), outcome.StatusCode);
     }
 
     private static async Task<IResult> PasswordApiAsync(HttpContext context, SelfService service)

@@ -60,11 +60,12 @@ internal static class PortalPages
     public static string Message(PortalOutcome outcome) =>
         $"""<p class="{(outcome.Succeeded ? "ok" : "error")}" id="result">{E(outcome.Message)}</p>""";
 
-    public static string PasswordForm(string token, string? user, PortalOutcome? outcome, PasswordPolicyOptions policy)
+    public static string PasswordForm(string token, string? user, PortalOutcome? outcome, PasswordPolicyOptions policy, string? domain = null)
     {
         string rules = $"At least {policy.MinLength} characters"
             + (policy.RequireComplexity ? "; three of: upper case, lower case, digits, other characters; not containing your user name" : string.Empty)
-            + (policy.History > 0 ? $"; not one of your last {policy.History} passwords" : string.Empty) + ".";
+            + (policy.History > 0 ? $"; not one of your last {policy.History} passwords" : string.Empty) + "."
+            + (domain is null ? string.Empty : $" Domain users ({domain}\\name or name@domain): the domain controller changes the password and applies the domain's policy.");
         return Layout("Change your password", $"""
             {(outcome is null ? string.Empty : Message(outcome))}
             <form method="post" action="/password">

@@ -24,8 +24,8 @@ public sealed record PortalOutcome(int StatusCode, string? Error, string Message
 }
 
 /// <summary>
-/// What the portal does for users (docs/portal.md): change a local password by proving the old one (also when it
-/// expired or must change), enrol a TOTP authenticator, and approve held connections with a current code. Every wrong
+/// What the portal does for users (docs/portal.md): change a password by proving the old one (also when it expired or
+/// must change; a domain user's at a domain controller), enrol a TOTP authenticator, and approve held connections with a current code. Every wrong
 /// password or code counts toward lockout exactly as a failed logon does (<see cref="AccountPolicy.RecordFailureAsync"/>);
 /// every outcome is audited.
 /// </summary>
@@ -75,6 +75,15 @@ public sealed partial class SelfService
     /// <summary>The connections held for approval.</summary>
     public ConnectionApprovals Approvals { get; }
 
+    /// <summary>
+    /// The domain of the front door's domain logons (<c>--ntlm-passthrough winbind</c>), or null: its users change their
+    /// password at a domain controller.
+    /// </summary>
+    internal ActiveDirectory.DomainLogons? Domain { get; init; }
+
+    /// <summary>The NetBIOS name of <see cref="Domain"/>, for the pages; null without domain logons.</summary>
+    public string? DomainName => Domain?.NetBiosDomain;
+
     /// <summary>The password policy in force.</summary>
     public PasswordPolicyOptions PasswordPolicy => _portal.Password;
 
@@ -87,6 +96,11 @@ public sealed partial class SelfService
         if (string.IsNullOrEmpty(user) || oldPassword is null || string.IsNullOrEmpty(newPassword))
         {
             return PortalOutcome.Refused(400, "invalid-request", "give user, oldPassword and newPassword");
+        }
+
+        if (Domain is { } domain && domain.TryDomainUser(user, out string domainUser))
+        {
+            return await ChangeDomainPasswordAsync(domain, user, domainUser, oldPassword, newPassword, client).ConfigureAwait(false);
         }
 
         (PortalOutcome? refusal, UserAccount? account, byte[]? oldHash) = await VerifyPasswordAsync(user, oldPassword, allowChangeRequired: true, "password change", client, cancellationToken).ConfigureAwait(false);
@@ -247,6 +261,68 @@ public sealed partial class SelfService
         return (PortalOutcome.Ok($"Approved the connection from {approved.Client.Address} to {approved.Backend}."), approved);
     }
 
+    /// <summary>
+    /// A domain user's password change, done by the DC (docs/active-directory.md): the DC proves the old password, applies
+    /// its own policy and counts a wrong old password toward its own lockout; nothing about the user is stored here.
+    /// When neither winbind nor a DC answers the change fails closed.
+    /// </summary>
+    private async Task<PortalOutcome> ChangeDomainPasswordAsync(ActiveDirectory.DomainLogons domain, string user, string userName, string oldPassword, string newPassword, IPEndPoint? client)
+    {
+        string account = $"{domain.NetBiosDomain}\\{userName}";
+        ActiveDirectory.WinbindPasswordChange answer;
+        string detail;
+        try
+        {
+            answer = await domain.ChangePasswordAsync(userName, oldPassword, newPassword).ConfigureAwait(false);
+            detail = $"winbind: {answer.Error}";
+        }
+        catch (InvalidOperationException ex)
+        {
+            // libwbclient missing or the winbind thread gone: fail closed like an unreachable DC.
+            answer = new ActiveDirectory.WinbindPasswordChange(ActiveDirectory.WbcErr.WinbindNotAvailable, NtStatus.NoLogonServers, ActiveDirectory.PasswordRejectReason.None, 0, 0);
+            detail = ex.Message;
+        }
+
+        (PortalOutcome outcome, AuditOutcome audit, string reason) = answer.Status switch
+        {
+            NtStatus.Success => (PortalOutcome.Ok($"The password of {account} was changed at the domain controller."), AuditOutcome.Success, "password changed at the domain controller"),
+            NtStatus.WrongPassword or NtStatus.LogonFailure or NtStatus.NoSuchUser =>
+                (PortalOutcome.Refused(401, "wrong-credentials", "unknown user or wrong password"), AuditOutcome.Failure, $"password change: the domain controller refused the old password ({NtStatusText.Name(answer.Status)})"),
+            NtStatus.AccountLockedOut =>
+                (PortalOutcome.Refused(403, "locked-out", "the account is locked out at the domain controller; try again later or ask an administrator"), AuditOutcome.Failure, "password change: account locked out at the domain controller"),
+            NtStatus.AccountDisabled =>
+                (PortalOutcome.Refused(403, "account-disabled", "the account is disabled"), AuditOutcome.Refused, "password change: account disabled at the domain controller"),
+            NtStatus.PasswordRestriction => (PortalOutcome.Refused(422, "password-policy", DomainPolicyProblem(answer)), AuditOutcome.Refused, $"password change refused by the domain controller: {DomainPolicyProblem(answer)}"),
+            NtStatus.NoLogonServers or NtStatus.InternalDbError => (PortalOutcome.Refused(503, "domain-unavailable", "no domain controller answered; the password was not changed, try again later"), AuditOutcome.Failure, $"password change: no domain controller answered ({detail})"),
+            _ => (PortalOutcome.Refused(403, "change-refused", $"the domain controller refused the change: {NtStatusText.Describe(answer.Status)}"), AuditOutcome.Refused, $"password change refused by the domain controller ({NtStatusText.Name(answer.Status)})"),
+        };
+
+        if (outcome.Succeeded)
+        {
+            LogPasswordChanged(_logger, account, client?.ToString() ?? "-");
+        }
+        else if (outcome.Error == "domain-unavailable")
+        {
+            LogDomainUnavailable(_logger, account, detail);
+        }
+
+        await AuditAsync(user, client, audit, answer.Status, reason).ConfigureAwait(false);
+        return outcome;
+    }
+
+    /// <summary>The DC's reason for refusing a new password, in words, with the domain policy's numbers when it sent them.</summary>
+    private static string DomainPolicyProblem(ActiveDirectory.WinbindPasswordChange answer) => answer.Reason switch
+    {
+        ActiveDirectory.PasswordRejectReason.TooShort => answer.MinLength > 0 ? $"the new password has fewer than {answer.MinLength} characters (the domain's policy)" : "the new password is too short (the domain's policy)",
+        ActiveDirectory.PasswordRejectReason.TooLong => "the new password is too long (the domain's policy)",
+        ActiveDirectory.PasswordRejectReason.InHistory => answer.History > 0 ? $"the new password is one of the last {answer.History} passwords of this account (the domain's policy)" : "the new password was used before (the domain's policy)",
+        ActiveDirectory.PasswordRejectReason.UserNameInPassword => "the new password contains the user name (the domain's policy)",
+        ActiveDirectory.PasswordRejectReason.FullNameInPassword => "the new password contains the user's full name (the domain's policy)",
+        ActiveDirectory.PasswordRejectReason.NotComplex => "the new password needs characters of three of these kinds: upper case, lower case, digits, others (the domain's policy)",
+        ActiveDirectory.PasswordRejectReason.FailedByFilter => "the domain's password filter refused the new password",
+        _ => "the domain controller refused the new password (its policy: length, complexity, history or minimum password age)",
+    };
+
     /// <summary>The password policy's objection to <paramref name="password"/>, or null.</summary>
     public string? CheckPolicy(string userName, string password)
     {
@@ -343,13 +419,20 @@ public sealed partial class SelfService
             return PortalOutcome.Refused(429, "rate-limited", $"more than {_mfa.MaxCodeAttemptsPerMinute} code attempts in a minute; wait and try again (Mfa:MaxCodeAttemptsPerMinute)");
         }
 
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        if (account.IsLockedOut(now) || (await _users.FindAsync(account.UserName, cancellationToken).ConfigureAwait(false))?.IsLockedOut(now) == true)
+        // A code check is a verification like a password check: it reserves an attempt first (AccountPolicy), so the
+        // lockout threshold bounds codes and passwords together, and recording its outcome releases this reservation,
+        // never the one of a logon in flight.
+        AccountName name = AccountName.Parse(account.UserName);
+        using (PreVerification check = await _policy.CheckBeforeVerificationAsync(name, cancellationToken).ConfigureAwait(false))
         {
-            await AuditAsync(account.UserName, client, AuditOutcome.Failure, NtStatus.AccountLockedOut, $"{purpose}: account locked out").ConfigureAwait(false);
-            return PortalOutcome.Refused(403, "locked-out", "the account is locked out; try again later or ask an administrator");
+            if (check.Result == PreVerificationResult.LockedOut)
+            {
+                await AuditAsync(account.UserName, client, AuditOutcome.Failure, NtStatus.AccountLockedOut, $"{purpose}: {check.Reason}").ConfigureAwait(false);
+                return PortalOutcome.Refused(403, "locked-out", "the account is locked out; try again later or ask an administrator");
+            }
         }
 
+        DateTimeOffset now = _timeProvider.GetUtcNow();
         byte[] secret = _key().Open(stored.SealedSecret, SealContext(account.UserName));
         long? step;
         try
@@ -366,10 +449,16 @@ public sealed partial class SelfService
             : null;
         if (failure is null)
         {
+            if (!await _policy.RecordSuccessAsync(name, cancellationToken).ConfigureAwait(false))
+            {
+                await AuditAsync(account.UserName, client, AuditOutcome.Failure, NtStatus.AccountLockedOut, $"{purpose}: account locked out").ConfigureAwait(false);
+                return PortalOutcome.Refused(403, "locked-out", "the account is locked out; try again later or ask an administrator");
+            }
+
             return PortalOutcome.Ok("code accepted");
         }
 
-        FailedLogonResult counted = await _policy.RecordFailureAsync(AccountName.Parse(account.UserName), cancellationToken).ConfigureAwait(false);
+        FailedLogonResult counted = await _policy.RecordFailureAsync(name, cancellationToken).ConfigureAwait(false);
         await AuditAsync(account.UserName, client, AuditOutcome.Failure, NtStatus.LogonFailure, $"{purpose}: {failure}{(counted.LockedNow ? "; account locked out" : string.Empty)}").ConfigureAwait(false);
         return PortalOutcome.Refused(401, "wrong-code", failure == "wrong code" ? "the code is wrong or not current" : "the code was used already; wait for the next one");
     }
@@ -440,4 +529,7 @@ public sealed partial class SelfService
 
     [LoggerMessage(EventId = 4603, Level = LogLevel.Warning, Message = "Portal: a wrong code denied connection {ConnectionId} of {UserName} from {Client}")]
     private static partial void LogDenied(ILogger logger, string userName, long connectionId, string client);
+
+    [LoggerMessage(EventId = 4604, Level = LogLevel.Error, Message = "Portal: no domain controller answered the password change of {Account} ({Detail}); the password was not changed")]
+    private static partial void LogDomainUnavailable(ILogger logger, string account, string detail);
 }

@@ -1,3 +1,5 @@
+using System.Text.Json;
+using RdpNla.Integration.Tests.Portal;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Ntlm;
@@ -266,5 +268,69 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         using var copy = new MemoryStream();
         await stream.CopyToAsync(copy);
         return copy.ToArray();
+    }
+
+    /// <summary>
+    /// A domain user changes the password on the portal: the front door's winbind thread asks the DC
+    /// (wbcChangeUserPasswordEx), which proves the old password and applies its own policy.
+    /// </summary>
+    [Fact]
+    public async Task Must_change_domain_user_fails_NLA_changes_the_password_on_the_portal_at_the_DC_then_completes_NLA()
+    {
+        const string User = "petra";
+        const string ChangedPassword = "Changed-At-The-DC-9";
+        await dc.AddUserAsync(User, SambaDomainController.AlicePassword, mustChange: true);
+        await using TestFrontDoor door = await PortalTestSupport.StartAsync(o =>
+        {
+            o.Directory.NtlmPassthrough = "winbind";
+            o.Directory.AllowedGroups = [$"LAB\\{SambaDomainController.AllowedGroup}"];
+            o.Directory.WinbindRunDirectory = dc.RunDirectory;
+        });
+
+        ProcessResult before = await XfreerdpAsync(door, $"/u:{User}", "/d:LAB", $"/p:{SambaDomainController.AlicePassword}");
+        Assert.True(before.HasLine("SPNEGO received NTSTATUS: STATUS_PASSWORD_MUST_CHANGE [0xC0000224] from server"), before.Output + door.LogText);
+        Assert.Equal(149, before.ExitCode);
+        AuditEntry refusal = await door.LastAuditForAsync(User);
+        Assert.EndsWith($"; change it at {door.PortalUrl()}password", refusal.Reason, StringComparison.Ordinal);
+
+        using HttpClient client = door.Client();
+
+        // A wrong old password: the DC refuses it (and counts it in its own badPwdCount).
+        (int wrong, JsonElement wrongBody) = await client.PostJsonAsync("api/password", new { user = $"LAB\\{User}", oldPassword = "Not-The-Passw0rd", newPassword = ChangedPassword });
+        Assert.Equal((401, "wrong-credentials"), (wrong, wrongBody.GetProperty("error").GetString()));
+
+        // Neither winbind nor a DC answers: the change fails closed.
+        await dc.StopAsync();
+        try
+        {
+            (int down, JsonElement downBody) = await client.PostJsonAsync("api/password", new { user = $"LAB\\{User}", oldPassword = SambaDomainController.AlicePassword, newPassword = ChangedPassword });
+            Assert.Equal((503, "domain-unavailable"), (down, downBody.GetProperty("error").GetString()));
+        }
+        finally
+        {
+            await dc.StartAsync();
+        }
+
+        // The DC's policy, not the portal's: it refuses a short password and says why.
+        (int weak, JsonElement weakBody) = await client.PostJsonAsync("api/password", new { user = $"{User}@lab.test", oldPassword = SambaDomainController.AlicePassword, newPassword = "Sh0rt" });
+        Assert.Equal((422, "password-policy"), (weak, weakBody.GetProperty("error").GetString()));
+        Assert.Contains("domain", weakBody.GetProperty("message").GetString(), StringComparison.Ordinal);
+
+        (int changed, JsonElement changedBody) = await client.PostJsonAsync("api/password", new { user = $"LAB\\{User}", oldPassword = SambaDomainController.AlicePassword, newPassword = ChangedPassword });
+        Assert.True(changed == 200, changedBody.ToString() + door.LogText);
+
+        ProcessResult after = await XfreerdpAsync(door, $"/u:{User}", "/d:LAB", $"/p:{ChangedPassword}");
+        Assert.True(after.HasLine(NlaCompleted), after.Output + door.LogText);
+
+        // The previous password is not tried: like a Windows DC, Samba accepts it for NTLM network logons for an hour
+        // after the change, its "old password allowed period" (Microsoft KB 906305).
+        IReadOnlyList<AuditEntry> rows = await door.AuditAsync();
+        Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Outcome == AuditOutcome.Failure && r.Reason.StartsWith("portal password change: the domain controller refused the old password (", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Status == NtStatus.PasswordRestriction && r.Reason.StartsWith("portal password change refused by the domain controller: ", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Status == NtStatus.NoLogonServers && r.Reason.StartsWith("portal password change: no domain controller answered (", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.SecurityProtocol == "PORTAL" && r.Outcome == AuditOutcome.Success && r.Reason == "portal password changed at the domain controller");
+
+        // Nothing of the domain user is stored: no local user was created.
+        Assert.Empty(await door.Database.Users.ListAsync(TestContext.Current.CancellationToken));
     }
 }

@@ -187,4 +187,51 @@ public class PortalApiTests
         Assert.Contains(rows, r => r.Reason == "portal connection approval: code already used" && r.Outcome == AuditOutcome.Failure);
         Assert.Contains(rows, r => r.Reason == "portal connection approval: too many code attempts" && r.Outcome == AuditOutcome.Refused);
     }
+
+    [Fact]
+    public async Task ApiApprove_AWrongCodeKeepsAnInFlightLogonsReservation_AndTheLockoutBoundHoldsExactly()
+    {
+        var options = new AccountPolicyOptions { LockoutThreshold = 3 };
+        await using TestFrontDoor door = await PortalTestSupport.StartAsync(policy: options);
+        TestAuthenticator app = await PortalFixture.EnrolAsync(door, "frank", Password);
+        using HttpClient client = door.Client();
+        Server.Mfa.ConnectionApprovals approvals = door.Host.SecondFactor!.Approvals;
+        var held = new Server.Mfa.PendingConnection(1, "frank", new IPEndPoint(IPAddress.Loopback, 5000), DateTimeOffset.UtcNow, "(test)");
+        CancellationToken token = TestContext.Current.CancellationToken;
+        var rules = new LockoutRules(options.LockoutThreshold, options.LockoutWindow, options.LockoutDuration, AccountPolicy.ReservationLifetime);
+
+        // A logon of frank's is in flight: its attempt is reserved, its password not verified yet.
+        using AttemptReservation inFlight = await door.Database.Users.ReserveAttemptAsync("frank", rules, DateTimeOffset.UtcNow, token);
+        Assert.Equal(AttemptAdmission.Admitted, inFlight.Admission);
+
+        // Two wrong codes: each counts one failure, and the in-flight logon's reservation survives both.
+        for (int i = 1; i <= 2; i++)
+        {
+            Task<Server.Mfa.ApprovalOutcome> wrong = approvals.WaitAsync(held with { ConnectionId = i }, TimeSpan.FromSeconds(60), token);
+            (int status, JsonElement body) = await client.PostJsonAsync("api/approve", new { user = "frank", code = app.WrongCode() });
+            Assert.Equal((401, "wrong-code"), (status, body.GetProperty("error").GetString()));
+            Assert.Equal(Server.Mfa.ApprovalOutcome.Denied, await wrong);
+            UserAccount after = (await door.Database.Users.FindAsync("frank", token))!;
+            Assert.Equal((i, 1), (after.FailedLogonCount, LockoutRules.AttemptsInProgress(after, DateTimeOffset.UtcNow)));
+        }
+
+        // Two failures counted and one attempt in progress reach the threshold of 3: no further verification, neither a
+        // code nor a logon, until the in-flight one is recorded.
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(token);
+        Task<Server.Mfa.ApprovalOutcome> third = approvals.WaitAsync(held with { ConnectionId = 3 }, TimeSpan.FromSeconds(60), cancel.Token);
+        (int refused, JsonElement refusedBody) = await client.PostJsonAsync("api/approve", new { user = "frank", code = app.NextCode() });
+        Assert.Equal((403, "locked-out"), (refused, refusedBody.GetProperty("error").GetString()));
+        using (AttemptReservation another = await door.Database.Users.ReserveAttemptAsync("frank", rules, DateTimeOffset.UtcNow, token))
+        {
+            Assert.Equal(AttemptAdmission.ThresholdInProgress, another.Admission);
+        }
+
+        // The in-flight logon's password was wrong: the third failure locks the account. Three verifications, three failures.
+        AttemptRecord record = await door.Database.Users.RecordFailedAttemptAsync("frank", rules, DateTimeOffset.UtcNow, token);
+        Assert.True(record.LockedNow);
+        Assert.Equal((3, 0), (record.Account!.FailedLogonCount, LockoutRules.AttemptsInProgress(record.Account, DateTimeOffset.UtcNow)));
+        Assert.False(third.IsCompleted);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => third);
+    }
 }

@@ -227,10 +227,10 @@ public sealed class SambaDomainController : IAsyncLifetime
         }
     }
 
-    /// <summary>Adds a domain user (member of <see cref="AllowedGroup"/>) to the running DC.</summary>
-    public async Task AddUserAsync(string name, string password)
+    /// <summary>Adds a domain user (member of <see cref="AllowedGroup"/>) to the running DC, optionally one that must change the password at next logon.</summary>
+    public async Task AddUserAsync(string name, string password, bool mustChange = false)
     {
-        await SambaToolAsync(_conf, "user", "add", name, password);
+        await SambaToolAsync(_conf, mustChange ? ["user", "add", name, password, "--must-change-at-next-login"] : ["user", "add", name, password]);
         await SambaToolAsync(_conf, "group", "addmembers", AllowedGroup, name);
     }
 
