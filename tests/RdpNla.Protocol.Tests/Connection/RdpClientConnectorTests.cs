@@ -438,4 +438,28 @@ public sealed class RdpClientConnectorTests
 
         Assert.Throws<NlaProtocolException>(() => connector.Step(new byte[length]));
     }
+
+    [Fact]
+    public void KerberosOnlyWithoutAKerberosContext_FailsBeforeSendingAnything()
+    {
+        using RdpClientConnector connector = new(new RdpClientConnectorOptions
+        {
+            ConnectionRequest = new X224ConnectionRequest(null, new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.HybridEx)),
+            CredSsp = key => new CredSspClientOptions
+            {
+                ServerPublicKey = key,
+                KerberosOnly = true,
+                Ntlm = new NtlmClientOptions { UserName = User, Password = Password, TimeProvider = TimeProvider.System, RandomSource = new SeededRandomSource(1) },
+            },
+            RandomSource = new SeededRandomSource(2),
+        });
+        connector.Start();
+        connector.Step(Confirm(SecurityProtocols.HybridEx));
+
+        SecurityPhaseStep step = connector.TlsEstablished(s_serverKey);
+
+        Assert.Equal(SecurityPhaseAction.Failed, step.Action);
+        Assert.Equal(NlaFailureReason.AuthenticationFailed, step.FailureReason);
+        Assert.True(step.Output.IsEmpty);
+    }
 }
