@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -312,7 +311,7 @@ public static class NlaClient
             }
             catch (Exception ex) when (ex is NlaProtocolException or EndOfStreamException && connector.State == ClientConnectorState.AwaitingConnectionConfirm)
             {
-                OnNoConnectionConfirm(answer.Received, ex);
+                OnNoConnectionConfirm(answer.Received.ToArray(), ex);
                 return;
             }
             catch (AuthenticationException ex) when (connector.State == ClientConnectorState.AwaitingTls)
@@ -390,45 +389,34 @@ public static class NlaClient
         };
 
         /// <summary>No Connection Confirm could be read: nothing, something that is not TPKT, or a TPKT frame that is no confirm.</summary>
-        private void OnNoConnectionConfirm(ReadOnlySpan<byte> seen, Exception ex)
+        private void OnNoConnectionConfirm(ReadOnlyMemory<byte> seen, Exception ex)
         {
             result.Phase = NlaClientPhase.Negotiation;
-            if (seen.IsEmpty)
+            ConnectionConfirmAnswer answer = ConnectionConfirmAnswer.Classify(seen, ClientSecurityPhaseOptions.MaxConnectionConfirmSize);
+            switch (answer.Kind)
             {
-                Set(NlaOutcome.Error, NlaFailureKind.ConnectionClosed, $"{Endpoint} closed the connection without answering the X.224 Connection Request");
-                return;
+                case ConnectionConfirmAnswerKind.Nothing:
+                    Set(NlaOutcome.Error, NlaFailureKind.ConnectionClosed, $"{Endpoint} closed the connection without answering the X.224 Connection Request");
+                    break;
+                case ConnectionConfirmAnswerKind.NotTpkt:
+                    Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} is not an RDP server: it answered {Describe(answer.Frame.Span)} instead of a TPKT X.224 Connection Confirm");
+                    break;
+                case ConnectionConfirmAnswerKind.ImplausibleLength:
+                    Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} is not an RDP server: its answer announces a {answer.AnnouncedLength}-byte TPKT frame, not an X.224 Connection Confirm");
+                    break;
+                case ConnectionConfirmAnswerKind.Truncated when ex is EndOfStreamException:
+                    OnConnectionLost(ex);
+                    break;
+                case ConnectionConfirmAnswerKind.X224Data or ConnectionConfirmAnswerKind.McsDisconnectProviderUltimatum:
+                    // xrdp 0.9 answers a request it cannot serve (e.g. PROTOCOL_RDSAAD alone) with an X.224 Data TPDU
+                    // carrying MCS Disconnect Provider Ultimatum (03 00 00 09 02 F0 80 21 80) instead of RDP_NEG_FAILURE.
+                    string what = answer.Kind == ConnectionConfirmAnswerKind.McsDisconnectProviderUltimatum ? "an MCS Disconnect Provider Ultimatum" : "an X.224 Data TPDU";
+                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure, $"{Endpoint} refused the requested protocols {options.RequestedProtocols.Name()} without RDP_NEG_FAILURE: it answered {what} (0x{Convert.ToHexString(answer.Frame.Span)}) instead of a Connection Confirm");
+                    break;
+                default:
+                    Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} answered with a TPKT frame that is not a valid X.224 Connection Confirm: {ex.Message}");
+                    break;
             }
-
-            if (seen.Length < Tpkt.HeaderLength || seen[0] != Tpkt.Version)
-            {
-                Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} is not an RDP server: it answered {Describe(seen[..Math.Min(seen.Length, Tpkt.HeaderLength)])} instead of a TPKT X.224 Connection Confirm");
-                return;
-            }
-
-            int length = BinaryPrimitives.ReadUInt16BigEndian(seen[2..]);
-            if (length < Tpkt.MinimumFrameLength || length > ClientSecurityPhaseOptions.MaxConnectionConfirmSize)
-            {
-                Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} is not an RDP server: its answer announces a {length}-byte TPKT frame, not an X.224 Connection Confirm");
-                return;
-            }
-
-            if (ex is EndOfStreamException)
-            {
-                OnConnectionLost(ex);
-                return;
-            }
-
-            ReadOnlySpan<byte> frame = seen[..Math.Min(seen.Length, length)];
-            if (frame.Length >= 7 && frame[5] == 0xF0)
-            {
-                // xrdp 0.9 answers a request it cannot serve (e.g. PROTOCOL_RDSAAD alone) with an X.224 Data TPDU
-                // carrying MCS Disconnect Provider Ultimatum (03 00 00 09 02 F0 80 21 80) instead of RDP_NEG_FAILURE.
-                string what = frame.Length >= 8 && (frame[7] & 0xFC) == 0x20 ? "an MCS Disconnect Provider Ultimatum" : "an X.224 Data TPDU";
-                Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure, $"{Endpoint} refused the requested protocols {options.RequestedProtocols.Name()} without RDP_NEG_FAILURE: it answered {what} (0x{Convert.ToHexString(frame)}) instead of a Connection Confirm");
-                return;
-            }
-
-            Set(NlaOutcome.Error, NlaFailureKind.NotRdp, $"{Endpoint} answered with a TPKT frame that is not a valid X.224 Connection Confirm: {ex.Message}");
         }
 
         /// <summary>The connector stopped without TLS: a refused Connection Confirm, or the confirm was all that was asked for.</summary>
