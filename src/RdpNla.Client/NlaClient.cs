@@ -68,8 +68,8 @@ public static class NlaClient
         private RdpClientConnector? _connector;
         private byte[]? _ntHash;
 
-        /// <summary>The NTLM AUTHENTICATE (or the Kerberos binding) went out: the server answered the first CredSSP message.</summary>
-        private bool AuthenticateSent => _connector?.CredSsp is { ServerVersion: not 0 };
+        /// <summary>The NTLM AUTHENTICATE (or the Kerberos binding) went out: the client answered the server's first TSRequest.</summary>
+        private bool AuthenticateSent => _connector?.TsRequestsSent >= 2;
 
         private bool CredentialsSent => _connector?.CredentialsSent == true;
 

@@ -80,6 +80,13 @@ public sealed class RdpClientConnector : IDisposable
     /// <summary>The server's first TSRequest (its CHALLENGE or errorCode), once received.</summary>
     public TsRequest? FirstServerTsRequest { get; private set; }
 
+    /// <summary>
+    /// How many TSRequests have been returned for writing (MS-CSSP §3.1.5): 1 after the first (the NTLM NEGOTIATE or the
+    /// Kerberos token), 2 or more once the client answered the server (the NTLM AUTHENTICATE with the binding), counting
+    /// the one with the delegated credentials. A refusal of the first TSRequest leaves it at 1.
+    /// </summary>
+    public int TsRequestsSent { get; private set; }
+
     /// <summary>True once the step carrying the delegated credentials (authInfo) has been returned for writing.</summary>
     public bool CredentialsSent { get; private set; }
 
@@ -194,10 +201,12 @@ public sealed class RdpClientConnector : IDisposable
         switch (status)
         {
             case NlaStatus.ContinueNeeded when output is not null:
+                TsRequestsSent++;
                 return new SecurityPhaseStep(SecurityPhaseAction.ReadTsRequest, output);
             case NlaStatus.Completed:
                 // MS-CSSP §3.1.5 step 5: the last message carries authInfo (none when the caller does not delegate).
                 CredentialsSent = output is not null;
+                TsRequestsSent += output is null ? 0 : 1;
                 if (SelectedProtocol == SecurityProtocols.HybridEx && output is not null)
                 {
                     State = ClientConnectorState.AwaitingEarlyUserAuthorizationResult;

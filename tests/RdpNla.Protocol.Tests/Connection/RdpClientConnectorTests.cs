@@ -115,6 +115,7 @@ public sealed class RdpClientConnectorTests
 
         Assert.Equal(SecurityPhaseAction.ReadEarlyUserAuthorizationResult, step.Action);
         Assert.True(connector.CredentialsSent);
+        Assert.Equal(3, connector.TsRequestsSent);
         Assert.True(connector.CredSsp!.ServerBindingVerified);
         server.GetOutgoingBlob(step.Output.Span, out NlaStatus serverStatus);
         Assert.Equal(NlaStatus.Completed, serverStatus);
@@ -183,7 +184,27 @@ public sealed class RdpClientConnectorTests
         Assert.Equal(NlaFailureReason.PeerReportedFailure, failed.FailureReason);
         Assert.Equal(NtStatus.LogonFailure, failed.Status);
         Assert.False(connector.CredentialsSent);
+        Assert.Equal(2, connector.TsRequestsSent);
         Assert.True(failed.Output.IsEmpty);
+    }
+
+    [Fact]
+    public void ErrorCodeOnTheFirstTsRequest_CountsOneTsRequestSent()
+    {
+        // A server that cannot use the first token (a Kerberos ticket it cannot decrypt) answers it with errorCode: the
+        // client sent one TSRequest, and reports say the refusal came after it, not after an AUTHENTICATE.
+        using RdpClientConnector connector = Connector();
+        connector.Start();
+        connector.Step(Confirm(SecurityProtocols.HybridEx));
+        connector.TlsEstablished(s_serverKey);
+        Assert.Equal(1, connector.TsRequestsSent);
+
+        SecurityPhaseStep failed = connector.Step(new TsRequest { Version = 6, ErrorCode = NtStatus.LogonFailure }.Encode());
+
+        Assert.Equal(SecurityPhaseAction.Failed, failed.Action);
+        Assert.Equal(NtStatus.LogonFailure, failed.Status);
+        Assert.Equal(1, connector.TsRequestsSent);
+        Assert.False(connector.CredentialsSent);
     }
 
     [Fact]
