@@ -349,7 +349,7 @@ public static class NlaClient
             SslStream? tls = run.Tls;
             if (tls is null)
             {
-                OnSecurityPhaseEnded(connector, null);
+                OnSecurityPhaseEnded(connector);
                 return;
             }
 
@@ -428,43 +428,31 @@ public static class NlaClient
             }
         }
 
-        /// <summary>The connector stopped without TLS: a refused Connection Confirm, or the confirm was all that was asked for.</summary>
-        private void OnSecurityPhaseEnded(RdpClientConnector connector, SslStream? tls)
+        /// <summary>The connector stopped without CredSSP: a refused Connection Confirm, or the stage asked for, or PROTOCOL_SSL.</summary>
+        private void OnSecurityPhaseEnded(RdpClientConnector connector)
         {
-            SecurityProtocols? selected = connector.SelectedProtocol;
-            switch (connector.SelectionFailure)
+            if (connector.SelectionFailure != ProtocolSelectionFailure.None)
             {
-                case ProtocolSelectionFailure.NegotiationFailure:
-                    result.Phase = NlaClientPhase.Negotiation;
-                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure);
-                    return;
-                case ProtocolSelectionFailure.NotRequested:
-                    result.Phase = NlaClientPhase.Negotiation;
-                    Set(NlaOutcome.Error, NlaFailureKind.InvalidSelection);
-                    return;
-                case ProtocolSelectionFailure.StandardRdpSecurity:
-                    result.Phase = NlaClientPhase.Negotiation;
-                    Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered);
-                    return;
-                case not ProtocolSelectionFailure.None:
-                    result.Phase = NlaClientPhase.Negotiation;
-                    Set(NlaOutcome.Error, NlaFailureKind.InvalidSelection);
-                    return;
+                result.Phase = NlaClientPhase.Negotiation;
+                (NlaOutcome outcome, NlaFailureKind kind) = connector.SelectionFailure switch
+                {
+                    ProtocolSelectionFailure.NegotiationFailure => (NlaOutcome.Error, NlaFailureKind.NegotiationFailure),
+                    ProtocolSelectionFailure.StandardRdpSecurity => (NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered),
+
+                    // Not one of the requested protocols, or one this client does not implement.
+                    _ => (NlaOutcome.Error, NlaFailureKind.InvalidSelection),
+                };
+                Set(outcome, kind);
+                return;
             }
 
-            if (options.StopAfter == NlaClientStage.Negotiation)
+            if (options.StopAfter is NlaClientStage.Negotiation or NlaClientStage.Tls)
             {
                 Complete();
                 return;
             }
 
-            if (options.StopAfter == NlaClientStage.Tls)
-            {
-                Complete();
-                return;
-            }
-
-            if (selected == SecurityProtocols.Ssl)
+            if (connector.SelectedProtocol == SecurityProtocols.Ssl)
             {
                 result.Phase = NlaClientPhase.Tls;
                 Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered);
@@ -479,7 +467,7 @@ public static class NlaClient
         {
             if (connector.CredSsp is not { } context)
             {
-                OnSecurityPhaseEnded(connector, tls);
+                OnSecurityPhaseEnded(connector);
                 return;
             }
 
