@@ -18,6 +18,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using RdpNla.Protocol;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
@@ -165,27 +166,34 @@ async Task<(Stream Stream, IDisposable Owner)> ConnectAsync(int port, bool viaGa
     await tcp.ConnectAsync(IPAddress.Loopback, port);
     NetworkStream network = tcp.GetStream();
     SecurityProtocols requested = viaGateway ? SecurityProtocols.Ssl | SecurityProtocols.Hybrid : SecurityProtocols.Ssl;
-    await network.WriteAsync(new X224ConnectionRequest("bench", new RdpNegRequest(RdpNegRequestFlags.None, requested)).Encode());
-    X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, default));
-    SecurityProtocols selected = confirm.Response!.SelectedProtocol;
-    var tls = new SslStream(network, false, (_, _, _, _) => true);
-    await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 });
-    if (selected == SecurityProtocols.Hybrid)
+    using var connector = new RdpClientConnector(new RdpClientConnectorOptions
     {
-        using var certificate = new X509Certificate2(tls.RemoteCertificate!);
-        using var credSsp = new CredSspClientContext(
-            new CredSspClientOptions
-            {
-                ServerPublicKey = certificate.GetPublicKey(),
-                Ntlm = new NtlmClientOptions { UserName = User, DomainName = "BENCH", Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
-            },
-            SystemRandomSource.Instance);
-        if (await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, default) != NlaStatus.Completed)
+        ConnectionRequest = new X224ConnectionRequest("bench", new RdpNegRequest(RdpNegRequestFlags.None, requested)),
+        AllowTlsWithoutNla = true, // the backend is TLS-only; the Client Info PDU carries the password to it
+        CredSsp = key => new CredSspClientOptions
         {
-            throw new InvalidOperationException("CredSSP failed");
-        }
+            ServerPublicKey = key,
+            Ntlm = new NtlmClientOptions { UserName = User, DomainName = "BENCH", Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
+        },
+        RandomSource = SystemRandomSource.Instance,
+    });
+    ClientSecurityPhaseResult result = await SecurityPhaseDriver.RunClientAsync(
+        network,
+        connector,
+        new ClientSecurityPhaseOptions
+        {
+            Tls = new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 },
+            ServerCertificateValidation = (_, _, _) => ValueTask.FromResult(true),
+            LeaveInnerStreamOpen = false,
+        },
+        default);
+    if (!result.Succeeded)
+    {
+        throw new InvalidOperationException($"security phase failed: {result.Step.FailureReason} ({connector.SelectionFailure})");
     }
 
+    SslStream tls = result.Tls!;
+    SecurityProtocols selected = connector.SelectedProtocol!.Value;
     await tls.WriteAsync(McsConnectPdu.EncodeConnectInitial([ClientCore(selected)]));
     _ = McsConnectPdu.Decode(await MessageFraming.ReadTpktFrameAsync(tls, 65535, default));
     using var info = new ClientInfoPdu(1007, 1003, 0, 0, InfoFlags.Mouse | InfoFlags.Unicode, "", User, Encoding.Unicode.GetBytes(Password), command, "", []);

@@ -8,6 +8,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using RdpNla.Protocol;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
@@ -24,8 +25,6 @@ namespace RdpNla.Client;
 /// </summary>
 public static class NlaClient
 {
-    private const int MaxConnectionConfirmSize = 1024;
-
     /// <summary>Runs one connection as <paramref name="options"/> says.</summary>
     /// <exception cref="ArgumentException">Authentication was asked without credentials.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (not the timeout: that is a result).</exception>
@@ -66,10 +65,15 @@ public static class NlaClient
 
     private sealed class Run(NlaClientOptions options, NlaClientResult result, CancellationTokenSource deadline, CancellationToken token)
     {
-        private bool _authenticateSent;
-        private bool _credentialsSent;
+        private RdpClientConnector? _connector;
+        private byte[]? _ntHash;
 
-        private CredSspStage Stage => _credentialsSent ? CredSspStage.Credentials : _authenticateSent ? CredSspStage.Authenticate : CredSspStage.FirstRequest;
+        /// <summary>The NTLM AUTHENTICATE (or the Kerberos binding) went out: the client answered the server's first TSRequest.</summary>
+        private bool AuthenticateSent => _connector?.TsRequestsSent >= 2;
+
+        private bool CredentialsSent => _connector?.CredentialsSent == true;
+
+        private CredSspStage Stage => CredentialsSent ? CredSspStage.Credentials : AuthenticateSent ? CredSspStage.Authenticate : CredSspStage.FirstRequest;
 
         public async Task ExecuteAsync()
         {
@@ -103,6 +107,7 @@ public static class NlaClient
 
         public void OnTimeout()
         {
+            SyncPhase();
             result.TimedOut = true;
             NlaFailureKind kind = result.Phase switch
             {
@@ -110,7 +115,11 @@ public static class NlaClient
                 NlaClientPhase.Tls => NlaFailureKind.TlsFailure,
                 _ => NlaFailureKind.NoAnswer,
             };
-            if (result.Phase == NlaClientPhase.CredSsp)
+            if (_connector?.CredSsp is { ServerVersion: not 0 })
+            {
+                RecordCredSsp();
+            }
+            else if (result.Phase == NlaClientPhase.CredSsp)
             {
                 RecordStage();
             }
@@ -120,6 +129,7 @@ public static class NlaClient
 
         private void OnConnectionLost(Exception ex)
         {
+            SyncPhase();
             result.ConnectionLost = true;
             if (ex is IOException { InnerException: SocketException socketError })
             {
@@ -130,7 +140,11 @@ public static class NlaClient
                 result.ErrorDetail = ex.Message;
             }
 
-            if (result.Phase == NlaClientPhase.CredSsp)
+            if (_connector?.CredSsp is not null)
+            {
+                RecordCredSsp();
+            }
+            else if (result.Phase == NlaClientPhase.CredSsp)
             {
                 RecordStage();
             }
@@ -139,8 +153,8 @@ public static class NlaClient
             {
                 NlaClientPhase.Negotiation => (NlaOutcome.Error, NlaFailureKind.ConnectionClosed),
                 NlaClientPhase.Tls => (NlaOutcome.Error, NlaFailureKind.TlsFailure),
-                NlaClientPhase.CredSsp when _credentialsSent => (NlaOutcome.Failure, NlaFailureKind.AccessDenied),
-                NlaClientPhase.CredSsp when _authenticateSent => (NlaOutcome.Failure, NlaFailureKind.RejectedWithoutReason),
+                NlaClientPhase.CredSsp when CredentialsSent => (NlaOutcome.Failure, NlaFailureKind.AccessDenied),
+                NlaClientPhase.CredSsp when AuthenticateSent => (NlaOutcome.Failure, NlaFailureKind.RejectedWithoutReason),
                 NlaClientPhase.CredSsp => (NlaOutcome.Error, NlaFailureKind.ConnectionClosed),
                 NlaClientPhase.EarlyUserAuthorization => (NlaOutcome.Failure, NlaFailureKind.AccessDenied),
                 _ => (NlaOutcome.Error, NlaFailureKind.NetworkError),
@@ -231,211 +245,291 @@ public static class NlaClient
             return null;
         }
 
+        private void RecordNegotiation()
+        {
+            result.Negotiation = _connector?.ConnectionConfirm?.NegotiationData switch
+            {
+                null when _connector?.ConnectionConfirm is null => result.Negotiation,
+
+                // MS-RDPBCGR §3.3.5.3.2: no rdpNegData: the server only knows Standard RDP Security (Windows XP/2003).
+                null => new NegotiationAnswer { Legacy = true, SelectedProtocol = SecurityProtocols.Rdp },
+                RdpNegFailure failure => new NegotiationAnswer { FailureCode = failure.FailureCode },
+                RdpNegResponse response => new NegotiationAnswer { SelectedProtocol = response.SelectedProtocol, ResponseFlags = response.Flags },
+                _ => throw new UnreachableException(),
+            };
+        }
+
+        /// <summary>The phase of the result follows the connector while the security phase runs.</summary>
+        private void SyncPhase()
+        {
+            RecordNegotiation();
+            switch (_connector?.State)
+            {
+                case ClientConnectorState.Initial or ClientConnectorState.AwaitingConnectionConfirm:
+                    result.Phase = NlaClientPhase.Negotiation;
+                    break;
+                case ClientConnectorState.AwaitingTls:
+                    result.Phase = NlaClientPhase.Tls;
+                    break;
+                case ClientConnectorState.CredSsp:
+                    result.Phase = NlaClientPhase.CredSsp;
+                    break;
+                case ClientConnectorState.AwaitingEarlyUserAuthorizationResult:
+                    result.Phase = NlaClientPhase.EarlyUserAuthorization;
+                    break;
+            }
+        }
+
         private async Task AfterConnectAsync(NetworkStream network)
         {
             result.Phase = NlaClientPhase.Negotiation;
-            SecurityProtocols? selected = await NegotiateAsync(network).ConfigureAwait(false);
-            if (selected is not SecurityProtocols protocol)
+            var answer = new AnswerRecordingStream(network, ClientSecurityPhaseOptions.MaxConnectionConfirmSize);
+            using RdpClientConnector connector = _connector = new RdpClientConnector(new RdpClientConnectorOptions
             {
+                ConnectionRequest = new X224ConnectionRequest(options.Cookie is { Length: > 0 } c ? c : null, new RdpNegRequest(RdpNegRequestFlags.None, options.RequestedProtocols)),
+                AllowTlsWithoutNla = true, // PROTOCOL_SSL is reported (NLA not required), not refused
+                StopAfter = options.StopAfter switch
+                {
+                    NlaClientStage.Negotiation => ClientSecurityStage.ConnectionConfirm,
+                    NlaClientStage.Tls => ClientSecurityStage.Tls,
+                    NlaClientStage.Challenge => ClientSecurityStage.FirstServerTsRequest,
+                    _ => ClientSecurityStage.Authorization,
+                },
+                CredSsp = CreateCredSspOptions,
+                RandomSource = options.RandomSource,
+            });
+            ClientSecurityPhaseResult run;
+            try
+            {
+                run = await SecurityPhaseDriver.RunClientAsync(answer, connector, DriverOptions(), token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is NlaProtocolException or EndOfStreamException && connector.State == ClientConnectorState.AwaitingConnectionConfirm)
+            {
+                OnNoConnectionConfirm(answer.Received.ToArray(), ex);
+                return;
+            }
+            catch (AuthenticationException ex) when (connector.State == ClientConnectorState.AwaitingTls)
+            {
+                result.Phase = NlaClientPhase.Tls;
+                result.ErrorDetail = ex.InnerException?.Message ?? ex.Message;
+                Set(NlaOutcome.Error, NlaFailureKind.TlsFailure);
+                return;
+            }
+            catch (NlaProtocolException ex) when (connector.State == ClientConnectorState.CredSsp)
+            {
+                result.Phase = NlaClientPhase.CredSsp;
+                RecordCredSsp();
+                result.ErrorDetail = ex.Message;
+                result.CredSspProblem = CredSspProblem.NotATsRequest;
+                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
+                return;
+            }
+            catch (EndOfStreamException) when (connector.State == ClientConnectorState.AwaitingEarlyUserAuthorizationResult)
+            {
+                result.Phase = NlaClientPhase.EarlyUserAuthorization;
+                RecordCredSsp();
+                Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
+                return;
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(_ntHash);
+                DisposeKerberos();
+                RecordNegotiation();
+            }
+
+            if (run.CertificateRejected)
+            {
+                result.Phase = NlaClientPhase.Tls;
+                await run.Tls!.DisposeAsync().ConfigureAwait(false);
+                Set(NlaOutcome.Error, NlaFailureKind.CertificateRejected);
                 return;
             }
 
-            if (options.StopAfter == NlaClientStage.Negotiation)
-            {
-                Complete();
-                return;
-            }
-
-            if (protocol == SecurityProtocols.Rdp)
-            {
-                Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered);
-                return;
-            }
-
-            if (protocol is not (SecurityProtocols.Ssl or SecurityProtocols.Hybrid or SecurityProtocols.HybridEx))
-            {
-                Set(NlaOutcome.Error, NlaFailureKind.InvalidSelection);
-                return;
-            }
-
-            result.Phase = NlaClientPhase.Tls;
-            SslStream? tls = await StartTlsAsync(network).ConfigureAwait(false);
+            SslStream? tls = run.Tls;
             if (tls is null)
             {
+                OnSecurityPhaseEnded(connector);
                 return;
             }
 
             await using (tls.ConfigureAwait(false))
             {
-                if (options.StopAfter == NlaClientStage.Tls)
-                {
-                    Complete();
-                    return;
-                }
-
-                if (protocol == SecurityProtocols.Ssl)
-                {
-                    Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered);
-                    return;
-                }
-
-                result.Phase = NlaClientPhase.CredSsp;
-                if (options.StopAfter == NlaClientStage.Challenge)
-                {
-                    await GetChallengeAsync(tls).ConfigureAwait(false);
-                }
-                else
-                {
-                    await AuthenticateAsync(tls, protocol).ConfigureAwait(false);
-                }
+                await OnSecurityPhaseEndedAsync(connector, tls).ConfigureAwait(false);
             }
         }
 
-        private async Task<SecurityProtocols?> NegotiateAsync(NetworkStream network)
+        private ClientSecurityPhaseOptions DriverOptions() => new()
         {
-            string? cookie = options.Cookie is { Length: > 0 } c ? c : null;
-            var request = new X224ConnectionRequest(cookie, new RdpNegRequest(RdpNegRequestFlags.None, options.RequestedProtocols));
-            await network.WriteAsync(request.Encode(), token).ConfigureAwait(false);
-
-            var header = new byte[Tpkt.HeaderLength];
-            int read = await network.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, token).ConfigureAwait(false);
-            if (read == 0)
+            Tls = new SslClientAuthenticationOptions
             {
-                Set(NlaOutcome.Error, NlaFailureKind.ConnectionClosed);
-                return null;
-            }
+                TargetHost = IPAddress.TryParse(options.Host, out _) ? string.Empty : options.Host,
+                EnabledSslProtocols = options.TlsProtocols,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+                AllowRenegotiation = false,
+            },
 
-            if (read < header.Length || header[0] != Tpkt.Version)
+            // Judged after the handshake by the certificate policy, so that the certificate is reported even when it is
+            // rejected; RDP servers mostly present self-signed certificates.
+            ServerCertificateValidation = (tls, seen, _) =>
             {
-                result.UnexpectedAnswer = header.AsMemory(0, read);
-                Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
-                return null;
-            }
-
-            int length = (header[2] << 8) | header[3];
-            if (length < Tpkt.MinimumFrameLength || length > MaxConnectionConfirmSize)
-            {
-                result.UnexpectedAnswer = header;
-                result.AnnouncedFrameLength = length;
-                Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
-                return null;
-            }
-
-            var frame = new byte[length];
-            header.CopyTo(frame, 0);
-            await network.ReadExactlyAsync(frame.AsMemory(Tpkt.HeaderLength), token).ConfigureAwait(false);
-            X224ConnectionConfirm confirm;
-            try
-            {
-                confirm = X224ConnectionConfirm.Decode(frame);
-            }
-            catch (NlaProtocolException ex)
-            {
-                if (frame.Length >= 7 && frame[5] == 0xF0)
-                {
-                    // xrdp 0.9 answers a request it cannot serve (e.g. PROTOCOL_RDSAAD alone) with an X.224 Data TPDU
-                    // carrying MCS Disconnect Provider Ultimatum (03 00 00 09 02 F0 80 21 80) instead of RDP_NEG_FAILURE.
-                    result.UnexpectedAnswer = frame;
-                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure);
-                    return null;
-                }
-
-                result.UnexpectedAnswer = frame;
-                result.ErrorDetail = ex.Message;
-                Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
-                return null;
-            }
-
-            switch (confirm.NegotiationData)
-            {
-                case null:
-                    // MS-RDPBCGR §3.3.5.3.2: no rdpNegData: the server only knows Standard RDP Security (Windows XP/2003).
-                    result.Negotiation = new NegotiationAnswer { Legacy = true, SelectedProtocol = SecurityProtocols.Rdp };
-                    return SecurityProtocols.Rdp;
-                case RdpNegFailure failure:
-                    result.Negotiation = new NegotiationAnswer { FailureCode = failure.FailureCode };
-                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure);
-                    return null;
-                case RdpNegResponse response:
-                    result.Negotiation = new NegotiationAnswer { SelectedProtocol = response.SelectedProtocol, ResponseFlags = response.Flags };
-                    SecurityProtocols selected = response.SelectedProtocol;
-                    // MS-RDPBCGR §2.2.1.2.1: exactly one protocol, and one that was requested (PROTOCOL_RDP is always possible).
-                    if (selected != SecurityProtocols.Rdp
-                        && ((selected & (selected - 1)) != 0 || (selected & ~options.RequestedProtocols) != 0))
-                    {
-                        Set(NlaOutcome.Error, NlaFailureKind.InvalidSelection);
-                        return null;
-                    }
-
-                    return selected;
-                default:
-                    throw new UnreachableException();
-            }
-        }
-
-        private async Task<SslStream?> StartTlsAsync(NetworkStream network)
-        {
-            X509Certificate2? seen = null;
-            var tls = new SslStream(network, leaveInnerStreamOpen: true, (_, certificate, _, _) =>
-            {
-                // Recorded here and judged after the handshake by the certificate policy, so that the certificate is
-                // reported even when it is rejected; RDP servers mostly present self-signed certificates.
-                if (certificate is not null)
-                {
-                    seen = new X509Certificate2(certificate);
-                }
-
-                return true;
-            });
-            try
-            {
-                await tls.AuthenticateAsClientAsync(
-                    new SslClientAuthenticationOptions
-                    {
-                        TargetHost = IPAddress.TryParse(options.Host, out _) ? string.Empty : options.Host,
-                        EnabledSslProtocols = options.TlsProtocols,
-                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                        AllowRenegotiation = false,
-                    },
-                    token).ConfigureAwait(false);
-            }
-            catch (AuthenticationException ex)
-            {
-                await tls.DisposeAsync().ConfigureAwait(false);
-                seen?.Dispose();
-                result.ErrorDetail = ex.InnerException?.Message ?? ex.Message;
-                Set(NlaOutcome.Error, NlaFailureKind.TlsFailure);
-                return null;
-            }
-            catch
-            {
-                await tls.DisposeAsync().ConfigureAwait(false);
-                seen?.Dispose();
-                throw;
-            }
-
-            using (seen)
-            {
-                if (seen is null)
-                {
-                    await tls.DisposeAsync().ConfigureAwait(false);
-                    Set(NlaOutcome.Error, NlaFailureKind.TlsFailure);
-                    return null;
-                }
-
                 TlsCertificateInfo certificate = TlsCertificateInfo.From(seen);
                 result.Certificate = certificate;
                 CertificateDecision decision = options.CertificatePolicy.Evaluate(options.Host, options.Port, certificate);
                 result.Tls = new TlsSessionInfo(tls.SslProtocol, tls.NegotiatedCipherSuite, certificate, decision);
-                if (!decision.Accepted)
+                return ValueTask.FromResult(decision.Accepted);
+            },
+            MaxMessageSize = options.MaxMessageSize,
+            AuthorizationPending = options.AuthorizationPending is { } pending
+                ? () =>
                 {
-                    await tls.DisposeAsync().ConfigureAwait(false);
-                    Set(NlaOutcome.Error, NlaFailureKind.CertificateRejected);
-                    return null;
+                    // A server that requires a second factor holds the connection here until the user approves it.
+                    result.AuthorizationHeld = true;
+                    pending();
                 }
+                : null,
+            AuthorizationPendingAfter = options.AuthorizationPendingAfter,
+            TimeProvider = options.TimeProvider,
+        };
+
+        /// <summary>No Connection Confirm could be read: nothing, something that is not TPKT, or a TPKT frame that is no confirm.</summary>
+        private void OnNoConnectionConfirm(ReadOnlyMemory<byte> seen, Exception ex)
+        {
+            result.Phase = NlaClientPhase.Negotiation;
+            ConnectionConfirmAnswer answer = ConnectionConfirmAnswer.Classify(seen, ClientSecurityPhaseOptions.MaxConnectionConfirmSize);
+            switch (answer.Kind)
+            {
+                case ConnectionConfirmAnswerKind.Nothing:
+                    Set(NlaOutcome.Error, NlaFailureKind.ConnectionClosed);
+                    break;
+                case ConnectionConfirmAnswerKind.NotTpkt:
+                    result.UnexpectedAnswer = answer.Frame;
+                    Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
+                    break;
+                case ConnectionConfirmAnswerKind.ImplausibleLength:
+                    result.UnexpectedAnswer = answer.Frame;
+                    result.AnnouncedFrameLength = answer.AnnouncedLength;
+                    Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
+                    break;
+                case ConnectionConfirmAnswerKind.Truncated when ex is EndOfStreamException:
+                    OnConnectionLost(ex);
+                    break;
+                case ConnectionConfirmAnswerKind.X224Data or ConnectionConfirmAnswerKind.McsDisconnectProviderUltimatum:
+                    // xrdp 0.9 answers a request it cannot serve (e.g. PROTOCOL_RDSAAD alone) with an X.224 Data TPDU
+                    // carrying MCS Disconnect Provider Ultimatum (03 00 00 09 02 F0 80 21 80) instead of RDP_NEG_FAILURE.
+                    result.UnexpectedAnswer = answer.Frame;
+                    Set(NlaOutcome.Error, NlaFailureKind.NegotiationFailure);
+                    break;
+                default:
+                    result.UnexpectedAnswer = answer.Frame;
+                    result.ErrorDetail = ex.Message;
+                    Set(NlaOutcome.Error, NlaFailureKind.NotRdp);
+                    break;
+            }
+        }
+
+        /// <summary>The connector stopped without CredSSP: a refused Connection Confirm, or the stage asked for, or PROTOCOL_SSL.</summary>
+        private void OnSecurityPhaseEnded(RdpClientConnector connector)
+        {
+            if (connector.SelectionFailure != ProtocolSelectionFailure.None)
+            {
+                result.Phase = NlaClientPhase.Negotiation;
+                (NlaOutcome outcome, NlaFailureKind kind) = connector.SelectionFailure switch
+                {
+                    ProtocolSelectionFailure.NegotiationFailure => (NlaOutcome.Error, NlaFailureKind.NegotiationFailure),
+                    ProtocolSelectionFailure.StandardRdpSecurity => (NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered),
+
+                    // Not one of the requested protocols, or one this client does not implement.
+                    _ => (NlaOutcome.Error, NlaFailureKind.InvalidSelection),
+                };
+                Set(outcome, kind);
+                return;
             }
 
-            return tls;
+            if (options.StopAfter is NlaClientStage.Negotiation or NlaClientStage.Tls)
+            {
+                Complete();
+                return;
+            }
+
+            if (connector.SelectedProtocol == SecurityProtocols.Ssl)
+            {
+                result.Phase = NlaClientPhase.Tls;
+                Set(NlaOutcome.Indeterminate, NlaFailureKind.NlaNotOffered);
+                return;
+            }
+
+            throw new UnreachableException($"The connector stopped in state {connector.State} without a reason.");
+        }
+
+        /// <summary>The connector stopped after TLS: CredSSP and the Early User Authorization Result, or the stage asked for.</summary>
+        private async Task OnSecurityPhaseEndedAsync(RdpClientConnector connector, SslStream tls)
+        {
+            if (connector.CredSsp is not { } context)
+            {
+                OnSecurityPhaseEnded(connector);
+                return;
+            }
+
+            result.Phase = NlaClientPhase.CredSsp;
+            if (options.StopAfter == NlaClientStage.Challenge)
+            {
+                if (connector.FirstServerTsRequest is { } first)
+                {
+                    OnChallenge(first);
+                    return;
+                }
+
+                // The context failed before its first message: nothing went out.
+                result.ErrorDetail = context.FailureMessage;
+                result.CredSspProblem = CredSspProblem.CouldNotStart;
+                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
+                return;
+            }
+
+            if (context.FailureReason != NlaFailureReason.None)
+            {
+                if (_kerberosError is not null && options.Authentication == NlaAuthentication.Kerberos)
+                {
+                    result.CredSsp = new CredSspInfo { ClientVersion = options.MaxCredSspVersion, Package = "Kerberos", Kerberos = _kerberosError };
+                    result.CredSspProblem = CredSspProblem.KerberosUnavailable;
+                    Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
+                    return;
+                }
+
+                RecordCredSsp();
+                OnCredSspFailed(context);
+                return;
+            }
+
+            // Completed: the server proved the certificate key, which it can only do after it verified the
+            // NTLM AUTHENTICATE: the password is right. The credentials (authInfo) are delegated.
+            RecordCredSsp();
+            NlaCredentials credentials = options.Credentials!;
+            if (connector.SelectedProtocol == SecurityProtocols.HybridEx)
+            {
+                result.Phase = NlaClientPhase.EarlyUserAuthorization;
+                EarlyUserAuthorizationResult authorization = connector.EarlyUserAuthorization!.Value;
+                result.EarlyAuthorization = authorization;
+                if (!authorization.IsSuccess)
+                {
+                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
+                    return;
+                }
+
+                Complete();
+                return;
+            }
+
+            // PROTOCOL_HYBRID: no Early User Authorization Result. A server that refuses the user after authentication
+            // closes now; one that accepts waits for MCS Connect Initial.
+            if (await ServerClosesAsync(tls).ConfigureAwait(false))
+            {
+                Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
+                return;
+            }
+
+            Complete();
         }
 
         private Gssapi.KerberosContext? _kerberos;
@@ -480,68 +574,38 @@ public static class NlaClient
             _kerberosCredential?.Dispose();
         }
 
-        private CredSspClientContext CreateContext(out byte[]? ntHash)
+        private CredSspClientOptions CreateCredSspOptions(ReadOnlyMemory<byte> serverPublicKey)
         {
             NlaCredentials? credentials = options.StopAfter == NlaClientStage.Authentication ? options.Credentials : null;
             Gssapi.KerberosContext? kerberos = CreateKerberos(credentials);
-            ntHash = credentials is null ? new byte[16] : NtlmCrypto.NtOwfV1(credentials.Password.Span);
+            _ntHash = credentials is null ? new byte[16] : NtlmCrypto.NtOwfV1(credentials.Password.Span);
             string targetHost = options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
-            return new CredSspClientContext(
-                new CredSspClientOptions
+            return new CredSspClientOptions
+            {
+                ServerPublicKey = serverPublicKey,
+                Ntlm = new NtlmClientOptions
                 {
-                    ServerPublicKey = result.Certificate!.PublicKey,
-                    Ntlm = new NtlmClientOptions
-                    {
-                        UserName = credentials?.UserName ?? string.Empty,
-                        DomainName = credentials?.DomainName ?? string.Empty,
-                        NtOwfV1 = ntHash,
-                        TargetName = $"TERMSRV/{targetHost}",
-                        TimeProvider = options.TimeProvider,
-                        RandomSource = options.RandomSource,
-                    },
-                    MaxVersion = options.MaxCredSspVersion,
-                    AllowEncryptionOracle = credentials is null ? EncryptionOraclePolicy.Vulnerable : options.AllowEncryptionOracle,
-                    UseSpnego = options.UseSpnego,
-                    DelegatedPassword = credentials?.Password,
-                    Kerberos = kerberos,
-                    KerberosOnly = options.Authentication == NlaAuthentication.Kerberos,
+                    UserName = credentials?.UserName ?? string.Empty,
+                    DomainName = credentials?.DomainName ?? string.Empty,
+                    NtOwfV1 = _ntHash,
+                    TargetName = $"TERMSRV/{targetHost}",
+                    TimeProvider = options.TimeProvider,
+                    RandomSource = options.RandomSource,
                 },
-                options.RandomSource);
+                MaxVersion = options.MaxCredSspVersion,
+                AllowEncryptionOracle = credentials is null ? EncryptionOraclePolicy.Vulnerable : options.AllowEncryptionOracle,
+                UseSpnego = options.UseSpnego,
+                DelegatedPassword = credentials?.Password,
+                Kerberos = kerberos,
+
+                // The challenge stage sends no credentials: it reads what the server announces, over NTLM.
+                KerberosOnly = credentials is not null && options.Authentication == NlaAuthentication.Kerberos,
+            };
         }
 
-        private async Task GetChallengeAsync(SslStream tls)
+        /// <summary>The server's first TSRequest, for <see cref="NlaClientStage.Challenge"/>.</summary>
+        private void OnChallenge(TsRequest request)
         {
-            using CredSspClientContext context = CreateContext(out byte[]? ntHash);
-            CryptographicOperations.ZeroMemory(ntHash);
-            byte[]? negotiate = context.GetOutgoingBlob([], out NlaStatus status);
-            if (status != NlaStatus.ContinueNeeded || negotiate is null)
-            {
-                result.ErrorDetail = context.FailureMessage;
-                result.CredSspProblem = CredSspProblem.CouldNotStart;
-                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
-                return;
-            }
-
-            await MessageFraming.WriteMessageAsync(tls, negotiate, token).ConfigureAwait(false);
-            byte[]? response = await ReadTsRequestAsync(tls).ConfigureAwait(false);
-            if (response is null)
-            {
-                return;
-            }
-
-            TsRequest request;
-            try
-            {
-                request = TsRequest.Decode(response);
-            }
-            catch (NlaProtocolException ex)
-            {
-                result.ErrorDetail = ex.Message;
-                result.CredSspProblem = CredSspProblem.UndecodableFirstAnswer;
-                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
-                return;
-            }
-
             result.CredSsp = new CredSspInfo
             {
                 ClientVersion = options.MaxCredSspVersion,
@@ -559,106 +623,6 @@ public static class NlaClient
             {
                 result.CredSspProblem = CredSspProblem.NoChallenge;
                 Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
-                return;
-            }
-
-            Complete();
-        }
-
-        private async Task AuthenticateAsync(SslStream tls, SecurityProtocols protocol)
-        {
-            NlaCredentials credentials = options.Credentials!;
-            using CredSspClientContext context = CreateContext(out byte[]? ntHash);
-            try
-            {
-                if (_kerberosError is not null && options.Authentication == NlaAuthentication.Kerberos)
-                {
-                    result.CredSsp = new CredSspInfo { ClientVersion = options.MaxCredSspVersion, Package = "Kerberos", Kerberos = _kerberosError };
-                    result.CredSspProblem = CredSspProblem.KerberosUnavailable;
-                    Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
-                    return;
-                }
-
-                byte[]? output = context.GetOutgoingBlob([], out NlaStatus status);
-                while (status == NlaStatus.ContinueNeeded && output is not null)
-                {
-                    await MessageFraming.WriteMessageAsync(tls, output, token).ConfigureAwait(false);
-                    _authenticateSent = context.ServerVersion != 0;
-                    byte[]? response = await ReadTsRequestAsync(tls).ConfigureAwait(false);
-                    if (response is null)
-                    {
-                        RecordCredSsp(context, null);
-                        return;
-                    }
-
-                    NtlmTargetInfo? targetInfo = null;
-                    if (context.ServerVersion == 0)
-                    {
-                        targetInfo = TryReadTargetInfo(response);
-                    }
-
-                    output = context.GetOutgoingBlob(response, out status);
-                    RecordCredSsp(context, targetInfo);
-                }
-
-                if (status == NlaStatus.Failed)
-                {
-                    OnCredSspFailed(context);
-                    return;
-                }
-
-                // Completed: the server proved the certificate key, which it can only do after it verified the
-                // NTLM AUTHENTICATE: the password is right. Now delegate the credentials (authInfo).
-                if (output is not null)
-                {
-                    await MessageFraming.WriteMessageAsync(tls, output, token).ConfigureAwait(false);
-                    _credentialsSent = true;
-                    RecordCredSsp(context, null);
-                }
-            }
-            finally
-            {
-                CryptographicOperations.ZeroMemory(ntHash);
-                DisposeKerberos();
-            }
-
-            if (protocol == SecurityProtocols.HybridEx)
-            {
-                result.Phase = NlaClientPhase.EarlyUserAuthorization;
-                var euar = new byte[EarlyUserAuthorizationResult.Length];
-                Task<int> reading = tls.ReadAtLeastAsync(euar, euar.Length, throwOnEndOfStream: false, token).AsTask();
-                if (options.AuthorizationPending is { } pending
-                    && await Task.WhenAny(reading, Task.Delay(options.AuthorizationPendingAfter, options.TimeProvider, token)).ConfigureAwait(false) != reading)
-                {
-                    // A server that requires a second factor holds the connection here until the user approves it.
-                    result.AuthorizationHeld = true;
-                    pending();
-                }
-
-                int read = await reading.ConfigureAwait(false);
-                if (read < euar.Length)
-                {
-                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
-                    return;
-                }
-
-                EarlyUserAuthorizationResult authorization = EarlyUserAuthorizationResult.Decode(euar);
-                result.EarlyAuthorization = authorization;
-                if (!authorization.IsSuccess)
-                {
-                    Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
-                    return;
-                }
-
-                Complete();
-                return;
-            }
-
-            // PROTOCOL_HYBRID: no Early User Authorization Result. A server that refuses the user after authentication
-            // closes now; one that accepts waits for MCS Connect Initial.
-            if (await ServerClosesAsync(tls).ConfigureAwait(false))
-            {
-                Set(NlaOutcome.Failure, NlaFailureKind.AccessDenied);
                 return;
             }
 
@@ -715,52 +679,23 @@ public static class NlaClient
             }
         }
 
-        private void RecordCredSsp(CredSspClientContext context, NtlmTargetInfo? targetInfo)
+        private void RecordCredSsp()
         {
+            RdpClientConnector connector = _connector!;
+            CredSspClientContext context = connector.CredSsp!;
+            NtlmTargetInfo? targetInfo = connector.FirstServerTsRequest is { } first ? ReadTargetInfo(first) : null;
             result.CredSsp = new CredSspInfo
             {
                 ClientVersion = options.MaxCredSspVersion,
                 ServerVersion = context.ServerVersion,
                 ErrorCode = context.ServerErrorCode,
-                Ntlm = targetInfo ?? result.CredSsp?.Ntlm ?? FromChallenge(context.ServerChallenge),
+                Ntlm = targetInfo ?? FromChallenge(context.ServerChallenge),
                 ServerBindingVerified = context.ServerBindingVerified,
-                CredentialsSent = _credentialsSent,
+                CredentialsSent = CredentialsSent,
                 Stage = Stage,
                 Package = context.PackageName,
                 Kerberos = KerberosOutcome(context),
             };
-        }
-
-        private async Task<byte[]?> ReadTsRequestAsync(SslStream tls)
-        {
-            try
-            {
-                return await MessageFraming.ReadTsRequestAsync(tls, options.MaxMessageSize, token).ConfigureAwait(false);
-            }
-            catch (NlaProtocolException ex)
-            {
-                result.ErrorDetail = ex.Message;
-                result.CredSspProblem = CredSspProblem.NotATsRequest;
-                Set(NlaOutcome.Error, NlaFailureKind.CredSspProtocolError);
-                return null;
-            }
-            catch (EndOfStreamException ex)
-            {
-                OnConnectionLost(ex);
-                return null;
-            }
-        }
-
-        private static NtlmTargetInfo? TryReadTargetInfo(byte[] response)
-        {
-            try
-            {
-                return ReadTargetInfo(TsRequest.Decode(response));
-            }
-            catch (NlaProtocolException)
-            {
-                return null;
-            }
         }
 
         private static NtlmTargetInfo? ReadTargetInfo(TsRequest request)

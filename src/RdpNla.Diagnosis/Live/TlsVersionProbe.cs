@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using RdpNla.Protocol;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Transport;
 
@@ -60,9 +61,13 @@ internal static class TlsVersionProbe
             }
 
             NetworkStream stream = client.GetStream();
-            await stream.WriteAsync(new X224ConnectionRequest(null, new RdpNegRequest(RdpNegRequestFlags.None, requested)).Encode(), token);
-            X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(stream, 1024, token));
-            if (confirm.Response is not { SelectedProtocol: not SecurityProtocols.Rdp })
+            using var connector = new RdpClientConnector(new RdpClientConnectorOptions
+            {
+                ConnectionRequest = new X224ConnectionRequest(null, new RdpNegRequest(RdpNegRequestFlags.None, requested)),
+                StopAfter = ClientSecurityStage.ConnectionConfirm,
+            });
+            ClientSecurityPhaseResult negotiation = await SecurityPhaseDriver.RunClientAsync(stream, connector, new ClientSecurityPhaseOptions { Tls = new() }, token);
+            if (!negotiation.Succeeded || connector.SelectedProtocol == SecurityProtocols.Rdp)
             {
                 return new Result(null, "a TLS version probe could not start TLS: the server answered the X.224 request differently this time");
             }

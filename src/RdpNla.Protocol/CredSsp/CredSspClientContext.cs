@@ -129,6 +129,13 @@ public sealed class CredSspClientContext : IAuthenticationContext
             KerberosFallbackReason = kerberos.FailureMessage ?? "Kerberos produced no token";
         }
 
+        if (_state == State.Initial && _options.KerberosOnly)
+        {
+            // Kerberos only, and no Kerberos context at all: never fall back to NTLM silently.
+            status = Fail(NlaFailureReason.AuthenticationFailed, "Kerberos is required, but no Kerberos context was given.");
+            return null;
+        }
+
         if (_state == State.Initial)
         {
             byte[]? negotiate = _negotiate.GetOutgoingBlob([], out NlaStatus negotiateStatus);

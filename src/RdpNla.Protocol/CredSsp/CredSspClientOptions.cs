@@ -49,6 +49,6 @@ public sealed class CredSspClientOptions
     /// </summary>
     public IGssContext? Kerberos { get; init; }
 
-    /// <summary>Fail instead of falling back to NTLM when Kerberos cannot start (<c>--auth kerberos</c>).</summary>
+    /// <summary>Fail instead of falling back to NTLM when Kerberos cannot start or <see cref="Kerberos"/> is null (<c>--auth kerberos</c>).</summary>
     public bool KerberosOnly { get; init; }
 }

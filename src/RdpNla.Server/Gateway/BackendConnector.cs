@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using RdpNla.Protocol;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
@@ -217,51 +218,9 @@ internal sealed class BackendConnector
             }
 
             socket.NoDelay = true;
-            var network = new NetworkStream(socket, ownsSocket: false);
-            SecurityProtocols selected = await NegotiateAsync(network, credentials, requested, security, backend, cancellationToken).ConfigureAwait(false);
-            CheckProtocolPin(backend, security, selected, record);
-            byte[]? certificate = null;
-            var transport = new RelayBufferingStream(network);
-            tls = new SslStream(transport, leaveInnerStreamOpen: false, (_, cert, _, _) =>
-            {
-                certificate = cert?.GetRawCertData();
-                return true; // checked below against the pin or the first-use record, not against a CA.
-            });
-            try
-            {
-                await tls.AuthenticateAsClientAsync(
-                    new SslClientAuthenticationOptions
-                    {
-                        TargetHost = backend.Host,
-                        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-                        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-                    },
-                    cancellationToken).ConfigureAwait(false);
-            }
-            catch (AuthenticationException ex)
-            {
-                throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"TLS handshake failed: {ex.InnerException?.Message ?? ex.Message}");
-            }
-            catch (IOException ex)
-            {
-                throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"TLS handshake failed: {ex.Message}");
-            }
-
-            if (certificate is null)
-            {
-                throw new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend presented no TLS certificate");
-            }
-
-            string fingerprint = CertificateFingerprint.Of(certificate);
-            using var x509 = X509CertificateLoader.LoadCertificate(certificate);
-            bool firstUse = await CheckCertificateAsync(backend, fingerprint, x509.Subject, cancellationToken).ConfigureAwait(false);
-            GatewayLog.BackendConnected(_logger, backend.ToString(), SecurityProtocolNames.Name(selected), requested.Name(), tls.SslProtocol.ToString(), fingerprint);
-
-            if (selected is SecurityProtocols.Hybrid or SecurityProtocols.HybridEx)
-            {
-                await AuthenticateAsync(tls, x509.GetPublicKey(), backend, credentials, selected, cancellationToken).ConfigureAwait(false);
-            }
-            else if (firstUse && security != BackendSecurity.Tls)
+            var transport = new RelayBufferingStream(new NetworkStream(socket, ownsSocket: false));
+            (tls, SecurityProtocols selected, string fingerprint, bool firstUse) = await RunSecurityPhaseAsync(transport, backend, credentials, requested, security, record, cancellationToken).ConfigureAwait(false);
+            if (selected == SecurityProtocols.Ssl && firstUse && security != BackendSecurity.Tls)
             {
                 // The certificate was trusted by this very connection: a man in the middle who rewrote the Connection
                 // Confirm to SSL would have presented his own and read the password from the Client Info PDU.
@@ -272,7 +231,7 @@ internal sealed class BackendConnector
                     null,
                     fingerprint);
             }
-            else if (security != BackendSecurity.Tls && _options.CertificateValidation == BackendCertificateValidation.None)
+            else if (selected == SecurityProtocols.Ssl && security != BackendSecurity.Tls && _options.CertificateValidation == BackendCertificateValidation.None)
             {
                 GatewayLog.PasswordOverUncheckedTls(_logger, backend.ToString());
             }
@@ -292,67 +251,185 @@ internal sealed class BackendConnector
         }
     }
 
-    private async Task<SecurityProtocols> NegotiateAsync(NetworkStream network, BackendCredentials credentials, SecurityProtocols requested, BackendSecurity security, BackendAddress backend, CancellationToken cancellationToken)
+    /// <summary>
+    /// The security phase of the backend leg through <see cref="SecurityPhaseDriver"/>: X.224 asking for
+    /// <paramref name="requested"/>, the protocol pin before TLS, the certificate check right after the TLS handshake,
+    /// then CredSSP with the injected credentials for HYBRID and HYBRID_EX. Every refusal becomes a <see cref="BackendFailureException"/>.
+    /// </summary>
+    private async Task<(SslStream Tls, SecurityProtocols Selected, string Fingerprint, bool FirstUse)> RunSecurityPhaseAsync(
+        RelayBufferingStream transport,
+        BackendAddress backend,
+        BackendCredentials credentials,
+        SecurityProtocols requested,
+        BackendSecurity security,
+        BackendSecurityRecord? record,
+        CancellationToken cancellationToken)
     {
         // mstsc puts at most 9 characters of the user name in the cookie (docs/interop.md#negotiation).
         string cookie = new(credentials.UserName.Where(c => c > ' ' && c < 0x7F).Take(9).ToArray());
-        var request = new X224ConnectionRequest(cookie.Length == 0 ? null : cookie, new RdpNegRequest(RdpNegRequestFlags.None, requested));
-        await network.WriteAsync(request.Encode(), cancellationToken).ConfigureAwait(false);
-        X224ConnectionConfirm confirm;
+        bool kerberosOnly = string.Equals(_options.BackendAuthentication, "kerberos", StringComparison.OrdinalIgnoreCase);
+        byte[]? ntOwf = null;
+        Gssapi.KerberosCredential? ticket = null;
+        Gssapi.KerberosContext? kerberos = null;
+        string? fingerprint = null;
+        bool firstUse = false;
+        using var connector = new RdpClientConnector(new RdpClientConnectorOptions
+        {
+            ConnectionRequest = new X224ConnectionRequest(cookie.Length == 0 ? null : cookie, new RdpNegRequest(RdpNegRequestFlags.None, requested)),
+            AllowTlsWithoutNla = (requested & SecurityProtocols.Ssl) != 0,
+            CredSsp = publicKey =>
+            {
+                // The password stays in wiped buffers: NTLM runs from its NT hash (MS-NLMP §3.3.1, NTOWFv1 = MD4 of the
+                // UTF-16LE password; the bytes are read as UTF-16 code units, which they are on every little-endian .NET
+                // platform), TSPasswordCreds is encoded from the bytes, and a Kerberos ticket is requested from the same code units.
+                ntOwf = NtlmCrypto.NtOwfV1(MemoryMarshal.Cast<byte, char>(credentials.PasswordUtf16));
+                ticket = RequestTicket(credentials, kerberosOnly);
+                kerberos = ticket is null ? null : Gssapi.KerberosContext.CreateInitiator(_options.BackendServicePrincipal ?? $"TERMSRV/{backend.Host}", ticket);
+                return new CredSspClientOptions
+                {
+                    ServerPublicKey = publicKey,
+                    Ntlm = new NtlmClientOptions
+                    {
+                        UserName = credentials.UserName,
+                        DomainName = credentials.Domain,
+                        NtOwfV1 = ntOwf,
+                        TargetName = $"TERMSRV/{backend.Host}",
+                        TimeProvider = _timeProvider,
+                        RandomSource = _random,
+                    },
+                    DelegatedPasswordUtf16 = credentials.PasswordUtf16,
+                    Kerberos = kerberos,
+                    KerberosOnly = kerberosOnly,
+                };
+            },
+            RandomSource = _random,
+        });
+        var options = new ClientSecurityPhaseOptions
+        {
+            Tls = new SslClientAuthenticationOptions
+            {
+                TargetHost = backend.Host,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            },
+            LeaveInnerStreamOpen = false,
+            MaxMessageSize = MaxCredSspMessage,
+            ProtocolSelected = selected => CheckProtocolPin(backend, security, selected, record),
+            ServerCertificateValidation = async (tls, certificate, ct) =>
+            {
+                // Checked against the pin or the first-use record, not against a CA.
+                fingerprint = CertificateFingerprint.Of(certificate.RawData);
+                firstUse = await CheckCertificateAsync(backend, fingerprint, certificate.Subject, ct).ConfigureAwait(false);
+                GatewayLog.BackendConnected(_logger, backend.ToString(), SecurityProtocolNames.Name(connector.SelectedProtocol!.Value), requested.Name(), tls.SslProtocol.ToString(), fingerprint);
+                return true;
+            },
+        };
+        ClientSecurityPhaseResult result;
         try
         {
-            confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, cancellationToken).ConfigureAwait(false));
+            result = await SecurityPhaseDriver.RunClientAsync(transport, connector, options, cancellationToken).ConfigureAwait(false);
         }
-        catch (EndOfStreamException)
+        catch (Exception ex) when (ex is EndOfStreamException or NlaProtocolException or AuthenticationException or IOException)
         {
-            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend closed the connection after the X.224 Connection Request");
+            throw Failure(connector, ex);
         }
-        catch (NlaProtocolException ex)
+        finally
         {
-            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the X.224 Connection Confirm is malformed: {ex.Message}");
-        }
-
-        // MS-RDPBCGR 2.2.1.2.2: SSL_NOT_ALLOWED_BY_SERVER means the server only does Standard RDP Security (FreeRDP's
-        // server configured /sec:rdp answers it; xrdp and Windows select PROTOCOL_RDP instead, handled below).
-        if (confirm.Failure is { FailureCode: NegotiationFailureCode.SslNotAllowedByServer })
-        {
-            throw new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend answered RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER to {requested.Name()}");
+            CryptographicOperations.ZeroMemory(ntOwf); // the NTLM context holds its own copy, wiped when it is disposed.
+            kerberos?.Dispose();
+            ticket?.Dispose();
         }
 
-        if (confirm.Failure is { } failure)
+        if (!result.Succeeded)
         {
-            string hint = security == BackendSecurity.Nla && failure.FailureCode == NegotiationFailureCode.SslRequiredByServer
-                ? $" (backend security nla: it does not offer NLA; if it is a TLS-only backend such as xrdp: rdpnla backends set-security {backend} tls)"
-                : security == BackendSecurity.Tls && failure.FailureCode == NegotiationFailureCode.HybridRequiredByServer
-                    ? $" (backend security tls, but it requires NLA: rdpnla backends set-security {backend} nla)"
+            if (result.Tls is not null)
+            {
+                await result.Tls.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw Refusal(connector, backend, requested, security);
+        }
+
+        SecurityProtocols selected = connector.SelectedProtocol!.Value;
+        if (connector.CredSsp is { } credSsp)
+        {
+            GatewayLog.BackendAuthenticated(_logger, backend.ToString(), credentials.Account, credSsp.NegotiatedVersion);
+        }
+
+        return (result.Tls!, selected, fingerprint!, firstUse);
+    }
+
+    /// <summary>The backend failure for an exception the driver raised, by how far the connector got.</summary>
+    private static Exception Failure(RdpClientConnector connector, Exception ex) => (connector.State, ex) switch
+    {
+        (ClientConnectorState.AwaitingConnectionConfirm, EndOfStreamException) =>
+            new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend closed the connection after the X.224 Connection Request"),
+        (ClientConnectorState.AwaitingConnectionConfirm, NlaProtocolException) =>
+            new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the X.224 Connection Confirm is malformed: {ex.Message}"),
+        (ClientConnectorState.AwaitingTls, AuthenticationException) =>
+            new BackendFailureException(BackendFailureKind.NegotiationFailed, $"TLS handshake failed: {ex.InnerException?.Message ?? ex.Message}"),
+        (ClientConnectorState.AwaitingTls, IOException) =>
+            new BackendFailureException(BackendFailureKind.NegotiationFailed, $"TLS handshake failed: {ex.Message}"),
+
+        // FreeRDP's server closes the connection after a wrong AUTHENTICATE instead of sending errorCode (docs/interop.md#freerdp-shadow).
+        (ClientConnectorState.CredSsp, EndOfStreamException) when connector.CredSsp?.ServerChallenge is not null =>
+            new BackendFailureException(BackendFailureKind.CredentialsRejected, "the backend closed the connection after the NTLM AUTHENTICATE (wrong user name or password)"),
+        (ClientConnectorState.CredSsp, EndOfStreamException) =>
+            new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend closed the connection during CredSSP before its NTLM CHALLENGE"),
+        (ClientConnectorState.CredSsp, NlaProtocolException) =>
+            new BackendFailureException(BackendFailureKind.NegotiationFailed, $"CredSSP: {ex.Message}"),
+        (ClientConnectorState.AwaitingEarlyUserAuthorizationResult, EndOfStreamException) =>
+            new BackendFailureException(BackendFailureKind.CredentialsRejected, "the backend closed the connection instead of sending the Early User Authorization Result"),
+        _ => ex,
+    };
+
+    /// <summary>The backend failure for a refusal by the connector: the Connection Confirm, CredSSP or the Early User Authorization Result.</summary>
+    private static BackendFailureException Refusal(RdpClientConnector connector, BackendAddress backend, SecurityProtocols requested, BackendSecurity security)
+    {
+        SecurityProtocols? selected = connector.SelectedProtocol;
+        switch (connector.SelectionFailure)
+        {
+            // MS-RDPBCGR 2.2.1.2.2: SSL_NOT_ALLOWED_BY_SERVER means the server only does Standard RDP Security (FreeRDP's
+            // server configured /sec:rdp answers it; xrdp and Windows select PROTOCOL_RDP instead, handled below).
+            case ProtocolSelectionFailure.NegotiationFailure when connector.ConnectionConfirm!.Failure!.FailureCode == NegotiationFailureCode.SslNotAllowedByServer:
+                return new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend answered RDP_NEG_FAILURE SSL_NOT_ALLOWED_BY_SERVER to {requested.Name()}");
+            case ProtocolSelectionFailure.NegotiationFailure:
+                NegotiationFailureCode code = connector.ConnectionConfirm!.Failure!.FailureCode;
+                string hint = security == BackendSecurity.Nla && code == NegotiationFailureCode.SslRequiredByServer
+                    ? $" (backend security nla: it does not offer NLA; if it is a TLS-only backend such as xrdp: rdpnla backends set-security {backend} tls)"
+                    : security == BackendSecurity.Tls && code == NegotiationFailureCode.HybridRequiredByServer
+                        ? $" (backend security tls, but it requires NLA: rdpnla backends set-security {backend} nla)"
+                        : string.Empty;
+                return new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend answered RDP_NEG_FAILURE {code.Name()} to {requested.Name()}{hint}");
+            case ProtocolSelectionFailure.StandardRdpSecurity:
+                // xrdp with security_layer=negotiate answers PROTOCOL_RDP to a request without SSL (docs/probe.md).
+                string rdpHint = security == BackendSecurity.Nla
+                    ? $" to {requested.Name()} (backend security nla; if it does TLS when asked: rdpnla backends set-security {backend} tls)"
                     : string.Empty;
-            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend answered RDP_NEG_FAILURE {failure.FailureCode.Name()} to {requested.Name()}{hint}");
+                return new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend selected PROTOCOL_RDP (Standard RDP Security){rdpHint}");
+            case ProtocolSelectionFailure.NotRequested when selected == SecurityProtocols.Ssl:
+                // A backend never selects what was not requested; a Connection Confirm rewritten on the way would.
+                return new BackendFailureException(
+                    BackendFailureKind.ProtocolDowngrade,
+                    $"possible downgrade: the backend selected PROTOCOL_SSL, which was not requested ({requested.Name()}, backend security {security.Name()}); no credentials were sent");
+            case not ProtocolSelectionFailure.None:
+                return new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend selected {selected?.Name()}, which was not requested ({requested.Name()})");
         }
 
-        SecurityProtocols selected = confirm.Response?.SelectedProtocol ?? SecurityProtocols.Rdp;
-        if (selected == SecurityProtocols.Rdp)
+        if (connector.EarlyUserAuthorization is { IsSuccess: false } denial)
         {
-            // xrdp with security_layer=negotiate answers PROTOCOL_RDP to a request without SSL (docs/probe.md).
-            string hint = security == BackendSecurity.Nla
-                ? $" to {requested.Name()} (backend security nla; if it does TLS when asked: rdpnla backends set-security {backend} tls)"
-                : string.Empty;
-            throw new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend selected PROTOCOL_RDP (Standard RDP Security){hint}");
+            return new BackendFailureException(BackendFailureKind.CredentialsRejected, $"Early User Authorization Result {denial.Name}");
         }
 
-        if (selected == SecurityProtocols.Ssl && (requested & SecurityProtocols.Ssl) == 0)
+        CredSspClientContext credSsp = connector.CredSsp!;
+        if (credSsp.ServerErrorCode is { } error)
         {
-            // A backend never selects what was not requested; a Connection Confirm rewritten on the way would.
-            throw new BackendFailureException(
-                BackendFailureKind.ProtocolDowngrade,
-                $"possible downgrade: the backend selected PROTOCOL_SSL, which was not requested ({requested.Name()}, backend security {security.Name()}); no credentials were sent");
+            return new BackendFailureException(BackendFailureKind.CredentialsRejected, $"CredSSP errorCode {NtStatusText.Name(error)}");
         }
 
-        if (selected is not (SecurityProtocols.Ssl or SecurityProtocols.Hybrid or SecurityProtocols.HybridEx) || (selected & requested) == 0)
-        {
-            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend selected {selected.Name()}, which was not requested ({requested.Name()})");
-        }
-
-        return selected;
+        return new BackendFailureException(
+            credSsp.FailureReason == NlaFailureReason.PublicKeyMismatch ? BackendFailureKind.CertificateChanged : BackendFailureKind.NegotiationFailed,
+            $"CredSSP failed: {credSsp.FailureMessage ?? credSsp.FailureReason.ToString()}");
     }
 
     /// <summary>
@@ -447,86 +524,5 @@ internal sealed class BackendConnector
         {
             throw new BackendFailureException(BackendFailureKind.CredentialsRejected, $"Kerberos: {ex.Message}");
         }
-    }
-
-    private async Task AuthenticateAsync(SslStream tls, byte[] publicKey, BackendAddress backend, BackendCredentials credentials, SecurityProtocols selected, CancellationToken cancellationToken)
-    {
-        // The password stays in wiped buffers: NTLM runs from its NT hash (MS-NLMP §3.3.1, NTOWFv1 = MD4 of the UTF-16LE
-        // password; the bytes are read as UTF-16 code units, which they are on every little-endian .NET platform),
-        // TSPasswordCreds is encoded from the bytes, and a Kerberos ticket is requested from the same code units.
-        byte[] ntOwf = NtlmCrypto.NtOwfV1(MemoryMarshal.Cast<byte, char>(credentials.PasswordUtf16));
-        bool kerberosOnly = string.Equals(_options.BackendAuthentication, "kerberos", StringComparison.OrdinalIgnoreCase);
-        using Gssapi.KerberosCredential? ticket = RequestTicket(credentials, kerberosOnly);
-        using Gssapi.KerberosContext? kerberos = ticket is null ? null : Gssapi.KerberosContext.CreateInitiator(_options.BackendServicePrincipal ?? $"TERMSRV/{backend.Host}", ticket);
-        using var context = new CredSspClientContext(
-            new CredSspClientOptions
-            {
-                ServerPublicKey = publicKey,
-                Ntlm = new NtlmClientOptions
-                {
-                    UserName = credentials.UserName,
-                    DomainName = credentials.Domain,
-                    NtOwfV1 = ntOwf,
-                    TargetName = $"TERMSRV/{backend.Host}",
-                    TimeProvider = _timeProvider,
-                    RandomSource = _random,
-                },
-                DelegatedPasswordUtf16 = credentials.PasswordUtf16,
-                Kerberos = kerberos,
-                KerberosOnly = kerberosOnly,
-            },
-            _random);
-        CryptographicOperations.ZeroMemory(ntOwf); // the NTLM context holds its own copy, wiped when it is disposed.
-        NlaStatus status;
-        try
-        {
-            status = await CredSspClientHandshake.RunAsync(tls, context, MaxCredSspMessage, cancellationToken).ConfigureAwait(false);
-        }
-        catch (EndOfStreamException) when (context.ServerChallenge is not null)
-        {
-            // FreeRDP's server closes the connection after a wrong AUTHENTICATE instead of sending errorCode (docs/interop.md#freerdp-shadow).
-            throw new BackendFailureException(BackendFailureKind.CredentialsRejected, "the backend closed the connection after the NTLM AUTHENTICATE (wrong user name or password)");
-        }
-        catch (EndOfStreamException)
-        {
-            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, "the backend closed the connection during CredSSP before its NTLM CHALLENGE");
-        }
-        catch (NlaProtocolException ex)
-        {
-            throw new BackendFailureException(BackendFailureKind.NegotiationFailed, $"CredSSP: {ex.Message}");
-        }
-
-        if (status != NlaStatus.Completed)
-        {
-            if (context.ServerErrorCode is { } error)
-            {
-                throw new BackendFailureException(BackendFailureKind.CredentialsRejected, $"CredSSP errorCode {NtStatusText.Name(error)}");
-            }
-
-            throw new BackendFailureException(
-                context.FailureReason == NlaFailureReason.PublicKeyMismatch ? BackendFailureKind.CertificateChanged : BackendFailureKind.NegotiationFailed,
-                $"CredSSP failed: {context.FailureMessage ?? context.FailureReason.ToString()}");
-        }
-
-        if (selected == SecurityProtocols.HybridEx)
-        {
-            byte[] result = new byte[EarlyUserAuthorizationResult.Length];
-            try
-            {
-                await tls.ReadExactlyAsync(result, cancellationToken).ConfigureAwait(false);
-            }
-            catch (EndOfStreamException)
-            {
-                throw new BackendFailureException(BackendFailureKind.CredentialsRejected, "the backend closed the connection instead of sending the Early User Authorization Result");
-            }
-
-            EarlyUserAuthorizationResult euar = EarlyUserAuthorizationResult.Decode(result);
-            if (!euar.IsSuccess)
-            {
-                throw new BackendFailureException(BackendFailureKind.CredentialsRejected, $"Early User Authorization Result {euar.Name}");
-            }
-        }
-
-        GatewayLog.BackendAuthenticated(_logger, backend.ToString(), credentials.Account, context.NegotiatedVersion);
     }
 }

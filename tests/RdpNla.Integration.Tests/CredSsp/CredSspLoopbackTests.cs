@@ -315,7 +315,7 @@ public class CredSspClientBindingTests
             return (int)rest.Length;
         }, ct);
 
-        NlaStatus clientStatus = await CredSspClientHandshake.RunAsync(tls.Client, client, 65536, ct);
+        NlaStatus clientStatus = await CredSspRun.RunClientAsync(tls.Client, client, ct);
         tls.Client.Close();
 
         Assert.Equal(NlaStatus.Failed, clientStatus);

@@ -65,7 +65,7 @@ public class SecurityPhaseDriverServerTests
         await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" }, cancellationToken);
         byte[] key = tls.RemoteCertificate!.GetPublicKey();
         using var credSsp = new CredSspClientContext(new CredSspClientOptions { ServerPublicKey = key, Ntlm = CredSspRun.ClientNtlmOptions(CredSspRun.Password, 7) }, new DeterministicRandom(3));
-        Assert.Equal(NlaStatus.Completed, await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, cancellationToken));
+        Assert.Equal(NlaStatus.Completed, await CredSspRun.RunClientAsync(tls, credSsp, cancellationToken));
 
         byte[] result = new byte[EarlyUserAuthorizationResult.Length];
         int read = await tls.ReadAtLeastAsync(result, result.Length, throwOnEndOfStream: false, cancellationToken);

@@ -111,10 +111,7 @@ public class FrontDoorRobustnessTests
         using var tcp = new TcpClient();
         await tcp.ConnectAsync(IPAddress.Loopback, door.Port, ct);
         NetworkStream network = tcp.GetStream();
-        await network.WriteAsync(new X224ConnectionRequest("x", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Ssl | SecurityProtocols.Hybrid)).Encode(), ct);
-        await Transport.MessageFraming.ReadTpktFrameAsync(network, 1024, ct);
-        await using var tls = new SslStream(network, false, (_, _, _, _) => true);
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost" }, ct);
+        await using SslStream tls = await TestSecurityPhase.TlsAsync(network, SecurityProtocols.Ssl | SecurityProtocols.Hybrid, "x", "localhost", ct);
         byte[] payload = kind switch
         {
             "bad-der" => [0x04, 0x02, 0x00, 0x00],

@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
@@ -46,36 +47,17 @@ internal static class GatewayTestClient
     /// </summary>
     public static async Task<(SslStream Tls, EarlyUserAuthorizationResult? Authorization)> AuthenticateWithResultAsync(NetworkStream network, bool hybridEx, string user = "alice")
     {
-        SslStream tls = await AuthenticateAsync(network, hybridEx, user);
-        if (!hybridEx)
-        {
-            return (tls, null);
-        }
-
-        byte[] result = new byte[EarlyUserAuthorizationResult.Length];
-        await tls.ReadExactlyAsync(result, Ct);
-        return (tls, EarlyUserAuthorizationResult.Decode(result));
-    }
-
-    private static async Task<SslStream> AuthenticateAsync(NetworkStream network, bool hybridEx, string user = "alice")
-    {
         SecurityProtocols requested = SecurityProtocols.Ssl | SecurityProtocols.Hybrid | (hybridEx ? SecurityProtocols.HybridEx : 0);
-        await network.WriteAsync(new X224ConnectionRequest("relay", new RdpNegRequest(RdpNegRequestFlags.None, requested)).Encode(), Ct);
-        X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, Ct));
-        Assert.Equal(hybridEx ? SecurityProtocols.HybridEx : SecurityProtocols.Hybrid, confirm.Response!.SelectedProtocol);
-        var tls = new SslStream(network, false, (_, _, _, _) => true);
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 }, Ct);
-        using var certificate = new X509Certificate2(tls.RemoteCertificate!);
-        using var credSsp = new CredSspClientContext(
-            new CredSspClientOptions
-            {
-                ServerPublicKey = certificate.GetPublicKey(),
-                Ntlm = new NtlmClientOptions { UserName = user, DomainName = TestFrontDoor.Domain, Password = Password, TimeProvider = TimeProvider.System, RandomSource = SystemRandomSource.Instance },
-            },
-            SystemRandomSource.Instance);
-        Assert.Equal(NlaStatus.Completed, await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, Ct));
-        return tls;
+        using RdpClientConnector connector = TestSecurityPhase.Connector("relay", requested, TestSecurityPhase.Password(user, TestFrontDoor.Domain, Password));
+        ClientSecurityPhaseResult result = await SecurityPhaseDriver.RunClientAsync(network, connector, TestSecurityPhase.AnyCertificate(leaveInnerStreamOpen: false), Ct);
+        Assert.Equal(hybridEx ? SecurityProtocols.HybridEx : SecurityProtocols.Hybrid, connector.SelectedProtocol);
+        Assert.Equal(NlaFailureReason.None, connector.CredSsp!.FailureReason);
+        Assert.True(result.Succeeded || connector.EarlyUserAuthorization is not null, $"{connector.State} {result.Step}");
+        return (result.Tls!, connector.EarlyUserAuthorization);
     }
+
+    private static async Task<SslStream> AuthenticateAsync(NetworkStream network, bool hybridEx) =>
+        (await AuthenticateWithResultAsync(network, hybridEx)).Tls;
 
     /// <summary>The MCS Connect Initial, and unless told otherwise the Connect Response and the Client Info PDU.</summary>
     public static async Task StartSessionAsync(SslStream tls, bool expectConnectResponse = true, params byte[][] beforeClientInfo)

@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using System.Security.Cryptography;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
+using RdpNla.Integration.Tests.Support;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Transport;
 
@@ -42,12 +42,8 @@ public static class KerberosCredSspPeer
     /// </summary>
     public static async Task<(KerberosPeerOutcome Outcome, SslStream Tls)> AuthenticateAsync(NetworkStream network, ITestInitiator context, int version, string user, string domain, string password, CancellationToken cancellationToken = default)
     {
-        await network.WriteAsync(new X224ConnectionRequest("alice", new RdpNegRequest(RdpNegRequestFlags.None, SecurityProtocols.Hybrid | SecurityProtocols.HybridEx | SecurityProtocols.Ssl)).Encode(), cancellationToken);
-        X224ConnectionConfirm confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, cancellationToken));
-        Assert.Equal(SecurityProtocols.HybridEx, confirm.Response?.SelectedProtocol);
-
-        var tls = new SslStream(network, true, (_, _, _, _) => true);
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "rdpgw.lab.test", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 }, cancellationToken);
+        SecurityProtocols requested = SecurityProtocols.Hybrid | SecurityProtocols.HybridEx | SecurityProtocols.Ssl;
+        SslStream tls = await TestSecurityPhase.TlsAsync(network, requested, "alice", "rdpgw.lab.test", cancellationToken, SecurityProtocols.HybridEx);
         using var certificate = new System.Security.Cryptography.X509Certificates.X509Certificate2(tls.RemoteCertificate!);
         byte[] publicKey = certificate.GetPublicKey();
         byte[]? nonce = version >= 5 ? RandomNumberGenerator.GetBytes(32) : null;

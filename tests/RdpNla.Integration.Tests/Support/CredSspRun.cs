@@ -58,6 +58,29 @@ public sealed class CredSspRun
         RandomSource = new DeterministicRandom(seed + 1),
     };
 
+    /// <summary>
+    /// Our CredSSP client alone over an established TLS stream, with no X.224 before it (the connection sequence runs it
+    /// through RdpClientConnector): the loop that checks the context itself, until it completes or fails.
+    /// </summary>
+    public static async Task<NlaStatus> RunClientAsync(Stream tls, CredSspClientContext context, CancellationToken cancellationToken)
+    {
+        byte[]? output = context.GetOutgoingBlob([], out NlaStatus status);
+        while (true)
+        {
+            if (output is not null)
+            {
+                await MessageFraming.WriteMessageAsync(tls, output, cancellationToken);
+            }
+
+            if (status is NlaStatus.Completed or NlaStatus.Failed)
+            {
+                return status;
+            }
+
+            output = context.GetOutgoingBlob(await MessageFraming.ReadTsRequestAsync(tls, 64 * 1024, cancellationToken), out status);
+        }
+    }
+
     public static async Task<CredSspRun> RunAsync(
         SslStream clientTls,
         SslStream serverTls,
@@ -110,7 +133,7 @@ public sealed class CredSspRun
 
         try
         {
-            run.ClientStatus = await CredSspClientHandshake.RunAsync(clientTls, client, 64 * 1024, cancellationToken);
+            run.ClientStatus = await RunClientAsync(clientTls, client, cancellationToken);
         }
         catch (Exception ex)
         {

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Authentication;
 using RdpNla.Protocol;
+using RdpNla.Protocol.Connection;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
@@ -30,31 +30,14 @@ public sealed record TestRdpOutcome
 
 /// <summary>
 /// A minimal RDP client for driving the front door in tests: X.224 with chosen protocols, TLS, CredSSP through our
-/// client context, and the Early User Authorization Result for HYBRID_EX; then it sends an MCS-shaped TPKT and closes.
+/// connector and driver, and the Early User Authorization Result for HYBRID_EX; then it sends an MCS-shaped TPKT and closes.
 /// </summary>
 public static class TestRdpClient
 {
-    // As CredSspClientHandshake.RunAsync, but stops at the server's pubKeyAuth answer (the server proving itself):
-    // runs onServerProof, then returns without delegating credentials, and the caller closes the connection.
-    private static async Task<NlaStatus> RunUntilServerProofAsync(SslStream tls, CredSspClientContext credSsp, Func<Task> onServerProof, CancellationToken cancellationToken)
-    {
-        byte[]? output = credSsp.GetOutgoingBlob([], out NlaStatus status);
-        while (status == NlaStatus.ContinueNeeded)
-        {
-            await MessageFraming.WriteMessageAsync(tls, output!, cancellationToken);
-            byte[] response = await MessageFraming.ReadTsRequestAsync(tls, 64 * 1024, cancellationToken);
-            if (TsRequest.Decode(response).PubKeyAuth is not null)
-            {
-                await onServerProof();
-                return NlaStatus.ContinueNeeded;
-            }
-
-            output = credSsp.GetOutgoingBlob(response, out status);
-        }
-
-        return status;
-    }
-
+    /// <param name="onServerProof">
+    /// When set, the client stops once the server proved its key (its pubKeyAuth answer), runs this, and closes without
+    /// delegating credentials; the outcome's CredSSP status is then <see cref="NlaStatus.ContinueNeeded"/>.
+    /// </param>
     public static async Task<TestRdpOutcome> ConnectAsync(
         int port,
         SecurityProtocols? requested,
@@ -76,92 +59,76 @@ public static class TestRdpClient
             await network.WriteAsync(preamble, cancellationToken);
         }
 
-        var request = new X224ConnectionRequest("test", requested is { } protocols ? new RdpNegRequest(RdpNegRequestFlags.None, protocols) : null);
-        await network.WriteAsync(request.Encode(), cancellationToken);
-        X224ConnectionConfirm confirm;
+        using RdpClientConnector connector = TestSecurityPhase.Connector("test", requested, key => new CredSspClientOptions
+        {
+            ServerPublicKey = key,
+            MaxVersion = maxVersion,
+            AllowEncryptionOracle = policy,
+            DelegateCredentials = onServerProof is null,
+            Ntlm = new NtlmClientOptions
+            {
+                UserName = user,
+                DomainName = domain,
+                Password = password,
+                Workstation = "TESTCLIENT",
+                TargetName = "TERMSRV/localhost",
+                TimeProvider = TimeProvider.System,
+                RandomSource = SystemRandomSource.Instance,
+                SendMic = sendNtlmMic,
+            },
+        });
+        ClientSecurityPhaseResult result;
         try
         {
-            confirm = X224ConnectionConfirm.Decode(await MessageFraming.ReadTpktFrameAsync(network, 1024, cancellationToken));
+            result = await SecurityPhaseDriver.RunClientAsync(network, connector, TestSecurityPhase.AnyCertificate(), cancellationToken);
         }
-        catch (Exception ex) when (ex is EndOfStreamException or IOException or NlaProtocolException)
+        catch (Exception ex) when (ex is EndOfStreamException or IOException or NlaProtocolException && connector.State == ClientConnectorState.AwaitingConnectionConfirm)
         {
             return new TestRdpOutcome { Error = ex };
         }
-
-        SecurityProtocols selected = confirm.Response?.SelectedProtocol ?? SecurityProtocols.Rdp;
-        if (confirm.Failure is not null || (selected & (SecurityProtocols.Hybrid | SecurityProtocols.HybridEx)) == 0)
+        catch (Exception ex) when (ex is EndOfStreamException or IOException && connector.State == ClientConnectorState.CredSsp)
         {
-            return new TestRdpOutcome { Confirm = confirm };
+            return new TestRdpOutcome { Confirm = connector.ConnectionConfirm, CredSspStatus = NlaStatus.Failed, ServerCredSspVersion = connector.CredSsp!.ServerVersion, ClientFailure = connector.CredSsp.FailureReason, Error = ex };
+        }
+        catch (EndOfStreamException ex) when (connector.State == ClientConnectorState.AwaitingEarlyUserAuthorizationResult)
+        {
+            return Outcome(connector, NlaStatus.Completed) with { Error = ex };
         }
 
-        await using var tls = new SslStream(network, true, (_, _, _, _) => true);
-        await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = "localhost", EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13 }, cancellationToken);
-        using var serverCertificate = new System.Security.Cryptography.X509Certificates.X509Certificate2(tls.RemoteCertificate!);
-        using var credSsp = new CredSspClientContext(
-            new CredSspClientOptions
-            {
-                ServerPublicKey = serverCertificate.GetPublicKey(),
-                MaxVersion = maxVersion,
-                AllowEncryptionOracle = policy,
-                Ntlm = new NtlmClientOptions
-                {
-                    UserName = user,
-                    DomainName = domain,
-                    Password = password,
-                    Workstation = "TESTCLIENT",
-                    TargetName = "TERMSRV/localhost",
-                    TimeProvider = TimeProvider.System,
-                    RandomSource = SystemRandomSource.Instance,
-                    SendMic = sendNtlmMic,
-                },
-            },
-            SystemRandomSource.Instance);
-        NlaStatus status;
-        try
+        await using SslStream? tls = result.Tls;
+        if (connector.CredSsp is null)
         {
-            status = onServerProof is null
-                ? await CredSspClientHandshake.RunAsync(tls, credSsp, 64 * 1024, cancellationToken)
-                : await RunUntilServerProofAsync(tls, credSsp, onServerProof, cancellationToken);
-        }
-        catch (Exception ex) when (ex is EndOfStreamException or IOException)
-        {
-            return new TestRdpOutcome { Confirm = confirm, CredSspStatus = NlaStatus.Failed, ServerCredSspVersion = credSsp.ServerVersion, ClientFailure = credSsp.FailureReason, Error = ex };
+            // Refused at the Connection Confirm (RDP_NEG_FAILURE, or no NLA selected): the confirm is the outcome.
+            return new TestRdpOutcome { Confirm = connector.ConnectionConfirm };
         }
 
-        var outcome = new TestRdpOutcome
+        CredSspClientContext credSsp = connector.CredSsp;
+        NlaStatus status = credSsp.FailureReason != NlaFailureReason.None ? NlaStatus.Failed
+            : onServerProof is not null ? NlaStatus.ContinueNeeded
+            : NlaStatus.Completed;
+        if (onServerProof is not null && result.Succeeded)
         {
-            Confirm = confirm,
-            CredSspStatus = status,
-            ServerErrorCode = credSsp.ServerErrorCode,
-            ServerCredSspVersion = credSsp.ServerVersion,
-            ClientFailure = status == NlaStatus.Failed ? credSsp.FailureReason : null,
-        };
-        if (status != NlaStatus.Completed)
+            await onServerProof();
+        }
+
+        TestRdpOutcome outcome = Outcome(connector, status);
+        if (!result.Succeeded || onServerProof is not null)
         {
             return outcome;
         }
 
-        if (selected == SecurityProtocols.HybridEx)
-        {
-            byte[] result = new byte[EarlyUserAuthorizationResult.Length];
-            try
-            {
-                await tls.ReadExactlyAsync(result, cancellationToken);
-            }
-            catch (EndOfStreamException ex)
-            {
-                return outcome with { Error = ex };
-            }
-
-            outcome = outcome with { EarlyUserAuthorization = EarlyUserAuthorizationResult.Decode(result) };
-            if (!outcome.EarlyUserAuthorization.Value.IsSuccess)
-            {
-                return outcome;
-            }
-        }
-
         // Stand-in for MCS Connect Initial: the front door reads one TPKT after CredSSP, then closes.
-        await tls.WriteAsync(Tpkt.Wrap([0x02, 0xF0, 0x80, 0x7F, 0x65, 0x00]), cancellationToken);
+        await tls!.WriteAsync(Tpkt.Wrap([0x02, 0xF0, 0x80, 0x7F, 0x65, 0x00]), cancellationToken);
         return outcome;
     }
+
+    private static TestRdpOutcome Outcome(RdpClientConnector connector, NlaStatus status) => new()
+    {
+        Confirm = connector.ConnectionConfirm,
+        CredSspStatus = status,
+        ServerErrorCode = connector.CredSsp!.ServerErrorCode,
+        ServerCredSspVersion = connector.CredSsp.ServerVersion,
+        ClientFailure = status == NlaStatus.Failed ? connector.CredSsp.FailureReason : null,
+        EarlyUserAuthorization = connector.EarlyUserAuthorization,
+    };
 }
