@@ -12,7 +12,7 @@ if ! grep -q 'Build succeeded' "$log"; then
   echo "0 passed, 1 failed"
   exit 1
 fi
-dotnet test --solution RdpNla.slnx -c Release --no-build 2>&1 | tee "$log"
+dotnet test --solution RdpNla.slnx -c Release --no-build --max-parallel-test-modules 1 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Microsoft.Testing.Platform prints "total: N / failed: N / succeeded: N / skipped: N" for the whole run.
 passed=$(grep -E '^\s*succeeded:' "$log" | tail -1 | grep -oE '[0-9]+')
