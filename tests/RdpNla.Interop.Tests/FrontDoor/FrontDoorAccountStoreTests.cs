@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
+using RdpNla.Tests.Support;
+using RdpNla.Protocol;
+using RdpNla.Protocol.Rdp;
+using RdpNla.Server.Accounts;
+using RdpNla.Server.Audit;
+using RdpNla.Server.FrontDoor;
+
+namespace RdpNla.Tests.FrontDoor;
+
+/// <summary>The front door and its account database: atomic lockout, the verified password on record before the server's proof, store faults.</summary>
+public class FrontDoorAccountStoreTests
+{
+    private const string Password = "Passw0rd!";
+    private const SecurityProtocols Nla = SecurityProtocols.Ssl | SecurityProtocols.Hybrid;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<TestFrontDoor> StartAsync(Action<FrontDoorLimits>? limits = null, TimeProvider? timeProvider = null)
+    {
+        TestFrontDoor door = await TestFrontDoor.StartAsync(
+            o =>
+            {
+                o.Limits.PenaltiesEnabled = false;
+                o.Limits.MaxUnauthenticatedConnectionsPerAddress = 128;
+                o.Limits.HandshakeTimeout = TimeSpan.FromSeconds(60);
+                limits?.Invoke(o.Limits);
+            },
+            timeProvider: timeProvider);
+        await door.AddUserAsync("alice", Password);
+        return door;
+    }
+
+    private static async Task WaitForLogAsync(TestFrontDoor door, string text)
+    {
+        for (int i = 0; i < 400 && !door.LogText.Contains(text, StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(25, Ct);
+        }
+
+        Assert.Contains(text, door.LogText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_64ParallelWrongPasswords_ExactlyThresholdLogonFailuresThenLockedOut()
+    {
+        await using TestFrontDoor door = await StartAsync();
+
+        TestRdpOutcome[] outcomes = await Task.WhenAll(Enumerable.Range(0, 64).Select(_ =>
+            Task.Run(() => TestRdpClient.ConnectAsync(door.Port, Nla, "alice", "wrong", cancellationToken: Ct), Ct)));
+
+        IReadOnlyList<AuditEntry> rows = await door.WaitForAuditAsync(64);
+        int threshold = new AccountPolicyOptions().LockoutThreshold;
+        Assert.Equal(threshold, outcomes.Count(o => o.ServerErrorCode == NtStatus.LogonFailure));
+        Assert.Equal(64 - threshold, outcomes.Count(o => o.ServerErrorCode == NtStatus.AccountLockedOut));
+        Assert.Equal(threshold, rows.Count(r => r.Status == NtStatus.LogonFailure));
+        Assert.Equal(64 - threshold, rows.Count(r => r.Status == NtStatus.AccountLockedOut));
+        Assert.Equal(NtStatus.AccountLockedOut, (await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct)).ServerErrorCode);
+    }
+
+    [Fact]
+    public async Task Connect_ClientClosesRightAfterTheServersProof_VerifiedPasswordWasAuditedBeforeTheProof()
+    {
+        await using TestFrontDoor door = await StartAsync();
+        IReadOnlyList<AuditEntry> whenProofArrived = [];
+
+        TestRdpOutcome outcome = await TestRdpClient.ConnectAsync(
+            door.Port, Nla, "alice", Password, onServerProof: async () => whenProofArrived = await door.AuditAsync(), cancellationToken: Ct);
+
+        Assert.Equal(NlaStatus.ContinueNeeded, outcome.CredSspStatus);
+        AuditEntry verified = Assert.Single(whenProofArrived);
+        Assert.Equal((AuditOutcome.Success, NtStatus.Success, "authenticated with NTLM; password verified", "alice"), (verified.Outcome, verified.Status, verified.Reason, verified.UserName));
+        IReadOnlyList<AuditEntry> rows = await door.WaitForAuditAsync(2);
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(AuditOutcome.Error, rows[1].Outcome);
+        Assert.Contains("client closed the connection", rows[1].Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_UserTableRefusesWrites_FailsWithInternalDbErrorAuditsTheErrorAndKeepsServing()
+    {
+        await using TestFrontDoor door = await StartAsync();
+        await ExecuteAsync(door, """
+            CREATE TRIGGER users_read_only BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;
+            CREATE TRIGGER decoy_read_only BEFORE UPDATE ON attempt_decoy BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;
+            """);
+
+        TestRdpOutcome right = await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
+        TestRdpOutcome unknown = await TestRdpClient.ConnectAsync(door.Port, Nla, "nobody", Password, cancellationToken: Ct);
+        await ExecuteAsync(door, "DROP TRIGGER users_read_only; DROP TRIGGER decoy_read_only;");
+        TestRdpOutcome after = await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
+
+        Assert.Equal(NtStatus.InternalDbError, right.ServerErrorCode);
+        Assert.Equal(NtStatus.InternalDbError, unknown.ServerErrorCode);
+        Assert.Equal(NlaStatus.Completed, after.CredSspStatus);
+        IReadOnlyList<AuditEntry> rows = await door.WaitForAuditAsync(3);
+        Assert.All(rows.Take(2), r => Assert.Equal((AuditOutcome.Error, NtStatus.InternalDbError), (r.Outcome, r.Status)));
+        Assert.Contains("account database failed during the account lookup", rows[0].Reason, StringComparison.Ordinal);
+        Assert.Equal(AuditOutcome.Success, rows[2].Outcome);
+        Assert.Contains("The account database failed during the account lookup (SqliteException", door.LogText, StringComparison.Ordinal);
+        Assert.Equal(0, (await door.Database.Users.FindAsync("alice", Ct))!.FailedLogonCount);
+    }
+
+    [Fact]
+    public async Task Connect_AuditTableRefusesWrites_VerifiedPasswordIsNotLetThroughUnrecorded()
+    {
+        await using TestFrontDoor door = await StartAsync();
+        await ExecuteAsync(door, "CREATE TRIGGER audit_read_only BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;");
+
+        TestRdpOutcome outcome = await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
+
+        Assert.Equal(NtStatus.InternalDbError, outcome.ServerErrorCode);
+        Assert.Contains("The account database failed during writing the audit record (SqliteException", door.LogText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_DatabaseLockedByAnotherProcessBeyondStoreTimeout_FailsAsBusyWithoutBlamingTheClientAndKeepsServing()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using TestFrontDoor door = await StartAsync(l => l.StoreTimeout = TimeSpan.FromSeconds(30), clock);
+        await using (DatabaseLocker locker = await DatabaseLocker.LockAsync(door.Database.FilePath))
+        {
+            Task<TestRdpOutcome> locked = TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
+            await WaitForLogAsync(door, "Waiting on the account database: the account lookup");
+            clock.Advance(TimeSpan.FromSeconds(31));
+
+            Assert.Equal(NtStatus.InternalDbError, (await locked).ServerErrorCode);
+        }
+
+        TestRdpOutcome after = await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
+
+        Assert.Equal(NlaStatus.Completed, after.CredSspStatus);
+        Assert.Contains("account database busy", door.LogText, StringComparison.Ordinal);
+        Assert.DoesNotContain("Limits:MinDataRate", door.LogText, StringComparison.Ordinal);
+        Assert.DoesNotContain("Deadline of", door.LogText, StringComparison.Ordinal);
+        IReadOnlyList<AuditEntry> rows = await door.WaitForAuditAsync(2);
+        AuditEntry busy = Assert.Single(rows, r => r.Outcome == AuditOutcome.Error);
+        Assert.Equal(NtStatus.InternalDbError, busy.Status);
+        Assert.StartsWith("account database busy", busy.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_DatabaseLockedWhileTheClientsDeadlinesPass_TheWaitIsTheServersAndTheLogonSucceeds()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using TestFrontDoor door = await StartAsync(
+            l =>
+            {
+                l.StoreTimeout = TimeSpan.FromMinutes(10);
+                l.HandshakeTimeout = TimeSpan.FromSeconds(20);
+                l.MinDataRate = 240;
+                l.MinDataRateGracePeriod = TimeSpan.FromSeconds(5);
+            },
+            clock);
+        Task<TestRdpOutcome> logon;
+        await using (DatabaseLocker locker = await DatabaseLocker.LockAsync(door.Database.FilePath))
+        {
+            logon = TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
+            await WaitForLogAsync(door, "Waiting on the account database: the account lookup");
+
+            // Far past the handshake deadline, and about 1 KB in 60 s is far below 240 bytes/s: both would end the
+            // connection if the server's own wait counted against the client.
+            clock.Advance(TimeSpan.FromSeconds(60));
+        }
+
+        Assert.Equal(NlaStatus.Completed, (await logon).CredSspStatus);
+        Assert.DoesNotContain("Limits:MinDataRate", door.LogText, StringComparison.Ordinal);
+        Assert.DoesNotContain("Deadline of", door.LogText, StringComparison.Ordinal);
+        Assert.Equal(AuditOutcome.Success, Assert.Single(await door.WaitForAuditAsync(1)).Outcome);
+    }
+
+    private static async Task ExecuteAsync(TestFrontDoor door, string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={door.Database.FilePath};Pooling=False");
+        await connection.OpenAsync(Ct);
+        await using SqliteCommand command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    /// <summary>Another process (python3's sqlite3) holding the database's write lock until disposed.</summary>
+    private sealed class DatabaseLocker : IAsyncDisposable
+    {
+        private readonly Process _process;
+
+        private DatabaseLocker(Process process) => _process = process;
+
+        public static async Task<DatabaseLocker> LockAsync(string path)
+        {
+            var start = new ProcessStartInfo(Peers.Require("python3"))
+            {
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                UseShellExecute = false,
+            };
+            start.ArgumentList.Add("-c");
+            start.ArgumentList.Add(
+                "import sqlite3, sys\n" +
+                "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n" +
+                "c.execute('BEGIN EXCLUSIVE')\n" +
+                "print('locked', flush=True)\n" +
+                "sys.stdin.readline()\n" +
+                "c.execute('COMMIT')\n");
+            start.ArgumentList.Add(path);
+            Process process = Process.Start(start)!;
+            string? line = await process.StandardOutput.ReadLineAsync(Ct);
+            Assert.Equal("locked", line);
+            return new DatabaseLocker(process);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _process.StandardInput.WriteLineAsync();
+            await _process.StandardInput.FlushAsync(Ct);
+            await _process.WaitForExitAsync(Ct);
+            _process.Dispose();
+        }
+    }
+}
