@@ -23,25 +23,25 @@ public sealed class SqliteAuditLog : IAuditLog
         // One INSERT is one transaction; with synchronous=FULL it is on disk when the call returns.
         object? id = await _database.ScalarAsync(
             "INSERT INTO audit (time, instance_name, client_address, client_port, user_name, domain, user_key, credssp_version, " +
-            "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) VALUES ($time, $instance, $address, " +
-            "$port, $user, $domain, $userKey, $credssp, $protocol, $outcome, $status, $statusName, $reason, $connection) " +
+            "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) VALUES (@time, @instance, @address, " +
+            "@port, @user, @domain, @userKey, @credssp, @protocol, @outcome, @status, @statusName, @reason, @connection) " +
             "RETURNING id;",
             command =>
             {
-                command.Parameters.AddWithValue("$time", SqliteTime.ToText(entry.Time));
-                command.Parameters.AddWithValue("$instance", (object?)entry.InstanceName ?? DBNull.Value);
-                command.Parameters.AddWithValue("$address", (object?)(entry.ClientAddress is { } a ? AuditEntry.NormalizeAddress(a) : null) ?? DBNull.Value);
-                command.Parameters.AddWithValue("$port", (object?)entry.ClientPort ?? DBNull.Value);
-                command.Parameters.AddWithValue("$user", (object?)entry.UserName ?? DBNull.Value);
-                command.Parameters.AddWithValue("$domain", (object?)entry.Domain ?? DBNull.Value);
-                command.Parameters.AddWithValue("$userKey", (object?)UserKeyOf(entry.UserName, entry.Domain) ?? DBNull.Value);
-                command.Parameters.AddWithValue("$credssp", (object?)entry.CredSspVersion ?? DBNull.Value);
-                command.Parameters.AddWithValue("$protocol", (object?)entry.SecurityProtocol ?? DBNull.Value);
-                command.Parameters.AddWithValue("$outcome", OutcomeText(entry.Outcome));
-                command.Parameters.AddWithValue("$status", entry.Status is { } s ? (long)(uint)s : DBNull.Value);
-                command.Parameters.AddWithValue("$statusName", (object?)entry.StatusName ?? DBNull.Value);
-                command.Parameters.AddWithValue("$reason", entry.Reason);
-                command.Parameters.AddWithValue("$connection", entry.ConnectionId);
+                command.With("time", SqliteTime.ToText(entry.Time));
+                command.With("instance", entry.InstanceName);
+                command.With("address", (entry.ClientAddress is { } a ? AuditEntry.NormalizeAddress(a) : null));
+                command.With("port", entry.ClientPort);
+                command.With("user", entry.UserName);
+                command.With("domain", entry.Domain);
+                command.With("userKey", UserKeyOf(entry.UserName, entry.Domain));
+                command.With("credssp", entry.CredSspVersion);
+                command.With("protocol", entry.SecurityProtocol);
+                command.With("outcome", OutcomeText(entry.Outcome));
+                command.With("status", entry.Status is { } s ? (long)(uint)s : null);
+                command.With("statusName", entry.StatusName);
+                command.With("reason", entry.Reason);
+                command.With("connection", entry.ConnectionId);
             },
             cancellationToken).ConfigureAwait(false);
         return Convert.ToInt64(id, CultureInfo.InvariantCulture);

@@ -131,8 +131,8 @@ public sealed class SqliteUserStore : IUserStore
     {
         ArgumentNullException.ThrowIfNull(userName);
         return await _database.ExecuteAsync(
-            "DELETE FROM users WHERE name_key = $key;",
-            command => command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName)),
+            "DELETE FROM users WHERE name_key = @key;",
+            command => command.With("key", AccountName.NormalizeUserName(userName)),
             cancellationToken).ConfigureAwait(false);
     }
 
