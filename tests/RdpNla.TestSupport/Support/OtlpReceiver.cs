@@ -113,8 +113,9 @@ internal sealed class OtlpReceiver : IAsyncDisposable
             {
                 context = await _http.GetContextAsync();
             }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException)
+            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
             {
+                // Closed by DisposeAsync, also between the IsListening check and the call ("Not listening").
                 return;
             }
 
