@@ -525,11 +525,27 @@ internal sealed class PhaseDeadline : IDisposable
     }
 
     private readonly PausableTimeout _clock;
+    private bool _disposed;
 
-    /// <summary>Stops the phase's clock while the server waits on its own database.</summary>
-    public void Pause() => _clock.Pause();
+    /// <summary>Stops the phase's clock while the server waits on its own database; nothing once the phase has ended.</summary>
+    public void Pause()
+    {
+        // The connection keeps its last phase's deadline after the phase ended; its timer is disposed by then, and
+        // touching it would throw (and catch) an ObjectDisposedException on every later database call.
+        if (!_disposed)
+        {
+            _clock.Pause();
+        }
+    }
 
-    public void Resume() => _clock.Resume();
+    /// <summary>Restarts the clock stopped by <see cref="Pause"/>; nothing once the phase has ended.</summary>
+    public void Resume()
+    {
+        if (!_disposed)
+        {
+            _clock.Resume();
+        }
+    }
 
     public TimeSpan Timeout { get; }
 
@@ -539,6 +555,7 @@ internal sealed class PhaseDeadline : IDisposable
 
     public void Dispose()
     {
+        _disposed = true;
         _linked.Dispose();
         _timer.Dispose();
     }
