@@ -31,14 +31,14 @@ internal static partial class PortalPages
             <p>Members of the portal's administrators group prove their password (and a current code when they have an authenticator) for every view; nothing here can be changed.</p>
             <form method="post" action="/admin">
             <input type="hidden" name="{CsrfField}" value="{E(token)}">
-            <label for="user">User name</label><input id="user" name="user" autocomplete="username" required maxlength="360" value="{E(request?.User)}">
-            <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024">
-            <label for="code">Code from your authenticator (if you have one)</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="8">
-            <fieldset><legend>Audit rows</legend>
-            <label for="filterUser">Only of user</label><input id="filterUser" name="filterUser" maxlength="360" value="{E(overview?.FilterUser ?? request?.FilterUser)}">
-            <label for="outcome">Outcome</label><select id="outcome" name="outcome">{options}</select>
-            <label for="limit">At most (1 to {maxRows})</label><input id="limit" name="limit" type="number" min="1" max="{maxRows}" value="{limit}">
-            </fieldset>
+            <div class="fields">
+            <div><label for="user">User name</label><input id="user" name="user" autocomplete="username" required maxlength="360" value="{E(request?.User)}"></div>
+            <div><label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"></div>
+            <div><label for="code">Code (if you have an authenticator)</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="8"></div>
+            <div><label for="filterUser">Audit rows of user</label><input id="filterUser" name="filterUser" maxlength="360" value="{E(overview?.FilterUser ?? request?.FilterUser)}"></div>
+            <div><label for="outcome">Outcome</label><select id="outcome" name="outcome">{options}</select></div>
+            <div><label for="limit">Rows (1 to {maxRows})</label><input id="limit" name="limit" type="number" min="1" max="{maxRows}" value="{limit}"></div>
+            </div>
             <button type="submit" id="submit">Show</button>
             </form>
             """);

@@ -29,7 +29,7 @@ internal static partial class PortalPages
         table.rows td { vertical-align: top; }
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
         select { display: block; width: 100%; padding: 0.4rem; font-size: 1rem; }
-        fieldset { margin-top: 1rem; border: 1px solid #ddd; }
+        .fields { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: 0 1rem; }
         """;
 
     private static readonly HtmlEncoder Encoder = HtmlEncoder.Default;
