@@ -21,7 +21,7 @@ public sealed class PortalOptions
     public PasswordPolicyOptions Password { get; set; } = new();
 
     /// <summary>
-    /// The group (<c>rdpnla groups</c>) whose members may open the read-only admin page (<c>/admin</c>,
+    /// The group (<c>rdpnla groups</c>, or <c>DOMAIN\group</c> with domain logons) whose members may open the read-only admin page (<c>/admin</c>,
     /// <c>POST /api/admin/overview</c>): recent audit rows and the live relayed sessions. Empty (the default): no admin
     /// page, both answer 404.
     /// </summary>

@@ -237,3 +237,39 @@ public class PortalAdminApiTests
         Assert.Contains(await door.AuditAsync(), r => r.UserName == "root1" && r.Reason == "portal admin page: too many attempts");
     }
 }
+
+/// <summary>
+/// Domain administrators: <c>Portal:AdminGroup</c> names a domain group; the Samba AD DC proves the password (through
+/// winbind, as for a front door logon) and gives the groups.
+/// </summary>
+[Collection(DomainControllerCollection.Name)]
+public sealed class PortalAdminDomainTests(SambaDomainController dc)
+{
+    [Fact]
+    public async Task A_domain_group_names_the_admins_the_DC_proves_the_password_and_a_domain_user_outside_it_is_refused()
+    {
+        const string Wrong = "padmwrong";
+        await dc.AddUserAsync(Wrong, SambaDomainController.AlicePassword);
+        string group = $"LAB\\{SambaDomainController.AllowedGroup}";
+        await using TestFrontDoor door = await PortalTestSupport.StartAsync(o =>
+        {
+            o.Directory.NtlmPassthrough = "winbind";
+            o.Directory.AllowedGroups = [group];
+            o.Directory.WinbindRunDirectory = dc.RunDirectory;
+            o.Portal.AdminGroup = group;
+        });
+        using HttpClient client = door.Client();
+
+        (int ok, JsonElement body) = await client.PostJsonAsync("api/admin/overview", new { user = "alice@lab.test", password = SambaDomainController.AlicePassword });
+        (int wrong, JsonElement wrongBody) = await client.PostJsonAsync("api/admin/overview", new { user = $"LAB\\{Wrong}", password = "Not-The-Passw0rd" });
+        (int outsider, JsonElement outsiderBody) = await client.PostJsonAsync("api/admin/overview", new { user = $"LAB\\{SambaDomainController.Users.Outsider}", password = SambaDomainController.AlicePassword });
+
+        Assert.True(ok == 200, body.ToString() + door.LogText);
+        Assert.Equal((401, "wrong-credentials"), (wrong, wrongBody.GetProperty("error").GetString()));
+        Assert.Equal((403, "not-admin"), (outsider, outsiderBody.GetProperty("error").GetString()));
+        IReadOnlyList<AuditEntry> rows = await door.AuditAsync();
+        Assert.Contains(rows, r => r.UserName == "LAB\\alice" && r.Outcome == AuditOutcome.Success && r.Reason.StartsWith("portal admin page viewed (", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.UserName == $"LAB\\{Wrong}" && r.Outcome == AuditOutcome.Failure && r.Status == NtStatus.LogonFailure && r.Reason.StartsWith("portal admin page: the domain controller refused the logon (STATUS_", StringComparison.Ordinal));
+        Assert.Contains(rows, r => r.UserName == $"LAB\\{SambaDomainController.Users.Outsider}" && r.Outcome == AuditOutcome.Refused && r.Reason == $"portal admin page refused: not a member of {group} (Portal:AdminGroup)");
+    }
+}
