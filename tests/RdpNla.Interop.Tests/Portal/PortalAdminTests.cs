@@ -273,3 +273,48 @@ public sealed class PortalAdminDomainTests(SambaDomainController dc)
         Assert.Contains(rows, r => r.UserName == $"LAB\\{SambaDomainController.Users.Outsider}" && r.Outcome == AuditOutcome.Refused && r.Reason == $"portal admin page refused: not a member of {group} (Portal:AdminGroup)");
     }
 }
+
+/// <summary>Two instances sharing one PostgreSQL store: the admin page of one shows the audit rows written by both.</summary>
+public sealed class PortalAdminPostgresTests(PostgresServer postgres)
+{
+    [Fact]
+    public async Task On_a_shared_PostgreSQL_store_the_admin_page_of_one_instance_shows_the_rows_of_every_instance()
+    {
+        string store = await postgres.CreateDatabaseAsync();
+        string setup = Path.Combine(Path.GetTempPath(), "rdpnla-admin-pg-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(setup);
+        await using (Server.Storage.RdpNlaStore shared = await Server.Storage.RdpNlaStore.OpenAsync(Server.Storage.StoreLocation.Parse(store, setup), setup, cancellationToken: TestContext.Current.CancellationToken))
+        {
+            await shared.Users.AddAsync("root1", Protocol.Ntlm.NtlmCrypto.NtOwfV1("Adm1n-Passw0rd"), TestContext.Current.CancellationToken);
+            await shared.Users.AddAsync("alice", Protocol.Ntlm.NtlmCrypto.NtOwfV1("Al1ce-Passw0rd"), TestContext.Current.CancellationToken);
+            await shared.Gateway.AddGroupAsync("admins", null, TestContext.Current.CancellationToken);
+            Assert.True(await shared.Gateway.AddMemberAsync("admins", "root1", TestContext.Current.CancellationToken));
+        }
+
+        await using TestFrontDoor a = await PortalTestSupport.StartAsync(o =>
+        {
+            o.Store.ConnectionString = store;
+            o.InstanceName = "gw-a";
+            o.Portal.AdminGroup = "admins";
+        });
+        await using TestFrontDoor b = await TestFrontDoor.StartAsync(o =>
+        {
+            o.Store.ConnectionString = store;
+            o.InstanceName = "gw-b";
+        });
+
+        Accounts.CliResult failed = await Client.ClientCli.LoginAsync(b.Address, "alice", "Wrong-Passw0rd");
+        Accounts.CliResult succeeded = await Client.ClientCli.LoginAsync(a.Address, "alice", "Al1ce-Passw0rd");
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.True(succeeded.ExitCode == 0, succeeded.Output + succeeded.Error);
+
+        using HttpClient client = a.Client();
+        (int status, JsonElement body) = await client.PostJsonAsync("api/admin/overview", new { user = "root1", password = "Adm1n-Passw0rd", filterUser = "alice" });
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal("gw-a", body.GetProperty("instance").GetString());
+        List<JsonElement> rows = [.. body.GetProperty("audit").EnumerateArray()];
+        Assert.Equal(2, rows.Count);
+        Assert.Equal(("gw-a", "success", "STATUS_SUCCESS"), (rows[0].GetProperty("instance").GetString(), rows[0].GetProperty("outcome").GetString(), rows[0].GetProperty("status").GetString()));
+        Assert.Equal(("gw-b", "failure", "STATUS_LOGON_FAILURE"), (rows[1].GetProperty("instance").GetString(), rows[1].GetProperty("outcome").GetString(), rows[1].GetProperty("status").GetString()));
+    }
+}
