@@ -54,6 +54,7 @@ internal static class ServeCommand
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve Prometheus metrics on ADDRESS:PORT (path /metrics) and the health check (path /health), e.g. 127.0.0.1:9464. Default: off." };
         var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = "Export the metrics and the handshake traces with OTLP to this collector, e.g. http://127.0.0.1:4318 (setting OpenTelemetry:Endpoint; OpenTelemetry:Protocol http/protobuf or grpc). Default: off." };
         var portalListen = new Option<string?>("--portal-listen") { Description = "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443. Default: off." };
+        var portalAdminGroup = new Option<string?>("--portal-admin-group") { Description = "Members of this group (rdpnla groups, or DOMAIN\\group with --ntlm-passthrough winbind) may open the portal's read-only admin page /admin (recent audit rows, live relayed sessions) with their password (and code); setting Portal:AdminGroup. Default: none, no admin page." };
         var trustedProxy = new Option<string[]>("--trusted-proxy")
         {
             Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",
@@ -83,7 +84,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, ntlmPassthrough, allowedGroup, winbindRun, store, instanceName, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, portalAdminGroup, trustedProxy, keytab, servicePrincipal, kerberosRealm, ntlmPassthrough, allowedGroup, winbindRun, store, instanceName, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -112,6 +113,7 @@ internal static class ServeCommand
             Set("MetricsListen", parse.GetValue(metricsListen));
             Set("OpenTelemetry:Endpoint", parse.GetValue(otlpEndpoint));
             Set("Portal:Listen", parse.GetValue(portalListen));
+            Set("Portal:AdminGroup", parse.GetValue(portalAdminGroup));
             Set("DataDirectory", parse.GetValue(data));
             Set("SecurityLayer", parse.GetValue(securityLayer));
             Set("UserAuthentication", parse.GetValue(userAuthentication));

@@ -119,6 +119,45 @@ internal sealed class DomainLogons : IDisposable
             message.LmChallengeResponse).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Proves a domain user's password at a DC the way a front door logon does: an NTLMv2 exchange between a client and
+    /// a server context in this process (MS-NLMP §3.1.5, §3.2.5), whose AUTHENTICATE the DC verifies through winbind
+    /// (<see cref="AuthenticateAsync"/>). A wrong password counts in the DC's badPwdCount, as a failed logon does.
+    /// </summary>
+    public async Task<WinbindLogon> VerifyPasswordAsync(string userName, string password, TimeProvider timeProvider)
+    {
+        using var server = new NtlmServerContext(new NtlmServerOptions
+        {
+            NbComputerName = NetBiosDomain,
+            NbDomainName = NetBiosDomain,
+            DnsDomainName = DnsDomain,
+            TimeProvider = timeProvider,
+            RandomSource = Transport.SystemRandomSource.Instance,
+        });
+        using var client = new NtlmClientContext(new NtlmClientOptions
+        {
+            UserName = userName,
+            DomainName = NetBiosDomain,
+            Password = password,
+            TimeProvider = timeProvider,
+            RandomSource = Transport.SystemRandomSource.Instance,
+        });
+        byte[]? negotiate = client.GetOutgoingBlob([], out _);
+        byte[]? challenge = server.GetOutgoingBlob(negotiate, out _);
+        byte[]? authenticate = client.GetOutgoingBlob(challenge, out _);
+        server.GetOutgoingBlob(authenticate, out NlaStatus status);
+        if (status != NlaStatus.CredentialLookupNeeded)
+        {
+            throw new InvalidOperationException($"the NTLM exchange for the DC failed: {server.FailureMessage ?? client.FailureMessage ?? status.ToString()}");
+        }
+
+        return await AuthenticateAsync(server).ConfigureAwait(false);
+    }
+
+    /// <summary>The SID of a group of the domain, e.g. <c>LAB\rdp-admins</c>.</summary>
+    /// <exception cref="InvalidOperationException">The group does not exist or winbind does not answer.</exception>
+    public Task<string> GroupSidAsync(string group) => _directory.GroupSidAsync(group);
+
     /// <summary>The SIDs of a Kerberos user of this domain and its groups.</summary>
     public Task<(WbcErr Error, IReadOnlyList<string> Sids)> GroupsOfAsync(string userName) => _winbind.UserGroupsAsync(NetBiosDomain, userName);
 

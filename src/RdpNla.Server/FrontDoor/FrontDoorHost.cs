@@ -234,7 +234,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.DomainReady(logger, domain.NetBiosDomain, domain.DnsDomain, domain.AllowedGroupNames);
             }
 
-            (Mfa.SecondFactorGate secondFactor, SelfService selfService) = PortalSetup.Create(options, database, dataDirectory, policy, localNames, domain, loggerFactory, timeProvider);
+            (Mfa.SecondFactorGate secondFactor, SelfService selfService) = PortalSetup.Create(options, database, dataDirectory, policy, localNames, domain, gateway?.Live, loggerFactory, timeProvider);
 
             var context = new FrontDoorContext(options, certificate, localNames, policy, database.Audit, logger, timeProvider, SystemRandomSource.Instance, metrics, gateway) { SecondFactor = secondFactor, Kerberos = kerberos, Domain = domain };
             if (options.Portal.Enabled)

@@ -54,6 +54,9 @@ internal sealed class GatewayRelay
 
     public GatewayOptions Options => _options;
 
+    /// <summary>The sessions relayed by this instance now (the portal's admin page).</summary>
+    public LiveSessions Live { get; } = new();
+
     /// <summary>
     /// The user's backend. A local user: their own, else their first group's (by name) with one, else the default. A
     /// domain user (<paramref name="domain"/>, docs/active-directory.md): the first domain group (by name) among their

@@ -38,6 +38,7 @@ internal sealed class GatewaySession
     private bool _endIsTentative;
     private string _phase = "backend connection";
     private bool _authorizationAnswered;
+    private volatile string? _backendProtocol;
 
     public GatewaySession(GatewayRelay relay, FrontLeg front, GatewayPlan plan, BackendCredentials credentials)
     {
@@ -58,6 +59,7 @@ internal sealed class GatewaySession
     {
         string backend = _plan.Backend.ToString();
         BackendLeg? leg = null;
+        using IDisposable live = _relay.Live.Add(() => Live(backend));
         try
         {
             using (var negotiation = new CancellationTokenSource(Options.NegotiationTimeout, Time))
@@ -96,6 +98,7 @@ internal sealed class GatewaySession
                 }
             }
 
+            _backendProtocol = GatewayRelay.SecurityProtocolNames(leg.SelectedProtocol);
             GatewayLog.RelayStarted(Logger, _front.Remote.ToString(), backend, GatewayRelay.SecurityProtocolNames(_front.SelectedProtocol), GatewayRelay.SecurityProtocolNames(leg.SelectedProtocol));
             _relay.Metrics.SessionStarted();
             try
@@ -192,6 +195,20 @@ internal sealed class GatewaySession
             Reason = reason,
         };
     }
+
+    /// <summary>This session as the admin page shows it while it runs.</summary>
+    private LiveSession Live(string backend) => new(
+        _front.ConnectionId.ToString(CultureInfo.InvariantCulture),
+        _front.UserName,
+        AuditEntry.NormalizeAddress(_front.Remote.Address),
+        _front.Remote.Port,
+        backend,
+        GatewayRelay.SecurityProtocolNames(_front.SelectedProtocol),
+        _backendProtocol,
+        _started,
+        Interlocked.Read(ref _bytesToBackend),
+        Interlocked.Read(ref _bytesToClient),
+        _backendProtocol is not null);
 
     /// <summary>Opens the backend leg, counting its outcome and duration (<see cref="Metrics.GatewayMetrics"/>).</summary>
     private async Task<BackendLeg> ConnectBackendAsync(BackendConnector connector, CancellationToken stopping, CancellationToken cancellationToken)

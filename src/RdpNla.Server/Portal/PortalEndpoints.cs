@@ -15,7 +15,7 @@ internal static class PortalEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
     {
-        app.MapGet("/", () => Html(PortalPages.Index()));
+        app.MapGet("/", (SelfService service) => Html(PortalPages.Index(service.AdminEnabled)));
         app.MapGet("/portal.css", () => Results.Text(PortalPages.Stylesheet, "text/css; charset=utf-8"));
 
         app.MapGet("/password", (HttpContext context, IAntiforgery antiforgery, SelfService service) =>
@@ -41,6 +41,77 @@ internal static class PortalEndpoints
             return string.IsNullOrEmpty(user)
                 ? Error(PortalOutcome.Refused(400, "invalid-request", "give ?user=NAME"))
                 : Results.Json(new { pending = service.Approvals.Pending(user).Select(Describe).ToList() });
+        });
+    }
+
+    /// <summary>The read-only admin page and its JSON twin, mapped only when <see cref="PortalOptions.AdminGroup"/> is set (otherwise both are 404).</summary>
+    public static void MapAdmin(IEndpointRouteBuilder app)
+    {
+        app.MapGet("/admin", (HttpContext context, IAntiforgery antiforgery, SelfService service) =>
+            Html(PortalPages.AdminPage(Token(context, antiforgery), new AdminRequest(context.Request.Query["user"], null, null, null, null, null), null, null, service.AdminMaxRows)));
+        app.MapPost("/admin", AdminFormAsync);
+        app.MapPost("/api/admin/overview", AdminApiAsync);
+    }
+
+    private static async Task<IResult> AdminFormAsync(HttpContext context, IAntiforgery antiforgery, SelfService service)
+    {
+        (IFormCollection? form, IResult? refused) = await ReadFormAsync(context, antiforgery).ConfigureAwait(false);
+        if (form is null)
+        {
+            return refused!;
+        }
+
+        string? limitText = form["limit"];
+        int? limit = string.IsNullOrWhiteSpace(limitText) ? null
+            : int.TryParse(limitText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int parsed) ? parsed : -1;
+        var request = new AdminRequest(form["user"], form["password"], form["code"], form["filterUser"], form["outcome"], limit);
+        (PortalOutcome outcome, AdminOverview? overview) = await service.AdminOverviewAsync(request, Client(context), context.RequestAborted).ConfigureAwait(false);
+        return Html(PortalPages.AdminPage(Token(context, antiforgery), request, outcome, overview, service.AdminMaxRows), outcome.StatusCode);
+    }
+
+    private static async Task<IResult> AdminApiAsync(HttpContext context, SelfService service)
+    {
+        (AdminRequest? request, IResult? refused) = await ReadJsonAsync<AdminRequest>(context).ConfigureAwait(false);
+        if (request is null)
+        {
+            return refused!;
+        }
+
+        (PortalOutcome outcome, AdminOverview? overview) = await service.AdminOverviewAsync(request, Client(context), context.RequestAborted).ConfigureAwait(false);
+        return overview is null ? Error(outcome) : Results.Json(new
+        {
+            instance = overview.Instance,
+            at = overview.At.UtcDateTime,
+            limit = overview.Limit,
+            audit = overview.Audit.Select(r => new
+            {
+                time = r.Time.UtcDateTime,
+                instance = r.InstanceName,
+                clientAddress = r.ClientAddress,
+                clientPort = r.ClientPort,
+                user = r.UserName,
+                domain = r.Domain,
+                protocol = r.SecurityProtocol,
+                outcome = Storage.SqliteAuditLog.OutcomeText(r.Outcome),
+                status = r.StatusName,
+                reason = r.Reason,
+                connectionId = r.ConnectionId,
+            }).ToList(),
+            sessions = overview.Sessions.Select(s => new
+            {
+                connectionId = s.ConnectionId,
+                user = s.UserName,
+                clientAddress = s.ClientAddress,
+                clientPort = s.ClientPort,
+                backend = s.Backend,
+                frontProtocol = s.FrontProtocol,
+                backendProtocol = s.BackendProtocol,
+                started = s.Started.UtcDateTime,
+                bytesToBackend = s.BytesToBackend,
+                bytesToClient = s.BytesToClient,
+                state = s.Relaying ? "relaying" : "connecting",
+                instance = overview.Instance,
+            }).ToList(),
         });
     }
 

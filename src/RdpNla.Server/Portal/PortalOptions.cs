@@ -20,6 +20,22 @@ public sealed class PortalOptions
     /// <summary>The local password policy applied by the password change.</summary>
     public PasswordPolicyOptions Password { get; set; } = new();
 
+    /// <summary>
+    /// The group (<c>rdpnla groups</c>, or <c>DOMAIN\group</c> with domain logons) whose members may open the read-only admin page (<c>/admin</c>,
+    /// <c>POST /api/admin/overview</c>): recent audit rows and the live relayed sessions. Empty (the default): no admin
+    /// page, both answer 404.
+    /// </summary>
+    public string? AdminGroup { get; set; }
+
+    /// <summary>The most audit rows the admin page shows (and the JSON twin returns) at once. Default 200.</summary>
+    public int AdminMaxRows { get; set; } = 200;
+
+    /// <summary>Admin page requests per client address and per user name per minute; more get 429 unchecked. Default 10.</summary>
+    public int AdminAttemptsPerMinute { get; set; } = 10;
+
+    /// <summary>Whether the admin page is on.</summary>
+    public bool AdminEnabled => !string.IsNullOrWhiteSpace(AdminGroup);
+
     /// <summary>Whether the portal is on.</summary>
     public bool Enabled => !string.IsNullOrWhiteSpace(Listen);
 
@@ -43,6 +59,21 @@ public sealed class PortalOptions
         if (MaxRequestBodySize is < 1024 or > 1024 * 1024)
         {
             yield return $"Portal:MaxRequestBodySize is {MaxRequestBodySize}; use 1024 to 1048576 bytes.";
+        }
+
+        if (AdminGroup is { Length: > 256 })
+        {
+            yield return "Portal:AdminGroup is longer than 256 characters; name a group of rdpnla groups.";
+        }
+
+        if (AdminMaxRows is < 1 or > 5000)
+        {
+            yield return $"Portal:AdminMaxRows is {AdminMaxRows}; use 1 to 5000 rows.";
+        }
+
+        if (AdminAttemptsPerMinute is < 1 or > 1000)
+        {
+            yield return $"Portal:AdminAttemptsPerMinute is {AdminAttemptsPerMinute}; use 1 to 1000.";
         }
 
         foreach (string problem in Password.Validate())

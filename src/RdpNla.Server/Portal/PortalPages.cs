@@ -6,7 +6,7 @@ using RdpNla.Server.Mfa;
 namespace RdpNla.Server.Portal;
 
 /// <summary>The portal's HTML: plain server-rendered pages, no script, every value HTML-encoded.</summary>
-internal static class PortalPages
+internal static partial class PortalPages
 {
     /// <summary>The antiforgery token's form field.</summary>
     public const string CsrfField = "csrf";
@@ -24,13 +24,19 @@ internal static class PortalPages
         th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid #ddd; }
         code { word-break: break-all; }
         img.qr { display: block; margin: 1rem 0; image-rendering: pixelated; }
+        body.wide { max-width: 96rem; }
+        table.rows { font-size: 0.85rem; }
+        table.rows td { vertical-align: top; }
+        td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        select { display: block; width: 100%; padding: 0.4rem; font-size: 1rem; }
+        .fields { display: grid; grid-template-columns: repeat(auto-fit, minmax(10rem, 1fr)); gap: 0 1rem; }
         """;
 
     private static readonly HtmlEncoder Encoder = HtmlEncoder.Default;
 
     public static string E(string? text) => Encoder.Encode(text ?? string.Empty);
 
-    public static string Layout(string title, string body) => $"""
+    public static string Layout(string title, string body, bool wide = false) => $"""
         <!DOCTYPE html>
         <html lang="en">
         <head>
@@ -39,7 +45,7 @@ internal static class PortalPages
         <title>{E(title)} – rdpnla</title>
         <link rel="stylesheet" href="/portal.css">
         </head>
-        <body>
+        <body{(wide ? " class=\"wide\"" : string.Empty)}>
         <header><a href="/">rdpnla self-service</a></header>
         <main>
         <h1>{E(title)}</h1>
@@ -49,11 +55,12 @@ internal static class PortalPages
         </html>
         """;
 
-    public static string Index() => Layout("Self-service", """
+    public static string Index(bool admin = false) => Layout("Self-service", $"""
         <ul>
         <li><a href="/password">Change your password</a> (also when it expired or must be changed)</li>
         <li><a href="/totp">Enrol an authenticator app</a> (second factor)</li>
         <li><a href="/approve">Approve a waiting connection</a> with a code from your authenticator</li>
+        {(admin ? "<li><a href=\"/admin\">Administrators</a>: recent audit rows and live relayed sessions</li>" : string.Empty)}
         </ul>
         """);
 

@@ -88,6 +88,10 @@ public sealed class PortalServer : IAsyncDisposable
         WebApplication app = builder.Build();
         app.Use(SecurityHeaders);
         PortalEndpoints.Map(app);
+        if (options.AdminEnabled)
+        {
+            PortalEndpoints.MapAdmin(app);
+        }
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         IServer server = app.Services.GetRequiredService<IServer>();
         string address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? string.Empty;

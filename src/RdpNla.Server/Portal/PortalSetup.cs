@@ -14,7 +14,7 @@ internal static class PortalSetup
     /// The second-factor gate is always built: a user who must use one is never let through without it, portal or not.
     /// TOTP secrets are sealed with the gateway key (created on first enrolment, like <c>rdpnla users set-credentials</c> does).
     /// </summary>
-    public static (SecondFactorGate Gate, SelfService Service) Create(FrontDoorOptions options, RdpNlaStore database, string dataDirectory, AccountPolicy policy, LocalDomainNames localNames, ActiveDirectory.DomainLogons? domain, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    public static (SecondFactorGate Gate, SelfService Service) Create(FrontDoorOptions options, RdpNlaStore database, string dataDirectory, AccountPolicy policy, LocalDomainNames localNames, ActiveDirectory.DomainLogons? domain, LiveSessions? liveSessions, ILoggerFactory loggerFactory, TimeProvider timeProvider)
     {
         GatewayKey? key = null;
         var gate = new Lock();
@@ -29,7 +29,7 @@ internal static class PortalSetup
         ILogger logger = loggerFactory.CreateLogger("RdpNla.Portal");
         SelfServiceStore store = database.SelfService;
         var approvals = new ConnectionApprovals(timeProvider, options.Mfa.MaxPendingPerUser);
-        var service = new SelfService(policy, localNames, database.Users, store, database.Audit, options.Portal, options.Mfa, approvals, LoadKey, timeProvider, logger) { Domain = domain };
+        var service = new SelfService(policy, localNames, database.Users, store, database.Audit, options.Portal, options.Mfa, approvals, LoadKey, timeProvider, logger) { Domain = domain, InstanceName = options.EffectiveInstanceName, LiveSessions = liveSessions };
         return (new SecondFactorGate(store, approvals, options.Mfa, options.Portal.PublicUrl, timeProvider, logger), service);
     }
 

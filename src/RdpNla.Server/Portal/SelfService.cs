@@ -42,8 +42,7 @@ public sealed partial class SelfService
     private readonly Func<GatewayKey> _key;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
-    private readonly Dictionary<string, Queue<long>> _codeAttempts = new(StringComparer.Ordinal);
-    private readonly Lock _attemptsLock = new();
+    private readonly AttemptWindow _codeAttempts;
     private long _requestCount;
 
     public SelfService(
@@ -70,6 +69,8 @@ public sealed partial class SelfService
         _key = key;
         _timeProvider = timeProvider;
         _logger = logger;
+        _codeAttempts = new AttemptWindow(timeProvider, () => _mfa.MaxCodeAttemptsPerMinute);
+        _adminAttempts = new AttemptWindow(timeProvider, () => _portal.AdminAttemptsPerMinute);
     }
 
     /// <summary>The connections held for approval.</summary>
@@ -413,7 +414,7 @@ public sealed partial class SelfService
 
     private async Task<PortalOutcome> CheckCodeAsync(UserAccount account, StoredTotp stored, string code, bool confirm, IPEndPoint? client, string purpose, CancellationToken cancellationToken)
     {
-        if (!TryCountAttempt(account.UserKey))
+        if (!_codeAttempts.TryCount(account.UserKey))
         {
             await AuditAsync(account.UserName, client, AuditOutcome.Refused, null, $"{purpose}: too many code attempts").ConfigureAwait(false);
             return PortalOutcome.Refused(429, "rate-limited", $"more than {_mfa.MaxCodeAttemptsPerMinute} code attempts in a minute; wait and try again (Mfa:MaxCodeAttemptsPerMinute)");
@@ -463,40 +464,6 @@ public sealed partial class SelfService
         return PortalOutcome.Refused(401, "wrong-code", failure == "wrong code" ? "the code is wrong or not current" : "the code was used already; wait for the next one");
     }
 
-    private bool TryCountAttempt(string userKey)
-    {
-        long now = _timeProvider.GetTimestamp();
-        lock (_attemptsLock)
-        {
-            if (!_codeAttempts.TryGetValue(userKey, out Queue<long>? attempts))
-            {
-                _codeAttempts[userKey] = attempts = new Queue<long>();
-            }
-
-            while (attempts.Count > 0 && _timeProvider.GetElapsedTime(attempts.Peek(), now) >= TimeSpan.FromMinutes(1))
-            {
-                attempts.Dequeue();
-            }
-
-            if (attempts.Count >= _mfa.MaxCodeAttemptsPerMinute)
-            {
-                return false;
-            }
-
-            attempts.Enqueue(now);
-            if (_codeAttempts.Count > 10_000)
-            {
-                // Bounded memory: forget users whose attempts have all aged out.
-                foreach (string key in _codeAttempts.Where(p => p.Value.Count == 0 || _timeProvider.GetElapsedTime(p.Value.Last(), now) >= TimeSpan.FromMinutes(1)).Select(p => p.Key).ToList())
-                {
-                    _codeAttempts.Remove(key);
-                }
-            }
-
-            return true;
-        }
-    }
-
     /// <summary>The associated data binding a sealed TOTP secret to its user (user names cannot contain NUL).</summary>
     internal static TotpSecretBinding SealContext(string userName) => new(AccountName.NormalizeUserName(userName));
 
@@ -513,6 +480,7 @@ public sealed partial class SelfService
             Status = status,
             Reason = "portal " + reason,
             ConnectionId = "portal-" + Interlocked.Increment(ref _requestCount).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            InstanceName = InstanceName,
         };
         await _audit.AppendAsync(entry, CancellationToken.None).ConfigureAwait(false);
     }

@@ -44,6 +44,14 @@ public sealed class SelfServiceStore
             c => c.With("key", AccountName.NormalizeUserName(userName)).With("on", _database.Flag(true)),
             cancellationToken).ConfigureAwait(false) is { } value && Convert.ToBoolean(value, CultureInfo.InvariantCulture);
 
+    /// <summary>Whether the user is a member of the group (<c>rdpnla groups add-member</c>; names case-insensitive).</summary>
+    public async Task<bool> IsGroupMemberAsync(string userName, string group, CancellationToken cancellationToken = default) =>
+        await _database.ScalarAsync(
+            "SELECT EXISTS (SELECT 1 FROM users u JOIN group_members m ON m.user_id = u.id JOIN groups g ON g.id = m.group_id " +
+            "WHERE u.name_key = @key AND g.name_key = @group);",
+            c => c.With("key", AccountName.NormalizeUserName(userName)).With("group", group.Trim().ToUpperInvariant()),
+            cancellationToken).ConfigureAwait(false) is { } value && Convert.ToBoolean(value, CultureInfo.InvariantCulture);
+
     /// <summary>Sets the user's own requirement; false when there is no such user.</summary>
     public Task<bool> SetUserMfaRequiredAsync(string userName, bool required, CancellationToken cancellationToken = default) =>
         _database.ExecuteAsync("UPDATE users SET mfa_required = @value WHERE name_key = @key;",
