@@ -95,18 +95,12 @@ public sealed class CredSspClientContext : IAuthenticationContext
     /// </param>
     /// <returns>The encoded TSRequest to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange with <see cref="NlaFailureReason.Malformed"/> or a more specific reason.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
-    {
-        try
-        {
-            return Step(incoming, out status);
-        }
-        catch (NlaProtocolException ex)
-        {
-            status = Fail(ex.Reason, ex.Message);
-            return null;
-        }
-    }
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(
+        this,
+        incoming,
+        out status,
+        static (self, input, out stepStatus) => self.Step(input, out stepStatus),
+        static (self, exception, out failStatus) => self.Fail(exception.Reason, exception.Message, out failStatus));
 
     private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
@@ -393,6 +387,12 @@ public sealed class CredSspClientContext : IAuthenticationContext
         FailureReason = reason;
         FailureMessage = message;
         return NlaStatus.Failed;
+    }
+
+    private byte[]? Fail(NlaFailureReason reason, string message, out NlaStatus status)
+    {
+        status = Fail(reason, message);
+        return null;
     }
 
     private static byte[] Encode(TsRequest request) => request.Encode();

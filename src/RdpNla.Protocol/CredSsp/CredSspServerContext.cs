@@ -105,7 +105,12 @@ public sealed class CredSspServerContext : IAuthenticationContext
     /// (docs/architecture.md#authentication-seam); null otherwise.
     /// </summary>
     public CredentialRequest? CredentialRequest => _state is State.AwaitingCredential or State.AwaitingKerberosAccount
-        ? new CredentialRequest(UserName ?? string.Empty, DomainName ?? string.Empty, Workstation, KerberosPrincipal, PackageName, KerberosPrincipal is null ? _negotiate.Ntlm : null)
+        ? new CredentialRequest(UserName ?? string.Empty, DomainName ?? string.Empty, PackageName)
+        {
+            Workstation = Workstation,
+            Principal = KerberosPrincipal,
+            NtlmExchange = KerberosPrincipal is null ? _negotiate.Ntlm : null,
+        }
         : null;
 
     /// <summary>The identity the package proved, once proven (from <see cref="NlaStatus.LogonRecordNeeded"/> or <see cref="NlaStatus.Completed"/> on); null before.</summary>
@@ -203,17 +208,12 @@ public sealed class CredSspServerContext : IAuthenticationContext
     /// </param>
     /// <returns>The encoded TSRequest to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange with <see cref="NlaFailureReason.Malformed"/> or a more specific reason.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
-    {
-        try
-        {
-            return Step(incoming, out status);
-        }
-        catch (NlaProtocolException ex)
-        {
-            return Fail(ex.Reason, ex.Message, NtStatus.LogonFailure, out status);
-        }
-    }
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(
+        this,
+        incoming,
+        out status,
+        static (self, input, out stepStatus) => self.Step(input, out stepStatus),
+        static (self, exception, out failStatus) => self.Fail(exception.Reason, exception.Message, NtStatus.LogonFailure, out failStatus));
 
     private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {

@@ -59,18 +59,12 @@ public sealed class NegotiateClientContext : IAuthenticationContext
     /// </param>
     /// <returns>The token to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
-    {
-        try
-        {
-            return Step(incoming, out status);
-        }
-        catch (NlaProtocolException ex)
-        {
-            status = Fail(ex.Reason, ex.Message);
-            return null;
-        }
-    }
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(
+        this,
+        incoming,
+        out status,
+        static (self, input, out stepStatus) => self.Step(input, out stepStatus),
+        static (self, exception, out failStatus) => self.Fail(exception.Reason, exception.Message, out failStatus));
 
     private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
@@ -180,6 +174,12 @@ public sealed class NegotiateClientContext : IAuthenticationContext
         FailureReason = reason;
         FailureMessage = message;
         return NlaStatus.Failed;
+    }
+
+    private byte[]? Fail(NlaFailureReason reason, string message, out NlaStatus status)
+    {
+        status = Fail(reason, message);
+        return null;
     }
 
     /// <inheritdoc/>

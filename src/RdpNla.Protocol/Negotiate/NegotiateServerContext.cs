@@ -108,18 +108,16 @@ public sealed class NegotiateServerContext : IAuthenticationContext
     /// </param>
     /// <returns>The token to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
-    {
-        try
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(
+        this,
+        incoming,
+        out status,
+        static (self, input, out stepStatus) => self.Step(input, out stepStatus),
+        static (self, exception, out failStatus) =>
         {
-            return Step(incoming, out status);
-        }
-        catch (NlaProtocolException ex)
-        {
-            status = Fail(ex.Reason, ex.Message, NtStatus.LogonFailure);
-            return IsSpnego ? Reject() : null;
-        }
-    }
+            failStatus = self.Fail(exception.Reason, exception.Message, NtStatus.LogonFailure);
+            return self.IsSpnego ? Reject() : null;
+        });
 
     private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {

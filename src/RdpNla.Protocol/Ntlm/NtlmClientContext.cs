@@ -126,12 +126,11 @@ public sealed class NtlmClientContext : IAuthenticationContext
         }
     }
 
-    /// <summary>Zeroes the NT hash and disposes <see cref="SessionSecurity"/>.</summary>
     /// <inheritdoc/>
     string IAuthenticationContext.PackageName => "NTLM";
 
     /// <inheritdoc/>
-    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
+    bool IAuthenticationContext.IsCompleted => IsAuthenticated;
 
     /// <inheritdoc/>
     NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
