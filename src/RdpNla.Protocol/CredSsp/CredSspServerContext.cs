@@ -16,7 +16,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// With <see cref="CredSspServerOptions.RecordLogonBeforeProof"/> a verified password stops at
 /// <see cref="NlaStatus.LogonRecordNeeded"/> before the server proves itself (<see cref="CompleteLogonRecord"/>).
 /// </summary>
-public sealed class CredSspServerContext : IAuthenticationContext
+public sealed class CredSspServerContext : IAuthenticationContext, IContextStep
 {
     private readonly CredSspServerOptions _options;
     private readonly NegotiateServerContext _negotiate;
@@ -208,14 +208,12 @@ public sealed class CredSspServerContext : IAuthenticationContext
     /// </param>
     /// <returns>The encoded TSRequest to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange with <see cref="NlaFailureReason.Malformed"/> or a more specific reason.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(
-        this,
-        incoming,
-        out status,
-        static (self, input, out stepStatus) => self.Step(input, out stepStatus),
-        static (self, exception, out failStatus) => self.Fail(exception.Reason, exception.Message, NtStatus.LogonFailure, out failStatus));
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(this, incoming, out status);
 
-    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    byte[]? IContextStep.Fail(NlaProtocolException exception, out NlaStatus status) =>
+        Fail(exception.Reason, exception.Message, NtStatus.LogonFailure, out status);
+
+    byte[]? IContextStep.Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         if (_state == State.AwaitingKerberosAccount)
         {

@@ -224,9 +224,7 @@ public sealed class TsRequest
 
     private static TsRequest DecodeCore(ReadOnlySpan<byte> encoded)
     {
-        var outer = new DerReader(encoded, Structure);
-        DerReader sequence = outer.ReadSequence();
-        outer.End();
+        DerReader sequence = DerReader.ReadSingleSequence(encoded, Structure);
 
         DerReader versionField = sequence.ReadExplicit(0);
         int version = versionField.ReadInt32();

@@ -11,7 +11,7 @@ namespace RdpNla.Protocol.Negotiate;
 /// mechanism of the client's list that we support is chosen (RFC 4178 §3.2: Windows lists MS-KRB5, KRB5, NEGOEX, NTLM),
 /// and when it is not the client's first, the mechListMIC is exchanged in both directions (RFC 4178 §5).
 /// </summary>
-public sealed class NegotiateServerContext : IAuthenticationContext
+public sealed class NegotiateServerContext : IAuthenticationContext, IContextStep
 {
     private readonly NtlmServerContext _ntlm;
     private readonly Func<IGssContext>? _kerberosFactory;
@@ -108,18 +108,16 @@ public sealed class NegotiateServerContext : IAuthenticationContext
     /// </param>
     /// <returns>The token to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(
-        this,
-        incoming,
-        out status,
-        static (self, input, out stepStatus) => self.Step(input, out stepStatus),
-        static (self, exception, out failStatus) =>
-        {
-            failStatus = self.Fail(exception.Reason, exception.Message, NtStatus.LogonFailure);
-            return self.IsSpnego ? Reject() : null;
-        });
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(this, incoming, out status);
 
-    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    byte[]? IContextStep.Fail(NlaProtocolException exception, out NlaStatus status)
+    {
+        // SPNEGO answers a token it cannot use with reject (RFC 4178 §4.2.2); raw NTLM just ends.
+        status = Fail(exception.Reason, exception.Message, NtStatus.LogonFailure);
+        return IsSpnego ? Reject() : null;
+    }
+
+    byte[]? IContextStep.Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         switch (_state)
         {

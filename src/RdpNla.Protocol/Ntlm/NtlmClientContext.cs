@@ -136,13 +136,9 @@ public sealed class NtlmClientContext : IAuthenticationContext
     NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
 
     /// <summary>Zeroes the NT hash and disposes <see cref="SessionSecurity"/>.</summary>
+    /// <remarks>Zeroing and disposing again are harmless, so a second call does nothing more.</remarks>
     public void Dispose()
     {
-        if (_state == State.Disposed)
-        {
-            return;
-        }
-
         _state = State.Disposed;
         CryptographicOperations.ZeroMemory(_ntOwfV1);
         SessionSecurity?.Dispose();

@@ -180,13 +180,9 @@ public sealed class NtlmServerContext : IAuthenticationContext
     NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
 
     /// <summary>Zeroes the credential and disposes <see cref="SessionSecurity"/>.</summary>
+    /// <remarks>Clearing and disposing again are harmless, so a second call does nothing more.</remarks>
     public void Dispose()
     {
-        if (_state == State.Disposed)
-        {
-            return;
-        }
-
         _state = State.Disposed;
         _lookup?.Clear();
         SessionSecurity?.Dispose();
