@@ -236,6 +236,22 @@ internal static class Der
     public static NlaProtocolException Malformed(string structure, Exception inner) =>
         new($"{structure} is not a valid encoding: {inner.Message}", inner);
 
+    /// <summary>A decoder of one structure from its bytes.</summary>
+    public delegate T Decoder<T>(ReadOnlySpan<byte> encoded);
+
+    /// <summary>Runs <paramref name="decode"/>; a decode failure becomes <see cref="Malformed"/> for <paramref name="structure"/>.</summary>
+    public static T Decode<T>(ReadOnlySpan<byte> encoded, string structure, Decoder<T> decode)
+    {
+        try
+        {
+            return decode(encoded);
+        }
+        catch (Exception e) when (IsDecodeFailure(e))
+        {
+            throw Malformed(structure, e);
+        }
+    }
+
     /// <summary>A DER writer; secrets written into it are cleared by <see cref="AsnWriter.Reset"/>.</summary>
     public static AsnWriter CreateWriter(int initialCapacity = 0) => new(AsnEncodingRules.DER, initialCapacity);
 

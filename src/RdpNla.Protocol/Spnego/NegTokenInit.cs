@@ -103,17 +103,7 @@ public sealed class NegTokenInit
     /// <see cref="NlaFailureReason.Malformed"/> for bad encodings; <see cref="NlaFailureReason.UnsupportedMechanism"/>
     /// when the framing names a mechanism other than SPNEGO.
     /// </exception>
-    public static NegTokenInit Decode(ReadOnlySpan<byte> encoded)
-    {
-        try
-        {
-            return DecodeCore(encoded);
-        }
-        catch (Exception e) when (Der.IsDecodeFailure(e))
-        {
-            throw Der.Malformed(Structure, e);
-        }
-    }
+    public static NegTokenInit Decode(ReadOnlySpan<byte> encoded) => Der.Decode(encoded, Structure, DecodeCore);
 
     /// <summary>Encodes with the GSS-API InitialContextToken framing, as an initiator's first token.</summary>
     /// <exception cref="ArgumentException"><see cref="MechTypesEncoding"/> (from a peer) is not DER.</exception>
