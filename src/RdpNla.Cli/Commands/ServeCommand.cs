@@ -19,63 +19,54 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var listen = new Option<string[]>("--listen", "-l")
+        // The options that each set one setting (docs/serve.md); their values override the settings file and the environment.
+        var settings = new List<(string Key, Func<ParseResult, object?> Value)>();
+        Option<T> Setting<T>(string name, string key, string description)
         {
-            Description = "Endpoint to listen on, ADDRESS:PORT or [IPV6]:PORT; repeat for several. Default 127.0.0.1:3389.",
-            AllowMultipleArgumentsPerToken = false,
-        };
-        var data = new Option<string?>("--data") { Description = "Data folder (user store, audit log, generated certificate). Default: ./rdpnla." };
+            var option = new Option<T>(name) { Description = description };
+            settings.Add((key, parse => parse.GetValue(option)));
+            return option;
+        }
+
+        // The repeatable options, each a list setting (Listen:0, Listen:1, ...).
+        var lists = new List<(string Key, Option<string[]> Option)>();
+        Option<string[]> ListSetting(string name, string key, string description, params string[] aliases)
+        {
+            var option = new Option<string[]>(name, aliases) { Description = description, AllowMultipleArgumentsPerToken = false };
+            lists.Add((key, option));
+            return option;
+        }
+
+        var listen = ListSetting("--listen", "Listen", "Endpoint to listen on, ADDRESS:PORT or [IPV6]:PORT; repeat for several. Default 127.0.0.1:3389.", "-l");
+        var data = Setting<string?>("--data", "DataDirectory", "Data folder (user store, audit log, generated certificate). Default: ./rdpnla.");
         var config = new Option<FileInfo?>("--config") { Description = "JSON settings file; keys as in docs/serve.md (e.g. {\"SecurityLayer\": 2}). Environment variables RDPNLA_<Key> override it, flags override both." };
-        var securityLayer = new Option<int?>("--security-layer")
-        {
-            Description = "RDP-Tcp SecurityLayer: 0 = Standard RDP Security, 1 = Negotiate, 2 = TLS (default). With NLA required, 1 and 2 both demand CredSSP.",
-        };
-        var userAuthentication = new Option<int?>("--user-authentication")
-        {
-            Description = "RDP-Tcp UserAuthentication: 1 = require Network Level Authentication (default), 0 = do not require it (clients without CredSSP are then offered TLS or RDP and closed: this front door only serves NLA).",
-        };
-        var allowEncryptionOracle = new Option<int?>("--allow-encryption-oracle")
-        {
-            Description = "CredSSP AllowEncryptionOracle (CVE-2018-0886): 0 = Force Updated Clients (refuse CredSSP clients below version 5), 1 = Mitigated (default), 2 = Vulnerable.",
-        };
-        var maxVersion = new Option<int?>("--max-credssp-version")
-        {
-            Description = "Highest CredSSP version to speak, 2-6 (default 6). 2-4 emulate a server without the May 2018 update (for tests and diagnosis).",
-        };
+        var securityLayer = Setting<int?>("--security-layer", "SecurityLayer", "RDP-Tcp SecurityLayer: 0 = Standard RDP Security, 1 = Negotiate, 2 = TLS (default). With NLA required, 1 and 2 both demand CredSSP.");
+        var userAuthentication = Setting<int?>("--user-authentication", "UserAuthentication", "RDP-Tcp UserAuthentication: 1 = require Network Level Authentication (default), 0 = do not require it (clients without CredSSP are then offered TLS or RDP and closed: this front door only serves NLA).");
+        var allowEncryptionOracle = Setting<int?>("--allow-encryption-oracle", "AllowEncryptionOracle", "CredSSP AllowEncryptionOracle (CVE-2018-0886): 0 = Force Updated Clients (refuse CredSSP clients below version 5), 1 = Mitigated (default), 2 = Vulnerable.");
+        var maxVersion = Setting<int?>("--max-credssp-version", "MaxCredSspVersion", "Highest CredSSP version to speak, 2-6 (default 6). 2-4 emulate a server without the May 2018 update (for tests and diagnosis).");
         var requireNtlmMic = new Option<bool>("--require-ntlm-mic")
         {
             Description = "Refuse NTLMv2 clients that send no MIC (MsvAvFlags 0x2). Default: accept them as Windows does; an announced MIC must always verify.",
         };
-        var certificate = new Option<string?>("--cert") { Description = "PEM certificate file (with --key). Default: a self-signed certificate generated in the data folder." };
-        var key = new Option<string?>("--key") { Description = "PEM private key of --cert." };
-        var pfx = new Option<string?>("--pfx") { Description = "PKCS#12 file with certificate and key (password from RDPNLA_Certificate__PfxPassword)." };
-        var computerName = new Option<string?>("--computer-name") { Description = "NetBIOS computer name announced in NTLM (default: the host name)." };
-        var domain = new Option<string?>("--domain") { Description = "NetBIOS domain announced in NTLM and accepted as the users' domain (default: the computer name, as a workgroup server)." };
-        var metricsListen = new Option<string?>("--metrics-listen") { Description = "Serve Prometheus metrics on ADDRESS:PORT (path /metrics) and the health check (path /health), e.g. 127.0.0.1:9464. Default: off." };
-        var otlpEndpoint = new Option<string?>("--otlp-endpoint") { Description = "Export the metrics and the handshake traces with OTLP to this collector, e.g. http://127.0.0.1:4318 (setting OpenTelemetry:Endpoint; OpenTelemetry:Protocol http/protobuf or grpc). Default: off." };
-        var portalListen = new Option<string?>("--portal-listen") { Description = "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443. Default: off." };
-        var portalAdminGroup = new Option<string?>("--portal-admin-group") { Description = "Members of this group (rdpnla groups, or DOMAIN\\group with --ntlm-passthrough winbind) may open the portal's read-only admin page /admin (recent audit rows, live relayed sessions) with their password (and code); setting Portal:AdminGroup. Default: none, no admin page." };
-        var trustedProxy = new Option<string[]>("--trusted-proxy")
-        {
-            Description = "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.",
-            AllowMultipleArgumentsPerToken = false,
-        };
-        var keytab = new Option<string?>("--keytab") { Description = "Accept Kerberos (raw or in SPNEGO, next to NTLM) with the keys of this keytab (setting Kerberos:Keytab; docs/kerberos.md). Default: NTLM only." };
-        var servicePrincipal = new Option<string?>("--service-principal") { Description = "Kerberos service principal to accept tickets for, e.g. TERMSRV/host.example.com (setting Kerberos:ServicePrincipal). Default: the keytab's first TERMSRV/ principal." };
-        var kerberosRealm = new Option<string?>("--kerberos-realm") { Description = "Realm whose users map to local accounts of the same name, alice@REALM -> alice (setting Kerberos:Realm). Default: the service principal's realm." };
-        var ntlmPassthrough = new Option<string?>("--ntlm-passthrough") { Description = "winbind: users of the host's domain (DOMAIN\\user, user@dns.domain) are verified by a domain controller through winbind; none (default): local users only (setting Directory:NtlmPassthrough; docs/active-directory.md)." };
-        var allowedGroup = new Option<string[]>("--allowed-group")
-        {
-            Description = "Domain group whose members may log on, DOMAIN\\group or a SID; repeatable, required with --ntlm-passthrough winbind ('DOMAIN\\Domain Users' for every domain user) (setting Directory:AllowedGroups).",
-            AllowMultipleArgumentsPerToken = false,
-        };
-        var winbindRun = new Option<string?>("--winbind-run-dir") { Description = "Folder to bind on /run/samba for the winbind client thread, in its own mount namespace (needs root), when winbind's socket is elsewhere (setting Directory:WinbindRunDirectory)." };
+        var certificate = Setting<string?>("--cert", "Certificate:CertificatePath", "PEM certificate file (with --key). Default: a self-signed certificate generated in the data folder.");
+        var key = Setting<string?>("--key", "Certificate:KeyPath", "PEM private key of --cert.");
+        var pfx = Setting<string?>("--pfx", "Certificate:PfxPath", "PKCS#12 file with certificate and key (password from RDPNLA_Certificate__PfxPassword).");
+        var computerName = Setting<string?>("--computer-name", "ComputerName", "NetBIOS computer name announced in NTLM (default: the host name).");
+        var domain = Setting<string?>("--domain", "DomainName", "NetBIOS domain announced in NTLM and accepted as the users' domain (default: the computer name, as a workgroup server).");
+        var metricsListen = Setting<string?>("--metrics-listen", "MetricsListen", "Serve Prometheus metrics on ADDRESS:PORT (path /metrics) and the health check (path /health), e.g. 127.0.0.1:9464. Default: off.");
+        var otlpEndpoint = Setting<string?>("--otlp-endpoint", "OpenTelemetry:Endpoint", "Export the metrics and the handshake traces with OTLP to this collector, e.g. http://127.0.0.1:4318 (setting OpenTelemetry:Endpoint; OpenTelemetry:Protocol http/protobuf or grpc). Default: off.");
+        var portalListen = Setting<string?>("--portal-listen", "Portal:Listen", "Serve the HTTPS self-service portal (password change, authenticator enrolment, connection approval; docs/portal.md) on ADDRESS:PORT with the front door's certificate, e.g. 0.0.0.0:8443. Default: off.");
+        var portalAdminGroup = Setting<string?>("--portal-admin-group", "Portal:AdminGroup", "Members of this group (rdpnla groups, or DOMAIN\\group with --ntlm-passthrough winbind) may open the portal's read-only admin page /admin (recent audit rows, live relayed sessions) with their password (and code); setting Portal:AdminGroup. Default: none, no admin page.");
+        var trustedProxy = ListSetting("--trusted-proxy", "TrustedProxies", "Address or CIDR of a TCP load balancer that sends a PROXY protocol v1/v2 header; repeat for several. Its connections must start with one.");
+        var keytab = Setting<string?>("--keytab", "Kerberos:Keytab", "Accept Kerberos (raw or in SPNEGO, next to NTLM) with the keys of this keytab (setting Kerberos:Keytab; docs/kerberos.md). Default: NTLM only.");
+        var servicePrincipal = Setting<string?>("--service-principal", "Kerberos:ServicePrincipal", "Kerberos service principal to accept tickets for, e.g. TERMSRV/host.example.com (setting Kerberos:ServicePrincipal). Default: the keytab's first TERMSRV/ principal.");
+        var kerberosRealm = Setting<string?>("--kerberos-realm", "Kerberos:Realm", "Realm whose users map to local accounts of the same name, alice@REALM -> alice (setting Kerberos:Realm). Default: the service principal's realm.");
+        var ntlmPassthrough = Setting<string?>("--ntlm-passthrough", "Directory:NtlmPassthrough", "winbind: users of the host's domain (DOMAIN\\user, user@dns.domain) are verified by a domain controller through winbind; none (default): local users only (setting Directory:NtlmPassthrough; docs/active-directory.md).");
+        var allowedGroup = ListSetting("--allowed-group", "Directory:AllowedGroups", "Domain group whose members may log on, DOMAIN\\group or a SID; repeatable, required with --ntlm-passthrough winbind ('DOMAIN\\Domain Users' for every domain user) (setting Directory:AllowedGroups).");
+        var winbindRun = Setting<string?>("--winbind-run-dir", "Directory:WinbindRunDirectory", "Folder to bind on /run/samba for the winbind client thread, in its own mount namespace (needs root), when winbind's socket is elsewhere (setting Directory:WinbindRunDirectory).");
         var store = StoreOption.Create();
-        var instanceName = new Option<string?>("--instance-name")
-        {
-            Description = "The name audit rows give this instance, to tell instances sharing one PostgreSQL store apart (default: the host name).",
-            HelpName = "NAME",
-        };
+        var instanceName = Setting<string?>("--instance-name", "InstanceName", "The name audit rows give this instance, to tell instances sharing one PostgreSQL store apart (default: the host name).");
+        instanceName.HelpName = "NAME";
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Trace, Debug, Information (default), Warning, Error.",
@@ -90,12 +81,6 @@ internal static class ServeCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var overrides = new Dictionary<string, string?>();
-            string[] endpoints = parse.GetValue(listen) ?? [];
-            for (int i = 0; i < endpoints.Length; i++)
-            {
-                overrides[$"Listen:{i}"] = endpoints[i];
-            }
-
             void Set(string name, object? value)
             {
                 if (value is not null)
@@ -104,42 +89,25 @@ internal static class ServeCommand
                 }
             }
 
-            string[] proxies = parse.GetValue(trustedProxy) ?? [];
-            for (int i = 0; i < proxies.Length; i++)
+            foreach ((string listKey, Option<string[]> option) in lists)
             {
-                overrides[$"TrustedProxies:{i}"] = proxies[i];
+                string[] values = parse.GetValue(option) ?? [];
+                for (int i = 0; i < values.Length; i++)
+                {
+                    overrides[$"{listKey}:{i}"] = values[i];
+                }
             }
 
-            Set("MetricsListen", parse.GetValue(metricsListen));
-            Set("OpenTelemetry:Endpoint", parse.GetValue(otlpEndpoint));
-            Set("Portal:Listen", parse.GetValue(portalListen));
-            Set("Portal:AdminGroup", parse.GetValue(portalAdminGroup));
-            Set("DataDirectory", parse.GetValue(data));
-            Set("SecurityLayer", parse.GetValue(securityLayer));
-            Set("UserAuthentication", parse.GetValue(userAuthentication));
-            Set("AllowEncryptionOracle", parse.GetValue(allowEncryptionOracle));
-            Set("MaxCredSspVersion", parse.GetValue(maxVersion));
+            foreach ((string settingKey, Func<ParseResult, object?> value) in settings)
+            {
+                Set(settingKey, value(parse));
+            }
+
             if (parse.GetValue(requireNtlmMic))
             {
                 Set("RequireNtlmMic", true);
             }
 
-            Set("Certificate:CertificatePath", parse.GetValue(certificate));
-            Set("Certificate:KeyPath", parse.GetValue(key));
-            Set("Certificate:PfxPath", parse.GetValue(pfx));
-            Set("ComputerName", parse.GetValue(computerName));
-            Set("DomainName", parse.GetValue(domain));
-            Set("Kerberos:Keytab", parse.GetValue(keytab));
-            Set("Kerberos:ServicePrincipal", parse.GetValue(servicePrincipal));
-            Set("Kerberos:Realm", parse.GetValue(kerberosRealm));
-            Set("Directory:NtlmPassthrough", parse.GetValue(ntlmPassthrough));
-            Set("Directory:WinbindRunDirectory", parse.GetValue(winbindRun));
-            string[] groups = parse.GetValue(allowedGroup) ?? [];
-            for (int i = 0; i < groups.Length; i++)
-            {
-                overrides[$"Directory:AllowedGroups:{i}"] = groups[i];
-            }
-            Set("InstanceName", parse.GetValue(instanceName));
             if (parse.GetValue(store) is { } storeValue)
             {
                 try

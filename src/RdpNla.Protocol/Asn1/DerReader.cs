@@ -26,6 +26,18 @@ internal ref struct DerReader
 
     public readonly bool HasData => !_data.IsEmpty;
 
+    /// <summary>
+    /// Reads <paramref name="encoded"/> as exactly one SEQUENCE (nothing may follow it) and returns a reader over its
+    /// content: the outer level of every structure this layer decodes.
+    /// </summary>
+    public static DerReader ReadSingleSequence(ReadOnlySpan<byte> encoded, string structure)
+    {
+        var outer = new DerReader(encoded, structure);
+        DerReader sequence = outer.ReadSequence();
+        outer.End();
+        return sequence;
+    }
+
     /// <summary>True when the next element has exactly <paramref name="tag"/> (class, number and constructed bit).</summary>
     public readonly bool PeekTagIs(Asn1Tag tag) =>
         !_data.IsEmpty && Asn1Tag.TryDecode(_data, out Asn1Tag actual, out _) && actual == tag;
@@ -111,35 +123,20 @@ internal ref struct DerReader
     /// <summary>Reads a primitive OCTET STRING. Constructed (BER segmented) OCTET STRINGs are refused.</summary>
     public ReadOnlySpan<byte> ReadOctetString() => ReadPrimitive(Asn1Tag.PrimitiveOctetString);
 
-    public int ReadInt32()
-    {
-        ReadOnlySpan<byte> tlv = ReadTlv(out Asn1Tag actual, out _);
-        Expect(actual, Asn1Tag.Integer);
-        if (!AsnDecoder.TryReadInt32(tlv, Rules, out int value, out _))
-        {
-            throw Fail("has an INTEGER that does not fit in 32 bits");
-        }
+    public int ReadInt32() =>
+        AsnDecoder.TryReadInt32(ReadTlv(Asn1Tag.Integer), Rules, out int value, out _)
+            ? value
+            : throw Fail("has an INTEGER that does not fit in 32 bits");
 
-        return value;
-    }
-
-    public long ReadInt64()
-    {
-        ReadOnlySpan<byte> tlv = ReadTlv(out Asn1Tag actual, out _);
-        Expect(actual, Asn1Tag.Integer);
-        if (!AsnDecoder.TryReadInt64(tlv, Rules, out long value, out _))
-        {
-            throw Fail("has an INTEGER that does not fit in 64 bits");
-        }
-
-        return value;
-    }
+    public long ReadInt64() =>
+        AsnDecoder.TryReadInt64(ReadTlv(Asn1Tag.Integer), Rules, out long value, out _)
+            ? value
+            : throw Fail("has an INTEGER that does not fit in 64 bits");
 
     /// <summary>Reads an ENUMERATED and returns its value when it fits in an int.</summary>
     public int ReadEnumerated()
     {
-        ReadOnlySpan<byte> tlv = ReadTlv(out Asn1Tag actual, out _);
-        Expect(actual, Asn1Tag.Enumerated);
+        ReadOnlySpan<byte> tlv = ReadTlv(Asn1Tag.Enumerated);
         ReadOnlySpan<byte> bytes = AsnDecoder.ReadEnumeratedBytes(tlv, Rules, out _);
         if (bytes.Length > 4)
         {
@@ -151,16 +148,13 @@ internal ref struct DerReader
 
     public string ReadObjectIdentifier()
     {
-        ReadOnlySpan<byte> tlv = ReadTlv(out Asn1Tag actual, out _);
-        Expect(actual, Asn1Tag.ObjectIdentifier);
-        return AsnDecoder.ReadObjectIdentifier(tlv, Rules, out _);
+        return AsnDecoder.ReadObjectIdentifier(ReadTlv(Asn1Tag.ObjectIdentifier), Rules, out _);
     }
 
     /// <summary>Reads a primitive BIT STRING; returns the content after the unused-bits octet.</summary>
     public ReadOnlySpan<byte> ReadBitString(out int unusedBitCount)
     {
-        ReadOnlySpan<byte> tlv = ReadTlv(out Asn1Tag actual, out _);
-        Expect(actual, Asn1Tag.PrimitiveBitString);
+        ReadOnlySpan<byte> tlv = ReadTlv(Asn1Tag.PrimitiveBitString);
         if (!AsnDecoder.TryReadPrimitiveBitString(tlv, Rules, out unusedBitCount, out ReadOnlySpan<byte> value, out _))
         {
             throw Fail("has a constructed BIT STRING");
@@ -196,6 +190,14 @@ internal ref struct DerReader
         TagClass.Application => $"[APPLICATION {tag.TagValue}]",
         _ => $"[PRIVATE {tag.TagValue}]",
     } + (tag.IsConstructed ? " (constructed)" : " (primitive)");
+
+    /// <summary>Reads an element that must have <paramref name="expected"/> and returns its whole encoding (for AsnDecoder).</summary>
+    private ReadOnlySpan<byte> ReadTlv(Asn1Tag expected)
+    {
+        ReadOnlySpan<byte> tlv = ReadTlv(out Asn1Tag actual, out _);
+        Expect(actual, expected);
+        return tlv;
+    }
 
     private ReadOnlySpan<byte> ReadTlv(out Asn1Tag tag, out ReadOnlySpan<byte> content)
     {
@@ -233,6 +235,22 @@ internal static class Der
 
     public static NlaProtocolException Malformed(string structure, Exception inner) =>
         new($"{structure} is not a valid encoding: {inner.Message}", inner);
+
+    /// <summary>A decoder of one structure from its bytes.</summary>
+    public delegate T Decoder<T>(ReadOnlySpan<byte> encoded);
+
+    /// <summary>Runs <paramref name="decode"/>; a decode failure becomes <see cref="Malformed"/> for <paramref name="structure"/>.</summary>
+    public static T Decode<T>(ReadOnlySpan<byte> encoded, string structure, Decoder<T> decode)
+    {
+        try
+        {
+            return decode(encoded);
+        }
+        catch (Exception e) when (IsDecodeFailure(e))
+        {
+            throw Malformed(structure, e);
+        }
+    }
 
     /// <summary>A DER writer; secrets written into it are cleared by <see cref="AsnWriter.Reset"/>.</summary>
     public static AsnWriter CreateWriter(int initialCapacity = 0) => new(AsnEncodingRules.DER, initialCapacity);

@@ -10,14 +10,11 @@ namespace RdpNla.Protocol.Connection;
 /// </summary>
 public sealed class CredentialRequest
 {
-    internal CredentialRequest(string userName, string domainName, string? workstation, string? principal, string packageName, NtlmServerContext? ntlm)
+    internal CredentialRequest(string userName, string domainName, string packageName)
     {
         UserName = userName;
         DomainName = domainName;
-        Workstation = workstation;
-        Principal = principal;
         PackageName = packageName;
-        NtlmExchange = ntlm;
     }
 
     /// <summary>The user name the client claims (for a proven principal, the principal without its realm).</summary>
@@ -27,10 +24,10 @@ public sealed class CredentialRequest
     public string DomainName { get; }
 
     /// <summary>The client's workstation name, when the package carries one (NTLM).</summary>
-    public string? Workstation { get; }
+    public string? Workstation { get; internal init; }
 
     /// <summary>The proven client principal (<c>alice@LAB.TEST</c>) when the package already proved it; otherwise null.</summary>
-    public string? Principal { get; }
+    public string? Principal { get; internal init; }
 
     /// <summary>The security package asking ("NTLM", "Kerberos").</summary>
     public string PackageName { get; }
@@ -47,5 +44,5 @@ public sealed class CredentialRequest
     /// ServerChallenge and decoded AUTHENTICATE. Answer with <see cref="NtlmCredentialLookup.VerifiedByDomain"/> or
     /// <see cref="NtlmCredentialLookup.RefusedByDomain"/>. Null when nothing is left to verify.
     /// </summary>
-    public NtlmServerContext? NtlmExchange { get; }
+    public NtlmServerContext? NtlmExchange { get; internal init; }
 }

@@ -11,7 +11,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// It verifies the server's public-key binding before it delegates any credential, and applies the
 /// AllowEncryptionOracle policy to the server's version as a patched Windows client does (KB4093492; docs/interop.md#encryption-oracle).
 /// </summary>
-public sealed class CredSspClientContext : IAuthenticationContext
+public sealed class CredSspClientContext : IAuthenticationContext, IContextStep
 {
     private readonly CredSspClientOptions _options;
     private readonly NegotiateClientContext _negotiate;
@@ -95,20 +95,9 @@ public sealed class CredSspClientContext : IAuthenticationContext
     /// </param>
     /// <returns>The encoded TSRequest to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange with <see cref="NlaFailureReason.Malformed"/> or a more specific reason.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
-    {
-        try
-        {
-            return Step(incoming, out status);
-        }
-        catch (NlaProtocolException ex)
-        {
-            status = Fail(ex.Reason, ex.Message);
-            return null;
-        }
-    }
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(this, incoming, out status);
 
-    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    byte[]? IContextStep.Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         if (_state == State.Initial && _options.Kerberos is { } kerberos)
         {
@@ -203,6 +192,9 @@ public sealed class CredSspClientContext : IAuthenticationContext
             _ => throw new InvalidOperationException($"Unexpected state {_state}."),
         };
     }
+
+    byte[]? IContextStep.Fail(NlaProtocolException exception, out NlaStatus status) =>
+        ContextStep.NoToken(Fail(exception.Reason, exception.Message), out status);
 
     private byte[]? OnChallenge(TsRequest response, out NlaStatus status)
     {

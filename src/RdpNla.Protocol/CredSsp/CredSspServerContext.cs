@@ -16,7 +16,7 @@ namespace RdpNla.Protocol.CredSsp;
 /// With <see cref="CredSspServerOptions.RecordLogonBeforeProof"/> a verified password stops at
 /// <see cref="NlaStatus.LogonRecordNeeded"/> before the server proves itself (<see cref="CompleteLogonRecord"/>).
 /// </summary>
-public sealed class CredSspServerContext : IAuthenticationContext
+public sealed class CredSspServerContext : IAuthenticationContext, IContextStep
 {
     private readonly CredSspServerOptions _options;
     private readonly NegotiateServerContext _negotiate;
@@ -105,7 +105,12 @@ public sealed class CredSspServerContext : IAuthenticationContext
     /// (docs/architecture.md#authentication-seam); null otherwise.
     /// </summary>
     public CredentialRequest? CredentialRequest => _state is State.AwaitingCredential or State.AwaitingKerberosAccount
-        ? new CredentialRequest(UserName ?? string.Empty, DomainName ?? string.Empty, Workstation, KerberosPrincipal, PackageName, KerberosPrincipal is null ? _negotiate.Ntlm : null)
+        ? new CredentialRequest(UserName ?? string.Empty, DomainName ?? string.Empty, PackageName)
+        {
+            Workstation = Workstation,
+            Principal = KerberosPrincipal,
+            NtlmExchange = KerberosPrincipal is null ? _negotiate.Ntlm : null,
+        }
         : null;
 
     /// <summary>The identity the package proved, once proven (from <see cref="NlaStatus.LogonRecordNeeded"/> or <see cref="NlaStatus.Completed"/> on); null before.</summary>
@@ -203,19 +208,12 @@ public sealed class CredSspServerContext : IAuthenticationContext
     /// </param>
     /// <returns>The encoded TSRequest to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange with <see cref="NlaFailureReason.Malformed"/> or a more specific reason.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
-    {
-        try
-        {
-            return Step(incoming, out status);
-        }
-        catch (NlaProtocolException ex)
-        {
-            return Fail(ex.Reason, ex.Message, NtStatus.LogonFailure, out status);
-        }
-    }
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(this, incoming, out status);
 
-    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    byte[]? IContextStep.Fail(NlaProtocolException exception, out NlaStatus status) =>
+        Fail(exception.Reason, exception.Message, NtStatus.LogonFailure, out status);
+
+    byte[]? IContextStep.Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         if (_state == State.AwaitingKerberosAccount)
         {

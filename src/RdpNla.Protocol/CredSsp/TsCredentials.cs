@@ -71,9 +71,7 @@ public sealed class TsCredentials : IDisposable
     {
         try
         {
-            var outer = new DerReader(encoded, Structure);
-            DerReader sequence = outer.ReadSequence();
-            outer.End();
+            DerReader sequence = DerReader.ReadSingleSequence(encoded, Structure);
             int credType = sequence.ReadExplicitInt32(0);
             byte[] credentials = sequence.ReadExplicitOctetString(1).ToArray();
             sequence.End();
@@ -100,9 +98,7 @@ public sealed class TsCredentials : IDisposable
         ReadOnlySpan<byte> credentials;
         try
         {
-            var outer = new DerReader(encoded, Structure);
-            DerReader sequence = outer.ReadSequence();
-            outer.End();
+            DerReader sequence = DerReader.ReadSingleSequence(encoded, Structure);
             credType = sequence.ReadExplicitInt32(0);
             credentials = sequence.ReadExplicitOctetString(1);
             sequence.End();
@@ -168,7 +164,19 @@ public abstract class TsCredentialsContent : IDisposable
     public void Dispose()
     {
         Dispose(disposing: true);
+        IsDisposed = true;
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>True once <see cref="Dispose()"/> ran: the secret bytes are zeroed.</summary>
+    private protected bool IsDisposed { get; private set; }
+
+    /// <summary>A secret this instance holds, while it is not disposed.</summary>
+    /// <exception cref="ObjectDisposedException">After dispose.</exception>
+    private protected ReadOnlySpan<byte> Secret(byte[] secret)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        return secret;
     }
 
     /// <summary>Zeroes the secret bytes this instance holds.</summary>

@@ -28,7 +28,6 @@ public sealed class TsPasswordCreds : TsCredentialsContent
     private const string Structure = "TSPasswordCreds";
 
     private readonly byte[] _password;
-    private bool _disposed;
 
     /// <summary>Creates password credentials; <paramref name="password"/> is copied into a private UTF-16LE buffer.</summary>
     public TsPasswordCreds(string domainName, string userName, ReadOnlySpan<char> password)
@@ -60,14 +59,7 @@ public sealed class TsPasswordCreds : TsCredentialsContent
 
     /// <summary>password [2]: the raw UTF-16LE bytes.</summary>
     /// <exception cref="ObjectDisposedException">After dispose.</exception>
-    public ReadOnlySpan<byte> PasswordUtf16
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return _password;
-        }
-    }
+    public ReadOnlySpan<byte> PasswordUtf16 => Secret(_password);
 
     /// <summary>The password length in UTF-16 code units.</summary>
     public int PasswordLength => PasswordUtf16.Length / 2;
@@ -92,9 +84,7 @@ public sealed class TsPasswordCreds : TsCredentialsContent
     {
         try
         {
-            var outer = new DerReader(encoded, Structure);
-            DerReader sequence = outer.ReadSequence();
-            outer.End();
+            DerReader sequence = DerReader.ReadSingleSequence(encoded, Structure);
             string domainName = Utf16.Decode(sequence.ReadExplicitOctetString(0), Structure, "domainName");
             string userName = Utf16.Decode(sequence.ReadExplicitOctetString(1), Structure, "userName");
             ReadOnlySpan<byte> password = sequence.ReadExplicitOctetString(2);
@@ -140,6 +130,5 @@ public sealed class TsPasswordCreds : TsCredentialsContent
     protected override void Dispose(bool disposing)
     {
         CryptographicOperations.ZeroMemory(_password);
-        _disposed = true;
     }
 }

@@ -43,9 +43,7 @@ public sealed class TsRemoteGuardCreds : TsCredentialsContent
     {
         try
         {
-            var outer = new DerReader(encoded, Structure);
-            DerReader sequence = outer.ReadSequence();
-            outer.End();
+            DerReader sequence = DerReader.ReadSingleSequence(encoded, Structure);
             DerReader logonField = sequence.ReadExplicit(0);
             TsRemoteGuardPackageCred logonCred = TsRemoteGuardPackageCred.Read(ref logonField);
             logonField.End();

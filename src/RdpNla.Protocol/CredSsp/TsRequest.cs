@@ -51,17 +51,7 @@ public sealed class TsRequest
     /// outside the int32 ∪ uint32 range is refused.
     /// </summary>
     /// <exception cref="NlaProtocolException">The bytes are not a valid TSRequest (<see cref="NlaFailureReason.Malformed"/>).</exception>
-    public static TsRequest Decode(ReadOnlySpan<byte> encoded)
-    {
-        try
-        {
-            return DecodeCore(encoded);
-        }
-        catch (Exception e) when (Der.IsDecodeFailure(e))
-        {
-            throw Der.Malformed(Structure, e);
-        }
-    }
+    public static TsRequest Decode(ReadOnlySpan<byte> encoded) => Der.Decode(encoded, Structure, DecodeCore);
 
     /// <summary>Encodes this TSRequest in DER, errorCode as a 4-byte two's-complement INTEGER as Windows does.</summary>
     /// <exception cref="ArgumentException">A negoToken is null.</exception>
@@ -224,9 +214,7 @@ public sealed class TsRequest
 
     private static TsRequest DecodeCore(ReadOnlySpan<byte> encoded)
     {
-        var outer = new DerReader(encoded, Structure);
-        DerReader sequence = outer.ReadSequence();
-        outer.End();
+        DerReader sequence = DerReader.ReadSingleSequence(encoded, Structure);
 
         DerReader versionField = sequence.ReadExplicit(0);
         int version = versionField.ReadInt32();

@@ -21,7 +21,6 @@ public sealed class TsSmartCardCreds : TsCredentialsContent
     private const string Structure = "TSSmartCardCreds";
 
     private readonly byte[] _pin;
-    private bool _disposed;
 
     /// <summary>Creates smart card credentials; <paramref name="pin"/> is copied into a private UTF-16LE buffer.</summary>
     /// <param name="pin">pin [0]: the card's PIN.</param>
@@ -47,14 +46,7 @@ public sealed class TsSmartCardCreds : TsCredentialsContent
 
     /// <summary>pin [0]: raw UTF-16LE bytes.</summary>
     /// <exception cref="ObjectDisposedException">After dispose.</exception>
-    public ReadOnlySpan<byte> PinUtf16
-    {
-        get
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            return _pin;
-        }
-    }
+    public ReadOnlySpan<byte> PinUtf16 => Secret(_pin);
 
     /// <summary>cspData [1]: which card, reader, key container and CSP hold the key.</summary>
     public TsCspDataDetail CspData { get; }
@@ -71,9 +63,7 @@ public sealed class TsSmartCardCreds : TsCredentialsContent
     {
         try
         {
-            var outer = new DerReader(encoded, Structure);
-            DerReader sequence = outer.ReadSequence();
-            outer.End();
+            DerReader sequence = DerReader.ReadSingleSequence(encoded, Structure);
             ReadOnlySpan<byte> pin = sequence.ReadExplicitOctetString(0);
             DerReader cspField = sequence.ReadExplicit(1);
             TsCspDataDetail cspData = TsCspDataDetail.Read(ref cspField);
@@ -120,7 +110,6 @@ public sealed class TsSmartCardCreds : TsCredentialsContent
     protected override void Dispose(bool disposing)
     {
         CryptographicOperations.ZeroMemory(_pin);
-        _disposed = true;
     }
 }
 

@@ -7,7 +7,7 @@ namespace RdpNla.Protocol.Negotiate;
 /// The initiator side of the "Negotiate" package as CredSSP uses it: NTLM, raw (what FreeRDP, IronRDP and mstsc send
 /// when Kerberos is impossible) or wrapped in SPNEGO offering NTLM only (RFC 4178; docs/interop.md#spnego-acceptor, initiator rules).
 /// </summary>
-public sealed class NegotiateClientContext : IAuthenticationContext
+public sealed class NegotiateClientContext : IAuthenticationContext, IContextStep
 {
     private readonly NtlmClientContext _ntlm;
     private readonly bool _useSpnego;
@@ -59,20 +59,9 @@ public sealed class NegotiateClientContext : IAuthenticationContext
     /// </param>
     /// <returns>The token to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
-    {
-        try
-        {
-            return Step(incoming, out status);
-        }
-        catch (NlaProtocolException ex)
-        {
-            status = Fail(ex.Reason, ex.Message);
-            return null;
-        }
-    }
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(this, incoming, out status);
 
-    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    byte[]? IContextStep.Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         switch (_state)
         {
@@ -173,6 +162,9 @@ public sealed class NegotiateClientContext : IAuthenticationContext
                 throw new InvalidOperationException($"The exchange is already {_state}.");
         }
     }
+
+    byte[]? IContextStep.Fail(NlaProtocolException exception, out NlaStatus status) =>
+        ContextStep.NoToken(Fail(exception.Reason, exception.Message), out status);
 
     private NlaStatus Fail(NlaFailureReason reason, string message)
     {

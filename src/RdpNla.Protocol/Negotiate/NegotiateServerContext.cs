@@ -11,7 +11,7 @@ namespace RdpNla.Protocol.Negotiate;
 /// mechanism of the client's list that we support is chosen (RFC 4178 §3.2: Windows lists MS-KRB5, KRB5, NEGOEX, NTLM),
 /// and when it is not the client's first, the mechListMIC is exchanged in both directions (RFC 4178 §5).
 /// </summary>
-public sealed class NegotiateServerContext : IAuthenticationContext
+public sealed class NegotiateServerContext : IAuthenticationContext, IContextStep
 {
     private readonly NtlmServerContext _ntlm;
     private readonly Func<IGssContext>? _kerberosFactory;
@@ -108,20 +108,16 @@ public sealed class NegotiateServerContext : IAuthenticationContext
     /// </param>
     /// <returns>The token to send, or null when there is nothing to send.</returns>
     /// <remarks>Malformed input does not throw: it fails the exchange.</remarks>
-    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    public byte[]? GetOutgoingBlob(ReadOnlySpan<byte> incoming, out NlaStatus status) => ContextStep.Run(this, incoming, out status);
+
+    byte[]? IContextStep.Fail(NlaProtocolException exception, out NlaStatus status)
     {
-        try
-        {
-            return Step(incoming, out status);
-        }
-        catch (NlaProtocolException ex)
-        {
-            status = Fail(ex.Reason, ex.Message, NtStatus.LogonFailure);
-            return IsSpnego ? Reject() : null;
-        }
+        // SPNEGO answers a token it cannot use with reject (RFC 4178 §4.2.2); raw NTLM just ends.
+        status = Fail(exception.Reason, exception.Message, NtStatus.LogonFailure);
+        return IsSpnego ? Reject() : null;
     }
 
-    private byte[]? Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
+    byte[]? IContextStep.Step(ReadOnlySpan<byte> incoming, out NlaStatus status)
     {
         switch (_state)
         {

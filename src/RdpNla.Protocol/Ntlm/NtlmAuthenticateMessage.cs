@@ -85,12 +85,7 @@ public sealed class NtlmAuthenticateMessage
     /// <exception cref="NlaProtocolException">Any malformed input.</exception>
     public static NtlmAuthenticateMessage Decode(ReadOnlySpan<byte> source)
     {
-        var reader = new WireReader(source, Structure);
-        NtlmWire.ReadHeader(ref reader, MessageType, Structure);
-        if (source.Length < MinimumLength)
-        {
-            throw new NlaProtocolException(NlaFailureReason.Malformed, $"{Structure} is shorter than {MinimumLength} bytes.", "MS-NLMP §2.2.1.3");
-        }
+        WireReader reader = NtlmWire.ReadHeader(source, MessageType, Structure, MinimumLength, "MS-NLMP §2.2.1.3");
 
         NtlmWire.Field lm = NtlmWire.ReadField(ref reader);
         NtlmWire.Field nt = NtlmWire.ReadField(ref reader);

@@ -49,12 +49,7 @@ public sealed class NtlmChallengeMessage
     /// <exception cref="NlaProtocolException">Any malformed input.</exception>
     public static NtlmChallengeMessage Decode(ReadOnlySpan<byte> source)
     {
-        var reader = new WireReader(source, Structure);
-        NtlmWire.ReadHeader(ref reader, MessageType, Structure);
-        if (source.Length < MinimumLength)
-        {
-            throw new NlaProtocolException(NlaFailureReason.Malformed, $"{Structure} is shorter than {MinimumLength} bytes.", "MS-NLMP §2.2.1.2");
-        }
+        WireReader reader = NtlmWire.ReadHeader(source, MessageType, Structure, MinimumLength, "MS-NLMP §2.2.1.2");
 
         NtlmWire.Field targetName = NtlmWire.ReadField(ref reader);
         var flags = (NegotiateFlags)reader.ReadUInt32();

@@ -126,24 +126,19 @@ public sealed class NtlmClientContext : IAuthenticationContext
         }
     }
 
-    /// <summary>Zeroes the NT hash and disposes <see cref="SessionSecurity"/>.</summary>
     /// <inheritdoc/>
     string IAuthenticationContext.PackageName => "NTLM";
 
     /// <inheritdoc/>
-    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
+    bool IAuthenticationContext.IsCompleted => IsAuthenticated;
 
     /// <inheritdoc/>
     NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
 
     /// <summary>Zeroes the NT hash and disposes <see cref="SessionSecurity"/>.</summary>
+    /// <remarks>Zeroing and disposing again are harmless, so a second call does nothing more.</remarks>
     public void Dispose()
     {
-        if (_state == State.Disposed)
-        {
-            return;
-        }
-
         _state = State.Disposed;
         CryptographicOperations.ZeroMemory(_ntOwfV1);
         SessionSecurity?.Dispose();

@@ -149,15 +149,11 @@ public static partial class NtlmCrypto
     //   Else
     //     Set SignKey to MD5(ConcatenationOf(ExportedSessionKey, "session key to server-to-client signing key magic constant"))
     /// <summary>The signing key of the messages <paramref name="mode"/> sends.</summary>
-    internal static byte[] SignKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode)
-    {
-        RequireLength(exportedSessionKey, KeySize, nameof(exportedSessionKey));
-        return HashWithMagic(
-            exportedSessionKey,
-            mode == NtlmRole.Client
-                ? "session key to client-to-server signing key magic constant\0"u8
-                : "session key to server-to-client signing key magic constant\0"u8);
-    }
+    internal static byte[] SignKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode) => DirectionalKey(
+        exportedSessionKey,
+        mode,
+        "session key to client-to-server signing key magic constant\0"u8,
+        "session key to server-to-client signing key magic constant\0"u8);
 
     // MS-NLMP §3.4.5.3 SEALKEY(NegFlg, ExportedSessionKey, Mode), with ESS and NTLMSSP_NEGOTIATE_128:
     //   Set SealKey to ExportedSessionKey
@@ -167,14 +163,17 @@ public static partial class NtlmCrypto
     //     Set SealKey to MD5(ConcatenationOf(SealKey, "session key to server-to-client sealing key magic constant"))
     // (56- and 40-bit variants truncate ExportedSessionKey first; they are not supported.)
     /// <summary>The 128-bit sealing key of the messages <paramref name="mode"/> sends.</summary>
-    internal static byte[] SealKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode)
+    internal static byte[] SealKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode) => DirectionalKey(
+        exportedSessionKey,
+        mode,
+        "session key to client-to-server sealing key magic constant\0"u8,
+        "session key to server-to-client sealing key magic constant\0"u8);
+
+    /// <summary>MD5(ExportedSessionKey, the magic constant of the direction <paramref name="mode"/> sends in).</summary>
+    private static byte[] DirectionalKey(ReadOnlySpan<byte> exportedSessionKey, NtlmRole mode, ReadOnlySpan<byte> clientMagic, ReadOnlySpan<byte> serverMagic)
     {
         RequireLength(exportedSessionKey, KeySize, nameof(exportedSessionKey));
-        return HashWithMagic(
-            exportedSessionKey,
-            mode == NtlmRole.Client
-                ? "session key to client-to-server sealing key magic constant\0"u8
-                : "session key to server-to-client sealing key magic constant\0"u8);
+        return HashWithMagic(exportedSessionKey, mode == NtlmRole.Client ? clientMagic : serverMagic);
     }
 
     // MS-NLMP §3.1.5.1.2: Set AUTHENTICATE_MESSAGE.MIC to HMAC_MD5(ExportedSessionKey,

@@ -12,11 +12,11 @@ namespace RdpNla.Protocol.Ntlm;
 /// </summary>
 public sealed class NtlmServerContext : IAuthenticationContext
 {
-    /// <summary>The flags this acceptor can grant (no LM_KEY, OEM, DATAGRAM, IDENTIFY or anonymous).</summary>
-    internal const NegotiateFlags SupportedFlags =
-        NegotiateFlags.Unicode | NegotiateFlags.RequestTarget | NegotiateFlags.Sign | NegotiateFlags.Seal |
-        NegotiateFlags.Ntlm | NegotiateFlags.AlwaysSign | NegotiateFlags.ExtendedSessionSecurity |
-        NegotiateFlags.Version | NegotiateFlags.Negotiate128 | NegotiateFlags.KeyExchange | NegotiateFlags.Negotiate56;
+    /// <summary>
+    /// The flags this acceptor can grant (no LM_KEY, OEM, DATAGRAM, IDENTIFY or anonymous): the same set the client
+    /// context sends in its NEGOTIATE.
+    /// </summary>
+    internal const NegotiateFlags SupportedFlags = NtlmClientContext.NegotiateMessageFlags;
 
     /// <summary>The flags CredSSP needs from the client, in the NEGOTIATE and in the AUTHENTICATE.</summary>
     internal const NegotiateFlags RequiredClientFlags =
@@ -170,24 +170,19 @@ public sealed class NtlmServerContext : IAuthenticationContext
         return same;
     }
 
-    /// <summary>Zeroes the credential and disposes <see cref="SessionSecurity"/>.</summary>
     /// <inheritdoc/>
     string IAuthenticationContext.PackageName => "NTLM";
 
     /// <inheritdoc/>
-    bool IAuthenticationContext.IsCompleted => _state == State.Completed;
+    bool IAuthenticationContext.IsCompleted => IsAuthenticated;
 
     /// <inheritdoc/>
     NlaFailureReason IAuthenticationContext.FailureReason => FailureReason ?? NlaFailureReason.None;
 
     /// <summary>Zeroes the credential and disposes <see cref="SessionSecurity"/>.</summary>
+    /// <remarks>Clearing and disposing again are harmless, so a second call does nothing more.</remarks>
     public void Dispose()
     {
-        if (_state == State.Disposed)
-        {
-            return;
-        }
-
         _state = State.Disposed;
         _lookup?.Clear();
         SessionSecurity?.Dispose();

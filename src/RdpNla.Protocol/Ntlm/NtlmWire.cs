@@ -32,6 +32,22 @@ internal static class NtlmWire
         }
     }
 
+    /// <summary>
+    /// A reader past the signature and MessageType of a message that has fixed fields up to <paramref name="minimumLength"/>;
+    /// a shorter message is refused, citing <paramref name="spec"/>.
+    /// </summary>
+    public static WireReader ReadHeader(ReadOnlySpan<byte> source, uint expectedType, string structure, int minimumLength, string spec)
+    {
+        var reader = new WireReader(source, structure);
+        ReadHeader(ref reader, expectedType, structure);
+        if (source.Length < minimumLength)
+        {
+            throw new NlaProtocolException(NlaFailureReason.Malformed, $"{structure} is shorter than {minimumLength} bytes.", spec);
+        }
+
+        return reader;
+    }
+
     public static Field ReadField(ref WireReader reader)
     {
         ushort length = reader.ReadUInt16();

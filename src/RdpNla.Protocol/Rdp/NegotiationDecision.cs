@@ -16,17 +16,9 @@ public enum NegotiationAction
 /// <summary>The server's answer to an X.224 Connection Request, with a reason for the log.</summary>
 public sealed record NegotiationDecision
 {
-    private NegotiationDecision(
-        NegotiationAction action,
-        SecurityProtocols? selectedProtocol,
-        RdpNegResponseFlags responseFlags,
-        NegotiationFailureCode? failureCode,
-        string reason)
+    private NegotiationDecision(NegotiationAction action, string reason)
     {
         Action = action;
-        SelectedProtocol = selectedProtocol;
-        ResponseFlags = responseFlags;
-        FailureCode = failureCode;
         Reason = reason;
     }
 
@@ -37,13 +29,13 @@ public sealed record NegotiationDecision
     /// The security protocol the connection continues with: the RDP_NEG_RSP's selectedProtocol, or
     /// <see cref="SecurityProtocols.Rdp"/> for a legacy confirm; null when the connection ends.
     /// </summary>
-    public SecurityProtocols? SelectedProtocol { get; }
+    public SecurityProtocols? SelectedProtocol { get; private init; }
 
     /// <summary>The RDP_NEG_RSP flags (only for <see cref="NegotiationAction.SendResponse"/>).</summary>
-    public RdpNegResponseFlags ResponseFlags { get; }
+    public RdpNegResponseFlags ResponseFlags { get; private init; }
 
     /// <summary>The RDP_NEG_FAILURE code (only for <see cref="NegotiationAction.SendFailureAndClose"/>).</summary>
-    public NegotiationFailureCode? FailureCode { get; }
+    public NegotiationFailureCode? FailureCode { get; private init; }
 
     /// <summary>A human-readable explanation for logs (never sent to the peer).</summary>
     public string Reason { get; }
@@ -61,15 +53,15 @@ public sealed record NegotiationDecision
 
     /// <summary>Answer RDP_NEG_RSP(<paramref name="selectedProtocol"/>, <paramref name="flags"/>).</summary>
     public static NegotiationDecision Respond(SecurityProtocols selectedProtocol, RdpNegResponseFlags flags, string reason) =>
-        new(NegotiationAction.SendResponse, selectedProtocol, flags, null, reason);
+        new(NegotiationAction.SendResponse, reason) { SelectedProtocol = selectedProtocol, ResponseFlags = flags };
 
     /// <summary>Answer RDP_NEG_FAILURE(<paramref name="failureCode"/>) and close.</summary>
     public static NegotiationDecision Fail(NegotiationFailureCode failureCode, string reason) =>
-        new(NegotiationAction.SendFailureAndClose, null, RdpNegResponseFlags.None, failureCode, reason);
+        new(NegotiationAction.SendFailureAndClose, reason) { FailureCode = failureCode };
 
     /// <summary>Answer a CC without rdpNegData and continue with Standard RDP Security.</summary>
     public static NegotiationDecision Legacy(string reason) =>
-        new(NegotiationAction.SendLegacyConfirm, SecurityProtocols.Rdp, RdpNegResponseFlags.None, null, reason);
+        new(NegotiationAction.SendLegacyConfirm, reason) { SelectedProtocol = SecurityProtocols.Rdp };
 
     /// <summary>The decision in one line for the log: the structure the server sends and why.</summary>
     public override string ToString() => Action switch

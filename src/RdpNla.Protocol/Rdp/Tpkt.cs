@@ -120,6 +120,23 @@ public static class Tpkt
         BinaryPrimitives.WriteUInt16BigEndian(destination[2..], (ushort)frameLength);
     }
 
+    /// <summary>
+    /// A frame of <paramref name="frameLength"/> bytes for an X.224 connection TPDU (MS-RDPBCGR §2.2.1.1, §2.2.1.2):
+    /// the TPKT header, the length indicator and <paramref name="tpduCode"/> written, DST-REF, SRC-REF and class left 0.
+    /// </summary>
+    /// <param name="frameLength">The frame's length, header included.</param>
+    /// <param name="tpduCode">The TPDU code (CR or CC, credit 0).</param>
+    /// <param name="tpdu">The frame after the TPKT header.</param>
+    internal static byte[] NewConnectionFrame(int frameLength, byte tpduCode, out Span<byte> tpdu)
+    {
+        byte[] frame = new byte[frameLength];
+        WriteHeader(frame, frame.Length);
+        tpdu = frame.AsSpan(HeaderLength);
+        tpdu[0] = (byte)(tpdu.Length - 1);
+        tpdu[1] = tpduCode;
+        return frame;
+    }
+
     /// <summary>Returns <paramref name="payload"/> wrapped in a TPKT frame.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The frame would be shorter than 7 or longer than 65535 bytes.</exception>
     public static byte[] Wrap(ReadOnlySpan<byte> payload)

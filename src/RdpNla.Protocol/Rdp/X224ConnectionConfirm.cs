@@ -87,11 +87,7 @@ public sealed record X224ConnectionConfirm
     /// <summary>Encodes the whole frame.</summary>
     public byte[] Encode()
     {
-        byte[] frame = new byte[EncodedLength];
-        Tpkt.WriteHeader(frame, frame.Length);
-        Span<byte> tpdu = frame.AsSpan(Tpkt.HeaderLength);
-        tpdu[0] = (byte)(tpdu.Length - 1);
-        tpdu[1] = ConnectionConfirmCode;
+        byte[] frame = Tpkt.NewConnectionFrame(EncodedLength, ConnectionConfirmCode, out Span<byte> tpdu);
         BinaryPrimitives.WriteUInt16BigEndian(tpdu[4..], SourceReference);
         NegotiationData?.Encode(tpdu[X224HeaderLength..]);
         return frame;

@@ -183,11 +183,7 @@ public sealed class X224ConnectionRequest
     /// <summary>Encodes the whole frame: TPKT header, CR TPDU (DST-REF = SRC-REF = 0, class 0), tokens, RDP_NEG_REQ, correlation info.</summary>
     public byte[] Encode()
     {
-        byte[] frame = new byte[EncodedLength];
-        Tpkt.WriteHeader(frame, frame.Length);
-        Span<byte> tpdu = frame.AsSpan(Tpkt.HeaderLength);
-        tpdu[0] = (byte)(tpdu.Length - 1);
-        tpdu[1] = ConnectionRequestCode;
+        byte[] frame = Tpkt.NewConnectionFrame(EncodedLength, ConnectionRequestCode, out Span<byte> tpdu);
         int offset = X224HeaderLength; // DST-REF, SRC-REF and class stay 0.
         if (RoutingToken is not null)
         {

@@ -53,14 +53,8 @@ public sealed class NegTokenInit
         byte[]? mechToken = null,
         byte[]? mechListMic = null,
         NegHints? negHints = null)
+        : this(CopyMechTypes(mechTypes, out byte[] mechTypesEncoding), mechTypesEncoding, reqFlags, mechToken, mechListMic, negHints)
     {
-        ArgumentNullException.ThrowIfNull(mechTypes);
-        MechTypes = [.. mechTypes];
-        MechTypesEncoding = EncodeMechTypeList(MechTypes);
-        ReqFlags = reqFlags;
-        MechToken = mechToken;
-        MechListMic = mechListMic;
-        NegHints = negHints;
     }
 
     private NegTokenInit(
@@ -72,6 +66,14 @@ public sealed class NegTokenInit
         MechToken = mechToken;
         MechListMic = mechListMic;
         NegHints = negHints;
+    }
+
+    private static List<string> CopyMechTypes(IEnumerable<string> mechTypes, out byte[] encoding)
+    {
+        ArgumentNullException.ThrowIfNull(mechTypes);
+        List<string> copy = [.. mechTypes];
+        encoding = EncodeMechTypeList(copy);
+        return copy;
     }
 
     /// <summary>mechTypes [0]: mechanism OIDs in the initiator's preference order.</summary>
@@ -101,17 +103,7 @@ public sealed class NegTokenInit
     /// <see cref="NlaFailureReason.Malformed"/> for bad encodings; <see cref="NlaFailureReason.UnsupportedMechanism"/>
     /// when the framing names a mechanism other than SPNEGO.
     /// </exception>
-    public static NegTokenInit Decode(ReadOnlySpan<byte> encoded)
-    {
-        try
-        {
-            return DecodeCore(encoded);
-        }
-        catch (Exception e) when (Der.IsDecodeFailure(e))
-        {
-            throw Der.Malformed(Structure, e);
-        }
-    }
+    public static NegTokenInit Decode(ReadOnlySpan<byte> encoded) => Der.Decode(encoded, Structure, DecodeCore);
 
     /// <summary>Encodes with the GSS-API InitialContextToken framing, as an initiator's first token.</summary>
     /// <exception cref="ArgumentException"><see cref="MechTypesEncoding"/> (from a peer) is not DER.</exception>

@@ -189,22 +189,30 @@ public readonly struct AccountName : IEquatable<AccountName>
             return $"the user name is {userName.Length} characters long; the limit is {MaxUserNameLength}";
         }
 
-        foreach (char c in userName)
+        if (FindInvalidCharacter(userName, ForbiddenUserNameCharacters) is (char c, bool isControl))
         {
-            if (char.IsControl(c))
-            {
-                return $"the user name '{Printable(userName)}' contains a control character ({Printable(c.ToString())}), which Windows does not allow";
-            }
-
-            if (ForbiddenUserNameCharacters.Contains(c, StringComparison.Ordinal))
-            {
-                return $"the user name '{Printable(userName)}' contains '{c}'; user names cannot contain any of \" / \\ [ ] : ; | = , + * ? < > @";
-            }
+            return isControl
+                ? $"the user name '{Printable(userName)}' contains a control character ({Printable(c.ToString())}), which Windows does not allow"
+                : $"the user name '{Printable(userName)}' contains '{c}'; user names cannot contain any of \" / \\ [ ] : ; | = , + * ? < > @";
         }
 
         if (userName.AsSpan().Trim(". ").IsEmpty)
         {
             return $"the user name '{userName}' consists only of dots and spaces, which Windows does not allow";
+        }
+
+        return null;
+    }
+
+    /// <summary>The first control character or character of <paramref name="forbidden"/> in <paramref name="name"/>, or null.</summary>
+    private static (char Character, bool IsControl)? FindInvalidCharacter(string name, string forbidden)
+    {
+        foreach (char c in name)
+        {
+            if (char.IsControl(c) || forbidden.Contains(c, StringComparison.Ordinal))
+            {
+                return (c, char.IsControl(c));
+            }
         }
 
         return null;
@@ -217,18 +225,12 @@ public readonly struct AccountName : IEquatable<AccountName>
             return $"the domain name is {domain.Length} characters long; the limit is {MaxDomainLength}";
         }
 
-        foreach (char c in domain)
+        // "." alone is the local-machine alias and is handled by LocalDomainNames.
+        if (FindInvalidCharacter(domain, ForbiddenDomainCharacters) is (char c, bool isControl))
         {
-            if (char.IsControl(c))
-            {
-                return $"the domain '{Printable(domain)}' contains a control character, which Windows does not allow";
-            }
-
-            // "." alone is the local-machine alias and is handled by LocalDomainNames.
-            if (ForbiddenDomainCharacters.Contains(c, StringComparison.Ordinal))
-            {
-                return $"the domain '{Printable(domain)}' contains '{c}', which is not allowed in a domain name";
-            }
+            return isControl
+                ? $"the domain '{Printable(domain)}' contains a control character, which Windows does not allow"
+                : $"the domain '{Printable(domain)}' contains '{c}', which is not allowed in a domain name";
         }
 
         return null;

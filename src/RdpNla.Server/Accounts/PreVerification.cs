@@ -26,24 +26,19 @@ public sealed class PreVerification : IDisposable
     private readonly byte[] _ntHash;
     private bool _disposed;
 
-    private PreVerification(PreVerificationResult result, AccountName name, UserAccount? account, byte[] ntHash, NtStatus statusIfPasswordCorrect, string reason)
+    private PreVerification(byte[] ntHash)
     {
-        Result = result;
-        Name = name;
-        Account = account;
         _ntHash = ntHash;
-        StatusIfPasswordCorrect = statusIfPasswordCorrect;
-        Reason = reason;
     }
 
     /// <summary>The outcome of the check.</summary>
-    public PreVerificationResult Result { get; }
+    public required PreVerificationResult Result { get; init; }
 
     /// <summary>The name that was checked.</summary>
-    public AccountName Name { get; }
+    public required AccountName Name { get; init; }
 
     /// <summary>The account, unless <see cref="Result"/> is <see cref="PreVerificationResult.UnknownUser"/>.</summary>
-    public UserAccount? Account { get; }
+    public UserAccount? Account { get; init; }
 
     /// <summary>The NT hash to verify the client's NTLMv2 response with (a random decoy unless <see cref="Result"/> is <see cref="PreVerificationResult.Proceed"/>). Empty after dispose.</summary>
     public ReadOnlySpan<byte> NtHash => _disposed ? default : _ntHash;
@@ -53,25 +48,43 @@ public sealed class PreVerification : IDisposable
     /// or STATUS_PASSWORD_EXPIRED for <see cref="PreVerificationResult.Proceed"/>; STATUS_LOGON_FAILURE for an unknown
     /// user; STATUS_ACCOUNT_LOCKED_OUT when locked out.
     /// </summary>
-    public NtStatus StatusIfPasswordCorrect { get; }
+    public required NtStatus StatusIfPasswordCorrect { get; init; }
 
     /// <summary>The status to send when the password does not verify: STATUS_ACCOUNT_LOCKED_OUT when locked out, else STATUS_LOGON_FAILURE.</summary>
     public NtStatus StatusIfPasswordWrong => Result == PreVerificationResult.LockedOut ? NtStatus.AccountLockedOut : NtStatus.LogonFailure;
 
     /// <summary>A specific reason for the log and audit trail (never for the peer): e.g. "no such user", "account disabled".</summary>
-    public string Reason { get; }
+    public required string Reason { get; init; }
 
     /// <summary>Whether the caller needs to verify the password at all (false when locked out: the answer is lockout regardless).</summary>
     public bool NeedsPasswordVerification => Result != PreVerificationResult.LockedOut;
 
-    internal static PreVerification Unknown(AccountName name, string reason) =>
-        new(PreVerificationResult.UnknownUser, name, null, Decoy(), NtStatus.LogonFailure, reason);
+    internal static PreVerification Unknown(AccountName name, string reason) => new(Decoy())
+    {
+        Result = PreVerificationResult.UnknownUser,
+        Name = name,
+        StatusIfPasswordCorrect = NtStatus.LogonFailure,
+        Reason = reason,
+    };
 
-    internal static PreVerification Locked(AccountName name, UserAccount account, string reason) =>
-        new(PreVerificationResult.LockedOut, name, account, Decoy(), NtStatus.AccountLockedOut, reason);
+    internal static PreVerification Locked(AccountName name, UserAccount account, string reason) => new(Decoy())
+    {
+        Result = PreVerificationResult.LockedOut,
+        Name = name,
+        Account = account,
+        StatusIfPasswordCorrect = NtStatus.AccountLockedOut,
+        Reason = reason,
+    };
 
     internal static PreVerification Proceed(AccountName name, UserCredential credential, NtStatus statusIfPasswordCorrect, string reason) =>
-        new(PreVerificationResult.Proceed, name, credential.Account, credential.NtHash.ToArray(), statusIfPasswordCorrect, reason);
+        new(credential.NtHash.ToArray())
+        {
+            Result = PreVerificationResult.Proceed,
+            Name = name,
+            Account = credential.Account,
+            StatusIfPasswordCorrect = statusIfPasswordCorrect,
+            Reason = reason,
+        };
 
     private static byte[] Decoy() => RandomNumberGenerator.GetBytes(NtlmCrypto.NtOwfSize);
 

@@ -38,44 +38,27 @@ internal sealed class FrontDoorSettings
 }
 
 /// <summary>What every connection of one front door shares: settings, certificate, account policy, audit log.</summary>
-internal sealed class FrontDoorContext
+internal sealed class FrontDoorContext(
+    FrontDoorOptions options,
+    X509Certificate2 certificate,
+    LocalDomainNames localNames,
+    AccountPolicy accountPolicy,
+    IAuditLog auditLog,
+    ILogger logger,
+    TimeProvider timeProvider,
+    IRandomSource random,
+    FrontDoorMetrics metrics,
+    Gateway.GatewayRelay? gateway = null)
 {
-    private FrontDoorSettings _settings;
+    private FrontDoorSettings _settings = new(options, certificate);
 
-    public FrontDoorContext(
-        FrontDoorOptions options,
-        X509Certificate2 certificate,
-        LocalDomainNames localNames,
-        AccountPolicy accountPolicy,
-        IAuditLog auditLog,
-        ILogger logger,
-        TimeProvider timeProvider,
-        IRandomSource random,
-        FrontDoorMetrics metrics,
-        Gateway.GatewayRelay? gateway = null)
-    {
-        Gateway = gateway;
-        _settings = new FrontDoorSettings(options, certificate);
-        StartOptions = options;
-        LocalNames = localNames;
-        AccountPolicy = accountPolicy;
-        AuditLog = auditLog;
-        Logger = logger;
-        TimeProvider = timeProvider;
-        Random = random;
-        Metrics = metrics;
-        Gate = new ConnectionGate(options.Limits, timeProvider, System.Random.Shared.NextDouble);
-        LogThrottle = new LogThrottle(timeProvider);
-        _trustedProxies = options.TrustedProxies.Select(IPNetworkParser.Parse).ToList();
-    }
+    private readonly List<IPNetwork> _trustedProxies = options.TrustedProxies.Select(IPNetworkParser.Parse).ToList();
 
-    private readonly List<IPNetwork> _trustedProxies;
+    public FrontDoorMetrics Metrics { get; } = metrics;
 
-    public FrontDoorMetrics Metrics { get; }
+    public ConnectionGate Gate { get; } = new(options.Limits, timeProvider, System.Random.Shared.NextDouble);
 
-    public ConnectionGate Gate { get; }
-
-    public LogThrottle LogThrottle { get; }
+    public LogThrottle LogThrottle { get; } = new(timeProvider);
 
     public bool IsTrustedProxy(IPAddress address)
     {
@@ -126,22 +109,22 @@ internal sealed class FrontDoorContext
     public FrontDoorOptions Options => Settings.Options;
 
     /// <summary>The settings at start: those a reload does not change (names, limits, listeners; docs/deploy.md).</summary>
-    public FrontDoorOptions StartOptions { get; }
+    public FrontDoorOptions StartOptions { get; } = options;
 
     /// <summary>New connections use <paramref name="settings"/> from now on; running connections keep the previous ones.</summary>
     public void Reload(FrontDoorSettings settings) => Volatile.Write(ref _settings, settings);
 
-    public LocalDomainNames LocalNames { get; }
+    public LocalDomainNames LocalNames { get; } = localNames;
 
-    public AccountPolicy AccountPolicy { get; }
+    public AccountPolicy AccountPolicy { get; } = accountPolicy;
 
-    public IAuditLog AuditLog { get; }
+    public IAuditLog AuditLog { get; } = auditLog;
 
-    public ILogger Logger { get; }
+    public ILogger Logger { get; } = logger;
 
-    public TimeProvider TimeProvider { get; }
+    public TimeProvider TimeProvider { get; } = timeProvider;
 
-    public IRandomSource Random { get; }
+    public IRandomSource Random { get; } = random;
 
     /// <summary>The second factor's hold (docs/portal.md), or null when not in use.</summary>
     public Mfa.SecondFactorGate? SecondFactor { get; init; }
@@ -153,7 +136,7 @@ internal sealed class FrontDoorContext
     public ActiveDirectory.DomainLogons? Domain { get; init; }
 
     /// <summary>The relay to backends, or null when the gateway is not in use.</summary>
-    public Gateway.GatewayRelay? Gateway { get; }
+    public Gateway.GatewayRelay? Gateway { get; } = gateway;
 
     public CredSspServerOptions CreateCredSspOptions(FrontDoorSettings settings) => new()
     {

@@ -7,21 +7,14 @@ namespace RdpNla.Server.FrontDoor;
 /// The front door's Kerberos acceptor: the keytab's credential held by the system GSSAPI for the process lifetime, and
 /// the rule that maps a ticket's client principal to a local account (docs/kerberos.md, "Who is the user").
 /// </summary>
-internal sealed class KerberosAcceptance : IDisposable
+internal sealed class KerberosAcceptance(KerberosCredential credential, string servicePrincipal, string realm) : IDisposable
 {
-    private KerberosAcceptance(KerberosCredential credential, string servicePrincipal, string realm)
-    {
-        Credential = credential;
-        ServicePrincipal = servicePrincipal;
-        Realm = realm;
-    }
+    public KerberosCredential Credential { get; } = credential;
 
-    public KerberosCredential Credential { get; }
-
-    public string ServicePrincipal { get; }
+    public string ServicePrincipal { get; } = servicePrincipal;
 
     /// <summary>The realm whose user principals are local users.</summary>
-    public string Realm { get; }
+    public string Realm { get; } = realm;
 
     /// <summary>The replay cache's file under the data folder (docs/kerberos.md, "Replay cache").</summary>
     public static string ReplayCachePath(string dataDirectory) => Path.Combine(dataDirectory, "kerberos", "replay.rcache2");

@@ -90,24 +90,16 @@ internal sealed class BackendFailureException : Exception
 }
 
 /// <summary>The credentials the gateway injects into the backend leg. The password is UTF-16LE and wiped on dispose.</summary>
-internal sealed class BackendCredentials : IDisposable
+internal sealed class BackendCredentials(string domain, string userName, byte[] passwordUtf16, string mode) : IDisposable
 {
-    public BackendCredentials(string domain, string userName, byte[] passwordUtf16, string mode)
-    {
-        Domain = domain;
-        UserName = userName;
-        PasswordUtf16 = passwordUtf16;
-        Mode = mode;
-    }
+    public string Domain { get; } = domain;
 
-    public string Domain { get; }
+    public string UserName { get; } = userName;
 
-    public string UserName { get; }
-
-    public byte[] PasswordUtf16 { get; }
+    public byte[] PasswordUtf16 { get; } = passwordUtf16;
 
     /// <summary><c>pass-through</c> or <c>mapped</c>.</summary>
-    public string Mode { get; }
+    public string Mode { get; } = mode;
 
     public string Account => Domain.Length == 0 ? UserName : $"{Domain}\\{UserName}";
 
@@ -115,31 +107,20 @@ internal sealed class BackendCredentials : IDisposable
 }
 
 /// <summary>An established backend leg: TLS up, CredSSP done when the backend selected HYBRID or HYBRID_EX.</summary>
-internal sealed class BackendLeg : IAsyncDisposable
+/// <param name="Socket">The TCP connection to the backend.</param>
+/// <param name="Tls">The TLS stream over <paramref name="Transport"/>.</param>
+/// <param name="Transport">The stream under <paramref name="Tls"/>, buffered during the relay.</param>
+/// <param name="RequestedProtocols">The protocols the X.224 Connection Request asked for.</param>
+/// <param name="SelectedProtocol">The protocol the backend selected.</param>
+/// <param name="Fingerprint">The backend certificate's fingerprint.</param>
+internal sealed record BackendLeg(
+    Socket Socket,
+    SslStream Tls,
+    RelayBufferingStream Transport,
+    SecurityProtocols RequestedProtocols,
+    SecurityProtocols SelectedProtocol,
+    string Fingerprint) : IAsyncDisposable
 {
-    public BackendLeg(Socket socket, SslStream tls, RelayBufferingStream transport, SecurityProtocols requested, SecurityProtocols selected, string fingerprint)
-    {
-        Socket = socket;
-        Tls = tls;
-        Transport = transport;
-        RequestedProtocols = requested;
-        SelectedProtocol = selected;
-        Fingerprint = fingerprint;
-    }
-
-    public Socket Socket { get; }
-
-    /// <summary>The stream under <see cref="Tls"/>, buffered during the relay.</summary>
-    public RelayBufferingStream Transport { get; }
-
-    public SslStream Tls { get; }
-
-    public SecurityProtocols RequestedProtocols { get; }
-
-    public SecurityProtocols SelectedProtocol { get; }
-
-    public string Fingerprint { get; }
-
     public async ValueTask DisposeAsync()
     {
         await Tls.DisposeAsync().ConfigureAwait(false);
@@ -155,24 +136,15 @@ internal sealed class BackendLeg : IAsyncDisposable
 /// than its setting or its protocol pin) or, under TrustOnFirstUse, the connection is the one that first trusted its
 /// certificate. Every failure becomes a <see cref="BackendFailureException"/>.
 /// </summary>
-internal sealed class BackendConnector
+internal sealed class BackendConnector(GatewayOptions options, GatewayStore store, ILogger logger, TimeProvider timeProvider, IRandomSource random)
 {
 
     private const int MaxCredSspMessage = 64 * 1024;
-    private readonly GatewayOptions _options;
-    private readonly GatewayStore _store;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _timeProvider;
-    private readonly IRandomSource _random;
-
-    public BackendConnector(GatewayOptions options, GatewayStore store, ILogger logger, TimeProvider timeProvider, IRandomSource random)
-    {
-        _options = options;
-        _store = store;
-        _logger = logger;
-        _timeProvider = timeProvider;
-        _random = random;
-    }
+    private readonly GatewayOptions _options = options;
+    private readonly GatewayStore _store = store;
+    private readonly ILogger _logger = logger;
+    private readonly TimeProvider _timeProvider = timeProvider;
+    private readonly IRandomSource _random = random;
 
     /// <summary>What the gateway asks a backend of this security for (MS-RDPBCGR §2.2.1.1.1); the backend picks the best it supports.</summary>
     public static SecurityProtocols RequestedFor(BackendSecurity security) => security switch

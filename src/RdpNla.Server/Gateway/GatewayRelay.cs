@@ -32,25 +32,14 @@ internal sealed record FrontLeg(
 /// The front door's hook into the gateway: finds the backend of an authenticated user (<see cref="PlanAsync"/>, no
 /// connection opened) and relays the session (<see cref="RelayAsync"/>).
 /// </summary>
-internal sealed class GatewayRelay
+internal sealed class GatewayRelay(GatewayOptions options, GatewayStore store, Func<GatewayKey> key, ILogger logger, TimeProvider timeProvider, IRandomSource random, Metrics.GatewayMetrics metrics)
 {
-    private readonly GatewayOptions _options;
-    private readonly GatewayStore _store;
-    private readonly Func<GatewayKey> _key;
-    private readonly ILogger _logger;
-    private readonly TimeProvider _timeProvider;
-    private readonly BackendConnector _connector;
-
-    public GatewayRelay(GatewayOptions options, GatewayStore store, Func<GatewayKey> key, ILogger logger, TimeProvider timeProvider, IRandomSource random, Metrics.GatewayMetrics metrics)
-    {
-        Metrics = metrics;
-        _options = options;
-        _store = store;
-        _key = key;
-        _logger = logger;
-        _timeProvider = timeProvider;
-        _connector = new BackendConnector(options, store, logger, timeProvider, random);
-    }
+    private readonly GatewayOptions _options = options;
+    private readonly GatewayStore _store = store;
+    private readonly Func<GatewayKey> _key = key;
+    private readonly ILogger _logger = logger;
+    private readonly TimeProvider _timeProvider = timeProvider;
+    private readonly BackendConnector _connector = new(options, store, logger, timeProvider, random);
 
     public GatewayOptions Options => _options;
 
@@ -147,7 +136,7 @@ internal sealed class GatewayRelay
     internal ILogger Logger => _logger;
 
     /// <summary>The gateway's instruments.</summary>
-    internal Metrics.GatewayMetrics Metrics { get; }
+    internal Metrics.GatewayMetrics Metrics { get; } = metrics;
 
     internal TimeProvider TimeProvider => _timeProvider;
 

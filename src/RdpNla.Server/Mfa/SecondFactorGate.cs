@@ -28,26 +28,16 @@ public enum SecondFactorResult
 /// factor, the front door calls <see cref="HoldAsync"/>, which waits until the user approves the connection on the
 /// portal with a current TOTP code, a wrong code denies it, or <see cref="MfaOptions.ApprovalTimeout"/> passes.
 /// </summary>
-public sealed partial class SecondFactorGate
+public sealed partial class SecondFactorGate(SelfServiceStore store, ConnectionApprovals approvals, MfaOptions options, string? portalUrl, TimeProvider timeProvider, ILogger logger)
 {
-    private readonly SelfServiceStore _store;
-    private readonly MfaOptions _options;
-    private string? _portalUrl;
-    private readonly TimeProvider _timeProvider;
-    private readonly ILogger _logger;
-
-    public SecondFactorGate(SelfServiceStore store, ConnectionApprovals approvals, MfaOptions options, string? portalUrl, TimeProvider timeProvider, ILogger logger)
-    {
-        _store = store;
-        Approvals = approvals;
-        _options = options;
-        _portalUrl = portalUrl;
-        _timeProvider = timeProvider;
-        _logger = logger;
-    }
+    private readonly SelfServiceStore _store = store;
+    private readonly MfaOptions _options = options;
+    private string? _portalUrl = portalUrl;
+    private readonly TimeProvider _timeProvider = timeProvider;
+    private readonly ILogger _logger = logger;
 
     /// <summary>The connections waiting for approval.</summary>
-    public ConnectionApprovals Approvals { get; }
+    public ConnectionApprovals Approvals { get; } = approvals;
 
     /// <summary>How long a connection is held.</summary>
     public TimeSpan ApprovalTimeout => _options.ApprovalTimeout;

@@ -17,7 +17,6 @@ public sealed record AdminOverview(string Instance, DateTimeOffset At, IReadOnly
 /// <summary>The read-only admin page (docs/portal.md): who may see it, and what it shows.</summary>
 public sealed partial class SelfService
 {
-    private readonly AttemptWindow _adminAttempts;
     private string? _adminGroupSid;
 
     /// <summary>The name of this instance (<c>--instance-name</c>), written into the portal's audit rows.</summary>

@@ -29,52 +29,36 @@ public sealed record PortalOutcome(int StatusCode, string? Error, string Message
 /// password or code counts toward lockout exactly as a failed logon does (<see cref="AccountPolicy.RecordFailureAsync"/>);
 /// every outcome is audited.
 /// </summary>
-public sealed partial class SelfService
+public sealed partial class SelfService(
+    AccountPolicy policy,
+    LocalDomainNames localNames,
+    IUserStore users,
+    SelfServiceStore store,
+    IAuditLog audit,
+    PortalOptions portal,
+    MfaOptions mfa,
+    ConnectionApprovals approvals,
+    Func<GatewayKey> key,
+    TimeProvider timeProvider,
+    ILogger logger)
 {
     private const int SecretSize = 20;
-    private readonly AccountPolicy _policy;
-    private readonly LocalDomainNames _localNames;
-    private readonly IUserStore _users;
-    private readonly SelfServiceStore _store;
-    private readonly IAuditLog _audit;
-    private readonly PortalOptions _portal;
-    private readonly MfaOptions _mfa;
-    private readonly Func<GatewayKey> _key;
-    private readonly TimeProvider _timeProvider;
-    private readonly ILogger _logger;
-    private readonly AttemptWindow _codeAttempts;
+    private readonly AccountPolicy _policy = policy;
+    private readonly LocalDomainNames _localNames = localNames;
+    private readonly IUserStore _users = users;
+    private readonly SelfServiceStore _store = store;
+    private readonly IAuditLog _audit = audit;
+    private readonly PortalOptions _portal = portal;
+    private readonly MfaOptions _mfa = mfa;
+    private readonly Func<GatewayKey> _key = key;
+    private readonly TimeProvider _timeProvider = timeProvider;
+    private readonly ILogger _logger = logger;
+    private readonly AttemptWindow _codeAttempts = new(timeProvider, () => mfa.MaxCodeAttemptsPerMinute);
+    private readonly AttemptWindow _adminAttempts = new(timeProvider, () => portal.AdminAttemptsPerMinute);
     private long _requestCount;
 
-    public SelfService(
-        AccountPolicy policy,
-        LocalDomainNames localNames,
-        IUserStore users,
-        SelfServiceStore store,
-        IAuditLog audit,
-        PortalOptions portal,
-        MfaOptions mfa,
-        ConnectionApprovals approvals,
-        Func<GatewayKey> key,
-        TimeProvider timeProvider,
-        ILogger logger)
-    {
-        _policy = policy;
-        _localNames = localNames;
-        _users = users;
-        _store = store;
-        _audit = audit;
-        _portal = portal;
-        _mfa = mfa;
-        Approvals = approvals;
-        _key = key;
-        _timeProvider = timeProvider;
-        _logger = logger;
-        _codeAttempts = new AttemptWindow(timeProvider, () => _mfa.MaxCodeAttemptsPerMinute);
-        _adminAttempts = new AttemptWindow(timeProvider, () => _portal.AdminAttemptsPerMinute);
-    }
-
     /// <summary>The connections held for approval.</summary>
-    public ConnectionApprovals Approvals { get; }
+    public ConnectionApprovals Approvals { get; } = approvals;
 
     /// <summary>
     /// The domain of the front door's domain logons (<c>--ntlm-passthrough winbind</c>), or null: its users change their

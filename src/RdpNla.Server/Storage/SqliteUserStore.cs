@@ -6,23 +6,10 @@ using RdpNla.Server.Accounts;
 namespace RdpNla.Server.Storage;
 
 /// <summary>The default <see cref="IUserStore"/>: the <c>users</c> table of <see cref="RdpNlaDatabase"/>.</summary>
-public sealed class SqliteUserStore : IUserStore
+public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timeProvider) : IUserStore
 {
-    private const string AccountColumns =
-        "id, name, disabled, locked_until, failed_count, last_failed_at, last_logon_at, password_last_set, " +
-        "password_expired, must_change_password, deny_remote_logon, created_at, updated_at, attempts_in_progress, " +
-        "attempts_in_progress_until";
-
-    private const int HashOrdinal = 15;
-
-    private readonly RdpNlaDatabase _database;
-    private readonly TimeProvider _timeProvider;
-
-    internal SqliteUserStore(RdpNlaDatabase database, TimeProvider timeProvider)
-    {
-        _database = database;
-        _timeProvider = timeProvider;
-    }
+    private readonly RdpNlaDatabase _database = database;
+    private readonly TimeProvider _timeProvider = timeProvider;
 
     /// <inheritdoc/>
     public async Task<UserAccount?> FindAsync(string userName, CancellationToken cancellationToken = default)
@@ -47,13 +34,13 @@ public sealed class SqliteUserStore : IUserStore
     }
 
     private static Task<UserCredential?> ReadCredentialAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
-        ReadUserRowAsync(connection, transaction, userName, $"{AccountColumns}, nt_hash", ReadCredential, cancellationToken);
+        ReadUserRowAsync(connection, transaction, userName, $"{StoreRows.AccountColumns}, nt_hash", ReadCredential, cancellationToken);
 
     private static UserCredential ReadCredential(SqliteDataReader reader)
     {
         UserAccount account = ReadAccount(reader);
         byte[] hash = new byte[NtlmCrypto.NtOwfSize];
-        long read = reader.GetBytes(HashOrdinal, 0, hash, 0, hash.Length);
+        long read = reader.GetBytes(StoreRows.HashOrdinal, 0, hash, 0, hash.Length);
         if (read != hash.Length)
         {
             CryptographicOperations.ZeroMemory(hash);
@@ -70,7 +57,7 @@ public sealed class SqliteUserStore : IUserStore
         await using (connection.ConfigureAwait(false))
         {
             using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = $"SELECT {AccountColumns} FROM users ORDER BY name_key;";
+            command.CommandText = $"SELECT {StoreRows.AccountColumns} FROM users ORDER BY name_key;";
             SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
@@ -287,7 +274,7 @@ public sealed class SqliteUserStore : IUserStore
     }
 
     private static Task<UserAccount?> ReadAccountAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
-        ReadUserRowAsync(connection, transaction, userName, AccountColumns, ReadAccount, cancellationToken);
+        ReadUserRowAsync(connection, transaction, userName, StoreRows.AccountColumns, ReadAccount, cancellationToken);
 
     private static async Task<T?> ReadUserRowAsync<T>(SqliteConnection connection, SqliteTransaction? transaction, string userName, string columns, Func<SqliteDataReader, T> map, CancellationToken cancellationToken)
         where T : class
@@ -301,25 +288,6 @@ public sealed class SqliteUserStore : IUserStore
         }
     }
 
-    private static UserAccount ReadAccount(SqliteDataReader reader) => new()
-    {
-        Id = reader.GetInt64(0),
-        UserName = reader.GetString(1),
-        Disabled = reader.GetInt64(2) != 0,
-        LockedUntil = ReadTime(reader, 3),
-        FailedLogonCount = reader.GetInt32(4),
-        LastFailedLogon = ReadTime(reader, 5),
-        LastLogon = ReadTime(reader, 6),
-        PasswordLastSet = SqliteTime.FromText(reader.GetString(7)),
-        PasswordExpired = reader.GetInt64(8) != 0,
-        MustChangePassword = reader.GetInt64(9) != 0,
-        RemoteLogonDenied = reader.GetInt64(10) != 0,
-        Created = SqliteTime.FromText(reader.GetString(11)),
-        Updated = SqliteTime.FromText(reader.GetString(12)),
-        AttemptsInProgress = reader.GetInt32(13),
-        AttemptsInProgressUntil = ReadTime(reader, 14),
-    };
-
-    private static DateTimeOffset? ReadTime(SqliteDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : SqliteTime.FromText(reader.GetString(ordinal));
+    private static UserAccount ReadAccount(SqliteDataReader reader) =>
+        StoreRows.ReadAccount(reader, static (row, ordinal) => SqliteTime.FromText(row.GetString(ordinal)), static (row, ordinal) => row.GetInt64(ordinal) != 0);
 }

@@ -30,6 +30,42 @@ internal static class StoreRows
         }
     }
 
+    /// <summary>The columns of <c>users</c> that make a <see cref="UserAccount"/>, in the order <see cref="ReadAccount"/> reads them.</summary>
+    public const string AccountColumns =
+        "id, name, disabled, locked_until, failed_count, last_failed_at, last_logon_at, password_last_set, " +
+        "password_expired, must_change_password, deny_remote_logon, created_at, updated_at, attempts_in_progress, " +
+        "attempts_in_progress_until";
+
+    /// <summary>The column after <see cref="AccountColumns"/> when <c>nt_hash</c> is read with them.</summary>
+    public const int HashOrdinal = 15;
+
+    /// <summary>
+    /// A <see cref="UserAccount"/> from a row of <see cref="AccountColumns"/>; <paramref name="readTime"/> and
+    /// <paramref name="readFlag"/> read a time and a flag as the engine stores them.
+    /// </summary>
+    public static UserAccount ReadAccount(DbDataReader reader, Func<DbDataReader, int, DateTimeOffset> readTime, Func<DbDataReader, int, bool> readFlag)
+    {
+        DateTimeOffset? ReadOptionalTime(int ordinal) => reader.IsDBNull(ordinal) ? null : readTime(reader, ordinal);
+        return new UserAccount
+        {
+            Id = reader.GetInt64(0),
+            UserName = reader.GetString(1),
+            Disabled = readFlag(reader, 2),
+            LockedUntil = ReadOptionalTime(3),
+            FailedLogonCount = reader.GetInt32(4),
+            LastFailedLogon = ReadOptionalTime(5),
+            LastLogon = ReadOptionalTime(6),
+            PasswordLastSet = readTime(reader, 7),
+            PasswordExpired = readFlag(reader, 8),
+            MustChangePassword = readFlag(reader, 9),
+            RemoteLogonDenied = readFlag(reader, 10),
+            Created = readTime(reader, 11),
+            Updated = readTime(reader, 12),
+            AttemptsInProgress = reader.GetInt32(13),
+            AttemptsInProgressUntil = ReadOptionalTime(14),
+        };
+    }
+
     /// <summary>Every row of <paramref name="reader"/>, read with <paramref name="read"/>.</summary>
     public static async Task<IReadOnlyList<T>> ReadAllAsync<T>(DbDataReader reader, Func<DbDataReader, T> read, CancellationToken cancellationToken)
     {

@@ -13,30 +13,16 @@ namespace RdpNla.Server.Storage.Postgres;
 /// and <see cref="UpdateAsync"/> holds the row lock (<c>SELECT ... FOR UPDATE</c>) from read to write in one
 /// transaction and applies <see cref="LockoutRules"/>, so no instance's reservation or count is lost to another's.
 /// </summary>
-public sealed class PostgresUserStore : IUserStore
+public sealed class PostgresUserStore(PostgresDatabase database, TimeProvider timeProvider) : IUserStore
 {
-    private const string AccountColumns =
-        "id, name, disabled, locked_until, failed_count, last_failed_at, last_logon_at, password_last_set, " +
-        "password_expired, must_change_password, deny_remote_logon, created_at, updated_at, attempts_in_progress, " +
-        "attempts_in_progress_until";
-
-    // The column after AccountColumns when the hash is read with them.
-    private const int HashOrdinal = 15;
-
-    private readonly PostgresDatabase _database;
-    private readonly TimeProvider _timeProvider;
-
-    internal PostgresUserStore(PostgresDatabase database, TimeProvider timeProvider)
-    {
-        _database = database;
-        _timeProvider = timeProvider;
-    }
+    private readonly PostgresDatabase _database = database;
+    private readonly TimeProvider _timeProvider = timeProvider;
 
     /// <inheritdoc/>
     public async Task<UserAccount?> FindAsync(string userName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        using NpgsqlCommand command = _database.CreateCommand($"SELECT {AccountColumns} FROM users WHERE name_key = @key;");
+        using NpgsqlCommand command = _database.CreateCommand($"SELECT {StoreRows.AccountColumns} FROM users WHERE name_key = @key;");
         command.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
         return await ReadSingleAsync(command, cancellationToken).ConfigureAwait(false);
     }
@@ -45,7 +31,7 @@ public sealed class PostgresUserStore : IUserStore
     public async Task<UserCredential?> FindCredentialAsync(string userName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        using NpgsqlCommand command = _database.CreateCommand($"SELECT {AccountColumns}, nt_hash FROM users WHERE name_key = @key;");
+        using NpgsqlCommand command = _database.CreateCommand($"SELECT {StoreRows.AccountColumns}, nt_hash FROM users WHERE name_key = @key;");
         command.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
         NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
@@ -57,13 +43,13 @@ public sealed class PostgresUserStore : IUserStore
 
             UserAccount account = ReadAccount(reader);
             byte[] hash = new byte[NtlmCrypto.NtOwfSize];
-            long length = reader.GetBytes(HashOrdinal, 0, null, 0, 0);
+            long length = reader.GetBytes(StoreRows.HashOrdinal, 0, null, 0, 0);
             if (length != hash.Length)
             {
                 throw new InvalidDataException($"The stored NT hash of user '{account.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
             }
 
-            reader.GetBytes(HashOrdinal, 0, hash, 0, hash.Length);
+            reader.GetBytes(StoreRows.HashOrdinal, 0, hash, 0, hash.Length);
             return new UserCredential(account, hash);
         }
     }
@@ -71,7 +57,7 @@ public sealed class PostgresUserStore : IUserStore
     /// <inheritdoc/>
     public async Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken = default)
     {
-        using NpgsqlCommand command = _database.CreateCommand($"SELECT {AccountColumns} FROM users ORDER BY name_key;");
+        using NpgsqlCommand command = _database.CreateCommand($"SELECT {StoreRows.AccountColumns} FROM users ORDER BY name_key;");
         NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
@@ -85,7 +71,7 @@ public sealed class PostgresUserStore : IUserStore
         StoreRows.CheckNewUser(userName, ntHash);
         using NpgsqlCommand command = _database.CreateCommand(
             "INSERT INTO users (name, name_key, nt_hash, password_last_set, created_at, updated_at) " +
-            $"VALUES (@name, @key, @hash, @now, @now, @now) ON CONFLICT (name_key) DO NOTHING RETURNING {AccountColumns};");
+            $"VALUES (@name, @key, @hash, @now, @now, @now) ON CONFLICT (name_key) DO NOTHING RETURNING {StoreRows.AccountColumns};");
         command.Parameters.AddWithValue("name", userName);
         command.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
         byte[] hash = AddHashParameter(command, ntHash);
@@ -116,7 +102,7 @@ public sealed class PostgresUserStore : IUserStore
         StoreRows.CheckHash(ntHash);
         using NpgsqlCommand command = _database.CreateCommand(
             "UPDATE users SET nt_hash = @hash, password_last_set = @now, password_expired = false, " +
-            $"must_change_password = @mustChange, updated_at = @now WHERE name_key = @key RETURNING {AccountColumns};");
+            $"must_change_password = @mustChange, updated_at = @now WHERE name_key = @key RETURNING {StoreRows.AccountColumns};");
         command.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
         byte[] hash = AddHashParameter(command, ntHash);
         command.Parameters.AddWithValue("now", PostgresTime.ToDb(_timeProvider.GetUtcNow()));
@@ -152,7 +138,7 @@ public sealed class PostgresUserStore : IUserStore
             await using (transaction.ConfigureAwait(false))
             {
                 // FOR UPDATE: another instance's read-modify-write of this row waits until this transaction ends.
-                using var read = new NpgsqlCommand($"SELECT {AccountColumns} FROM users WHERE name_key = @key FOR UPDATE;", connection, transaction);
+                using var read = new NpgsqlCommand($"SELECT {StoreRows.AccountColumns} FROM users WHERE name_key = @key FOR UPDATE;", connection, transaction);
                 read.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
                 UserAccount? current = await ReadSingleAsync(read, cancellationToken).ConfigureAwait(false);
                 if (current is null)
@@ -170,7 +156,7 @@ public sealed class PostgresUserStore : IUserStore
                     "UPDATE users SET disabled = @disabled, locked_until = @lockedUntil, failed_count = @failedCount, " +
                     "last_failed_at = @lastFailed, last_logon_at = @lastLogon, password_expired = @expired, " +
                     "must_change_password = @mustChange, deny_remote_logon = @deny, updated_at = @now " +
-                    $"WHERE id = @id RETURNING {AccountColumns};", connection, transaction);
+                    $"WHERE id = @id RETURNING {StoreRows.AccountColumns};", connection, transaction);
                 write.Parameters.AddWithValue("id", current.Id);
                 write.Parameters.AddWithValue("disabled", changed.Disabled);
                 AddTime(write, "lockedUntil", changed.LockedUntil);
@@ -260,7 +246,7 @@ public sealed class PostgresUserStore : IUserStore
                 byte[]? hash = null;
                 try
                 {
-                    using (var read = new NpgsqlCommand($"SELECT {AccountColumns}{(withHash ? ", nt_hash" : string.Empty)} FROM users WHERE name_key = @key FOR UPDATE;", connection, transaction))
+                    using (var read = new NpgsqlCommand($"SELECT {StoreRows.AccountColumns}{(withHash ? ", nt_hash" : string.Empty)} FROM users WHERE name_key = @key FOR UPDATE;", connection, transaction))
                     {
                         read.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
                         NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -272,12 +258,12 @@ public sealed class PostgresUserStore : IUserStore
                                 if (withHash)
                                 {
                                     hash = new byte[NtlmCrypto.NtOwfSize];
-                                    if (reader.GetBytes(HashOrdinal, 0, null, 0, 0) != hash.Length)
+                                    if (reader.GetBytes(StoreRows.HashOrdinal, 0, null, 0, 0) != hash.Length)
                                     {
                                         throw new InvalidDataException($"The stored NT hash of user '{current.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
                                     }
 
-                                    reader.GetBytes(HashOrdinal, 0, hash, 0, hash.Length);
+                                    reader.GetBytes(StoreRows.HashOrdinal, 0, hash, 0, hash.Length);
                                 }
                             }
                         }
@@ -364,25 +350,6 @@ public sealed class PostgresUserStore : IUserStore
         }
     }
 
-    private static UserAccount ReadAccount(DbDataReader reader) => new()
-    {
-        Id = reader.GetInt64(0),
-        UserName = reader.GetString(1),
-        Disabled = reader.GetBoolean(2),
-        LockedUntil = ReadTime(reader, 3),
-        FailedLogonCount = reader.GetInt32(4),
-        LastFailedLogon = ReadTime(reader, 5),
-        LastLogon = ReadTime(reader, 6),
-        PasswordLastSet = PostgresTime.FromDb(reader.GetDateTime(7)),
-        PasswordExpired = reader.GetBoolean(8),
-        MustChangePassword = reader.GetBoolean(9),
-        RemoteLogonDenied = reader.GetBoolean(10),
-        Created = PostgresTime.FromDb(reader.GetDateTime(11)),
-        Updated = PostgresTime.FromDb(reader.GetDateTime(12)),
-        AttemptsInProgress = reader.GetInt32(13),
-        AttemptsInProgressUntil = ReadTime(reader, 14),
-    };
-
-    private static DateTimeOffset? ReadTime(DbDataReader reader, int ordinal) =>
-        reader.IsDBNull(ordinal) ? null : PostgresTime.FromDb(reader.GetDateTime(ordinal));
+    private static UserAccount ReadAccount(DbDataReader reader) =>
+        StoreRows.ReadAccount(reader, static (row, ordinal) => PostgresTime.FromDb(row.GetDateTime(ordinal)), static (row, ordinal) => row.GetBoolean(ordinal));
 }

@@ -22,6 +22,16 @@ public static class StoreCopy
 {
     private const int AuditPage = 5000;
 
+    // The PostgreSQL type of each column the audit copy selects, by ordinal (id and time are written apart).
+    private static readonly NpgsqlDbType[] AuditColumnTypes =
+    [
+        NpgsqlDbType.Bigint, NpgsqlDbType.TimestampTz, // id, time
+        NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Integer, // instance_name, client_address, client_port
+        NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Integer, // user_name, domain, user_key, credssp_version
+        NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Bigint, // security_protocol, outcome, nt_status
+        NpgsqlDbType.Text, NpgsqlDbType.Text, NpgsqlDbType.Text, // nt_status_name, reason, connection_id
+    ];
+
     /// <summary>Copies everything; the target must hold no users and no audit rows.</summary>
     /// <exception cref="InvalidOperationException">The target is not empty.</exception>
     public static async Task<StoreCopyResult> CopyAsync(RdpNlaDatabase source, PostgresDatabase target, CancellationToken cancellationToken = default)
@@ -73,11 +83,10 @@ public static class StoreCopy
     private static async Task<int> CopyUsersAsync(RdpNlaDatabase source, NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         IReadOnlyList<UserAccount> accounts = await source.Users.ListAsync(cancellationToken).ConfigureAwait(false);
-        NpgsqlBinaryImporter importer = await connection.BeginBinaryImportAsync(
+        const string Copy =
             "COPY users (name, name_key, nt_hash, disabled, locked_until, failed_count, last_failed_at, last_logon_at, " +
-            "password_last_set, password_expired, must_change_password, deny_remote_logon, created_at, updated_at) FROM STDIN (FORMAT BINARY)",
-            cancellationToken).ConfigureAwait(false);
-        await using (importer.ConfigureAwait(false))
+            "password_last_set, password_expired, must_change_password, deny_remote_logon, created_at, updated_at) FROM STDIN (FORMAT BINARY)";
+        return (int)await ImportAsync(connection, Copy, async importer =>
         {
             int count = 0;
             foreach (UserAccount listed in accounts)
@@ -116,18 +125,16 @@ public static class StoreCopy
                 count++;
             }
 
-            await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
             return count;
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<long> CopyAuditAsync(RdpNlaDatabase source, NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        NpgsqlBinaryImporter importer = await connection.BeginBinaryImportAsync(
+        const string Copy =
             "COPY audit (time, instance_name, client_address, client_port, user_name, domain, user_key, credssp_version, " +
-            "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) FROM STDIN (FORMAT BINARY)",
-            cancellationToken).ConfigureAwait(false);
-        await using (importer.ConfigureAwait(false))
+            "security_protocol, outcome, nt_status, nt_status_name, reason, connection_id) FROM STDIN (FORMAT BINARY)";
+        return await ImportAsync(connection, Copy, async importer =>
         {
             long count = 0;
             long after = 0;
@@ -152,19 +159,10 @@ public static class StoreCopy
                             after = reader.GetInt64(0);
                             await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
                             await WriteTimeAsync(importer, SqliteTime.FromText(reader.GetString(1)), cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 2, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 3, cancellationToken).ConfigureAwait(false);
-                            await WriteIntegerAsync(importer, reader, 4, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 5, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 6, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 7, cancellationToken).ConfigureAwait(false);
-                            await WriteIntegerAsync(importer, reader, 8, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 9, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 10, cancellationToken).ConfigureAwait(false);
-                            await WriteIntegerAsync(importer, reader, 11, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 12, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 13, cancellationToken).ConfigureAwait(false);
-                            await WriteTextAsync(importer, reader, 14, cancellationToken).ConfigureAwait(false);
+                            for (int ordinal = 2; ordinal < reader.FieldCount; ordinal++)
+                            {
+                                await WriteColumnAsync(importer, reader, ordinal, AuditColumnTypes[ordinal], cancellationToken).ConfigureAwait(false);
+                            }
                         }
                     }
 
@@ -176,6 +174,17 @@ public static class StoreCopy
                 }
             }
 
+            return count;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs one binary COPY: <paramref name="writeRows"/> writes the rows and returns how many.</summary>
+    private static async Task<long> ImportAsync(NpgsqlConnection connection, string copy, Func<NpgsqlBinaryImporter, Task<long>> writeRows, CancellationToken cancellationToken)
+    {
+        NpgsqlBinaryImporter importer = await connection.BeginBinaryImportAsync(copy, cancellationToken).ConfigureAwait(false);
+        await using (importer.ConfigureAwait(false))
+        {
+            long count = await writeRows(importer).ConfigureAwait(false);
             await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
             return count;
         }
@@ -266,21 +275,9 @@ public static class StoreCopy
             ? importer.WriteAsync(PostgresTime.ToDb(v), NpgsqlDbType.TimestampTz, cancellationToken)
             : importer.WriteNullAsync(cancellationToken);
 
-    private static Task WriteTextAsync(NpgsqlBinaryImporter importer, SqliteDataReader reader, int ordinal, CancellationToken cancellationToken) =>
-        reader.IsDBNull(ordinal)
-            ? importer.WriteNullAsync(cancellationToken)
-            : importer.WriteAsync(reader.GetString(ordinal), NpgsqlDbType.Text, cancellationToken);
-
-    private static Task WriteIntegerAsync(NpgsqlBinaryImporter importer, SqliteDataReader reader, int ordinal, NpgsqlDbType type, CancellationToken cancellationToken)
-    {
-        if (reader.IsDBNull(ordinal))
-        {
-            return importer.WriteNullAsync(cancellationToken);
-        }
-
-        long value = reader.GetInt64(ordinal);
-        return type == NpgsqlDbType.Integer
-            ? importer.WriteAsync(checked((int)value), type, cancellationToken)
-            : importer.WriteAsync(value, type, cancellationToken);
-    }
+    private static Task WriteColumnAsync(NpgsqlBinaryImporter importer, SqliteDataReader reader, int ordinal, NpgsqlDbType type, CancellationToken cancellationToken) =>
+        reader.IsDBNull(ordinal) ? importer.WriteNullAsync(cancellationToken)
+        : type == NpgsqlDbType.Text ? importer.WriteAsync(reader.GetString(ordinal), type, cancellationToken)
+        : type == NpgsqlDbType.Integer ? importer.WriteAsync(checked((int)reader.GetInt64(ordinal)), type, cancellationToken)
+        : importer.WriteAsync(reader.GetInt64(ordinal), type, cancellationToken);
 }
