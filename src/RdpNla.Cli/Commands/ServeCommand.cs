@@ -62,6 +62,7 @@ internal static class ServeCommand
         var keytab = new Option<string?>("--keytab") { Description = "Accept Kerberos (raw or in SPNEGO, next to NTLM) with the keys of this keytab (setting Kerberos:Keytab; docs/kerberos.md). Default: NTLM only." };
         var servicePrincipal = new Option<string?>("--service-principal") { Description = "Kerberos service principal to accept tickets for, e.g. TERMSRV/host.example.com (setting Kerberos:ServicePrincipal). Default: the keytab's first TERMSRV/ principal." };
         var kerberosRealm = new Option<string?>("--kerberos-realm") { Description = "Realm whose users map to local accounts of the same name, alice@REALM -> alice (setting Kerberos:Realm). Default: the service principal's realm." };
+        var restrictNtlm = new Option<bool>("--restrict-ntlm") { Description = "Refuse every NTLM logon with STATUS_NTLM_BLOCKED, as Windows' \"Restrict NTLM: Incoming NTLM traffic = Deny all accounts\" does; only Kerberos logs on, so --keytab is needed (setting Ntlm:Incoming = Deny; docs/kerberos.md). Default: NTLM allowed." };
         var ntlmPassthrough = new Option<string?>("--ntlm-passthrough") { Description = "winbind: users of the host's domain (DOMAIN\\user, user@dns.domain) are verified by a domain controller through winbind; none (default): local users only (setting Directory:NtlmPassthrough; docs/active-directory.md)." };
         var allowedGroup = new Option<string[]>("--allowed-group")
         {
@@ -83,7 +84,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, ntlmPassthrough, allowedGroup, winbindRun, store, instanceName, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, trustedProxy, keytab, servicePrincipal, kerberosRealm, restrictNtlm, ntlmPassthrough, allowedGroup, winbindRun, store, instanceName, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -130,6 +131,11 @@ internal static class ServeCommand
             Set("Kerberos:Keytab", parse.GetValue(keytab));
             Set("Kerberos:ServicePrincipal", parse.GetValue(servicePrincipal));
             Set("Kerberos:Realm", parse.GetValue(kerberosRealm));
+            if (parse.GetValue(restrictNtlm))
+            {
+                Set("Ntlm:Incoming", nameof(NtlmIncomingPolicy.Deny));
+            }
+
             Set("Directory:NtlmPassthrough", parse.GetValue(ntlmPassthrough));
             Set("Directory:WinbindRunDirectory", parse.GetValue(winbindRun));
             string[] groups = parse.GetValue(allowedGroup) ?? [];
