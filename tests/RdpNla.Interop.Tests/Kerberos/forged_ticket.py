@@ -46,10 +46,7 @@ def main():
     part["key"]["keytype"] = enctype
     part["key"]["keyvalue"] = session_key.contents
     part["crealm"] = client_realm
-    part["cname"] = noValue
-    part["cname"]["name-type"] = client_name.type
-    for i, component in enumerate(client_name.components):
-        part["cname"]["name-string"][i] = component
+    set_name(part, "cname", client_name)
     part["transited"] = noValue
     part["transited"]["tr-type"] = 0
     part["transited"]["contents"] = b""
@@ -65,10 +62,7 @@ def main():
     ticket = request["ticket"]
     ticket["tkt-vno"] = 5
     ticket["realm"] = service_realm
-    ticket["sname"] = noValue
-    ticket["sname"]["name-type"] = service_name.type
-    for i, component in enumerate(service_name.components):
-        ticket["sname"]["name-string"][i] = component
+    set_name(ticket, "sname", service_name)
     ticket["enc-part"] = noValue
     ticket["enc-part"]["etype"] = enctype
     ticket["enc-part"]["kvno"] = entry_kvno(keytab, service, enctype)
@@ -79,10 +73,7 @@ def main():
     authenticator = Authenticator()
     authenticator["authenticator-vno"] = 5
     authenticator["crealm"] = client_realm
-    authenticator["cname"] = noValue
-    authenticator["cname"]["name-type"] = client_name.type
-    for i, component in enumerate(client_name.components):
-        authenticator["cname"]["name-string"][i] = component
+    set_name(authenticator, "cname", client_name)
     authenticator["cusec"] = now.microsecond
     authenticator["ctime"] = KerberosTime.to_asn1(now)
     checksum = CheckSumField()
@@ -103,6 +94,14 @@ def main():
     blob["MechToken"] = struct.pack("B", ASN1_AID) + asn1encode(
         struct.pack("B", ASN1_OID) + asn1encode(TypesMech["KRB5 - Kerberos 5"]) + KRB5_AP_REQ + encoder.encode(request))
     print(blob.getData().hex(), flush=True)
+
+
+def set_name(owner, field, principal):
+    """A PrincipalName (RFC 4120 §5.2.2) in the field of owner."""
+    owner[field] = noValue
+    owner[field]["name-type"] = principal.type
+    for i, component in enumerate(principal.components):
+        owner[field]["name-string"][i] = component
 
 
 def entry_kvno(keytab, service, enctype):
