@@ -35,7 +35,7 @@ public sealed class FrontDoorNtlmRefusedTests(SambaDomainController dc, XvfbDisp
         AuditEntry refused = Assert.Single(await server.WaitForAuditAsync(1));
         Assert.Equal((AuditOutcome.Failure, NtStatus.NtlmBlocked, "alice"), (refused.Outcome, refused.Status, refused.UserName));
         Assert.StartsWith("NTLM: this server refuses NTLM", refused.Reason, StringComparison.Ordinal);
-        Assert.Single(server.LogRecords, r => r.Message.Contains("STATUS_NTLM_BLOCKED", StringComparison.Ordinal));
+        Assert.Single(server.LogRecords, r => r.Message.Contains("failed: STATUS_NTLM_BLOCKED: NTLM: this server refuses NTLM", StringComparison.Ordinal));
 
         using var initiator = new PythonInitiator("spnego", SambaDomainController.ServicePrincipal + "@" + SambaDomainController.Realm, dc.ClientEnvironment());
         KerberosPeerOutcome kerberos = await KerberosCredSspPeer.ConnectAsync(server.Port, initiator, 6, "alice", "LAB.TEST", SambaDomainController.AlicePassword, cancellationToken);

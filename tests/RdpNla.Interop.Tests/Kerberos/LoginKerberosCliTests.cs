@@ -87,6 +87,7 @@ public sealed class LoginKerberosCliTests : IAsyncLifetime
         (string outcome, string reason, string user) = await WaitForAuditAsync();
         Assert.Equal(("failure", "alice"), (outcome, user));
         Assert.StartsWith("NTLM: this server refuses NTLM", reason, StringComparison.Ordinal);
+        Assert.Contains("NTLM logons are refused with STATUS_NTLM_BLOCKED (Ntlm:Incoming is Deny)", _server.Output, StringComparison.Ordinal);
         Assert.Contains("failed: STATUS_NTLM_BLOCKED: NTLM: this server refuses NTLM", _server.Output, StringComparison.Ordinal);
 
         ProcessResult kerberos = await LoginAsync(_server.Address, "--auth", "kerberos", "--spn", SambaDomainController.ServicePrincipal);
