@@ -8,13 +8,14 @@
 # chromium + chromium-driver (same Debian version) for the portal's headless browser tests through Selenium
 # (docs/portal.md). Kerberos: a Samba AD domain controller the tests provision and start on loopback (samba, its
 # provisioning data and VFS modules, ldb-tools for ldbmodify, winbind), MIT krb5 clients (kinit, kvno, klist), the
-# GSSAPI library the product loads, python3-gssapi as an independent SPNEGO/Kerberos initiator, and faketime to run
+# GSSAPI library the product loads, python3-gssapi as an independent SPNEGO/Kerberos initiator, python3-impacket (an
+# independent Kerberos implementation) to build tickets MIT will not present (an expired one), and faketime to run
 # that initiator with a skewed clock. Domain logons:
 # libwbclient0, the winbind client library the product loads. postgresql (initdb, pg_ctl and the server the
 # shared-store tests start in a temp folder) and haproxy (the load balancer in front of two instances in those tests).
 set -euo pipefail
 packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert x11-utils systemd procps unzip chromium chromium-driver
-  samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools winbind krb5-user krb5-kdc libgssapi-krb5-2 python3-gssapi faketime
+  samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools winbind krb5-user krb5-kdc libgssapi-krb5-2 python3-gssapi python3-impacket faketime
   libwbclient0 postgresql haproxy)
 missing=()
 for p in "${packages[@]}"; do

@@ -81,6 +81,9 @@ public enum Cause
 
     /// <summary>second-factor-not-approved: the server held the connection for a second-factor approval that did not come in time.</summary>
     SecondFactorNotApproved,
+
+    /// <summary>ntlm-blocked: the server refuses NTLM (STATUS_NTLM_BLOCKED) and the client did not use Kerberos.</summary>
+    NtlmBlocked,
 }
 
 /// <summary>Groups of causes; each has its own process exit code (<see cref="DoctorExitCodes"/>).</summary>

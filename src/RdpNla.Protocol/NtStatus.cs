@@ -71,6 +71,9 @@ public enum NtStatus : uint
     /// <summary>STATUS_DOWNGRADE_DETECTED: a downgrade of the negotiated security was detected, for example an SPNEGO mechListMIC that is absent or does not verify.</summary>
     DowngradeDetected = 0xC0000388,
 
+    /// <summary>STATUS_NTLM_BLOCKED: the authentication failed because NTLM was blocked (a server that refuses incoming NTLM).</summary>
+    NtlmBlocked = 0xC0000418,
+
     /// <summary>STATUS_CTX_LOGON_DISABLED: logons to the Remote Desktop server are disabled.</summary>
     CtxLogonDisabled = 0xC00A0037,
 }
@@ -103,6 +106,7 @@ public static class NtStatusText
         NtStatus.AccountLockedOut => "STATUS_ACCOUNT_LOCKED_OUT",
         NtStatus.SmartcardLogonRequired => "STATUS_SMARTCARD_LOGON_REQUIRED",
         NtStatus.DowngradeDetected => "STATUS_DOWNGRADE_DETECTED",
+        NtStatus.NtlmBlocked => "STATUS_NTLM_BLOCKED",
         NtStatus.CtxLogonDisabled => "STATUS_CTX_LOGON_DISABLED",
         _ => $"0x{(uint)status:X8}",
     };
@@ -132,6 +136,7 @@ public static class NtStatusText
         NtStatus.AccountLockedOut => "the account is locked out after too many failed sign-in attempts",
         NtStatus.SmartcardLogonRequired => "the account requires a smart card to sign in",
         NtStatus.DowngradeDetected => "a downgrade of the authentication was detected",
+        NtStatus.NtlmBlocked => "the server refuses NTLM; sign in with Kerberos",
         NtStatus.CtxLogonDisabled => "Remote Desktop logons are disabled on the server",
         _ => "unrecognised NTSTATUS value",
     };

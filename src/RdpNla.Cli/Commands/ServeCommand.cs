@@ -61,6 +61,7 @@ internal static class ServeCommand
         var keytab = Setting<string?>("--keytab", "Kerberos:Keytab", "Accept Kerberos (raw or in SPNEGO, next to NTLM) with the keys of this keytab (setting Kerberos:Keytab; docs/kerberos.md). Default: NTLM only.");
         var servicePrincipal = Setting<string?>("--service-principal", "Kerberos:ServicePrincipal", "Kerberos service principal to accept tickets for, e.g. TERMSRV/host.example.com (setting Kerberos:ServicePrincipal). Default: the keytab's first TERMSRV/ principal.");
         var kerberosRealm = Setting<string?>("--kerberos-realm", "Kerberos:Realm", "Realm whose users map to local accounts of the same name, alice@REALM -> alice (setting Kerberos:Realm). Default: the service principal's realm.");
+        var restrictNtlm = new Option<bool>("--restrict-ntlm") { Description = "Refuse every NTLM logon with STATUS_NTLM_BLOCKED, as Windows' \"Restrict NTLM: Incoming NTLM traffic = Deny all accounts\" does; only Kerberos logs on, so --keytab is needed (setting Ntlm:Incoming = Deny; docs/kerberos.md). Default: NTLM allowed." };
         var ntlmPassthrough = Setting<string?>("--ntlm-passthrough", "Directory:NtlmPassthrough", "winbind: users of the host's domain (DOMAIN\\user, user@dns.domain) are verified by a domain controller through winbind; none (default): local users only (setting Directory:NtlmPassthrough; docs/active-directory.md).");
         var allowedGroup = ListSetting("--allowed-group", "Directory:AllowedGroups", "Domain group whose members may log on, DOMAIN\\group or a SID; repeatable, required with --ntlm-passthrough winbind ('DOMAIN\\Domain Users' for every domain user) (setting Directory:AllowedGroups).");
         var winbindRun = Setting<string?>("--winbind-run-dir", "Directory:WinbindRunDirectory", "Folder to bind on /run/samba for the winbind client thread, in its own mount namespace (needs root), when winbind's socket is elsewhere (setting Directory:WinbindRunDirectory).");
@@ -75,7 +76,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, portalAdminGroup, trustedProxy, keytab, servicePrincipal, kerberosRealm, ntlmPassthrough, allowedGroup, winbindRun, store, instanceName, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, portalAdminGroup, trustedProxy, keytab, servicePrincipal, kerberosRealm, restrictNtlm, ntlmPassthrough, allowedGroup, winbindRun, store, instanceName, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -106,6 +107,11 @@ internal static class ServeCommand
             if (parse.GetValue(requireNtlmMic))
             {
                 Set("RequireNtlmMic", true);
+            }
+
+            if (parse.GetValue(restrictNtlm))
+            {
+                Set("Ntlm:Incoming", nameof(NtlmIncomingPolicy.Deny));
             }
 
             if (parse.GetValue(store) is { } storeValue)

@@ -483,5 +483,23 @@ internal static class CauseCatalogue
                     Note("Raise Mfa:ApprovalTimeout (default 60 s) in the settings file; the portal's address is in the log line of each held connection."),
                     Rdpnla("rdpnla audit")),
             ]);
+
+        yield return new(
+            Cause.NtlmBlocked, "ntlm-blocked", "The server refuses NTLM, and the client did not use Kerberos", CauseClass.Credentials,
+            [],
+            "The server answered the NTLM logon with STATUS_NTLM_BLOCKED: its policy refuses incoming NTLM (Windows: \"Network security: Restrict NTLM: Incoming NTLM traffic\" = Deny all accounts; members of Protected Users cannot use NTLM at all; rdpnla serve: Ntlm:Incoming = Deny). Only Kerberos can log on there. A client falls back to NTLM when it has no Kerberos ticket, cannot reach a KDC, or asks for a service principal the KDC does not know, which is what happens when it connects by IP address or by an alias.",
+            "{detail}",
+            [
+                Fix.Safe(FixSide.Client, "Log on with Kerberos: a ticket, and the server's name as registered in its SPN",
+                    Cmd("klist"),
+                    Cmd("klist get TERMSRV/<host>"),
+                    Rdpnla("rdpnla doctor <host> --auth kerberos --spn TERMSRV/<host>"),
+                    Note("Connect by the fully qualified name (TERMSRV/<host> must be registered), not by IP address; on Linux, kinit USER@REALM first.")),
+                Fix.Insecure(FixSide.Server, "Allow incoming NTLM on the server again (NTLM is weaker than Kerberos; Protected Users still cannot use it)",
+                    Use("allow-incoming-ntlm"),
+                    Use("deny-incoming-ntlm")),
+                Fix.Safe(FixSide.RdpNlaServer, "rdpnla serve refuses NTLM only when Ntlm:Incoming is Deny (docs/kerberos.md)",
+                    Note("Set Ntlm:Incoming to Allow in the settings of rdpnla serve, or give the users Kerberos tickets for the service principal of the server's keytab.")),
+            ]);
     }
 }

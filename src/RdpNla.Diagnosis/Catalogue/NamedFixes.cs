@@ -43,6 +43,9 @@ internal static class NamedFixes
     /// <summary>CredSSP <c>AllowEncryptionOracle</c> (0 Force Updated Clients, 1 Mitigated, 2 Vulnerable).</summary>
     public static RegistryDword AllowEncryptionOracle { get; } = new(CredSspKey, CredSspKeyPs, "AllowEncryptionOracle", GpoOracle + " = Enabled, Protection Level: ");
 
+    /// <summary>MSV1_0 <c>RestrictReceivingNTLMTraffic</c> (0 allow all, 1 deny all domain accounts, 2 deny all accounts).</summary>
+    public static RegistryDword RestrictReceivingNtlm { get; } = new(LsaKey + @"\MSV1_0", LsaKeyPs + @"\MSV1_0", "RestrictReceivingNTLMTraffic", "Computer Configuration > Windows Settings > Security Settings > Local Policies > Security Options > Network security: Restrict NTLM: Incoming NTLM traffic = ");
+
     private static readonly FrozenDictionary<string, FixStep[]> s_table = new Dictionary<string, FixStep[]>(StringComparer.Ordinal)
     {
         ["require-nla"] = UserAuthentication.Set(1, "Enabled"),
@@ -60,6 +63,8 @@ internal static class NamedFixes
         ["enable-tls-1.2-server"] = Schannel("TLS 1.2", "Server", enabled: true),
         ["enable-tls-1.0-client"] = Schannel("TLS 1.0", "Client", enabled: true),
         ["disable-tls-1.0-client"] = Schannel("TLS 1.0", "Client", enabled: false),
+        ["allow-incoming-ntlm"] = RestrictReceivingNtlm.Set(0, "Allow all", createKey: true),
+        ["deny-incoming-ntlm"] = RestrictReceivingNtlm.Set(2, "Deny all accounts", createKey: true),
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly HashSet<string> s_used = new(StringComparer.Ordinal);

@@ -238,6 +238,7 @@ public static class LiveDiagnoser
                     NtStatus.PasswordExpired => Cause.PasswordExpired,
                     NtStatus.PasswordMustChange => Cause.PasswordMustChange,
                     NtStatus.LogonTypeNotGranted or NtStatus.LogonNotGranted => Cause.RemoteLogonDenied,
+                    NtStatus.NtlmBlocked => Cause.NtlmBlocked,
                     _ => null,
                 };
                 if (byStatus == Cause.EncryptionOracleClientUnpatched)
@@ -247,6 +248,10 @@ public static class LiveDiagnoser
                 else if (byStatus == Cause.RemoteLogonDenied)
                 {
                     values["authorization"] = $"the server refused the logon type ({NtStatusText.Name(status)})";
+                }
+                else if (byStatus == Cause.NtlmBlocked)
+                {
+                    values["detail"] = $"The client authenticated {values["user"]} with {credSsp.Package} and the server answered CredSSP errorCode STATUS_NTLM_BLOCKED: it accepts Kerberos only.";
                 }
 
                 if (byStatus is null)
@@ -334,6 +339,14 @@ public static class LiveDiagnoser
                 _ => (Cause.UnexpectedFailure, string.Empty),
             };
             values["detail"] = $"The client could not get a Kerberos ticket for {spn}: {code}{kerberos.Text}.";
+            int at = spn.LastIndexOf('@');
+            if (cause == Cause.KerberosSpnUnknown && at > 0)
+            {
+                // RFC 4120 §3.3.1: a ticket for another realm comes through a cross-realm TGT from the client's own KDC,
+                // which answers KDC_ERR_S_PRINCIPAL_UNKNOWN when it has no trust to that realm (measured: docs/kerberos.md).
+                values["detail"] += $" The SPN names realm {spn[(at + 1)..]}: if that is not the client's realm, its KDC has no trust path there either.";
+            }
+
             return cause;
         }
 

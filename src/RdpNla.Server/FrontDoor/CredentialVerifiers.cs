@@ -95,3 +95,17 @@ internal sealed class LocalAccountVerifier(AccountAuthenticator accounts, Kerber
         return new CredentialVerdict(await accounts.LookupAsync(request.UserName, request.DomainName, cancellationToken).ConfigureAwait(false));
     }
 }
+
+/// <summary>
+/// With <see cref="NtlmIncomingPolicy.Deny"/>: every NTLM logon is refused with STATUS_NTLM_BLOCKED once the
+/// AUTHENTICATE message names the user, before any account is looked up (no password is checked, no failed logon is
+/// counted), as a Windows server whose policy "Restrict NTLM: Incoming NTLM traffic" denies all accounts answers
+/// (MS-ERREF §2.3.1: 0xC0000418). Kerberos principals pass on to the other verifiers.
+/// </summary>
+internal sealed class NtlmPolicyVerifier : ICredentialVerifier
+{
+    public ValueTask<CredentialVerdict?> VerifyAsync(CredentialRequest request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(request.Principal is null
+            ? new CredentialVerdict(NtlmCredentialLookup.Denied(NtStatus.NtlmBlocked), Problem: "this server refuses NTLM (Ntlm:Incoming is Deny); only Kerberos logs on")
+            : null);
+}

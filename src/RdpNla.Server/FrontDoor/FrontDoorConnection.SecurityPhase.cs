@@ -17,13 +17,23 @@ internal sealed partial class FrontDoorConnection
 
     /// <summary>
     /// Answers the authentication package's request through the verifiers (docs/architecture.md#authentication-seam):
-    /// users of the domain go to the domain controller, every other name to the local accounts.
+    /// NTLM is refused first when the policy denies it, users of the domain go to the domain controller, every other name
+    /// to the local accounts.
     /// </summary>
     private async ValueTask<NtlmCredentialLookup> LookupAsync(CredentialRequest request, AccountAuthenticator accounts, CancellationToken cancellationToken)
     {
-        ICredentialVerifier[] verifiers = _context.Domain is { } domain
-            ? [new DomainControllerVerifier(domain, Logger), new LocalAccountVerifier(accounts, _context.Kerberos)]
-            : [new LocalAccountVerifier(accounts, _context.Kerberos)];
+        var verifiers = new List<ICredentialVerifier>(3);
+        if (_settings.Options.Ntlm.Incoming == NtlmIncomingPolicy.Deny)
+        {
+            verifiers.Add(new NtlmPolicyVerifier());
+        }
+
+        if (_context.Domain is { } domain)
+        {
+            verifiers.Add(new DomainControllerVerifier(domain, Logger));
+        }
+
+        verifiers.Add(new LocalAccountVerifier(accounts, _context.Kerberos));
         foreach (ICredentialVerifier verifier in verifiers)
         {
             if (await verifier.VerifyAsync(request, cancellationToken).ConfigureAwait(false) is { } verdict)

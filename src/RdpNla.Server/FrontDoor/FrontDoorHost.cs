@@ -228,6 +228,11 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.KerberosReady(logger, kerberos.ServicePrincipal, options.Kerberos.Keytab!, kerberos.Realm);
             }
 
+            if (options.Ntlm.Incoming == NtlmIncomingPolicy.Deny)
+            {
+                FrontDoorLog.NtlmRefused(logger);
+            }
+
             if (options.Directory.Enabled)
             {
                 domain = await ActiveDirectory.DomainLogons.StartAsync(options.Directory).ConfigureAwait(false);

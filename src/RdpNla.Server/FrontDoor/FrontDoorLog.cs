@@ -148,6 +148,9 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1045, LogLevel.Information, "Kerberos accepted for {ServicePrincipal} (keytab {Keytab}); users of realm {Realm} map to local accounts")]
     public static partial void KerberosReady(ILogger logger, string servicePrincipal, string keytab, string realm);
 
+    [LoggerMessage(1048, LogLevel.Information, "NTLM logons are refused with STATUS_NTLM_BLOCKED (Ntlm:Incoming is Deny); only Kerberos logs on")]
+    public static partial void NtlmRefused(ILogger logger);
+
     [LoggerMessage(1050, LogLevel.Information, "Domain logons through winbind for domain {NetBiosDomain} ({DnsDomain}); allowed groups: {Groups}")]
     public static partial void DomainReady(ILogger logger, string netBiosDomain, string dnsDomain, string groups);
 

@@ -77,6 +77,9 @@ public sealed class FrontDoorOptions
     /// <summary>Kerberos in CredSSP (docs/kerberos.md): keytab, service principal, realm of local users.</summary>
     public KerberosOptions Kerberos { get; set; } = new();
 
+    /// <summary>Whether NTLM logons are accepted or refused with STATUS_NTLM_BLOCKED (docs/kerberos.md).</summary>
+    public NtlmOptions Ntlm { get; set; } = new();
+
     /// <summary>Domain accounts (docs/active-directory.md): NTLM pass-through through winbind, allowed groups.</summary>
     public ActiveDirectory.DirectoryOptions Directory { get; set; } = new();
 
@@ -161,6 +164,7 @@ public sealed class FrontDoorOptions
         errors.AddRange(Portal.Validate());
         errors.AddRange(Mfa.Validate());
         errors.AddRange(Kerberos.Validate());
+        errors.AddRange(Ntlm.Validate(Kerberos));
         errors.AddRange(Directory.Validate());
         return errors;
     }

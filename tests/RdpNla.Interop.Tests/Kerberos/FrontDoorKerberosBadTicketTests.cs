@@ -79,6 +79,49 @@ public sealed class FrontDoorKerberosBadTicketTests
         Assert.Contains("skew", row.Reason, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>
+    /// MIT's initiator never presents an expired ticket, so python3-impacket builds one in the service's key, with an
+    /// authenticator of now: the acceptor gets past the clock check to the ticket's end time (KRB_AP_ERR_TKT_EXPIRED).
+    /// </summary>
+    [Fact]
+    public async Task An_expired_ticket_with_a_fresh_authenticator_is_refused_with_logon_failure()
+    {
+        await using TestFrontDoor server = await TestFrontDoor.StartAsync(o => o.Kerberos.Keytab = _dc.Keytab);
+        await server.AddUserAsync("alice", "local");
+        CancellationToken cancellationToken = TestContext.Current.CancellationToken;
+        byte[] token = await ForgedTicket.BuildAsync(_dc.Keytab, SambaDomainController.ServicePrincipal, SambaDomainController.Realm, "alice", SambaDomainController.Realm, TimeSpan.FromHours(-1), cancellationToken);
+
+        using var initiator = new ReplayingInitiator(token);
+        KerberosPeerOutcome outcome = await KerberosCredSspPeer.ConnectAsync(server.Port, initiator, 6, "alice", "LAB.TEST", SambaDomainController.AlicePassword, cancellationToken);
+
+        AuditEntry row = await AssertOneRefusalAsync(server, outcome, NtStatus.LogonFailure, "STATUS_LOGON_FAILURE");
+        Assert.StartsWith("Kerberos:", row.Reason, StringComparison.Ordinal);
+        Assert.Contains("Ticket expired", row.Reason, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A ticket naming another realm (the client's, or the ticket's own), encrypted in the right service key: MIT's
+    /// acceptor takes it (the key is all it checks), and the server refuses the principal for its realm. The client sees
+    /// STATUS_LOGON_FAILURE, as for a wrong key; only the server's log and audit row tell the two apart.
+    /// </summary>
+    [Theory]
+    [InlineData("LAB.TEST")]
+    [InlineData("OTHER.TEST")]
+    public async Task A_ticket_for_a_principal_of_another_realm_is_refused_for_its_realm(string ticketRealm)
+    {
+        await using TestFrontDoor server = await TestFrontDoor.StartAsync(o => o.Kerberos.Keytab = _dc.Keytab);
+        await server.AddUserAsync("alice", "local");
+        CancellationToken cancellationToken = TestContext.Current.CancellationToken;
+        byte[] token = await ForgedTicket.BuildAsync(_dc.Keytab, SambaDomainController.ServicePrincipal, ticketRealm, "alice", "OTHER.TEST", TimeSpan.FromHours(1), cancellationToken);
+
+        using var initiator = new ReplayingInitiator(token);
+        KerberosPeerOutcome outcome = await KerberosCredSspPeer.ConnectAsync(server.Port, initiator, 6, "alice", "OTHER.TEST", SambaDomainController.AlicePassword, cancellationToken);
+
+        AuditEntry row = await AssertOneRefusalAsync(server, outcome, NtStatus.LogonFailure, "STATUS_LOGON_FAILURE");
+        Assert.Contains("alice@OTHER.TEST", row.Reason, StringComparison.Ordinal);
+        Assert.Contains("not of realm LAB.TEST", row.Reason, StringComparison.Ordinal);
+    }
+
     /// <summary>The client read <paramref name="status"/> in errorCode; one failure row with it, one log line naming it.</summary>
     private static async Task<AuditEntry> AssertOneRefusalAsync(TestFrontDoor server, KerberosPeerOutcome outcome, NtStatus status, string statusName)
     {

@@ -236,3 +236,22 @@ public sealed class HandBuiltSpnegoInitiator(PythonInitiator kerberos, IReadOnly
 
     public void Dispose() => kerberos.Dispose();
 }
+
+/// <summary>
+/// A service ticket and AP-REQ built by python3-impacket with the service's key from a keytab, no KDC involved
+/// (Kerberos/forged_ticket.py): tickets MIT's initiator will not present, such as an expired one, reach the acceptor.
+/// </summary>
+public static class ForgedTicket
+{
+    /// <summary>The SPNEGO NegTokenInit carrying the AP-REQ for <paramref name="client"/>@<paramref name="clientRealm"/>.</summary>
+    /// <param name="endsIn">The ticket's end time relative to now; negative for a ticket that expired that long ago.</param>
+    public static async Task<byte[]> BuildAsync(string keytab, string service, string serviceRealm, string client, string clientRealm, TimeSpan endsIn, CancellationToken cancellationToken)
+    {
+        Peers.RequireFile("/usr/lib/python3/dist-packages/impacket/krb5/asn1.py", "python3-impacket");
+        string script = Path.Combine(AppContext.BaseDirectory, "Kerberos", "forged_ticket.py");
+        string seconds = ((long)endsIn.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        ProcessResult result = await ExternalProcess.RunAsync(Peers.Require("/usr/bin/python3"), [script, keytab, service, serviceRealm, client, clientRealm, seconds], null, TimeSpan.FromSeconds(30), cancellationToken);
+        Assert.True(result.ExitCode == 0, "python3-impacket: " + result.Output);
+        return Convert.FromHexString(result.Output.Trim());
+    }
+}

@@ -13,6 +13,7 @@ public sealed class LoginKerberosCliTests : IAsyncLifetime
 {
     private readonly SambaDomainController _dc;
     private readonly string _data = Path.Combine(Path.GetTempPath(), "rdpnla-tests", Guid.NewGuid().ToString("N"));
+    private const string LocalPassword = "local-password-not-used-by-kerberos";
     private ServeProcess? _server;
 
     public LoginKerberosCliTests(SambaDomainController dc)
@@ -26,7 +27,7 @@ public sealed class LoginKerberosCliTests : IAsyncLifetime
     {
         Directory.CreateDirectory(_data);
         await File.WriteAllTextAsync(Config, "{}");
-        await ServeProcess.AddUserAsync(_data, "alice", "local-password-not-used-by-kerberos");
+        await ServeProcess.AddUserAsync(_data, "alice", LocalPassword);
     }
 
     [Fact]
@@ -62,6 +63,47 @@ public sealed class LoginKerberosCliTests : IAsyncLifetime
         Assert.StartsWith("Kerberos: ", reason, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// <c>rdpnla serve --restrict-ntlm</c> (docs/kerberos.md, "Refusing NTLM"): NTLM, asked for or fallen back to by
+    /// negotiate (a target given by IP address), is refused with STATUS_NTLM_BLOCKED although the password is right;
+    /// Kerberos logs on.
+    /// </summary>
+    [Theory]
+    [InlineData("ntlm")]
+    [InlineData("negotiate")]
+    public async Task With_ntlm_refused_an_ntlm_login_gets_ntlm_blocked_and_kerberos_logs_on(string auth)
+    {
+        _server = await ServeProcess.StartAsync(_data, Config, "--keytab", _dc.Keytab, "--restrict-ntlm");
+        var withPassword = new Dictionary<string, string>(_dc.ClientEnvironment()) { ["RDPNLA_PASSWORD"] = LocalPassword };
+
+        ProcessResult ntlm = await LoginAsync(_server.Address, withPassword, "--auth", auth, "-u", "alice");
+
+        Assert.True(ntlm.ExitCode == 10, ntlm.Output + _server.Output);
+        using (JsonDocument json = JsonOf(ntlm))
+        {
+            Assert.Equal("STATUS_NTLM_BLOCKED", json.RootElement.GetProperty("ntstatus").GetString());
+        }
+
+        (string outcome, string reason, string user) = await WaitForAuditAsync();
+        Assert.Equal(("failure", "alice"), (outcome, user));
+        Assert.StartsWith("NTLM: this server refuses NTLM", reason, StringComparison.Ordinal);
+        Assert.Contains("NTLM logons are refused with STATUS_NTLM_BLOCKED (Ntlm:Incoming is Deny)", _server.Output, StringComparison.Ordinal);
+        Assert.Contains("failed: STATUS_NTLM_BLOCKED: NTLM: this server refuses NTLM", _server.Output, StringComparison.Ordinal);
+
+        ProcessResult kerberos = await LoginAsync(_server.Address, "--auth", "kerberos", "--spn", SambaDomainController.ServicePrincipal);
+
+        Assert.True(kerberos.ExitCode == 0, kerberos.Output + _server.Output);
+    }
+
+    [Fact]
+    public async Task Restrict_ntlm_without_a_keytab_stops_serve_with_one_line()
+    {
+        ProcessResult serve = await ExternalProcess.RunAsync(ServeProcess.DotnetHost(), [Path.Combine(AppContext.BaseDirectory, "rdpnla.dll"), "serve", "--data", _data, "--config", Config, "--listen", "127.0.0.1:0", "--restrict-ntlm"], null, TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Equal(1, serve.ExitCode);
+        Assert.Contains("error: Ntlm:Incoming is Deny but Kerberos:Keytab is not set", serve.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Kerberos_by_ip_address_without_spn_is_a_usage_error_with_the_fix()
     {
@@ -75,10 +117,12 @@ public sealed class LoginKerberosCliTests : IAsyncLifetime
     private static JsonDocument JsonOf(ProcessResult login) =>
         JsonDocument.Parse(login.Output.Split('\n').Last(line => line.StartsWith('{')));
 
-    private async Task<ProcessResult> LoginAsync(string target, params string[] arguments)
+    private Task<ProcessResult> LoginAsync(string target, params string[] arguments) => LoginAsync(target, _dc.ClientEnvironment(), arguments);
+
+    private static async Task<ProcessResult> LoginAsync(string target, IDictionary<string, string> environment, params string[] arguments)
     {
         string cli = Path.Combine(AppContext.BaseDirectory, "rdpnla.dll");
-        return await ExternalProcess.RunAsync(ServeProcess.DotnetHost(), [cli, "login", target, "--cert-ignore", "--json", .. arguments], _dc.ClientEnvironment(), TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        return await ExternalProcess.RunAsync(ServeProcess.DotnetHost(), [cli, "login", target, "--cert-ignore", "--json", .. arguments], environment, TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
     }
 
     private async Task<(string Outcome, string Reason, string User)> WaitForAuditAsync()
