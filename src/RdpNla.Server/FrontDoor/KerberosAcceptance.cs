@@ -37,7 +37,7 @@ internal sealed class KerberosAcceptance : IDisposable
 
         if (!File.Exists(keytab))
         {
-            throw new InvalidOperationException($"Kerberos:Keytab '{keytab}' does not exist; export the service principal's keys into it (docs/kerberos.md) or fix --keytab.");
+            throw new InvalidOperationException($"Kerberos:Keytab '{keytab}' does not exist; export the service principal's keys into it (docs/kerberos.md) or fix Kerberos:Keytab.");
         }
 
         string? principal;
@@ -59,7 +59,7 @@ internal sealed class KerberosAcceptance : IDisposable
         string? realm = options.Realm ?? (at >= 0 ? principal[(at + 1)..] : null);
         if (realm is null)
         {
-            throw new InvalidOperationException($"Kerberos:ServicePrincipal '{principal}' has no @REALM; add it, or set Kerberos:Realm (--kerberos-realm).");
+            throw new InvalidOperationException($"Kerberos:ServicePrincipal '{principal}' has no @REALM; add it, or set Kerberos:Realm.");
         }
 
         string qualified = at >= 0 ? principal : principal + "@" + realm;
@@ -71,7 +71,7 @@ internal sealed class KerberosAcceptance : IDisposable
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidOperationException($"Cannot create the Kerberos replay cache folder '{Path.GetDirectoryName(replayCache)}': {ex.Message}; check the data folder's permissions (--data).", ex);
+            throw new InvalidOperationException($"Cannot create the Kerberos replay cache folder '{Path.GetDirectoryName(replayCache)}': {ex.Message}; check the permissions of the data folder (DataDirectory).", ex);
         }
 
         try
@@ -80,7 +80,7 @@ internal sealed class KerberosAcceptance : IDisposable
         }
         catch (GssException ex)
         {
-            throw new InvalidOperationException($"{ex.Message}; check that the keytab holds keys for {qualified} (klist -k {keytab}) or set --service-principal.", ex);
+            throw new InvalidOperationException($"{ex.Message}; check that the keytab holds keys for {qualified} (klist -k {keytab}) or set Kerberos:ServicePrincipal.", ex);
         }
     }
 
