@@ -184,3 +184,20 @@ public class LibraryMessagesTests
         return strings;
     }
 }
+
+/// <summary>The server's settings errors name the setting; <c>rdpnla serve</c> adds the option that sets it.</summary>
+public class ServeSettingHintsTests
+{
+    [Fact]
+    public void A_settings_error_of_serve_names_the_setting_and_the_option()
+    {
+        var overrides = new Dictionary<string, string?> { ["Kerberos:Realm"] = "EXAMPLE.COM" };
+
+        bool valid = RdpNla.Cli.Commands.ServeCommand.TryBindOptions(null, overrides, out _, out _, out IReadOnlyList<string> errors);
+
+        Assert.False(valid);
+        Assert.Equal(
+            "Kerberos:ServicePrincipal and Kerberos:Realm need Kerberos:Keytab; without a keytab only NTLM is accepted. (rdpnla serve: --keytab FILE, --service-principal SPN, --kerberos-realm REALM)",
+            Assert.Single(errors));
+    }
+}
