@@ -27,8 +27,13 @@ public sealed class NlaCredentials : IDisposable
         _password = password.ToArray();
     }
 
+    /// <summary>The user name without a domain, as given (e.g. <c>alice</c>); the NTLM UserName field of MS-NLMP §2.2.1.3.</summary>
     public string UserName { get; }
 
+    /// <summary>
+    /// The domain as given (NetBIOS or DNS name, e.g. <c>EXAMPLE</c>); empty for a local account of the server. The NTLM
+    /// DomainName field of MS-NLMP §2.2.1.3, and the realm of a Kerberos principal.
+    /// </summary>
     public string DomainName { get; }
 
     /// <summary>DOMAIN\user, or user without a domain.</summary>
@@ -36,12 +41,14 @@ public sealed class NlaCredentials : IDisposable
 
     internal ReadOnlyMemory<char> Password => _password;
 
+    /// <summary>Overwrites the copy of the password with zeros. The instance must not be used for a logon afterwards.</summary>
     public void Dispose() => CryptographicOperations.ZeroMemory(System.Runtime.InteropServices.MemoryMarshal.AsBytes(_password.AsSpan()));
 
+    /// <summary>The <see cref="AccountName"/>; never the password.</summary>
     public override string ToString() => AccountName;
 }
 
-/// <summary>Which security package the client uses in CredSSP (<c>--auth</c>).</summary>
+/// <summary>Which security package the client uses inside CredSSP (MS-CSSP §3.1.5: SPNEGO, NTLM or Kerberos).</summary>
 public enum NlaAuthentication
 {
     /// <summary>NTLM only (raw, or in SPNEGO with <see cref="NlaClientOptions.UseSpnego"/>).</summary>
@@ -63,6 +70,7 @@ public sealed class NlaClientOptions
     /// <summary>Host name or IP address.</summary>
     public required string Host { get; init; }
 
+    /// <summary>The TCP port of the RDP server, 1–65535; default <see cref="DefaultPort"/> (3389).</summary>
     public int Port { get; init; } = DefaultPort;
 
     /// <summary>
@@ -126,7 +134,17 @@ public sealed class NlaClientOptions
     /// <summary>Largest TSRequest accepted from the server.</summary>
     public int MaxMessageSize { get; init; } = 64 * 1024;
 
+    /// <summary>
+    /// The clock for <see cref="Timeout"/>, <see cref="AuthorizationPendingAfter"/>, <see cref="PostAuthenticationWait"/>,
+    /// <see cref="NlaClientResult.Elapsed"/> and the NTLM timestamp when the server sends none; default the system clock
+    /// (tests pass a fake one).
+    /// </summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// The source of the random values of the exchange: the NTLM client challenge and session key (MS-NLMP §3.1.5.1.2)
+    /// and the CredSSP client nonce (MS-CSSP §2.2.1); default the operating system's cryptographic generator. Tests
+    /// pass a fixed one to reproduce an exchange byte for byte.
+    /// </summary>
     public IRandomSource RandomSource { get; init; } = SystemRandomSource.Instance;
 }

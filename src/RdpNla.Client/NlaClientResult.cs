@@ -87,12 +87,25 @@ public enum NlaFailureKind
 /// <summary>The step a run was in when it ended.</summary>
 public enum NlaClientPhase
 {
+    /// <summary>Resolving the host name to addresses.</summary>
     Resolve,
+
+    /// <summary>Opening the TCP connection.</summary>
     Connect,
+
+    /// <summary>The X.224 Connection Request and Confirm with RDP_NEG_REQ and RDP_NEG_RSP or RDP_NEG_FAILURE (MS-RDPBCGR §1.3.1.1, §2.2.1.1–§2.2.1.2).</summary>
     Negotiation,
+
+    /// <summary>The TLS handshake and the check of the server certificate (MS-RDPBCGR §5.4.5.1).</summary>
     Tls,
+
+    /// <summary>The CredSSP exchange of TSRequest messages (MS-CSSP §3.1.5).</summary>
     CredSsp,
+
+    /// <summary>Waiting for the Early User Authorization Result after the credentials (PROTOCOL_HYBRID_EX, MS-RDPBCGR §2.2.10.2).</summary>
     EarlyUserAuthorization,
+
+    /// <summary>The run did everything it was asked (<see cref="NlaClientOptions.StopAfter"/>).</summary>
     Completed,
 }
 
@@ -127,28 +140,39 @@ public sealed record NegotiationAnswer
     /// <summary>The failure code of an RDP_NEG_FAILURE.</summary>
     public NegotiationFailureCode? FailureCode { get; init; }
 
+    /// <summary>A short description for logs and debugging, e.g. <c>RDP_NEG_RSP PROTOCOL_HYBRID_EX</c>; not for users.</summary>
     public override string ToString() =>
         Legacy ? "no rdpNegData (legacy server)"
         : FailureCode is { } code ? $"RDP_NEG_FAILURE {code.Name()}"
         : $"RDP_NEG_RSP {SelectedProtocol?.Name()}";
 }
 
-/// <summary>The TLS session the client established.</summary>
+/// <summary>The TLS session the client established (MS-RDPBCGR §5.4.5.1: the external security protocol of NLA).</summary>
+/// <param name="Protocol">The negotiated TLS version (one flag, e.g. <see cref="SslProtocols.Tls12"/>).</param>
+/// <param name="CipherSuite">The negotiated cipher suite.</param>
+/// <param name="Certificate">The server certificate of the handshake.</param>
+/// <param name="CertificateDecision">What the <see cref="NlaClientOptions.CertificatePolicy"/> decided about it.</param>
 public sealed record TlsSessionInfo(SslProtocols Protocol, TlsCipherSuite CipherSuite, TlsCertificateInfo Certificate, CertificateDecision CertificateDecision);
 
 /// <summary>The NTLM target information of the server's CHALLENGE (MS-NLMP §2.2.1.2, §2.2.2.1).</summary>
 public sealed record NtlmTargetInfo
 {
+    /// <summary>The CHALLENGE's TargetName field: the server's domain, or its computer name when it is not in a domain (MS-NLMP §2.2.1.2); null when absent.</summary>
     public string? TargetName { get; init; }
 
+    /// <summary>MsvAvNbComputerName: the server's NetBIOS computer name (MS-NLMP §2.2.2.1); null when absent.</summary>
     public string? NbComputerName { get; init; }
 
+    /// <summary>MsvAvNbDomainName: the NetBIOS domain name, or the computer name of a server in no domain (MS-NLMP §2.2.2.1); null when absent.</summary>
     public string? NbDomainName { get; init; }
 
+    /// <summary>MsvAvDnsComputerName: the server's fully qualified DNS name (MS-NLMP §2.2.2.1); null when absent.</summary>
     public string? DnsComputerName { get; init; }
 
+    /// <summary>MsvAvDnsDomainName: the DNS name of the server's domain (MS-NLMP §2.2.2.1); null when absent.</summary>
     public string? DnsDomainName { get; init; }
 
+    /// <summary>MsvAvDnsTreeName: the DNS name of the server's forest (MS-NLMP §2.2.2.1); null when absent.</summary>
     public string? DnsTreeName { get; init; }
 
     /// <summary>The VERSION structure: the server's OS version, e.g. 10.0.17763.</summary>
@@ -246,12 +270,16 @@ public sealed class NlaClientResult
         RequestedProtocols = requested;
     }
 
+    /// <summary>The host name or address the run was given (<see cref="NlaClientOptions.Host"/>).</summary>
     public string Host { get; }
 
+    /// <summary>The TCP port the run connected to (<see cref="NlaClientOptions.Port"/>).</summary>
     public int Port { get; }
 
+    /// <summary>The verdict of the run; <see cref="NlaOutcome.Error"/> until the run decides otherwise.</summary>
     public NlaOutcome Outcome { get; internal set; } = NlaOutcome.Error;
 
+    /// <summary>Why the run did not succeed; <see cref="NlaFailureKind.None"/> when it did.</summary>
     public NlaFailureKind FailureKind { get; internal set; }
 
     /// <summary>The phase the run ended in.</summary>
@@ -293,18 +321,22 @@ public sealed class NlaClientResult
     /// <summary>The address the TCP connection went to.</summary>
     public IPEndPoint? RemoteEndPoint { get; internal set; }
 
+    /// <summary>The requestedProtocols of the RDP_NEG_REQ the run sent (MS-RDPBCGR §2.2.1.1.1).</summary>
     public SecurityProtocols RequestedProtocols { get; }
 
     /// <summary>The TLS versions offered (<see cref="SslProtocols.None"/>: the system default).</summary>
     public SslProtocols OfferedTlsProtocols { get; internal set; }
 
+    /// <summary>The server's X.224 Connection Confirm; null when none (or none that decodes) arrived.</summary>
     public NegotiationAnswer? Negotiation { get; internal set; }
 
+    /// <summary>The TLS session; null when the handshake did not complete.</summary>
     public TlsSessionInfo? Tls { get; internal set; }
 
     /// <summary>The certificate seen in TLS, also when the policy rejected it.</summary>
     public TlsCertificateInfo? Certificate { get; internal set; }
 
+    /// <summary>What the CredSSP exchange showed; null when CredSSP did not start.</summary>
     public CredSspInfo? CredSsp { get; internal set; }
 
     /// <summary>
@@ -316,10 +348,12 @@ public sealed class NlaClientResult
     /// <summary>The HYBRID_EX Early User Authorization Result, when one was read.</summary>
     public EarlyUserAuthorizationResult? EarlyAuthorization { get; internal set; }
 
+    /// <summary>How long the whole run took, from the start of name resolution to the end, measured with <see cref="NlaClientOptions.TimeProvider"/>.</summary>
     public TimeSpan Elapsed { get; internal set; }
 
     /// <summary>Where the TCP connection went: ADDRESS:PORT once connected, HOST:PORT before.</summary>
     public string Endpoint => RemoteEndPoint?.ToString() ?? $"{Host}:{Port}";
 
+    /// <summary>A short description for logs and debugging, e.g. <c>Failure (LogonRefused, CredSsp)</c>; not for users.</summary>
     public override string ToString() => $"{Outcome} ({FailureKind}, {Phase})";
 }

@@ -9,6 +9,7 @@ namespace RdpNla.Client;
 /// <param name="Failure">The run, when it did not end with a valid answer (no answer, or an invalid selection).</param>
 public sealed record NegotiationAttempt(SecurityProtocols Requested, NegotiationAnswer? Answer, NlaClientResult? Failure)
 {
+    /// <summary>A short description for logs and debugging, e.g. <c>PROTOCOL_SSL -> RDP_NEG_RSP PROTOCOL_SSL</c>; not for users.</summary>
     public override string ToString() => $"{Requested.Name()} -> {(Answer?.ToString() ?? Failure?.FailureKind.ToString())}";
 }
 
@@ -65,7 +66,10 @@ public sealed record ProbeNote(ProbeStep Step, NlaClientResult? Run, SecurityPro
 /// <summary>Whether the server completes a TLS handshake at one TLS version.</summary>
 public enum TlsVersionSupport
 {
+    /// <summary>The server completed a TLS handshake at this version.</summary>
     Accepted,
+
+    /// <summary>The server refused the handshake at this version (alert, reset or closed connection).</summary>
     Refused,
 
     /// <summary>This machine's TLS library refuses the version itself, so the server cannot be tested for it.</summary>
@@ -84,10 +88,13 @@ public sealed class ProbeResult
         Port = port;
     }
 
+    /// <summary>The host name or address that was probed, as given.</summary>
     public string Host { get; }
 
+    /// <summary>The TCP port that was probed.</summary>
     public int Port { get; }
 
+    /// <summary>HOST:PORT, with an IPv6 address in brackets (<c>[::1]:3389</c>).</summary>
     public string Target => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 
     /// <summary>Set when the target could not be probed at all (not reachable, not RDP); the other properties are then mostly empty.</summary>
@@ -117,6 +124,7 @@ public sealed class ProbeResult
     /// <summary>The CredSSP run that obtained the CHALLENGE.</summary>
     public NlaClientResult? CredSspRun { get; internal set; }
 
+    /// <summary>The CredSSP version the server announced in its first TSRequest (MS-CSSP §2.2.1); null when no CredSSP run got one.</summary>
     public int? CredSspVersion => CredSspRun?.CredSsp is { ServerVersion: > 0 } info ? info.ServerVersion : null;
 
     /// <summary>Version 5 or later: the CVE-2018-0886 fix (nonce and hash binding).</summary>
@@ -125,6 +133,7 @@ public sealed class ProbeResult
     /// <summary>Whether the server gave a CHALLENGE to a client announcing CredSSP version 3 (no CVE-2018-0886 fix): AllowEncryptionOracle 1 or 2 on the server.</summary>
     public bool? AcceptsUnpatchedClients { get; internal set; }
 
+    /// <summary>The NTLM target information of the server's CHALLENGE (names, OS version, clock); null without a CHALLENGE.</summary>
     public NtlmTargetInfo? Ntlm => CredSspRun?.CredSsp?.Ntlm;
 
     /// <summary>The Kerberos logon, when <see cref="ProbeOptions.Authentication"/> asked for one.</summary>
@@ -136,6 +145,7 @@ public sealed class ProbeResult
     /// <summary>The TLS session of the run that completed TLS (the CredSSP run when NLA is supported).</summary>
     public TlsSessionInfo? Tls { get; internal set; }
 
+    /// <summary>The server certificate of <see cref="Tls"/>; null when no TLS handshake completed.</summary>
     public TlsCertificateInfo? Certificate => Tls?.Certificate;
 
     /// <summary>Per TLS version (1.0 to 1.3).</summary>
@@ -144,5 +154,6 @@ public sealed class ProbeResult
     /// <summary>Steps that could not be completed (time ran out, a step failed).</summary>
     public IReadOnlyList<ProbeNote> Notes { get; internal set; } = [];
 
+    /// <summary>How long the whole probe of the target took, measured with <see cref="ProbeOptions.TimeProvider"/>.</summary>
     public TimeSpan Elapsed { get; internal set; }
 }

@@ -21,6 +21,7 @@ public sealed class ProbeOptions
     /// <summary>Check whether the server accepts a CredSSP client without the CVE-2018-0886 fix (one more connection).</summary>
     public bool CheckUnpatchedClients { get; init; } = true;
 
+    /// <summary>The clock for <see cref="Timeout"/> and <see cref="ProbeResult.Elapsed"/>; default the system clock (tests pass a fake one).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>

@@ -6,12 +6,16 @@ namespace RdpNla.Client;
 /// <summary>The server certificate as the client saw it in the TLS handshake.</summary>
 public sealed record TlsCertificateInfo
 {
+    /// <summary>The subject distinguished name as .NET formats it, e.g. <c>CN=host.example.com</c>.</summary>
     public required string Subject { get; init; }
 
+    /// <summary>The issuer distinguished name; the same as <see cref="Subject"/> for a self-signed certificate.</summary>
     public required string Issuer { get; init; }
 
+    /// <summary>The start of the validity period, in UTC.</summary>
     public required DateTimeOffset NotBefore { get; init; }
 
+    /// <summary>The end of the validity period, in UTC.</summary>
     public required DateTimeOffset NotAfter { get; init; }
 
     /// <summary>Subject equals issuer and the signature verifies with the certificate's own key.</summary>
@@ -23,6 +27,7 @@ public sealed record TlsCertificateInfo
     /// <summary>Key size in bits (0 when unknown).</summary>
     public required int KeySize { get; init; }
 
+    /// <summary>The signature algorithm's name (e.g. <c>sha256RSA</c>), or its OID when .NET has no name for it.</summary>
     public required string SignatureAlgorithm { get; init; }
 
     /// <summary>SHA-256 of the DER certificate, upper-case hex pairs separated by colons.</summary>
@@ -31,10 +36,17 @@ public sealed record TlsCertificateInfo
     /// <summary>The SubjectPublicKey bytes CredSSP binds to (MS-CSSP §3.1.5 step 3).</summary>
     public required ReadOnlyMemory<byte> PublicKey { get; init; }
 
+    /// <summary>Whether the certificate's validity ended before <paramref name="now"/>.</summary>
+    /// <param name="now">The time to check at (from the caller's clock).</param>
     public bool IsExpired(DateTimeOffset now) => now > NotAfter;
 
+    /// <summary>Whether the certificate's validity starts after <paramref name="now"/>.</summary>
+    /// <param name="now">The time to check at (from the caller's clock).</param>
     public bool IsNotYetValid(DateTimeOffset now) => now < NotBefore;
 
+    /// <summary>Reads the facts of a certificate: names, validity, key, signature algorithm, fingerprint and the public key CredSSP binds to.</summary>
+    /// <param name="certificate">The certificate, usually the server's from the TLS handshake.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="certificate"/> is null.</exception>
     public static TlsCertificateInfo From(X509Certificate2 certificate)
     {
         ArgumentNullException.ThrowIfNull(certificate);
@@ -74,12 +86,15 @@ public sealed record TlsCertificateInfo
         };
     }
 
-    /// <summary>Formats a hash as <c>AB:CD:...</c>.</summary>
+    /// <summary>Formats a hash as upper-case hex pairs separated by colons, <c>AB:CD:...</c>.</summary>
+    /// <param name="hash">The hash bytes, e.g. 32 bytes of SHA-256.</param>
     public static string FormatFingerprint(ReadOnlySpan<byte> hash) => Convert.ToHexString(hash).Chunk(2).Aggregate(
         new System.Text.StringBuilder(),
         (builder, pair) => builder.Append(builder.Length == 0 ? "" : ":").Append(pair)).ToString();
 
     /// <summary>Normalises a user-given SHA-256 fingerprint (any case, with or without colons or a "sha256:" prefix) to <c>AB:CD:...</c>.</summary>
+    /// <param name="fingerprint">The fingerprint as a user wrote it.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="fingerprint"/> is null.</exception>
     /// <exception cref="FormatException">Not 64 hex digits.</exception>
     public static string NormalizeFingerprint(string fingerprint)
     {

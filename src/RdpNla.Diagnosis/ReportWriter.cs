@@ -8,7 +8,12 @@ namespace RdpNla.Diagnosis;
 public static class ReportWriter
 {
     /// <summary>The text report: verdict, what the user saw, evidence, fixes (safe first, INSECURE with revert), notes.</summary>
-    public static string ToText(DoctorReport report)
+    /// <param name="report">The report.</param>
+    /// <param name="howToCheckCredentials">
+    /// When the credentials were not checked: how to give them, in the caller's words (a command line names its options);
+    /// null to only say that they were not checked.
+    /// </param>
+    public static string ToText(DoctorReport report, string? howToCheckCredentials = null)
     {
         ArgumentNullException.ThrowIfNull(report);
         var text = new StringBuilder();
@@ -22,7 +27,7 @@ public static class ReportWriter
             else
             {
                 text.Append("OK so far: the server requires and speaks Network Level Authentication (it answered with an NTLM CHALLENGE), ").Append(how)
-                    .Append(". The credentials were not checked: add -u USER --password-stdin.\n");
+                    .Append(". The credentials were not checked").Append(howToCheckCredentials is null ? "" : ": " + howToCheckCredentials).Append(".\n");
             }
 
             AppendList(text, "Evidence", report.Evidence);

@@ -101,6 +101,7 @@ internal static class DoctorCommand
                     ClientCredSsp = credSsp,
                     ClientAllowEncryptionOracle = policy,
                     ServerPatched = parse.GetValue(serverCredSsp) switch { "unpatched" => false, "patched" => true, _ => null },
+                    AssumptionNote = AssumptionNote,
                 });
             }
             else if (target is not null)
@@ -161,11 +162,21 @@ internal static class DoctorCommand
                 throw new CliException("nothing to diagnose: give HOST[:PORT] (live) or --reg server.reg [--reg client.reg] (offline)");
             }
 
-            await output.WriteAsync(parse.GetValue(json) ? ReportWriter.ToJson(report) + "\n" : ReportWriter.ToText(report));
+            await output.WriteAsync(parse.GetValue(json) ? ReportWriter.ToJson(report) + "\n" : ReportWriter.ToText(report, "add -u USER --password-stdin"));
             return report.ExitCode;
         }));
         return command;
     }
+
+    /// <summary>The offline notes that tell how to state what the registry exports cannot show: with the options of doctor.</summary>
+    private static string AssumptionNote(OfflineAssumption assumption, ClientCredSsp credSsp) => assumption switch
+    {
+        OfflineAssumption.ServerCredSspAssumedUpdated =>
+            "Whether the server has the CredSSP update (CVE-2018-0886, March 2018) is not in the registry: assumed updated (CredSSP 6). Use --server-credssp unpatched for a server without it.",
+        OfflineAssumption.ClientAsGiven => $"No client export: the client is as given by --client-credssp {credSsp.ToString().ToLowerInvariant()}.",
+        OfflineAssumption.ClientCredSspOverridden => $"(--client-credssp {credSsp.ToString().ToLowerInvariant()} is overridden by the export.)",
+        _ => "Whether the client has the CredSSP update is not in the registry: assumed updated (CredSSP 6). Use --client-credssp unpatched for a client without it.",
+    };
 
     private static async Task<(RegFile? Server, RegFile? Client)> ReadRegFilesAsync(string[] regs, CancellationToken cancellationToken)
     {

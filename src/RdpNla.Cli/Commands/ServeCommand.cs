@@ -151,7 +151,9 @@ internal static class ServeCommand
             .AddInMemoryCollection(overrides)
             .Build();
         using ServiceProvider services = new ServiceCollection().AddRdpNlaServeOptions(configuration).BuildServiceProvider();
-        return services.TryGetServeOptions(out options, out policy, out errors);
+        bool valid = services.TryGetServeOptions(out options, out policy, out errors);
+        errors = [.. errors.Select(ServeSettingHints.WithOptions)];
+        return valid;
     }
 
     private static async Task<int> RunAsync(FileInfo? configFile, Dictionary<string, string?> overrides, LogLevel logLevel, CancellationToken cancellationToken)
@@ -243,7 +245,7 @@ internal static class ServeCommand
         }
         catch (InvalidOperationException ex)
         {
-            await Console.Error.WriteLineAsync($"error: {ex.Message}");
+            await Console.Error.WriteLineAsync($"error: {ServeSettingHints.WithOptions(ex.Message)}");
             return ExitCodes.UserError;
         }
         catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or IOException or UnauthorizedAccessException)

@@ -52,13 +52,15 @@ internal static class CauseCatalogue
             "TCP connection to {endpoint} was refused.",
             [
                 Fix.Safe(FixSide.Server, "Enable Remote Desktop, start the service and open the firewall",
-                    Reg("reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\" /v fDenyTSConnections /t REG_DWORD /d 0 /f"),
-                    Cmd("sc config TermService start= demand && net start TermService"),
-                    Cmd("netsh advfirewall firewall set rule group=\"remote desktop\" new enable=Yes"),
-                    Gpo(GpoConnections + "Allow users to connect remotely by using Remote Desktop Services = Enabled"),
-                    Ps("Set-ItemProperty -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server' -Name fDenyTSConnections -Value 0 -Type DWord; Start-Service TermService; Enable-NetFirewallRule -DisplayGroup 'Remote Desktop'"),
-                    Reg("reg query \"" + RdpTcpKey + "\" /v PortNumber"),
-                    Note("If PortNumber is not 3389 (0xd3d), connect to HOST:PORT.")),
+                    [
+                        Reg("reg add \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\" /v fDenyTSConnections /t REG_DWORD /d 0 /f"),
+                        Cmd("sc config TermService start= demand && net start TermService"),
+                        .. Use("open-rdp-firewall"),
+                        Gpo(GpoConnections + "Allow users to connect remotely by using Remote Desktop Services = Enabled"),
+                        Ps("Set-ItemProperty -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server' -Name fDenyTSConnections -Value 0 -Type DWord; Start-Service TermService; Enable-NetFirewallRule -DisplayGroup 'Remote Desktop'"),
+                        .. Use("query-rdp-port"),
+                        Note("If PortNumber is not 3389 (0xd3d), connect to HOST:PORT."),
+                    ]),
                 Fix.Safe(FixSide.RdpNlaServer, "Listen on an address the client can reach (the default is 127.0.0.1 only)",
                     Rdpnla("rdpnla serve --listen 0.0.0.0:3389")),
             ]);
@@ -73,9 +75,11 @@ internal static class CauseCatalogue
                     Ps("Test-NetConnection <host> -Port 3389"),
                     Note("Start the computer, connect it to the network, or connect through the VPN or gateway it is behind.")),
                 Fix.Safe(FixSide.Server, "Allow Remote Desktop through the server's firewall",
-                    Cmd("netsh advfirewall firewall set rule group=\"remote desktop\" new enable=Yes"),
-                    Gpo("Computer Configuration > Administrative Templates > Network > Network Connections > Windows Defender Firewall > Domain Profile > Windows Defender Firewall: Allow inbound Remote Desktop exceptions = Enabled"),
-                    Ps("Enable-NetFirewallRule -DisplayGroup 'Remote Desktop'")),
+                    [
+                        .. Use("open-rdp-firewall"),
+                        Gpo("Computer Configuration > Administrative Templates > Network > Network Connections > Windows Defender Firewall > Domain Profile > Windows Defender Firewall: Allow inbound Remote Desktop exceptions = Enabled"),
+                        Ps("Enable-NetFirewallRule -DisplayGroup 'Remote Desktop'"),
+                    ]),
             ]);
 
         yield return new(
@@ -85,9 +89,11 @@ internal static class CauseCatalogue
             "{endpoint} answered the X.224 Connection Request with {answer}.",
             [
                 Fix.Safe(FixSide.Server, "Find which program owns the port and which port RDP uses",
-                    Cmd("netstat -ano | findstr :3389"),
-                    Reg("reg query \"" + RdpTcpKey + "\" /v PortNumber"),
-                    Ps("Get-NetTCPConnection -LocalPort 3389 -State Listen | Select-Object OwningProcess; (Get-ItemProperty '" + RdpTcpKeyPs + "').PortNumber")),
+                    [
+                        Cmd("netstat -ano | findstr :3389"),
+                        .. Use("query-rdp-port"),
+                        Ps("Get-NetTCPConnection -LocalPort 3389 -State Listen | Select-Object OwningProcess; (Get-ItemProperty '" + RdpTcpKeyPs + "').PortNumber"),
+                    ]),
                 Fix.Safe(FixSide.Client, "Connect to the port Remote Desktop really uses",
                     Note("Connect to HOST:PORT with the PortNumber found above.")),
             ]);
@@ -102,9 +108,8 @@ internal static class CauseCatalogue
                     [
                         Note("Windows 7 / Server 2008 R2: install KB3080079 (TLS 1.1/1.2 for Remote Desktop), then:"),
                         .. Use("enable-tls-1.2-server"),
-                        Ps(NewKeyPs(SchannelKeyPs + "\\TLS 1.2\\Server") + "Set-ItemProperty -Path '" + SchannelKeyPs + "\\TLS 1.2\\Server' -Name Enabled -Value 1 -Type DWord; Set-ItemProperty -Path '" + SchannelKeyPs + "\\TLS 1.2\\Server' -Name DisabledByDefault -Value 0 -Type DWord"),
                         Gpo("Computer Configuration > Administrative Templates > Network > SSL Configuration Settings > SSL Cipher Suite Order (keep at least one ECDHE/AES-GCM suite the client has)"),
-                        Cmd("shutdown /r /t 0"),
+                        .. Use("restart-computer"),
                     ]),
                 Fix.Safe(FixSide.Client, "Enable TLS 1.2 on the client",
                     Use("enable-tls-1.2-client")),
@@ -148,15 +153,17 @@ internal static class CauseCatalogue
             "The server answered RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER to a request for {requested}: it requires NLA ({serverSetting}) and the client did not offer CredSSP{clientDetail}.",
             [
                 Fix.Safe(FixSide.Client, "Enable the CredSSP provider on Windows XP SP3 (KB951608), then restart",
-                    Reg("reg query \"" + LsaKey + "\" /v \"Security Packages\""),
-                    Note("reg add replaces the whole list: keep every package the query showed and add tspkg. The XP SP3 default list plus tspkg is:"),
-                    Reg("reg add \"" + LsaKey + "\" /v \"Security Packages\" /t REG_MULTI_SZ /d \"kerberos\\0msv1_0\\0schannel\\0wdigest\\0tspkg\" /f"),
-                    Reg("reg query \"" + SecurityProvidersKey + "\" /v SecurityProviders"),
-                    Note("SecurityProviders is one comma-separated string: keep its entries and append credssp.dll. The XP SP3 default plus credssp.dll is:"),
-                    Reg("reg add \"" + SecurityProvidersKey + "\" /v SecurityProviders /t REG_SZ /d \"msapsspc.dll, schannel.dll, digest.dll, msnsspc.dll, credssp.dll\" /f"),
-                    Ps("$p = @((Get-ItemProperty '" + LsaKeyPs + "').'Security Packages'); if ($p -notcontains 'tspkg') { Set-ItemProperty -Path '" + LsaKeyPs + "' -Name 'Security Packages' -Value ($p + 'tspkg') -Type MultiString }; $s = (Get-ItemProperty '" + SecurityProvidersKeyPs + "').SecurityProviders; if ($s -notmatch 'credssp\\.dll') { Set-ItemProperty -Path '" + SecurityProvidersKeyPs + "' -Name SecurityProviders -Value ($s.TrimEnd(', ') + ', credssp.dll') }"),
-                    Cmd("shutdown /r /t 0"),
-                    Note("Without the restart the client asks for credentials and then fails with \"Authentication error (code 0x507)\". The Remote Desktop client must be version 6.1 or later (XP SP3 ships it).")),
+                    [
+                        Reg("reg query \"" + LsaKey + "\" /v \"Security Packages\""),
+                        Note("reg add replaces the whole list: keep every package the query showed and add tspkg. The XP SP3 default list plus tspkg is:"),
+                        Reg("reg add \"" + LsaKey + "\" /v \"Security Packages\" /t REG_MULTI_SZ /d \"kerberos\\0msv1_0\\0schannel\\0wdigest\\0tspkg\" /f"),
+                        Reg("reg query \"" + SecurityProvidersKey + "\" /v SecurityProviders"),
+                        Note("SecurityProviders is one comma-separated string: keep its entries and append credssp.dll. The XP SP3 default plus credssp.dll is:"),
+                        Reg("reg add \"" + SecurityProvidersKey + "\" /v SecurityProviders /t REG_SZ /d \"msapsspc.dll, schannel.dll, digest.dll, msnsspc.dll, credssp.dll\" /f"),
+                        Ps("$p = @((Get-ItemProperty '" + LsaKeyPs + "').'Security Packages'); if ($p -notcontains 'tspkg') { Set-ItemProperty -Path '" + LsaKeyPs + "' -Name 'Security Packages' -Value ($p + 'tspkg') -Type MultiString }; $s = (Get-ItemProperty '" + SecurityProvidersKeyPs + "').SecurityProviders; if ($s -notmatch 'credssp\\.dll') { Set-ItemProperty -Path '" + SecurityProvidersKeyPs + "' -Name SecurityProviders -Value ($s.TrimEnd(', ') + ', credssp.dll') }"),
+                        .. Use("restart-computer"),
+                        Note("Without the restart the client asks for credentials and then fails with \"Authentication error (code 0x507)\". The Remote Desktop client must be version 6.1 or later (XP SP3 ships it)."),
+                    ]),
                 Fix.Safe(FixSide.Client, "Turn CredSSP back on in the connection settings",
                     Note("In the .rdp file, set enablecredsspsupport:i:1 (or remove the line); in third-party clients enable NLA/CredSSP (FreeRDP: /sec:nla).")),
                 Fix.Insecure(FixSide.Server, "Stop requiring NLA on the server (every client then reaches the logon screen unauthenticated)",
@@ -189,13 +196,11 @@ internal static class CauseCatalogue
             "The server selected {selected} although the client offered {requested}{serverSetting}.",
             [
                 Fix.Safe(FixSide.Server, "Require TLS and NLA on the server",
-                    SecurityLayer.Reg(2),
-                    UserAuthentication.Reg(1),
-                    SecurityLayer.Gpo("Enabled, Security Layer: SSL"),
-                    UserAuthentication.Gpo("Enabled"),
-                    Ps("Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name SecurityLayer -Value 2 -Type DWord; Set-ItemProperty -Path '" + RdpTcpKeyPs + "' -Name UserAuthentication -Value 1 -Type DWord"),
-                    Note("Also check the Group Policy value (it overrides RDP-Tcp):"),
-                    Reg("reg query \"" + TsPolicyKey + "\" /v SecurityLayer")),
+                    [
+                        .. Use("require-tls-and-nla"),
+                        Note("Also check the Group Policy value (it overrides RDP-Tcp):"),
+                        Reg("reg query \"" + TsPolicyKey + "\" /v SecurityLayer"),
+                    ]),
                 Fix.Insecure(FixSide.Client, "Let the client connect to a server it cannot authenticate",
                     [Note("In the .rdp file: authentication level:i:2 (warn) instead of authentication level:i:1 (do not connect).")],
                     [Note("In the .rdp file: authentication level:i:1 (or the Windows default, authentication level:i:2 with the warning heeded).")]),
@@ -281,9 +286,11 @@ internal static class CauseCatalogue
                 Fix.Safe(FixSide.Server, "Reset the password",
                     Use("reset-password")),
                 Fix.Safe(FixSide.RdpNlaServer, "Check the user and reset its password",
-                    Rdpnla("rdpnla users list"),
-                    Rdpnla("rdpnla users set-password <user>"),
-                    Rdpnla("rdpnla audit")),
+                    [
+                        Rdpnla("rdpnla users list"),
+                        .. Use("rdpnla-set-password"),
+                        .. Use("rdpnla-audit"),
+                    ]),
             ]);
 
         yield return new(
@@ -333,16 +340,10 @@ internal static class CauseCatalogue
                 Fix.Safe(FixSide.Server, "Set a new password as an administrator",
                     Use("reset-password")),
                 Fix.Insecure(FixSide.Server, "Temporarily stop requiring NLA so the Windows logon screen offers the change",
-                    [
-                        UserAuthentication.Reg(0),
-                        UserAuthentication.Ps(0),
-                    ],
-                    [
-                        UserAuthentication.Reg(1),
-                        UserAuthentication.Ps(1),
-                    ]),
+                    Use("stop-requiring-nla-locally"),
+                    Use("require-nla-locally")),
                 Fix.Safe(FixSide.RdpNlaServer, "Set a new password (clears the expired flag)",
-                    Rdpnla("rdpnla users set-password <user>")),
+                    Use("rdpnla-set-password")),
             ]);
 
         yield return new(
@@ -357,7 +358,7 @@ internal static class CauseCatalogue
                     Cmd("net user <user> /logonpasswordchg:no"),
                     Ps("Set-ADUser -Identity <user> -ChangePasswordAtLogon $false")),
                 Fix.Safe(FixSide.RdpNlaServer, "Set a new password (clears the must-change flag)",
-                    Rdpnla("rdpnla users set-password <user>")),
+                    Use("rdpnla-set-password")),
             ]);
 
         yield return new(
@@ -384,7 +385,7 @@ internal static class CauseCatalogue
                 Fix.Safe(FixSide.Server, "Read the reason in the server's security log",
                     Ps("Get-WinEvent -FilterHashtable @{LogName='Security'; Id=4625} -MaxEvents 10 | Format-List TimeCreated, Message")),
                 Fix.Safe(FixSide.RdpNlaServer, "Read the reason in the audit log",
-                    Rdpnla("rdpnla audit")),
+                    Use("rdpnla-audit")),
             ]);
 
         yield return new(
@@ -409,9 +410,11 @@ internal static class CauseCatalogue
                     Cmd("setspn -S TERMSRV/<host> <account>"),
                     Note("Connect by the name the SPN was registered for (the fully qualified name), not by an alias or an address.")),
                 Fix.Safe(FixSide.RdpNlaServer, "Register the SPN of rdpnla serve and export its keytab (docs/kerberos.md)",
-                    Cmd("samba-tool spn add TERMSRV/<host> <account>"),
-                    Cmd("samba-tool domain exportkeytab rdpgw.keytab --principal=TERMSRV/<host>"),
-                    Rdpnla("rdpnla doctor <host> --auth kerberos --spn TERMSRV/<host>")),
+                    [
+                        Cmd("samba-tool spn add TERMSRV/<host> <account>"),
+                        .. Use("export-keytab"),
+                        Rdpnla("rdpnla doctor <host> --auth kerberos --spn TERMSRV/<host>"),
+                    ]),
             ]);
 
         yield return new(
@@ -426,9 +429,11 @@ internal static class CauseCatalogue
                     Cmd("ktpass /princ TERMSRV/<host>@<REALM> /mapuser <account> /crypto AES256-SHA1 /ptype KRB5_NT_PRINCIPAL /pass * /out rdpgw.keytab"),
                     Note("The key version (kvno) the KDC reports must be in the keytab.")),
                 Fix.Safe(FixSide.RdpNlaServer, "Give rdpnla serve the current keytab",
-                    Cmd("samba-tool domain exportkeytab rdpgw.keytab --principal=TERMSRV/<host>"),
-                    Rdpnla("rdpnla serve --keytab rdpgw.keytab"),
-                    Note("Users of another realm are refused unless Kerberos:Realm (--kerberos-realm) names their realm.")),
+                    [
+                        .. Use("export-keytab"),
+                        Rdpnla("rdpnla serve --keytab rdpgw.keytab"),
+                        Note("Users of another realm are refused unless Kerberos:Realm (--kerberos-realm) names their realm."),
+                    ]),
             ]);
 
         yield return new(
@@ -480,8 +485,10 @@ internal static class CauseCatalogue
                 Fix.Safe(FixSide.Client, "Approve the connection on the portal while the client waits",
                     Note("Open the portal's /approve page, sign in and enter the current code of the authenticator; the pending connection shows the client address and time.")),
                 Fix.Safe(FixSide.RdpNlaServer, "Give users more time to approve, or check the portal's address",
-                    Note("Raise Mfa:ApprovalTimeout (default 60 s) in the settings file; the portal's address is in the log line of each held connection."),
-                    Rdpnla("rdpnla audit")),
+                    [
+                        Note("Raise Mfa:ApprovalTimeout (default 60 s) in the settings file; the portal's address is in the log line of each held connection."),
+                        .. Use("rdpnla-audit"),
+                    ]),
             ]);
 
         yield return new(

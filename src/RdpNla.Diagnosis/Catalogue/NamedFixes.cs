@@ -18,14 +18,22 @@ internal sealed record RegistryDword(string Key, string KeyPs, string Name, stri
     public FixStep Reg(int data) => CatalogueText.Reg(string.Create(CultureInfo.InvariantCulture, $"reg add \"{Key}\" /v {Name} /t REG_DWORD /d {data} /f"));
 
     /// <summary><c>Set-ItemProperty</c> of <paramref name="data"/>; <paramref name="createKey"/> creates the key first when it is missing.</summary>
-    public FixStep Ps(int data, bool createKey = false) =>
-        CatalogueText.Ps((createKey ? NewKeyPs(KeyPs) : string.Empty) + string.Create(CultureInfo.InvariantCulture, $"Set-ItemProperty -Path '{KeyPs}' -Name {Name} -Value {data} -Type DWord"));
+    public FixStep Ps(int data, bool createKey = false) => CatalogueText.Ps((createKey ? NewKeyPs(KeyPs) : string.Empty) + SetItemProperty(data));
+
+    /// <summary>One PowerShell line that sets several values: each <c>Set-ItemProperty</c>, separated by <c>; </c>.</summary>
+    public static FixStep Ps(params (RegistryDword Value, int Data)[] values) =>
+        CatalogueText.Ps(string.Join("; ", values.Select(v => v.Value.SetItemProperty(v.Data))));
 
     /// <summary>The Group Policy setting with its <paramref name="choice"/>.</summary>
     public FixStep Gpo(string choice) => CatalogueText.Gpo(Policy + choice);
 
     /// <summary>The three ways of setting <paramref name="data"/>: reg.exe, Group Policy (<paramref name="choice"/>), PowerShell.</summary>
     public FixStep[] Set(int data, string choice, bool createKey = false) => [Reg(data), Gpo(choice), Ps(data, createKey)];
+
+    /// <summary>Setting <paramref name="data"/> on the computer itself, without Group Policy: reg.exe, PowerShell.</summary>
+    public FixStep[] SetLocally(int data) => [Reg(data), Ps(data)];
+
+    private string SetItemProperty(int data) => string.Create(CultureInfo.InvariantCulture, $"Set-ItemProperty -Path '{KeyPs}' -Name {Name} -Value {data} -Type DWord");
 }
 
 /// <summary>
@@ -50,6 +58,16 @@ internal static class NamedFixes
     {
         ["require-nla"] = UserAuthentication.Set(1, "Enabled"),
         ["stop-requiring-nla"] = UserAuthentication.Set(0, "Disabled"),
+        ["require-nla-locally"] = UserAuthentication.SetLocally(1),
+        ["stop-requiring-nla-locally"] = UserAuthentication.SetLocally(0),
+        ["require-tls-and-nla"] =
+        [
+            SecurityLayer.Reg(2),
+            UserAuthentication.Reg(1),
+            SecurityLayer.Gpo("Enabled, Security Layer: SSL"),
+            UserAuthentication.Gpo("Enabled"),
+            RegistryDword.Ps((SecurityLayer, 2), (UserAuthentication, 1)),
+        ],
         ["security-layer-negotiate"] = SecurityLayer.Set(1, "Enabled, Security Layer: Negotiate"),
         ["security-layer-tls"] = SecurityLayer.Set(2, "Enabled, Security Layer: SSL"),
         ["list-recent-updates"] = [Ps("Get-HotFix | Sort-Object InstalledOn -Descending | Select-Object -First 5")],
@@ -60,11 +78,17 @@ internal static class NamedFixes
             Ps("Set-ADAccountPassword -Identity <user> -Reset"),
         ],
         ["enable-tls-1.2-client"] = Schannel("TLS 1.2", "Client", enabled: true),
-        ["enable-tls-1.2-server"] = Schannel("TLS 1.2", "Server", enabled: true),
+        ["enable-tls-1.2-server"] = [.. Schannel("TLS 1.2", "Server", enabled: true), SchannelPs("TLS 1.2", "Server", enabled: true)],
         ["enable-tls-1.0-client"] = Schannel("TLS 1.0", "Client", enabled: true),
         ["disable-tls-1.0-client"] = Schannel("TLS 1.0", "Client", enabled: false),
         ["allow-incoming-ntlm"] = RestrictReceivingNtlm.Set(0, "Allow all", createKey: true),
         ["deny-incoming-ntlm"] = RestrictReceivingNtlm.Set(2, "Deny all accounts", createKey: true),
+        ["open-rdp-firewall"] = [Cmd("netsh advfirewall firewall set rule group=\"remote desktop\" new enable=Yes")],
+        ["query-rdp-port"] = [Reg("reg query \"" + RdpTcpKey + "\" /v PortNumber")],
+        ["restart-computer"] = [Cmd("shutdown /r /t 0")],
+        ["export-keytab"] = [Cmd("samba-tool domain exportkeytab rdpgw.keytab --principal=TERMSRV/<host>")],
+        ["rdpnla-audit"] = [Rdpnla("rdpnla audit")],
+        ["rdpnla-set-password"] = [Rdpnla("rdpnla users set-password <user>")],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly HashSet<string> s_used = new(StringComparer.Ordinal);
@@ -107,5 +131,12 @@ internal static class NamedFixes
             Reg($"reg add \"{key}\" /v Enabled /t REG_DWORD /d {(enabled ? "1" : "0")} /f"),
             Reg($"reg add \"{key}\" /v DisabledByDefault /t REG_DWORD /d {(enabled ? "0" : "1")} /f"),
         ];
+    }
+
+    /// <summary>The same as <see cref="Schannel"/> in one PowerShell line, creating the key when it is missing.</summary>
+    private static FixStep SchannelPs(string version, string side, bool enabled)
+    {
+        string key = $"{SchannelKeyPs}\\{version}\\{side}";
+        return Ps(NewKeyPs(key) + $"Set-ItemProperty -Path '{key}' -Name Enabled -Value {(enabled ? "1" : "0")} -Type DWord; Set-ItemProperty -Path '{key}' -Name DisabledByDefault -Value {(enabled ? "0" : "1")} -Type DWord");
     }
 }

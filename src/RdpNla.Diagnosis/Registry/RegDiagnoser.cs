@@ -6,17 +6,39 @@ using RdpNla.Protocol.Rdp;
 
 namespace RdpNla.Diagnosis.Registry;
 
-/// <summary>What the exports cannot tell, given on the command line.</summary>
+/// <summary>What the exports cannot tell, given by the user.</summary>
 public sealed record OfflineOptions
 {
-    /// <summary><c>--client-credssp</c>: used when no client export decides it.</summary>
+    /// <summary>The client's CredSSP: used when no client export decides it.</summary>
     public ClientCredSsp? ClientCredSsp { get; init; }
 
-    /// <summary><c>--client-allow-encryption-oracle</c>: used when the client export has no AllowEncryptionOracle.</summary>
+    /// <summary>The client's AllowEncryptionOracle: used when the client export has no AllowEncryptionOracle.</summary>
     public EncryptionOraclePolicy? ClientAllowEncryptionOracle { get; init; }
 
-    /// <summary><c>--server-credssp</c>: whether the server has the CVE-2018-0886 fix (an export cannot tell).</summary>
+    /// <summary>Whether the server has the CVE-2018-0886 fix (an export cannot tell).</summary>
     public bool? ServerPatched { get; init; }
+
+    /// <summary>
+    /// The note for an <see cref="OfflineAssumption"/>, in the words of the caller (a command line names its options
+    /// there), or null for the library's own note. The <see cref="Model.ClientCredSsp"/> is the client's as given.
+    /// </summary>
+    public Func<OfflineAssumption, ClientCredSsp, string?>? AssumptionNote { get; init; }
+}
+
+/// <summary>What the offline prediction assumed, or took from the user rather than from the exports: the user can state otherwise.</summary>
+public enum OfflineAssumption
+{
+    /// <summary>An export cannot show whether the server has the CredSSP update: assumed updated (CredSSP 6).</summary>
+    ServerCredSspAssumedUpdated,
+
+    /// <summary>No client export: the client is as <see cref="OfflineOptions.ClientCredSsp"/> gives it.</summary>
+    ClientAsGiven,
+
+    /// <summary>The client export shows no CredSSP provider, which overrides <see cref="OfflineOptions.ClientCredSsp"/>.</summary>
+    ClientCredSspOverridden,
+
+    /// <summary>The client export cannot show whether the client has the CredSSP update: assumed updated (CredSSP 6).</summary>
+    ClientCredSspAssumedUpdated,
 }
 
 /// <summary>
@@ -74,6 +96,9 @@ public static class RegDiagnoser
         return report with { Evidence = evidence };
     }
 
+    private static string? AssumptionNote(OfflineOptions options, OfflineAssumption assumption, ClientCredSsp credSsp) =>
+        options.AssumptionNote?.Invoke(assumption, credSsp);
+
     /// <summary>Reads the settings of both sides.</summary>
     public static Deduction Deduce(RegFile? server, RegFile? client, OfflineOptions options)
     {
@@ -114,7 +139,8 @@ public static class RegDiagnoser
         bool serverPatched = options.ServerPatched ?? true;
         if (options.ServerPatched is null)
         {
-            notes.Add("Whether the server has the CredSSP update (CVE-2018-0886, March 2018) is not in the registry: assumed updated (CredSSP 6). Use --server-credssp unpatched for a server without it.");
+            notes.Add(AssumptionNote(options, OfflineAssumption.ServerCredSspAssumedUpdated, ClientCredSsp.Patched)
+                ?? "Whether the server has the CredSSP update (CVE-2018-0886, March 2018) is not in the registry: assumed updated (CredSSP 6).");
         }
 
         var serverSettings = new ServerSettings((SecurityLayer)layer, ua != 0, serverPatched ? CredSspVersion.Latest : 4, ToPolicy(serverOracle));
@@ -141,7 +167,7 @@ public static class RegDiagnoser
         {
             notes.Add(options.ClientCredSsp is null
                 ? "No client export: the client is assumed to be an up-to-date Windows client (CredSSP 6, AllowEncryptionOracle 1)."
-                : $"No client export: the client is as given by --client-credssp {credSsp.ToString().ToLowerInvariant()}.");
+                : AssumptionNote(options, OfflineAssumption.ClientAsGiven, credSsp) ?? $"No client export: the client is as given ({credSsp.ToString().ToLowerInvariant()}).");
         }
         else
         {
@@ -163,7 +189,9 @@ public static class RegDiagnoser
             if (c.TspkgPresent == false || c.CredSspProviderPresent == false)
             {
                 credSsp = ClientCredSsp.None;
-                notes.Add("The client's CredSSP provider is not enabled (tspkg / credssp.dll missing): it cannot do NLA." + (options.ClientCredSsp is { } given && given != ClientCredSsp.None ? $" (--client-credssp {given.ToString().ToLowerInvariant()} is overridden by the export.)" : ""));
+                notes.Add("The client's CredSSP provider is not enabled (tspkg / credssp.dll missing): it cannot do NLA." + (options.ClientCredSsp is { } given && given != ClientCredSsp.None
+                    ? " " + (AssumptionNote(options, OfflineAssumption.ClientCredSspOverridden, given) ?? $"(The given client CredSSP, {given.ToString().ToLowerInvariant()}, is overridden by the export.)")
+                    : ""));
             }
             else if (c.Os?.IsWindowsXp == true && (c.TspkgPresent is null || c.CredSspProviderPresent is null))
             {
@@ -178,7 +206,8 @@ public static class RegDiagnoser
             }
             else if (options.ClientCredSsp is null)
             {
-                notes.Add("Whether the client has the CredSSP update is not in the registry: assumed updated (CredSSP 6). Use --client-credssp unpatched for a client without it.");
+                notes.Add(AssumptionNote(options, OfflineAssumption.ClientCredSspAssumedUpdated, ClientCredSsp.Patched)
+                    ?? "Whether the client has the CredSSP update is not in the registry: assumed updated (CredSSP 6).");
             }
         }
 

@@ -34,7 +34,7 @@ public sealed class DirectoryOptions
         {
             if (AllowedGroups.Count > 0 || WinbindRunDirectory is not null)
             {
-                errors.Add("Directory:AllowedGroups and Directory:WinbindRunDirectory need domain logons: add --ntlm-passthrough winbind.");
+                errors.Add("Directory:AllowedGroups and Directory:WinbindRunDirectory need domain logons: set Directory:NtlmPassthrough to winbind.");
             }
 
             return errors;
@@ -42,7 +42,7 @@ public sealed class DirectoryOptions
 
         if (AllowedGroups.Count == 0)
         {
-            errors.Add("Domain logons are on (Directory:NtlmPassthrough = winbind) but no group may log on: add --allowed-group 'DOMAIN\\group' (setting Directory:AllowedGroups; 'DOMAIN\\Domain Users' lets every domain user in).");
+            errors.Add("Domain logons are on (Directory:NtlmPassthrough = winbind) but no group may log on: add a group 'DOMAIN\\group' to Directory:AllowedGroups ('DOMAIN\\Domain Users' lets every domain user in).");
         }
 
         foreach (string group in AllowedGroups)

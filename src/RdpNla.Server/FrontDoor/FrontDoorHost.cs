@@ -215,7 +215,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
             if (!options.Directory.Enabled && (await database.Users.ListAsync(cancellationToken).ConfigureAwait(false)).Count == 0)
             {
-                FrontDoorLog.NoUsers(logger, database.Location.IsPostgres ? dataDirectory + " --store CONNECTION-STRING" : dataDirectory);
+                FrontDoorLog.NoUsers(logger, database.Location.Description);
             }
 
             var policy = new AccountPolicy(database.Users, localNames, Options.Create(accountPolicyOptions), timeProvider, loggerFactory.CreateLogger<AccountPolicy>());

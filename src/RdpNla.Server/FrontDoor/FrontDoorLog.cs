@@ -30,8 +30,8 @@ internal static partial class FrontDoorLog
     [LoggerMessage(1002, LogLevel.Information, "Policy: SecurityLayer={SecurityLayer} UserAuthentication={UserAuthentication} AllowEncryptionOracle={AllowEncryptionOracle} MaxCredSspVersion={MaxVersion} RequireNtlmMic={RequireNtlmMic}")]
     public static partial void Policy(ILogger logger, int securityLayer, int userAuthentication, int allowEncryptionOracle, int maxVersion, bool requireNtlmMic);
 
-    [LoggerMessage(1003, LogLevel.Warning, "The user store has no users: every logon will fail. Add one with: rdpnla users add NAME --data {DataDirectory}")]
-    public static partial void NoUsers(ILogger logger, string dataDirectory);
+    [LoggerMessage(1003, LogLevel.Warning, "The user store has no users: every logon will fail until a user is added to {Store}")]
+    public static partial void NoUsers(ILogger logger, string store);
 
     [LoggerMessage(1010, LogLevel.Debug, "Connection accepted")]
     public static partial void Accepted(ILogger logger);

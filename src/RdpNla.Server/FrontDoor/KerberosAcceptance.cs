@@ -30,7 +30,7 @@ internal sealed class KerberosAcceptance(KerberosCredential credential, string s
 
         if (!File.Exists(keytab))
         {
-            throw new InvalidOperationException($"Kerberos:Keytab '{keytab}' does not exist; export the service principal's keys into it (docs/kerberos.md) or fix --keytab.");
+            throw new InvalidOperationException($"Kerberos:Keytab '{keytab}' does not exist; export the service principal's keys into it (docs/kerberos.md) or fix Kerberos:Keytab.");
         }
 
         string? principal;
@@ -52,7 +52,7 @@ internal sealed class KerberosAcceptance(KerberosCredential credential, string s
         string? realm = options.Realm ?? (at >= 0 ? principal[(at + 1)..] : null);
         if (realm is null)
         {
-            throw new InvalidOperationException($"Kerberos:ServicePrincipal '{principal}' has no @REALM; add it, or set Kerberos:Realm (--kerberos-realm).");
+            throw new InvalidOperationException($"Kerberos:ServicePrincipal '{principal}' has no @REALM; add it, or set Kerberos:Realm.");
         }
 
         string qualified = at >= 0 ? principal : principal + "@" + realm;
@@ -64,7 +64,7 @@ internal sealed class KerberosAcceptance(KerberosCredential credential, string s
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidOperationException($"Cannot create the Kerberos replay cache folder '{Path.GetDirectoryName(replayCache)}': {ex.Message}; check the data folder's permissions (--data).", ex);
+            throw new InvalidOperationException($"Cannot create the Kerberos replay cache folder '{Path.GetDirectoryName(replayCache)}': {ex.Message}; check the permissions of the data folder (DataDirectory).", ex);
         }
 
         try
@@ -73,7 +73,7 @@ internal sealed class KerberosAcceptance(KerberosCredential credential, string s
         }
         catch (GssException ex)
         {
-            throw new InvalidOperationException($"{ex.Message}; check that the keytab holds keys for {qualified} (klist -k {keytab}) or set --service-principal.", ex);
+            throw new InvalidOperationException($"{ex.Message}; check that the keytab holds keys for {qualified} (klist -k {keytab}) or set Kerberos:ServicePrincipal.", ex);
         }
     }
 

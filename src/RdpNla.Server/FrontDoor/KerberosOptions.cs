@@ -22,7 +22,7 @@ public sealed class KerberosOptions
         {
             if (ServicePrincipal is not null || Realm is not null)
             {
-                errors.Add("Kerberos:ServicePrincipal and Kerberos:Realm need Kerberos:Keytab (--keytab FILE); without a keytab only NTLM is accepted.");
+                errors.Add("Kerberos:ServicePrincipal and Kerberos:Realm need Kerberos:Keytab; without a keytab only NTLM is accepted.");
             }
 
             return errors;
@@ -30,7 +30,7 @@ public sealed class KerberosOptions
 
         if (Keytab.Length == 0)
         {
-            errors.Add("Kerberos:Keytab is empty; give the path of the keytab file (--keytab FILE).");
+            errors.Add("Kerberos:Keytab is empty; give the path of the keytab file.");
         }
 
         if (ServicePrincipal is { } spn && (spn.Length == 0 || spn.Contains(' ', StringComparison.Ordinal) || spn.Count(c => c == '@') > 1))

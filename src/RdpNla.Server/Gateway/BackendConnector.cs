@@ -199,7 +199,7 @@ internal sealed class BackendConnector(GatewayOptions options, GatewayStore stor
                 throw new BackendFailureException(
                     BackendFailureKind.CredentialsWithheld,
                     $"first contact with {backend} over TLS only (PROTOCOL_SSL): its certificate SHA-256 {fingerprint} was recorded, but no credentials are sent on the connection that first trusted it; " +
-                    $"check the fingerprint ('rdpnla backends sessions', the log) and connect again, or declare the backend TLS-only: rdpnla backends set-security {backend} tls",
+                    "check the fingerprint (the backend sessions, the log) and connect again, or declare the backend TLS-only (backend security tls)",
                     null,
                     fingerprint);
             }
@@ -368,15 +368,15 @@ internal sealed class BackendConnector(GatewayOptions options, GatewayStore stor
             case ProtocolSelectionFailure.NegotiationFailure:
                 NegotiationFailureCode code = connector.ConnectionConfirm!.Failure!.FailureCode;
                 string hint = security == BackendSecurity.Nla && code == NegotiationFailureCode.SslRequiredByServer
-                    ? $" (backend security nla: it does not offer NLA; if it is a TLS-only backend such as xrdp: rdpnla backends set-security {backend} tls)"
+                    ? $" (backend security nla: it does not offer NLA; if it is a TLS-only backend such as xrdp, set its security to tls)"
                     : security == BackendSecurity.Tls && code == NegotiationFailureCode.HybridRequiredByServer
-                        ? $" (backend security tls, but it requires NLA: rdpnla backends set-security {backend} nla)"
+                        ? $" (backend security tls, but it requires NLA: set its security to nla)"
                         : string.Empty;
                 return new BackendFailureException(BackendFailureKind.NegotiationFailed, $"the backend answered RDP_NEG_FAILURE {code.Name()} to {requested.Name()}{hint}");
             case ProtocolSelectionFailure.StandardRdpSecurity:
                 // xrdp with security_layer=negotiate answers PROTOCOL_RDP to a request without SSL (docs/probe.md).
                 string rdpHint = security == BackendSecurity.Nla
-                    ? $" to {requested.Name()} (backend security nla; if it does TLS when asked: rdpnla backends set-security {backend} tls)"
+                    ? $" to {requested.Name()} (backend security nla; if it does TLS when asked, set its security to tls)"
                     : string.Empty;
                 return new BackendFailureException(BackendFailureKind.StandardRdpSecurityOnly, $"the backend selected PROTOCOL_RDP (Standard RDP Security){rdpHint}");
             case ProtocolSelectionFailure.NotRequested when selected == SecurityProtocols.Ssl:
@@ -418,7 +418,7 @@ internal sealed class BackendConnector(GatewayOptions options, GatewayStore stor
         throw new BackendFailureException(
             BackendFailureKind.ProtocolDowngrade,
             $"possible downgrade: the backend selected {SecurityProtocolNames.Name(selected)} but selected {record.StrongestProtocol} before (recorded {record.StrongestAt:u} with certificate SHA-256 {record.StrongestSha256}); " +
-            $"no credentials were sent; if its security was lowered on purpose: rdpnla backends forget-protocol {backend}",
+            "no credentials were sent; if its security was lowered on purpose, forget the backend's recorded protocol",
             record.StrongestProtocol,
             SecurityProtocolNames.Name(selected));
     }

@@ -129,7 +129,7 @@ public sealed class GatewayKey : IDisposable
         ArgumentNullException.ThrowIfNull(binding);
         if (sealedData.Length >= 1 && sealedData[0] == LegacyFormatVersion)
         {
-            throw new CryptographicException("The sealed credential predates the binding to its backend; set it again with 'rdpnla users set-credentials'.");
+            throw new CryptographicException("The sealed credential predates the binding to its backend; set the user's mapped credential again.");
         }
 
         if (sealedData.Length < 1 + NonceSize + TagSize || sealedData[0] != FormatVersion)

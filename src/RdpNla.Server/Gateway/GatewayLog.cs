@@ -38,7 +38,7 @@ internal static partial class GatewayLog
     [LoggerMessage(2011, LogLevel.Warning, "Backend {Backend} rejected the injected credentials of {BackendAccount}: {Reason}; disconnecting the client")]
     public static partial void CredentialsRejected(ILogger logger, string backend, string backendAccount, string reason);
 
-    [LoggerMessage(2012, LogLevel.Error, "Backend {Backend} certificate changed: expected SHA-256 {Expected}, got {Actual}; disconnecting the client (if the change is legitimate: rdpnla backends forget-certificate {Backend})")]
+    [LoggerMessage(2012, LogLevel.Error, "Backend {Backend} certificate changed: expected SHA-256 {Expected}, got {Actual}; disconnecting the client (if the change is legitimate, forget the backend's recorded certificate)")]
     public static partial void CertificateChanged(ILogger logger, string backend, string expected, string actual);
 
     [LoggerMessage(2013, LogLevel.Warning, "Backend {Backend} negotiation failed: {Reason}; disconnecting the client")]

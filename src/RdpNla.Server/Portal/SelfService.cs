@@ -161,7 +161,7 @@ public sealed partial class SelfService(
         if (stored is { Confirmed: true })
         {
             await AuditAsync(account.UserName, client, AuditOutcome.Refused, null, "authenticator enrolment refused: one is enrolled already").ConfigureAwait(false);
-            return (PortalOutcome.Refused(409, "already-enrolled", $"{account.UserName} has an authenticator already; an administrator removes it with: rdpnla users reset-mfa {account.UserName}"), null);
+            return (PortalOutcome.Refused(409, "already-enrolled", $"{account.UserName} has an authenticator already; an administrator can remove it (reset the user's second factor)"), null);
         }
 
         if (string.IsNullOrEmpty(code))

@@ -60,7 +60,7 @@ public class GatewayBackendSecurityTests
         GatewaySessionRecord second = await door.WaitForGatewaySessionAsync("alice", first.Id);
         Assert.Equal("protocol-downgrade", second.Outcome);
         Assert.StartsWith("possible downgrade: the backend selected SSL but selected HYBRID_EX before", second.Reason, StringComparison.Ordinal);
-        Assert.Contains($"rdpnla backends forget-protocol {attacker.Address}", second.Reason, StringComparison.Ordinal);
+        Assert.Contains("forget the backend's recorded protocol", second.Reason, StringComparison.Ordinal);
         Assert.Empty(attacker.Captured);
 
         // The operator clears the pin (as after a deliberate change of the backend): TLS is accepted again, and with

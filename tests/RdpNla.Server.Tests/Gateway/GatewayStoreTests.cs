@@ -143,7 +143,7 @@ public sealed class GatewayStoreTests : IDisposable
 
         CryptographicException error = Assert.Throws<CryptographicException>(() => GatewayStore.OpenPassword(legacy, "carol", "10.0.0.5:3389", key));
 
-        Assert.Contains("set it again with 'rdpnla users set-credentials'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("set the user's mapped credential again", error.Message, StringComparison.Ordinal);
     }
 
     /// <summary>What the gateway does: the password of the user's mapped credentials, for the backend the user is relayed to now.</summary>
