@@ -9,15 +9,16 @@ using RdpNla.Server.Storage;
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>
-/// Collects what a connection learned and writes its audit row: one row for how the connection ended, or, once a
-/// password verified, the row written before the server proved itself (<see cref="WriteVerifiedAsync"/>) plus a second
-/// row only if the connection then ended otherwise (a failure, an error, or a refusal such as a second factor not given).
+/// Collects what a connection learned and writes its audit row: one row for how the connection ended, or, once an
+/// outcome is decided that the client is about to learn (a verified password, a failed CredSSP exchange), the row
+/// committed before the answer goes out (<see cref="WriteBeforeAnswerAsync"/>) plus a second row only if the connection
+/// then ended otherwise (a failure, an error, or a refusal such as a second factor not given).
 /// </summary>
 internal sealed class AuditRecordBuilder
 {
     private readonly TimeProvider _timeProvider;
     private bool _ended;
-    private AuditOutcome? _verifiedOutcome;
+    private AuditOutcome? _answeredOutcome;
 
     public AuditRecordBuilder(IPEndPoint client, TimeProvider timeProvider)
     {
@@ -43,15 +44,19 @@ internal sealed class AuditRecordBuilder
     /// <summary>Bounds and pauses the writes (Limits:StoreTimeout); without it they run inline.</summary>
     public StoreWaits? Store { get; set; }
 
+    /// <summary>What <see cref="StoreWaits"/> and the logs call an audit write.</summary>
+    public const string WriteOperation = "writing the audit record";
+
     /// <summary>
-    /// Writes the row of a verified password, before the server's reply goes out. When it cannot be committed the
-    /// caller refuses the logon: no verified password goes unrecorded.
+    /// Writes the row of an outcome before the client learns it: a verified password before the server's proof, a failed
+    /// exchange before its errorCode. When it cannot be committed the caller answers STATUS_INTERNAL_DB_ERROR instead:
+    /// no outcome is acknowledged without its row (docs/high-availability.md, "Faults").
     /// </summary>
     /// <exception cref="AccountStoreException">The database failed or was busy.</exception>
-    public async Task WriteVerifiedAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus status, string reason, CancellationToken cancellationToken)
+    public async Task WriteBeforeAnswerAsync(FrontDoorContext context, AuditOutcome outcome, NtStatus status, string reason, CancellationToken cancellationToken)
     {
         await AppendAsync(context, Entry(context, outcome, status, reason), cancellationToken).ConfigureAwait(false);
-        _verifiedOutcome = outcome;
+        _answeredOutcome = outcome;
     }
 
     /// <summary>Records how the connection ended (a row unless the verified row already tells it); false when it already ended.</summary>
@@ -63,8 +68,8 @@ internal sealed class AuditRecordBuilder
         }
 
         _ended = true;
-        // The verified row already tells a success (or a refusal decided with it); a different ending gets its own row.
-        if (_verifiedOutcome == outcome)
+        // The row written before the answer already tells this ending; a different ending gets its own row.
+        if (_answeredOutcome == outcome)
         {
             return true;
         }
@@ -83,7 +88,7 @@ internal sealed class AuditRecordBuilder
 
     private Task<long> AppendAsync(FrontDoorContext context, AuditEntry entry, CancellationToken cancellationToken) =>
         Store is { } store
-            ? store.RunAsync("writing the audit record", ct => context.AuditLog.AppendAsync(entry, ct), cancellationToken)
+            ? store.RunAsync(WriteOperation, ct => context.AuditLog.AppendAsync(entry, ct), cancellationToken)
             : context.AuditLog.AppendAsync(entry, cancellationToken);
 
     private AuditEntry Entry(FrontDoorContext context, AuditOutcome outcome, NtStatus? status, string reason) => new()

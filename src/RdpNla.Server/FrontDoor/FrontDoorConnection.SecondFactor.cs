@@ -17,7 +17,10 @@ internal sealed partial class FrontDoorConnection
     /// </summary>
     private async Task<bool> PassSecondFactorAsync(SecurityProtocols selected, string userName, string account, CancellationToken cancellationToken)
     {
-        if (_context.SecondFactor is not { } gate || !await gate.IsRequiredAsync(userName, cancellationToken).ConfigureAwait(false))
+        // A domain user is keyed NETBIOS\USER, as the gateway keys its mapped credentials (docs/active-directory.md): its
+        // bare name is the name of a local user, whose second factor is not the domain user's.
+        string key = _domainUser?.AccountKey ?? userName;
+        if (_context.SecondFactor is not { } gate || !await gate.IsRequiredAsync(key, cancellationToken).ConfigureAwait(false))
         {
             return true;
         }
@@ -32,7 +35,7 @@ internal sealed partial class FrontDoorConnection
         _phase = "second factor";
         _handshakeClock?.Pause();
         _guarded!.Enabled = false;
-        (SecondFactorResult result, string reason) = await gate.HoldAsync(_audit.ConnectionId, userName, _client, backend, _stopping).ConfigureAwait(false);
+        (SecondFactorResult result, string reason) = await gate.HoldAsync(_audit.ConnectionId, key, _client, backend, _stopping).ConfigureAwait(false);
 
         // What is left of the handshake budget runs again; the minimum data rate stays off, as for any authenticated connection.
         _handshakeClock?.Resume();

@@ -342,6 +342,19 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
         {
             string statusName = NtStatusText.Name(credSsp.FailureStatus);
             string failure = Portal.PortalSetup.WithPortalHint($"{credSsp.PackageName}: {_unmappedPrincipal ?? credSsp.FailureMessage ?? credSsp.FailureReason.ToString()}", credSsp.FailureStatus, _context.SecondFactor?.PortalUrl);
+            try
+            {
+                // The failure is counted; its row is committed before the client learns the outcome. A row that cannot be
+                // committed turns the answer into the store fault's (docs/high-availability.md, "Faults").
+                await _audit.WriteBeforeAnswerAsync(_context, AuditOutcome.Failure, credSsp.FailureStatus, failure, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (AccountStoreException ex)
+            {
+                accounts.StoreFault = ex;
+                await EndWithStoreFaultAsync(tls, acceptor, credSspFailed: true, ex, account, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
             FrontDoorLog.AuthenticationFailed(Logger, account, statusName, failure);
             await EndAsync(AuditOutcome.Failure, credSsp.FailureStatus, failure, Limits.PenaltyAuthenticationFailure).ConfigureAwait(false);
 
@@ -464,7 +477,7 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
             : (AuditOutcome.Success, NtStatus.Success, $"authenticated with {identity.PackageName}; {(identity.VerifiedBy == IdentityVerification.KerberosTicket ? "ticket" : "password")} verified");
         try
         {
-            await _audit.WriteVerifiedAsync(_context, outcome, status, reason, cancellationToken).ConfigureAwait(false);
+            await _audit.WriteBeforeAnswerAsync(_context, outcome, status, reason, cancellationToken).ConfigureAwait(false);
             return NtStatus.Success;
         }
         catch (AccountStoreException ex)
@@ -485,13 +498,20 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
     private async Task EndWithStoreFaultAsync(SslStream tls, RdpServerAcceptor acceptor, bool credSspFailed, AccountStoreException fault, string account, CancellationToken cancellationToken)
     {
         string reason = fault.Busy ? $"account database busy: {fault.Message}" : $"account database failed during {fault.Operation}: {fault.Message}";
-        if (fault.Busy)
+        string exception = fault.InnerException?.GetType().Name ?? nameof(AccountStoreException);
+        if (fault.Operation == AuditRecordBuilder.WriteOperation)
+        {
+            // The accounts answered and only the audit row failed: its own gate, which a successful account lookup does
+            // not reset, so a lasting audit fault writes one line per interval, not two per logon.
+            FrontDoorLog.AuditFailed(Logger, $"{(fault.Busy ? fault.Message : $"{exception}: {fault.Message}")}; the logon fails with STATUS_INTERNAL_DB_ERROR");
+        }
+        else if (fault.Busy)
         {
             FrontDoorLog.StoreBusy(Logger, fault.Operation, Limits.StoreTimeout);
         }
         else
         {
-            FrontDoorLog.StoreFailed(Logger, fault.Operation, fault.InnerException?.GetType().Name ?? nameof(AccountStoreException), fault.Message);
+            FrontDoorLog.StoreFailed(Logger, fault.Operation, exception, fault.Message);
         }
 
         FrontDoorLog.AuthenticationFailed(Logger, account, NtStatusText.Name(NtStatus.InternalDbError), reason);

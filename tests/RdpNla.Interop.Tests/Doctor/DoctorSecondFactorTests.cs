@@ -17,7 +17,7 @@ public class DoctorSecondFactorTests
     public async Task Walk_ApprovalTimesOutOnTheServer_NamesSecondFactorNotApproved()
     {
         await using TestFrontDoor door = await PortalTestSupport.StartAsync(o => o.Mfa.ApprovalTimeout = TimeSpan.FromSeconds(5));
-        await PortalFixture.EnrolAsync(door, "slowdoc", PortalFixture.Password);
+        await PortalTestSupport.EnrolAsync(door, "slowdoc", PortalFixture.Password);
         using var credentials = new NlaCredentials("slowdoc", string.Empty, PortalFixture.Password);
 
         DoctorReport report = await LiveWalker.RunAsync("127.0.0.1", door.Port, ClientSettings.WindowsDefault, credentials, TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
@@ -33,7 +33,7 @@ public class DoctorSecondFactorTests
     public async Task Walk_HeldLongerThanDoctorWaits_NamesSecondFactorNotApproved()
     {
         await using TestFrontDoor door = await PortalTestSupport.StartAsync();
-        await PortalFixture.EnrolAsync(door, "heldoc", PortalFixture.Password);
+        await PortalTestSupport.EnrolAsync(door, "heldoc", PortalFixture.Password);
         using var credentials = new NlaCredentials("heldoc", string.Empty, PortalFixture.Password);
 
         DoctorReport report = await LiveWalker.RunAsync("127.0.0.1", door.Port, ClientSettings.WindowsDefault, credentials, TimeSpan.FromSeconds(6), TestContext.Current.CancellationToken);

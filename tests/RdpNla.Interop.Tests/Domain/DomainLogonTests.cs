@@ -163,6 +163,41 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         Assert.Equal(EarlyUserAuthorizationResult.Success, allowed.EarlyUserAuthorization);
     }
 
+    /// <summary>
+    /// A local alice who must use a second factor and the domain's LAB\alice: the second factor is looked up by the
+    /// verified identity's key (NETBIOS\USER for a domain user), so the domain user is not held for the local user's
+    /// setting, and the local user still is.
+    /// </summary>
+    [Fact]
+    public async Task A_domain_user_is_not_held_for_the_second_factor_of_the_local_user_of_the_same_name()
+    {
+        await using TestFrontDoor door = await PortalTestSupport.StartAsync(o =>
+        {
+            o.Directory.NtlmPassthrough = "winbind";
+            o.Directory.AllowedGroups = [$"LAB\\{SambaDomainController.AllowedGroup}"];
+            o.Directory.WinbindRunDirectory = dc.RunDirectory;
+        });
+        await door.AddUserAsync("alice", LocalPassword);
+        Assert.True(await new Server.Portal.SelfServiceStore(door.Database, TimeProvider.System).SetUserMfaRequiredAsync("alice", true, TestContext.Current.CancellationToken));
+        const SecurityProtocols HybridEx = SecurityProtocols.Ssl | SecurityProtocols.Hybrid | SecurityProtocols.HybridEx;
+
+        TestRdpOutcome domainUser = await TestRdpClient.ConnectAsync(door.Port, HybridEx, "alice", SambaDomainController.AlicePassword, "LAB", cancellationToken: TestContext.Current.CancellationToken);
+        AuditEntry domainRow = await door.LastAuditForAsync("alice");
+        TestRdpOutcome localUser = await TestRdpClient.ConnectAsync(door.Port, HybridEx, "alice", LocalPassword, cancellationToken: TestContext.Current.CancellationToken);
+        IReadOnlyList<AuditEntry> rows = await door.WaitForAuditAsync(3);
+
+        Assert.True(domainUser.EarlyUserAuthorization == EarlyUserAuthorizationResult.Success, $"{domainUser}\n{door.LogText}");
+        Assert.Equal(("LAB", AuditOutcome.Success), (domainRow.Domain, domainRow.Outcome));
+
+        // The local alice is held: without an enrolled authenticator the hold ends at once with AUTHZ_ACCESS_DENIED.
+        Assert.Equal(NlaStatus.Completed, localUser.CredSspStatus);
+        Assert.Equal(EarlyUserAuthorizationResult.AccessDenied, localUser.EarlyUserAuthorization);
+        AuditEntry refused = Assert.Single(rows, r => r.Outcome == AuditOutcome.Refused);
+        Assert.Equal(("alice", NtStatus.AccessDenied), (refused.UserName, refused.Status));
+        Assert.StartsWith("second factor required, but no authenticator is enrolled", refused.Reason, StringComparison.Ordinal);
+        Assert.DoesNotContain(rows, r => r.Domain == "LAB" && r.Outcome != AuditOutcome.Success);
+    }
+
     [Fact]
     public async Task The_DC_stopped_fails_domain_users_with_no_logon_servers_while_local_users_log_in_and_it_recovers()
     {

@@ -112,7 +112,37 @@ public class FrontDoorAccountStoreTests
         TestRdpOutcome outcome = await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
 
         Assert.Equal(NtStatus.InternalDbError, outcome.ServerErrorCode);
-        Assert.Contains("The account database failed during writing the audit record (SqliteException", door.LogText, StringComparison.Ordinal);
+        Assert.Contains("Writing the audit record failed: SqliteException", door.LogText, StringComparison.Ordinal);
+        Assert.Contains("the logon fails with STATUS_INTERNAL_DB_ERROR", door.LogText, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Connect_AuditTableRefusesWritesAfterTheWrongPasswordWasCounted_FailsWithInternalDbErrorNotLogonFailure()
+    {
+        await using TestFrontDoor door = await StartAsync();
+        await ExecuteAsync(door, "CREATE TRIGGER audit_refuses BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit refused by the test'); END;");
+
+        var fault = Stopwatch.StartNew();
+        TestRdpOutcome[] wrong = [
+            await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", "wrong-1", cancellationToken: Ct),
+            await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", "wrong-2", cancellationToken: Ct),
+        ];
+        TimeSpan faultLength = fault.Elapsed;
+        int counted = (await door.Database.Users.FindAsync("alice", Ct))!.FailedLogonCount;
+        string faultLog = door.LogText;
+        await ExecuteAsync(door, "DROP TRIGGER audit_refuses;");
+        TestRdpOutcome after = await TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct);
+
+        // The wrong passwords were counted, but no row says so: the client is told the server's fault, not a refusal.
+        Assert.All(wrong, w => Assert.Equal(NtStatus.InternalDbError, w.ServerErrorCode));
+        Assert.Equal(2, counted);
+        // Each logon fails two writes (its failure row, then its error row); the lines stay within the bound.
+        Assert.InRange(faultLog.Split("Writing the audit record failed: SqliteException").Length - 1, 1, 1 + (int)(faultLength.TotalSeconds / 10));
+        Assert.Contains("audit refused by the test", faultLog, StringComparison.Ordinal);
+        Assert.DoesNotContain("The account database failed during", faultLog, StringComparison.Ordinal);
+        Assert.DoesNotContain("The account database answers again", faultLog, StringComparison.Ordinal);
+        Assert.Equal(NlaStatus.Completed, after.CredSspStatus);
+        Assert.Equal(AuditOutcome.Success, Assert.Single(await door.WaitForAuditAsync(1)).Outcome);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using RdpNla.Tests.Support;
 using RdpNla.Server.Gateway;
 
@@ -28,15 +29,17 @@ public sealed class ShadowBackendFixture : IAsyncLifetime
 /// </summary>
 public class GatewaySessionLimitsTests(ShadowBackendFixture backend, XvfbDisplay display) : IClassFixture<ShadowBackendFixture>
 {
-    private async Task<TestFrontDoor> StartDoorAsync(Action<GatewayOptions> configure)
+    private async Task<TestFrontDoor> StartDoorAsync(Action<GatewayOptions> configure, TimeProvider? timeProvider = null)
     {
-        TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
-        {
-            o.Gateway.DefaultBackend = backend.Backend.Address;
-            o.Gateway.IdleTimeout = TimeSpan.Zero;
-            o.Gateway.MaxSessionLength = TimeSpan.Zero;
-            configure(o.Gateway);
-        });
+        TestFrontDoor door = await TestFrontDoor.StartAsync(
+            o =>
+            {
+                o.Gateway.DefaultBackend = backend.Backend.Address;
+                o.Gateway.IdleTimeout = TimeSpan.Zero;
+                o.Gateway.MaxSessionLength = TimeSpan.Zero;
+                configure(o.Gateway);
+            },
+            timeProvider: timeProvider);
         await door.AddUserAsync("alice", ShadowBackendFixture.Password);
         return door;
     }
@@ -50,15 +53,46 @@ public class GatewaySessionLimitsTests(ShadowBackendFixture backend, XvfbDisplay
     [Fact]
     public async Task MaxSessionLength_EndsTheRelayedSession()
     {
-        await using TestFrontDoor door = await StartDoorAsync(g => g.MaxSessionLength = TimeSpan.FromSeconds(3));
+        // On the gateway's clock: far longer than the hang guard below, so only the fake clock can end the session.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        TimeSpan maxSessionLength = TimeSpan.FromMinutes(10);
+        await using TestFrontDoor door = await StartDoorAsync(g => g.MaxSessionLength = maxSessionLength, time);
+        string displayName = await display.GetDisplayAsync();
+        string home = Path.Combine(Path.GetTempPath(), "rdpnla-xfreerdp-home");
+        Directory.CreateDirectory(home);
+        var output = new System.Text.StringBuilder();
+        System.Diagnostics.Process client = ExternalProcess.Start(
+            "xfreerdp",
+            [$"/v:{door.Address}", "/u:alice", $"/p:{ShadowBackendFixture.Password}", "/sec:nla", "/cert:ignore", "/log-level:DEBUG"],
+            new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
+            output);
+        try
+        {
+            // The session is up once xfreerdp finished the connection sequence; the relay armed its timer before that.
+            while (!GatewayPeers.Snapshot(output).Contains("CONNECTION_STATE_ACTIVE", StringComparison.Ordinal))
+            {
+                Assert.False(client.HasExited, $"xfreerdp ended before its session was active:\n{GatewayPeers.Snapshot(output)}\n{door.LogText}");
+                await Task.Delay(50, TestContext.Current.CancellationToken);
+            }
 
-        ProcessResult result = await FullSessionAsync(door, TimeSpan.FromSeconds(40));
+            time.Advance(maxSessionLength);
 
-        Assert.False(result.TimedOut, $"the session outlived its maximum length\n{door.LogText}");
+            // Only a guard against a hang: the fake clock already ended the session.
+            Task exited = client.WaitForExitAsync(TestContext.Current.CancellationToken);
+            if (await Task.WhenAny(exited, Task.Delay(TimeSpan.FromSeconds(40), TestContext.Current.CancellationToken)) != exited)
+            {
+                Assert.Fail($"the session outlived its maximum length on the gateway's clock\n{door.LogText}");
+            }
+        }
+        finally
+        {
+            await ExternalProcess.StopAsync(client);
+        }
+
         GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
         Assert.Equal("timeout", session.Outcome);
-        Assert.Contains("maximum session length 00:00:03 reached", session.Reason, StringComparison.Ordinal);
-        Assert.True(session.Ended - session.Started >= TimeSpan.FromSeconds(2.5), $"{session.Started:O} .. {session.Ended:O}");
+        Assert.Equal("maximum session length 00:10:00 reached", session.Reason);
+        Assert.Equal(maxSessionLength, session.Ended - session.Started);
     }
 
     [Fact]

@@ -1,6 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using RdpNla.Tests.Support;
+
+[assembly: AssemblyFixture(typeof(RdpNla.Tests.Gateway.ShadowBackendLeakCheck))]
 
 namespace RdpNla.Tests.Gateway;
 
@@ -9,12 +12,20 @@ namespace RdpNla.Tests.Gateway;
 /// scratch HOME for its generated certificate, a free loopback port, and a <see cref="CountingTcpProxy"/> in front so
 /// that tests can count the TCP connections the backend received.
 /// </summary>
+/// <remarks>
+/// Every path stops both processes: a failed start disposes what it started, a retried start stops the failed try, and
+/// <see cref="DisposeAsync"/> stops them even when the proxy fails to stop, then throws if any process started with the
+/// backend's folders still runs. <see cref="ShadowBackendLeakCheck"/> fails the run for a backend never disposed.
+/// </remarks>
 public sealed class GatewayShadowBackend : IAsyncDisposable
 {
+    private static readonly ConcurrentDictionary<GatewayShadowBackend, bool> s_notDisposed = new();
     private readonly StringBuilder _output = new();
     private Process? _xvfb;
     private Process? _shadow;
     private string? _home;
+    private string? _frameBuffers;
+    private bool _disposed;
 
     public int Port { get; private set; }
 
@@ -31,16 +42,45 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
     public static async Task<GatewayShadowBackend> StartAsync(string security, params (string User, string Password)[] accounts)
     {
         var backend = new GatewayShadowBackend();
+        s_notDisposed[backend] = true;
         try
         {
             await backend.StartCoreAsync(security, accounts);
             return backend;
         }
-        catch
+        catch (Exception failure)
         {
-            await backend.DisposeAsync();
+            try
+            {
+                await backend.DisposeAsync();
+            }
+            catch (InvalidOperationException leak)
+            {
+                throw new AggregateException(failure, leak);
+            }
+
             throw;
         }
+    }
+
+    /// <summary>The backends started and not disposed, stopped here; a description of each (empty: none).</summary>
+    internal static async Task<IReadOnlyList<string>> StopUndisposedAsync()
+    {
+        var left = new List<string>();
+        foreach (GatewayShadowBackend backend in s_notDisposed.Keys)
+        {
+            left.Add($"freerdp-shadow-cli backend in {backend._home} on port {backend.Port}");
+            try
+            {
+                await backend.DisposeAsync();
+            }
+            catch (InvalidOperationException leak)
+            {
+                left.Add(leak.Message);
+            }
+        }
+
+        return left;
     }
 
     private async Task StartCoreAsync(string security, (string User, string Password)[] accounts)
@@ -55,8 +95,9 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
         }
 
         await File.WriteAllTextAsync(sam, lines.ToString());
-        (Process xvfb, string display, _) = await GatewayPeers.StartXvfbAsync();
+        (Process xvfb, string display, string frameBuffers) = await GatewayPeers.StartXvfbAsync();
         _xvfb = xvfb;
+        _frameBuffers = frameBuffers;
         for (int attempt = 0; ; attempt++)
         {
             Port = PeerPorts.GetFreePort();
@@ -73,6 +114,8 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
             catch (InvalidOperationException) when (attempt < 4)
             {
                 // docs/interop.md#freerdp-shadow: it sometimes starts before Xvfb accepts connections ("failed to open display"): retry.
+                await ExternalProcess.StopAsync(_shadow);
+                _shadow = null;
                 await Task.Delay(500);
             }
         }
@@ -80,24 +123,64 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
         Proxy = new CountingTcpProxy(Port);
     }
 
+    /// <summary>Stops the proxy, freerdp-shadow-cli and its Xvfb; throws when a process started with its folders still runs.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Proxy is not null)
+        if (_disposed)
         {
-            await Proxy.DisposeAsync();
+            return;
         }
 
-        await ExternalProcess.StopAsync(_shadow);
-        await ExternalProcess.StopAsync(_xvfb);
-        if (_home is not null)
+        _disposed = true;
+        try
+        {
+            if (Proxy is not null)
+            {
+                await Proxy.DisposeAsync();
+            }
+        }
+        finally
         {
             try
             {
-                Directory.Delete(_home, recursive: true);
+                await ExternalProcess.StopAsync(_shadow);
             }
-            catch (IOException)
+            finally
             {
+                await ExternalProcess.StopAsync(_xvfb);
             }
+
+            s_notDisposed.TryRemove(this, out _);
+            string[] folders = [.. new[] { _home, _frameBuffers }.OfType<string>()];
+            IReadOnlyList<string> left = ExternalProcess.Running(folders);
+            foreach (string folder in folders)
+            {
+                try
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+                catch (IOException)
+                {
+                }
+            }
+
+            if (left.Count > 0)
+            {
+                throw new InvalidOperationException($"the freerdp-shadow-cli backend left processes running after it stopped: {string.Join("; ", left)}");
+            }
+        }
+    }
+}
+
+/// <summary>Fails the run, at its end, for a <see cref="GatewayShadowBackend"/> started and never disposed (and stops it).</summary>
+public sealed class ShadowBackendLeakCheck : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        IReadOnlyList<string> left = await GatewayShadowBackend.StopUndisposedAsync();
+        if (left.Count > 0)
+        {
+            throw new InvalidOperationException($"freerdp-shadow-cli backends were not stopped by their tests: {string.Join("; ", left)}");
         }
     }
 }

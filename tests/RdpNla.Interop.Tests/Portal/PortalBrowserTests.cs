@@ -19,21 +19,7 @@ public sealed class PortalFixture : IAsyncLifetime
     {
         Door = await PortalTestSupport.StartAsync();
         await Door.AddUserAsync("mustchange", Password, a => a with { MustChangePassword = true });
-        MfaApp = await EnrolAsync(Door, "mfauser", Password);
-    }
-
-    /// <summary>Adds a user, enrols an authenticator through the JSON API and requires the second factor.</summary>
-    public static async Task<TestAuthenticator> EnrolAsync(TestFrontDoor door, string user, string password)
-    {
-        await door.AddUserAsync(user, password);
-        using HttpClient client = door.Client();
-        (int started, System.Text.Json.JsonElement body) = await client.PostJsonAsync("api/totp", new { user, password });
-        Assert.Equal(200, started);
-        var app = TestAuthenticator.FromUri(body.GetProperty("otpauthUri").GetString()!);
-        (int confirmed, _) = await client.PostJsonAsync("api/totp", new { user, password, code = app.NextCode() });
-        Assert.Equal(200, confirmed);
-        Assert.True(await new SelfServiceStore(door.Database, TimeProvider.System).SetUserMfaRequiredAsync(user, true));
-        return app;
+        MfaApp = await PortalTestSupport.EnrolAsync(Door, "mfauser", Password);
     }
 
     public async ValueTask DisposeAsync() => await Door.DisposeAsync();
@@ -122,7 +108,7 @@ public class PortalBrowserTests(PortalFixture fixture, XvfbDisplay display) : IC
     public async Task MfaUser_NotApprovedInTime_TheConnectionIsClosedAndAudited()
     {
         await using TestFrontDoor door = await PortalTestSupport.StartAsync(o => o.Mfa.ApprovalTimeout = TimeSpan.FromSeconds(5));
-        await PortalFixture.EnrolAsync(door, "slowuser", PortalFixture.Password);
+        await PortalTestSupport.EnrolAsync(door, "slowuser", PortalFixture.Password);
 
         ProcessResult result = await XfreerdpAsync(door, "slowuser", PortalFixture.Password);
 
@@ -177,7 +163,7 @@ public class PortalBrowserTests(PortalFixture fixture, XvfbDisplay display) : IC
             o.Limits.HandshakeTimeout = TimeSpan.FromSeconds(4);
             o.Limits.MinDataRateGracePeriod = TimeSpan.FromSeconds(1);
         });
-        TestAuthenticator app = await PortalFixture.EnrolAsync(door, "patient", PortalFixture.Password);
+        TestAuthenticator app = await PortalTestSupport.EnrolAsync(door, "patient", PortalFixture.Password);
 
         Task<Accounts.CliResult> login = Client.ClientCli.LoginAsync(door.Address, "patient", PortalFixture.Password, "--timeout", "60");
         Server.Mfa.PendingConnection pending = await door.WaitForPendingAsync("patient");

@@ -183,6 +183,57 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
     }
 
     [Fact]
+    public async Task AuditInsertFailsAfterTheWrongPasswordWasCounted_ClientGetsInternalDbErrorBoundedLogThenLogonsResume()
+    {
+        (string store, string config) = await PrepareAsync(postgres, """{ "Limits": { "MaxConnectionRatePerAddress": 0, "PenaltiesEnabled": false } }""");
+        ServeProcess server = await StartAsync("gw-a", store, config);
+
+        // The audit table refuses every insert on the server while the users table still takes the failure count.
+        await ExecutePostgresAsync(store, """
+            CREATE FUNCTION audit_refuses() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit refused by the test'; END $$;
+            CREATE TRIGGER audit_refuses BEFORE INSERT ON audit FOR EACH ROW EXECUTE FUNCTION audit_refuses();
+            """);
+        var fault = System.Diagnostics.Stopwatch.StartNew();
+        var during = new List<(CliResult Result, JsonElement Json)>();
+        for (int i = 0; i < 3; i++)
+        {
+            during.Add(await ClientCli.LoginJsonAsync(server.Address, "alice", "wrong-password-" + i));
+        }
+
+        TimeSpan faultLength = fault.Elapsed;
+        int counted;
+        await using (RdpNlaStore shared = await RdpNlaStore.OpenAsync(StoreLocation.Parse(store, _directory.Path), _directory.Path, TimeProvider.System, Ct))
+        {
+            counted = (await shared.Users.FindAsync("alice", Ct))!.FailedLogonCount;
+        }
+
+        await ExecutePostgresAsync(store, "DROP TRIGGER audit_refuses ON audit; DROP FUNCTION audit_refuses();");
+        (CliResult after, JsonElement afterJson) = await ClientCli.LoginJsonAsync(server.Address, "alice", AlicePassword);
+
+        // Counted, but not on record: the client is told the server's fault, never STATUS_LOGON_FAILURE.
+        Assert.All(during, d => Assert.Equal("STATUS_INTERNAL_DB_ERROR", d.Json.Str("ntstatus")));
+        Assert.Equal(3, counted);
+        Assert.InRange(Occurrences(server.Output, "Writing the audit record failed: PostgresException"), 1, 1 + (int)(faultLength.TotalSeconds / 10));
+        Assert.Contains("audit refused by the test", server.Output, StringComparison.Ordinal);
+        Assert.Equal(0, Occurrences(server.Output, "The account database answers again after"));
+
+        // Without a restart: the next logon succeeds and every row in the audit is one the server could commit.
+        Assert.True(after.ExitCode == 0, $"{after.Output}\n{after.Error}\n{server.Output}");
+        Assert.Equal("success", afterJson.Str("result"));
+        await using RdpNlaStore reopened = await RdpNlaStore.OpenAsync(StoreLocation.Parse(store, _directory.Path), _directory.Path, TimeProvider.System, Ct);
+        AuditEntry row = Assert.Single(await reopened.Audit.QueryAsync(new AuditQuery { UserName = "alice" }, Ct));
+        Assert.Equal(AuditOutcome.Success, row.Outcome);
+    }
+
+    private static async Task ExecutePostgresAsync(string store, string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(store);
+        await connection.OpenAsync(Ct);
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync(Ct);
+    }
+
+    [Fact]
     public async Task OneOfTwoInstancesKilledUnderLoad_EveryAcknowledgedOutcomeHasItsRowInPostgres()
     {
         // Lockout off: every wrong password is a real check answered STATUS_LOGON_FAILURE; no rate limit, no penalties.

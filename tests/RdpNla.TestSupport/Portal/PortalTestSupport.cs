@@ -19,6 +19,20 @@ public static class PortalTestSupport
 
     public static string PortalUrl(this TestFrontDoor door) => door.Host.SecondFactor!.PortalUrl!;
 
+    /// <summary>Adds a user, enrols an authenticator through the JSON API and requires the second factor.</summary>
+    public static async Task<TestAuthenticator> EnrolAsync(TestFrontDoor door, string user, string password)
+    {
+        await door.AddUserAsync(user, password);
+        using HttpClient client = door.Client();
+        (int started, JsonElement body) = await client.PostJsonAsync("api/totp", new { user, password });
+        Assert.Equal(200, started);
+        var app = TestAuthenticator.FromUri(body.GetProperty("otpauthUri").GetString()!);
+        (int confirmed, _) = await client.PostJsonAsync("api/totp", new { user, password, code = app.NextCode() });
+        Assert.Equal(200, confirmed);
+        Assert.True(await new SelfServiceStore(door.Database, TimeProvider.System).SetUserMfaRequiredAsync(user, true));
+        return app;
+    }
+
     /// <summary>An HTTP client that trusts exactly the front door's (self-signed) certificate.</summary>
     public static HttpClient Client(this TestFrontDoor door)
     {

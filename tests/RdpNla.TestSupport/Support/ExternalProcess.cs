@@ -92,6 +92,39 @@ public static class ExternalProcess
         process?.Dispose();
     }
 
+    /// <summary>
+    /// The live processes whose command line contains one of <paramref name="fragments"/> (e.g. a scratch folder a peer
+    /// was started with), as "PID command line": what a fixture that stopped its peers must find none of.
+    /// </summary>
+    public static IReadOnlyList<string> Running(params string[] fragments)
+    {
+        var found = new List<string>();
+        foreach (string directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), out int pid) || pid == Environment.ProcessId || !IsAlive(pid))
+            {
+                continue;
+            }
+
+            string commandLine;
+            try
+            {
+                commandLine = File.ReadAllText(Path.Combine(directory, "cmdline")).Replace('\0', ' ').TrimEnd();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            if (fragments.Any(f => f.Length > 0 && commandLine.Contains(f, StringComparison.Ordinal)))
+            {
+                found.Add($"{pid} {commandLine}");
+            }
+        }
+
+        return found;
+    }
+
     private static async Task SignalAsync(string signal, IEnumerable<int> pids)
     {
         // kill(1) rather than P/Invoke: the test project stays free of unsafe code.

@@ -249,19 +249,3 @@ public abstract class GatewayStoreContractTests : StoreTestBase
         Reason = "the client hung up",
     };
 }
-
-/// <summary>The gateway's store contract against SQLite.</summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class SqliteGatewayStoreContractTests : GatewayStoreContractTests
-{
-    protected override Task<StoreLocation> CreateLocationAsync() =>
-        Task.FromResult(StoreLocation.Parse(null, Directory.Path));
-}
-
-/// <summary>The gateway's store contract against a real PostgreSQL 15 started by the test run.</summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class PostgresGatewayStoreContractTests(PostgresServer postgres) : GatewayStoreContractTests
-{
-    protected override async Task<StoreLocation> CreateLocationAsync() =>
-        StoreLocation.Parse(await postgres.CreateDatabaseAsync(), Directory.Path);
-}

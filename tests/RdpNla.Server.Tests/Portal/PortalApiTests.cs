@@ -147,7 +147,7 @@ public class PortalApiTests
     public async Task ApiApprove_ACodeIsAcceptedOnce_WrongCodesDenyAndCount_AttemptsAreRateLimited()
     {
         await using TestFrontDoor door = await PortalTestSupport.StartAsync();
-        TestAuthenticator app = await PortalFixture.EnrolAsync(door, "erin", Password);
+        TestAuthenticator app = await PortalTestSupport.EnrolAsync(door, "erin", Password);
         using HttpClient client = door.Client();
         Server.Mfa.ConnectionApprovals approvals = door.Host.SecondFactor!.Approvals;
         var held = new Server.Mfa.PendingConnection(1, "erin", new IPEndPoint(IPAddress.Loopback, 5000), DateTimeOffset.UtcNow, "(test)");
@@ -193,7 +193,7 @@ public class PortalApiTests
     {
         var options = new AccountPolicyOptions { LockoutThreshold = 3 };
         await using TestFrontDoor door = await PortalTestSupport.StartAsync(policy: options);
-        TestAuthenticator app = await PortalFixture.EnrolAsync(door, "frank", Password);
+        TestAuthenticator app = await PortalTestSupport.EnrolAsync(door, "frank", Password);
         using HttpClient client = door.Client();
         Server.Mfa.ConnectionApprovals approvals = door.Host.SecondFactor!.Approvals;
         var held = new Server.Mfa.PendingConnection(1, "frank", new IPEndPoint(IPAddress.Loopback, 5000), DateTimeOffset.UtcNow, "(test)");

@@ -11,7 +11,8 @@ namespace RdpNla.Tests.Storage;
 
 /// <summary>
 /// The contract of <see cref="IUserStore"/> and <see cref="IAuditLog"/>, run against every engine: SQLite
-/// (<see cref="SqliteStoreContractTests"/>) and a real PostgreSQL 15 (<see cref="PostgresStoreContractTests"/>).
+/// (<c>SqliteStoreContractTests</c>, a pure test) and a real PostgreSQL 15 (<c>PostgresStoreContractTests</c>, an
+/// interop test).
 /// </summary>
 public abstract class StoreContractTests : StoreTestBase
 {
@@ -355,18 +356,4 @@ public abstract class StoreContractTests : StoreTestBase
     [Fact]
     public async Task AuditQueryAsync_LimitZero_Throws() =>
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Audit.QueryAsync(new AuditQuery { Limit = 0 }, Ct));
-}
-
-/// <summary>The store contract against SQLite (the default engine).</summary>
-public sealed class SqliteStoreContractTests : StoreContractTests
-{
-    protected override Task<StoreLocation> CreateLocationAsync() =>
-        Task.FromResult(StoreLocation.Parse(null, Directory.Path));
-}
-
-/// <summary>The store contract against a real PostgreSQL 15 started by the test run.</summary>
-public sealed class PostgresStoreContractTests(PostgresServer postgres) : StoreContractTests
-{
-    protected override async Task<StoreLocation> CreateLocationAsync() =>
-        StoreLocation.Parse(await postgres.CreateDatabaseAsync(), Directory.Path);
 }

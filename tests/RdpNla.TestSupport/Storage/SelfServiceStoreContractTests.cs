@@ -100,17 +100,3 @@ public abstract class SelfServiceStoreContractTests : StoreTestBase
 
     private static (string, bool, long) Unpack(StoredTotp? totp) => (Convert.ToHexString(totp!.SealedSecret), totp.Confirmed, totp.LastStep);
 }
-
-/// <summary>The portal's store contract against SQLite.</summary>
-public sealed class SqliteSelfServiceStoreContractTests : SelfServiceStoreContractTests
-{
-    protected override Task<StoreLocation> CreateLocationAsync() =>
-        Task.FromResult(StoreLocation.Parse(null, Directory.Path));
-}
-
-/// <summary>The portal's store contract against a real PostgreSQL 15 started by the test run.</summary>
-public sealed class PostgresSelfServiceStoreContractTests(PostgresServer postgres) : SelfServiceStoreContractTests
-{
-    protected override async Task<StoreLocation> CreateLocationAsync() =>
-        StoreLocation.Parse(await postgres.CreateDatabaseAsync(), Directory.Path);
-}
