@@ -214,7 +214,7 @@ public class PortalAdminApiTests
     public async Task AnAdminWithAnAuthenticator_NeedsACurrentCode_AndRequestsAreRateLimited()
     {
         await using TestFrontDoor door = await StartAsync(o => o.Portal.AdminAttemptsPerMinute = 4);
-        TestAuthenticator app = await PortalFixture.EnrolAsync(door, "root2", Password);
+        TestAuthenticator app = await PortalTestSupport.EnrolAsync(door, "root2", Password);
         await door.Database.Gateway.AddMemberAsync("admins", "root2", TestContext.Current.CancellationToken);
         using HttpClient client = door.Client();
 
