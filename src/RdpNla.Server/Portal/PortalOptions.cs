@@ -63,7 +63,7 @@ public sealed class PortalOptions
 
         if (AdminGroup is { Length: > 256 })
         {
-            yield return "Portal:AdminGroup is longer than 256 characters; name a group of rdpnla groups.";
+            yield return "Portal:AdminGroup is longer than 256 characters; name a local group, or a domain group as DOMAIN\\group or a SID.";
         }
 
         if (AdminMaxRows is < 1 or > 5000)
