@@ -1,6 +1,3 @@
-using System.CommandLine;
-using RdpNla.Cli.Commands;
-
 namespace RdpNla.Cli;
 
 /// <summary>The <c>rdpnla</c> command line: one root command, one subcommand per task.</summary>

@@ -1,3 +1,1 @@
-using RdpNla.Cli;
-
 return await CliApplication.RunAsync(args);

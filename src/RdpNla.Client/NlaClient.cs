@@ -1,20 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Protocol.Spnego;
-using RdpNla.Transport;
-
 namespace RdpNla.Client;
 
 /// <summary>

@@ -1,10 +1,3 @@
-using System.Security.Authentication;
-using System.Security.Cryptography;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Transport;
-
 namespace RdpNla.Client;
 
 /// <summary>

@@ -1,10 +1,3 @@
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Client;
 
 /// <summary>What a client run proved.</summary>

@@ -1,6 +1,3 @@
-using System.Security.Authentication;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Client;
 
 /// <summary>The answer to one X.224 Connection Request with one requested protocol set.</summary>

@@ -1,12 +1,3 @@
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Client;
 
 /// <summary>Settings of <see cref="RdpProber"/>.</summary>

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text;
-
 namespace RdpNla.Client;
 
 /// <summary>What a <see cref="ServerCertificatePolicy"/> checked and found.</summary>

@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-
 namespace RdpNla.Client;
 
 /// <summary>The server certificate as the client saw it in the TLS handshake.</summary>

@@ -1,6 +1,3 @@
-using RdpNla.Diagnosis.Catalogue;
-using RdpNla.Diagnosis.Model;
-
 namespace RdpNla.Diagnosis;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace RdpNla.Diagnosis;
 
 /// <summary>Bytes a server sent where an RDP answer was expected, as a reader can recognise them.</summary>

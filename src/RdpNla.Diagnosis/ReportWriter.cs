@@ -1,7 +1,3 @@
-using System.Text;
-using System.Text.Json;
-using RdpNla.Diagnosis.Catalogue;
-
 namespace RdpNla.Diagnosis;
 
 /// <summary>Renders a <see cref="DoctorReport"/> as text (for people) or JSON (for scripts).</summary>

@@ -1,7 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Negotiate;
 using static RdpNla.Gssapi.GssNative;
 
 namespace RdpNla.Gssapi;

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Text;
 using static RdpNla.Gssapi.GssNative;
 
 namespace RdpNla.Gssapi;

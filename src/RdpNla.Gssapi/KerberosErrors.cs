@@ -1,5 +1,3 @@
-using RdpNla.Protocol;
-
 namespace RdpNla.Gssapi;
 
 /// <summary>

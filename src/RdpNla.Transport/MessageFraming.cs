@@ -1,8 +1,3 @@
-using System.Buffers;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Transport;
 
 /// <summary>

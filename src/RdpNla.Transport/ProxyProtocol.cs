@@ -1,8 +1,3 @@
-using System.Buffers.Binary;
-using System.Net;
-using System.Text;
-using RdpNla.Protocol;
-
 namespace RdpNla.Transport;
 
 /// <summary>

@@ -1,10 +1,3 @@
-using System.Net.Security;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography.X509Certificates;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Transport;
 
 /// <summary>Settings of <see cref="SecurityPhaseDriver.RunClientAsync"/>.</summary>

@@ -1,7 +1,3 @@
-using System.Net.Security;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-
 namespace RdpNla.Transport;
 
 /// <summary>Runs the sans-IO security phase (<see cref="RdpServerAcceptor"/>, the client connector) over a stream and an <see cref="SslStream"/>.</summary>

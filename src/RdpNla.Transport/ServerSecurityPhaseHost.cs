@@ -1,8 +1,3 @@
-using System.Net.Security;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.Ntlm;
-
 namespace RdpNla.Transport;
 
 /// <summary>The phases of the server's security phase, each with its own deadline in a host that wants one.</summary>

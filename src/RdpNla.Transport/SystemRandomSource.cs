@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using RdpNla.Protocol;
-
 namespace RdpNla.Transport;
 
 /// <summary>The operating system's cryptographically secure random number generator.</summary>

@@ -1,12 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using RdpNla.Cli.Commands;
-using RdpNla.Client;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Cli.Bench;
 
 /// <summary>Settings of one <see cref="NlaBench"/> run.</summary>

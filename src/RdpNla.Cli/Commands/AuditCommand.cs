@@ -1,12 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Text.Json;
-using RdpNla.Cli.Interaction;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Storage;
-using Spectre.Console;
-using Spectre.Console.Rendering;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary><c>rdpnla audit</c>: show the authentication audit trail, newest first.</summary>

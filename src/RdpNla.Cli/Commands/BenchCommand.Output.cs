@@ -1,8 +1,3 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
-using RdpNla.Cli.Bench;
-using RdpNla.Client;
-
 namespace RdpNla.Cli.Commands;
 
 internal static partial class BenchCommand

@@ -1,10 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Security.Authentication;
-using RdpNla.Cli.Bench;
-using RdpNla.Cli.Interaction;
-using RdpNla.Client;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary>

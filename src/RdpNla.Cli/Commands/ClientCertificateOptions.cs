@@ -1,7 +1,3 @@
-using System.CommandLine;
-using RdpNla.Cli.Interaction;
-using RdpNla.Client;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary><c>--cert-fingerprint</c>, <c>--known-hosts</c>, <c>--cert-ignore</c>: how <c>login</c> checks the server certificate.</summary>

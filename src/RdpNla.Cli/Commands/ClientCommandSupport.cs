@@ -1,9 +1,3 @@
-using System.Globalization;
-using System.Net;
-using System.Text.Json.Nodes;
-using RdpNla.Client;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary>Shared parsing and output of the client commands (<c>login</c>, <c>probe</c>).</summary>

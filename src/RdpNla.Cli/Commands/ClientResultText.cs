@@ -1,10 +1,3 @@
-using System.Globalization;
-using System.Security.Authentication;
-using RdpNla.Client;
-using RdpNla.Diagnosis;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary>

@@ -1,14 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-using RdpNla.Cli.Interaction;
-using RdpNla.Client;
-using RdpNla.Diagnosis;
-using RdpNla.Diagnosis.Catalogue;
-using RdpNla.Diagnosis.Live;
-using RdpNla.Diagnosis.Model;
-using RdpNla.Diagnosis.Registry;
-using RdpNla.Protocol.CredSsp;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary>

@@ -1,8 +1,3 @@
-using System.CommandLine;
-using RdpNla.Cli.Interaction;
-using RdpNla.Client;
-using RdpNla.Gssapi;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary>The Kerberos options of the client commands (docs/kerberos.md): <c>--auth</c> and <c>--spn</c>.</summary>

@@ -1,12 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Text.Json.Nodes;
-using RdpNla.Cli.Interaction;
-using RdpNla.Client;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary>Exit codes of <c>rdpnla login</c> (docs/login.md). 0 only when the server proved the password.</summary>

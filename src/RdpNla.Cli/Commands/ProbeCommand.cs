@@ -1,17 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Numerics;
-using System.Security.Authentication;
-using System.Text.Json.Nodes;
-using RdpNla.Cli.Interaction;
-using RdpNla.Client;
-using RdpNla.Diagnosis.Probe;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Rdp;
-using Spectre.Console;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary>Exit codes of <c>rdpnla probe</c> (docs/probe.md).</summary>

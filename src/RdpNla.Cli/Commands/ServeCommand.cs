@@ -1,17 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
-using Npgsql;
-using RdpNla.Cli.Interaction;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.FrontDoor;
-using RdpNla.Server.Hosting;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary><c>rdpnla serve</c>: the NLA front door.</summary>

@@ -1,9 +1,3 @@
-using System.CommandLine;
-using Microsoft.Data.Sqlite;
-using RdpNla.Cli.Interaction;
-using RdpNla.Server.Storage;
-using RdpNla.Server.Storage.Postgres;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary><c>rdpnla store copy</c>: move an installation's users and audit trail from SQLite to PostgreSQL.</summary>

@@ -1,10 +1,3 @@
-using System.CommandLine;
-using System.Security.Cryptography;
-using RdpNla.Cli.Interaction;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Gateway;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary><c>rdpnla users set-backend|clear-backend|set-credentials|clear-credentials</c>: the gateway's per-user settings.</summary>

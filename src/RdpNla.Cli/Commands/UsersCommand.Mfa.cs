@@ -1,9 +1,3 @@
-using System.CommandLine;
-using RdpNla.Cli.Interaction;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Portal;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary>

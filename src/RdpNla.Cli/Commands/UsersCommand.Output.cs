@@ -1,10 +1,3 @@
-using System.Globalization;
-using System.Text;
-using System.Text.Json;
-using RdpNla.Server.Accounts;
-using Spectre.Console;
-using Spectre.Console.Rendering;
-
 namespace RdpNla.Cli.Commands;
 
 public static partial class UsersCommand

@@ -1,10 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-using System.Security.Cryptography;
-using RdpNla.Cli.Interaction;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Cli.Commands;
 
 /// <summary><c>rdpnla users ...</c>: manage the local user store in the data directory.</summary>

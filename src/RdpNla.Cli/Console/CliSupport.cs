@@ -1,8 +1,3 @@
-using System.CommandLine;
-using Microsoft.Data.Sqlite;
-using Npgsql;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Cli.Interaction;
 
 /// <summary>Exit codes of rdpnla commands.</summary>

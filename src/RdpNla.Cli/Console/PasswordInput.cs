@@ -1,9 +1,3 @@
-using System.Buffers;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using RdpNla.Client;
-using RdpNla.Protocol.Ntlm;
-
 namespace RdpNla.Cli.Interaction;
 
 /// <summary>Where a command reads a password from (docs/login.md, "Giving the password").</summary>

@@ -1,6 +1,3 @@
-using System.CommandLine;
-using System.CommandLine.Parsing;
-
 namespace RdpNla.Cli.Interaction;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace RdpNla.Cli.Interaction;
 
 /// <summary>Durations and points in time typed on the command line.</summary>

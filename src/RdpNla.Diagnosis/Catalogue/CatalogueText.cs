@@ -1,5 +1,3 @@
-using RdpNla.Diagnosis.Registry;
-
 namespace RdpNla.Diagnosis.Catalogue;
 
 /// <summary>Registry paths, Group Policy paths and step builders shared by the catalogue entries.</summary>

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using static RdpNla.Diagnosis.Catalogue.CatalogueText;
 using static RdpNla.Diagnosis.Catalogue.NamedFixes;
 

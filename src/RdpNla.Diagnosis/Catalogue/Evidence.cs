@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace RdpNla.Diagnosis.Catalogue;
 
 /// <summary>Fills the <c>{name}</c> placeholders of evidence templates and <c>&lt;name&gt;</c> placeholders of fix commands.</summary>

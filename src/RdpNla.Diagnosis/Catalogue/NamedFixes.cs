@@ -1,5 +1,3 @@
-using System.Collections.Frozen;
-using System.Globalization;
 using static RdpNla.Diagnosis.Catalogue.CatalogueText;
 
 namespace RdpNla.Diagnosis.Catalogue;

@@ -1,12 +1,3 @@
-using System.Globalization;
-using RdpNla.Client;
-using RdpNla.Diagnosis.Catalogue;
-using RdpNla.Diagnosis.Model;
-using RdpNla.Gssapi;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Diagnosis.Live;
 
 /// <summary>

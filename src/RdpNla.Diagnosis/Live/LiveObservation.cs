@@ -1,5 +1,3 @@
-using RdpNla.Client;
-
 namespace RdpNla.Diagnosis.Live;
 
 /// <summary>

@@ -1,12 +1,3 @@
-using System.Globalization;
-using System.Security.Authentication;
-using RdpNla.Client;
-using RdpNla.Diagnosis;
-using RdpNla.Diagnosis.Model;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Diagnosis.Live;
 
 /// <summary>

@@ -1,13 +1,3 @@
-using System.Buffers.Binary;
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Transport;
-
 #pragma warning disable CA2007 // Awaited on the caller's context, like the walker that calls it.
 
 namespace RdpNla.Diagnosis.Live;

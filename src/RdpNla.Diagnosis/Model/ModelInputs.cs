@@ -1,7 +1,3 @@
-using System.Globalization;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Diagnosis.Model;
 
 /// <summary>What the client can do with CredSSP.</summary>

@@ -1,9 +1,3 @@
-using System.Globalization;
-using RdpNla.Diagnosis.Catalogue;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Diagnosis.Model;
 
 /// <summary>The predicted outcome of one connection.</summary>

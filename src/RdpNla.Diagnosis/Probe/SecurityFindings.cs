@@ -1,8 +1,3 @@
-using System.Globalization;
-using System.Security.Authentication;
-using RdpNla.Client;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Diagnosis.Probe;
 
 /// <summary>How bad a finding is.</summary>

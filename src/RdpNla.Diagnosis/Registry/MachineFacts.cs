@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace RdpNla.Diagnosis.Registry;
 
 /// <summary>A value read from a .reg file, with where it was read.</summary>

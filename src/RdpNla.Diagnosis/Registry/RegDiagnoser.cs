@@ -1,9 +1,3 @@
-using System.Globalization;
-using RdpNla.Diagnosis.Catalogue;
-using RdpNla.Diagnosis.Model;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Diagnosis.Registry;
 
 /// <summary>What the exports cannot tell, given by the user.</summary>

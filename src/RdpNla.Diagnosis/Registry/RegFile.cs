@@ -1,7 +1,3 @@
-using System.Buffers.Binary;
-using System.Globalization;
-using System.Text;
-
 namespace RdpNla.Diagnosis.Registry;
 
 /// <summary>The header of a .reg file.</summary>

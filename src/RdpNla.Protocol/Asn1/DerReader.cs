@@ -1,7 +1,3 @@
-using System.Formats.Asn1;
-using System.Numerics;
-using System.Security.Cryptography;
-
 namespace RdpNla.Protocol.Asn1;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using System.Text;
-
 namespace RdpNla.Protocol.Asn1;
 
 /// <summary>UTF-16LE text as MS-CSSP carries it in OCTET STRINGs (UNICODE_STRING semantics: no terminating NUL).</summary>

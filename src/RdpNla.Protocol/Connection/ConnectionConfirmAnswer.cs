@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Protocol.Connection;
 
 /// <summary>What a server sent instead of an X.224 Connection Confirm, as far as its first bytes show.</summary>

@@ -1,5 +1,3 @@
-using RdpNla.Protocol.Ntlm;
-
 namespace RdpNla.Protocol.Connection;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Protocol.Connection;
 
 /// <summary>Where an <see cref="RdpClientConnector"/> is in the security phase.</summary>

@@ -1,6 +1,3 @@
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Protocol.Connection;
 
 /// <summary>How far an <see cref="RdpClientConnector"/> goes before it reports <see cref="SecurityPhaseAction.Completed"/>.</summary>

@@ -1,7 +1,3 @@
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Protocol.Connection;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Protocol.Connection;
 
 /// <summary>The server's policy for the security phase, read by <see cref="RdpServerAcceptor"/>.</summary>

@@ -1,8 +1,3 @@
-using System.Security.Cryptography;
-using RdpNla.Protocol.Negotiate;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Protocol.Spnego;
-
 namespace RdpNla.Protocol.CredSsp;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using RdpNla.Protocol.Negotiate;
-using RdpNla.Protocol.Ntlm;
-
 namespace RdpNla.Protocol.CredSsp;
 
 /// <summary>Settings of a <see cref="CredSspClientContext"/>.</summary>

@@ -1,9 +1,3 @@
-using System.Security.Cryptography;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.Cryptography;
-using RdpNla.Protocol.Negotiate;
-using RdpNla.Protocol.Ntlm;
-
 namespace RdpNla.Protocol.CredSsp;
 
 /// <summary>

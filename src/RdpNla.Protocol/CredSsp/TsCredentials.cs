@@ -1,7 +1,3 @@
-using System.Formats.Asn1;
-using System.Security.Cryptography;
-using RdpNla.Protocol.Asn1;
-
 namespace RdpNla.Protocol.CredSsp;
 
 /// <summary>TSCredentials.credType values (MS-CSSP §2.2.1.2).</summary>

@@ -1,7 +1,3 @@
-using System.Buffers;
-using System.Formats.Asn1;
-using RdpNla.Protocol.Asn1;
-
 namespace RdpNla.Protocol.CredSsp;
 
 /// <summary>

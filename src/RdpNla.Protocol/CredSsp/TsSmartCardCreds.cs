@@ -1,7 +1,3 @@
-using System.Formats.Asn1;
-using System.Security.Cryptography;
-using RdpNla.Protocol.Asn1;
-
 namespace RdpNla.Protocol.CredSsp;
 
 /// <summary>

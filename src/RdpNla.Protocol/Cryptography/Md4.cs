@@ -1,7 +1,5 @@
 // NTLM needs MD4 (NTOWFv1, MS-NLMP §3.3.1) and the BCL does not offer it.
 #pragma warning disable CA5351
-using System.Buffers.Binary;
-using System.Numerics;
 
 namespace RdpNla.Protocol.Cryptography;
 

@@ -1,6 +1,5 @@
 // NTLM sealing and KEY_EXCH (MS-NLMP §3.4.3, §3.1.5.1.2) need RC4 and the BCL does not offer it.
 #pragma warning disable CA5351
-using System.Security.Cryptography;
 
 namespace RdpNla.Protocol.Cryptography;
 

@@ -1,6 +1,3 @@
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Protocol.Spnego;
-
 namespace RdpNla.Protocol.Negotiate;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>AV_PAIR identifiers (MS-NLMP §2.2.2.1).</summary>

@@ -1,5 +1,3 @@
-using RdpNla.Protocol.Wire;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>AUTHENTICATE_MESSAGE (MS-NLMP §2.2.1.3), the client's proof.</summary>

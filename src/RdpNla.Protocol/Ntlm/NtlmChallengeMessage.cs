@@ -1,5 +1,3 @@
-using RdpNla.Protocol.Wire;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>CHALLENGE_MESSAGE (MS-NLMP §2.2.1.2), the server's answer to the NEGOTIATE.</summary>

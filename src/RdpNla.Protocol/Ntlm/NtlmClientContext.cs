@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>

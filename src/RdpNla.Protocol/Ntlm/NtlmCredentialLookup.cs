@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>The host's answer to <see cref="NlaStatus.CredentialLookupNeeded"/>: what the account store knows about the user.</summary>

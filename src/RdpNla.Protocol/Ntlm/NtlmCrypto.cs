@@ -1,8 +1,3 @@
-using System.Buffers.Binary;
-using System.Security.Cryptography;
-using System.Text;
-using RdpNla.Protocol.Cryptography;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>Which end of an NTLM exchange: selects the magic constants of SIGNKEY/SEALKEY (MS-NLMP §3.4.5.2–3.4.5.3).</summary>

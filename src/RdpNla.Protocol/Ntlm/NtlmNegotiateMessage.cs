@@ -1,6 +1,3 @@
-using System.Text;
-using RdpNla.Protocol.Wire;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>NEGOTIATE_MESSAGE (MS-NLMP §2.2.1.1), sent by the client first.</summary>

@@ -1,7 +1,3 @@
-using System.Buffers.Binary;
-using System.Security.Cryptography;
-using RdpNla.Protocol.Cryptography;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Buffers.Binary;
-using System.Text;
-using RdpNla.Protocol.Wire;
-
 namespace RdpNla.Protocol.Ntlm;
 
 /// <summary>Shared wire helpers for the three NTLM messages (MS-NLMP §2.2.1): header, fields, strings, payload layout.</summary>

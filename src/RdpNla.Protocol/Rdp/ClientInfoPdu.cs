@@ -1,7 +1,3 @@
-using System.Buffers.Binary;
-using System.Security.Cryptography;
-using System.Text;
-
 namespace RdpNla.Protocol.Rdp;
 
 /// <summary>TS_INFO_PACKET.flags (MS-RDPBCGR §2.2.1.11.1.1); only the ones the gateway reads or sets are named.</summary>

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace RdpNla.Protocol.Rdp;
 
 /// <summary>The GCC user data block types the gateway looks at (MS-RDPBCGR §2.2.1.3.1, §2.2.1.4.1: TS_UD_HEADER.type).</summary>

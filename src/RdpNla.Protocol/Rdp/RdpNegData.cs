@@ -1,5 +1,3 @@
-using RdpNla.Protocol.Wire;
-
 namespace RdpNla.Protocol.Rdp;
 
 /// <summary>

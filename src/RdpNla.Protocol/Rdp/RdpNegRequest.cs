@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using RdpNla.Protocol.Wire;
-
 namespace RdpNla.Protocol.Rdp;
 
 /// <summary>RDP_NEG_REQ.flags (MS-RDPBCGR §2.2.1.1.1).</summary>

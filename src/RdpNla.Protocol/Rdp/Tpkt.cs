@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.Buffers.Binary;
-
 namespace RdpNla.Protocol.Rdp;
 
 /// <summary>

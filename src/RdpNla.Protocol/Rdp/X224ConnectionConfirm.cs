@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using RdpNla.Protocol.Wire;
-
 namespace RdpNla.Protocol.Rdp;
 
 /// <summary>

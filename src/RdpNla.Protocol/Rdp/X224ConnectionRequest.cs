@@ -1,6 +1,3 @@
-using System.Text;
-using RdpNla.Protocol.Wire;
-
 namespace RdpNla.Protocol.Rdp;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using System.Formats.Asn1;
-using RdpNla.Protocol.Asn1;
-
 namespace RdpNla.Protocol.Spnego;
 
 /// <summary>NegTokenResp.negState (RFC 4178 §4.2.2).</summary>

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text;
-
 namespace RdpNla.Server.Accounts;
 
 /// <summary>How an account name was written.</summary>

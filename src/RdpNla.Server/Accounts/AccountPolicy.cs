@@ -1,8 +1,3 @@
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
-using RdpNla.Protocol;
-
 namespace RdpNla.Server.Accounts;
 
 /// <summary>

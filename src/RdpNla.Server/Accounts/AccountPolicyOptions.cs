@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Options;
-
 namespace RdpNla.Server.Accounts;
 
 /// <summary>Account lockout policy, as in Windows "Account Lockout Policy".</summary>

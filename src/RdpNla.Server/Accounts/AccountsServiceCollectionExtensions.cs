@@ -1,9 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Server.Accounts;
 
 /// <summary>Registers the user store, audit log and account policy.</summary>

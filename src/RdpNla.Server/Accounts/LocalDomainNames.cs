@@ -1,5 +1,3 @@
-using System.Net.NetworkInformation;
-
 namespace RdpNla.Server.Accounts;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Security.Cryptography;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Ntlm;
-
 namespace RdpNla.Server.Accounts;
 
 /// <summary>What <see cref="AccountPolicy.CheckBeforeVerificationAsync"/> found.</summary>

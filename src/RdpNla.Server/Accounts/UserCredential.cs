@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using RdpNla.Protocol.Ntlm;
-
 namespace RdpNla.Server.Accounts;
 
 /// <summary>A user's account state together with a private copy of its NT hash, wiped on <see cref="Dispose"/>.</summary>

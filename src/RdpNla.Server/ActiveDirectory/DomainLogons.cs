@@ -1,6 +1,3 @@
-using RdpNla.Protocol;
-using RdpNla.Protocol.Ntlm;
-
 namespace RdpNla.Server.ActiveDirectory;
 
 /// <summary>

@@ -1,8 +1,3 @@
-using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
-using System.Security.Cryptography;
-using RdpNla.Protocol;
-
 namespace RdpNla.Server.ActiveDirectory;
 
 /// <summary>What winbind answered to one NTLM pass-through logon.</summary>

@@ -1,6 +1,3 @@
-using System.Net;
-using RdpNla.Protocol;
-
 namespace RdpNla.Server.Audit;
 
 /// <summary>How an authentication attempt ended.</summary>

@@ -1,8 +1,3 @@
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Server.Accounts;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

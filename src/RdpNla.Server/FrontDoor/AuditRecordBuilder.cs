@@ -1,11 +1,3 @@
-using System.Data.Common;
-using System.Globalization;
-using System.Net;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

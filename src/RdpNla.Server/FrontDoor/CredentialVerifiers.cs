@@ -1,11 +1,3 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Logging;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Server.ActiveDirectory;
-using RdpNla.Server.Metrics;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

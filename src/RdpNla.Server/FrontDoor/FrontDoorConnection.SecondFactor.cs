@@ -1,9 +1,3 @@
-using RdpNla.Protocol;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Mfa;
-using RdpNla.Server.Portal;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>The second factor's hold of a connection whose password CredSSP has just proven (docs/portal.md).</summary>

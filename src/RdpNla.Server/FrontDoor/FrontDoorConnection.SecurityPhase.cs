@@ -1,12 +1,3 @@
-using System.Diagnostics;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Metrics;
-using RdpNla.Transport;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>The front door's answers to the security phase's host steps: deadlines, spans, accounts, authorization.</summary>

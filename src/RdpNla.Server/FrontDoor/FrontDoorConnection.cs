@@ -1,20 +1,3 @@
-using System.Buffers.Binary;
-using System.Diagnostics;
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Authentication;
-using Microsoft.Extensions.Logging;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Limits;
-using RdpNla.Server.Metrics;
-using RdpNla.Transport;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

@@ -1,16 +1,3 @@
-using System.Net;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
-using Microsoft.Extensions.Logging;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Limits;
-using RdpNla.Server.Metrics;
-using RdpNla.Transport;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

@@ -1,17 +1,3 @@
-using System.Net.Sockets;
-using System.Text.Json;
-using System.Security.Cryptography.X509Certificates;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
-using RdpNla.Protocol;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Hosting;
-using RdpNla.Server.Limits;
-using RdpNla.Server.Metrics;
-using RdpNla.Server.Portal;
-using RdpNla.Server.Storage;
-using RdpNla.Transport;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

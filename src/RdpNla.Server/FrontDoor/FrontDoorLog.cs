@@ -1,6 +1,3 @@
-using System.Net;
-using Microsoft.Extensions.Logging;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

@@ -1,9 +1,3 @@
-using System.Net;
-using Microsoft.Extensions.Options;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Hosting;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

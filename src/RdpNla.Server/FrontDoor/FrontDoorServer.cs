@@ -1,9 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
-using RdpNla.Server.Limits;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

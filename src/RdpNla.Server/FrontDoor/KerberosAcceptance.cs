@@ -1,6 +1,3 @@
-using RdpNla.Gssapi;
-using RdpNla.Protocol.Negotiate;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>

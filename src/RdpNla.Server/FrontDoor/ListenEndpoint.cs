@@ -1,7 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
-using System.Net;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>Parses <c>--listen</c> values: <c>127.0.0.1:3389</c>, <c>[::1]:3389</c>, <c>0.0.0.0:3389</c>, or a bare port.</summary>

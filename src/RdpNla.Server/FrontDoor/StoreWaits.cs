@@ -1,6 +1,3 @@
-using System.Data.Common;
-using Microsoft.Extensions.Logging;
-
 namespace RdpNla.Server.FrontDoor;
 
 /// <summary>The account database failed, or did not answer within Limits:StoreTimeout.</summary>

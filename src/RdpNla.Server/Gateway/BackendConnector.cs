@@ -1,20 +1,3 @@
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Security.Authentication;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using Microsoft.Extensions.Logging;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Connection;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Server.FrontDoor;
-using RdpNla.Server.Storage;
-using RdpNla.Transport;
-
 namespace RdpNla.Server.Gateway;
 
 /// <summary>The backend failures the operator is told about, each with its own log line and audit outcome.</summary>

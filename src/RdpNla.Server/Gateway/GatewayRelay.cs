@@ -1,15 +1,3 @@
-using System.Net;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using Microsoft.Extensions.Logging;
-using RdpNla.Protocol;
-using RdpNla.Protocol.CredSsp;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Storage;
-using RdpNla.Server.Audit;
-using RdpNla.Transport;
-
 namespace RdpNla.Server.Gateway;
 
 /// <summary>Where an authenticated user is relayed, and why there.</summary>

@@ -1,14 +1,3 @@
-using System.Buffers;
-using System.Globalization;
-using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using Microsoft.Extensions.Logging;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Rdp;
-using RdpNla.Server.Audit;
-using RdpNla.Transport;
-
 namespace RdpNla.Server.Gateway;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using Microsoft.Extensions.Logging;
-using RdpNla.Server.Storage;
-using RdpNla.Transport;
-
 namespace RdpNla.Server.Gateway;
 
 /// <summary>Builds the gateway of a front door host.</summary>

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace RdpNla.Server.Gateway;
 
 /// <summary>

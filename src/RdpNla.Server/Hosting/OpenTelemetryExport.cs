@@ -1,10 +1,3 @@
-using OpenTelemetry;
-using OpenTelemetry.Exporter;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Resources;
-using OpenTelemetry.Trace;
-using RdpNla.Server.Metrics;
-
 namespace RdpNla.Server.Hosting;
 
 /// <summary>

@@ -1,10 +1,3 @@
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.FrontDoor;
-
 namespace RdpNla.Server.Hosting;
 
 /// <summary>The settings of <c>rdpnla serve</c> in the Microsoft.Extensions.Options pipeline.</summary>

@@ -1,8 +1,3 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Net.Sockets;
-using System.Text;
-
 namespace RdpNla.Server.Hosting;
 
 /// <summary>

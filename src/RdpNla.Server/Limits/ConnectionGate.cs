@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using RdpNla.Server.FrontDoor;
-
 namespace RdpNla.Server.Limits;
 
 /// <summary>Why a connection was refused before its handshake (metric tag and log text).</summary>

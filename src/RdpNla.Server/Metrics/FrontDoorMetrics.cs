@@ -1,7 +1,3 @@
-using System.Diagnostics;
-using System.Diagnostics.Metrics;
-using RdpNla.Server.Limits;
-
 namespace RdpNla.Server.Metrics;
 
 /// <summary>

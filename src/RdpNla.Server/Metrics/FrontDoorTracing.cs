@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace RdpNla.Server.Metrics;
 
 /// <summary>

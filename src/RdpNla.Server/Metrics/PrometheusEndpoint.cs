@@ -1,9 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.Metrics;
-using System.Globalization;
-using System.Net;
-using System.Text;
-
 namespace RdpNla.Server.Metrics;
 
 /// <summary>

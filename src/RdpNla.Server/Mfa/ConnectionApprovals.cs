@@ -1,6 +1,3 @@
-using System.Net;
-using RdpNla.Server.Accounts;
-
 namespace RdpNla.Server.Mfa;
 
 /// <summary>A connection held at the NLA step until its user approves it on the portal.</summary>

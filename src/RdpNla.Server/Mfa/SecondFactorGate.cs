@@ -1,7 +1,3 @@
-using System.Net;
-using Microsoft.Extensions.Logging;
-using RdpNla.Server.Portal;
-
 namespace RdpNla.Server.Mfa;
 
 /// <summary>How the second factor ended for one connection.</summary>

@@ -1,13 +1,3 @@
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
-using QRCoder;
-using RdpNla.Server.Mfa;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>The portal's routes: each page's form posts to itself, and each has a JSON twin under /api (docs/portal.md).</summary>

@@ -1,6 +1,3 @@
-using System.Net;
-using Microsoft.Extensions.Logging;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>Log messages of the portal and the second factor's hold (EventId range 4600-4699).</summary>

@@ -1,5 +1,3 @@
-using RdpNla.Server.FrontDoor;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>The self-service portal of <c>rdpnla serve</c> (section <c>Portal</c>; docs/portal.md).</summary>

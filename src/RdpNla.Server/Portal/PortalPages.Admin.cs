@@ -1,9 +1,3 @@
-using System.Globalization;
-using System.Text;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Gateway;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>The read-only admin page: a credentials form with the filters, then the live sessions and the audit rows, every value HTML-encoded.</summary>

@@ -1,8 +1,3 @@
-using System.Globalization;
-using System.Text;
-using System.Text.Encodings.Web;
-using RdpNla.Server.Mfa;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>The portal's HTML: plain server-rendered pages, no script, every value HTML-encoded.</summary>

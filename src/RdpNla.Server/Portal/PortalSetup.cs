@@ -1,10 +1,3 @@
-using Microsoft.Extensions.Logging;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.FrontDoor;
-using RdpNla.Server.Gateway;
-using RdpNla.Server.Mfa;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>Builds the self-service services of a front door host; the portal itself is started by <see cref="PortalServer.StartAsync"/>.</summary>

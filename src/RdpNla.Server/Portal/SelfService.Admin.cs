@@ -1,11 +1,3 @@
-using System.Net;
-using Microsoft.Extensions.Logging;
-using RdpNla.Protocol;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Gateway;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>What an administrator asks of the admin page: credentials, and the filters of the audit rows.</summary>

@@ -1,13 +1,3 @@
-using System.Net;
-using System.Security.Cryptography;
-using Microsoft.Extensions.Logging;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Gateway;
-using RdpNla.Server.Mfa;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>

@@ -1,9 +1,3 @@
-using System.Data.Common;
-using System.Globalization;
-using System.Security.Cryptography;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Storage;
-
 namespace RdpNla.Server.Portal;
 
 /// <summary>A user's TOTP authenticator as stored: the sealed secret, whether enrolment was confirmed, the last step used.</summary>

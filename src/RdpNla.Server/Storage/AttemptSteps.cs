@@ -1,5 +1,3 @@
-using RdpNla.Server.Accounts;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>

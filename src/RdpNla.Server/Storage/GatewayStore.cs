@@ -1,9 +1,3 @@
-using System.Data;
-using System.Data.Common;
-using System.Security.Cryptography;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Gateway;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>

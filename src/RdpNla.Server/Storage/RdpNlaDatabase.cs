@@ -1,6 +1,3 @@
-using System.Data.Common;
-using Microsoft.Data.Sqlite;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>

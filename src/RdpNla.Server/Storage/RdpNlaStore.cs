@@ -1,8 +1,3 @@
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Audit;
-using RdpNla.Server.Portal;
-using RdpNla.Server.Storage.Postgres;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using RdpNla.Protocol.Rdp;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>The short names of security protocols used in logs and audit rows (MS-RDPBCGR §2.2.1.1.1 without the PROTOCOL_ prefix).</summary>

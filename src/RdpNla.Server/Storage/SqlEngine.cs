@@ -1,6 +1,3 @@
-using System.Data;
-using System.Data.Common;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>

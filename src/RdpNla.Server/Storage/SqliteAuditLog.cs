@@ -1,9 +1,3 @@
-using System.Globalization;
-using System.Text;
-using Microsoft.Data.Sqlite;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Audit;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>The default <see cref="IAuditLog"/>: the <c>audit</c> table of <see cref="RdpNlaDatabase"/>.</summary>

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>Times in the database: UTC, fixed-width ISO 8601 text (<c>2026-01-31T12:00:00.0000000Z</c>), sortable as text.</summary>

@@ -1,8 +1,3 @@
-using System.Security.Cryptography;
-using Microsoft.Data.Sqlite;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Server.Accounts;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>The default <see cref="IUserStore"/>: the <c>users</c> table of <see cref="RdpNlaDatabase"/>.</summary>

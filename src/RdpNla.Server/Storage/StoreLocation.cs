@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Logging;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>The store's log messages (event ids 4200–4299). A connection string is never logged, only its description.</summary>

@@ -1,9 +1,3 @@
-using System.Data.Common;
-using RdpNla.Protocol;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Audit;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>What the SQLite and PostgreSQL stores share: argument checks and the reading of rows in the same column order.</summary>

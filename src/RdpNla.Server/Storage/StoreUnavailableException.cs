@@ -1,6 +1,3 @@
-using System.Net.Sockets;
-using Npgsql;
-
 namespace RdpNla.Server.Storage;
 
 /// <summary>The shared store cannot be reached or refuses the login (the message never contains a password).</summary>

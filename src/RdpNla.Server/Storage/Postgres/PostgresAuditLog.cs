@@ -1,9 +1,3 @@
-using System.Text;
-using Npgsql;
-using NpgsqlTypes;
-using RdpNla.Server.Accounts;
-using RdpNla.Server.Audit;
-
 namespace RdpNla.Server.Storage.Postgres;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Data.Common;
-using System.Globalization;
-using Npgsql;
-
 namespace RdpNla.Server.Storage.Postgres;
 
 /// <summary>

@@ -1,10 +1,3 @@
-using System.Data.Common;
-using System.Security.Cryptography;
-using Npgsql;
-using NpgsqlTypes;
-using RdpNla.Protocol.Ntlm;
-using RdpNla.Server.Accounts;
-
 namespace RdpNla.Server.Storage.Postgres;
 
 /// <summary>

@@ -1,9 +1,3 @@
-using System.Security.Cryptography;
-using Microsoft.Data.Sqlite;
-using Npgsql;
-using NpgsqlTypes;
-using RdpNla.Server.Accounts;
-
 namespace RdpNla.Server.Storage.Postgres;
 
 /// <summary>What <see cref="StoreCopy.CopyAsync"/> copied: users, audit rows, and rows of the gateway's and the portal's tables.</summary>
