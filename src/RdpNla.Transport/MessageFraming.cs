@@ -10,12 +10,26 @@ public static class MessageFraming
 
     /// <summary>Reads one TPKT frame (header included).</summary>
     /// <exception cref="NlaProtocolException">The bytes are not a TPKT frame or exceed <paramref name="maxSize"/>.</exception>
-    /// <exception cref="EndOfStreamException">The peer closed the connection before a whole frame arrived.</exception>
-    public static async ValueTask<byte[]> ReadTpktFrameAsync(Stream stream, int maxSize, CancellationToken cancellationToken)
+    /// <exception cref="EndOfStreamException">The peer closed the connection before a whole frame arrived
+    /// (<see cref="PeerClosedException"/> when it closed before the frame's first byte).</exception>
+    public static async ValueTask<byte[]> ReadTpktFrameAsync(Stream stream, int maxSize, CancellationToken cancellationToken) =>
+        await ReadTpktFrameOrEndAsync(stream, maxSize, cancellationToken).ConfigureAwait(false) ?? throw new PeerClosedException();
+
+    /// <summary>
+    /// Reads one TPKT frame (header included), or returns null when the peer closes the connection cleanly before the
+    /// frame's first byte: for a reader to which that close is an ordinary end, not an error worth an exception.
+    /// </summary>
+    /// <exception cref="NlaProtocolException">The bytes are not a TPKT frame or exceed <paramref name="maxSize"/>.</exception>
+    /// <exception cref="EndOfStreamException">The peer closed the connection in the middle of the frame.</exception>
+    public static async ValueTask<byte[]?> ReadTpktFrameOrEndAsync(Stream stream, int maxSize, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stream);
         var header = new byte[TpktHeaderSize];
-        await ReadFirstAsync(stream, header, cancellationToken).ConfigureAwait(false);
+        if (!await TryReadFirstAsync(stream, header, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
         // With the 4-byte header alone, TryReadFrame answers NeedMoreData with the announced length, or InvalidData.
         OperationStatus status = Tpkt.TryReadFrame(new ReadOnlySequence<byte>(header), out int frameLength);
         if (status == OperationStatus.InvalidData)
@@ -94,16 +108,22 @@ public static class MessageFraming
 
     private static async ValueTask ReadFirstAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        int read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
-        if (read == 0)
+        if (!await TryReadFirstAsync(stream, buffer, cancellationToken).ConfigureAwait(false))
         {
             throw new PeerClosedException();
         }
+    }
 
-        if (read < buffer.Length)
+    /// <summary>Fills <paramref name="buffer"/>; false when the peer closed before its first byte.</summary>
+    private static async ValueTask<bool> TryReadFirstAsync(Stream stream, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int read = await stream.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+        if (read > 0 && read < buffer.Length)
         {
             throw new EndOfStreamException($"The peer closed the connection after {read} of {buffer.Length} header bytes.");
         }
+
+        return read > 0;
     }
 }
 

@@ -407,7 +407,15 @@ internal sealed partial class FrontDoorConnection : IAsyncDisposable
         // The client now starts the RDP connection sequence with MCS Connect Initial (MS-RDPBCGR §1.3.1.1). Reading it
         // lets the client finish its CredSSP phase cleanly (FreeRDP logs CONNECTION_STATE_MCS_CONNECT) before we close.
         _phase = "MCS Connect Initial";
-        byte[] connectInitial = await MessageFraming.ReadTpktFrameAsync(tls, Limits.MaxMessageSize, cancellationToken).ConfigureAwait(false);
+        // A client that only wanted to authenticate (a probe, a load generator) closes here: an ordinary end, so it is
+        // not thrown through the connection's frames as the errors above are.
+        byte[]? connectInitial = await MessageFraming.ReadTpktFrameOrEndAsync(tls, Limits.MaxMessageSize, cancellationToken).ConfigureAwait(false);
+        if (connectInitial is null)
+        {
+            FrontDoorLog.ClientClosed(Logger, _phase);
+            return;
+        }
+
         FrontDoorLog.NoBackend(Logger, account, connectInitial.Length);
     }
 
