@@ -47,39 +47,56 @@ internal static partial class PortalPages
         return Layout("Administration", body.ToString(), wide: true);
     }
 
-    private static void AppendSessions(StringBuilder body, AdminOverview overview)
-    {
-        body.Append(CultureInfo.InvariantCulture, $"<h2>Relayed sessions now (this instance, {E(overview.Instance)})</h2>");
-        if (overview.Sessions.Count == 0)
-        {
-            body.Append("""<p id="sessions">No session is relayed now.</p>""");
-            return;
-        }
-
-        body.Append("""<table class="rows" id="sessions"><thead><tr><th>Connection</th><th>User</th><th>Client</th><th>Backend</th><th>Protocols (client / backend)</th><th>Started (UTC)</th><th>Bytes to backend</th><th>Bytes to client</th><th>State</th></tr></thead><tbody>""");
-        foreach (LiveSession session in overview.Sessions)
-        {
-            body.Append(CultureInfo.InvariantCulture, $"""<tr><td>{E(session.ConnectionId)}</td><td>{E(session.UserName)}</td><td>{E(Endpoint(session.ClientAddress, session.ClientPort))}</td><td>{E(session.Backend)}</td><td>{E(session.FrontProtocol)} / {E(session.BackendProtocol ?? "-")}</td><td>{E(Time(session.Started))}</td><td class="num">{session.BytesToBackend:N0}</td><td class="num">{session.BytesToClient:N0}</td><td>{(session.Relaying ? "relaying" : "connecting to the backend")}</td></tr>""");
-        }
-
-        body.Append("</tbody></table>");
-    }
+    private static void AppendSessions(StringBuilder body, AdminOverview overview) =>
+        AppendRows(
+            body,
+            string.Create(CultureInfo.InvariantCulture, $"<h2>Relayed sessions now (this instance, {E(overview.Instance)})</h2>"),
+            "sessions",
+            "No session is relayed now.",
+            ["Connection", "User", "Client", "Backend", "Protocols (client / backend)", "Started (UTC)", "Bytes to backend", "Bytes to client", "State"],
+            overview.Sessions,
+            session => string.Create(CultureInfo.InvariantCulture, $"""<td>{E(session.ConnectionId)}</td><td>{E(session.UserName)}</td><td>{E(Endpoint(session.ClientAddress, session.ClientPort))}</td><td>{E(session.Backend)}</td><td>{E(session.FrontProtocol)} / {E(session.BackendProtocol ?? "-")}</td><td>{E(Time(session.Started))}</td><td class="num">{session.BytesToBackend:N0}</td><td class="num">{session.BytesToClient:N0}</td><td>{(session.Relaying ? "relaying" : "connecting to the backend")}</td>"""));
 
     private static void AppendAudit(StringBuilder body, AdminOverview overview)
     {
         string filters = (overview.FilterUser is null ? string.Empty : $" of user {overview.FilterUser}") + (overview.Outcome is { } o ? $" with outcome {SqliteAuditLog.OutcomeText(o)}" : string.Empty);
-        body.Append(CultureInfo.InvariantCulture, $"<h2>Audit: the newest {overview.Audit.Count} rows{E(filters)} (every instance of the store; at most {overview.Limit})</h2>");
-        if (overview.Audit.Count == 0)
+        AppendRows(
+            body,
+            string.Create(CultureInfo.InvariantCulture, $"<h2>Audit: the newest {overview.Audit.Count} rows{E(filters)} (every instance of the store; at most {overview.Limit})</h2>"),
+            "audit",
+            "No audit row matches.",
+            ["Time (UTC)", "Instance", "Client", "User", "Protocol", "Outcome", "Status", "Reason"],
+            overview.Audit,
+            row =>
+            {
+                string user = string.IsNullOrEmpty(row.Domain) ? row.UserName ?? string.Empty : $"{row.Domain}\\{row.UserName}";
+                return string.Create(CultureInfo.InvariantCulture, $"""<td>{E(Time(row.Time))}</td><td>{E(row.InstanceName ?? "-")}</td><td>{E(row.ClientAddress is null ? "-" : Endpoint(row.ClientAddress, row.ClientPort))}</td><td>{E(user)}</td><td>{E(row.SecurityProtocol ?? "-")}</td><td>{E(SqliteAuditLog.OutcomeText(row.Outcome))}</td><td>{E(row.StatusName ?? "-")}</td><td>{E(row.Reason)}</td>""");
+            });
+    }
+
+    /// <summary>
+    /// A section of the admin page: its heading, then its rows as a table with element id <paramref name="id"/> (each
+    /// row's cells from <paramref name="cells"/>), or, with no rows, a paragraph with that id saying so.
+    /// </summary>
+    private static void AppendRows<T>(StringBuilder body, string heading, string id, string noRows, string[] columns, IReadOnlyList<T> rows, Func<T, string> cells)
+    {
+        body.Append(heading);
+        if (rows.Count == 0)
         {
-            body.Append("""<p id="audit">No audit row matches.</p>""");
+            body.Append(CultureInfo.InvariantCulture, $"""<p id="{id}">{noRows}</p>""");
             return;
         }
 
-        body.Append("""<table class="rows" id="audit"><thead><tr><th>Time (UTC)</th><th>Instance</th><th>Client</th><th>User</th><th>Protocol</th><th>Outcome</th><th>Status</th><th>Reason</th></tr></thead><tbody>""");
-        foreach (AuditEntry row in overview.Audit)
+        body.Append(CultureInfo.InvariantCulture, $"""<table class="rows" id="{id}"><thead><tr>""");
+        foreach (string column in columns)
         {
-            string user = string.IsNullOrEmpty(row.Domain) ? row.UserName ?? string.Empty : $"{row.Domain}\\{row.UserName}";
-            body.Append(CultureInfo.InvariantCulture, $"""<tr><td>{E(Time(row.Time))}</td><td>{E(row.InstanceName ?? "-")}</td><td>{E(row.ClientAddress is null ? "-" : Endpoint(row.ClientAddress, row.ClientPort))}</td><td>{E(user)}</td><td>{E(row.SecurityProtocol ?? "-")}</td><td>{E(SqliteAuditLog.OutcomeText(row.Outcome))}</td><td>{E(row.StatusName ?? "-")}</td><td>{E(row.Reason)}</td></tr>""");
+            body.Append(CultureInfo.InvariantCulture, $"<th>{column}</th>");
+        }
+
+        body.Append("</tr></thead><tbody>");
+        foreach (T row in rows)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"<tr>{cells(row)}</tr>");
         }
 
         body.Append("</tbody></table>");

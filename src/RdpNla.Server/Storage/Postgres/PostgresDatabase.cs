@@ -115,6 +115,33 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     internal ValueTask<NpgsqlConnection> OpenConnectionAsync(CancellationToken cancellationToken) =>
         _dataSource.OpenConnectionAsync(cancellationToken);
 
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction on a pooled connection of its own; <paramref name="work"/> commits,
+    /// and a transaction it leaves uncommitted is rolled back.
+    /// </summary>
+    internal async Task<T> InTransactionAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, CancellationToken cancellationToken)
+    {
+        NpgsqlConnection connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                return await work(connection, transaction).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <inheritdoc cref="InTransactionAsync{T}"/>
+    internal Task InTransactionAsync(Func<NpgsqlConnection, NpgsqlTransaction, Task> work, CancellationToken cancellationToken) =>
+        InTransactionAsync(
+            async (connection, transaction) =>
+            {
+                await work(connection, transaction).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+
     /// <summary>A command on a pooled connection that is returned to the pool when the command's reader or call completes.</summary>
     internal NpgsqlCommand CreateCommand(string sql) => _dataSource.CreateCommand(sql);
 

@@ -124,48 +124,43 @@ public sealed class PostgresUserStore(PostgresDatabase database, TimeProvider ti
     {
         ArgumentNullException.ThrowIfNull(userName);
         ArgumentNullException.ThrowIfNull(update);
-        NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        return await _database.InTransactionAsync<UserAccount?>(async (connection, transaction) =>
         {
-            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+            // FOR UPDATE: another instance's read-modify-write of this row waits until this transaction ends.
+            using var read = new NpgsqlCommand($"SELECT {StoreRows.AccountColumns} FROM users WHERE name_key = @key FOR UPDATE;", connection, transaction);
+            read.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
+            UserAccount? current = await ReadSingleAsync(read, cancellationToken).ConfigureAwait(false);
+            if (current is null)
             {
-                // FOR UPDATE: another instance's read-modify-write of this row waits until this transaction ends.
-                using var read = new NpgsqlCommand($"SELECT {StoreRows.AccountColumns} FROM users WHERE name_key = @key FOR UPDATE;", connection, transaction);
-                read.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
-                UserAccount? current = await ReadSingleAsync(read, cancellationToken).ConfigureAwait(false);
-                if (current is null)
-                {
-                    return null;
-                }
-
-                UserAccount changed = update(current);
-                if (changed == current)
-                {
-                    return current;
-                }
-
-                using var write = new NpgsqlCommand(
-                    "UPDATE users SET disabled = @disabled, locked_until = @lockedUntil, failed_count = @failedCount, " +
-                    "last_failed_at = @lastFailed, last_logon_at = @lastLogon, password_expired = @expired, " +
-                    "must_change_password = @mustChange, deny_remote_logon = @deny, updated_at = @now " +
-                    $"WHERE id = @id RETURNING {StoreRows.AccountColumns};", connection, transaction);
-                write.Parameters.AddWithValue("id", current.Id);
-                write.Parameters.AddWithValue("disabled", changed.Disabled);
-                AddTime(write, "lockedUntil", changed.LockedUntil);
-                write.Parameters.AddWithValue("failedCount", Math.Max(0, changed.FailedLogonCount));
-                AddTime(write, "lastFailed", changed.LastFailedLogon);
-                AddTime(write, "lastLogon", changed.LastLogon);
-                write.Parameters.AddWithValue("expired", changed.PasswordExpired);
-                write.Parameters.AddWithValue("mustChange", changed.MustChangePassword);
-                write.Parameters.AddWithValue("deny", changed.RemoteLogonDenied);
-                write.Parameters.AddWithValue("now", PostgresTime.ToDb(_timeProvider.GetUtcNow()));
-                UserAccount stored = await ReadSingleAsync(write, cancellationToken).ConfigureAwait(false)
-                    ?? throw new InvalidOperationException("The updated user could not be read back.");
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return stored;
+                return null;
             }
-        }
+
+            UserAccount changed = update(current);
+            if (changed == current)
+            {
+                return current;
+            }
+
+            using var write = new NpgsqlCommand(
+                "UPDATE users SET disabled = @disabled, locked_until = @lockedUntil, failed_count = @failedCount, " +
+                "last_failed_at = @lastFailed, last_logon_at = @lastLogon, password_expired = @expired, " +
+                "must_change_password = @mustChange, deny_remote_logon = @deny, updated_at = @now " +
+                $"WHERE id = @id RETURNING {StoreRows.AccountColumns};", connection, transaction);
+            write.Parameters.AddWithValue("id", current.Id);
+            write.Parameters.AddWithValue("disabled", changed.Disabled);
+            AddTime(write, "lockedUntil", changed.LockedUntil);
+            write.Parameters.AddWithValue("failedCount", Math.Max(0, changed.FailedLogonCount));
+            AddTime(write, "lastFailed", changed.LastFailedLogon);
+            AddTime(write, "lastLogon", changed.LastLogon);
+            write.Parameters.AddWithValue("expired", changed.PasswordExpired);
+            write.Parameters.AddWithValue("mustChange", changed.MustChangePassword);
+            write.Parameters.AddWithValue("deny", changed.RemoteLogonDenied);
+            write.Parameters.AddWithValue("now", PostgresTime.ToDb(_timeProvider.GetUtcNow()));
+            UserAccount stored = await ReadSingleAsync(write, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("The updated user could not be read back.");
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return stored;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -194,17 +189,12 @@ public sealed class PostgresUserStore(PostgresDatabase database, TimeProvider ti
     /// <inheritdoc/>
     public async Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        await _database.InTransactionAsync(async (connection, transaction) =>
         {
-            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
-            {
-                await LockDecoyAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-                await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
+            await LockDecoyAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+            await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private Task<AttemptRecord> RecordAttemptAsync(string userName, LockoutRules? failureRules, DateTimeOffset now, CancellationToken cancellationToken)
@@ -229,63 +219,58 @@ public sealed class PostgresUserStore(PostgresDatabase database, TimeProvider ti
         int decoyDelta,
         CancellationToken cancellationToken)
     {
-        NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        return await _database.InTransactionAsync(async (connection, transaction) =>
         {
-            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+            UserAccount? current = null;
+            byte[]? hash = null;
+            try
             {
-                UserAccount? current = null;
-                byte[]? hash = null;
-                try
+                using (var read = new NpgsqlCommand($"SELECT {StoreRows.AccountColumns}{(withHash ? ", nt_hash" : string.Empty)} FROM users WHERE name_key = @key FOR UPDATE;", connection, transaction))
                 {
-                    using (var read = new NpgsqlCommand($"SELECT {StoreRows.AccountColumns}{(withHash ? ", nt_hash" : string.Empty)} FROM users WHERE name_key = @key FOR UPDATE;", connection, transaction))
+                    read.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
+                    NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
                     {
-                        read.Parameters.AddWithValue("key", AccountName.NormalizeUserName(userName));
-                        NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                        await using (reader.ConfigureAwait(false))
+                        if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                         {
-                            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                            current = ReadAccount(reader);
+                            if (withHash)
                             {
-                                current = ReadAccount(reader);
-                                if (withHash)
+                                hash = new byte[NtlmCrypto.NtOwfSize];
+                                if (reader.GetBytes(StoreRows.HashOrdinal, 0, null, 0, 0) != hash.Length)
                                 {
-                                    hash = new byte[NtlmCrypto.NtOwfSize];
-                                    if (reader.GetBytes(StoreRows.HashOrdinal, 0, null, 0, 0) != hash.Length)
-                                    {
-                                        throw new InvalidDataException($"The stored NT hash of user '{current.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
-                                    }
-
-                                    reader.GetBytes(StoreRows.HashOrdinal, 0, hash, 0, hash.Length);
+                                    throw new InvalidDataException($"The stored NT hash of user '{current.UserName}' is not {NtlmCrypto.NtOwfSize} bytes.");
                                 }
+
+                                reader.GetBytes(StoreRows.HashOrdinal, 0, hash, 0, hash.Length);
                             }
                         }
                     }
-
-                    if (current is null)
-                    {
-                        await LockDecoyAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
-                        await WriteDecoyAsync(connection, transaction, decoyDelta, now, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    (T result, UserAccount? write) = step(current, hash);
-                    if (write is not null)
-                    {
-                        await WriteAttemptStateAsync(connection, transaction, write, now, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                    return result;
                 }
-                finally
+
+                if (current is null)
                 {
-                    if (hash is not null)
-                    {
-                        CryptographicOperations.ZeroMemory(hash);
-                    }
+                    await LockDecoyAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
+                    await WriteDecoyAsync(connection, transaction, decoyDelta, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                (T result, UserAccount? write) = step(current, hash);
+                if (write is not null)
+                {
+                    await WriteAttemptStateAsync(connection, transaction, write, now, cancellationToken).ConfigureAwait(false);
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return result;
+            }
+            finally
+            {
+                if (hash is not null)
+                {
+                    CryptographicOperations.ZeroMemory(hash);
                 }
             }
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task WriteAttemptStateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, UserAccount state, DateTimeOffset now, CancellationToken cancellationToken)

@@ -32,46 +32,41 @@ public static class StoreCopy
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
-        NpgsqlConnection connection = await target.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        return await target.InTransactionAsync(async (connection, transaction) =>
         {
-            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            await using (transaction.ConfigureAwait(false))
+            // EXCLUSIVE: running instances may still read, but nobody writes until the copy commits.
+            using (var check = new NpgsqlCommand(
+                "LOCK TABLE users, audit, groups, backend_certificates, backend_security, gateway_sessions, domain_mapped_credentials, domain_group_backends IN EXCLUSIVE MODE; " +
+                "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM audit) + (SELECT count(*) FROM groups) + " +
+                "(SELECT count(*) FROM backend_certificates) + (SELECT count(*) FROM backend_security) + (SELECT count(*) FROM gateway_sessions) + " +
+                "(SELECT count(*) FROM domain_mapped_credentials) + (SELECT count(*) FROM domain_group_backends);",
+                connection, transaction))
             {
-                // EXCLUSIVE: running instances may still read, but nobody writes until the copy commits.
-                using (var check = new NpgsqlCommand(
-                    "LOCK TABLE users, audit, groups, backend_certificates, backend_security, gateway_sessions, domain_mapped_credentials, domain_group_backends IN EXCLUSIVE MODE; " +
-                    "SELECT (SELECT count(*) FROM users) + (SELECT count(*) FROM audit) + (SELECT count(*) FROM groups) + " +
-                    "(SELECT count(*) FROM backend_certificates) + (SELECT count(*) FROM backend_security) + (SELECT count(*) FROM gateway_sessions) + " +
-                    "(SELECT count(*) FROM domain_mapped_credentials) + (SELECT count(*) FROM domain_group_backends);",
-                    connection, transaction))
+                long existing = (long)(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                if (existing > 0)
                 {
-                    long existing = (long)(await check.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
-                    if (existing > 0)
-                    {
-                        throw new InvalidOperationException(
-                            $"the PostgreSQL store {target.Location.Description} already holds users, audit rows or gateway settings; copy into an empty database");
-                    }
+                    throw new InvalidOperationException(
+                        $"the PostgreSQL store {target.Location.Description} already holds users, audit rows or gateway settings; copy into an empty database");
                 }
-
-                int users = await CopyUsersAsync(source, connection, cancellationToken).ConfigureAwait(false);
-                long audit = await CopyAuditAsync(source, connection, cancellationToken).ConfigureAwait(false);
-                long gateway = 0;
-                foreach (TableCopy table in GatewayTables)
-                {
-                    gateway += await table.CopyAsync(source, connection, cancellationToken).ConfigureAwait(false);
-                }
-
-                long portal = 0;
-                foreach (TableCopy table in PortalTables)
-                {
-                    portal += await table.CopyAsync(source, connection, cancellationToken).ConfigureAwait(false);
-                }
-
-                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-                return new StoreCopyResult(users, audit, gateway, portal);
             }
-        }
+
+            int users = await CopyUsersAsync(source, connection, cancellationToken).ConfigureAwait(false);
+            long audit = await CopyAuditAsync(source, connection, cancellationToken).ConfigureAwait(false);
+            long gateway = 0;
+            foreach (TableCopy table in GatewayTables)
+            {
+                gateway += await table.CopyAsync(source, connection, cancellationToken).ConfigureAwait(false);
+            }
+
+            long portal = 0;
+            foreach (TableCopy table in PortalTables)
+            {
+                portal += await table.CopyAsync(source, connection, cancellationToken).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return new StoreCopyResult(users, audit, gateway, portal);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<int> CopyUsersAsync(RdpNlaDatabase source, NpgsqlConnection connection, CancellationToken cancellationToken)
