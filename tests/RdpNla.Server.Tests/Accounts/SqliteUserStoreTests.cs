@@ -70,6 +70,18 @@ public class SqliteUserStoreTests : IDisposable
         var rules = new LockoutRules(0, TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(15), TimeSpan.FromMinutes(1));
         string wal = _directory.DatabasePath + "-wal";
 
+        // Tests running in parallel clear every connection pool (SqliteConnection.ClearAllPools); when the last connection
+        // to a database closes, SQLite checkpoints and deletes its WAL (https://www.sqlite.org/wal.html#the_wal_file), and
+        // the measured growth would be negative. A connection outside the pool that has read the database (and so holds
+        // the WAL index open) keeps the WAL for the whole measurement.
+        await using var keepWal = new SqliteConnection($"Data Source={_directory.DatabasePath};Pooling=False");
+        await keepWal.OpenAsync(Ct);
+        using (SqliteCommand read = keepWal.CreateCommand())
+        {
+            read.CommandText = "SELECT count(*) FROM sqlite_master;";
+            await read.ExecuteScalarAsync(Ct);
+        }
+
         async Task<long> WalGrowthAsync(string user)
         {
             long before = new FileInfo(wal).Length;
