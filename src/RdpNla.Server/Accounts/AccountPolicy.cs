@@ -109,6 +109,11 @@ public sealed partial class AccountPolicy
                 using AttemptReservation reservation = await runStep(ct => _store.ReserveAttemptAsync(name.UserName, Rules, now, ct), cancellationToken).ConfigureAwait(false);
                 if (reservation.Admission != AttemptAdmission.ThresholdInProgress)
                 {
+                    if (waiter is not null)
+                    {
+                        LogAdmissionWaited(_logger, name.UserName, _timeProvider.GetElapsedTime(waitStart).TotalMilliseconds, reservation.Admission);
+                    }
+
                     return Answer(name, reservation);
                 }
 
@@ -134,6 +139,7 @@ public sealed partial class AccountPolicy
                 TimeSpan waited = _timeProvider.GetElapsedTime(waitStart);
                 if (waited >= _options.LockoutAdmissionWait)
                 {
+                    LogAdmissionWaited(_logger, name.UserName, waited.TotalMilliseconds, reservation.Admission);
                     return PreVerification.Locked(name, account, $"{reason}; waited {waited.TotalMilliseconds:0} ms for one to finish (LockoutAdmissionWait {_options.LockoutAdmissionWait})");
                 }
 
@@ -265,4 +271,7 @@ public sealed partial class AccountPolicy
     // EventId range 4100-4199: accounts.
     [LoggerMessage(EventId = 4100, Level = LogLevel.Warning, Message = "Account {UserName} locked out until {LockedUntil:O} after {FailedLogonCount} wrong passwords")]
     private static partial void LogAccountLockedOut(ILogger logger, string userName, int failedLogonCount, DateTimeOffset? lockedUntil);
+
+    [LoggerMessage(EventId = 4101, Level = LogLevel.Debug, Message = "Logon attempt of {UserName} waited {WaitedMs:0} ms for attempts in progress (LockoutAdmissionWait): {Admission}")]
+    private static partial void LogAdmissionWaited(ILogger logger, string userName, double waitedMs, AttemptAdmission admission);
 }
