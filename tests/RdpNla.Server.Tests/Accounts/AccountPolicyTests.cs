@@ -55,6 +55,16 @@ public class AccountPolicyTests : IAsyncLifetime
         }
     }
 
+    // With `inProgress` attempts of alice admitted and not recorded (the threshold), starts one more and checks it waits.
+    private static async Task<Task<PreVerification>> StartWaitingAttemptAsync(AccountPolicy policy, int inProgress, CancellationToken cancellationToken)
+    {
+        await ReserveAsync(policy, inProgress);
+        Task<PreVerification> waiting = policy.CheckBeforeVerificationAsync(s_alice, cancellationToken);
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, policy.AttemptsWaiting("ALICE"));
+        return waiting;
+    }
+
     private async Task<PreVerificationResult> CheckAsync(AccountPolicy policy, AccountName? name = null)
     {
         using PreVerification check = await policy.CheckBeforeVerificationAsync(name ?? s_alice, Ct);
@@ -272,12 +282,9 @@ public class AccountPolicyTests : IAsyncLifetime
     public async Task CheckBeforeVerificationAsync_ThresholdHeldByAttemptsInProgress_WaitsAndIsAdmittedWhenOneSucceeds()
     {
         AccountPolicy policy = CreatePolicy(threshold: 3);
-        await ReserveAsync(policy, 3);
 
-        Task<PreVerification> fourth = policy.CheckBeforeVerificationAsync(s_alice, Ct);
+        Task<PreVerification> fourth = await StartWaitingAttemptAsync(policy, 3, Ct);
 
-        Assert.False(fourth.IsCompleted);
-        Assert.Equal(1, policy.AttemptsWaiting("ALICE"));
         // The clock stands still: only the recorded attempt can wake the waiting one.
         Assert.True(await policy.RecordSuccessAsync(s_alice, Ct));
         using PreVerification admitted = await fourth.WaitAsync(TimeSpan.FromSeconds(30), Ct);
@@ -291,9 +298,7 @@ public class AccountPolicyTests : IAsyncLifetime
     public async Task CheckBeforeVerificationAsync_AttemptsInProgressAreWrongPasswordsThatLock_WaiterRefusedAsLockedOut()
     {
         AccountPolicy policy = CreatePolicy(threshold: 3);
-        await ReserveAsync(policy, 3);
-        Task<PreVerification> fourth = policy.CheckBeforeVerificationAsync(s_alice, Ct);
-        Assert.False(fourth.IsCompleted);
+        Task<PreVerification> fourth = await StartWaitingAttemptAsync(policy, 3, Ct);
 
         for (int i = 0; i < 3; i++)
         {
@@ -311,9 +316,8 @@ public class AccountPolicyTests : IAsyncLifetime
     public async Task CheckBeforeVerificationAsync_NothingRecordedWithinTheAdmissionWait_RefusedAfterItWithTheTimeWaited()
     {
         AccountPolicy policy = CreatePolicy(threshold: 2, admissionWait: TimeSpan.FromSeconds(2));
-        await ReserveAsync(policy, 2);
         DateTimeOffset start = _time.GetUtcNow();
-        Task<PreVerification> third = policy.CheckBeforeVerificationAsync(s_alice, Ct);
+        Task<PreVerification> third = await StartWaitingAttemptAsync(policy, 2, Ct);
 
         // The waiter retries on its own (an instance sharing the store may release); each retry is refused again.
         for (int i = 0; i < 1000 && !third.IsCompleted; i++)
@@ -337,8 +341,7 @@ public class AccountPolicyTests : IAsyncLifetime
         // A record by another instance sharing the store wakes nothing here: the same store step through a second policy.
         AccountPolicy policy = CreatePolicy(threshold: 1);
         AccountPolicy otherInstance = CreatePolicy(threshold: 1);
-        await ReserveAsync(policy, 1);
-        Task<PreVerification> second = policy.CheckBeforeVerificationAsync(s_alice, Ct);
+        Task<PreVerification> second = await StartWaitingAttemptAsync(policy, 1, Ct);
         Assert.True(await otherInstance.RecordSuccessAsync(s_alice, Ct));
         Assert.False(second.IsCompleted);
 
@@ -352,10 +355,8 @@ public class AccountPolicyTests : IAsyncLifetime
     public async Task CheckBeforeVerificationAsync_CancelledWhileWaiting_ThrowsAndReservesNothing()
     {
         AccountPolicy policy = CreatePolicy(threshold: 2);
-        await ReserveAsync(policy, 2);
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        Task<PreVerification> third = policy.CheckBeforeVerificationAsync(s_alice, connection.Token);
-        Assert.False(third.IsCompleted);
+        Task<PreVerification> third = await StartWaitingAttemptAsync(policy, 2, connection.Token);
 
         await connection.CancelAsync();
 
