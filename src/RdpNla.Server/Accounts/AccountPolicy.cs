@@ -103,7 +103,8 @@ public sealed partial class AccountPolicy
             TimeSpan retry = FirstAdmissionRetry;
             while (true)
             {
-                // Taken before the reservation, so that a release between the two is not missed.
+                // Taken before the reservation, so that a release between the two is not missed (the first time it is
+                // taken after the refusal: a release in between is seen by the first retry).
                 Task? released = waiter?.NextRelease;
                 DateTimeOffset now = _timeProvider.GetUtcNow();
                 using AttemptReservation reservation = await runStep(ct => _store.ReserveAttemptAsync(name.UserName, Rules, now, ct), cancellationToken).ConfigureAwait(false);
@@ -121,8 +122,9 @@ public sealed partial class AccountPolicy
                 string reason = $"lockout threshold reached: {Rules.CountedFailures(account, now)} wrong passwords counted and {LockoutRules.AttemptsInProgress(account, now)} attempts in progress";
                 if (waiter is null)
                 {
-                    if (_options.LockoutAdmissionWait <= TimeSpan.Zero)
+                    if (_options.LockoutAdmissionWait <= TimeSpan.Zero || _options.LockoutAdmissionWaiters == 0)
                     {
+                        // Waiting is off: refused at once.
                         return PreVerification.Locked(name, account, reason);
                     }
 
