@@ -11,28 +11,14 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-8}
 RUNS=${RUNS:-2}
-PGBIN=/usr/lib/postgresql/15/bin
 WORK=$(mktemp -d /tmp/rdpnla-store-bench.XXXXXX)
-PIDS=()
-PGPID=
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-  for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
-  [ -n "$PGPID" ] && kill -INT "$PGPID" 2>/dev/null || true
-  sleep 1
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/scratch-postgres.sh
+. "$ROOT/bench/scratch-postgres.sh"
 
 dotnet build "$ROOT/src/RdpNla.Cli" -c Release -v q -nologo >/dev/null
 CLI=(dotnet "$ROOT/src/RdpNla.Cli/bin/Release/net10.0/rdpnla.dll")
 
-[ "$(id -u)" -eq 0 ] && chown postgres "$WORK"
-PGPORT=$(free_port)
-as_pg "$PGBIN/initdb" -D "$WORK/pg" -U rdpnla -A trust -E UTF8 --locale=C --no-sync >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w -o "-p $PGPORT -k $WORK -c listen_addresses=127.0.0.1" start >/dev/null
-PGPID=$(head -1 "$WORK/pg/postmaster.pid")
+start_scratch_postgres
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U rdpnla rdpnla
 STORE="Host=127.0.0.1;Port=$PGPORT;Username=rdpnla;Database=rdpnla"
 psql_value() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U rdpnla -d rdpnla -Atc "$1"; }

@@ -51,6 +51,10 @@ internal static class ServeCommand
         var ntlmPassthrough = Setting<string?>("--ntlm-passthrough", "Directory:NtlmPassthrough", "winbind: users of the host's domain (DOMAIN\\user, user@dns.domain) are verified by a domain controller through winbind; none (default): local users only (setting Directory:NtlmPassthrough; docs/active-directory.md).");
         var allowedGroup = ListSetting("--allowed-group", "Directory:AllowedGroups", "Domain group whose members may log on, DOMAIN\\group or a SID; repeatable, required with --ntlm-passthrough winbind ('DOMAIN\\Domain Users' for every domain user) (setting Directory:AllowedGroups).");
         var winbindRun = Setting<string?>("--winbind-run-dir", "Directory:WinbindRunDirectory", "Folder to bind on /run/samba for the winbind client thread, in its own mount namespace (needs root), when winbind's socket is elsewhere (setting Directory:WinbindRunDirectory).");
+        var admissionWait = Setting<string?>("--lockout-admission-wait", "LockoutAdmissionWait", "How long a logon waits for other logons of the same account in progress when they hold the last places under LockoutThreshold, before it is refused as locked out, e.g. 00:00:02 (default; 00:00:00 = do not wait; below Limits:HandshakeTimeout) (setting LockoutAdmissionWait; docs/hardening.md).");
+        admissionWait.HelpName = "TIME";
+        var admissionWaiters = Setting<int?>("--lockout-admission-waiters", "LockoutAdmissionWaiters", "At most this many logons of one account wait at once (--lockout-admission-wait); a further one is refused as locked out at once. Default 32 (setting LockoutAdmissionWaiters).");
+        admissionWaiters.HelpName = "COUNT";
         var store = StoreOption.Create();
         var instanceName = Setting<string?>("--instance-name", "InstanceName", "The name audit rows give this instance, to tell instances sharing one PostgreSQL store apart (default: the host name).");
         instanceName.HelpName = "NAME";
@@ -62,7 +66,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
-            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, portalAdminGroup, trustedProxy, keytab, servicePrincipal, kerberosRealm, restrictNtlm, ntlmPassthrough, allowedGroup, winbindRun, store, instanceName, logLevel,
+            listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, portalAdminGroup, trustedProxy, keytab, servicePrincipal, kerberosRealm, restrictNtlm, ntlmPassthrough, allowedGroup, winbindRun, admissionWait, admissionWaiters, store, instanceName, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>

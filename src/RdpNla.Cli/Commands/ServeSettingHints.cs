@@ -14,6 +14,8 @@ internal static class ServeSettingHints
         ("Directory:NtlmPassthrough", "--ntlm-passthrough winbind"),
         ("Directory:AllowedGroups", "--allowed-group 'DOMAIN\\group'"),
         ("DataDirectory", "--data FOLDER"),
+        ("LockoutAdmissionWaiters", "--lockout-admission-waiters COUNT"),
+        ("LockoutAdmissionWait ", "--lockout-admission-wait TIME"),
     ];
 
     /// <summary><paramref name="message"/>, followed by the options of the settings it names, if any.</summary>

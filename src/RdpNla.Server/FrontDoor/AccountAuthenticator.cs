@@ -37,7 +37,8 @@ internal sealed class AccountAuthenticator : IAsyncDisposable
 
         try
         {
-            _preVerification = await _store.RunAsync("the account lookup", ct => _policy.CheckBeforeVerificationAsync(name, ct), cancellationToken).ConfigureAwait(false);
+            // Each store step is bounded on its own; a wait for admission between them runs on the client's clocks.
+            _preVerification = await _policy.CheckRunningStepsAsync(name, (step, ct) => _store.RunAsync("the account lookup", step, ct), cancellationToken).ConfigureAwait(false);
         }
         catch (AccountStoreException ex)
         {

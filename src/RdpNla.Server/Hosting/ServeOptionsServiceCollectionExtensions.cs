@@ -53,6 +53,13 @@ public static class ServeOptionsServiceCollectionExtensions
 
         options = services.GetRequiredService<IOptions<FrontDoorOptions>>().Value;
         policy = services.GetRequiredService<IOptions<AccountPolicyOptions>>().Value;
+        if (policy.LockoutAdmissionWait >= options.Limits.HandshakeTimeout)
+        {
+            // The handshake's deadline would end every wait before its own bound: the client would get a closed connection.
+            errors = [$"LockoutAdmissionWait ({policy.LockoutAdmissionWait}) must be shorter than Limits:HandshakeTimeout ({options.Limits.HandshakeTimeout}); lower it, e.g. to 00:00:02."];
+            return false;
+        }
+
         errors = [];
         return true;
     }

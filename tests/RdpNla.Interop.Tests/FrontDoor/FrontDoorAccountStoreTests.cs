@@ -61,6 +61,51 @@ public class FrontDoorAccountStoreTests
     }
 
     [Fact]
+    public async Task Connect_16ParallelCorrectPasswordsOfOneUser_AllSucceedWaitingForAdmission()
+    {
+        // Threshold 2: sixteen logons at once keep more than two in progress most of the time, as a service account
+        // opening many sessions together does with the default threshold.
+        await using TestFrontDoor door = await TestFrontDoor.StartAsync(
+            o =>
+            {
+                o.Limits.PenaltiesEnabled = false;
+                o.Limits.MaxUnauthenticatedConnectionsPerAddress = 128;
+                o.Limits.HandshakeTimeout = TimeSpan.FromSeconds(60);
+            },
+            new AccountPolicyOptions { LockoutThreshold = 2 });
+        await door.AddUserAsync("alice", Password);
+
+        var outcomes = new List<TestRdpOutcome>();
+        for (int round = 0; round < 4; round++)
+        {
+            outcomes.AddRange(await Task.WhenAll(Enumerable.Range(0, 16).Select(_ =>
+                Task.Run(() => TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct), Ct))));
+        }
+
+        Assert.All(outcomes, o => Assert.True(o.CredSspStatus == NlaStatus.Completed && o.ServerErrorCode is null, $"{o.CredSspStatus} {o.ServerErrorCode} {o.Error}"));
+        IReadOnlyList<AuditEntry> rows = await door.WaitForAuditAsync(64);
+        Assert.Equal(64, rows.Count(r => r.Outcome == AuditOutcome.Success));
+        // The attempts did contend: some waited for admission (and none was refused).
+        int waited = CountOf(door.LogText, "for attempts in progress (LockoutAdmissionWait): Admitted");
+        Assert.True(waited > 0, "no attempt had to wait: the test did not reach the contention it is about");
+        Assert.Equal(0, CountOf(door.LogText, "for attempts in progress (LockoutAdmissionWait): ThresholdInProgress"));
+        UserAccount alice = (await door.Database.Users.FindAsync("alice", Ct))!;
+        Assert.Equal(0, LockoutRules.AttemptsInProgress(alice, DateTimeOffset.UtcNow));
+        TestContext.Current.TestOutputHelper?.WriteLine($"{waited} of 64 logons waited for admission");
+    }
+
+    private static int CountOf(string text, string value)
+    {
+        int count = 0;
+        for (int at = text.IndexOf(value, StringComparison.Ordinal); at >= 0; at = text.IndexOf(value, at + value.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    [Fact]
     public async Task Connect_ClientClosesRightAfterTheServersProof_VerifiedPasswordWasAuditedBeforeTheProof()
     {
         await using TestFrontDoor door = await StartAsync();

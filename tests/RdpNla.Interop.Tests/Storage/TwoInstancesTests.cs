@@ -86,6 +86,29 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
     }
 
     [Fact]
+    public async Task TwoInstances_OnePostgres_16ParallelCorrectPasswordsOfOneUserAllSucceedAndWrongOnesStayBounded()
+    {
+        (string store, string config) = await PrepareAsync(postgres, LockoutConfig);
+        ServeProcess a = await StartAsync("gw-a", store, config);
+        ServeProcess b = await StartAsync("gw-b", store, config);
+
+        // Four bursts of 16 logons of alice, half on each instance, threshold 3: an attempt that finds the places held
+        // by the other instance's attempts sees their release only by retrying.
+        for (int round = 0; round < 4; round++)
+        {
+            NlaClientResult[] results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i =>
+                Task.Run(() => LogonAsync((i % 2 == 0 ? a : b).Port, $"127.0.{10 + round}.{i + 1}", AlicePassword), Ct)));
+            Assert.All(results, r => Assert.True(r.Outcome == NlaOutcome.Success, $"{r.FailureKind}: {RdpNla.Cli.Commands.ClientResultText.Describe(r)}\n{a.Output}\n{b.Output}"));
+        }
+
+        // Wrong passwords at once on both: exactly the threshold are verified, the rest refused as locked out.
+        NlaClientResult[] wrong = await Task.WhenAll(Enumerable.Range(0, 16).Select(i =>
+            Task.Run(() => LogonAsync((i % 2 == 0 ? a : b).Port, $"127.0.20.{i + 1}", "wrong-password"), Ct)));
+        Assert.Equal(3, wrong.Count(r => r.CredSsp?.ErrorCode == NtStatus.LogonFailure));
+        Assert.Equal(13, wrong.Count(r => r.CredSsp?.ErrorCode == NtStatus.AccountLockedOut));
+    }
+
+    [Fact]
     public async Task Serve_PostgresUnreachableAtStart_OneClearLineAndExitCode3()
     {
         int port = PeerPorts.GetFreePort();

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
@@ -33,13 +35,35 @@ public class AccountPolicyTests : IAsyncLifetime
         _directory.Dispose();
     }
 
-    private AccountPolicy CreatePolicy(int threshold = 3, int windowMinutes = 10, int durationMinutes = 30) =>
+    private AccountPolicy CreatePolicy(int threshold = 3, int windowMinutes = 10, int durationMinutes = 30, TimeSpan? admissionWait = null, int admissionWaiters = 32) =>
         new(_database.Users, s_local, Options.Create(new AccountPolicyOptions
         {
             LockoutThreshold = threshold,
             LockoutWindow = TimeSpan.FromMinutes(windowMinutes),
             LockoutDuration = TimeSpan.FromMinutes(durationMinutes),
+            LockoutAdmissionWait = admissionWait ?? TimeSpan.FromSeconds(2),
+            LockoutAdmissionWaiters = admissionWaiters,
         }), _time, _logger);
+
+    // Admits `count` attempts of alice and keeps them in progress (their hashes wiped at once).
+    private static async Task ReserveAsync(AccountPolicy policy, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            using PreVerification check = await policy.CheckBeforeVerificationAsync(s_alice, Ct);
+            Assert.Equal(PreVerificationResult.Proceed, check.Result);
+        }
+    }
+
+    // With `inProgress` attempts of alice admitted and not recorded (the threshold), starts one more and checks it waits.
+    private static async Task<Task<PreVerification>> StartWaitingAttemptAsync(AccountPolicy policy, int inProgress, CancellationToken cancellationToken)
+    {
+        await ReserveAsync(policy, inProgress);
+        Task<PreVerification> waiting = policy.CheckBeforeVerificationAsync(s_alice, cancellationToken);
+        Assert.False(waiting.IsCompleted);
+        Assert.Equal(1, policy.AttemptsWaiting("ALICE"));
+        return waiting;
+    }
 
     private async Task<PreVerificationResult> CheckAsync(AccountPolicy policy, AccountName? name = null)
     {
@@ -224,9 +248,9 @@ public class AccountPolicyTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task CheckBeforeVerificationAsync_AttemptsInProgressReachThreshold_RefusesAsLockedOutUntilOneIsRecorded()
+    public async Task CheckBeforeVerificationAsync_AttemptsInProgressReachThresholdWithoutWaiting_RefusesAsLockedOutUntilOneIsRecorded()
     {
-        AccountPolicy policy = CreatePolicy(threshold: 3);
+        AccountPolicy policy = CreatePolicy(threshold: 3, admissionWait: TimeSpan.Zero);
         await policy.RecordFailureAsync(s_alice, Ct);
 
         // One failure counted and two attempts admitted: a third attempt would allow a fourth verification.
@@ -245,13 +269,121 @@ public class AccountPolicyTests : IAsyncLifetime
     [Fact]
     public async Task CheckBeforeVerificationAsync_ReservationNeverRecorded_StopsCountingAfterItsLifetime()
     {
-        AccountPolicy policy = CreatePolicy(threshold: 1);
+        AccountPolicy policy = CreatePolicy(threshold: 1, admissionWait: TimeSpan.Zero);
         Assert.Equal(PreVerificationResult.Proceed, await CheckAsync(policy));
         Assert.Equal(PreVerificationResult.LockedOut, await CheckAsync(policy));
 
         _time.Advance(AccountPolicy.ReservationLifetime);
 
         Assert.Equal(PreVerificationResult.Proceed, await CheckAsync(policy));
+    }
+
+    [Fact]
+    public async Task CheckBeforeVerificationAsync_ThresholdHeldByAttemptsInProgress_WaitsAndIsAdmittedWhenOneSucceeds()
+    {
+        AccountPolicy policy = CreatePolicy(threshold: 3);
+
+        Task<PreVerification> fourth = await StartWaitingAttemptAsync(policy, 3, Ct);
+
+        // The clock stands still: only the recorded attempt can wake the waiting one.
+        Assert.True(await policy.RecordSuccessAsync(s_alice, Ct));
+        using PreVerification admitted = await fourth.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(PreVerificationResult.Proceed, admitted.Result);
+        Assert.Equal(NtlmCrypto.NtOwfV1("pw"), admitted.NtHash.ToArray());
+        Assert.Equal(0, policy.AttemptsWaiting("alice"));
+        Assert.Equal(3, LockoutRules.AttemptsInProgress((await _database.Users.FindAsync("alice", Ct))!, _time.GetUtcNow()));
+    }
+
+    [Fact]
+    public async Task CheckBeforeVerificationAsync_AttemptsInProgressAreWrongPasswordsThatLock_WaiterRefusedAsLockedOut()
+    {
+        AccountPolicy policy = CreatePolicy(threshold: 3);
+        Task<PreVerification> fourth = await StartWaitingAttemptAsync(policy, 3, Ct);
+
+        for (int i = 0; i < 3; i++)
+        {
+            await policy.RecordFailureAsync(s_alice, Ct);
+        }
+
+        using PreVerification refused = await fourth.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(PreVerificationResult.LockedOut, refused.Result);
+        Assert.Equal(NtStatus.AccountLockedOut, refused.StatusIfPasswordCorrect);
+        Assert.StartsWith("account locked out until", refused.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, policy.AttemptsWaiting("alice"));
+    }
+
+    [Fact]
+    public async Task CheckBeforeVerificationAsync_NothingRecordedWithinTheAdmissionWait_RefusedAfterItWithTheTimeWaited()
+    {
+        AccountPolicy policy = CreatePolicy(threshold: 2, admissionWait: TimeSpan.FromSeconds(2));
+        DateTimeOffset start = _time.GetUtcNow();
+        Task<PreVerification> third = await StartWaitingAttemptAsync(policy, 2, Ct);
+
+        // The waiter retries on its own (an instance sharing the store may release); each retry is refused again.
+        for (int i = 0; i < 1000 && !third.IsCompleted; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(20));
+            await Task.Delay(2, Ct);
+        }
+
+        using PreVerification refused = await third.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.True(_time.GetUtcNow() - start >= TimeSpan.FromSeconds(2), "the wait ended before LockoutAdmissionWait");
+        Assert.Equal(PreVerificationResult.LockedOut, refused.Result);
+        Match reason = Regex.Match(refused.Reason, @"^lockout threshold reached: 0 wrong passwords counted and 2 attempts in progress; waited (\d+) ms for one to finish \(LockoutAdmissionWait 00:00:02\)$");
+        Assert.True(reason.Success, refused.Reason);
+        Assert.InRange(int.Parse(reason.Groups[1].Value, CultureInfo.InvariantCulture), 2000, int.MaxValue);
+        Assert.Equal(0, policy.AttemptsWaiting("alice"));
+    }
+
+    [Fact]
+    public async Task CheckBeforeVerificationAsync_ReservationReleasedWithoutASignal_WaiterAdmittedByItsRetry()
+    {
+        // A record by another instance sharing the store wakes nothing here: the same store step through a second policy.
+        AccountPolicy policy = CreatePolicy(threshold: 1);
+        AccountPolicy otherInstance = CreatePolicy(threshold: 1);
+        Task<PreVerification> second = await StartWaitingAttemptAsync(policy, 1, Ct);
+        Assert.True(await otherInstance.RecordSuccessAsync(s_alice, Ct));
+        Assert.False(second.IsCompleted);
+
+        _time.Advance(AccountPolicy.FirstAdmissionRetry);
+
+        using PreVerification admitted = await second.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Equal(PreVerificationResult.Proceed, admitted.Result);
+    }
+
+    [Fact]
+    public async Task CheckBeforeVerificationAsync_CancelledWhileWaiting_ThrowsAndReservesNothing()
+    {
+        AccountPolicy policy = CreatePolicy(threshold: 2);
+        using var connection = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        Task<PreVerification> third = await StartWaitingAttemptAsync(policy, 2, connection.Token);
+
+        await connection.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => third.WaitAsync(TimeSpan.FromSeconds(30), Ct));
+        Assert.Equal(0, policy.AttemptsWaiting("alice"));
+        Assert.Equal(2, LockoutRules.AttemptsInProgress((await _database.Users.FindAsync("alice", Ct))!, _time.GetUtcNow()));
+    }
+
+    [Fact]
+    public async Task CheckBeforeVerificationAsync_AdmissionWaitersAlreadyWaiting_NextRefusedAtOnce()
+    {
+        AccountPolicy policy = CreatePolicy(threshold: 1, admissionWaiters: 2);
+        await ReserveAsync(policy, 1);
+        using var waiters = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        Task<PreVerification>[] waiting = [policy.CheckBeforeVerificationAsync(s_alice, waiters.Token), policy.CheckBeforeVerificationAsync(s_alice, waiters.Token)];
+        Assert.Equal(2, policy.AttemptsWaiting("alice"));
+
+        Task<PreVerification> third = policy.CheckBeforeVerificationAsync(s_alice, Ct);
+
+        Assert.True(third.IsCompleted);
+        using PreVerification refused = await third;
+        Assert.Equal(PreVerificationResult.LockedOut, refused.Result);
+        Assert.EndsWith("not waiting: 2 attempts of this account wait already (LockoutAdmissionWaiters)", refused.Reason, StringComparison.Ordinal);
+        Assert.All(waiting, w => Assert.False(w.IsCompleted));
+        await waiters.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(30), Ct));
+        Assert.Equal(0, policy.AttemptsWaiting("alice"));
     }
 
     [Fact]
@@ -334,6 +466,26 @@ public class AccountPolicyTests : IAsyncLifetime
         Assert.Equal(valid, new AccountPolicyOptionsValidator().Validate(null, options).Succeeded);
     }
 
+    [Theory]
+    [InlineData("00:00:02", 32, true)]
+    [InlineData("00:00:00", 0, true)]
+    [InlineData("00:01:00", 1, true)]
+    [InlineData("-00:00:01", 32, false)]
+    [InlineData("00:01:01", 32, false)]
+    [InlineData("00:00:02", -1, false)]
+    public void Validate_AdmissionWait_AcceptsZeroUpToAMinuteAndNoNegativeWaiters(string wait, int waiters, bool valid)
+    {
+        var options = new AccountPolicyOptions { LockoutAdmissionWait = TimeSpan.Parse(wait, CultureInfo.InvariantCulture), LockoutAdmissionWaiters = waiters };
+
+        ValidateOptionsResult result = new AccountPolicyOptionsValidator().Validate(null, options);
+
+        Assert.Equal(valid, result.Succeeded);
+        if (!valid)
+        {
+            Assert.StartsWith(waiters < 0 ? "LockoutAdmissionWaiters is -1;" : $"LockoutAdmissionWait is {wait};", Assert.Single(result.Failures!), StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Defaults_AreWindowsLikeFiveAttemptsFifteenMinutes()
     {
@@ -342,6 +494,8 @@ public class AccountPolicyTests : IAsyncLifetime
         Assert.Equal(5, options.LockoutThreshold);
         Assert.Equal(TimeSpan.FromMinutes(15), options.LockoutWindow);
         Assert.Equal(TimeSpan.FromMinutes(15), options.LockoutDuration);
+        Assert.Equal(TimeSpan.FromSeconds(2), options.LockoutAdmissionWait);
+        Assert.Equal(32, options.LockoutAdmissionWaiters);
     }
 }
 
