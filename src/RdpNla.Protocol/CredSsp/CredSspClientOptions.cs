@@ -1,19 +1,10 @@
 namespace RdpNla.Protocol.CredSsp;
 
 /// <summary>Settings of a <see cref="CredSspClientContext"/>.</summary>
-public sealed class CredSspClientOptions
+public sealed class CredSspClientOptions : CredSspOptions
 {
-    /// <summary>The SubjectPublicKey of the certificate the server presented in the TLS handshake.</summary>
-    public required ReadOnlyMemory<byte> ServerPublicKey { get; init; }
-
     /// <summary>User, domain, password, SPN, clock and randomness for NTLM.</summary>
     public required NtlmClientOptions Ntlm { get; init; }
-
-    /// <summary>The TSRequest version this client announces (2–6; 2–4 emulate a client without the CVE-2018-0886 fix).</summary>
-    public int MaxVersion { get; init; } = CredSspVersion.Latest;
-
-    /// <summary>AllowEncryptionOracle as a patched Windows client applies it (only meaningful when <see cref="MaxVersion"/> ≥ 5).</summary>
-    public EncryptionOraclePolicy AllowEncryptionOracle { get; init; } = EncryptionOraclePolicy.Mitigated;
 
     /// <summary>Wrap NTLM in SPNEGO (as mstsc does when Kerberos is a candidate) instead of sending raw NTLMSSP (as FreeRDP does).</summary>
     public bool UseSpnego { get; init; }

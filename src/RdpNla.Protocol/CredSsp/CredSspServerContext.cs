@@ -15,6 +15,7 @@ public sealed class CredSspServerContext : IAuthenticationContext, IContextStep
     private readonly CredSspServerOptions _options;
     private readonly NegotiateServerContext _negotiate;
     private readonly byte[] _publicKey;
+    private readonly AcceptorFailure _failure = new();
     private State _state = State.AwaitingNegotiate;
     private byte[]? _pendingPubKeyAuth;
     private byte[]? _clientNonce;
@@ -124,13 +125,13 @@ public sealed class CredSspServerContext : IAuthenticationContext, IContextStep
     public TsPasswordCreds? DelegatedCredentials { get; private set; }
 
     /// <summary>Why the exchange failed, once a step returned <see cref="NlaStatus.Failed"/>; <see cref="NlaFailureReason.None"/> before.</summary>
-    public NlaFailureReason FailureReason { get; private set; }
+    public NlaFailureReason FailureReason => _failure.Reason ?? NlaFailureReason.None;
 
     /// <summary>The NTSTATUS the failure maps to (what errorCode carries to clients that understand it).</summary>
-    public NtStatus FailureStatus { get; private set; }
+    public NtStatus FailureStatus => _failure.Status;
 
     /// <summary>A specific reason for the log; never contains secrets.</summary>
-    public string? FailureMessage { get; private set; }
+    public string? FailureMessage => _failure.Message;
 
     /// <summary>Gives the account lookup for <see cref="UserName"/>/<see cref="DomainName"/>.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="lookup"/> is null.</exception>
@@ -141,7 +142,7 @@ public sealed class CredSspServerContext : IAuthenticationContext, IContextStep
         if (_state == State.AwaitingKerberosAccount)
         {
             // The ticket already proved the identity; the account store only says whether this user may log on.
-            FailureStatus = lookup.Kind == NtlmCredentialLookup.LookupKind.NotFound ? NtStatus.LogonFailure : lookup.Status;
+            _failure.Status = lookup.Kind == NtlmCredentialLookup.LookupKind.NotFound ? NtStatus.LogonFailure : lookup.Status;
             _kerberosAccountAccepted = FailureStatus == NtStatus.Success;
             lookup.Clear();
             return;
@@ -536,10 +537,7 @@ public sealed class CredSspServerContext : IAuthenticationContext, IContextStep
     private byte[]? Fail(NlaFailureReason reason, string message, NtStatus ntStatus, out NlaStatus status)
     {
         _state = State.Failed;
-        FailureReason = reason;
-        FailureMessage = message;
-        FailureStatus = ntStatus;
-        status = NlaStatus.Failed;
+        status = _failure.Record(reason, message, ntStatus);
 
         // MS-CSSP §3.1.5 step 2: errorCode goes only to a client whose version understands it, from a version that has it.
         return PeerVersion != 0

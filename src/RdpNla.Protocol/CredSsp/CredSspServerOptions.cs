@@ -1,19 +1,10 @@
 namespace RdpNla.Protocol.CredSsp;
 
 /// <summary>Settings of a <see cref="CredSspServerContext"/>.</summary>
-public sealed class CredSspServerOptions
+public sealed class CredSspServerOptions : CredSspOptions
 {
-    /// <summary>The server certificate's SubjectPublicKey (BIT STRING contents), as <c>X509Certificate2.GetPublicKey()</c> returns it.</summary>
-    public required ReadOnlyMemory<byte> ServerPublicKey { get; init; }
-
     /// <summary>Names, clock and randomness for the NTLM acceptor.</summary>
     public required NtlmServerOptions Ntlm { get; init; }
-
-    /// <summary>The TSRequest version this server announces and speaks (2–6; 2–4 emulate a server without the CVE-2018-0886 fix).</summary>
-    public int MaxVersion { get; init; } = CredSspVersion.Latest;
-
-    /// <summary>AllowEncryptionOracle as a patched Windows server applies it (only meaningful when <see cref="MaxVersion"/> ≥ 5).</summary>
-    public EncryptionOraclePolicy AllowEncryptionOracle { get; init; } = EncryptionOraclePolicy.Mitigated;
 
     /// <summary>
     /// When true, the context stops with <see cref="NlaStatus.LogonRecordNeeded"/> once the client's password has

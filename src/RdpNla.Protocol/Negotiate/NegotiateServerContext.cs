@@ -12,6 +12,7 @@ public sealed class NegotiateServerContext : IAuthenticationContext, IContextSte
 {
     private readonly NtlmServerContext _ntlm;
     private readonly Func<IGssContext>? _kerberosFactory;
+    private readonly AcceptorFailure _failure = new(NtStatus.LogonFailure);
     private IGssContext? _kerberos;
     private string? _kerberosOid;
     private bool _repliedOnce;
@@ -73,13 +74,13 @@ public sealed class NegotiateServerContext : IAuthenticationContext, IContextSte
         : _kerberos is { } kerberos ? kerberos.Unwrap(token) : _ntlm.SessionSecurity!.Unwrap(token);
 
     /// <summary>Why the exchange failed, once a step returned <see cref="NlaStatus.Failed"/>; <see cref="NlaFailureReason.None"/> before.</summary>
-    public NlaFailureReason FailureReason { get; private set; }
+    public NlaFailureReason FailureReason => _failure.Reason ?? NlaFailureReason.None;
 
     /// <summary>The NTSTATUS the failure maps to, for TSRequest.errorCode (STATUS_LOGON_FAILURE unless a more specific status applies).</summary>
-    public NtStatus FailureStatus { get; private set; } = NtStatus.LogonFailure;
+    public NtStatus FailureStatus => _failure.Status;
 
     /// <summary>A specific reason for the log, once failed; never contains secrets.</summary>
-    public string? FailureMessage { get; private set; }
+    public string? FailureMessage => _failure.Message;
 
     /// <summary>Gives the account lookup the NTLM step asked for; then call <see cref="GetOutgoingBlob"/> with no input.</summary>
     /// <exception cref="InvalidOperationException">The last step did not return <see cref="NlaStatus.CredentialLookupNeeded"/>.</exception>
@@ -374,10 +375,7 @@ public sealed class NegotiateServerContext : IAuthenticationContext, IContextSte
     private NlaStatus Fail(NlaFailureReason reason, string message, NtStatus ntStatus)
     {
         _state = State.Failed;
-        FailureReason = reason;
-        FailureMessage = message;
-        FailureStatus = ntStatus;
-        return NlaStatus.Failed;
+        return _failure.Record(reason, message, ntStatus);
     }
 
     private static byte[] Reject() => new NegTokenResp { State = NegState.Reject }.Encode();

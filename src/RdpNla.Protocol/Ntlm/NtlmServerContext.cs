@@ -28,6 +28,7 @@ public sealed class NtlmServerContext : IAuthenticationContext
     private byte[]? _negotiateBytes;
     private byte[]? _challengeBytes;
     private byte[]? _authenticateBytes;
+    private readonly AcceptorFailure _failure = new();
     private NtlmCredentialLookup? _lookup;
     private bool _micPresent;
     private bool _keyExchange;
@@ -86,13 +87,13 @@ public sealed class NtlmServerContext : IAuthenticationContext
     public bool MicVerified { get; private set; }
 
     /// <summary>The NTSTATUS to send the client after <see cref="NlaStatus.Failed"/>: LOGON_FAILURE for a bad password or an unknown user alike.</summary>
-    public NtStatus FailureStatus { get; private set; }
+    public NtStatus FailureStatus => _failure.Status;
 
     /// <summary>Why authentication failed, after <see cref="NlaStatus.Failed"/>.</summary>
-    public NlaFailureReason? FailureReason { get; private set; }
+    public NlaFailureReason? FailureReason => _failure.Reason;
 
     /// <summary>A specific description of the failure for the log ("NTProofStr mismatch", "unknown user", ...); no secrets.</summary>
-    public string? FailureMessage { get; private set; }
+    public string? FailureMessage => _failure.Message;
 
     /// <summary>
     /// The CHALLENGE's ServerChallenge, once sent: with the AUTHENTICATE's NtChallengeResponse it is what a domain
@@ -423,10 +424,7 @@ public sealed class NtlmServerContext : IAuthenticationContext
     private byte[]? Fail(NlaFailureReason reason, string message, NtStatus ntStatus, out NlaStatus status)
     {
         _state = State.Failed;
-        FailureReason = reason;
-        FailureMessage = message;
-        FailureStatus = ntStatus;
-        status = NlaStatus.Failed;
+        status = _failure.Record(reason, message, ntStatus);
         _lookup?.Clear();
         return null;
     }

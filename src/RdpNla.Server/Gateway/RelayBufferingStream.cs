@@ -11,7 +11,7 @@ namespace RdpNla.Server.Gateway;
 /// buffers come from the shared pool and go back as soon as they are empty, so an idle session holds none; they only
 /// ever hold TLS ciphertext, so they are returned without clearing.
 /// </summary>
-internal sealed class RelayBufferingStream(Stream inner) : Stream
+internal sealed class RelayBufferingStream(Stream inner) : DelegatingStream(inner)
 {
     // Three full TLS records with their headers and AEAD tags (RFC 8446 §5.2: at most 5 + 2^14 + 256 bytes each) fit.
     private const int Capacity = 64 * 1024;
@@ -27,16 +27,6 @@ internal sealed class RelayBufferingStream(Stream inner) : Stream
     /// <summary>Whether writes are held until the next flush (the relay turns it on for its destination, which it flushes after every batch).</summary>
     public bool BufferWrites { get; set; }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     /// <summary>Whether bytes read from the socket are waiting here to be taken.</summary>
     public bool HasReceivedData => _receivedEnd > _receivedStart;
 
@@ -48,14 +38,11 @@ internal sealed class RelayBufferingStream(Stream inner) : Stream
         }
 
         // A zero-byte read (the relay waiting for data) goes to the socket as it is: no buffer is taken for it.
-        return BufferReads && buffer.Length is > 0 and < Capacity ? ReceiveAsync(buffer, cancellationToken) : inner.ReadAsync(buffer, cancellationToken);
+        return BufferReads && buffer.Length is > 0 and < Capacity ? ReceiveAsync(buffer, cancellationToken) : Inner.ReadAsync(buffer, cancellationToken);
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override int Read(byte[] buffer, int offset, int count) =>
-        HasReceivedData ? TakeReceived(buffer.AsSpan(offset, count)) : inner.Read(buffer, offset, count);
+        HasReceivedData ? TakeReceived(buffer.AsSpan(offset, count)) : Inner.Read(buffer, offset, count);
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -76,30 +63,26 @@ internal sealed class RelayBufferingStream(Stream inner) : Stream
     public override void Write(byte[] buffer, int offset, int count)
     {
         SendPending();
-        inner.Write(buffer, offset, count);
+        Inner.Write(buffer, offset, count);
     }
 
     public override async Task FlushAsync(CancellationToken cancellationToken)
     {
         await SendPendingAsync(cancellationToken).ConfigureAwait(false);
-        await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+        await Inner.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public override void Flush()
     {
         SendPending();
-        inner.Flush();
+        Inner.Flush();
     }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     private async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         _received = ArrayPool<byte>.Shared.Rent(Capacity);
         _receivedStart = 0;
-        _receivedEnd = await inner.ReadAsync(_received.AsMemory(0, Capacity), cancellationToken).ConfigureAwait(false);
+        _receivedEnd = await Inner.ReadAsync(_received.AsMemory(0, Capacity), cancellationToken).ConfigureAwait(false);
         return TakeReceived(buffer.Span);
     }
 
@@ -137,7 +120,7 @@ internal sealed class RelayBufferingStream(Stream inner) : Stream
             return;
         }
 
-        await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        await Inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask SendPendingAsync(CancellationToken cancellationToken)
@@ -146,7 +129,7 @@ internal sealed class RelayBufferingStream(Stream inner) : Stream
         {
             int count = _count;
             _count = 0;
-            await inner.WriteAsync(_pending!.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+            await Inner.WriteAsync(_pending!.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
             ReturnPending();
         }
     }
@@ -167,7 +150,7 @@ internal sealed class RelayBufferingStream(Stream inner) : Stream
         {
             int count = _count;
             _count = 0;
-            inner.Write(_pending!, 0, count);
+            Inner.Write(_pending!, 0, count);
             ReturnPending();
         }
     }
@@ -178,7 +161,7 @@ internal sealed class RelayBufferingStream(Stream inner) : Stream
     {
         if (disposing)
         {
-            inner.Dispose();
+            Inner.Dispose();
         }
 
         base.Dispose(disposing);

@@ -24,7 +24,7 @@ internal sealed class MinimumDataRateException : IOException
 /// ended by the handshake's phase deadlines instead. Time the server spends waiting on its own account database
 /// (<see cref="Pause"/> to <see cref="Resume"/>) is not the client's and is left out of the rate.
 /// </summary>
-internal sealed class MinimumDataRateStream(Stream inner, double minimumBytesPerSecond, TimeSpan gracePeriod, TimeProvider timeProvider) : Stream
+internal sealed class MinimumDataRateStream(Stream inner, double minimumBytesPerSecond, TimeSpan gracePeriod, TimeProvider timeProvider) : DelegatingStream(inner)
 {
     private readonly long _start = timeProvider.GetTimestamp();
     private long _received;
@@ -52,42 +52,15 @@ internal sealed class MinimumDataRateStream(Stream inner, double minimumBytesPer
         }
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        int read = await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        int read = await Inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         _received += read;
         Check();
         return read;
     }
 
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Synchronous reads are not used.");
-
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override void Flush() => inner.Flush();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     private void Check()
     {
