@@ -94,8 +94,18 @@ public sealed class ServeProcess : IAsyncDisposable
     /// <summary>Sends a signal by name: TERM (what systemd and docker stop send), INT (Ctrl+C), KILL.</summary>
     public async Task SignalAsync(string signal)
     {
+        // A process started with SIGHUP ignored (nohup) passes that on, and the runtime leaves an inherited SIG_IGN in
+        // place: serve would never see the reload. Say so instead of timing out on the missing answer.
+        Assert.False(signal == "HUP" && SighupIgnored(), "this test process ignores SIGHUP (started under nohup?) and serve inherits that, so it cannot be reloaded: run the tests without nohup");
         ProcessResult result = await ExternalProcess.RunAsync("kill", ["-" + signal, Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], null, TimeSpan.FromSeconds(5), CancellationToken.None);
         Assert.Equal(0, result.ExitCode);
+    }
+
+    /// <summary>Whether SIGHUP (signal 1) is in this process's ignored set, <c>SigIgn</c> of /proc/self/status (proc(5)).</summary>
+    private static bool SighupIgnored()
+    {
+        string? line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+        return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 1) != 0;
     }
 
     /// <summary>The muxer of the runtime running the tests (<c>ROOT/shared/Microsoft.NETCore.App/VERSION/</c> → <c>ROOT/dotnet</c>).</summary>
