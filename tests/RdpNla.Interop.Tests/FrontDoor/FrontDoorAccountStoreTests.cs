@@ -72,14 +72,38 @@ public class FrontDoorAccountStoreTests
                 o.Limits.MaxUnauthenticatedConnectionsPerAddress = 128;
                 o.Limits.HandshakeTimeout = TimeSpan.FromSeconds(60);
             },
-            new AccountPolicyOptions { LockoutThreshold = 2 });
+            new AccountPolicyOptions { LockoutThreshold = 2, LockoutAdmissionWait = TimeSpan.FromSeconds(30) });
         await door.AddUserAsync("alice", Password);
+
+        // The first round meets the threshold held for certain: two attempts in progress reserved through the store
+        // (as another instance's would be), released only once all sixteen logons have tried to reserve and so wait.
+        var held = new LockoutRules(2, TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(30), TimeSpan.FromMinutes(5));
+        for (int i = 0; i < 2; i++)
+        {
+            using AttemptReservation reservation = await door.Database.Users.ReserveAttemptAsync("alice", held, DateTimeOffset.UtcNow, Ct);
+            Assert.Equal(AttemptAdmission.Admitted, reservation.Admission);
+        }
 
         var outcomes = new List<TestRdpOutcome>();
         for (int round = 0; round < 4; round++)
         {
-            outcomes.AddRange(await Task.WhenAll(Enumerable.Range(0, 16).Select(_ =>
-                Task.Run(() => TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct), Ct))));
+            Task<TestRdpOutcome[]> logons = Task.WhenAll(Enumerable.Range(0, 16).Select(_ =>
+                Task.Run(() => TestRdpClient.ConnectAsync(door.Port, Nla, "alice", Password, cancellationToken: Ct), Ct)));
+            if (round == 0)
+            {
+                for (int i = 0; i < 2400 && CountOf(door.LogText, "Waiting on the account database: the account lookup") < 16; i++)
+                {
+                    await Task.Delay(25, Ct);
+                }
+
+                Assert.False(logons.IsCompleted, "the logons ended while two attempts in progress held the threshold");
+                for (int i = 0; i < 2; i++)
+                {
+                    await door.Database.Users.RecordSuccessfulAttemptAsync("alice", DateTimeOffset.UtcNow, Ct);
+                }
+            }
+
+            outcomes.AddRange(await logons);
         }
 
         Assert.All(outcomes, o => Assert.True(o.CredSspStatus == NlaStatus.Completed && o.ServerErrorCode is null, $"{o.CredSspStatus} {o.ServerErrorCode} {o.Error}"));
