@@ -54,7 +54,9 @@ public abstract class DelegatingStream : Stream
 #pragma warning restore RS0027
 
     /// <inheritdoc/>
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => Inner.WriteAsync(buffer, offset, count, cancellationToken);
+    /// <remarks>Writes through <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/>, so that a wrapper overrides only that one.</remarks>
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     /// <inheritdoc/>
     public override void Write(byte[] buffer, int offset, int count) => Inner.Write(buffer, offset, count);

@@ -57,9 +57,6 @@ internal sealed class RelayBufferingStream(Stream inner) : DelegatingStream(inne
         return ValueTask.CompletedTask;
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
     public override void Write(byte[] buffer, int offset, int count)
     {
         SendPending();
