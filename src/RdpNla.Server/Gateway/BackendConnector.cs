@@ -39,21 +39,6 @@ internal sealed class BackendFailureException : Exception
         Actual = actual;
     }
 
-    public BackendFailureException()
-        : this(BackendFailureKind.NegotiationFailed, "backend failure")
-    {
-    }
-
-    public BackendFailureException(string message)
-        : this(BackendFailureKind.NegotiationFailed, message)
-    {
-    }
-
-    public BackendFailureException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
     public BackendFailureKind Kind { get; }
 
     public string? Expected { get; }
