@@ -50,9 +50,41 @@ public sealed class HeadlessChromium : IDisposable
         input.SendKeys(value);
     }
 
-    public void Submit() => Driver.FindElement(By.Id("submit")).Click();
+    /// <summary>
+    /// Clicks the form's submit button and waits (bounded) until the answer replaced the page. The click can return
+    /// before the browser has even started to navigate; a page that answers with the same form (the admin page's
+    /// filters) has the same ids, so the implicit wait alone would let the next look-up read the page being replaced.
+    /// </summary>
+    public void Submit()
+    {
+        IWebElement page = Driver.FindElement(By.TagName("html"));
+        Driver.FindElement(By.Id("submit")).Click();
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (!IsGone(page))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The page at {Driver.Url} was not replaced within 15 s of submitting its form.");
+            }
+
+            Thread.Sleep(25);
+        }
+    }
 
     public string Text(string id) => Driver.FindElement(By.Id(id)).Text;
+
+    private static bool IsGone(IWebElement element)
+    {
+        try
+        {
+            _ = element.Enabled;
+            return false;
+        }
+        catch (StaleElementReferenceException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>Saves a PNG of the page to RDPNLA_SCREENSHOT_DIR (docs/ when regenerating them) or the temp folder.</summary>
     public string Screenshot(string name)
