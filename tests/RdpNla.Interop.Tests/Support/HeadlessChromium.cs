@@ -57,10 +57,11 @@ public sealed class HeadlessChromium : IDisposable
     /// </summary>
     public void Submit()
     {
-        IWebElement page = Driver.FindElement(By.TagName("html"));
+        // A mark on the window of this page: the answer is a new document, whose window does not have it.
+        Driver.ExecuteScript("window.rdpnlaSubmitted = true;");
         Driver.FindElement(By.Id("submit")).Click();
         DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!IsGone(page))
+        while (!IsNewDocument())
         {
             if (DateTime.UtcNow > deadline)
             {
@@ -71,20 +72,21 @@ public sealed class HeadlessChromium : IDisposable
         }
     }
 
-    public string Text(string id) => Driver.FindElement(By.Id(id)).Text;
-
-    private static bool IsGone(IWebElement element)
+    private bool IsNewDocument()
     {
         try
         {
-            _ = element.Enabled;
+            return Driver.ExecuteScript("return window.rdpnlaSubmitted === true;") is not true;
+        }
+        catch (WebDriverException)
+        {
+            // While one document replaces the other, Chromium can refuse the script (no execution context yet);
+            // that is neither answer, so ask again.
             return false;
         }
-        catch (StaleElementReferenceException)
-        {
-            return true;
-        }
     }
+
+    public string Text(string id) => Driver.FindElement(By.Id(id)).Text;
 
     /// <summary>Saves a PNG of the page to RDPNLA_SCREENSHOT_DIR (docs/ when regenerating them) or the temp folder.</summary>
     public string Screenshot(string name)
