@@ -1,5 +1,6 @@
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
+using OpenQA.Selenium.Support.UI;
 
 namespace RdpNla.Tests.Support;
 
@@ -9,6 +10,9 @@ namespace RdpNla.Tests.Support;
 /// </summary>
 public sealed class HeadlessChromium : IDisposable
 {
+    /// <summary>How long a look-up or a form's answer may take.</summary>
+    private static readonly TimeSpan PageWait = TimeSpan.FromSeconds(15);
+
     private readonly string _profile;
 
     private HeadlessChromium(ChromeDriver driver, string profile)
@@ -35,9 +39,8 @@ public sealed class HeadlessChromium : IDisposable
         service.SuppressInitialDiagnosticInformation = true;
         var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
 
-        // A form's click can return before the next page is in: element look-ups poll for it (bounded) instead of
-        // reading the page that is being replaced.
-        driver.Manage().Timeouts().ImplicitWait = TimeSpan.FromSeconds(15);
+        // Element look-ups poll (bounded) for an element the page has not shown yet; Submit waits for the next page.
+        driver.Manage().Timeouts().ImplicitWait = PageWait;
         return new HeadlessChromium(driver, profile);
     }
 
@@ -60,30 +63,10 @@ public sealed class HeadlessChromium : IDisposable
         // A mark on the window of this page: the answer is a new document, whose window does not have it.
         Driver.ExecuteScript("window.rdpnlaSubmitted = true;");
         Driver.FindElement(By.Id("submit")).Click();
-        DateTime deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (!IsNewDocument())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"The page at {Driver.Url} was not replaced within 15 s of submitting its form.");
-            }
-
-            Thread.Sleep(25);
-        }
-    }
-
-    private bool IsNewDocument()
-    {
-        try
-        {
-            return Driver.ExecuteScript("return window.rdpnlaSubmitted === true;") is not true;
-        }
-        catch (WebDriverException)
-        {
-            // While one document replaces the other, Chromium can refuse the script (no execution context yet);
-            // that is neither answer, so ask again.
-            return false;
-        }
+        var wait = new WebDriverWait(Driver, PageWait) { PollingInterval = TimeSpan.FromMilliseconds(25), Message = "the page was not replaced after submitting its form" };
+        // While one document replaces the other, Chromium can refuse the script (no execution context yet): ask again.
+        wait.IgnoreExceptionTypes(typeof(WebDriverException));
+        wait.Until(driver => ((IJavaScriptExecutor)driver).ExecuteScript("return window.rdpnlaSubmitted === true;") is not true);
     }
 
     public string Text(string id) => Driver.FindElement(By.Id(id)).Text;
