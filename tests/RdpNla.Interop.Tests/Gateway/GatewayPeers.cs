@@ -121,8 +121,9 @@ public sealed class CountingTcpProxy : IAsyncDisposable
             {
                 client = await _listener.AcceptTcpClientAsync(_stop.Token);
             }
-            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException or InvalidOperationException)
             {
+                // InvalidOperationException: the listener stopped between the loop's check and the next accept.
                 return;
             }
 
