@@ -13,10 +13,11 @@
 # that initiator with a skewed clock. Domain logons:
 # libwbclient0, the winbind client library the product loads. postgresql (initdb, pg_ctl and the server the
 # shared-store tests start in a temp folder) and haproxy (the load balancer in front of two instances in those tests).
+# strace counts the disk syncs of a logon with the SQLite store.
 set -euo pipefail
 packages=(freerdp2-x11 freerdp2-shadow-x11 winpr-utils xvfb xrdp xorgxrdp ssl-cert x11-utils systemd procps unzip chromium chromium-driver
   samba samba-ad-provision samba-dsdb-modules samba-vfs-modules ldb-tools winbind krb5-user krb5-kdc libgssapi-krb5-2 python3-gssapi python3-impacket faketime
-  libwbclient0 postgresql haproxy)
+  libwbclient0 postgresql haproxy strace)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

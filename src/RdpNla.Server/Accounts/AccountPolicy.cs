@@ -89,7 +89,7 @@ public sealed partial class AccountPolicy
             using AttemptReservation decoy = await runStep(
                 async ct =>
                 {
-                    await _store.WriteDecoyAttemptAsync(decoyTime, ct).ConfigureAwait(false);
+                    await _store.WriteDecoyAttemptAsync(DecoyStep.Reservation, decoyTime, ct).ConfigureAwait(false);
                     return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -234,7 +234,7 @@ public sealed partial class AccountPolicy
         DateTimeOffset now = _timeProvider.GetUtcNow();
         if (!name.IsLocalTo(_localNames))
         {
-            await _store.WriteDecoyAttemptAsync(now, cancellationToken).ConfigureAwait(false);
+            await _store.WriteDecoyAttemptAsync(DecoyStep.Failure, now, cancellationToken).ConfigureAwait(false);
             return default;
         }
 

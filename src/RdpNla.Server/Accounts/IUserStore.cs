@@ -54,8 +54,21 @@ public interface IUserStore
     /// </summary>
     Task<AttemptRecord> RecordSuccessfulAttemptAsync(string userName, DateTimeOffset now, CancellationToken cancellationToken = default);
 
-    /// <summary>The write a reservation or a recorded attempt performs, on no account: for names that cannot be a local user (a foreign domain).</summary>
-    Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// The write of a reservation or of a recorded failure (<paramref name="step"/>), on no account, as a store commits
+    /// that step: for names that cannot be a local user (a foreign domain).
+    /// </summary>
+    Task WriteDecoyAttemptAsync(DecoyStep step, DateTimeOffset now, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Which step of a logon attempt <see cref="IUserStore.WriteDecoyAttemptAsync"/> stands in for.</summary>
+public enum DecoyStep
+{
+    /// <summary>Step 1, <see cref="IUserStore.ReserveAttemptAsync"/>.</summary>
+    Reservation,
+
+    /// <summary>Step 2 after a wrong password, <see cref="IUserStore.RecordFailedAttemptAsync"/>.</summary>
+    Failure,
 }
 
 /// <summary>Thrown by <see cref="IUserStore.AddAsync"/> when the name is taken.</summary>

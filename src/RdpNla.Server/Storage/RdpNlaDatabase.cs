@@ -4,7 +4,8 @@ namespace RdpNla.Server.Storage;
 /// The SQLite database (<c>rdpnla.db</c>) holding users and the audit trail. Opening it creates the file when needed,
 /// switches it to WAL mode and migrates the schema. Each operation uses its own (pooled) connection, so one instance
 /// is safe to share between concurrent callers; writes are one transaction each, committed with
-/// <c>synchronous=FULL</c> so that a completed write survives a crash or power loss.
+/// <c>synchronous=FULL</c> so that a completed write survives a crash or power loss (the few that need not:
+/// <see cref="CommitDurability"/>).
 /// </summary>
 public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
 {
@@ -103,8 +104,12 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
         command.ExecuteNonQuery();
     }
 
-    /// <summary>Opens a connection with the per-connection settings (durable commits, busy wait).</summary>
-    internal async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a connection with the per-connection settings: the busy wait, and how its commits reach the disk
+    /// (<paramref name="durability"/>). Both are set on every open, because a pooled connection keeps what the
+    /// previous user set.
+    /// </summary>
+    internal async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken, CommitDurability durability = CommitDurability.SurvivesPowerLoss)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var connection = new SqliteConnection(_connectionString);
@@ -112,7 +117,9 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
         {
             await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
             using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;";
+            command.CommandText = durability == CommitDurability.SurvivesPowerLoss
+                ? "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;"
+                : "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;";
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             return connection;
         }
@@ -163,4 +170,22 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
         Dispose();
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>
+/// What a committed SQLite write survives. In WAL mode a commit with <c>synchronous=FULL</c> syncs the log to disk;
+/// with <c>NORMAL</c> it does not, and the transaction survives the crash of any process but may roll back after a
+/// power loss or an operating system crash (https://www.sqlite.org/pragma.html#pragma_synchronous,
+/// https://www.sqlite.org/wal.html). The next FULL commit syncs the log with every transaction before it.
+/// </summary>
+internal enum CommitDurability
+{
+    /// <summary><c>synchronous=FULL</c>: the default, for every fact (accounts, counted failures, audit rows).</summary>
+    SurvivesPowerLoss,
+
+    /// <summary>
+    /// <c>synchronous=NORMAL</c>: for state whose loss in a power failure cannot weaken the account policy
+    /// (<see cref="SqliteUserStore"/> says which).
+    /// </summary>
+    SurvivesProcessCrash,
 }

@@ -8,12 +8,16 @@ internal static class SqliteStatements
 {
     /// <summary>
     /// Runs <paramref name="body"/> in a transaction opened with BEGIN IMMEDIATE, which takes the write lock before the
-    /// first read, so what is read and what is written are one atomic step; commits when it returns, rolls back when it
-    /// throws.
+    /// first read, so what is read and what is written are one atomic step; commits when it returns (as
+    /// <paramref name="durability"/> says), rolls back when it throws.
     /// </summary>
-    public static async Task<T> InWriteTransactionAsync<T>(this RdpNlaDatabase database, Func<SqliteConnection, SqliteTransaction, Task<T>> body, CancellationToken cancellationToken)
+    public static async Task<T> InWriteTransactionAsync<T>(
+        this RdpNlaDatabase database,
+        Func<SqliteConnection, SqliteTransaction, Task<T>> body,
+        CancellationToken cancellationToken,
+        CommitDurability durability = CommitDurability.SurvivesPowerLoss)
     {
-        SqliteConnection connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        SqliteConnection connection = await database.OpenConnectionAsync(cancellationToken, durability).ConfigureAwait(false);
         await using (connection.ConfigureAwait(false))
         {
             SqliteTransaction transaction = connection.BeginTransaction(deferred: false);

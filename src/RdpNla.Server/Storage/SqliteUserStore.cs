@@ -1,6 +1,21 @@
 namespace RdpNla.Server.Storage;
 
 /// <summary>The default <see cref="IUserStore"/>: the <c>users</c> table of <see cref="RdpNlaDatabase"/>.</summary>
+/// <remarks>
+/// Every write is committed to survive a power loss, except two steps of a logon attempt, which only survive a process
+/// crash (<see cref="CommitDurability.SurvivesProcessCrash"/>), so that a correct logon waits for the disk once (its
+/// audit row) instead of three times. Losing them in a power failure cannot weaken the policy:
+/// <list type="bullet">
+/// <item>A reservation (<see cref="ReserveAttemptAsync"/>) belongs to an attempt in this machine's memory: SQLite in WAL
+/// mode is shared only by processes of one machine (https://www.sqlite.org/wal.html), and the power failure ends
+/// every one of them.</item>
+/// <item>A recorded success (<see cref="RecordSuccessfulAttemptAsync"/>) releases a reservation, resets the failure
+/// count and notes the logon time: lost, the count stays higher and the reservation counts until
+/// <see cref="LockoutRules.ReservationLifetime"/>, both stricter.</item>
+/// </list>
+/// A counted failure is a fact an attacker would like lost, and stays synced. The decoy write of a name that matches no
+/// user commits as a user's write in the same step does, so that it takes the same time.
+/// </remarks>
 public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timeProvider) : IUserStore
 {
     private readonly RdpNlaDatabase _database = database;
@@ -166,7 +181,7 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
             AttemptReservation reservation = AttemptSteps.Reserve(credential?.Account, credential is null ? ReadOnlySpan<byte>.Empty : credential.NtHash, rules, now, out UserAccount? write);
             await WriteStepAsync(connection, transaction, credential is null, write, +1, now, cancellationToken).ConfigureAwait(false);
             return reservation;
-        }, cancellationToken);
+        }, cancellationToken, CommitDurability.SurvivesProcessCrash);
     }
 
     /// <inheritdoc/>
@@ -181,14 +196,15 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
         RecordAttemptAsync(userName, null, now, cancellationToken);
 
     /// <inheritdoc/>
-    public Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default) =>
+    public Task WriteDecoyAttemptAsync(DecoyStep step, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         _database.InWriteTransactionAsync(
             async (connection, transaction) =>
             {
                 await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
                 return true;
             },
-            cancellationToken);
+            cancellationToken,
+            step == DecoyStep.Reservation ? CommitDurability.SurvivesProcessCrash : CommitDurability.SurvivesPowerLoss);
 
     private Task<AttemptRecord> RecordAttemptAsync(string userName, LockoutRules? failureRules, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -199,7 +215,7 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
             AttemptRecord record = AttemptSteps.Record(current, failureRules, now, out UserAccount? write);
             await WriteStepAsync(connection, transaction, current is null, write, -1, now, cancellationToken).ConfigureAwait(false);
             return record;
-        }, cancellationToken);
+        }, cancellationToken, failureRules is null ? CommitDurability.SurvivesProcessCrash : CommitDurability.SurvivesPowerLoss);
     }
 
     // What a step writes: the user's new state, or for a name that matches no user the decoy row.

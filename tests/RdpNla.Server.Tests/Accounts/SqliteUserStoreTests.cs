@@ -104,6 +104,31 @@ public class SqliteUserStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task WriteTransaction_SurvivingAProcessCrashOnly_CommitsAtNormal_AndTheNextConnectionIsFullAgain()
+    {
+        await using RdpNlaDatabase database = await OpenAsync();
+
+        static async Task<long> SynchronousAsync(SqliteConnection connection, SqliteTransaction? transaction)
+        {
+            using SqliteCommand command = connection.CreateCommand(transaction, "PRAGMA synchronous;");
+            return (long)(await command.ExecuteScalarAsync(Ct))!;
+        }
+
+        // https://www.sqlite.org/pragma.html#pragma_synchronous: 1 = NORMAL, 2 = FULL.
+        long crashOnly = await database.InWriteTransactionAsync(SynchronousAsync, Ct, CommitDurability.SurvivesProcessCrash);
+        long byDefault = await database.InWriteTransactionAsync(SynchronousAsync, Ct);
+        SqliteConnection next = await database.OpenConnectionAsync(Ct);
+        long nextConnection;
+        await using (next)
+        {
+            // The pooled connection the NORMAL transaction returned is set back to FULL when it is opened again.
+            nextConnection = await SynchronousAsync(next, null);
+        }
+
+        Assert.Equal((1L, 2L, 2L), (crashOnly, byDefault, nextConnection));
+    }
+
+    [Fact]
     public async Task OpenAsync_NewerSchema_ThrowsWithExplanation()
     {
         await using (await OpenAsync())

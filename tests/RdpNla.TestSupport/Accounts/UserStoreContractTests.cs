@@ -187,7 +187,8 @@ public abstract class UserStoreContractTests : IAsyncLifetime
         using AttemptReservation reservation = await Store.ReserveAttemptAsync("nobody", Rules, Now, Ct);
         AttemptRecord failure = await Store.RecordFailedAttemptAsync("nobody", Rules, Now, Ct);
         AttemptRecord success = await Store.RecordSuccessfulAttemptAsync("nobody", Now, Ct);
-        await Store.WriteDecoyAttemptAsync(Now, Ct);
+        await Store.WriteDecoyAttemptAsync(DecoyStep.Reservation, Now, Ct);
+        await Store.WriteDecoyAttemptAsync(DecoyStep.Failure, Now, Ct);
 
         Assert.Equal(AttemptAdmission.UnknownUser, reservation.Admission);
         Assert.Null(reservation.Credential);

@@ -30,6 +30,7 @@ public static class Peers
         ["python3"] = "python3",
         ["openssl"] = "openssl",
         ["faketime"] = "faketime",
+        ["strace"] = "strace",
         ["haproxy"] = "haproxy",
         ["chromium"] = "chromium",
         ["chromedriver"] = "chromium-driver",

@@ -50,17 +50,21 @@ public sealed class ServeProcess : IAsyncDisposable
         StartAsync(dataDirectory, configFile, null, extraArguments);
 
     /// <summary>Starts the server on a free loopback port with extra environment variables and waits until it listens.</summary>
-    public static async Task<ServeProcess> StartAsync(string dataDirectory, string configFile, IDictionary<string, string>? environment, params string[] extraArguments)
+    public static Task<ServeProcess> StartAsync(string dataDirectory, string configFile, IDictionary<string, string>? environment, params string[] extraArguments) =>
+        StartUnderAsync([], dataDirectory, configFile, environment, extraArguments);
+
+    /// <summary>
+    /// Starts the server as the command run by <paramref name="wrapper"/> (a program and its arguments, e.g. strace; empty:
+    /// none) on a free loopback port and waits until it listens. <see cref="Process"/> is the wrapper's.
+    /// </summary>
+    public static async Task<ServeProcess> StartUnderAsync(IReadOnlyList<string> wrapper, string dataDirectory, string configFile, IDictionary<string, string>? environment, params string[] extraArguments)
     {
         int port = PeerPorts.GetFreePort();
         string cli = Path.Combine(AppContext.BaseDirectory, "rdpnla.dll");
         Assert.True(File.Exists(cli), $"{cli} is missing (the test project references src/RdpNla.Cli)");
         var output = new StringBuilder();
-        Process process = ExternalProcess.Start(
-            DotnetHost(),
-            [cli, "serve", "--data", dataDirectory, "--config", configFile, "--listen", $"127.0.0.1:{port}", .. extraArguments],
-            environment,
-            output);
+        string[] command = [.. wrapper, DotnetHost(), cli, "serve", "--data", dataDirectory, "--config", configFile, "--listen", $"127.0.0.1:{port}", .. extraArguments];
+        Process process = ExternalProcess.Start(command[0], command[1..], environment, output);
         var server = new ServeProcess(process, port, output);
         bool listening = await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(20), () => process.HasExited);
         Assert.True(listening, $"rdpnla serve did not listen on {port}:\n{server.Output}");

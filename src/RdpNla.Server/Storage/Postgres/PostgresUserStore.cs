@@ -187,7 +187,11 @@ public sealed class PostgresUserStore(PostgresDatabase database, TimeProvider ti
         RecordAttemptAsync(userName, null, now, cancellationToken);
 
     /// <inheritdoc/>
-    public async Task WriteDecoyAttemptAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// Both steps commit as every write here does, waiting for PostgreSQL's log flush: unlike SQLite's, this database
+    /// can fail on its own while the front doors go on, so a reservation lost with it could belong to a running attempt.
+    /// </remarks>
+    public async Task WriteDecoyAttemptAsync(DecoyStep step, DateTimeOffset now, CancellationToken cancellationToken = default)
     {
         await _database.InTransactionAsync(async (connection, transaction) =>
         {
