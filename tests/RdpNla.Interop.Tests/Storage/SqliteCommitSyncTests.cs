@@ -10,7 +10,7 @@ namespace RdpNla.Tests.Storage;
 /// How often a logon waits for the disk with the SQLite store, counted by strace on a real <c>rdpnla serve</c>: a
 /// correct password once (its audit row); a wrong password, a name that matches no user and a foreign domain twice each
 /// (the counted failure, or its decoy, and the audit row). The reservation and the recorded success are committed
-/// without a sync (<c>SqliteUserStore</c>, docs/serve.md).
+/// without a sync (<c>SqliteUserStore</c>, docs/hardening.md).
 /// </summary>
 public sealed class SqliteCommitSyncTests : IAsyncDisposable
 {
