@@ -28,7 +28,15 @@ internal sealed class TlsEchoBackend : IAsyncDisposable
     public TlsEchoBackend()
     {
         _listener.Start();
-        _accepting = AcceptAsync();
+
+        // Accepts until DisposeAsync stops the listener, also when the stop comes between one accept and the next (the
+        // gateway opens a backend leg for each authenticated connection, and the last one can arrive as a test ends).
+        _accepting = LoopbackPeers.AcceptForeverAsync(_listener, socket =>
+        {
+            Interlocked.Increment(ref _accepted);
+            var client = new TcpClient { Client = socket };
+            _ = ForwardTo is { } target ? RelayAsync(client, target) : EchoAsync(client);
+        });
     }
 
     public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
@@ -43,25 +51,6 @@ internal sealed class TlsEchoBackend : IAsyncDisposable
 
     /// <summary>The frames after the MCS Connect Initial that were not a decodable Client Info PDU.</summary>
     public ConcurrentQueue<byte[]> OtherFrames { get; } = new();
-
-    private async Task AcceptAsync()
-    {
-        try
-        {
-            while (true)
-            {
-                TcpClient client = await _listener.AcceptTcpClientAsync();
-                Interlocked.Increment(ref _accepted);
-                _ = ForwardTo is { } target ? RelayAsync(client, target) : EchoAsync(client);
-            }
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-            // Stopped. InvalidOperationException ("Not listening") is the stop that came between an accept and the next
-            // one: the gateway opens a backend leg for each authenticated connection, and the last one can arrive as a
-            // test ends.
-        }
-    }
 
     private static async Task RelayAsync(TcpClient client, string target)
     {
