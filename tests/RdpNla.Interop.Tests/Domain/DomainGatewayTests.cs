@@ -179,19 +179,10 @@ public sealed class DomainGatewayTests(SambaDomainController dc)
     /// </summary>
     private static async Task XfreerdpReachesTheDesktopAsync(GatewayXrdpBackend backend, TestFrontDoor door, string[] arguments, Func<string> context)
     {
-        (Process xvfb, string displayName, string fbdir) = await GatewayPeers.StartXvfbAsync();
         var output = new StringBuilder();
-        Process? client = null;
+        (FrameBufferXvfb xvfb, Process client) = await GatewayPeers.StartXfreerdpSessionAsync([.. arguments, "/cert:ignore", "/size:800x600", "-decorations"], output);
         try
         {
-            string home = Path.Combine(fbdir, "home");
-            Directory.CreateDirectory(home);
-            client = ExternalProcess.Start(
-                "xfreerdp",
-                [.. arguments, "/cert:ignore", "/size:800x600", "-decorations"],
-                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
-                output);
-
             Assert.True(
                 await backend.WaitForSesmanLineAsync($"Session started successfully for user {backend.UserName}", TimeSpan.FromSeconds(45)),
                 $"{context()}sesman:\n{backend.SesmanLog}\nxfreerdp:\n{GatewayPeers.Snapshot(output)}\ngateway:\n{door.LogText}");
@@ -199,7 +190,7 @@ public sealed class DomainGatewayTests(SambaDomainController dc)
         finally
         {
             await ExternalProcess.StopAsync(client);
-            await ExternalProcess.StopAsync(xvfb);
+            await xvfb.DisposeAsync();
         }
     }
 

@@ -72,19 +72,12 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         // xrdp is a TLS-only backend: the password goes in the Client Info PDU, which the operator declares explicitly.
         await door.Database.Gateway.SetBackendSecurityAsync(backend.Address, Server.Gateway.BackendSecurity.Tls, TestContext.Current.CancellationToken);
 
-        (System.Diagnostics.Process xvfb, string displayName, string fbdir) = await Gateway.GatewayPeers.StartXvfbAsync();
         var output = new System.Text.StringBuilder();
-        System.Diagnostics.Process? client = null;
+        (Gateway.FrameBufferXvfb xvfb, System.Diagnostics.Process client) = await Gateway.GatewayPeers.StartXfreerdpSessionAsync(
+            [$"/v:{door.Address}", $"/u:{backend.UserName}", "/d:LAB", $"/p:{backend.Password}", "/sec:nla", "/cert:ignore", "/size:800x600", "-decorations"],
+            output);
         try
         {
-            string home = Path.Combine(fbdir, "home");
-            Directory.CreateDirectory(home);
-            client = ExternalProcess.Start(
-                "xfreerdp",
-                [$"/v:{door.Address}", $"/u:{backend.UserName}", "/d:LAB", $"/p:{backend.Password}", "/sec:nla", "/cert:ignore", "/size:800x600", "-decorations"],
-                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
-                output);
-
             Assert.True(
                 await backend.WaitForSesmanLineAsync($"Session started successfully for user {backend.UserName}", TimeSpan.FromSeconds(45)),
                 $"sesman:\n{backend.SesmanLog}\nxfreerdp:\n{Gateway.GatewayPeers.Snapshot(output)}\ngateway:\n{door.LogText}");
@@ -93,7 +86,7 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         finally
         {
             await ExternalProcess.StopAsync(client);
-            await ExternalProcess.StopAsync(xvfb);
+            await xvfb.DisposeAsync();
         }
 
         AuditEntry row = await door.LastAuditForAsync(backend.UserName);

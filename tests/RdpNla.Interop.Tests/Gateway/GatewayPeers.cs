@@ -57,37 +57,76 @@ internal static class GatewayPeers
         return result.Output;
     }
 
-    /// <summary>Starts an Xvfb of its own (with <c>-fbdir</c>, so its screen can be read as an XWD file).</summary>
-    public static async Task<(Process Process, string Display, string FrameBufferDirectory)> StartXvfbAsync()
-    {
-        string fbdir = Path.Combine(Path.GetTempPath(), "rdpnla-gw-fb-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(fbdir);
-        (Process process, string display) = await XvfbServer.StartAsync(["-fbdir", fbdir], new StringBuilder());
-        return (process, display, fbdir);
-    }
-
     /// <summary>
     /// A fresh Xvfb (frame buffer in a file, for screenshots) and on it a full-session xfreerdp with NLA to
-    /// <paramref name="address"/>; the caller stops both.
+    /// <paramref name="address"/>; the caller stops the client, and disposes the Xvfb.
     /// </summary>
-    public static async Task<(Process Xvfb, string FrameBufferDirectory, Process Client)> StartXfreerdpSessionAsync(string address, string user, string password, StringBuilder output)
+    public static Task<(FrameBufferXvfb Xvfb, Process Client)> StartXfreerdpSessionAsync(string address, string user, string password, StringBuilder output) =>
+        StartXfreerdpSessionAsync([$"/v:{address}", $"/u:{user}", $"/p:{password}", "/sec:nla", "/cert:ignore", "/size:1024x768", "-decorations"], output);
+
+    /// <summary>A fresh <see cref="FrameBufferXvfb"/> and on it xfreerdp with <paramref name="arguments"/> (HOME in the Xvfb's folder).</summary>
+    public static async Task<(FrameBufferXvfb Xvfb, Process Client)> StartXfreerdpSessionAsync(IReadOnlyList<string> arguments, StringBuilder output)
     {
-        (Process xvfb, string displayName, string fbdir) = await StartXvfbAsync();
+        FrameBufferXvfb xvfb = await FrameBufferXvfb.StartAsync();
         try
         {
-            string home = Path.Combine(fbdir, "home");
+            string home = Path.Combine(xvfb.Directory, "home");
             Directory.CreateDirectory(home);
             Process client = ExternalProcess.Start(
                 "xfreerdp",
-                [$"/v:{address}", $"/u:{user}", $"/p:{password}", "/sec:nla", "/cert:ignore", "/size:1024x768", "-decorations"],
-                new Dictionary<string, string> { ["DISPLAY"] = displayName, ["HOME"] = home },
+                arguments,
+                new Dictionary<string, string> { ["DISPLAY"] = xvfb.Display, ["HOME"] = home },
                 output);
-            return (xvfb, fbdir, client);
+            return (xvfb, client);
         }
         catch
         {
-            await ExternalProcess.StopAsync(xvfb);
+            await xvfb.DisposeAsync();
             throw;
+        }
+    }
+}
+
+/// <summary>
+/// An Xvfb of its own, started with <c>-fbdir</c> so that its screen can be read as an XWD file, in a folder of its own
+/// that also holds the client's HOME. Disposing it stops the Xvfb and deletes the folder.
+/// </summary>
+public sealed class FrameBufferXvfb : IAsyncDisposable
+{
+    private FrameBufferXvfb(Process process, string display, string directory) => (Process, Display, Directory) = (process, display, directory);
+
+    public Process Process { get; }
+
+    /// <summary>The DISPLAY value, e.g. <c>:412</c>.</summary>
+    public string Display { get; }
+
+    /// <summary>The folder of the frame buffer file (Xvfb_screen0).</summary>
+    public string Directory { get; }
+
+    public static async Task<FrameBufferXvfb> StartAsync()
+    {
+        string directory = System.IO.Directory.CreateTempSubdirectory("rdpnla-gw-fb-").FullName;
+        try
+        {
+            (Process process, string display) = await XvfbServer.StartAsync(["-fbdir", directory], new StringBuilder());
+            return new FrameBufferXvfb(process, display, directory);
+        }
+        catch
+        {
+            System.IO.Directory.Delete(directory, recursive: true);
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await ExternalProcess.StopAsync(Process);
+        }
+        finally
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
         }
     }
 }

@@ -21,10 +21,9 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
 {
     private static readonly ConcurrentDictionary<GatewayShadowBackend, bool> s_notDisposed = new();
     private readonly StringBuilder _output = new();
-    private Process? _xvfb;
+    private FrameBufferXvfb? _xvfb;
     private Process? _shadow;
     private string? _home;
-    private string? _frameBuffers;
     private bool _disposed;
 
     public int Port { get; private set; }
@@ -95,16 +94,14 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
         }
 
         await File.WriteAllTextAsync(sam, lines.ToString());
-        (Process xvfb, string display, string frameBuffers) = await GatewayPeers.StartXvfbAsync();
-        _xvfb = xvfb;
-        _frameBuffers = frameBuffers;
+        _xvfb = await FrameBufferXvfb.StartAsync();
         for (int attempt = 0; ; attempt++)
         {
             Port = PeerPorts.GetFreePort();
             _shadow = ExternalProcess.Start(
                 "freerdp-shadow-cli",
                 ["/bind-address:127.0.0.1", $"/port:{Port}", $"/sec:{security}", $"/sam-file:{sam}"],
-                new Dictionary<string, string> { ["HOME"] = _home, ["DISPLAY"] = display },
+                new Dictionary<string, string> { ["HOME"] = _home, ["DISPLAY"] = _xvfb.Display },
                 _output);
             try
             {
@@ -147,11 +144,14 @@ public sealed class GatewayShadowBackend : IAsyncDisposable
             }
             finally
             {
-                await ExternalProcess.StopAsync(_xvfb);
+                if (_xvfb is not null)
+                {
+                    await _xvfb.DisposeAsync();
+                }
             }
 
             s_notDisposed.TryRemove(this, out _);
-            string[] folders = [.. new[] { _home, _frameBuffers }.OfType<string>()];
+            string[] folders = [.. new[] { _home, _xvfb?.Directory }.OfType<string>()];
             IReadOnlyList<string> left = ExternalProcess.Running(folders);
             foreach (string folder in folders)
             {

@@ -64,7 +64,7 @@ public class GatewayXrdpTests(XrdpGatewayFixture fixture, XvfbDisplay display) :
     public async Task Xfreerdp_ThroughGateway_OpensAnXrdpDesktopWithInjectedCredentials()
     {
         var output = new StringBuilder();
-        (Process xvfb, string fbdir, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(fixture.Door.Address, fixture.Backend.UserName, fixture.Backend.Password, output);
+        (FrameBufferXvfb xvfb, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(fixture.Door.Address, fixture.Backend.UserName, fixture.Backend.Password, output);
         try
         {
             string started = $"Session started successfully for user {fixture.Backend.UserName}";
@@ -74,14 +74,14 @@ public class GatewayXrdpTests(XrdpGatewayFixture fixture, XvfbDisplay display) :
             Assert.Contains($"Injected the credentials of {fixture.Backend.UserName} into the Client Info PDU (INFO_AUTOLOGON)", fixture.Door.LogText);
 
             // Let the desktop (an xterm without a window manager, docs/interop.md#xrdp) reach the client's window, then screenshot it.
-            int colors = await XwdScreenshot.CaptureDesktopAsync(fbdir, "gateway-xrdp-session.png");
+            int colors = await XwdScreenshot.CaptureDesktopAsync(xvfb.Directory, "gateway-xrdp-session.png");
             Assert.True(colors >= 2, $"the client window is blank ({colors} colours)");
             Assert.False(client.HasExited, GatewayPeers.Snapshot(output));
         }
         finally
         {
             await ExternalProcess.StopAsync(client);
-            await ExternalProcess.StopAsync(xvfb);
+            await xvfb.DisposeAsync();
         }
 
         GatewaySessionRecord session = await fixture.Door.WaitForGatewaySessionAsync(fixture.Backend.UserName);

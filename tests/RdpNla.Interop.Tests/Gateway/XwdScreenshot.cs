@@ -12,7 +12,7 @@ public static class XwdScreenshot
 {
     /// <summary>
     /// Waits (up to 20 s) for the Xvfb frame buffer in <paramref name="fbdir"/> to show more than one colour, saves it as
-    /// <paramref name="fileName"/> in RDPNLA_SCREENSHOT_DIR (or <paramref name="fbdir"/>) and returns the colour count.
+    /// <paramref name="fileName"/> in RDPNLA_SCREENSHOT_DIR (or the temp folder) and returns the colour count.
     /// </summary>
     public static async Task<int> CaptureDesktopAsync(string fbdir, string fileName)
     {
@@ -25,7 +25,7 @@ public static class XwdScreenshot
             colors = DistinctColors(rgb);
         }
 
-        string png = Path.Combine(Environment.GetEnvironmentVariable("RDPNLA_SCREENSHOT_DIR") ?? fbdir, fileName);
+        string png = Path.Combine(Environment.GetEnvironmentVariable("RDPNLA_SCREENSHOT_DIR") ?? Path.GetTempPath(), fileName);
         WritePng(png, width, height, rgb);
         TestContext.Current.AddAttachment(fileName, png);
         return colors;

@@ -54,7 +54,7 @@ public class PortalAdminXrdpTests(PortalAdminXrdpFixture fixture, XvfbDisplay di
         Assert.Equal(NtStatus.LogonFailure, failure.Status);
 
         var output = new StringBuilder();
-        (Process xvfb, _, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(door.Address, user, fixture.Backend.Password, output);
+        (FrameBufferXvfb xvfb, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(door.Address, user, fixture.Backend.Password, output);
         try
         {
             Assert.True(
@@ -124,7 +124,7 @@ public class PortalAdminXrdpTests(PortalAdminXrdpFixture fixture, XvfbDisplay di
         finally
         {
             await ExternalProcess.StopAsync(client);
-            await ExternalProcess.StopAsync(xvfb);
+            await xvfb.DisposeAsync();
         }
 
         IReadOnlyList<AuditEntry> all = await door.AuditAsync();
@@ -281,14 +281,18 @@ public sealed class PortalAdminPostgresTests(PostgresServer postgres)
     public async Task On_a_shared_PostgreSQL_store_the_admin_page_of_one_instance_shows_the_rows_of_every_instance()
     {
         string store = await postgres.CreateDatabaseAsync();
-        string setup = Path.Combine(Path.GetTempPath(), "rdpnla-admin-pg-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(setup);
-        await using (Server.Storage.RdpNlaStore shared = await Server.Storage.RdpNlaStore.OpenAsync(Server.Storage.StoreLocation.Parse(store, setup), setup, cancellationToken: TestContext.Current.CancellationToken))
+        string setup = Directory.CreateTempSubdirectory("rdpnla-admin-pg-").FullName;
+        try
         {
+            await using Server.Storage.RdpNlaStore shared = await Server.Storage.RdpNlaStore.OpenAsync(Server.Storage.StoreLocation.Parse(store, setup), setup, cancellationToken: TestContext.Current.CancellationToken);
             await shared.Users.AddAsync("root1", Protocol.Ntlm.NtlmCrypto.NtOwfV1("Adm1n-Passw0rd"), TestContext.Current.CancellationToken);
             await shared.Users.AddAsync("alice", Protocol.Ntlm.NtlmCrypto.NtOwfV1("Al1ce-Passw0rd"), TestContext.Current.CancellationToken);
             await shared.Gateway.AddGroupAsync("admins", null, TestContext.Current.CancellationToken);
             Assert.True(await shared.Gateway.AddMemberAsync("admins", "root1", TestContext.Current.CancellationToken));
+        }
+        finally
+        {
+            Directory.Delete(setup, recursive: true);
         }
 
         await using TestFrontDoor a = await PortalTestSupport.StartAsync(o =>

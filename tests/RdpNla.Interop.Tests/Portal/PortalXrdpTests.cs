@@ -46,7 +46,7 @@ public class PortalXrdpTests(PortalXrdpFixture fixture) : IClassFixture<PortalXr
         Assert.True(required.ExitCode == 0, required.Output + required.Error);
 
         var output = new StringBuilder();
-        (Process xvfb, string fbdir, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(door.Address, user, fixture.Backend.Password, output);
+        (FrameBufferXvfb xvfb, Process client) = await GatewayPeers.StartXfreerdpSessionAsync(door.Address, user, fixture.Backend.Password, output);
         try
         {
             Server.Mfa.PendingConnection pending = await door.WaitForPendingAsync(user, () => GatewayPeers.Snapshot(output));
@@ -70,14 +70,14 @@ public class PortalXrdpTests(PortalXrdpFixture fixture) : IClassFixture<PortalXr
                 await fixture.Backend.WaitForSesmanLineAsync(started, TimeSpan.FromSeconds(45)),
                 $"sesman:\n{fixture.Backend.SesmanLog}\nxfreerdp:\n{GatewayPeers.Snapshot(output)}\ngateway:\n{door.LogText}");
 
-            int colors = await XwdScreenshot.CaptureDesktopAsync(fbdir, "portal-mfa-xrdp-session.png");
+            int colors = await XwdScreenshot.CaptureDesktopAsync(xvfb.Directory, "portal-mfa-xrdp-session.png");
             Assert.True(colors >= 2, $"the client window is blank ({colors} colours)");
             Assert.False(client.HasExited, GatewayPeers.Snapshot(output));
         }
         finally
         {
             await ExternalProcess.StopAsync(client);
-            await ExternalProcess.StopAsync(xvfb);
+            await xvfb.DisposeAsync();
         }
 
         IReadOnlyList<AuditEntry> rows = await door.AuditAsync();
