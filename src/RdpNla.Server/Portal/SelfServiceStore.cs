@@ -81,26 +81,25 @@ public sealed class SelfServiceStore
     /// <summary>Records a replaced NT hash (as a salted digest) and keeps only the user's <paramref name="keep"/> most recent.</summary>
     public async Task RecordReplacedAsync(long userId, ReadOnlyMemory<byte> ntHash, int keep, CancellationToken cancellationToken = default)
     {
-        DbConnection connection = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        ISqlSession session = await _database.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            DbTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            DbTransaction transaction = await session.Connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
             await using (transaction.ConfigureAwait(false))
             {
-                using DbCommand command = connection.CreateCommand();
-                command.Transaction = transaction;
                 if (keep > 0)
                 {
                     byte[] salt = RandomNumberGenerator.GetBytes(SaltSize);
-                    command.CommandText = "INSERT INTO password_history (user_id, salt, digest, set_at) VALUES (@id, @salt, @digest, @now);";
-                    command.With("id", userId).With("salt", salt).With("digest", Digest(salt, ntHash.Span)).With("now", _database.Time(_timeProvider.GetUtcNow()));
-                    await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-                    command.Parameters.Clear();
+                    await session.Statement("INSERT INTO password_history (user_id, salt, digest, set_at) VALUES (@id, @salt, @digest, @now);", transaction)
+                        .With("id", userId).With("salt", salt).With("digest", Digest(salt, ntHash.Span)).With("now", _database.Time(_timeProvider.GetUtcNow()))
+                        .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 }
 
-                command.CommandText = "DELETE FROM password_history WHERE user_id = @id AND id NOT IN (SELECT id FROM password_history WHERE user_id = @id ORDER BY id DESC LIMIT @keep);";
-                command.With("id", userId).With("keep", Math.Max(0, keep));
-                await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                await session.Statement(
+                        "DELETE FROM password_history WHERE user_id = @id AND id NOT IN (SELECT id FROM password_history WHERE user_id = @id ORDER BY id DESC LIMIT @keep);",
+                        transaction)
+                    .With("id", userId).With("keep", Math.Max(0, keep))
+                    .ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
         }

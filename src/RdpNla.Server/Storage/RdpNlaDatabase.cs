@@ -2,15 +2,22 @@ namespace RdpNla.Server.Storage;
 
 /// <summary>
 /// The SQLite database (<c>rdpnla.db</c>) holding users and the audit trail. Opening it creates the file when needed,
-/// switches it to WAL mode and migrates the schema. Each operation uses its own (pooled) connection, so one instance
-/// is safe to share between concurrent callers; writes are one transaction each, committed with
+/// switches it to WAL mode and migrates the schema. Each operation borrows a connection of the instance's own pool
+/// (<see cref="SqliteSession"/>, which keeps the statements prepared on it), so one instance is safe to share between
+/// concurrent callers; writes are one transaction each, committed with
 /// <c>synchronous=FULL</c> so that a completed write survives a crash or power loss (the few that need not:
 /// <see cref="CommitDurability"/>).
 /// </summary>
 public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
 {
+    // Connections kept open for the next caller, by how their commits reach the disk, so that a logon's steps rarely
+    // switch a connection's durability. Beyond MaxIdleSessions a returned connection is closed.
+    private const int MaxIdleSessions = 32;
+    private readonly ConcurrentStack<SqliteSession> _idleFull = new();
+    private readonly ConcurrentStack<SqliteSession> _idleNormal = new();
     private readonly string _connectionString;
-    private bool _disposed;
+    private int _idleCount;
+    private volatile bool _disposed;
 
     private RdpNlaDatabase(string path, string connectionString, int schemaVersion, TimeProvider timeProvider)
     {
@@ -58,7 +65,8 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
             DataSource = path,
             Mode = SqliteOpenMode.ReadWriteCreate,
             Cache = SqliteCacheMode.Private,
-            Pooling = true,
+            // The instance pools its connections itself, with their prepared statements (SqliteSession).
+            Pooling = false,
             DefaultTimeout = 30,
         }.ToString();
 
@@ -105,32 +113,81 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     }
 
     /// <summary>
-    /// Opens a connection with the per-connection settings: the busy wait, and how its commits reach the disk
-    /// (<paramref name="durability"/>). Both are set on every open, because a pooled connection keeps what the
-    /// previous user set.
+    /// Lends an open connection whose commits reach the disk as <paramref name="durability"/> says: an idle one of the
+    /// pool (preferably one already set that way), or a new one. Disposing the session gives it back.
     /// </summary>
-    internal async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken, CommitDurability durability = CommitDurability.SurvivesPowerLoss)
+    internal Task<SqliteSession> OpenSessionAsync(CancellationToken cancellationToken, CommitDurability durability = CommitDurability.SurvivesPowerLoss)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var connection = new SqliteConnection(_connectionString);
+        cancellationToken.ThrowIfCancellationRequested();
+        ConcurrentStack<SqliteSession> preferred = Idle(durability);
+        ConcurrentStack<SqliteSession> other = preferred == _idleFull ? _idleNormal : _idleFull;
+        SqliteSession session;
+        if (preferred.TryPop(out SqliteSession? idle) || other.TryPop(out idle))
+        {
+            Interlocked.Decrement(ref _idleCount);
+            session = idle;
+        }
+        else
+        {
+            // Microsoft.Data.Sqlite does its I/O synchronously whichever API is used.
+            session = SqliteSession.Open(this, _connectionString);
+        }
+
         try
         {
-            await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = durability == CommitDurability.SurvivesPowerLoss
-                ? "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL;"
-                : "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;";
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
+            session.SetDurability(durability);
+            session.Lend();
+            return Task.FromResult(session);
         }
         catch
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            session.Close();
             throw;
         }
     }
 
-    async Task<DbConnection> ISqlEngine.OpenAsync(CancellationToken cancellationToken) => await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>Takes back a lent session: kept for the next caller when it can be reused and the pool has room, else closed.</summary>
+    internal void Return(SqliteSession session)
+    {
+        if (!_disposed && session.CanBeReused)
+        {
+            if (Interlocked.Increment(ref _idleCount) <= MaxIdleSessions)
+            {
+                Idle(session.Durability).Push(session);
+                if (_disposed)
+                {
+                    CloseIdleSessions();
+                }
+
+                return;
+            }
+
+            Interlocked.Decrement(ref _idleCount);
+        }
+
+        session.Close();
+    }
+
+    /// <summary>How many open connections wait in the pool.</summary>
+    internal int IdleSessionCount => _idleFull.Count + _idleNormal.Count;
+
+    private ConcurrentStack<SqliteSession> Idle(CommitDurability durability) =>
+        durability == CommitDurability.SurvivesPowerLoss ? _idleFull : _idleNormal;
+
+    private void CloseIdleSessions()
+    {
+        foreach (ConcurrentStack<SqliteSession> idle in (ConcurrentStack<SqliteSession>[])[_idleFull, _idleNormal])
+        {
+            while (idle.TryPop(out SqliteSession? session))
+            {
+                Interlocked.Decrement(ref _idleCount);
+                session.Close();
+            }
+        }
+    }
+
+    async Task<ISqlSession> ISqlEngine.OpenAsync(CancellationToken cancellationToken) => await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
 
     object ISqlEngine.Time(DateTimeOffset value) => SqliteTime.ToText(value);
 
@@ -142,16 +199,14 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     /// <exception cref="SqliteException">The file cannot be opened or read.</exception>
     public async Task CheckAsync(CancellationToken cancellationToken)
     {
-        SqliteConnection connection = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        SqliteSession session = await OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master;";
-            await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            await session.Statement("SELECT count(*) FROM sqlite_master;").ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Closes the pooled connections so the file is released.</summary>
+    /// <summary>Closes the pooled connections so the file is released (a connection still lent is closed when it is given back).</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -160,8 +215,7 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
         }
 
         _disposed = true;
-        using var connection = new SqliteConnection(_connectionString);
-        SqliteConnection.ClearPool(connection);
+        CloseIdleSessions();
     }
 
     /// <inheritdoc cref="Dispose"/>

@@ -8,8 +8,8 @@ namespace RdpNla.Server.Storage;
 /// </summary>
 internal interface ISqlEngine
 {
-    /// <summary>An open pooled connection.</summary>
-    Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
+    /// <summary>An open pooled connection, lent until the session is disposed.</summary>
+    Task<ISqlSession> OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>A time as stored.</summary>
     object Time(DateTimeOffset value);
@@ -19,6 +19,22 @@ internal interface ISqlEngine
 
     /// <summary>A flag as stored.</summary>
     object Flag(bool value);
+}
+
+/// <summary>
+/// An open pooled connection lent to one caller, and the commands it runs on it: SQLite keeps them prepared with the
+/// connection (<see cref="SqliteSession"/>); PostgreSQL creates them for the session and disposes them with it.
+/// </summary>
+internal interface ISqlSession : IAsyncDisposable
+{
+    /// <summary>The open connection.</summary>
+    DbConnection Connection { get; }
+
+    /// <summary>
+    /// The command of <paramref name="sql"/> (a constant text) in <paramref name="transaction"/>, with no parameters. It
+    /// belongs to the session: do not dispose it, and dispose its reader before the session.
+    /// </summary>
+    DbCommand Statement(string sql, DbTransaction? transaction = null);
 }
 
 /// <summary>One statement on its own pooled connection (a single statement is its own transaction), for either engine.</summary>
@@ -42,11 +58,10 @@ internal static class SqlStatements
     /// <summary>Runs <paramref name="sql"/>; true when it changed at least one row.</summary>
     public static async Task<bool> ExecuteAsync(this ISqlEngine engine, string sql, Action<DbCommand> bind, CancellationToken cancellationToken)
     {
-        DbConnection connection = await engine.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        ISqlSession session = await engine.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            using DbCommand command = connection.CreateCommand();
-            command.CommandText = sql;
+            DbCommand command = session.Statement(sql);
             bind(command);
             return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) > 0;
         }
@@ -55,11 +70,10 @@ internal static class SqlStatements
     /// <summary>The first column of the first row of <paramref name="sql"/>, or null (also for SQL NULL).</summary>
     public static async Task<object?> ScalarAsync(this ISqlEngine engine, string sql, Action<DbCommand> bind, CancellationToken cancellationToken)
     {
-        DbConnection connection = await engine.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        ISqlSession session = await engine.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            using DbCommand command = connection.CreateCommand();
-            command.CommandText = sql;
+            DbCommand command = session.Statement(sql);
             bind(command);
             object? value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
             return value is DBNull ? null : value;
@@ -69,11 +83,10 @@ internal static class SqlStatements
     /// <summary>Every row of <paramref name="sql"/>, each read by <paramref name="read"/>.</summary>
     public static async Task<List<T>> QueryAsync<T>(this ISqlEngine engine, string sql, Action<DbCommand> bind, Func<DbDataReader, T> read, CancellationToken cancellationToken)
     {
-        DbConnection connection = await engine.OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        ISqlSession session = await engine.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            using DbCommand command = connection.CreateCommand();
-            command.CommandText = sql;
+            DbCommand command = session.Statement(sql);
             bind(command);
             DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))

@@ -46,10 +46,11 @@ public sealed class SqliteAuditLog : IAuditLog
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        SqliteSession session = await _database.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            using SqliteCommand command = connection.CreateCommand();
+            // The text depends on the filters: a command of its own, not one the session keeps.
+            using SqliteCommand command = session.Connection.CreateCommand();
             var sql = new StringBuilder(
                 "SELECT id, time, client_address, client_port, user_name, domain, credssp_version, security_protocol, " +
                 "outcome, nt_status, reason, connection_id, instance_name FROM audit WHERE 1 = 1");

@@ -1,8 +1,8 @@
 namespace RdpNla.Server.Storage;
 
 /// <summary>
-/// The statement helpers of the SQLite stores: one statement on its own pooled connection (a single statement is its own
-/// transaction), a write transaction, and a command in a transaction.
+/// The statement helpers of the SQLite stores: a write transaction on a session of the pool, and a command of its own in
+/// a transaction.
 /// </summary>
 internal static class SqliteStatements
 {
@@ -13,24 +13,27 @@ internal static class SqliteStatements
     /// </summary>
     public static async Task<T> InWriteTransactionAsync<T>(
         this RdpNlaDatabase database,
-        Func<SqliteConnection, SqliteTransaction, Task<T>> body,
+        Func<SqliteSession, SqliteTransaction, Task<T>> body,
         CancellationToken cancellationToken,
         CommitDurability durability = CommitDurability.SurvivesPowerLoss)
     {
-        SqliteConnection connection = await database.OpenConnectionAsync(cancellationToken, durability).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        SqliteSession session = await database.OpenSessionAsync(cancellationToken, durability).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            SqliteTransaction transaction = connection.BeginTransaction(deferred: false);
+            SqliteTransaction transaction = session.Connection.BeginTransaction(deferred: false);
             await using (transaction.ConfigureAwait(false))
             {
-                T result = await body(connection, transaction).ConfigureAwait(false);
+                T result = await body(session, transaction).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
                 return result;
             }
         }
     }
 
-    /// <summary>A command of <paramref name="sql"/> in <paramref name="transaction"/> (none: autocommit).</summary>
+    /// <summary>
+    /// A new command of <paramref name="sql"/> in <paramref name="transaction"/> (none: autocommit), the caller's to
+    /// dispose: for a statement that binds a secret, which is wiped when the command is disposed.
+    /// </summary>
     public static SqliteCommand CreateCommand(this SqliteConnection connection, SqliteTransaction? transaction, string sql)
     {
         SqliteCommand command = connection.CreateCommand();

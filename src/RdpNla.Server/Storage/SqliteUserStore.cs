@@ -25,10 +25,10 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
     public async Task<UserAccount?> FindAsync(string userName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        SqliteSession session = await _database.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            return await ReadAccountAsync(connection, null, userName, cancellationToken).ConfigureAwait(false);
+            return await ReadAccountAsync(session, null, userName, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -36,15 +36,15 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
     public async Task<UserCredential?> FindCredentialAsync(string userName, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        SqliteSession session = await _database.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            return await ReadCredentialAsync(connection, null, userName, cancellationToken).ConfigureAwait(false);
+            return await ReadCredentialAsync(session, null, userName, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private static Task<UserCredential?> ReadCredentialAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
-        ReadUserRowAsync(connection, transaction, userName, $"{StoreRows.AccountColumns}, nt_hash", ReadCredential, cancellationToken);
+    private static Task<UserCredential?> ReadCredentialAsync(SqliteSession session, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
+        ReadUserRowAsync(session, transaction, userName, SelectCredential, ReadCredential, cancellationToken);
 
     private static UserCredential ReadCredential(SqliteDataReader reader)
     {
@@ -63,11 +63,10 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
     /// <inheritdoc/>
     public async Task<IReadOnlyList<UserAccount>> ListAsync(CancellationToken cancellationToken = default)
     {
-        SqliteConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        await using (connection.ConfigureAwait(false))
+        SqliteSession session = await _database.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+        await using (session.ConfigureAwait(false))
         {
-            using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = $"SELECT {StoreRows.AccountColumns} FROM users ORDER BY name_key;";
+            SqliteCommand command = session.Statement($"SELECT {StoreRows.AccountColumns} FROM users ORDER BY name_key;");
             SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await using (reader.ConfigureAwait(false))
             {
@@ -81,9 +80,9 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
     {
         StoreRows.CheckNewUser(userName, ntHash);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
-        return await _database.InWriteTransactionAsync(async (connection, transaction) =>
+        return await _database.InWriteTransactionAsync(async (session, transaction) =>
         {
-            using SqliteCommand command = connection.CreateCommand(
+            using SqliteCommand command = session.Connection.CreateCommand(
                 transaction,
                 "INSERT INTO users (name, name_key, nt_hash, password_last_set, created_at, updated_at) " +
                 "VALUES ($name, $key, $hash, $now, $now, $now) ON CONFLICT (name_key) DO NOTHING;");
@@ -94,11 +93,11 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
             int inserted = await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             if (inserted == 0)
             {
-                UserAccount? existing = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+                UserAccount? existing = await ReadAccountAsync(session, transaction, userName, cancellationToken).ConfigureAwait(false);
                 throw new UserAlreadyExistsException(existing?.UserName ?? userName);
             }
 
-            return await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
+            return await ReadAccountAsync(session, transaction, userName, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The inserted user could not be read back.");
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -109,9 +108,9 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
         ArgumentNullException.ThrowIfNull(userName);
         StoreRows.CheckHash(ntHash);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
-        return await WriteAsync(userName, async (connection, transaction) =>
+        return await WriteAsync(userName, async (session, transaction) =>
         {
-            using SqliteCommand command = connection.CreateCommand(
+            using SqliteCommand command = session.Connection.CreateCommand(
                 transaction,
                 "UPDATE users SET nt_hash = $hash, password_last_set = $now, password_expired = 0, " +
                 "must_change_password = $mustChange, updated_at = $now WHERE name_key = $key;");
@@ -139,9 +138,9 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
         ArgumentNullException.ThrowIfNull(userName);
         ArgumentNullException.ThrowIfNull(update);
         string now = SqliteTime.ToText(_timeProvider.GetUtcNow());
-        return await _database.InWriteTransactionAsync<UserAccount?>(async (connection, transaction) =>
+        return await _database.InWriteTransactionAsync<UserAccount?>(async (session, transaction) =>
         {
-            UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+            UserAccount? current = await ReadAccountAsync(session, transaction, userName, cancellationToken).ConfigureAwait(false);
             if (current is null)
             {
                 return null;
@@ -153,11 +152,11 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
                 return current;
             }
 
-            using SqliteCommand command = connection.CreateCommand(
-                transaction,
+            SqliteCommand command = session.Statement(
                 "UPDATE users SET disabled = $disabled, locked_until = $lockedUntil, failed_count = $failedCount, " +
                 "last_failed_at = $lastFailed, last_logon_at = $lastLogon, password_expired = $expired, " +
-                "must_change_password = $mustChange, deny_remote_logon = $deny, updated_at = $now WHERE id = $id;");
+                "must_change_password = $mustChange, deny_remote_logon = $deny, updated_at = $now WHERE id = $id;",
+                transaction);
             command.Parameters.AddWithValue("$disabled", changed.Disabled ? 1 : 0);
             AddLogonStateParameters(command, changed with { Id = current.Id });
             command.Parameters.AddWithValue("$expired", changed.PasswordExpired ? 1 : 0);
@@ -165,7 +164,7 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
             command.Parameters.AddWithValue("$deny", changed.RemoteLogonDenied ? 1 : 0);
             command.Parameters.AddWithValue("$now", now);
             await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            return await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
+            return await ReadAccountAsync(session, transaction, userName, cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The updated user could not be read back.");
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -175,11 +174,11 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
     {
         ArgumentNullException.ThrowIfNull(userName);
         ArgumentNullException.ThrowIfNull(rules);
-        return _database.InWriteTransactionAsync(async (connection, transaction) =>
+        return _database.InWriteTransactionAsync(async (session, transaction) =>
         {
-            using UserCredential? credential = await ReadCredentialAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+            using UserCredential? credential = await ReadCredentialAsync(session, transaction, userName, cancellationToken).ConfigureAwait(false);
             AttemptReservation reservation = AttemptSteps.Reserve(credential?.Account, credential is null ? ReadOnlySpan<byte>.Empty : credential.NtHash, rules, now, out UserAccount? write);
-            await WriteStepAsync(connection, transaction, credential is null, write, +1, now, cancellationToken).ConfigureAwait(false);
+            await WriteStepAsync(session, transaction, credential is null, write, +1, now, cancellationToken).ConfigureAwait(false);
             return reservation;
         }, cancellationToken, CommitDurability.SurvivesProcessCrash);
     }
@@ -198,9 +197,9 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
     /// <inheritdoc/>
     public Task WriteDecoyAttemptAsync(DecoyStep step, DateTimeOffset now, CancellationToken cancellationToken = default) =>
         _database.InWriteTransactionAsync(
-            async (connection, transaction) =>
+            async (session, transaction) =>
             {
-                await WriteDecoyAsync(connection, transaction, 0, now, cancellationToken).ConfigureAwait(false);
+                await WriteDecoyAsync(session, transaction, 0, now, cancellationToken).ConfigureAwait(false);
                 return true;
             },
             cancellationToken,
@@ -209,25 +208,25 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
     private Task<AttemptRecord> RecordAttemptAsync(string userName, LockoutRules? failureRules, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        return _database.InWriteTransactionAsync(async (connection, transaction) =>
+        return _database.InWriteTransactionAsync(async (session, transaction) =>
         {
-            UserAccount? current = await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false);
+            UserAccount? current = await ReadAccountAsync(session, transaction, userName, cancellationToken).ConfigureAwait(false);
             AttemptRecord record = AttemptSteps.Record(current, failureRules, now, out UserAccount? write);
-            await WriteStepAsync(connection, transaction, current is null, write, -1, now, cancellationToken).ConfigureAwait(false);
+            await WriteStepAsync(session, transaction, current is null, write, -1, now, cancellationToken).ConfigureAwait(false);
             return record;
         }, cancellationToken, failureRules is null ? CommitDurability.SurvivesProcessCrash : CommitDurability.SurvivesPowerLoss);
     }
 
     // What a step writes: the user's new state, or for a name that matches no user the decoy row.
-    private static async Task WriteStepAsync(SqliteConnection connection, SqliteTransaction transaction, bool unknownUser, UserAccount? write, int decoyDelta, DateTimeOffset now, CancellationToken cancellationToken)
+    private static async Task WriteStepAsync(SqliteSession session, SqliteTransaction transaction, bool unknownUser, UserAccount? write, int decoyDelta, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (unknownUser)
         {
-            await WriteDecoyAsync(connection, transaction, decoyDelta, now, cancellationToken).ConfigureAwait(false);
+            await WriteDecoyAsync(session, transaction, decoyDelta, now, cancellationToken).ConfigureAwait(false);
         }
         else if (write is not null)
         {
-            await WriteAttemptStateAsync(connection, transaction, write, now, cancellationToken).ConfigureAwait(false);
+            await WriteAttemptStateAsync(session, transaction, write, now, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -241,13 +240,13 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
         command.Parameters.AddWithValue("$lastLogon", SqliteTime.ToDb(state.LastLogon));
     }
 
-    private static async Task WriteAttemptStateAsync(SqliteConnection connection, SqliteTransaction transaction, UserAccount state, DateTimeOffset now, CancellationToken cancellationToken)
+    private static async Task WriteAttemptStateAsync(SqliteSession session, SqliteTransaction transaction, UserAccount state, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        using SqliteCommand command = connection.CreateCommand(
-            transaction,
+        SqliteCommand command = session.Statement(
             "UPDATE users SET locked_until = $lockedUntil, failed_count = $failedCount, last_failed_at = $lastFailed, " +
             "last_logon_at = $lastLogon, attempts_in_progress = $inProgress, attempts_in_progress_until = $inProgressUntil, " +
-            "updated_at = $now WHERE id = $id;");
+            "updated_at = $now WHERE id = $id;",
+            transaction);
         AddLogonStateParameters(command, state);
         command.Parameters.AddWithValue("$inProgress", Math.Max(0, state.AttemptsInProgress));
         command.Parameters.AddWithValue("$inProgressUntil", SqliteTime.ToDb(state.AttemptsInProgressUntil));
@@ -256,22 +255,22 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
     }
 
     // The same kind of write as for a user, on the single decoy row (schema version 3).
-    private static async Task WriteDecoyAsync(SqliteConnection connection, SqliteTransaction transaction, int delta, DateTimeOffset now, CancellationToken cancellationToken)
+    private static async Task WriteDecoyAsync(SqliteSession session, SqliteTransaction transaction, int delta, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        using SqliteCommand command = connection.CreateCommand(
-            transaction,
-            "UPDATE attempt_decoy SET attempts_in_progress = max(0, attempts_in_progress + $delta), updated_at = $now WHERE id = 1;");
+        SqliteCommand command = session.Statement(
+            "UPDATE attempt_decoy SET attempts_in_progress = max(0, attempts_in_progress + $delta), updated_at = $now WHERE id = 1;",
+            transaction);
         command.Parameters.AddWithValue("$delta", delta);
         command.Parameters.AddWithValue("$now", SqliteTime.ToText(now));
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<UserAccount?> WriteAsync(string userName, Func<SqliteConnection, SqliteTransaction, Task<bool>> write, CancellationToken cancellationToken)
+    private async Task<UserAccount?> WriteAsync(string userName, Func<SqliteSession, SqliteTransaction, Task<bool>> write, CancellationToken cancellationToken)
     {
         // A write that changes no row returns null; nothing was written, so the empty commit is harmless.
         return await _database.InWriteTransactionAsync<UserAccount?>(
-            async (connection, transaction) => await write(connection, transaction).ConfigureAwait(false)
-                ? await ReadAccountAsync(connection, transaction, userName, cancellationToken).ConfigureAwait(false)
+            async (session, transaction) => await write(session, transaction).ConfigureAwait(false)
+                ? await ReadAccountAsync(session, transaction, userName, cancellationToken).ConfigureAwait(false)
                 : null,
             cancellationToken).ConfigureAwait(false);
     }
@@ -284,13 +283,16 @@ public sealed class SqliteUserStore(RdpNlaDatabase database, TimeProvider timePr
         command.Disposed += (_, _) => CryptographicOperations.ZeroMemory((byte[])parameter.Value);
     }
 
-    private static Task<UserAccount?> ReadAccountAsync(SqliteConnection connection, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
-        ReadUserRowAsync(connection, transaction, userName, StoreRows.AccountColumns, ReadAccount, cancellationToken);
+    private const string SelectAccount = $"SELECT {StoreRows.AccountColumns} FROM users WHERE name_key = $key;";
+    private const string SelectCredential = $"SELECT {StoreRows.AccountColumns}, nt_hash FROM users WHERE name_key = $key;";
 
-    private static async Task<T?> ReadUserRowAsync<T>(SqliteConnection connection, SqliteTransaction? transaction, string userName, string columns, Func<SqliteDataReader, T> map, CancellationToken cancellationToken)
+    private static Task<UserAccount?> ReadAccountAsync(SqliteSession session, SqliteTransaction? transaction, string userName, CancellationToken cancellationToken) =>
+        ReadUserRowAsync(session, transaction, userName, SelectAccount, ReadAccount, cancellationToken);
+
+    private static async Task<T?> ReadUserRowAsync<T>(SqliteSession session, SqliteTransaction? transaction, string userName, string select, Func<SqliteDataReader, T> map, CancellationToken cancellationToken)
         where T : class
     {
-        using SqliteCommand command = connection.CreateCommand(transaction, $"SELECT {columns} FROM users WHERE name_key = $key;");
+        SqliteCommand command = session.Statement(select, transaction);
         command.Parameters.AddWithValue("$key", AccountName.NormalizeUserName(userName));
         SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))

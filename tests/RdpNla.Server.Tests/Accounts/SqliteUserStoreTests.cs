@@ -108,20 +108,21 @@ public class SqliteUserStoreTests : IDisposable
     {
         await using RdpNlaDatabase database = await OpenAsync();
 
-        static async Task<long> SynchronousAsync(SqliteConnection connection, SqliteTransaction? transaction)
+        // A command of its own: the reading PRAGMA, too, is evaluated when it is compiled.
+        static async Task<long> SynchronousAsync(SqliteSession session, SqliteTransaction? transaction)
         {
-            using SqliteCommand command = connection.CreateCommand(transaction, "PRAGMA synchronous;");
+            using SqliteCommand command = session.Connection.CreateCommand(transaction, "PRAGMA synchronous;");
             return (long)(await command.ExecuteScalarAsync(Ct))!;
         }
 
         // https://www.sqlite.org/pragma.html#pragma_synchronous: 1 = NORMAL, 2 = FULL.
         long crashOnly = await database.InWriteTransactionAsync(SynchronousAsync, Ct, CommitDurability.SurvivesProcessCrash);
         long byDefault = await database.InWriteTransactionAsync(SynchronousAsync, Ct);
-        SqliteConnection next = await database.OpenConnectionAsync(Ct);
+        SqliteSession next = await database.OpenSessionAsync(Ct);
         long nextConnection;
         await using (next)
         {
-            // The pooled connection the NORMAL transaction returned is set back to FULL when it is opened again.
+            // The pooled connection the NORMAL transaction returned is set back to FULL when it is lent again.
             nextConnection = await SynchronousAsync(next, null);
         }
 

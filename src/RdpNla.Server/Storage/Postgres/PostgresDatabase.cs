@@ -145,7 +145,8 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     /// <summary>A command on a pooled connection that is returned to the pool when the command's reader or call completes.</summary>
     internal NpgsqlCommand CreateCommand(string sql) => _dataSource.CreateCommand(sql);
 
-    async Task<DbConnection> ISqlEngine.OpenAsync(CancellationToken cancellationToken) => await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+    async Task<ISqlSession> ISqlEngine.OpenAsync(CancellationToken cancellationToken) =>
+        new PostgresSession(await OpenConnectionAsync(cancellationToken).ConfigureAwait(false));
 
     object ISqlEngine.Time(DateTimeOffset value) => PostgresTime.ToDb(value);
 
@@ -163,4 +164,29 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     public void Dispose() => _dataSource.Dispose();
 
     public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+}
+
+/// <summary>A pooled connection lent to one caller; the commands it hands out are disposed with it.</summary>
+internal sealed class PostgresSession(NpgsqlConnection connection) : ISqlSession
+{
+    private readonly List<NpgsqlCommand> _commands = [];
+
+    public DbConnection Connection => connection;
+
+    public DbCommand Statement(string sql, DbTransaction? transaction = null)
+    {
+        var command = new NpgsqlCommand(sql, connection, (NpgsqlTransaction?)transaction);
+        _commands.Add(command);
+        return command;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (NpgsqlCommand command in _commands)
+        {
+            await command.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
 }

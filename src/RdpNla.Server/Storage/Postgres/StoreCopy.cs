@@ -127,9 +127,10 @@ public static class StoreCopy
         {
             long count = 0;
             long after = 0;
-            SqliteConnection sqlite = await source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using (sqlite.ConfigureAwait(false))
+            SqliteSession session = await source.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+            await using (session.ConfigureAwait(false))
             {
+                SqliteConnection sqlite = session.Connection;
                 while (true)
                 {
                     using SqliteCommand command = sqlite.CreateCommand();
@@ -220,9 +221,10 @@ public static class StoreCopy
         public async Task<long> CopyAsync(RdpNlaDatabase source, NpgsqlConnection target, CancellationToken cancellationToken)
         {
             long count = 0;
-            SqliteConnection sqlite = await source.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using (sqlite.ConfigureAwait(false))
+            SqliteSession session = await source.OpenSessionAsync(cancellationToken).ConfigureAwait(false);
+            await using (session.ConfigureAwait(false))
             {
+                SqliteConnection sqlite = session.Connection;
                 using SqliteCommand select = sqlite.CreateCommand();
                 select.CommandText = Select;
                 SqliteDataReader reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
