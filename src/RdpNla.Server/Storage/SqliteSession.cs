@@ -85,8 +85,9 @@ internal sealed class SqliteSession : ISqlSession
     DbCommand ISqlSession.Statement(string sql, DbTransaction? transaction) => Statement(sql, (SqliteTransaction?)transaction);
 
     /// <summary>
-    /// Sets how commits reach the disk. <c>PRAGMA synchronous</c> acts when it is compiled, not when it runs, so it is
-    /// never kept as a prepared statement (https://www.sqlite.org/pragma.html#pragma_synchronous).
+    /// Sets how commits reach the disk, when that changes. Some pragmas take effect while SQLite compiles them rather
+    /// than when they run (https://www.sqlite.org/pragma.html), so this one is compiled afresh each time, on a command of
+    /// its own.
     /// </summary>
     internal void SetDurability(CommitDurability durability)
     {

@@ -108,7 +108,7 @@ public class SqliteUserStoreTests : IDisposable
     {
         await using RdpNlaDatabase database = await OpenAsync();
 
-        // A command of its own: the reading PRAGMA, too, is evaluated when it is compiled.
+        // A command of its own, compiled now (some pragmas take effect while compiled: https://www.sqlite.org/pragma.html).
         static async Task<long> SynchronousAsync(SqliteSession session, SqliteTransaction? transaction)
         {
             using SqliteCommand command = session.Connection.CreateCommand(transaction, "PRAGMA synchronous;");
