@@ -4,6 +4,7 @@
 # xact_rollback); then, with log_statement = all, a bounded run whose statements are counted in the server log to
 # give the database round trips per successful handshake. docs/BENCHMARKS.md, section (i).
 #   bench/run-store-benchmark.sh            # DURATION=10 CONNS=8 RUNS=2 (RUNS=0: the round-trip count only)
+#   STORE_EXTRA=";Max Auto Prepare=0" bench/run-store-benchmark.sh   # appended to the store's connection string
 # Needs: .NET SDK, postgresql (initdb, pg_ctl under /usr/lib/postgresql/15/bin), run as root (PostgreSQL runs as the
 # postgres user) or as a user that may run initdb itself. Every process it starts is stopped by PID on exit.
 set -euo pipefail
@@ -20,7 +21,7 @@ CLI=(dotnet "$ROOT/src/RdpNla.Cli/bin/Release/net10.0/rdpnla.dll")
 
 start_scratch_postgres
 as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PGPORT" -U rdpnla rdpnla
-STORE="Host=127.0.0.1;Port=$PGPORT;Username=rdpnla;Database=rdpnla"
+STORE="Host=127.0.0.1;Port=$PGPORT;Username=rdpnla;Database=rdpnla${STORE_EXTRA:-}"
 psql_value() { as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PGPORT" -U rdpnla -d rdpnla -Atc "$1"; }
 
 mkdir -p "$WORK/sqlite" "$WORK/pgdata"
@@ -44,14 +45,17 @@ bench() { printf 'Passw0rd!\n' | "${CLI[@]}" bench "127.0.0.1:$1" -u alice --pas
 rate() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("handshakes_per_second") or d.get("rate") or d)'; }
 xacts() { psql_value "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'rdpnla';"; }
 successes() { psql_value "SELECT count(*) FROM audit WHERE outcome = 'success';"; }
+# CPU (ms) of the PostgreSQL server: the postmaster and its children (the backends serving rdpnla).
+pg_cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{s += $14 + $15} END {printf "%d", s * 1000 / hz}' $(for p in "$PGPID" $(pgrep -P "$PGPID"); do echo "/proc/$p/stat"; done) 2>/dev/null; }
 
 for run in $(seq 1 "$RUNS"); do
   s=$(bench "$SQLITE_PORT" | tee "$WORK/sqlite-$run.json" | rate)
-  x0=$(xacts); n0=$(successes)
+  x0=$(xacts); n0=$(successes); c0=$(pg_cpu_ms)
   p=$(bench "$PG_PORT" | tee "$WORK/pg-$run.json" | rate)
+  c1=$(pg_cpu_ms)
   sleep 2
   x1=$(xacts); n1=$(successes)
-  python3 -c "s=float('$s'); p=float('$p'); d=($x1-$x0); n=($n1-$n0); print(f'run $run: sqlite {s:.1f}/s  postgresql {p:.1f}/s  ratio {p/s:.2f}  postgresql transactions per successful handshake {d/max(n,1):.2f} ({d} for {n}, including the counting queries)')"
+  python3 -c "s=float('$s'); p=float('$p'); d=($x1-$x0); n=($n1-$n0); print(f'run $run: sqlite {s:.1f}/s  postgresql {p:.1f}/s  ratio {p/s:.2f}  postgresql transactions per successful handshake {d/max(n,1):.2f} ({d} for {n}, including the counting queries)  postgresql server CPU {($c1-$c0)/max(n,1):.2f} ms per successful handshake')"
 done
 
 # Round trips: every statement the server logs is one Sync of the extended protocol, except BEGIN, which Npgsql sends

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
 using RdpNla.Tests.Support;
@@ -42,6 +43,39 @@ public sealed class PostgresStoreTests(PostgresServer postgres)
                 await database.DisposeAsync();
             }
         }
+    }
+
+    [Theory]
+    [InlineData("", true)]
+    [InlineData(";Max Auto Prepare=0", false)]
+    public async Task CredentialRead_RunRepeatedly_IsPreparedOnTheConnectionUnlessTheStringTurnsItOff(string extra, bool prepared)
+    {
+        StoreLocation location = Location(await postgres.CreateDatabaseAsync() + extra);
+        await using PostgresDatabase database = await PostgresDatabase.OpenAsync(location, TimeProvider.System, Ct);
+        await database.Users.AddAsync("alice", NtlmCrypto.NtOwfV1("pw"), Ct);
+        for (int i = 0; i < 6; i++)
+        {
+            using UserCredential? credential = await database.Users.FindCredentialAsync("alice", Ct);
+            Assert.NotNull(credential);
+        }
+
+        // One caller at a time gets the same pooled connection back; pg_prepared_statements lists that session's
+        // prepared statements (https://www.postgresql.org/docs/15/view-pg-prepared-statements.html).
+        var statements = new List<string>();
+        ISqlSession session = await ((ISqlEngine)database).OpenAsync(Ct);
+        await using (session)
+        {
+            DbDataReader reader = await session.Statement("SELECT statement FROM pg_prepared_statements;").ExecuteReaderAsync(Ct);
+            await using (reader)
+            {
+                while (await reader.ReadAsync(Ct))
+                {
+                    statements.Add(reader.GetString(0));
+                }
+            }
+        }
+
+        Assert.Equal(prepared, statements.Any(s => s.Contains("nt_hash FROM users", StringComparison.Ordinal)));
     }
 
     [Fact]

@@ -46,10 +46,7 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable, ISqlEngine
         ArgumentNullException.ThrowIfNull(location);
         NpgsqlConnectionStringBuilder settings = location.Postgres ?? throw new ArgumentException("not a PostgreSQL location", nameof(location));
         var builder = new NpgsqlDataSourceBuilder(settings.ConnectionString);
-        builder.ConnectionStringBuilder.ApplicationName ??= "rdpnla";
-        // rdpnla changes no session state, so a pooled connection needs no DISCARD ALL when it is returned (measured:
-        // without this, two of the four statements per successful handshake were resets; docs/BENCHMARKS.md (i)).
-        builder.ConnectionStringBuilder.NoResetOnClose = true;
+        ApplyDefaults(builder.ConnectionStringBuilder);
         NpgsqlDataSource dataSource = builder.Build();
         try
         {
@@ -62,6 +59,29 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable, ISqlEngine
             throw;
         }
     }
+
+    /// <summary>The settings rdpnla adds to the connection string it was given.</summary>
+    internal static void ApplyDefaults(NpgsqlConnectionStringBuilder settings)
+    {
+        settings.ApplicationName ??= "rdpnla";
+        // rdpnla changes no session state, so a pooled connection needs no DISCARD ALL when it is returned (measured:
+        // without this, two of the four statements per successful handshake were resets; docs/BENCHMARKS.md (i)).
+        settings.NoResetOnClose = true;
+
+        // The statements a logon runs are prepared on each connection once they have run a few times, so the server
+        // stops parsing and planning them (https://www.npgsql.org/doc/prepare.html#automatic-preparation): measured,
+        // 40 % less PostgreSQL CPU per handshake (docs/BENCHMARKS.md (i)). "Max Auto Prepare=0" in the connection string
+        // turns it off, as a pooler that cannot keep prepared statements (PgBouncer in transaction mode without
+        // max_prepared_statements) needs; docs/high-availability.md.
+        // Keys lists the keywords the string sets, by their canonical names (ContainsKey answers for every valid keyword).
+        if (!settings.Keys.Cast<string>().Contains("Max Auto Prepare", StringComparer.OrdinalIgnoreCase))
+        {
+            settings.MaxAutoPrepare = DefaultMaxAutoPrepare;
+        }
+    }
+
+    /// <summary>How many statements a connection keeps prepared unless the connection string says otherwise.</summary>
+    internal const int DefaultMaxAutoPrepare = 20;
 
     private static async Task<int> MigrateAsync(NpgsqlDataSource dataSource, StoreLocation location, CancellationToken cancellationToken)
     {
