@@ -5,7 +5,8 @@ namespace RdpNla.Server.Storage;
 /// prepared on it. SQLite compiles a statement's text on every prepare (https://www.sqlite.org/c3ref/prepare.html), and
 /// a command of Microsoft.Data.Sqlite keeps its compiled statements only until it is disposed or its connection is
 /// closed; a session keeps both, so a logon's statements are compiled once per connection instead of once per use
-/// (docs/BENCHMARKS.md, "SQLite statements prepared once"). Disposing the session gives it back to the pool.
+/// (docs/BENCHMARKS.md (a), "SQLite statements prepared once per connection"). Disposing the session gives it back to
+/// the pool.
 /// </summary>
 internal sealed class SqliteSession : ISqlSession
 {

@@ -70,7 +70,7 @@ public sealed class PostgresDatabase : IAsyncDisposable, IDisposable, ISqlEngine
 
         // The statements a logon runs are prepared on each connection once they have run a few times, so the server
         // stops parsing and planning them (https://www.npgsql.org/doc/prepare.html#automatic-preparation): measured,
-        // 40 % less PostgreSQL CPU per handshake (docs/BENCHMARKS.md (i)). "Max Auto Prepare=0" in the connection string
+        // 38 % less PostgreSQL CPU per handshake (docs/BENCHMARKS.md (i)). "Max Auto Prepare=0" in the connection string
         // turns it off, as a pooler that cannot keep prepared statements (PgBouncer in transaction mode without
         // max_prepared_statements) needs; docs/high-availability.md.
         // Keys lists the keywords the string sets, by their canonical names (ContainsKey answers for every valid keyword).
