@@ -394,7 +394,19 @@ internal sealed class GatewaySession
 
             using ClientInfoPdu originalInfo = original;
             using ClientInfoPdu injected = original.WithCredentials(_credentials.Domain, _credentials.UserName, _credentials.PasswordUtf16);
-            byte[] rewritten = injected.Encode();
+            byte[] rewritten;
+            try
+            {
+                rewritten = injected.Encode();
+            }
+            catch (InvalidOperationException ex)
+            {
+                // The client's own fields (its extra info above all) fill the MCS Send Data Request, so the injected
+                // credentials do not fit behind its unfragmented PER length (at most 0x3FFF bytes, ITU-T X.691 §10.9):
+                // end the session rather than send the backend anything else.
+                throw new NlaProtocolException(NlaFailureReason.MessageTooLarge, $"the client's Client Info PDU ({originalInfo.ExtraInfo.Length} bytes of extra info) leaves no room for the injected credentials: {ex.Message}");
+            }
+
             try
             {
                 await leg.Tls.WriteAsync(rewritten, cancellationToken).ConfigureAwait(false);

@@ -112,6 +112,31 @@ public class GatewayConnectionPhaseTests
         Assert.Empty(backend.Captured);
     }
 
+    [Fact]
+    public async Task ClientInfoPduWithNoRoomForTheInjectedCredentials_EndsTheSession_AndNothingReachesTheBackend()
+    {
+        await using var backend = new TlsEchoBackend();
+        await using TestFrontDoor door = await GatewayBackendSecurityTests.StartDoorAsync(backend.Address, BackendCertificateValidation.None, BackendSecurity.Tls);
+        // Empty credentials and as much extra info as one Send Data Request holds (0x3FFF bytes of user data: the
+        // security header, TS_INFO_PACKET's fixed part and five terminators before it). Found while writing the gateway-pdus fuzz target.
+        using var info = new ClientInfoPdu(1007, 1003, 0, 0, InfoFlags.Unicode, "", "", [], "", "", new byte[0x3FFF - 4 - 18 - 10]);
+        byte[] frame = info.Encode();
+        Assert.Equal(0x3FFF, BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(4 + 3 + 1 + 2 + 2 + 1)) & 0x3FFF);
+
+        using var tcp = new TcpClient { NoDelay = true };
+        await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);
+        using SslStream tls = await GatewayTestClient.ConnectAsync(tcp.GetStream(), expectConnectResponse: false);
+        _ = McsConnectPdu.Decode(await Transport.MessageFraming.ReadTpktFrameAsync(tls, 65535, Ct));
+        await tls.WriteAsync(frame, Ct);
+
+        GatewaySessionRecord session = await door.WaitForGatewaySessionAsync("alice");
+        Assert.Equal("error", session.Outcome);
+        Assert.Contains($"the client's Client Info PDU ({info.ExtraInfo.Length} bytes of extra info) leaves no room for the injected credentials", session.Reason, StringComparison.Ordinal);
+        Assert.Equal(0, await tls.ReadAsync(new byte[1], Ct));
+        Assert.Empty(backend.Captured);
+        Assert.Empty(backend.OtherFrames);
+    }
+
     private static byte[] Frame(string kind)
     {
         using var info = new ClientInfoPdu(1007, 1003, 0, 0, InfoFlags.Unicode, "OTHER", "mallory", "client-chosen"u8.ToArray().SelectMany(b => new[] { b, (byte)0 }).ToArray(), "", "", []);
