@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
@@ -36,7 +35,7 @@ internal static class CredSspServer
         RequireMic = requireMic,
     };
 
-    /// <summary>Set by <c>replay --verbose</c>: print where each conversation ended.</summary>
+    /// <summary>Set by <c>replay</c> with RDPNLA_FUZZ_VERBOSE=1: print where each conversation ended (credssp-server and credssp-client).</summary>
     public static bool Verbose { get; set; }
 
     public static void Run(byte[] data)
@@ -57,12 +56,8 @@ internal static class CredSspServer
 
         using var server = new CredSspServerContext(options);
         ReadOnlySpan<byte> rest = data.AsSpan(1);
-        while (rest.Length >= 2)
+        while (Targets.TryTakeMessage(ref rest, out ReadOnlySpan<byte> message))
         {
-            int length = Math.Min(BinaryPrimitives.ReadUInt16BigEndian(rest), rest.Length - 2);
-            ReadOnlySpan<byte> message = rest.Slice(2, length);
-            rest = rest[(2 + length)..];
-
             _ = server.GetOutgoingBlob(message, out NlaStatus status);
             if (status == NlaStatus.CredentialLookupNeeded)
             {

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Negotiate;
@@ -39,12 +38,8 @@ internal static class KerberosServer
         _ = NegoTokenClassifier.Classify(data.AsSpan(1));
         using var server = new CredSspServerContext(options);
         ReadOnlySpan<byte> rest = data.AsSpan(1);
-        while (rest.Length >= 2)
+        while (Targets.TryTakeMessage(ref rest, out ReadOnlySpan<byte> request))
         {
-            int length = BinaryPrimitives.ReadUInt16BigEndian(rest);
-            rest = rest[2..];
-            ReadOnlySpan<byte> request = rest[..Math.Min(length, rest.Length)];
-            rest = rest[request.Length..];
             server.GetOutgoingBlob(request, out NlaStatus status);
             if (status == NlaStatus.CredentialLookupNeeded)
             {

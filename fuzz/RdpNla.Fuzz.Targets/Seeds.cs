@@ -127,6 +127,38 @@ internal static class Seeds
             }
         }
 
+        // What the gateway reads after authentication: a Connect Initial with client core (serverSelectedProtocol at
+        // offset 212), security and network data; a Connect Response with server core, network and security data; the
+        // Erect Domain, Attach User and Channel Join requests; a Client Info PDU with credentials and extra info.
+        Add("gateway-pdus", McsConnectPdu.EncodeConnectInitial([ClientCoreBlock(), GccBlock(GccBlockType.ClientSecurity, 12), GccBlock(GccBlockType.ClientNetwork, 20)]));
+        Add("gateway-pdus", McsConnectPdu.EncodeConnectResponse([ServerCoreBlock(), GccBlock(GccBlockType.ServerNetwork, 8), GccBlock(GccBlockType.ServerSecurity, 12)]));
+        Add("gateway-pdus", Tpkt.Wrap([0x02, 0xF0, 0x80, 0x04, 0x01, 0x00, 0x01, 0x00]));
+        Add("gateway-pdus", Tpkt.Wrap([0x02, 0xF0, 0x80, 0x28]));
+        Add("gateway-pdus", Tpkt.Wrap([0x02, 0xF0, 0x80, 0x38, 0x00, 0x06, 0x03, 0xEB]));
+        using (var info = new ClientInfoPdu(1007, 1003, 0, 0x409, InfoFlags.Mouse | InfoFlags.Unicode | InfoFlags.LogonNotify,
+            "LAB", "alice", System.Text.Encoding.Unicode.GetBytes("client-password"), "", "C:\\Users", [0x02, 0x00, 0x1C, 0x00, 0x31, 0x00, 0x32, 0x00]))
+        {
+            Add("gateway-pdus", info.Encode());
+        }
+
+        // PROXY protocol headers: v1 TCP4, TCP6 and UNKNOWN; v2 TCP4, TCP6 and LOCAL.
+        Add("proxy-header", "PROXY TCP4 192.0.2.10 198.51.100.1 51234 3389\r\n"u8.ToArray());
+        Add("proxy-header", "PROXY TCP6 2001:db8::10 2001:db8::1 51234 3389\r\n"u8.ToArray());
+        Add("proxy-header", "PROXY UNKNOWN\r\n"u8.ToArray());
+        byte[] signature = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
+        Add("proxy-header", [.. signature, 0x21, 0x11, 0x00, 0x0C, 192, 0, 2, 10, 198, 51, 100, 1, 0xC8, 0x22, 0x0D, 0x3D]);
+        Add("proxy-header", [.. signature, 0x21, 0x21, 0x00, 0x24, .. System.Net.IPAddress.Parse("2001:db8::10").GetAddressBytes(), .. System.Net.IPAddress.Parse("2001:db8::1").GetAddressBytes(), 0xC8, 0x22, 0x0D, 0x3D]);
+        Add("proxy-header", [.. signature, 0x20, 0x00, 0x00, 0x00]);
+
+        // The client role's other endings: RDP_NEG_FAILURE; PROTOCOL_SSL, allowed; a server that answers the NEGOTIATE with
+        // errorCode (STATUS_NOT_SUPPORTED, as the encryption oracle policy sends it); the probe's stop at that answer.
+        byte[] hybrid = new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Hybrid)).Encode();
+        byte[] refusal = new TsRequest { Version = 6, ErrorCode = NtStatus.NotSupported }.Encode();
+        Add("credssp-client", Chunks(CredSspClient.Config(false, 6, 0), [new X224ConnectionConfirm(new RdpNegFailure(NegotiationFailureCode.HybridRequiredByServer)).Encode()]));
+        Add("credssp-client", Chunks(CredSspClient.Config(false, 6, 2), [new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Ssl)).Encode()]));
+        Add("credssp-client", Chunks(CredSspClient.Config(false, 6, 0), [hybrid, refusal]));
+        Add("credssp-client", Chunks((byte)(CredSspClient.Config(true, 6, 0) | 0x80), [hybrid, refusal]));
+
         // Kerberos at our boundary: a raw Kerberos initial token, then SPNEGO with Kerberos first and it as optimistic
         // token; pubKeyAuth and authInfo behind the 60-byte trailer of the scripted mechanism (KerberosServer).
         byte[] apReq = [0x60, 0x0B, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x12, 0x01, 0x02, 0x02];
@@ -141,15 +173,7 @@ internal static class Seeds
                 new TsRequest { Version = 6, PubKeyAuth = [.. new byte[60], .. CredSspBinding.ComputeClientServerHash(nonce, CredSspServer.ServerPublicKey)], ClientNonce = nonce }.Encode(),
                 new TsRequest { Version = 6, AuthInfo = [.. new byte[60], .. credentials.Encode()] }.Encode(),
             ];
-            var input = new List<byte> { 0x40 };
-            foreach (byte[] request in conversation)
-            {
-                input.Add((byte)(request.Length >> 8));
-                input.Add((byte)request.Length);
-                input.AddRange(request);
-            }
-
-            Add("kerberos-server", [.. input]);
+            Add("kerberos-server", Chunks(0x40, conversation));
             Add("spnego", token);
         }
 
@@ -162,6 +186,36 @@ internal static class Seeds
         }
 
         return corpus;
+    }
+
+    /// <summary>A TS_UD_CS_CORE of 216 bytes (RDP 10.x version, serverSelectedProtocol PROTOCOL_HYBRID), MS-RDPBCGR §2.2.1.3.2.</summary>
+    private static byte[] ClientCoreBlock()
+    {
+        byte[] block = GccBlock(GccBlockType.ClientCore, 216);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), 0x00080004);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(8), 1024);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(10), 768);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)SecurityProtocols.Hybrid);
+        return block;
+    }
+
+    /// <summary>A TS_UD_SC_CORE of 16 bytes: version, clientRequestedProtocols, earlyCapabilityFlags (MS-RDPBCGR §2.2.1.4.2).</summary>
+    private static byte[] ServerCoreBlock()
+    {
+        byte[] block = GccBlock(GccBlockType.ServerCore, 16);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), 0x00080004);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(8), (uint)(SecurityProtocols.Ssl | SecurityProtocols.Hybrid));
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(12), 1);
+        return block;
+    }
+
+    /// <summary>A user data block of <paramref name="length"/> bytes with its TS_UD_HEADER and zeros after it.</summary>
+    private static byte[] GccBlock(ushort type, int length)
+    {
+        byte[] block = new byte[length];
+        BinaryPrimitives.WriteUInt16LittleEndian(block, type);
+        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(2), (ushort)length);
+        return block;
     }
 
     /// <summary>Reads a tests/TestVectors hex file: '#' lines are citations and comments, the rest hex with whitespace.</summary>
@@ -254,27 +308,13 @@ internal static class Seeds
     /// </summary>
     private static void RecordConversation(bool spnego, int version, Action<string, byte[]> add)
     {
-        var clientOptions = new CredSspClientOptions
-        {
-            ServerPublicKey = CredSspServer.ServerPublicKey,
-            MaxVersion = version,
-            UseSpnego = spnego,
-            Ntlm = new NtlmClientOptions
-            {
-                UserName = "alice",
-                DomainName = "WORKGROUP",
-                Password = CredSspServer.Password,
-                Workstation = "CLIENT1",
-                TargetName = "TERMSRV/server1",
-                TimeProvider = new FixedTimeProvider(CredSspServer.Now),
-                RandomSource = new SeededRandomSource(1),
-            },
-        };
+        CredSspClientOptions clientOptions = CredSspClient.Options(spnego, version, CredSspServer.ServerPublicKey);
 
         // Configuration byte: found, Mitigated, MaxVersion 6 (bits 4-6 = 4 → 2 + 4).
         const byte config = (4 << 4) | (1 << 2);
-        var input = new List<byte> { config };
-        using var client = new CredSspClientContext(clientOptions, new SeededRandomSource(3));
+        var clientSide = new List<byte[]>();
+        var serverSide = new List<byte[]>();
+        using var client = new CredSspClientContext(clientOptions, CredSspClient.NonceSource());
         using var server = new CredSspServerContext(new CredSspServerOptions
         {
             ServerPublicKey = CredSspServer.ServerPublicKey,
@@ -288,9 +328,7 @@ internal static class Seeds
         {
             add("tsrequest", toServer);
             AddNested(toServer, add);
-            input.Add((byte)(toServer.Length >> 8));
-            input.Add((byte)toServer.Length);
-            input.AddRange(toServer);
+            clientSide.Add(toServer);
 
             byte[]? toClient = server.GetOutgoingBlob(toServer, out NlaStatus serverStatus);
             if (serverStatus == NlaStatus.CredentialLookupNeeded)
@@ -306,6 +344,7 @@ internal static class Seeds
 
             add("tsrequest", toClient);
             AddNested(toClient, add);
+            serverSide.Add(toClient);
             toServer = client.GetOutgoingBlob(toClient, out clientStatus);
         }
 
@@ -314,6 +353,29 @@ internal static class Seeds
             throw new InvalidOperationException($"The recorded CredSSP conversation (SPNEGO {spnego}, version {version}) did not complete: {server.FailureMessage}");
         }
 
-        add("credssp-server", [.. input]);
+        add("credssp-server", Chunks(config, clientSide));
+
+        // The same conversation from the server's side, for the client role: the Connection Confirm selecting
+        // PROTOCOL_HYBRID, or PROTOCOL_HYBRID_EX followed by AUTHZ_SUCCESS after the TSRequests.
+        foreach ((int requestedIndex, SecurityProtocols selected) in ((int, SecurityProtocols)[])[(0, SecurityProtocols.Hybrid), (1, SecurityProtocols.HybridEx)])
+        {
+            byte[] confirm = new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.ExtendedClientDataSupported, selected)).Encode();
+            IEnumerable<byte[]> messages = selected == SecurityProtocols.HybridEx ? [confirm, .. serverSide, EarlyUserAuthorizationResult.Success.Encode()] : [confirm, .. serverSide];
+            add("credssp-client", Chunks(CredSspClient.Config(spnego, version, requestedIndex), messages));
+        }
+    }
+
+    /// <summary>A configuration byte, then each message as a big-endian 16-bit length and the bytes.</summary>
+    internal static byte[] Chunks(byte config, IEnumerable<byte[]> messages)
+    {
+        var input = new List<byte> { config };
+        foreach (byte[] message in messages)
+        {
+            input.Add((byte)(message.Length >> 8));
+            input.Add((byte)message.Length);
+            input.AddRange(message);
+        }
+
+        return [.. input];
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Net;
 using RdpNla.Protocol;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
@@ -31,6 +32,9 @@ internal static class Targets
         ["avpairs"] = AvPairs,
         ["credssp-server"] = CredSspServer.Run,
         ["kerberos-server"] = KerberosServer.Run,
+        ["credssp-client"] = CredSspClient.Run,
+        ["gateway-pdus"] = GatewayPdus.Run,
+        ["proxy-header"] = ProxyHeader,
     };
 
     /// <summary>
@@ -130,6 +134,54 @@ internal static class Targets
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The PROXY protocol header a trusted load balancer sends first (HAProxy PROXY protocol v1 and v2):
+    /// <c>ProxyProtocol.ReadAsync</c> over a stream, as the front door reads it, must consume the header and not one byte
+    /// more, and agree with the span decoders <c>DecodeV1</c>, <c>CheckV2Header</c> and <c>DecodeV2Addresses</c>, which
+    /// are also fed the raw input.
+    /// </summary>
+    public static void ProxyHeader(byte[] data)
+    {
+        IPEndPoint? fromStream = null;
+        int consumed = -1;
+        using (var stream = new MemoryStream(data, writable: false))
+        {
+            try
+            {
+                fromStream = ProxyProtocol.ReadAsync(stream, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+                consumed = (int)stream.Position;
+            }
+            catch (Exception e) when (e is NlaProtocolException or EndOfStreamException)
+            {
+            }
+        }
+
+        if (consumed >= 0)
+        {
+            ReadOnlySpan<byte> header = data.AsSpan(0, consumed);
+            bool v2 = header.Length >= 16 && header[0] == 0x0D;
+            if (!v2 && (header.IndexOf("\r\n"u8) != header.Length - 2))
+            {
+                throw new OracleException($"ProxyProtocol.ReadAsync consumed {consumed} bytes, not one v1 line ending at its first CRLF.");
+            }
+
+            if (v2 && 16 + ProxyProtocol.CheckV2Header(header) != consumed)
+            {
+                throw new OracleException($"ProxyProtocol.ReadAsync consumed {consumed} bytes, not the v2 header and its announced block.");
+            }
+
+            IPEndPoint? fromSpan = v2 ? ProxyProtocol.DecodeV2Addresses(header[..16], header[16..]) : ProxyProtocol.DecodeV1(header);
+            if (!Equals(fromSpan, fromStream))
+            {
+                throw new OracleException($"ProxyProtocol.ReadAsync gave {fromStream}, the span decoder {fromSpan}.");
+            }
+        }
+
+        Expect(data, static d => ProxyProtocol.DecodeV1(d)?.Port ?? 0);
+        Expect(data, static d => ProxyProtocol.CheckV2Header(d));
+        Expect(data, static d => ProxyProtocol.DecodeV2Addresses(d, d.Length > 16 ? d[16..] : []) is null ? 0 : 1);
     }
 
     /// <summary>
@@ -340,6 +392,24 @@ internal static class Targets
         {
             throw new RoundTripException($"{name}: a decoded value re-encodes to bytes the decoder rejects: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Takes the next message of a conversation input (credssp-server, kerberos-server, credssp-client): a big-endian
+    /// 16-bit length and that many bytes, fewer when the input ends first. False when fewer than two bytes are left.
+    /// </summary>
+    internal static bool TryTakeMessage(ref ReadOnlySpan<byte> rest, out ReadOnlySpan<byte> message)
+    {
+        if (rest.Length < 2)
+        {
+            message = default;
+            return false;
+        }
+
+        int length = Math.Min(BinaryPrimitives.ReadUInt16BigEndian(rest), rest.Length - 2);
+        message = rest.Slice(2, length);
+        rest = rest[(2 + length)..];
+        return true;
     }
 
     /// <summary>The input as a two-segment sequence split in the middle.</summary>
