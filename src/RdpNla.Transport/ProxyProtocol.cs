@@ -107,9 +107,10 @@ public static class ProxyProtocol
     }
 
     /// <summary>Decodes the v2 address block for the header's command and family.</summary>
-    /// <exception cref="NlaProtocolException">The block is too short for its family.</exception>
+    /// <exception cref="NlaProtocolException">The header is not a v2 header (as <see cref="CheckV2Header"/> checks), or the block is too short for its family.</exception>
     public static IPEndPoint? DecodeV2Addresses(ReadOnlySpan<byte> header, ReadOnlySpan<byte> body)
     {
+        _ = CheckV2Header(header);
         if ((header[12] & 0x0F) == 0)
         {
             return null; // LOCAL: the proxy's own connection (health check).

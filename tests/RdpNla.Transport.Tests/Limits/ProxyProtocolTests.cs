@@ -77,6 +77,17 @@ public class ProxyProtocolTests
         await Assert.ThrowsAsync<NlaProtocolException>(() => ReadAsync([.. s_v2Signature, 0x31, 0x11, 0x00, 0x00]));
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0x61, 0x62 })] // shorter than the 16-byte header (found by the proxy-header fuzz target)
+    [InlineData(new byte[] { 0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11 })] // signature, no length
+    [InlineData(new byte[] { 0x50, 0x52, 0x4F, 0x58, 0x59, 0x20, 0x54, 0x43, 0x50, 0x34, 0x20, 0x31, 0x20, 0x32, 0x20, 0x33 })] // a v1 line
+    public void DecodeV2Addresses_HeaderThatIsNoV2Header_ThrowsProtocolException(byte[] header)
+    {
+        byte[] block = new byte[12];
+
+        Assert.Equal(NlaFailureReason.Malformed, Assert.Throws<NlaProtocolException>(() => ProxyProtocol.DecodeV2Addresses(header, block)).Reason);
+    }
+
     [Fact]
     public async Task ReadAsync_RandomInput_ReturnsOrThrowsOnlyProtocolOrEndOfStream()
     {
