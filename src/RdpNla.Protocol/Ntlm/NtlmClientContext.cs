@@ -185,6 +185,19 @@ public sealed class NtlmClientContext : IAuthenticationContext
             clientPairs.Set(AvPair.FromString(AvId.TargetName, spn));
         }
 
+        // MS-NLMP §2.2.1.3: NtChallengeResponseFields.NtChallengeResponseLen is 16 bits. The response is NTProofStr and
+        // temp (§3.3.2: its fixed part, the whole AV_PAIR list, Z(4)), so a server's oversized TargetInfo must fail the
+        // exchange, not the encoder.
+        byte[] clientInfo = clientPairs.Encode();
+        int ntResponseLength = NtlmCrypto.KeySize + NtlmCrypto.NtlmV2TempHeaderSize + clientInfo.Length + 4;
+        if (ntResponseLength > ushort.MaxValue)
+        {
+            throw new NlaProtocolException(
+                NlaFailureReason.MessageTooLarge,
+                $"the TargetInfo ({serverPairs.Encode().Length} bytes) makes the AUTHENTICATE's NtChallengeResponse {ntResponseLength} bytes, more than its 16-bit length field holds",
+                "MS-NLMP §2.2.1.3");
+        }
+
         Span<byte> clientChallenge = stackalloc byte[NtlmCrypto.ClientChallengeSize];
         _options.RandomSource.Fill(clientChallenge);
         byte[] exportedSessionKey = new byte[NtlmCrypto.KeySize];
@@ -192,7 +205,7 @@ public sealed class NtlmClientContext : IAuthenticationContext
 
         ReadOnlySpan<byte> serverChallenge = challenge.ServerChallenge.Span;
         byte[] responseKeyNt = NtlmCrypto.NtOwfV2(_ntOwfV1, _options.UserName, _options.DomainName);
-        byte[] temp = NtlmCrypto.ComputeNtlmV2Temp(time, clientChallenge, clientPairs.Encode());
+        byte[] temp = NtlmCrypto.ComputeNtlmV2Temp(time, clientChallenge, clientInfo);
         byte[] ntProofStr = NtlmCrypto.ComputeNtProofStr(responseKeyNt, serverChallenge, temp);
         byte[] lmResponse = sendMic
             ? new byte[24]

@@ -483,6 +483,43 @@ public class NtlmContextTests
         Assert.Equal(NlaFailureReason.UnsupportedFlags, client.FailureReason);
     }
 
+    [Theory]
+    [InlineData(60_000, true)]
+    // The largest that fits: NTProofStr 16 + temp's fixed part 28 + the pairs (NbDomainName 6, NbComputerName 6, the
+    // padding pair 4 + 65,413, MsvAvEOL 4, and what the client adds: channel bindings 20, TargetName "TERMSRV/server1" 34)
+    // + Z(4) = 65,535.
+    [InlineData(65_413, true)]
+    [InlineData(65_414, false)]
+    public void GetOutgoingBlob_ClientOnHugeTargetInfo_AnswersIfTheNtResponseFitsSixteenBits_ElseFailsWithoutThrowing(int padding, bool fits)
+    {
+        // MS-NLMP §2.2.1.3: NtChallengeResponseLen is 16 bits, and the NTLMv2 response carries the whole TargetInfo
+        // (§3.3.2). A hostile server's CHALLENGE near 64 KiB used to make the encoder throw InvalidOperationException out
+        // of GetOutgoingBlob (found by the credssp-client fuzz target's first test inputs).
+        using NtlmClientContext client = NtlmTestPeers.Client();
+        client.GetOutgoingBlob([], out _);
+        var challenge = new NtlmChallengeMessage
+        {
+            Flags = (NegotiateFlags)0xE28A8235,
+            ServerChallenge = new byte[8],
+            TargetInfo = new AvPairList([AvPair.FromString(AvId.NbDomainName, "D"), AvPair.FromString(AvId.NbComputerName, "C"), new AvPair((AvId)0x0F00, new byte[padding])]),
+        };
+
+        byte[]? authenticate = client.GetOutgoingBlob(challenge.Encode(), out NlaStatus status);
+
+        if (fits)
+        {
+            Assert.Equal(NlaStatus.Completed, status);
+            Assert.True(NtlmAuthenticateMessage.Decode(authenticate).NtChallengeResponse.Length > padding);
+        }
+        else
+        {
+            Assert.Null(authenticate);
+            Assert.Equal(NlaStatus.Failed, status);
+            Assert.Equal(NlaFailureReason.MessageTooLarge, client.FailureReason);
+            Assert.Contains("16-bit length field", client.FailureMessage, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void GetOutgoingBlob_ClientGarbageChallenge_FailsWithoutThrowing()
     {
