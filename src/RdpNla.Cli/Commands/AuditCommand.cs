@@ -76,9 +76,9 @@ public static class AuditCommand
             string client = entry.ClientAddress is null ? "-"
                 : entry.ClientPort is { } port ? (entry.ClientAddress.Contains(':', StringComparison.Ordinal) ? $"[{entry.ClientAddress}]:{port}" : $"{entry.ClientAddress}:{port}")
                 : entry.ClientAddress;
-            table.AddRow(Array.ConvertAll(
-                new[]
-                {
+            table.AddRow(TableCells.Row(
+                [
+
                     entry.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                     client,
                     entry.UserName ?? "-",
@@ -90,8 +90,7 @@ public static class AuditCommand
                     entry.SecurityProtocol ?? "-",
                     entry.ConnectionId,
                     entry.InstanceName ?? "-",
-                },
-                v => (IRenderable)new Text(v)));
+                ]));
         }
 
         UsersCommand.CreateAnsiConsole(output).Write(table);

@@ -151,7 +151,8 @@ internal static class DoctorCommand
                 throw new CliException("nothing to diagnose: give HOST[:PORT] (live) or --reg server.reg [--reg client.reg] (offline)");
             }
 
-            await output.WriteAsync(parse.GetValue(json) ? ReportWriter.ToJson(report) + "\n" : ReportWriter.ToText(report, "add -u USER --password-stdin"));
+            // The report quotes what the server sent (its certificate subject, its errors): control characters are escaped.
+            await output.WriteAsync(parse.GetValue(json) ? ReportWriter.ToJson(report) + "\n" : PrintableText.EscapeExceptLineBreaks(ReportWriter.ToText(report, "add -u USER --password-stdin")));
             return report.ExitCode;
         }));
         return command;

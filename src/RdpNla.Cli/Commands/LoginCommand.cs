@@ -181,7 +181,11 @@ internal static class LoginCommand
             }
             else
             {
-                await WriteTextAsync(output, result, credentials.AccountName);
+                // The text quotes what the server sent (its NetBIOS names, certificate subject, errors): control
+                // characters are escaped before they reach the terminal.
+                using var text = new StringWriter(CultureInfo.InvariantCulture);
+                await WriteTextAsync(text, result, credentials.AccountName);
+                await output.WriteAsync(PrintableText.EscapeExceptLineBreaks(text.ToString()));
             }
 
             return exitCode;

@@ -340,12 +340,12 @@ internal static class ProbeCommand
 
             string ntlm = r.Ntlm is { } n ? $"{n.NbDomainName}\\{n.NbComputerName} {n.DnsComputerName} OS {n.OsVersion}" : "-";
             string certificate = r.Certificate is { } c ? $"{c.Subject}{(c.SelfSigned ? " (self-signed)" : "")}, {c.KeyType} {c.KeySize}, until {c.NotAfter:yyyy-MM-dd}, SHA-256 {c.Sha256Fingerprint}" : "-";
-            string findings = string.Join("\n", SecurityFindings.Assess(r, DateTimeOffset.UtcNow).Where(f => f.Severity > FindingSeverity.Info).OrderByDescending(f => f.Severity).Select(f => $"{f.Severity.ToString().ToUpperInvariant()} {f.Id}"));
-            table.AddRow(Cell(r.Target), Cell(accepted), Cell(nla), Cell(credSsp), Cell(tls.Trim()), Cell(ntlm), Cell(certificate), Cell(findings.Length == 0 ? "-" : findings));
+            List<string> findings = SecurityFindings.Assess(r, DateTimeOffset.UtcNow).Where(f => f.Severity > FindingSeverity.Info).OrderByDescending(f => f.Severity).Select(f => $"{f.Severity.ToString().ToUpperInvariant()} {f.Id}").ToList();
+            table.AddRow(Cell(r.Target), Cell(accepted), Cell(nla), Cell(credSsp), Cell(tls.Trim()), Cell(ntlm), Cell(certificate), findings.Count == 0 ? Cell("-") : TableCells.Lines(findings));
         }
 
         UsersCommand.CreateAnsiConsole(output).Write(table);
     }
 
-    private static Spectre.Console.Rendering.IRenderable Cell(string text) => new Text(text);
+    private static IRenderable Cell(string text) => TableCells.Text(text);
 }

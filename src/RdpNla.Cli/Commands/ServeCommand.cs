@@ -176,7 +176,7 @@ internal static class ServeCommand
 
         using ILoggerFactory loggerFactory = LoggerFactory.Create(builder => builder
             .SetMinimumLevel(logLevel)
-            .AddSimpleConsole(console =>
+            .AddPrintableSimpleConsole(console =>
             {
                 console.IncludeScopes = true;
                 console.SingleLine = true;

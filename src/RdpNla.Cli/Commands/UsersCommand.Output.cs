@@ -26,7 +26,7 @@ public static partial class UsersCommand
         var table = new Table().AddColumns("User", "State", "Locked until", "Password expired", "Must change", "Remote logon", "Password set");
         foreach (UserAccount account in accounts)
         {
-            table.AddRow(Cells(
+            table.AddRow(TableCells.Row(
                 account.UserName,
                 account.Disabled ? "disabled" : "enabled",
                 LockedText(account, now),
@@ -42,22 +42,21 @@ public static partial class UsersCommand
     private static void WriteDetails(TextWriter output, UserAccount account, DateTimeOffset now)
     {
         var table = new Table().AddColumns("Property", "Value");
-        table.AddRow(Cells("User", account.UserName));
-        table.AddRow(Cells("State", account.Disabled ? "disabled" : "enabled"));
-        table.AddRow(Cells("Locked until", LockedText(account, now)));
-        table.AddRow(Cells("Failed attempts", account.IsLockedOut(now) || account.FailedLogonCount > 0 ? account.FailedLogonCount.ToString(CultureInfo.InvariantCulture) : "0"));
-        table.AddRow(Cells("Last failed attempt", TimeText(account.LastFailedLogon)));
-        table.AddRow(Cells("Last logon", TimeText(account.LastLogon)));
-        table.AddRow(Cells("Password expired", YesNo(account.PasswordExpired)));
-        table.AddRow(Cells("Must change password", YesNo(account.MustChangePassword)));
-        table.AddRow(Cells("Remote logon", account.RemoteLogonAllowed ? "allowed" : "denied"));
-        table.AddRow(Cells("Password set", TimeText(account.PasswordLastSet)));
-        table.AddRow(Cells("Created", TimeText(account.Created)));
-        table.AddRow(Cells("Updated", TimeText(account.Updated)));
+        table.AddRow(TableCells.Row("User", account.UserName));
+        table.AddRow(TableCells.Row("State", account.Disabled ? "disabled" : "enabled"));
+        table.AddRow(TableCells.Row("Locked until", LockedText(account, now)));
+        table.AddRow(TableCells.Row("Failed attempts", account.IsLockedOut(now) || account.FailedLogonCount > 0 ? account.FailedLogonCount.ToString(CultureInfo.InvariantCulture) : "0"));
+        table.AddRow(TableCells.Row("Last failed attempt", TimeText(account.LastFailedLogon)));
+        table.AddRow(TableCells.Row("Last logon", TimeText(account.LastLogon)));
+        table.AddRow(TableCells.Row("Password expired", YesNo(account.PasswordExpired)));
+        table.AddRow(TableCells.Row("Must change password", YesNo(account.MustChangePassword)));
+        table.AddRow(TableCells.Row("Remote logon", account.RemoteLogonAllowed ? "allowed" : "denied"));
+        table.AddRow(TableCells.Row("Password set", TimeText(account.PasswordLastSet)));
+        table.AddRow(TableCells.Row("Created", TimeText(account.Created)));
+        table.AddRow(TableCells.Row("Updated", TimeText(account.Updated)));
         CreateAnsiConsole(output).Write(table);
     }
 
-    private static IRenderable[] Cells(params string[] values) => Array.ConvertAll(values, v => (IRenderable)new Text(v));
 
     private static string LockedText(UserAccount account, DateTimeOffset now) =>
         !account.IsLockedOut(now) ? "-"

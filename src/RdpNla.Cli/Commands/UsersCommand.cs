@@ -224,7 +224,7 @@ public static partial class UsersCommand
 
         if (!name.IsLocalTo(LocalDomainNames.FromEnvironment()))
         {
-            throw new CliException($"'{AccountName.Printable(typed)}' names domain '{AccountName.Printable(name.Domain)}', which is not this server; the local store holds this server's users only, so give the name as '{name.UserName}' or '.\\{name.UserName}'");
+            throw new CliException($"'{PrintableText.Escape(typed)}' names domain '{PrintableText.Escape(name.Domain)}', which is not this server; the local store holds this server's users only, so give the name as '{name.UserName}' or '.\\{name.UserName}'");
         }
 
         return name.UserName;

@@ -117,7 +117,7 @@ public readonly struct AccountName : IEquatable<AccountName>
             string domain = value[(at + 1)..];
             if (domain.Length == 0)
             {
-                error = $"the name '{Printable(value)}' ends with '@'; write user@domain or just the user name";
+                error = $"the name '{PrintableText.Escape(value)}' ends with '@'; write user@domain or just the user name";
                 return false;
             }
 
@@ -189,8 +189,8 @@ public readonly struct AccountName : IEquatable<AccountName>
         if (FindInvalidCharacter(userName, ForbiddenUserNameCharacters) is (char c, bool isControl))
         {
             return isControl
-                ? $"the user name '{Printable(userName)}' contains a control character ({Printable(c.ToString())}), which Windows does not allow"
-                : $"the user name '{Printable(userName)}' contains '{c}'; user names cannot contain any of \" / \\ [ ] : ; | = , + * ? < > @";
+                ? $"the user name '{PrintableText.Escape(userName)}' contains a control character ({PrintableText.Escape(c.ToString())}), which Windows does not allow"
+                : $"the user name '{PrintableText.Escape(userName)}' contains '{c}'; user names cannot contain any of \" / \\ [ ] : ; | = , + * ? < > @";
         }
 
         if (userName.AsSpan().Trim(". ").IsEmpty)
@@ -226,32 +226,11 @@ public readonly struct AccountName : IEquatable<AccountName>
         if (FindInvalidCharacter(domain, ForbiddenDomainCharacters) is (char c, bool isControl))
         {
             return isControl
-                ? $"the domain '{Printable(domain)}' contains a control character, which Windows does not allow"
-                : $"the domain '{Printable(domain)}' contains '{c}', which is not allowed in a domain name";
+                ? $"the domain '{PrintableText.Escape(domain)}' contains a control character, which Windows does not allow"
+                : $"the domain '{PrintableText.Escape(domain)}' contains '{c}', which is not allowed in a domain name";
         }
 
         return null;
-    }
-
-    /// <summary>Escapes control characters so that a name can go into a message or a log line.</summary>
-    public static string Printable(string value)
-    {
-        StringBuilder? builder = null;
-        for (int i = 0; i < value.Length; i++)
-        {
-            char c = value[i];
-            if (char.IsControl(c))
-            {
-                builder ??= new StringBuilder(value, 0, i, value.Length + 8);
-                builder.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:X4}");
-            }
-            else
-            {
-                builder?.Append(c);
-            }
-        }
-
-        return builder?.ToString() ?? value;
     }
 
     /// <summary>Case-insensitive on both user and domain; the form is ignored.</summary>

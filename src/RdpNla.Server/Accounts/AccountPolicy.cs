@@ -93,7 +93,7 @@ public sealed partial class AccountPolicy
                     return new AttemptReservation(AttemptAdmission.UnknownUser, null, null);
                 },
                 cancellationToken).ConfigureAwait(false);
-            return PreVerification.Unknown(name, $"domain '{AccountName.Printable(name.Domain)}' is not this server");
+            return PreVerification.Unknown(name, $"domain '{PrintableText.Escape(name.Domain)}' is not this server");
         }
 
         AdmissionWaits.Waiter? waiter = null;

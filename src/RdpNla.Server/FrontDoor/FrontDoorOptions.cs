@@ -122,7 +122,17 @@ public sealed class FrontDoorOptions
 
         if (ComputerName is { Length: > 15 })
         {
-            errors.Add($"ComputerName '{ComputerName}' is longer than the 15 characters a NetBIOS name allows.");
+            errors.Add($"ComputerName '{PrintableText.Escape(ComputerName)}' is longer than the 15 characters a NetBIOS name allows.");
+        }
+
+        // A value read from a file or an environment variable may end with a line break; a name with a control character
+        // would reach every client's CHALLENGE and the generated certificate's subject.
+        foreach ((string setting, string? name) in (ReadOnlySpan<(string, string?)>)[(nameof(ComputerName), ComputerName), (nameof(DomainName), DomainName), (nameof(DnsComputerName), DnsComputerName), (nameof(DnsDomainName), DnsDomainName)])
+        {
+            if (name is not null && name.Any(PrintableText.IsUnprintable))
+            {
+                errors.Add($"{setting} '{PrintableText.Escape(name)}' contains a control character; a NetBIOS or DNS name cannot.");
+            }
         }
 
         foreach (string proxy in TrustedProxies)

@@ -1,9 +1,14 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
 using System.Text.Json;
 using RdpNla.Client;
 using RdpNla.Tests.Accounts;
 using RdpNla.Tests.Support;
 using RdpNla.Protocol.CredSsp;
+using RdpNla.Protocol.Ntlm;
 using RdpNla.Protocol.Rdp;
+using RdpNla.Transport;
 using RdpNla.Server.Accounts;
 
 namespace RdpNla.Tests.Client;
@@ -179,6 +184,77 @@ public class FrontDoorClientTests
 
         Assert.Equal(10, result.ExitCode);
         Assert.StartsWith("result: failure\nntstatus: STATUS_ACCOUNT_DISABLED (0xC0000072): the account is disabled\n", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Login_Text_ServerNamesWithControlCharacters_AreEscaped_JsonKeepsThem()
+    {
+        // A hostile server's NTLM CHALLENGE: NetBIOS names holding an OSC title sequence, a bell, a carriage return and a
+        // right-to-left override. The text output must not hand them to the terminal; JSON carries them, escaped by JSON.
+        const string computer = "EV\u001B]0;x\u0007L";
+        const string domain = "D\rOM\u202E";
+        await using var server = new HostileChallengeServer(computer, domain);
+
+        CliResult text = await Accounts.Cli.RunAsync(new FakeCliConsole(Password + "\n"), "login", server.Address, "-u", "alice", "--password-stdin", "--cert-ignore", "--auth", "ntlm");
+        CliResult json = await Accounts.Cli.RunAsync(new FakeCliConsole(Password + "\n"), "login", server.Address, "-u", "alice", "--password-stdin", "--cert-ignore", "--auth", "ntlm", "--json");
+
+        Assert.Contains("NetBIOS D\\u000DOM\\u202E\\EV\\u001B]0;x\\u0007L", text.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(text.Output, c => c is '\u001B' or '\u0007' or '\r' or '\u202E');
+        JsonElement ntlm = JsonDocument.Parse(json.Output).RootElement.GetProperty("credssp").GetProperty("ntlm");
+        Assert.Equal(computer, ntlm.Str("netbios_computer_name"));
+        Assert.Equal(domain, ntlm.Str("netbios_domain_name"));
+    }
+
+    /// <summary>
+    /// Answers every connection with a Connection Confirm selecting PROTOCOL_HYBRID, TLS, and an NTLM CHALLENGE whose
+    /// TargetInfo carries the given names, then closes: what a client learns from a server before it authenticates.
+    /// </summary>
+    private sealed class HostileChallengeServer : IAsyncDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _accepting;
+
+        public HostileChallengeServer(string computerName, string domainName)
+        {
+            _listener.Start();
+            _accepting = AcceptAsync(computerName, domainName);
+        }
+
+        public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
+
+        private async Task AcceptAsync(string computerName, string domainName)
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                using TcpClient client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                NetworkStream network = client.GetStream();
+                _ = await MessageFraming.ReadTpktFrameAsync(network, 4096, _stop.Token);
+                await network.WriteAsync(new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Hybrid)).Encode(), _stop.Token);
+                await using var tls = new SslStream(network);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = TestCertificates.Server }, _stop.Token);
+                TsRequest negotiate = TsRequest.Decode(await MessageFraming.ReadTsRequestAsync(tls, 64 * 1024, _stop.Token));
+                using var ntlm = new NtlmServerContext(new NtlmServerOptions
+                {
+                    NbComputerName = computerName,
+                    NbDomainName = domainName,
+                    DnsComputerName = "server.test",
+                    DnsDomainName = "test",
+                    TimeProvider = TimeProvider.System,
+                    RandomSource = new DeterministicRandom(11),
+                });
+                byte[] challenge = ntlm.GetOutgoingBlob(negotiate.NegoTokens[0], out _)!;
+                await tls.WriteAsync(new TsRequest { Version = 6, NegoTokens = [challenge] }.Encode(), _stop.Token);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await Task.WhenAny(_accepting);
+            _stop.Dispose();
+        }
     }
 
     [Fact]
