@@ -337,9 +337,10 @@ public static class BackendsCommand
             await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken);
             foreach (GatewaySessionRecord row in await database.Gateway.ListSessionsAsync(parseResult.GetValue(user), parseResult.GetValue(limit), cancellationToken))
             {
-                await output.WriteLineAsync(
+                // The reason can quote what a client or a backend sent (docs/hardening.md, control characters).
+                await output.WriteLineAsync(PrintableText.Escape(
                     $"{row.Started:u}  {row.Ended - row.Started:hh\\:mm\\:ss}  {row.UserName} from {row.ClientAddress}:{row.ClientPort} -> {row.Backend} as {row.BackendAccount} ({row.CredentialMode}) " +
-                    $"front {row.FrontProtocol} backend {row.BackendProtocol ?? "-"}  up {row.BytesToBackend} B down {row.BytesToClient} B  {row.Outcome}: {row.Reason}");
+                    $"front {row.FrontProtocol} backend {row.BackendProtocol ?? "-"}  up {row.BytesToBackend} B down {row.BytesToClient} B  {row.Outcome}: {row.Reason}"));
             }
 
             return ExitCodes.Success;

@@ -3,6 +3,8 @@ using RdpNla.Tests.Support;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Rdp;
 using RdpNla.Server.FrontDoor;
+using RdpNla.Server.Gateway;
+using RdpNla.Server.Storage;
 
 namespace RdpNla.Tests.FrontDoor;
 
@@ -41,6 +43,25 @@ public class ControlCharacterTests
         {
             Assert.DoesNotContain(output, c => c is '\u001B' or '\u0007' or '\r' or '\u202E');
         }
+    }
+
+    [Fact]
+    public async Task BackendsSessions_ReasonWithControlCharacters_IsEscaped()
+    {
+        using var root = new TempDirectory();
+        await using (RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(DataDirectory.GetDatabasePath(root.Path), null, TestContext.Current.CancellationToken))
+        {
+            DateTimeOffset now = DateTimeOffset.UtcNow;
+            await database.Gateway.AppendSessionAsync(
+                new GatewaySessionRecord { ConnectionId = "1", UserName = "alice", Backend = "10.0.0.5:3389", Started = now, Ended = now, Outcome = "error", Reason = "backend said \u001B]0;owned\u0007\r" },
+                TestContext.Current.CancellationToken);
+        }
+
+        CliResult sessions = await Accounts.Cli.RunAsync("backends", "sessions", "--data", root.Path);
+
+        Assert.Equal(0, sessions.ExitCode);
+        Assert.Contains("error: backend said \\u001B]0;owned\\u0007\\u000D", sessions.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(sessions.Output, c => c is '\u001B' or '\u0007' or '\r');
     }
 
     [Theory]
