@@ -1,9 +1,12 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using RdpNla.Client;
 using RdpNla.Tests.Accounts;
+using RdpNla.Tests.Doctor;
 using RdpNla.Tests.Support;
 using RdpNla.Protocol.CredSsp;
 using RdpNla.Protocol.Ntlm;
@@ -187,19 +190,27 @@ public class FrontDoorClientTests
     }
 
     [Fact]
-    public async Task Login_Text_ServerNamesWithControlCharacters_AreEscaped_JsonKeepsThem()
+    public async Task LoginAndDoctor_Text_ServerNamesAndCertificateSubjectWithControlCharacters_AreEscaped_JsonKeepsThem()
     {
         // A hostile server's NTLM CHALLENGE: NetBIOS names holding an OSC title sequence, a bell, a carriage return and a
         // right-to-left override. The text output must not hand them to the terminal; JSON carries them, escaped by JSON.
         const string computer = "EV\u001B]0;x\u0007L";
         const string domain = "D\rOM\u202E";
-        await using var server = new HostileChallengeServer(computer, domain);
+        using X509Certificate2 certificate = HostileChallengeServer.CertificateFor("ev\u001B]0;cn\u0007il");
+        await using var server = new HostileChallengeServer(computer, domain, certificate);
 
         CliResult text = await Accounts.Cli.RunAsync(new FakeCliConsole(Password + "\n"), "login", server.Address, "-u", "alice", "--password-stdin", "--cert-ignore", "--auth", "ntlm");
         CliResult json = await Accounts.Cli.RunAsync(new FakeCliConsole(Password + "\n"), "login", server.Address, "-u", "alice", "--password-stdin", "--cert-ignore", "--auth", "ntlm", "--json");
+        CliResult doctor = await DoctorCli.RunAsync(server.Address);
 
         Assert.Contains("NetBIOS D\\u000DOM\\u202E\\EV\\u001B]0;x\\u0007L", text.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain(text.Output, c => c is '\u001B' or '\u0007' or '\r' or '\u202E');
+        Assert.Contains("certificate: CN=\"ev\\u001B]0;cn\\u0007il\"", text.Output, StringComparison.Ordinal);
+        Assert.Contains("ev\\u001B]0;cn\\u0007il", doctor.Output, StringComparison.Ordinal);
+        foreach (string output in (string[])[text.Output, doctor.Output])
+        {
+            Assert.DoesNotContain(output, c => c is '\u001B' or '\u0007' or '\r' or '\u202E');
+        }
+
         JsonElement ntlm = JsonDocument.Parse(json.Output).RootElement.GetProperty("credssp").GetProperty("ntlm");
         Assert.Equal(computer, ntlm.Str("netbios_computer_name"));
         Assert.Equal(domain, ntlm.Str("netbios_domain_name"));
@@ -215,15 +226,26 @@ public class FrontDoorClientTests
         private readonly CancellationTokenSource _stop = new();
         private readonly Task _accepting;
 
-        public HostileChallengeServer(string computerName, string domainName)
+        public HostileChallengeServer(string computerName, string domainName, X509Certificate2 certificate)
         {
             _listener.Start();
-            _accepting = AcceptAsync(computerName, domainName);
+            _accepting = AcceptAsync(computerName, domainName, certificate);
+        }
+
+        /// <summary>A self-signed certificate whose subject CN is <paramref name="commonName"/>, control characters and all.</summary>
+        public static X509Certificate2 CertificateFor(string commonName)
+        {
+            var subject = new X500DistinguishedNameBuilder();
+            subject.AddCommonName(commonName);
+            using var rsa = RSA.Create(2048);
+            var request = new CertificateRequest(subject.Build(), rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), null);
         }
 
         public string Address => $"127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
-        private async Task AcceptAsync(string computerName, string domainName)
+        private async Task AcceptAsync(string computerName, string domainName, X509Certificate2 certificate)
         {
             while (!_stop.IsCancellationRequested)
             {
@@ -232,7 +254,7 @@ public class FrontDoorClientTests
                 _ = await MessageFraming.ReadTpktFrameAsync(network, 4096, _stop.Token);
                 await network.WriteAsync(new X224ConnectionConfirm(new RdpNegResponse(RdpNegResponseFlags.None, SecurityProtocols.Hybrid)).Encode(), _stop.Token);
                 await using var tls = new SslStream(network);
-                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = TestCertificates.Server }, _stop.Token);
+                await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = certificate }, _stop.Token);
                 TsRequest negotiate = TsRequest.Decode(await MessageFraming.ReadTsRequestAsync(tls, 64 * 1024, _stop.Token));
                 using var ntlm = new NtlmServerContext(new NtlmServerOptions
                 {
