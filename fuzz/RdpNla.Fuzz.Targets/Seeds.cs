@@ -130,8 +130,8 @@ internal static class Seeds
         // What the gateway reads after authentication: a Connect Initial with client core (serverSelectedProtocol at
         // offset 212), security and network data; a Connect Response with server core, network and security data; the
         // Erect Domain, Attach User and Channel Join requests; a Client Info PDU with credentials and extra info.
-        Add("gateway-pdus", McsConnectPdu.EncodeConnectInitial([ClientCoreBlock(), GccBlock(GccBlockType.ClientSecurity, 12), GccBlock(GccBlockType.ClientNetwork, 20)]));
-        Add("gateway-pdus", McsConnectPdu.EncodeConnectResponse([ServerCoreBlock(), GccBlock(GccBlockType.ServerNetwork, 8), GccBlock(GccBlockType.ServerSecurity, 12)]));
+        Add("gateway-pdus", McsConnectPdu.EncodeConnectInitial([ClientCoreBlock(SecurityProtocols.Hybrid), GccBlock(GccBlockType.ClientSecurity, 12), GccBlock(GccBlockType.ClientNetwork, 20)]));
+        Add("gateway-pdus", McsConnectPdu.EncodeConnectResponse([ServerCoreBlock(SecurityProtocols.Ssl | SecurityProtocols.Hybrid), GccBlock(GccBlockType.ServerNetwork, 8), GccBlock(GccBlockType.ServerSecurity, 12)]));
         Add("gateway-pdus", Tpkt.Wrap([0x02, 0xF0, 0x80, 0x04, 0x01, 0x00, 0x01, 0x00]));
         Add("gateway-pdus", Tpkt.Wrap([0x02, 0xF0, 0x80, 0x28]));
         Add("gateway-pdus", Tpkt.Wrap([0x02, 0xF0, 0x80, 0x38, 0x00, 0x06, 0x03, 0xEB]));
@@ -188,29 +188,29 @@ internal static class Seeds
         return corpus;
     }
 
-    /// <summary>A TS_UD_CS_CORE of 216 bytes (RDP 10.x version, serverSelectedProtocol PROTOCOL_HYBRID), MS-RDPBCGR §2.2.1.3.2.</summary>
-    private static byte[] ClientCoreBlock()
+    /// <summary>A TS_UD_CS_CORE of 216 bytes (RDP 10.x version, 1024×768, <paramref name="selected"/> in serverSelectedProtocol), MS-RDPBCGR §2.2.1.3.2.</summary>
+    internal static byte[] ClientCoreBlock(SecurityProtocols selected)
     {
         byte[] block = GccBlock(GccBlockType.ClientCore, 216);
         BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), 0x00080004);
         BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(8), 1024);
         BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(10), 768);
-        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)SecurityProtocols.Hybrid);
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)selected);
         return block;
     }
 
-    /// <summary>A TS_UD_SC_CORE of 16 bytes: version, clientRequestedProtocols, earlyCapabilityFlags (MS-RDPBCGR §2.2.1.4.2).</summary>
-    private static byte[] ServerCoreBlock()
+    /// <summary>A TS_UD_SC_CORE of 16 bytes: version, <paramref name="requested"/> in clientRequestedProtocols, earlyCapabilityFlags 1 (MS-RDPBCGR §2.2.1.4.2).</summary>
+    internal static byte[] ServerCoreBlock(SecurityProtocols requested)
     {
         byte[] block = GccBlock(GccBlockType.ServerCore, 16);
         BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), 0x00080004);
-        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(8), (uint)(SecurityProtocols.Ssl | SecurityProtocols.Hybrid));
+        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(8), (uint)requested);
         BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(12), 1);
         return block;
     }
 
     /// <summary>A user data block of <paramref name="length"/> bytes with its TS_UD_HEADER and zeros after it.</summary>
-    private static byte[] GccBlock(ushort type, int length)
+    internal static byte[] GccBlock(ushort type, int length)
     {
         byte[] block = new byte[length];
         BinaryPrimitives.WriteUInt16LittleEndian(block, type);

@@ -1,39 +1,18 @@
 using System.Buffers.Binary;
 using Text = System.Text;
+using RdpNla.Fuzz;
 using RdpNla.Protocol.Rdp;
 
 namespace RdpNla.Protocol.Tests.Rdp;
 
 public class McsConnectPduTests
 {
-    private static byte[] ClientCore(SecurityProtocols selected)
-    {
-        byte[] block = new byte[216];
-        BinaryPrimitives.WriteUInt16LittleEndian(block, GccBlockType.ClientCore);
-        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(2), 216);
-        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), 0x00080004);
-        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(McsConnectPdu.ServerSelectedProtocolOffset), (uint)selected);
-        return block;
-    }
+    // The blocks the gateway-pdus fuzz target is seeded with (fuzz/RdpNla.Fuzz.Targets/Seeds.cs).
+    private static byte[] ClientCore(SecurityProtocols selected) => Seeds.ClientCoreBlock(selected);
 
-    private static byte[] ServerCore(SecurityProtocols requested)
-    {
-        byte[] block = new byte[16];
-        BinaryPrimitives.WriteUInt16LittleEndian(block, GccBlockType.ServerCore);
-        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(2), 16);
-        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(4), 0x00080004);
-        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(8), (uint)requested);
-        BinaryPrimitives.WriteUInt32LittleEndian(block.AsSpan(12), 1);
-        return block;
-    }
+    private static byte[] ServerCore(SecurityProtocols requested) => Seeds.ServerCoreBlock(requested);
 
-    private static byte[] Block(ushort type, int length)
-    {
-        byte[] block = new byte[length];
-        BinaryPrimitives.WriteUInt16LittleEndian(block, type);
-        BinaryPrimitives.WriteUInt16LittleEndian(block.AsSpan(2), (ushort)length);
-        return block;
-    }
+    private static byte[] Block(ushort type, int length) => Seeds.GccBlock(type, length);
 
     [Fact]
     public void ConnectInitial_RoundTrip_FindsBlocksAndRewritesServerSelectedProtocol()
