@@ -4,8 +4,12 @@ namespace RdpNla.Server.Logging;
 /// Wraps a logger provider (the console's) so that every formatted message passes <see cref="PrintableText.Escape(string)"/>
 /// before the provider writes it: log lines quote what unauthenticated clients send (user and domain names, the X.224
 /// cookie) and what backends send (certificate subjects), and a terminal or <c>journalctl</c> reading the log must not
-/// act on control characters in them. Scopes go through unchanged (rdpnla's scopes hold connection ids and addresses);
-/// an exception's text is left to the provider.
+/// act on control characters in them. An exception whose text holds such characters reaches the provider as an
+/// <see cref="EscapedException"/>, whose <see cref="Exception.ToString"/> is that text with its line breaks kept and every
+/// other control character escaped: the console formatter prints <c>exception.ToString()</c>, and a message can quote
+/// peer text (an ASP.NET Core or Npgsql exception with a request's or a server's words in it). A scope whose text holds
+/// them reaches the provider as that text escaped: ASP.NET Core's request scope names the request's path
+/// (docs/hardening.md).
 /// </summary>
 public sealed class PrintableLoggerProvider : ILoggerProvider, ISupportExternalScope
 {
@@ -26,12 +30,32 @@ public sealed class PrintableLoggerProvider : ILoggerProvider, ISupportExternalS
     {
         if (_inner is ISupportExternalScope scopes)
         {
-            scopes.SetScopeProvider(scopeProvider);
+            scopes.SetScopeProvider(new PrintableScopeProvider(scopeProvider));
         }
     }
 
     /// <inheritdoc/>
     public void Dispose() => _inner.Dispose();
+
+    /// <summary>The scopes as the inner provider reads them: a scope whose text holds control characters, as that text escaped.</summary>
+    private sealed class PrintableScopeProvider(IExternalScopeProvider inner) : IExternalScopeProvider
+    {
+        public void ForEachScope<TState>(Action<object?, TState> callback, TState state) =>
+            inner.ForEachScope((scope, callbackState) => callback(Printable(scope), callbackState), state);
+
+        public IDisposable Push(object? state) => inner.Push(state);
+
+        private static object? Printable(object? scope)
+        {
+            if (scope?.ToString() is not { } text)
+            {
+                return scope;
+            }
+
+            string escaped = PrintableText.Escape(text);
+            return ReferenceEquals(text, escaped) ? scope : escaped;
+        }
+    }
 
     private sealed class PrintableLogger(ILogger inner) : ILogger
     {
@@ -40,7 +64,12 @@ public sealed class PrintableLoggerProvider : ILoggerProvider, ISupportExternalS
 
         public bool IsEnabled(LogLevel logLevel) => inner.IsEnabled(logLevel);
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            inner.Log(logLevel, eventId, state, exception, (s, e) => PrintableText.Escape(formatter(s, e)));
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (inner.IsEnabled(logLevel))
+            {
+                inner.Log(logLevel, eventId, state, EscapedException.For(exception), (s, _) => PrintableText.Escape(formatter(s, exception)));
+            }
+        }
     }
 }
