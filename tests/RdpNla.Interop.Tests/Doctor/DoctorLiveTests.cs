@@ -90,7 +90,7 @@ public class DoctorLiveTests
             openssl.ErrorDataReceived += (_, _) => { };
             openssl.BeginOutputReadLine();
             openssl.BeginErrorReadLine();
-            Assert.True(await PeerPorts.WaitForListenerAsync(backendPort, TimeSpan.FromSeconds(10), () => openssl.HasExited), "openssl s_server -tls1 did not start");
+            Assert.True(await PeerPorts.WaitForListenerAsync(backendPort, TimeSpan.FromSeconds(10), openssl), "openssl s_server -tls1 did not start");
             var listener = new TcpListener(IPAddress.Loopback, 0);
             listener.Start();
             var server = new Tls10Server(listener, openssl, directory, backendPort);

@@ -55,7 +55,7 @@ public sealed class FreeRdpShadowServer : IAsyncLifetime
                 ["/bind-address:127.0.0.1", $"/port:{Port}", "/sec:nla", $"/sam-file:{sam}"],
                 new Dictionary<string, string> { ["HOME"] = _home, ["DISPLAY"] = display },
                 _output);
-            if (await PeerPorts.WaitForListenerAsync(Port, TimeSpan.FromSeconds(15), () => _process.HasExited))
+            if (await PeerPorts.WaitForListenerAsync(Port, TimeSpan.FromSeconds(15), _process))
             {
                 return;
             }

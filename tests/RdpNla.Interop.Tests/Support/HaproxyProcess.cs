@@ -41,8 +41,30 @@ public sealed class HaproxyProcess : IAsyncDisposable
     public static async Task<HaproxyProcess> StartAsync(params int[] backendPorts)
     {
         Peers.Require("/usr/sbin/haproxy");
-        int port = PeerPorts.GetFreePort();
-        string directory = Directory.CreateTempSubdirectory("rdpnla-haproxy-").FullName;
+        for (int attempt = 1; ; attempt++)
+        {
+            int port = PeerPorts.GetFreePort();
+            string directory = Directory.CreateTempSubdirectory("rdpnla-haproxy-").FullName;
+            string file = Path.Combine(directory, "haproxy.cfg");
+            await File.WriteAllTextAsync(file, Configuration(port, backendPorts));
+            var output = new StringBuilder();
+            Process process = ExternalProcess.Start("/usr/sbin/haproxy", ["-db", "-f", file], null, output);
+            var haproxy = new HaproxyProcess(process, port, output, directory);
+            if (await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(20), process))
+            {
+                return haproxy;
+            }
+
+            await haproxy.DisposeAsync();
+
+            // Another test's peer was handed the same free port and bound it first. Take another.
+            bool portTaken = process.HasExited && haproxy.Output.Contains("cannot bind socket", StringComparison.Ordinal);
+            Assert.True(portTaken && attempt < 3, $"haproxy did not listen on {port}:\n{haproxy.Output}");
+        }
+    }
+
+    private static string Configuration(int port, int[] backendPorts)
+    {
         var config = new StringBuilder();
         config.AppendLine("global");
         config.AppendLine("    maxconn 1000");
@@ -61,14 +83,7 @@ public sealed class HaproxyProcess : IAsyncDisposable
             config.AppendLine(CultureInfo.InvariantCulture, $"    server gw{i} 127.0.0.1:{backendPorts[i]} send-proxy-v2");
         }
 
-        string file = Path.Combine(directory, "haproxy.cfg");
-        await File.WriteAllTextAsync(file, config.ToString());
-        var output = new StringBuilder();
-        Process process = ExternalProcess.Start("/usr/sbin/haproxy", ["-db", "-f", file], null, output);
-        var haproxy = new HaproxyProcess(process, port, output, directory);
-        bool listening = await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(20), () => process.HasExited);
-        Assert.True(listening, $"haproxy did not listen on {port}:\n{haproxy.Output}");
-        return haproxy;
+        return config.ToString();
     }
 
     public async ValueTask DisposeAsync()

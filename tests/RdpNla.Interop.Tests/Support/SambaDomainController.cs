@@ -189,7 +189,7 @@ public sealed class SambaDomainController : IAsyncLifetime
         // The DC in a private mount namespace: its run folder on /run/samba, where Debian's libraries look.
         string script = $"if [ -d /run/samba ]; then mount --bind '{RunDirectory}' /run/samba || exit 1; fi; exec samba --foreground --no-process-group -M single -s '{_conf}'";
         _samba = ExternalProcess.Start("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], new Dictionary<string, string> { ["KRB5_CONFIG"] = Krb5Config }, _output);
-        bool listening = await PeerPorts.WaitForListenerAsync(KdcPort, TimeSpan.FromSeconds(60), () => _samba.HasExited);
+        bool listening = await PeerPorts.WaitForListenerAsync(KdcPort, TimeSpan.FromSeconds(60), _samba);
         Assert.True(listening, $"the Samba KDC did not listen on {KdcPort}:\n{Output}");
         for (int i = 0; i < 300; i++)
         {

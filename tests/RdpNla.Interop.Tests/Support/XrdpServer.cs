@@ -58,7 +58,7 @@ public sealed partial class XrdpServer : IAsyncDisposable
 
             var server = new XrdpServer(directory, port, securityLayer);
             server._process = ExternalProcess.Start("xrdp", ["--nodaemon", "--config", configPath], null, server._output);
-            if (await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(15), () => server._process.HasExited))
+            if (await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(15), server._process))
             {
                 return server;
             }

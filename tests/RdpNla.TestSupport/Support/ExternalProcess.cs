@@ -138,7 +138,8 @@ public static class ExternalProcess
         return stat is not null && StatFields(stat)[0] != "Z";
     }
 
-    private static List<int> Descendants(int root)
+    /// <summary>The processes below <paramref name="root"/>: its children, theirs, and so on (the parent ids of /proc/PID/stat).</summary>
+    internal static List<int> Descendants(int root)
     {
         var children = new Dictionary<int, List<int>>();
         foreach (string directory in Directory.EnumerateDirectories("/proc"))

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -16,30 +17,58 @@ public static class PeerPorts
     }
 
     /// <summary>
-    /// Waits until something listens on 127.0.0.1:<paramref name="port"/>, reading /proc/net/tcp rather than connecting
-    /// (a probe connection would cost the peer a handshake and a log line).
+    /// Waits until <paramref name="owner"/>, or a process it started, listens on 127.0.0.1:<paramref name="port"/>; false
+    /// when it exits first or the time runs out. It reads /proc/net/tcp and the owner's open sockets (proc(5)) rather than
+    /// connecting: a probe connection would cost the peer a handshake and a log line, and a listener of another process
+    /// does not count. The port came from <see cref="GetFreePort"/>, which another test process can be handed too before
+    /// the owner binds it; the owner then fails to bind, and waiting on any listener would take the other's for its own.
     /// </summary>
-    public static async Task<bool> WaitForListenerAsync(int port, TimeSpan timeout, Func<bool>? stop = null)
+    public static async Task<bool> WaitForListenerAsync(int port, TimeSpan timeout, Process owner)
     {
         string local = $"0100007F:{port:X4}";
         DateTime until = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < until)
+        while (DateTime.UtcNow < until && !owner.HasExited)
         {
-            if (stop?.Invoke() == true)
-            {
-                return false;
-            }
-
+            var listeners = new HashSet<string>(StringComparer.Ordinal);
             foreach (string line in await File.ReadAllLinesAsync("/proc/net/tcp"))
             {
                 string[] fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (fields.Length > 3 && fields[1] == local && fields[3] == "0A")
+                if (fields.Length > 9 && fields[1] == local && fields[3] == "0A")
                 {
-                    return true;
+                    listeners.Add($"socket:[{fields[9]}]");
                 }
             }
 
+            if (listeners.Count > 0 && HoldsAnyOf(owner, listeners))
+            {
+                return true;
+            }
+
             await Task.Delay(50);
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether <paramref name="owner"/> or one of its descendants has one of <paramref name="sockets"/> (<c>socket:[inode]</c>) open.</summary>
+    private static bool HoldsAnyOf(Process owner, HashSet<string> sockets)
+    {
+        foreach (int pid in (int[])[owner.Id, .. ExternalProcess.Descendants(owner.Id)])
+        {
+            try
+            {
+                foreach (string fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
+                {
+                    if (new FileInfo(fd).LinkTarget is { } target && sockets.Contains(target))
+                    {
+                        return true;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The process ended while its descriptors were read.
+            }
         }
 
         return false;

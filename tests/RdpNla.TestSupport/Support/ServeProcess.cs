@@ -59,16 +59,26 @@ public sealed class ServeProcess : IAsyncDisposable
     /// </summary>
     public static async Task<ServeProcess> StartUnderAsync(IReadOnlyList<string> wrapper, string dataDirectory, string configFile, IDictionary<string, string>? environment, params string[] extraArguments)
     {
-        int port = PeerPorts.GetFreePort();
         string cli = Path.Combine(AppContext.BaseDirectory, "rdpnla.dll");
         Assert.True(File.Exists(cli), $"{cli} is missing (the test project references src/RdpNla.Cli)");
-        var output = new StringBuilder();
-        string[] command = [.. wrapper, DotnetHost(), cli, "serve", "--data", dataDirectory, "--config", configFile, "--listen", $"127.0.0.1:{port}", .. extraArguments];
-        Process process = ExternalProcess.Start(command[0], command[1..], environment, output);
-        var server = new ServeProcess(process, port, output);
-        bool listening = await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(20), () => process.HasExited);
-        Assert.True(listening, $"rdpnla serve did not listen on {port}:\n{server.Output}");
-        return server;
+        for (int attempt = 1; ; attempt++)
+        {
+            int port = PeerPorts.GetFreePort();
+            var output = new StringBuilder();
+            string[] command = [.. wrapper, DotnetHost(), cli, "serve", "--data", dataDirectory, "--config", configFile, "--listen", $"127.0.0.1:{port}", .. extraArguments];
+            Process process = ExternalProcess.Start(command[0], command[1..], environment, output);
+            var server = new ServeProcess(process, port, output);
+            if (await PeerPorts.WaitForListenerAsync(port, TimeSpan.FromSeconds(20), process))
+            {
+                return server;
+            }
+
+            await server.DisposeAsync();
+
+            // Another test's peer was handed the same free port and bound it first: serve said "cannot listen". Take another.
+            bool portTaken = process.HasExited && server.Output.Contains("error: cannot listen", StringComparison.Ordinal);
+            Assert.True(portTaken && attempt < 3, $"rdpnla serve did not listen on {port}:\n{server.Output}");
+        }
     }
 
     /// <summary>Waits until the output holds <paramref name="text"/> at least <paramref name="count"/> times.</summary>
