@@ -19,18 +19,28 @@ public static class CliApplication
         return root;
     }
 
-    public static async Task<int> RunAsync(string[] args)
+    public static Task<int> RunAsync(string[] args) => InvokeAsync(args, new InvocationConfiguration(), CancellationToken.None);
+
+    /// <summary>
+    /// Parses <paramref name="args"/> and runs the command, writing to <paramref name="configuration"/>'s writers. A command
+    /// line that does not parse gets one line per error on the error writer and exit code 1 (<see cref="UsageErrors"/>).
+    /// </summary>
+    public static Task<int> InvokeAsync(string[] args, InvocationConfiguration configuration, CancellationToken cancellationToken)
     {
-        RootCommand root = BuildRootCommand();
-        ParseResult parse = root.Parse(args);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ParseResult parse = BuildRootCommand().Parse(args);
+        if (parse.Action is System.CommandLine.Invocation.ParseErrorAction)
+        {
+            return Task.FromResult(UsageErrors.Write(parse, configuration.Error));
+        }
+
         // serve handles SIGTERM and Ctrl+C itself and drains relayed sessions for Gateway:DrainTimeout; System.CommandLine's
         // own handling would end the process after its ProcessTerminationTimeout (two seconds), in the middle of the drain.
-        var configuration = new InvocationConfiguration();
         if (parse.CommandResult.Command.Name == "serve")
         {
             configuration.ProcessTerminationTimeout = null;
         }
 
-        return await parse.InvokeAsync(configuration);
+        return parse.InvokeAsync(configuration, cancellationToken);
     }
 }

@@ -10,7 +10,7 @@ public sealed class PasswordOptions
 {
     /// <summary>The one line a password given on the command line gets; the value itself is never used nor echoed.</summary>
     public const string ValueRefused =
-        "-p (--password-prompt) takes no value and rdpnla never takes a password on the command line, where every user of this machine can read it (ps, /proc); " +
+        UsageErrors.Prefix + "-p (--password-prompt) takes no value and rdpnla never takes a password on the command line, where every user of this machine can read it (ps, /proc); " +
         "give -p alone after the other arguments to be prompted, pipe the password with --password-stdin, or set " + PasswordInput.EnvironmentVariable;
 
     /// <summary>Creates the options; <paramref name="what"/> qualifies the descriptions (e.g. "live" for doctor).</summary>

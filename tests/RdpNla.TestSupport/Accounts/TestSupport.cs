@@ -74,8 +74,7 @@ internal static class Cli
         int exitCode;
         using (CliConsole.Use(console))
         {
-            exitCode = await CliApplication.BuildRootCommand().Parse(args)
-                .InvokeAsync(new InvocationConfiguration { Output = output, Error = error }, TestContext.Current.CancellationToken);
+            exitCode = await CliApplication.InvokeAsync(args, new InvocationConfiguration { Output = output, Error = error }, TestContext.Current.CancellationToken);
         }
 
         return new CliResult(exitCode, output.ToString(), error.ToString());

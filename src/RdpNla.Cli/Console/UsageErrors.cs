@@ -1,0 +1,114 @@
+using System.CommandLine.Invocation;
+
+namespace RdpNla.Cli.Interaction;
+
+/// <summary>
+/// A command line that does not parse: one line per error on standard error, naming the command whose help lists what
+/// it takes, with the nearest name when a word looks like a misspelt subcommand or option; nothing on standard output,
+/// so a script reading <c>--json</c> gets no help text in place of the object it parses.
+/// </summary>
+internal static class UsageErrors
+{
+    /// <summary>
+    /// How every error line of rdpnla starts. A validator of rdpnla's own writes its whole line, this prefix included, and
+    /// it is written as it is; the parser's messages get the prefix and the command whose help to read.
+    /// </summary>
+    public const string Prefix = "error: ";
+
+    /// <summary>
+    /// Writes the errors of <paramref name="parse"/>, which has some, and returns the exit code for them. rdpnla's own
+    /// errors come first and alone (a password given as a value is refused before anything else is said). Then a word the
+    /// command does not know is reported alone, the first one: the words after it are often its value, and a missing
+    /// subcommand is then the same mistake.
+    /// </summary>
+    public static int Write(ParseResult parse, TextWriter error)
+    {
+        List<string> own = [.. parse.Errors.Select(e => e.Message).Where(m => m.StartsWith(Prefix, StringComparison.Ordinal))];
+        if (own.Count > 0)
+        {
+            own.ForEach(error.WriteLine);
+            return ExitCodes.UserError;
+        }
+
+        string command = CommandPath(parse.CommandResult);
+        string? unmatched = parse.UnmatchedTokens.FirstOrDefault();
+        ParseError? unknownWord = unmatched is null ? null : parse.Errors.FirstOrDefault(e => e.Message.Contains($"'{unmatched}'", StringComparison.Ordinal));
+        foreach (ParseError parseError in unknownWord is null ? parse.Errors : [unknownWord])
+        {
+            if (unknownWord is null && parseError.SymbolResult is CommandResult { Command: { Subcommands.Count: > 0, Action: null } } group)
+            {
+                // A command that only groups others (rdpnla, rdpnla users): name them.
+                error.WriteLine($"{Prefix}'{command}' needs a subcommand: {string.Join(", ", group.Command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name))}; '{command} --help' describes them.");
+                continue;
+            }
+
+            string message = parseError.Message.TrimEnd('.');
+            string? suggestion = unknownWord is null ? null : Nearest(unmatched!, parse.CommandResult.Command);
+            error.WriteLine(suggestion is null
+                ? $"{Prefix}{message}; '{command} --help' lists what it takes."
+                : $"{Prefix}{message}; did you mean '{suggestion}'? '{command} --help' lists what it takes.");
+        }
+
+        return ExitCodes.UserError;
+    }
+
+    /// <summary><c>rdpnla</c> and the subcommands down to the one parsed, e.g. <c>rdpnla users add</c>.</summary>
+    private static string CommandPath(CommandResult result)
+    {
+        var names = new Stack<string>();
+        for (SymbolResult? at = result; at is CommandResult { Parent: not null } command; at = command.Parent)
+        {
+            names.Push(command.Command.Name);
+        }
+
+        return string.Join(' ', ["rdpnla", .. names]);
+    }
+
+    /// <summary>The subcommand or option name of <paramref name="command"/> nearest to <paramref name="token"/>: at most two edits, or none.</summary>
+    private static string? Nearest(string token, Command command)
+    {
+        IEnumerable<string> names = token.StartsWith('-')
+            ? command.Options.Concat(command.Parents.OfType<Command>().SelectMany(p => p.Options.Where(o => o.Recursive)))
+                .Where(o => !o.Hidden)
+                .SelectMany(o => o.Aliases.Prepend(o.Name))
+                .Where(name => name.StartsWith("--", StringComparison.Ordinal))
+            : command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name);
+        return names
+            .Select(name => (Name: name, Distance: EditDistance(token, name)))
+            .Where(candidate => candidate.Distance <= 2 && candidate.Distance <= candidate.Name.Length / 2)
+            .OrderBy(candidate => candidate.Distance)
+            .ThenBy(candidate => candidate.Name, StringComparer.Ordinal)
+            .Select(candidate => candidate.Name)
+            .FirstOrDefault();
+    }
+
+    /// <summary>Levenshtein distance, with a swap of two neighbours counted as one edit (optimal string alignment).</summary>
+    private static int EditDistance(string a, string b)
+    {
+        var d = new int[a.Length + 1, b.Length + 1];
+        for (int i = 0; i <= a.Length; i++)
+        {
+            d[i, 0] = i;
+        }
+
+        for (int j = 0; j <= b.Length; j++)
+        {
+            d[0, j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
+                }
+            }
+        }
+
+        return d[a.Length, b.Length];
+    }
+}
