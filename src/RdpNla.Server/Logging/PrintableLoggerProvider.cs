@@ -7,9 +7,8 @@ namespace RdpNla.Server.Logging;
 /// act on control characters in them. An exception whose text holds such characters reaches the provider as an
 /// <see cref="EscapedException"/>, whose <see cref="Exception.ToString"/> is that text with its line breaks kept and every
 /// other control character escaped: the console formatter prints <c>exception.ToString()</c>, and a message can quote
-/// peer text (an ASP.NET Core or Npgsql exception with a request's or a server's words in it). A scope whose text holds
-/// them reaches the provider as that text escaped: ASP.NET Core's request scope names the request's path
-/// (docs/hardening.md).
+/// peer text (an ASP.NET Core or Npgsql exception with a request's or a server's words in it). Scopes reach the provider
+/// as their text, escaped: ASP.NET Core's request scope names the request's path (docs/hardening.md).
 /// </summary>
 public sealed class PrintableLoggerProvider : ILoggerProvider, ISupportExternalScope
 {
@@ -37,24 +36,16 @@ public sealed class PrintableLoggerProvider : ILoggerProvider, ISupportExternalS
     /// <inheritdoc/>
     public void Dispose() => _inner.Dispose();
 
-    /// <summary>The scopes as the inner provider reads them: a scope whose text holds control characters, as that text escaped.</summary>
+    /// <summary>
+    /// The scopes as the inner provider reads them: each as its text, escaped. The simple console formatter writes a
+    /// scope's <see cref="object.ToString"/>, so the text is what it would have written, formatted once.
+    /// </summary>
     private sealed class PrintableScopeProvider(IExternalScopeProvider inner) : IExternalScopeProvider
     {
         public void ForEachScope<TState>(Action<object?, TState> callback, TState state) =>
-            inner.ForEachScope((scope, callbackState) => callback(Printable(scope), callbackState), state);
+            inner.ForEachScope((scope, callbackState) => callback(scope?.ToString() is { } text ? PrintableText.Escape(text) : scope, callbackState), state);
 
         public IDisposable Push(object? state) => inner.Push(state);
-
-        private static object? Printable(object? scope)
-        {
-            if (scope?.ToString() is not { } text)
-            {
-                return scope;
-            }
-
-            string escaped = PrintableText.Escape(text);
-            return ReferenceEquals(text, escaped) ? scope : escaped;
-        }
     }
 
     private sealed class PrintableLogger(ILogger inner) : ILogger
