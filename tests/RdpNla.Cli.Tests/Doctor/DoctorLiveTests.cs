@@ -25,12 +25,12 @@ public class DoctorLiveTests
     [Fact]
     public async Task ClosedPort_IsConnectionRefused()
     {
-        int port = PeerPorts.GetFreePort();
+        using ClosedPort closed = PeerPorts.HoldClosedPort();
 
-        (CliResult result, JsonElement json) = await JsonAsync($"127.0.0.1:{port}");
+        (CliResult result, JsonElement json) = await JsonAsync(closed.Address);
 
         Assert.Equal((10, "connection-refused", "Tcp"), (result.ExitCode, json.Str("result"), json.Str("phase")));
-        Assert.Equal($"TCP connection to 127.0.0.1:{port} was refused.", Evidence(json)[0]);
+        Assert.Equal($"TCP connection to {closed.Address} was refused.", Evidence(json)[0]);
     }
 
     [Fact]

@@ -22,10 +22,10 @@ public class NetworkFailureTests
     [Fact]
     public async Task ClosedPort_ConnectionRefused()
     {
-        int port = PeerPorts.GetFreePort();
+        using ClosedPort closed = PeerPorts.HoldClosedPort();
 
-        (CliResult login, JsonElement json) = await ClientCli.LoginJsonAsync($"127.0.0.1:{port}", "alice", "x");
-        (CliResult probe, JsonElement probeJson) = await ClientCli.ProbeJsonAsync($"127.0.0.1:{port}");
+        (CliResult login, JsonElement json) = await ClientCli.LoginJsonAsync(closed.Address, "alice", "x");
+        (CliResult probe, JsonElement probeJson) = await ClientCli.ProbeJsonAsync(closed.Address);
 
         Assert.Equal((21, "error", "connection_refused"), (login.ExitCode, json.Str("result"), json.Str("failure_kind")));
         Assert.Equal((20, "error", "connection_refused"), (probe.ExitCode, probeJson.Str("result"), probeJson.GetProperty("error").Str("kind")));

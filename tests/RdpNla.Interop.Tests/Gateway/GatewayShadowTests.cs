@@ -20,7 +20,8 @@ public sealed class ShadowGatewayFixture : IAsyncLifetime
 
     public TestFrontDoor Door { get; private set; } = null!;
 
-    public int ClosedPort { get; private set; }
+    /// <summary>erin's backend: a port that refuses connections while the fixture lives.</summary>
+    public ClosedPort ClosedBackend { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
@@ -38,9 +39,9 @@ public sealed class ShadowGatewayFixture : IAsyncLifetime
         await Door.AddUserAsync("dave", CarolPassword);
         await store.SetMappedCredentialAsync("dave", Backend.Address, "svc", string.Empty, Encoding.Unicode.GetBytes("not-the-backend-password"), key);
 
-        ClosedPort = PeerPorts.GetFreePort();
+        ClosedBackend = PeerPorts.HoldClosedPort();
         await Door.AddUserAsync("erin", AlicePassword);
-        await store.SetUserBackendAsync("erin", $"127.0.0.1:{ClosedPort}");
+        await store.SetUserBackendAsync("erin", ClosedBackend.Address);
 
         // frank's backend is the same shadow server under another name, whose recorded certificate is another one.
         await Door.AddUserAsync("frank", AlicePassword);
@@ -60,6 +61,8 @@ public sealed class ShadowGatewayFixture : IAsyncLifetime
         {
             await Backend.DisposeAsync();
         }
+
+        ClosedBackend?.Dispose();
     }
 }
 
@@ -136,7 +139,7 @@ public class GatewayShadowTests(ShadowGatewayFixture fixture, XvfbDisplay displa
 
         Assert.False(result.TimedOut, result.Output);
         Assert.NotEqual(0, result.ExitCode);
-        Assert.Contains($"Backend 127.0.0.1:{fixture.ClosedPort} is down: TCP connection to 127.0.0.1:{fixture.ClosedPort} failed: ConnectionRefused", fixture.Door.LogText);
+        Assert.Contains($"Backend {fixture.ClosedBackend.Address} is down: TCP connection to {fixture.ClosedBackend.Address} failed: ConnectionRefused", fixture.Door.LogText);
         Assert.Equal("backend-down", (await fixture.Door.WaitForGatewaySessionAsync("erin")).Outcome);
     }
 

@@ -19,8 +19,8 @@ public class GatewayConnectionPhaseTests
     [Fact]
     public async Task HybridExClient_BackendDown_GetsAccessDenied_NotASuccessFollowedByADrop()
     {
-        int closedPort = PeerPorts.GetFreePort();
-        await using TestFrontDoor door = await GatewayBackendSecurityTests.StartDoorAsync($"127.0.0.1:{closedPort}", BackendCertificateValidation.None, BackendSecurity.Tls);
+        using ClosedPort closed = PeerPorts.HoldClosedPort();
+        await using TestFrontDoor door = await GatewayBackendSecurityTests.StartDoorAsync(closed.Address, BackendCertificateValidation.None, BackendSecurity.Tls);
 
         using var tcp = new TcpClient { NoDelay = true };
         await tcp.ConnectAsync(IPAddress.Loopback, door.Port, Ct);

@@ -17,6 +17,19 @@ public static class PeerPorts
     }
 
     /// <summary>
+    /// A loopback port where a connection is refused for as long as the result is held: a TCP socket bound to it and not
+    /// listening, so the kernel answers a SYN with a reset, and no other process can bind the port meanwhile (the socket
+    /// does not set SO_REUSEADDR). A port from <see cref="GetFreePort"/> would be free for any test process to take.
+    /// </summary>
+    public static ClosedPort HoldClosedPort()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, false);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return new ClosedPort(socket);
+    }
+
+    /// <summary>
     /// Waits until <paramref name="owner"/>, or a process it started, listens on 127.0.0.1:<paramref name="port"/>; false
     /// when it exits first or the time runs out. It reads /proc/net/tcp and the owner's open sockets (proc(5)) rather than
     /// connecting: a probe connection would cost the peer a handshake and a log line, and a listener of another process
@@ -92,4 +105,14 @@ public static class PeerPorts
     }
 
     public static string Text(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A loopback port that refuses connections while held (<see cref="PeerPorts.HoldClosedPort"/>).</summary>
+public sealed class ClosedPort(Socket socket) : IDisposable
+{
+    public int Port { get; } = ((IPEndPoint)socket.LocalEndPoint!).Port;
+
+    public string Address => $"127.0.0.1:{Port}";
+
+    public void Dispose() => socket.Dispose();
 }
