@@ -87,16 +87,29 @@ internal static class Protobuf
 /// <summary>An OTLP/HTTP collector on loopback: keeps each request body by path and answers 200.</summary>
 internal sealed class OtlpReceiver : IAsyncDisposable
 {
-    private readonly HttpListener _http = new();
+    private readonly HttpListener _http;
     private readonly ConcurrentQueue<(string Path, byte[] Body)> _received = new();
     private readonly Task _serving;
 
     public OtlpReceiver()
     {
-        int port = PeerPorts.GetFreePort();
-        Endpoint = $"http://127.0.0.1:{port}";
-        _http.Prefixes.Add(Endpoint + "/");
-        _http.Start();
+        // HttpListener takes no port 0: a free port, and another one if a test process bound it first.
+        for (int attempt = 1; ; attempt++)
+        {
+            Endpoint = $"http://127.0.0.1:{PeerPorts.GetFreePort()}";
+            _http = new HttpListener();
+            _http.Prefixes.Add(Endpoint + "/");
+            try
+            {
+                _http.Start();
+                break;
+            }
+            catch (HttpListenerException) when (attempt < 3)
+            {
+                _http.Close();
+            }
+        }
+
         _serving = ServeAsync();
     }
 
