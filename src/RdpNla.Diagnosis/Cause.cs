@@ -84,6 +84,18 @@ public enum Cause
 
     /// <summary>ntlm-blocked: the server refuses NTLM (STATUS_NTLM_BLOCKED) and the client did not use Kerberos.</summary>
     NtlmBlocked,
+
+    /// <summary>account-restricted: the password was right, and a restriction of the account refuses the logon (expired account, logon hours, allowed workstations, smart card required, blank password).</summary>
+    AccountRestricted,
+
+    /// <summary>logon-servers-unavailable: the server could not reach a domain controller to check the logon (STATUS_NO_LOGON_SERVERS, a broken trust, Netlogon stopped).</summary>
+    LogonServersUnavailable,
+
+    /// <summary>account-database-failed: the server's account database failed while checking the logon (STATUS_INTERNAL_DB_ERROR).</summary>
+    AccountDatabaseFailed,
+
+    /// <summary>logon-refused: the server refused the logon with an NTSTATUS that no other entry explains.</summary>
+    LogonRefused,
 }
 
 /// <summary>Groups of causes; each has its own process exit code (<see cref="DoctorExitCodes"/>).</summary>
@@ -112,6 +124,9 @@ public enum CauseClass
 
     /// <summary>Authenticated but not authorised to log on remotely.</summary>
     Authorization,
+
+    /// <summary>The server could not check the logon: its domain controller or its account database failed.</summary>
+    ServerFault,
 
     /// <summary>Anything else.</summary>
     Unexpected,
@@ -143,6 +158,7 @@ public static class DoctorExitCodes
         CauseClass.Credentials => 15,
         CauseClass.AccountState => 16,
         CauseClass.Authorization => 17,
+        CauseClass.ServerFault => 19,
         _ => 18,
     };
 }

@@ -56,6 +56,12 @@ public enum NtStatus : uint
     /// <summary>STATUS_LOGON_TYPE_NOT_GRANTED: the account lacks the logon right of the requested logon type (Remote Desktop logon).</summary>
     LogonTypeNotGranted = 0xC000015B,
 
+    /// <summary>STATUS_TRUSTED_RELATIONSHIP_FAILURE: the trust relationship between the server and its domain failed (its secure channel to a domain controller).</summary>
+    TrustedRelationshipFailure = 0xC000018D,
+
+    /// <summary>STATUS_NETLOGON_NOT_STARTED: a logon was attempted, but the Netlogon service of the server is not started.</summary>
+    NetlogonNotStarted = 0xC0000192,
+
     /// <summary>STATUS_ACCOUNT_EXPIRED: the account has expired.</summary>
     AccountExpired = 0xC0000193,
 
@@ -101,6 +107,8 @@ public static class NtStatusText
         NtStatus.LogonNotGranted => "STATUS_LOGON_NOT_GRANTED",
         NtStatus.InternalDbError => "STATUS_INTERNAL_DB_ERROR",
         NtStatus.LogonTypeNotGranted => "STATUS_LOGON_TYPE_NOT_GRANTED",
+        NtStatus.TrustedRelationshipFailure => "STATUS_TRUSTED_RELATIONSHIP_FAILURE",
+        NtStatus.NetlogonNotStarted => "STATUS_NETLOGON_NOT_STARTED",
         NtStatus.AccountExpired => "STATUS_ACCOUNT_EXPIRED",
         NtStatus.PasswordMustChange => "STATUS_PASSWORD_MUST_CHANGE",
         NtStatus.AccountLockedOut => "STATUS_ACCOUNT_LOCKED_OUT",
@@ -131,6 +139,8 @@ public static class NtStatusText
         NtStatus.LogonNotGranted => "the user has not been granted the requested logon type",
         NtStatus.InternalDbError => "the server's account database failed; try again later or ask its administrator",
         NtStatus.LogonTypeNotGranted => "the user has not been granted the requested logon type (remote/network logon right)",
+        NtStatus.TrustedRelationshipFailure => "the trust relationship between the server and its domain failed",
+        NtStatus.NetlogonNotStarted => "the server's Netlogon service is not started",
         NtStatus.AccountExpired => "the account has expired",
         NtStatus.PasswordMustChange => "the password must be changed before signing in for the first time",
         NtStatus.AccountLockedOut => "the account is locked out after too many failed sign-in attempts",

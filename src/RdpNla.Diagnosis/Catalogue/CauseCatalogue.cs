@@ -382,7 +382,7 @@ internal static class CauseCatalogue
             "The server closed the connection during CredSSP {stage} without an errorCode (server CredSSP version {serverVersion}).",
             [
                 Fix.Safe(FixSide.Server, "Read the reason in the server's security log",
-                    Ps("Get-WinEvent -FilterHashtable @{LogName='Security'; Id=4625} -MaxEvents 10 | Format-List TimeCreated, Message")),
+                    Use("read-failed-logons")),
                 Fix.Safe(FixSide.RdpNlaServer, "Read the reason in the audit log",
                     Use("rdpnla-audit")),
             ]);
@@ -506,6 +506,71 @@ internal static class CauseCatalogue
                     Use("deny-incoming-ntlm")),
                 Fix.Safe(FixSide.RdpNlaServer, "rdpnla serve refuses NTLM only when Ntlm:Incoming is Deny (docs/kerberos.md)",
                     Note("Set Ntlm:Incoming to Allow in the settings of rdpnla serve, or give the users Kerberos tickets for the service principal of the server's keytab.")),
+            ]);
+
+        yield return new(
+            Cause.AccountRestricted, "account-restricted", "A restriction of the account refuses the logon", CauseClass.AccountState,
+            [],
+            "The server refused the logon for a restriction of the account, not for its password: the account has expired, may not log on at this hour or from this computer, must log on with a smart card, or has a blank password (Windows lets a blank password log on at the console only). The status says which.",
+            "The server answered CredSSP errorCode {status} for {user}.",
+            [
+                Fix.Safe(FixSide.Server, "See the account's restrictions",
+                    Cmd("net user <user> /domain"),
+                    Ps("Get-ADUser <user> -Properties AccountExpirationDate, LogonHours, LogonWorkstations, SmartcardLogonRequired"),
+                    Note("net user shows 'Account expires', 'Workstations allowed' and 'Logon hours allowed'; drop /domain for a local account.")),
+                Fix.Safe(FixSide.Server, "Lift the restriction that refuses the logon",
+                    Cmd("net user <user> /expires:never /domain"),
+                    Cmd("net user <user> /times:all /domain"),
+                    Ps("Set-ADUser <user> -LogonWorkstations $null"),
+                    Ps("Clear-ADAccountExpiration -Identity <user>"),
+                    Note("A blank password: set one (net user <user> *). A smart card requirement: log on with the card, or clear 'Smart card is required for interactive logon' on the account.")),
+                Fix.Safe(FixSide.RdpNlaServer, "Domain users of rdpnla serve: the restriction is the domain controller's (docs/active-directory.md)",
+                    Cmd("samba-tool user show <user>"),
+                    Cmd("samba-tool user setexpiry <user> --noexpiry")),
+            ]);
+
+        yield return new(
+            Cause.LogonServersUnavailable, "logon-servers-unavailable", "The server cannot reach a domain controller to check the logon", CauseClass.ServerFault,
+            [],
+            "The server could not check the logon: no domain controller answered it (STATUS_NO_LOGON_SERVERS), its secure channel to the domain is broken (STATUS_TRUSTED_RELATIONSHIP_FAILURE), or its Netlogon service is stopped. Nothing is wrong with the client or the password; every domain user is refused until the server reaches its domain again.",
+            "The server answered CredSSP errorCode {status} for {user}.",
+            [
+                Fix.Safe(FixSide.Server, "Check the server's link to its domain controller and repair its secure channel",
+                    Cmd("sc query netlogon"),
+                    Cmd("nltest /sc_verify:%USERDOMAIN%"),
+                    Ps("Test-ComputerSecureChannel -Verbose"),
+                    Ps("Test-ComputerSecureChannel -Repair -Credential (Get-Credential)"),
+                    Note("Check the server's DNS servers (they must be the domain's), the network path to a domain controller, and the clock.")),
+                Fix.Safe(FixSide.RdpNlaServer, "rdpnla serve checks domain users through winbind: check that winbind and the domain controller answer (docs/active-directory.md)",
+                    Cmd("wbinfo -p"),
+                    Cmd("wbinfo -P"),
+                    Cmd("systemctl status winbind"),
+                    Note("Users of rdpnla's own store log on meanwhile; domain users log on again as soon as the domain controller answers.")),
+            ]);
+
+        yield return new(
+            Cause.AccountDatabaseFailed, "account-database-failed", "The server's account database failed", CauseClass.ServerFault,
+            [],
+            "The server could not check the logon because its own account database failed (STATUS_INTERNAL_DB_ERROR): for rdpnla serve, a full disk, a file it cannot write or an unreachable PostgreSQL; for Windows, its security account database. The password was not checked and nothing was counted against the account; the logon works again once the database does.",
+            "The server answered CredSSP errorCode {status} for {user}.",
+            [
+                Fix.Safe(FixSide.RdpNlaServer, "Find the store's fault in the log of rdpnla serve and repair it (docs/hardening.md)",
+                    Note("The line 'The account database failed during ...' names the error: free space on the data folder's file system, correct its permissions, or start PostgreSQL. Logons resume by themselves."),
+                    Rdpnla("rdpnla users list")),
+                Fix.Safe(FixSide.Server, "Read the server's system log for database and disk errors",
+                    Ps("Get-WinEvent -LogName System -MaxEvents 50 | Where-Object LevelDisplayName -in 'Error','Critical' | Format-List TimeCreated, ProviderName, Message")),
+            ]);
+
+        yield return new(
+            Cause.LogonRefused, "logon-refused", "The server refused the logon with a status this catalogue has no entry for", CauseClass.Credentials,
+            [],
+            "The server answered CredSSP with an NTSTATUS errorCode (MS-CSSP §2.2.1) that no other entry here explains. The status is the server's reason; its logs say more.",
+            "The server answered CredSSP errorCode {status} for {user}.",
+            [
+                Fix.Safe(FixSide.Server, "Read the reason in the server's security log",
+                    Use("read-failed-logons")),
+                Fix.Safe(FixSide.RdpNlaServer, "Read the reason in the audit log",
+                    Use("rdpnla-audit")),
             ]);
     }
 }

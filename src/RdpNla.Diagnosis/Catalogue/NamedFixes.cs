@@ -86,6 +86,7 @@ internal static class NamedFixes
         ["restart-computer"] = [Cmd("shutdown /r /t 0")],
         ["export-keytab"] = [Cmd("samba-tool domain exportkeytab rdpgw.keytab --principal=TERMSRV/<host>")],
         ["rdpnla-audit"] = [Rdpnla("rdpnla audit")],
+        ["read-failed-logons"] = [Ps("Get-WinEvent -FilterHashtable @{LogName='Security'; Id=4625} -MaxEvents 10 | Format-List TimeCreated, Message")],
         ["rdpnla-set-password"] = [Rdpnla("rdpnla users set-password <user>")],
     }.ToFrozenDictionary(StringComparer.Ordinal);
 

@@ -230,6 +230,9 @@ public static class LiveDiagnoser
                     NtStatus.PasswordMustChange => Cause.PasswordMustChange,
                     NtStatus.LogonTypeNotGranted or NtStatus.LogonNotGranted => Cause.RemoteLogonDenied,
                     NtStatus.NtlmBlocked => Cause.NtlmBlocked,
+                    NtStatus.AccountExpired or NtStatus.InvalidLogonHours or NtStatus.InvalidWorkstation or NtStatus.AccountRestriction or NtStatus.SmartcardLogonRequired => Cause.AccountRestricted,
+                    NtStatus.NoLogonServers or NtStatus.TrustedRelationshipFailure or NtStatus.NetlogonNotStarted => Cause.LogonServersUnavailable,
+                    NtStatus.InternalDbError => Cause.AccountDatabaseFailed,
                     _ => null,
                 };
                 if (byStatus == Cause.EncryptionOracleClientUnpatched)
@@ -245,12 +248,7 @@ public static class LiveDiagnoser
                     values["detail"] = $"The client authenticated {values["user"]} with {credSsp.Package} and the server answered CredSSP errorCode STATUS_NTLM_BLOCKED: it accepts Kerberos only.";
                 }
 
-                if (byStatus is null)
-                {
-                    values["stage"] += $" (errorCode {NtStatusText.Name(status)})";
-                }
-
-                return Report(byStatus ?? Cause.AuthenticationFailed, ConnectionPhase.CredSsp);
+                return Report(byStatus ?? Cause.LogonRefused, ConnectionPhase.CredSsp);
             case CredSspEnd.ClosedWithoutStatus:
                 if (credSsp.Stage == CredSspStage.FirstRequest && serverVersion is null && credSsp.ClientVersion < 5)
                 {

@@ -214,6 +214,28 @@ public class DoctorLiveTests
     }
 
     [Fact]
+    public async Task AccountDatabaseFault_IsTheServersFault_NamedByItsStatus_NotASilentRefusal()
+    {
+        // The server's store refuses writes (as a full disk does): rdpnla serve answers STATUS_INTERNAL_DB_ERROR.
+        await using TestFrontDoor server = await TestFrontDoor.StartAsync();
+        await server.AddUserAsync("alice", Password);
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={server.Database.FilePath};Pooling=False"))
+        {
+            await connection.OpenAsync(Ct);
+            await using Microsoft.Data.Sqlite.SqliteCommand command = connection.CreateCommand();
+            command.CommandText = "CREATE TRIGGER users_read_only BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;";
+            await command.ExecuteNonQueryAsync(Ct);
+        }
+
+        CliResult result = await RunWithPasswordAsync(Password, server.Address, "-u", "alice", "--password-stdin", "--json");
+        JsonElement json = ClientCli.Parse(result);
+
+        Assert.Equal((19, "account-database-failed", "ServerFault"), (result.ExitCode, json.Str("result"), json.GetProperty("cause").Str("class")));
+        Assert.Contains(Evidence(json), e => e == "The server answered CredSSP errorCode STATUS_INTERNAL_DB_ERROR for alice.");
+        Assert.DoesNotContain(Evidence(json), e => e.Contains("without an errorCode", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task XpClientWithoutCredSsp_Live_SharesTheOfflineExplanationAndFixes()
     {
         // The XP SP3 case (CredSSP provider not enabled, KB951608), live against an NLA-requiring rdpnla serve and offline from the .reg files:

@@ -106,6 +106,26 @@ public class CatalogueTests
     }
 
     [Fact]
+    public void DoctorDoc_ExitCodeTable_ListsEveryCauseUnderItsExitCode()
+    {
+        // docs/doctor.md is written by hand: its table must follow the catalogue (ids and classes).
+        string doc = File.ReadAllText(Path.Combine(DoctorPaths.RepositoryRoot, "docs", "doctor.md"));
+        string table = doc[doc.IndexOf("## Exit codes", StringComparison.Ordinal)..];
+        var listed = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (string row in table.Split('\n').TakeWhile(line => !line.StartsWith("## ", StringComparison.Ordinal) || line == "## Exit codes").Where(line => line.StartsWith("| 1", StringComparison.Ordinal)))
+        {
+            string[] cells = row.Split('|');
+            int code = int.Parse(cells[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            foreach (System.Text.RegularExpressions.Match id in System.Text.RegularExpressions.Regex.Matches(cells[3], "`([a-z0-9-]+)`"))
+            {
+                listed.Add(id.Groups[1].Value, code);
+            }
+        }
+
+        Assert.Equal(CauseCatalogue.All.ToDictionary(e => e.Id, e => e.ExitCode).OrderBy(p => p.Key), listed.OrderBy(p => p.Key));
+    }
+
+    [Fact]
     public void TroubleshootingDoc_HasOneSectionPerCause()
     {
         string markdown = CatalogueMarkdown.Render();

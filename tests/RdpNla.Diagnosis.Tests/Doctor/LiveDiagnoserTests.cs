@@ -123,7 +123,17 @@ public class LiveDiagnoserTests
         { "password-expired", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.PasswordExpired)) },
         { "password-must-change", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.PasswordMustChange)) },
         { "remote-logon-denied", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.LogonTypeNotGranted)) },
-        { "authentication-failed", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.AccountExpired)) },
+        { "account-restricted", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.AccountExpired)) },
+        { "account-restricted", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.InvalidLogonHours)) },
+        { "account-restricted", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.InvalidWorkstation)) },
+        { "account-restricted", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.AccountRestriction)) },
+        { "account-restricted", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.SmartcardLogonRequired)) },
+        { "logon-servers-unavailable", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.NoLogonServers)) },
+        { "logon-servers-unavailable", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.TrustedRelationshipFailure)) },
+        { "logon-servers-unavailable", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.NetlogonNotStarted)) },
+        { "account-database-failed", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.InternalDbError)) },
+        { "logon-refused", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, NtStatus.CtxLogonDisabled)) },
+        { "logon-refused", CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, (NtStatus)0xC0000413)) },
         { "authentication-failed", CredSsp(NlaFailureKind.RejectedWithoutReason, Info(6, 5, CredSspStage.Authenticate), more: r => r.ConnectionLost = true) },
         { "tls-certificate-problem", CredSsp(NlaFailureKind.PublicKeyMismatch, Info(6, 6, CredSspStage.Authenticate)) },
         { "unexpected-failure", CredSsp(NlaFailureKind.CredSspProtocolError, Info(6, 6, CredSspStage.Authenticate), more: r => r.CredSspProblem = CredSspProblem.NotATsRequest) },
@@ -145,6 +155,20 @@ public class LiveDiagnoserTests
 
         Assert.Equal(expected, report.Label);
         Assert.DoesNotContain(report.Evidence, e => e.Contains('{', StringComparison.Ordinal)); // every placeholder filled
+    }
+
+    [Theory]
+    [InlineData(NtStatus.InternalDbError, "account-database-failed", 19)]
+    [InlineData(NtStatus.NoLogonServers, "logon-servers-unavailable", 19)]
+    [InlineData(NtStatus.AccountExpired, "account-restricted", 16)]
+    [InlineData((NtStatus)0xC0000413, "logon-refused", 15)]
+    public void Diagnose_ErrorCode_NamesTheStatus_NeverClaimsTheServerSaidNothing(NtStatus status, string expected, int exitCode)
+    {
+        DoctorReport report = Diagnose(CredSsp(NlaFailureKind.LogonRefused, Info(6, 6, CredSspStage.Authenticate, status)));
+
+        Assert.Equal((expected, exitCode), (report.Label, report.ExitCode));
+        Assert.Contains(report.Evidence, line => line.StartsWith($"The server answered CredSSP errorCode {NtStatusText.Name(status)} for ", StringComparison.Ordinal));
+        Assert.DoesNotContain(report.Evidence, line => line.Contains("without an errorCode", StringComparison.Ordinal));
     }
 
     [Fact]

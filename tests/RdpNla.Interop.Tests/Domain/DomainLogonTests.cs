@@ -1,4 +1,7 @@
 using System.Text.Json;
+using RdpNla.Tests.Accounts;
+using RdpNla.Tests.Client;
+using RdpNla.Tests.Doctor;
 using RdpNla.Tests.Portal;
 using RdpNla.Tests.Support;
 using RdpNla.Protocol;
@@ -96,15 +99,15 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
     }
 
     [Theory]
-    [InlineData(SambaDomainController.Users.WrongPassword, "wrong-password", 134, "STATUS_LOGON_FAILURE [0xC000006D]", NtStatus.LogonFailure)]
-    [InlineData("nosuchuser", SambaDomainController.AlicePassword, 134, "STATUS_LOGON_FAILURE [0xC000006D]", NtStatus.LogonFailure)]
-    [InlineData(SambaDomainController.Users.Disabled, SambaDomainController.AlicePassword, 151, "STATUS_ACCOUNT_DISABLED [0xC0000072]", NtStatus.AccountDisabled)]
-    [InlineData(SambaDomainController.Users.MustChange, SambaDomainController.AlicePassword, 149, "STATUS_PASSWORD_MUST_CHANGE [0xC0000224]", NtStatus.PasswordMustChange)]
-    [InlineData(SambaDomainController.Users.Expired, SambaDomainController.AlicePassword, 157, "STATUS_ACCOUNT_EXPIRED [0xC0000193]", NtStatus.AccountExpired)]
-    [InlineData(SambaDomainController.Users.OutsideHours, SambaDomainController.AlicePassword, 132, "STATUS_INVALID_LOGON_HOURS [0xC000006F]", NtStatus.InvalidLogonHours)]
-    [InlineData(SambaDomainController.Users.OtherWorkstation, SambaDomainController.AlicePassword, 132, "STATUS_INVALID_WORKSTATION [0xC0000070]", NtStatus.InvalidWorkstation)]
-    [InlineData(SambaDomainController.Users.LockedOut, SambaDomainController.AlicePassword, 135, "STATUS_ACCOUNT_LOCKED_OUT [0xC0000234]", NtStatus.AccountLockedOut)]
-    public async Task Xfreerdp_gets_the_account_state_the_DC_reports(string user, string password, int exitCode, string statusLine, NtStatus status)
+    [InlineData(SambaDomainController.Users.WrongPassword, "wrong-password", 134, "STATUS_LOGON_FAILURE [0xC000006D]", NtStatus.LogonFailure, "wrong-credentials")]
+    [InlineData("nosuchuser", SambaDomainController.AlicePassword, 134, "STATUS_LOGON_FAILURE [0xC000006D]", NtStatus.LogonFailure, "wrong-credentials")]
+    [InlineData(SambaDomainController.Users.Disabled, SambaDomainController.AlicePassword, 151, "STATUS_ACCOUNT_DISABLED [0xC0000072]", NtStatus.AccountDisabled, "account-disabled")]
+    [InlineData(SambaDomainController.Users.MustChange, SambaDomainController.AlicePassword, 149, "STATUS_PASSWORD_MUST_CHANGE [0xC0000224]", NtStatus.PasswordMustChange, "password-must-change")]
+    [InlineData(SambaDomainController.Users.Expired, SambaDomainController.AlicePassword, 157, "STATUS_ACCOUNT_EXPIRED [0xC0000193]", NtStatus.AccountExpired, "account-restricted")]
+    [InlineData(SambaDomainController.Users.OutsideHours, SambaDomainController.AlicePassword, 132, "STATUS_INVALID_LOGON_HOURS [0xC000006F]", NtStatus.InvalidLogonHours, "account-restricted")]
+    [InlineData(SambaDomainController.Users.OtherWorkstation, SambaDomainController.AlicePassword, 132, "STATUS_INVALID_WORKSTATION [0xC0000070]", NtStatus.InvalidWorkstation, "account-restricted")]
+    [InlineData(SambaDomainController.Users.LockedOut, SambaDomainController.AlicePassword, 135, "STATUS_ACCOUNT_LOCKED_OUT [0xC0000234]", NtStatus.AccountLockedOut, "account-locked")]
+    public async Task Xfreerdp_gets_the_account_state_the_DC_reports_and_doctor_names_it(string user, string password, int exitCode, string statusLine, NtStatus status, string doctorCause)
     {
         if (user == SambaDomainController.Users.LockedOut)
         {
@@ -123,6 +126,11 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
         Assert.Equal(AuditOutcome.Failure, row.Outcome);
         Assert.Equal(status, row.Status);
         Assert.Contains("the domain controller refused the logon", row.Reason, StringComparison.Ordinal);
+
+        CliResult doctor = await DoctorCli.RunWithPasswordAsync(password, door.Address, "-u", $"LAB\\{user}", "--password-stdin", "--json");
+        JsonElement diagnosis = ClientCli.Parse(doctor);
+        Assert.True(doctorCause == diagnosis.Str("result"), doctor.Output + door.LogText);
+        Assert.Contains(DoctorCli.Evidence(diagnosis), e => e.Contains($"errorCode {NtStatusText.Name(status)}", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -205,6 +213,9 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
             Assert.Equal(AuditOutcome.Failure, failed.Outcome);
             Assert.Equal(NtStatus.NoLogonServers, failed.Status);
             Assert.Contains(door.LogRecords, r => r.Message.StartsWith("No domain controller answered for LAB\\alice", StringComparison.Ordinal));
+
+            CliResult doctor = await DoctorCli.RunWithPasswordAsync(SambaDomainController.AlicePassword, door.Address, "-u", "LAB\\alice", "--password-stdin", "--json");
+            Assert.True((19, "logon-servers-unavailable") == (doctor.ExitCode, ClientCli.Parse(doctor).Str("result")), doctor.Output + door.LogText);
 
             ProcessResult localUser = await XfreerdpAsync(door, "/u:carol", $"/p:{LocalPassword}");
             Assert.True(localUser.HasLine(NlaCompleted), localUser.Output + door.LogText);
