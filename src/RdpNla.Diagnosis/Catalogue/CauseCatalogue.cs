@@ -375,17 +375,20 @@ internal static class CauseCatalogue
                     Rdpnla("rdpnla users allow-logon <user>")),
             ]);
 
+        // The server's own record of why it refused: for a refusal without errorCode and for a status no entry explains.
+        Fix[] readTheReason =
+        [
+            Fix.Safe(FixSide.Server, "Read the reason in the server's security log",
+                Use("read-failed-logons")),
+            Fix.Safe(FixSide.RdpNlaServer, "Read the reason in the audit log",
+                Use("rdpnla-audit")),
+        ];
         yield return new(
             Cause.AuthenticationFailed, "authentication-failed", "CredSSP failed without saying why", CauseClass.Credentials,
             [new("An authentication error has occurred (Code: 0x507)", "docs/interop.md#mstsc-messages: 0x507 = ERROR_UNIDENTIFIED_ERROR; the wire trigger is not confirmed", false)],
             "The server ended CredSSP without an errorCode (CredSSP versions 2 and 5 cannot carry one, and some servers just close TLS). The reason is only in the server's logs.",
             "The server closed the connection during CredSSP {stage} without an errorCode (server CredSSP version {serverVersion}).",
-            [
-                Fix.Safe(FixSide.Server, "Read the reason in the server's security log",
-                    Use("read-failed-logons")),
-                Fix.Safe(FixSide.RdpNlaServer, "Read the reason in the audit log",
-                    Use("rdpnla-audit")),
-            ]);
+            readTheReason);
 
         yield return new(
             Cause.UnexpectedFailure, "unexpected-failure", "An unexpected failure", CauseClass.Unexpected,
@@ -566,11 +569,6 @@ internal static class CauseCatalogue
             [],
             "The server answered CredSSP with an NTSTATUS errorCode (MS-CSSP §2.2.1) that no other entry here explains. The status is the server's reason; its logs say more.",
             "The server answered CredSSP errorCode {status} for {user}.",
-            [
-                Fix.Safe(FixSide.Server, "Read the reason in the server's security log",
-                    Use("read-failed-logons")),
-                Fix.Safe(FixSide.RdpNlaServer, "Read the reason in the audit log",
-                    Use("rdpnla-audit")),
-            ]);
+            readTheReason);
     }
 }

@@ -37,10 +37,14 @@ public static class PortalTestSupport
     public static HttpClient Client(this TestFrontDoor door)
     {
         byte[] pinned = door.Host.Certificate.RawData;
-        var handler = new HttpClientHandler
+        var handler = new SocketsHttpHandler
         {
-            ServerCertificateCustomValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.RawData.AsSpan().SequenceEqual(pinned),
+            SslOptions = { RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate is not null && certificate.GetRawCertData().AsSpan().SequenceEqual(pinned) },
             UseCookies = true,
+
+            // A request sent with Expect: 100-continue waits for the server's verdict on its headers before the body
+            // (RFC 9110 §10.1.1): a body the portal refuses by its length is then never half sent into a closing connection.
+            Expect100ContinueTimeout = TimeSpan.FromSeconds(30),
         };
         return new HttpClient(handler) { BaseAddress = new Uri(door.PortalUrl()), Timeout = TimeSpan.FromSeconds(30) };
     }
