@@ -67,6 +67,11 @@ internal static class UsageErrors
     /// <summary>The subcommand or option name of <paramref name="command"/> nearest to <paramref name="token"/>: at most two edits, or none.</summary>
     private static string? Nearest(string token, Command command)
     {
+        if (token.Length > 64)
+        {
+            return null; // no name is that long; and the distance table grows with the word
+        }
+
         IEnumerable<string> names = token.StartsWith('-')
             ? command.Options.Concat(command.Parents.OfType<Command>().SelectMany(p => p.Options.Where(o => o.Recursive)))
                 .Where(o => !o.Hidden)
