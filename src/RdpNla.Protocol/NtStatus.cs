@@ -119,6 +119,14 @@ public static class NtStatusText
         _ => $"0x{(uint)status:X8}",
     };
 
+    /// <summary>
+    /// Whether the status says the server could not check the logon at all: no domain controller answered, its trust
+    /// with the domain or its Netlogon service failed, or its own account database failed. Such a status is no verdict
+    /// on the credentials; the same logon can succeed once the server recovers.
+    /// </summary>
+    public static bool IsServerFault(NtStatus status) =>
+        status is NtStatus.NoLogonServers or NtStatus.TrustedRelationshipFailure or NtStatus.NetlogonNotStarted or NtStatus.InternalDbError;
+
     /// <summary>What the status means, in the words a user understands.</summary>
     public static string Describe(NtStatus status) => status switch
     {

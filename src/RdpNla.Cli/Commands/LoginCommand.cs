@@ -20,6 +20,12 @@ public static class LoginExitCodes
     /// <summary>The server does not require NLA: the password cannot be proven.</summary>
     public const int Indeterminate = 13;
 
+    /// <summary>
+    /// The server could not check the logon: its errorCode says no domain controller answered or its account database
+    /// failed (<see cref="NtStatusText.IsServerFault"/>). No verdict on the credentials; try again later.
+    /// </summary>
+    public const int LogonNotChecked = 14;
+
     public const int NameNotResolved = 20;
 
     public const int ConnectionRefused = 21;
@@ -54,6 +60,7 @@ public static class LoginExitCodes
         ArgumentNullException.ThrowIfNull(result);
         return result.Outcome == NlaOutcome.Success ? Success : result.FailureKind switch
         {
+            NlaFailureKind.LogonRefused when result.CredSsp?.ErrorCode is { } status && NtStatusText.IsServerFault(status) => LogonNotChecked,
             NlaFailureKind.LogonRefused => LogonRefused,
             NlaFailureKind.RejectedWithoutReason => RejectedWithoutReason,
             NlaFailureKind.AccessDenied => AccessDenied,

@@ -231,8 +231,8 @@ public static class LiveDiagnoser
                     NtStatus.LogonTypeNotGranted or NtStatus.LogonNotGranted => Cause.RemoteLogonDenied,
                     NtStatus.NtlmBlocked => Cause.NtlmBlocked,
                     NtStatus.AccountExpired or NtStatus.InvalidLogonHours or NtStatus.InvalidWorkstation or NtStatus.AccountRestriction or NtStatus.SmartcardLogonRequired => Cause.AccountRestricted,
-                    NtStatus.NoLogonServers or NtStatus.TrustedRelationshipFailure or NtStatus.NetlogonNotStarted => Cause.LogonServersUnavailable,
                     NtStatus.InternalDbError => Cause.AccountDatabaseFailed,
+                    _ when NtStatusText.IsServerFault(status) => Cause.LogonServersUnavailable,
                     _ => null,
                 };
                 if (byStatus == Cause.EncryptionOracleClientUnpatched)

@@ -214,7 +214,7 @@ public class DoctorLiveTests
     }
 
     [Fact]
-    public async Task AccountDatabaseFault_IsTheServersFault_NamedByItsStatus_NotASilentRefusal()
+    public async Task AccountDatabaseFault_IsTheServersFault_NamedByItsStatus_NotASilentRefusal_AndLoginGivesNoVerdict()
     {
         // The server's store refuses writes (as a full disk does): rdpnla serve answers STATUS_INTERNAL_DB_ERROR.
         await using TestFrontDoor server = await TestFrontDoor.StartAsync();
@@ -233,6 +233,10 @@ public class DoctorLiveTests
         Assert.Equal((19, "account-database-failed", "ServerFault"), (result.ExitCode, json.Str("result"), json.GetProperty("cause").Str("class")));
         Assert.Contains(Evidence(json), e => e == "The server answered CredSSP errorCode STATUS_INTERNAL_DB_ERROR for alice.");
         Assert.DoesNotContain(Evidence(json), e => e.Contains("without an errorCode", StringComparison.Ordinal));
+
+        // login says the same to scripts: no verdict on the password (exit code 14), not a refused logon (10).
+        (CliResult login, JsonElement loginJson) = await ClientCli.LoginJsonAsync(server.Address, "alice", Password);
+        Assert.Equal((14, "STATUS_INTERNAL_DB_ERROR"), (login.ExitCode, loginJson.Str("ntstatus")));
     }
 
     [Fact]
