@@ -596,9 +596,9 @@ public static class NlaClient
                 ErrorCode = request.ErrorCode,
                 Ntlm = ReadTargetInfo(request),
             };
-            if (request.ErrorCode is not null)
+            if (request.ErrorCode is { } status)
             {
-                Set(NlaOutcome.Failure, NlaFailureKind.LogonRefused);
+                Set(VerdictOf(status), NlaFailureKind.LogonRefused);
                 return;
             }
 
@@ -631,11 +631,14 @@ public static class NlaClient
             }
         }
 
+        /// <summary>A refusal, unless the status says the server could not check the credentials at all: then no verdict.</summary>
+        private static NlaOutcome VerdictOf(NtStatus status) => NtStatusText.IsServerFault(status) ? NlaOutcome.Error : NlaOutcome.Failure;
+
         private void OnCredSspFailed(CredSspClientContext context)
         {
-            if (context.ServerErrorCode is not null)
+            if (context.ServerErrorCode is { } status)
             {
-                Set(NlaOutcome.Failure, NlaFailureKind.LogonRefused);
+                Set(VerdictOf(status), NlaFailureKind.LogonRefused);
                 return;
             }
 

@@ -15,7 +15,10 @@ public enum NlaOutcome
     /// <summary>The server does not require NLA: a password cannot be proven there (it would be checked inside the session).</summary>
     Indeterminate,
 
-    /// <summary>The run could not get an answer about the credentials: network, protocol, TLS or certificate problem.</summary>
+    /// <summary>
+    /// The run could not get an answer about the credentials: network, protocol, TLS or certificate problem, or a server
+    /// that could not check them (an errorCode for which <see cref="NtStatusText.IsServerFault"/> holds).
+    /// </summary>
     Error,
 }
 

@@ -236,7 +236,7 @@ public class DoctorLiveTests
 
         // login says the same to scripts: no verdict on the password (exit code 14), not a refused logon (10).
         (CliResult login, JsonElement loginJson) = await ClientCli.LoginJsonAsync(server.Address, "alice", Password);
-        Assert.Equal((14, "STATUS_INTERNAL_DB_ERROR"), (login.ExitCode, loginJson.Str("ntstatus")));
+        Assert.Equal((14, "error", "STATUS_INTERNAL_DB_ERROR"), (login.ExitCode, loginJson.Str("result"), loginJson.Str("ntstatus")));
     }
 
     [Fact]

@@ -217,7 +217,7 @@ public sealed class DomainLogonTests(SambaDomainController dc, XvfbDisplay displ
             CliResult doctor = await DoctorCli.RunWithPasswordAsync(SambaDomainController.AlicePassword, door.Address, "-u", "LAB\\alice", "--password-stdin", "--json");
             Assert.True((19, "logon-servers-unavailable") == (doctor.ExitCode, ClientCli.Parse(doctor).Str("result")), doctor.Output + door.LogText);
             (CliResult login, JsonElement loginJson) = await ClientCli.LoginJsonAsync(door.Address, "LAB\\alice", SambaDomainController.AlicePassword);
-            Assert.True((14, "STATUS_NO_LOGON_SERVERS") == (login.ExitCode, loginJson.Str("ntstatus")), login.Output + login.Error);
+            Assert.True((14, "error", "STATUS_NO_LOGON_SERVERS") == (login.ExitCode, loginJson.Str("result"), loginJson.Str("ntstatus")), login.Output + login.Error);
 
             ProcessResult localUser = await XfreerdpAsync(door, "/u:carol", $"/p:{LocalPassword}");
             Assert.True(localUser.HasLine(NlaCompleted), localUser.Output + door.LogText);
