@@ -22,7 +22,8 @@ public static class LoginExitCodes
 
     /// <summary>
     /// The server could not check the logon: its errorCode says no domain controller answered or its account database
-    /// failed (<see cref="NtStatusText.IsServerFault"/>). No verdict on the credentials; try again later.
+    /// failed (<see cref="NtStatusText.IsServerFault"/>), which the client reports as no verdict (<see cref="NlaOutcome.Error"/>).
+    /// Try again later.
     /// </summary>
     public const int LogonNotChecked = 14;
 
@@ -60,7 +61,7 @@ public static class LoginExitCodes
         ArgumentNullException.ThrowIfNull(result);
         return result.Outcome == NlaOutcome.Success ? Success : result.FailureKind switch
         {
-            NlaFailureKind.LogonRefused when result.CredSsp?.ErrorCode is { } status && NtStatusText.IsServerFault(status) => LogonNotChecked,
+            NlaFailureKind.LogonRefused when result.Outcome == NlaOutcome.Error => LogonNotChecked,
             NlaFailureKind.LogonRefused => LogonRefused,
             NlaFailureKind.RejectedWithoutReason => RejectedWithoutReason,
             NlaFailureKind.AccessDenied => AccessDenied,

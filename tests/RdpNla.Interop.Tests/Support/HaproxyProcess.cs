@@ -55,10 +55,9 @@ public sealed class HaproxyProcess : IAsyncDisposable
                 return haproxy;
             }
 
-            await haproxy.DisposeAsync();
-
             // Another test's peer was handed the same free port and bound it first. Take another.
             bool portTaken = process.HasExited && haproxy.Output.Contains("cannot bind socket", StringComparison.Ordinal);
+            await haproxy.DisposeAsync();
             Assert.True(portTaken && attempt < 3, $"haproxy did not listen on {port}:\n{haproxy.Output}");
         }
     }

@@ -73,10 +73,9 @@ public sealed class ServeProcess : IAsyncDisposable
                 return server;
             }
 
-            await server.DisposeAsync();
-
             // Another test's peer was handed the same free port and bound it first: serve said "cannot listen". Take another.
             bool portTaken = process.HasExited && server.Output.Contains("error: cannot listen", StringComparison.Ordinal);
+            await server.DisposeAsync();
             Assert.True(portTaken && attempt < 3, $"rdpnla serve did not listen on {port}:\n{server.Output}");
         }
     }
