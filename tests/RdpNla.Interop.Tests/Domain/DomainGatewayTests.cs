@@ -89,14 +89,17 @@ public sealed class DomainGatewayTests(SambaDomainController dc)
     }
 
     /// <summary>
-    /// alice is in rdp-admins-* and rdp-users, wanda in rdp-users only, oscar in neither: the first group by name with a
-    /// backend decides, a non-member never gets a group's backend, and a local user of the same name is not consulted.
+    /// alice is in rdp-admins-* and rdp-users, member-* in rdp-users only, oscar in neither: the first group by name with
+    /// a backend decides, a non-member never gets a group's backend, and a local user of the same name is not consulted.
     /// </summary>
     [Fact]
     public async Task Domain_groups_choose_the_backend_of_their_members_first_by_name()
     {
-        string admins = "rdp-admins-" + Guid.NewGuid().ToString("N")[..6];
+        string suffix = Guid.NewGuid().ToString("N")[..6];
+        string admins = "rdp-admins-" + suffix;
+        string member = "member-" + suffix;
         await dc.AddGroupAsync(admins, "alice");
+        await dc.AddUserAsync(member, SambaDomainController.AlicePassword);
         await using var adminsBackend = new TlsEchoBackend();
         await using var usersBackend = new TlsEchoBackend();
         await using var defaultBackend = new TlsEchoBackend();
@@ -114,12 +117,12 @@ public sealed class DomainGatewayTests(SambaDomainController dc)
         CliResult setAdmins = await WinbindCliAsync(door, null, "groups", "set-backend", $"LAB\\{admins}", adminsBackend.Address);
         Assert.True(setUsers.ExitCode == 0 && setAdmins.ExitCode == 0, setUsers.Output + setUsers.Error + setAdmins.Output + setAdmins.Error);
         Assert.Matches($@"domain group 'LAB\\{admins}' \(S-1-5-21-[0-9-]+\) relayed to {adminsBackend.Address}", setAdmins.Output);
-        CliResult mapped = await WinbindCliAsync(door, "Svc-Pass1\n", "users", "set-credentials", "wanda@lab.test", "--backend-user", "svc", "--backend-domain", "BACKEND", "--backend", usersBackend.Address, "--password-stdin");
+        CliResult mapped = await WinbindCliAsync(door, "Svc-Pass1\n", "users", "set-credentials", $"{member}@lab.test", "--backend-user", "svc", "--backend-domain", "BACKEND", "--backend", usersBackend.Address, "--password-stdin");
         Assert.True(mapped.ExitCode == 0, mapped.Output + mapped.Error);
-        Assert.Contains("(LAB\\WANDA)", mapped.Output, StringComparison.Ordinal);
+        Assert.Contains($"(LAB\\{member.ToUpperInvariant()})", mapped.Output, StringComparison.Ordinal);
 
         await RelayAsync(door, "alice");
-        await RelayAsync(door, SambaDomainController.Users.WrongPassword);
+        await RelayAsync(door, member);
         await RelayAsync(door, SambaDomainController.Users.Outsider);
 
         Assert.Equal([$"\\alice:{GatewayTestClient.Password}"], adminsBackend.Captured);
@@ -127,7 +130,7 @@ public sealed class DomainGatewayTests(SambaDomainController dc)
         Assert.Equal([$"\\{SambaDomainController.Users.Outsider}:{GatewayTestClient.Password}"], defaultBackend.Captured);
         Assert.Equal(0, localBackend.Accepted);
         Assert.Contains($"Relaying LAB\\alice to backend {adminsBackend.Address} (domain group LAB\\{admins})", door.LogText, StringComparison.Ordinal);
-        Assert.Contains($"Relaying LAB\\{SambaDomainController.Users.WrongPassword} to backend {usersBackend.Address} (domain group LAB\\{SambaDomainController.AllowedGroup}) with mapped credentials for BACKEND\\svc", door.LogText, StringComparison.Ordinal);
+        Assert.Contains($"Relaying LAB\\{member} to backend {usersBackend.Address} (domain group LAB\\{SambaDomainController.AllowedGroup}) with mapped credentials for BACKEND\\svc", door.LogText, StringComparison.Ordinal);
 
         CliResult list = await CliAsync(door, null, "groups", "list");
         Assert.Contains($"LAB\\{admins}\tbackend {adminsBackend.Address}\tdomain group S-1-5-21-", list.Output, StringComparison.Ordinal);

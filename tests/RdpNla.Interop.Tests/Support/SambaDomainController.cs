@@ -156,7 +156,11 @@ public sealed class SambaDomainController : IAsyncLifetime
         /// <summary>Locked out by the DC's bad-password count (<see cref="LockOutAsync"/>).</summary>
         public const string LockedOut = "lena";
 
-        /// <summary>For wrong passwords (so alice's bad-password count stays at zero).</summary>
+        /// <summary>
+        /// For wrong passwords only (so alice's bad-password count stays at zero). Its count grows over the run toward
+        /// <see cref="LockoutThreshold"/>: a test that sends it wrong passwords starts with <see cref="ClearBadPasswordCountAsync"/>,
+        /// and no test needs it to log on.
+        /// </summary>
         public const string WrongPassword = "wanda";
 
         /// <summary>Account expired (samba-tool user setexpiry --days=0).</summary>
@@ -225,6 +229,24 @@ public sealed class SambaDomainController : IAsyncLifetime
         {
             await RunInNamespaceAsync(["wbinfo", "-a", $"LAB\\{Users.LockedOut}%wrong-{i}"], check: false);
         }
+    }
+
+    /// <summary>
+    /// Sets <paramref name="user"/>'s bad-password count back to zero with one logon by its right password, checked by
+    /// the DC: a successful logon sets badPwdCount to zero, on Samba as on Windows.
+    /// </summary>
+    public async Task ClearBadPasswordCountAsync(string user)
+    {
+        string output = await RunInNamespaceAsync(["wbinfo", "-a", $"LAB\\{user}%{AlicePassword}"], check: false);
+        Assert.True(output.Contains("succeeded", StringComparison.Ordinal), $"{user} could not log on to clear its bad-password count:\n{output}");
+    }
+
+    /// <summary><paramref name="user"/>'s badPwdCount as the DC holds it.</summary>
+    public async Task<int> BadPasswordCountAsync(string user)
+    {
+        string output = await SambaToolAsync(_conf, "user", "show", user, "--attributes=badPwdCount");
+        System.Text.RegularExpressions.Match count = System.Text.RegularExpressions.Regex.Match(output, @"^badPwdCount: (\d+)$", System.Text.RegularExpressions.RegexOptions.Multiline);
+        return count.Success ? int.Parse(count.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 
     /// <summary>Adds a domain user (member of <see cref="AllowedGroup"/>) to the running DC, optionally one that must change the password at next logon.</summary>
