@@ -218,9 +218,9 @@ internal static class ServeCommand
         {
             host = await FrontDoorHost.StartAsync(options, policy, loggerFactory, TimeProvider.System, stop.Token);
         }
-        catch (Exception ex) when (ex is SocketException or System.Net.HttpListenerException)
+        catch (ListenFailedException ex)
         {
-            await Console.Error.WriteLineAsync($"error: cannot listen: {ex.Message}; choose another --listen address or port, or stop the program that uses it.");
+            await Console.Error.WriteLineAsync(ListenFailure(ex));
             return ExitCodes.Unavailable;
         }
         catch (StoreUnavailableException ex)
@@ -266,6 +266,29 @@ internal static class ServeCommand
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// One line for an endpoint that cannot be bound: which one (flag and setting), why, and what to do about it. Exit
+    /// code <see cref="ExitCodes.Unavailable"/> (docs/serve.md#exit-codes).
+    /// </summary>
+    internal static string ListenFailure(ListenFailedException failure)
+    {
+        string flag = failure.Setting switch
+        {
+            "MetricsListen" => "--metrics-listen",
+            "Portal:Listen" => "--portal-listen",
+            _ => "--listen",
+        };
+        string endpoint = ListenFailedException.Format(failure.EndPoint);
+        string fix = failure.Error switch
+        {
+            SocketError.AddressAlreadyInUse => $"another program listens there (ss -ltnp 'sport = :{failure.EndPoint.Port}' names it): stop it, or choose another port with {flag}",
+            SocketError.AccessDenied => $"ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (the systemd unit of docs/deploy.md grants it), or choose a port above 1023 with {flag}",
+            SocketError.AddressNotAvailable => $"choose one of this machine's addresses ('ip -brief address' lists them), or 0.0.0.0 for all, with {flag}",
+            _ => $"choose another address or port with {flag}",
+        };
+        return $"{UsageErrors.Prefix}{failure.Message}; {fix}.";
     }
 
     /// <summary>Re-reads the settings (file, environment, the flags given at start) and hands them to the host.</summary>

@@ -162,7 +162,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
 
     /// <summary>Opens the store, loads or generates the certificate, binds the listeners and starts serving.</summary>
     /// <exception cref="InvalidOperationException">The options are invalid or the certificate cannot be loaded.</exception>
-    /// <exception cref="SocketException">A listen endpoint cannot be bound.</exception>
+    /// <exception cref="ListenFailedException">A listen endpoint (RDP, metrics, portal) cannot be bound; nothing stays bound.</exception>
     /// <exception cref="StoreUnavailableException">The PostgreSQL store cannot be reached.</exception>
     public static async Task<FrontDoorHost> StartAsync(
         FrontDoorOptions options,
@@ -186,6 +186,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
         FrontDoorMetrics? metrics = null;
         GatewayMetrics? gatewayMetrics = null;
         PortalServer? portal = null;
+        PrometheusEndpoint? prometheus = null;
         KerberosAcceptance? kerberos = null;
         ActiveDirectory.DomainLogons? domain = null;
         try
@@ -235,13 +236,24 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 PortalLog.Listening(logger, portal.LocalEndPoint, secondFactor.PortalUrl!);
             }
 
+            // Every endpoint is bound before the first connection is accepted; a failure closes those bound before it.
             var server = new FrontDoorServer(context);
-            server.Start();
-            PrometheusEndpoint? prometheus = null;
             if (!string.IsNullOrEmpty(options.MetricsListen) && ListenEndpoint.TryParse(options.MetricsListen, out System.Net.IPEndPoint? metricsEndpoint, out _))
             {
-                prometheus = new PrometheusEndpoint(metricsEndpoint, [metrics.Meter, gatewayMetrics.Meter], token => CheckHealthAsync(server, database, token));
-                FrontDoorLog.MetricsListening(logger, metricsEndpoint);
+                try
+                {
+                    prometheus = new PrometheusEndpoint(metricsEndpoint, [metrics.Meter, gatewayMetrics.Meter], token => CheckHealthAsync(server, database, token));
+                }
+                catch (System.Net.HttpListenerException ex)
+                {
+                    throw new ListenFailedException(nameof(FrontDoorOptions.MetricsListen), metricsEndpoint, ex);
+                }
+            }
+
+            server.Start();
+            if (prometheus is not null)
+            {
+                FrontDoorLog.MetricsListening(logger, prometheus.EndPoint);
             }
 
             return new FrontDoorHost(server, database, context, dataDirectory, subject) { GatewayMetrics = gatewayMetrics, Prometheus = prometheus, Portal = portal, SecondFactor = secondFactor, _domain = domain };
@@ -251,6 +263,11 @@ public sealed class FrontDoorHost : IAsyncDisposable
             if (portal is not null)
             {
                 await portal.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (prometheus is not null)
+            {
+                await prometheus.DisposeAsync().ConfigureAwait(false);
             }
 
             certificate?.Dispose();

@@ -33,7 +33,10 @@ public sealed class FrontDoorServer : IAsyncDisposable
     public int ActiveConnections => _connections.Count;
 
     /// <summary>Binds every endpoint and starts accepting.</summary>
-    /// <exception cref="SocketException">An endpoint cannot be bound (in use, or no permission for ports below 1024).</exception>
+    /// <exception cref="ListenFailedException">
+    /// An endpoint cannot be bound (in use, no permission for ports below 1024, not an address of this machine); the
+    /// endpoints bound before it are closed again.
+    /// </exception>
     public void Start()
     {
         IEnumerable<string> endpoints = _options.Listen.Count == 0 ? ["127.0.0.1:3389"] : _options.Listen;
@@ -55,9 +58,16 @@ public sealed class FrontDoorServer : IAsyncDisposable
                 socket.Bind(endpoint);
                 socket.Listen(512);
             }
+            catch (SocketException ex)
+            {
+                socket.Dispose();
+                CloseListeners();
+                throw new ListenFailedException(nameof(FrontDoorOptions.Listen), endpoint, ex);
+            }
             catch
             {
                 socket.Dispose();
+                CloseListeners();
                 throw;
             }
 
@@ -128,6 +138,17 @@ public sealed class FrontDoorServer : IAsyncDisposable
             await connection.DisposeAsync().ConfigureAwait(false);
             _connections.TryRemove(id, out _);
         }
+    }
+
+    /// <summary>Closes the endpoints <see cref="Start"/> bound before one failed: nothing stays bound.</summary>
+    private void CloseListeners()
+    {
+        foreach (Socket listener in _listeners)
+        {
+            listener.Dispose();
+        }
+
+        _listeners.Clear();
     }
 
     /// <summary>Stops accepting, cancels handshakes in progress and waits for the connections to end.</summary>

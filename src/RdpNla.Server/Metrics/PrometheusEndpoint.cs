@@ -56,8 +56,12 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
         }
 
         _http.Start();
+        EndPoint = endpoint;
         _serving = ServeAsync();
     }
+
+    /// <summary>Where it listens.</summary>
+    public IPEndPoint EndPoint { get; }
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {

@@ -19,7 +19,7 @@ public sealed class PortalServer : IAsyncDisposable
     public IPEndPoint LocalEndPoint { get; }
 
     /// <summary>Binds and starts the portal.</summary>
-    /// <exception cref="IOException">The endpoint cannot be bound.</exception>
+    /// <exception cref="ListenFailedException">The endpoint cannot be bound.</exception>
     public static async Task<PortalServer> StartAsync(PortalOptions options, X509Certificate2 certificate, SelfService service, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -75,7 +75,17 @@ public sealed class PortalServer : IAsyncDisposable
         {
             PortalEndpoints.MapAdmin(app);
         }
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException || ex is IOException { InnerException: SocketException or Microsoft.AspNetCore.Connections.AddressInUseException })
+        {
+            // Kestrel wraps "address in use" twice and lets the other socket errors through.
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new ListenFailedException("Portal:Listen", endpoint, ex);
+        }
+
         IServer server = app.Services.GetRequiredService<IServer>();
         string address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? string.Empty;
         int port = Uri.TryCreate(address, UriKind.Absolute, out Uri? uri) ? uri.Port : endpoint.Port;

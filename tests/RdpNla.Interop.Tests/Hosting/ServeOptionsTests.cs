@@ -93,4 +93,36 @@ public sealed class ServeOptionsTests : IDisposable
         Assert.StartsWith(expected, line, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(_root, "data")), "the store was opened before the settings were checked");
     }
+
+    /// <summary>
+    /// An endpoint in use, as the real serve process reports it: one line naming the address, the flag and how to find the
+    /// program that holds it, exit code 3 (docs/serve.md#exit-codes), no stack trace, and no RDP endpoint left listening.
+    /// </summary>
+    [Theory]
+    [InlineData("--listen", "Listen")]
+    [InlineData("--metrics-listen", "MetricsListen")]
+    [InlineData("--portal-listen", "Portal:Listen")]
+    public async Task Serve_EndpointInUse_OneLineNamingTheFlag_ExitCode3(string flag, string setting)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        int port = ((System.Net.IPEndPoint)taken.LocalEndpoint).Port;
+        string[] endpoints = flag == "--listen" ? [flag, $"127.0.0.1:{port}"] : ["--listen", "127.0.0.1:0", flag, $"127.0.0.1:{port}"];
+
+        ProcessResult result = await ExternalProcess.RunAsync(
+            ServeProcess.DotnetHost(),
+            [Path.Combine(AppContext.BaseDirectory, "rdpnla.dll"), "serve", "--data", Path.Combine(_root, "data"), .. endpoints],
+            null,
+            TimeSpan.FromSeconds(60),
+            Ct);
+
+        Assert.False(result.TimedOut, result.Output);
+        Assert.True(result.ExitCode == 3, result.Output);
+        string[] lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(
+            $"error: cannot listen on 127.0.0.1:{port} ({setting}): address already in use; another program listens there (ss -ltnp 'sport = :{port}' names it): stop it, or choose another port with {flag}.",
+            Assert.Single(lines, l => l.StartsWith("error:", StringComparison.Ordinal)));
+        Assert.DoesNotContain(lines, l => l.StartsWith("at ", StringComparison.Ordinal) || l.Contains(" fail: ", StringComparison.Ordinal));
+        Assert.DoesNotContain(lines, l => l.Contains("] Listening on", StringComparison.Ordinal));
+    }
 }

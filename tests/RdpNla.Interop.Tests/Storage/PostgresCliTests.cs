@@ -92,7 +92,8 @@ public sealed class PostgresCliTests(PostgresServer postgres) : IDisposable
     [Fact]
     public async Task Users_PostgresUnreachable_OneLineAndExitCode3()
     {
-        int port = PeerPorts.GetFreePort();
+        using ClosedPort closed = PeerPorts.HoldClosedPort();
+        int port = closed.Port;
 
         CliResult result = await Accounts.Cli.RunAsync("users", "list", "--store", $"Host=127.0.0.1;Port={port};Username=rdpnla;Database=rdpnla;Timeout=3");
 

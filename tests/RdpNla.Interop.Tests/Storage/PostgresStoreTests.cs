@@ -100,7 +100,8 @@ public sealed class PostgresStoreTests(PostgresServer postgres)
     [Fact]
     public async Task OpenAsync_NothingListens_ThrowsStoreUnavailableNamingTheServer()
     {
-        int port = PeerPorts.GetFreePort();
+        using ClosedPort closed = PeerPorts.HoldClosedPort();
+        int port = closed.Port;
         StoreLocation location = Location($"Host=127.0.0.1;Port={port};Username=rdpnla;Database=rdpnla;Password=never-shown-secret;Timeout=3");
 
         var ex = await Assert.ThrowsAsync<StoreUnavailableException>(() => PostgresDatabase.OpenAsync(location, TimeProvider.System, Ct));

@@ -111,7 +111,8 @@ public sealed class TwoInstancesTests(PostgresServer postgres) : IAsyncDisposabl
     [Fact]
     public async Task Serve_PostgresUnreachableAtStart_OneClearLineAndExitCode3()
     {
-        int port = PeerPorts.GetFreePort();
+        using ClosedPort closed = PeerPorts.HoldClosedPort();
+        int port = closed.Port;
         string cli = Path.Combine(AppContext.BaseDirectory, "rdpnla.dll");
 
         ProcessResult result = await ExternalProcess.RunAsync(
