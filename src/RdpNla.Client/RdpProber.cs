@@ -27,6 +27,17 @@ public sealed class ProbeOptions
 
     /// <summary>The user of the Kerberos credential cache (no password: the ticket proves who it is).</summary>
     public NlaCredentials? KerberosCredentials { get; init; }
+
+    /// <summary>The IDENTIFIER of the probe's <c>Cookie: mstshash=</c> line when it has no user name of its own.</summary>
+    public const string DefaultCookie = "rdpnla";
+
+    /// <summary>
+    /// The <c>Cookie: mstshash=</c> value of every Connection Request (MS-RDPBCGR §2.2.1.1; servers ignore it, an RD
+    /// Connection Broker routes by it); default <see cref="DefaultCookie"/>. Its CR LF ends the request the way mstsc's
+    /// does, so a line-based server on the port (HTTP, SMTP) answers at once with an error that the probe names,
+    /// instead of waiting for the end of a line until <see cref="Timeout"/>. Null: no cookie.
+    /// </summary>
+    public string? Cookie { get; init; } = DefaultCookie;
 }
 
 /// <summary>
@@ -94,6 +105,7 @@ public static class RdpProber
                     Port = result.Port,
                     Timeout = remaining,
                     RequestedProtocols = requested,
+                    Cookie = options.Cookie,
                     StopAfter = stage,
                     TlsProtocols = tls ?? (SslProtocols.Tls12 | SslProtocols.Tls13),
                     MaxCredSspVersion = credSspVersion,

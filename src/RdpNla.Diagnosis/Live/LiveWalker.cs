@@ -54,7 +54,9 @@ public static class LiveWalker
         Timeout = timeout,
         TimeProvider = timeProvider ?? TimeProvider.System,
         RequestedProtocols = client.RequestedProtocols,
-        Cookie = credentials is null ? null : credentials.UserName.Length > 9 ? credentials.UserName[..9] : credentials.UserName,
+        // mstsc's cookie: the user name cut to 9 characters. Without one, the probe's: its CR LF gets an answer from a
+        // line-based server (HTTP) at once, where a request without a line end waits for the timeout.
+        Cookie = credentials is null || credentials.UserName.Length == 0 ? ProbeOptions.DefaultCookie : credentials.UserName.Length > 9 ? credentials.UserName[..9] : credentials.UserName,
         TlsProtocols = tls,
 
         // doctor reports the certificate (and warns about it); it does not refuse it, so the walk reaches CredSSP.
