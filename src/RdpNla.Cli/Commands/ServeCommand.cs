@@ -64,7 +64,7 @@ internal static class ServeCommand
             DefaultValueFactory = _ => LogLevel.Information,
         };
 
-        var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP against the local user store, apply account policy, audit every attempt. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
+        var command = new Command("serve", "Run the NLA front door: answer RDP, authenticate every user with CredSSP (local users of the store; domain users through winbind and Kerberos, docs/active-directory.md), apply account policy, audit every attempt, relay to the backend. SIGTERM drains; SIGHUP re-reads the settings file and the certificate for new connections (docs/deploy.md).")
         {
             listen, data, config, securityLayer, userAuthentication, allowEncryptionOracle, maxVersion, requireNtlmMic, certificate, key, pfx, computerName, domain, metricsListen, otlpEndpoint, portalListen, portalAdminGroup, trustedProxy, keytab, servicePrincipal, kerberosRealm, restrictNtlm, ntlmPassthrough, allowedGroup, winbindRun, admissionWait, admissionWaiters, store, instanceName, logLevel,
         };
