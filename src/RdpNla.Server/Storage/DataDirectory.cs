@@ -20,7 +20,8 @@ public static class DataDirectory
             throw new IOException($"'{full}' is a file, not a directory");
         }
 
-        Directory.CreateDirectory(full);
+        // A new data folder is its owner's only (0700): it holds the database, the TLS key and the gateway key.
+        _ = OperatingSystem.IsWindows() ? Directory.CreateDirectory(full) : Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         return full;
     }
 

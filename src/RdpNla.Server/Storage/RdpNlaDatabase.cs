@@ -60,6 +60,7 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     public static RdpNlaDatabase Open(string path, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        KeepPrivate(path);
         string connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -79,6 +80,56 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
         }
 
         return new RdpNlaDatabase(path, connectionString, version, timeProvider ?? TimeProvider.System);
+    }
+
+    /// <summary>
+    /// The database holds NT hashes, which log a user on over NTLM as well as the password: it is readable by its owner
+    /// only (0600), whatever the umask. A new file is created so before SQLite opens it, and SQLite gives its -wal and
+    /// -shm files the database file's permissions (findCreateFileMode in SQLite's src/os_unix.c). An existing file, or
+    /// one of those, that group or others can read (written by an earlier rdpnla, or copied in) is made private when
+    /// this user owns it.
+    /// </summary>
+    private static void KeepPrivate(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+
+        if (!File.Exists(path))
+        {
+            try
+            {
+                using var created = new FileStream(path, new FileStreamOptions
+                {
+                    Mode = FileMode.CreateNew,
+                    Access = FileAccess.Write,
+                    Share = FileShare.ReadWrite,
+                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+                });
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another process created it first; its mode is checked below.
+            }
+        }
+
+        const UnixFileMode GroupOrOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        foreach (string file in (string[])[path, path + "-wal", path + "-shm"])
+        {
+            try
+            {
+                UnixFileMode mode = File.GetUnixFileMode(file);
+                if ((mode & GroupOrOthers) != 0)
+                {
+                    File.SetUnixFileMode(file, mode & ~GroupOrOthers);
+                }
+            }
+            catch (Exception ex) when (ex is FileNotFoundException or UnauthorizedAccessException)
+            {
+                // Absent (no -wal yet), or owned by another user: SQLite opens it as it is.
+            }
+        }
     }
 
     private static int Migrate(SqliteConnection connection)
