@@ -131,15 +131,28 @@ internal static class ServeCommand
     internal static bool TryBindOptions(FileInfo? configFile, IDictionary<string, string?> overrides, out FrontDoorOptions options, out AccountPolicyOptions policy, out IReadOnlyList<string> errors)
     {
         var builder = new ConfigurationBuilder();
+        IConfiguration? file = null;
         if (configFile is not null)
         {
             builder.AddJsonFile(configFile.FullName, optional: false);
+            file = new ConfigurationBuilder().AddJsonFile(configFile.FullName, optional: false).Build();
         }
 
         IConfiguration configuration = builder
             .AddEnvironmentVariables("RDPNLA_")
             .AddInMemoryCollection(overrides)
             .Build();
+
+        // A misspelt name is reported only from the settings file: other RDPNLA_ variables (RDPNLA_GATEWAY_KEY) are no settings.
+        IReadOnlyList<string> shape = ServeSettingsShape.Check(configuration, path => file?.GetSection(path).Exists() == true);
+        if (shape.Count > 0)
+        {
+            options = new FrontDoorOptions();
+            policy = new AccountPolicyOptions();
+            errors = [.. shape.Select(ServeSettingHints.WithOptions)];
+            return false;
+        }
+
         using ServiceProvider services = new ServiceCollection().AddRdpNlaServeOptions(configuration).BuildServiceProvider();
         bool valid = services.TryGetServeOptions(out options, out policy, out errors);
         errors = [.. errors.Select(ServeSettingHints.WithOptions)];
@@ -302,9 +315,9 @@ internal static class ServeCommand
 
         try
         {
-            if (TryBindOptions(configFile, overrides, out FrontDoorOptions options, out _, out IReadOnlyList<string> errors))
+            if (TryBindOptions(configFile, overrides, out FrontDoorOptions options, out AccountPolicyOptions policy, out IReadOnlyList<string> errors))
             {
-                host.Reload(options);
+                host.Reload(options, policy);
             }
             else
             {

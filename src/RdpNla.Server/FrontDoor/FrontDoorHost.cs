@@ -14,6 +14,9 @@ public sealed class FrontDoorHost : IAsyncDisposable
     private readonly Lock _reloading = new();
     private ActiveDirectory.DomainLogons? _domain;
 
+    /// <summary>The account policy the server started with (a reload cannot change it).</summary>
+    private AccountPolicyOptions _startPolicy = new();
+
     // Every certificate loaded so far: a connection started before a reload may still be in its TLS handshake.
     private readonly List<X509Certificate2> _certificates = [];
 
@@ -56,7 +59,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
     /// <summary>The DER certificate new connections get (clients pin it or trust it on first use).</summary>
     public X509Certificate2 Certificate => _context.Settings.Certificate;
 
-    /// <summary>The settings new connections use: those at start, or those of the last accepted <see cref="Reload"/>.</summary>
+    /// <summary>The settings new connections use: those at start, or those of the last accepted <see cref="Reload(FrontDoorOptions, AccountPolicyOptions?)"/>.</summary>
     public FrontDoorOptions CurrentOptions => _context.Settings.Options;
 
     /// <summary>
@@ -66,7 +69,14 @@ public sealed class FrontDoorHost : IAsyncDisposable
     /// Invalid settings or an unloadable certificate are refused with one logged line; the previous settings stay.
     /// </summary>
     /// <returns>Whether the new settings are in use.</returns>
-    public bool Reload(FrontDoorOptions options)
+    public bool Reload(FrontDoorOptions options) => Reload(options, null);
+
+    /// <summary>
+    /// <see cref="Reload(FrontDoorOptions)"/>, and the account policy re-read with it: the lockout settings are the
+    /// store's shared state and need a restart, so each one that changed is logged (one line each) and keeps its value.
+    /// </summary>
+    /// <returns>Whether the new settings are in use.</returns>
+    public bool Reload(FrontDoorOptions options, AccountPolicyOptions? accountPolicy)
     {
         ArgumentNullException.ThrowIfNull(options);
         IReadOnlyList<string> errors = options.Validate();
@@ -89,7 +99,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 return false;
             }
 
-            foreach (string setting in RestartOnlyChanges(_context.StartOptions, options))
+            foreach (string setting in RestartOnlyChanges(_context.StartOptions, options).Concat(accountPolicy is null ? [] : PolicyChanges(_startPolicy, accountPolicy)))
             {
                 FrontDoorLog.ReloadNeedsRestart(_logger, setting);
             }
@@ -131,6 +141,12 @@ public sealed class FrontDoorHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(reason);
         FrontDoorLog.ReloadRefused(_logger, reason.ReplaceLineEndings(" "));
     }
+
+    /// <summary>The account policy settings (LockoutThreshold, LockoutWindow, ...) that differ: all need a restart.</summary>
+    private static IEnumerable<string> PolicyChanges(AccountPolicyOptions running, AccountPolicyOptions next) =>
+        typeof(AccountPolicyOptions).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.CanRead && !Equals(p.GetValue(running), p.GetValue(next)))
+            .Select(p => p.Name);
 
     /// <summary>The settings a reload cannot change (they shape the listeners, the store or shared state).</summary>
     private static IEnumerable<string> RestartOnlyChanges(FrontDoorOptions running, FrontDoorOptions next)
@@ -256,7 +272,7 @@ public sealed class FrontDoorHost : IAsyncDisposable
                 FrontDoorLog.MetricsListening(logger, prometheus.EndPoint);
             }
 
-            return new FrontDoorHost(server, database, context, dataDirectory, subject) { GatewayMetrics = gatewayMetrics, Prometheus = prometheus, Portal = portal, SecondFactor = secondFactor, _domain = domain };
+            return new FrontDoorHost(server, database, context, dataDirectory, subject) { GatewayMetrics = gatewayMetrics, Prometheus = prometheus, Portal = portal, SecondFactor = secondFactor, _domain = domain, _startPolicy = accountPolicyOptions };
         }
         catch
         {

@@ -15,9 +15,26 @@ public static class ServeOptionsServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FrontDoorOptions>, FrontDoorOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AccountPolicyOptions>, AccountPolicyOptionsValidator>());
-        services.AddOptions<FrontDoorOptions>().Bind(configuration).ValidateOnStart();
+        services.AddOptions<FrontDoorOptions>().Bind(configuration).Configure(options => ReadPins(configuration, options.Gateway.PinnedCertificates)).ValidateOnStart();
         services.AddOptions<AccountPolicyOptions>().Bind(configuration).ValidateOnStart();
         return services;
+    }
+
+    /// <summary>
+    /// Gateway:PinnedCertificates is keyed by backend HOST:PORT, and the configuration splits names at ':': the binder
+    /// sees <c>"10.0.0.5:3389": "AB:..."</c> as a section 10.0.0.5 holding 3389 and drops it. Every value below the
+    /// section is read back here under its whole name (<c>10.0.0.5:3389</c>, <c>[::1]:3389</c>).
+    /// </summary>
+    private static void ReadPins(IConfiguration configuration, Dictionary<string, string> pins)
+    {
+        IConfigurationSection section = configuration.GetSection("Gateway:PinnedCertificates");
+        foreach ((string key, string? value) in section.AsEnumerable(makePathsRelative: true))
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                pins[key] = value;
+            }
+        }
     }
 
     /// <summary>

@@ -62,7 +62,7 @@ public sealed class ServeOptionsTests : IDisposable
     {
         { "{ \"Limits\": { \"MaxMessageSize\": 10 } }", "", "error: Limits:MaxMessageSize must be between 1024 and 1048576 bytes." },
         { "{}", "01:00:00", "error: LockoutWindow (01:00:00) is longer than LockoutDuration (00:15:00); Windows requires the window to be at most the duration." },
-        { "{ \"SecurityLayer\": \"high\" }", "", "error: invalid setting: " },
+        { "{ \"SecurityLayer\": \"high\" }", "", "error: SecurityLayer: 'high' is not one of Rdp, Negotiate, Tls (or its number)" },
         { "{ \"LockoutAdmissionWait\": \"00:00:30\" }", "", "error: LockoutAdmissionWait (00:00:30) must be shorter than Limits:HandshakeTimeout (00:00:20); lower it, e.g. to 00:00:02. (rdpnla serve: --lockout-admission-wait TIME)" },
         { "{ \"LockoutAdmissionWaiters\": -1 }", "", "error: LockoutAdmissionWaiters is -1; use 0 (no attempt waits) or a positive number of attempts, e.g. 32. (rdpnla serve: --lockout-admission-waiters COUNT)" },
     };
