@@ -11,6 +11,10 @@ public static class NlaClient
     /// <summary>Runs one connection as <paramref name="options"/> says.</summary>
     /// <exception cref="ArgumentException">Authentication was asked without credentials.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (not the timeout: that is a result).</exception>
+    /// <exception cref="KnownHostsFileException">
+    /// The known-hosts file of <see cref="NlaClientOptions.CertificatePolicy"/> could not be read or written: a local
+    /// problem, not a result about the server. Nothing was sent over TLS.
+    /// </exception>
     public static async Task<NlaClientResult> RunAsync(NlaClientOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -47,10 +47,23 @@ public abstract class ServerCertificatePolicy
     /// <exception cref="FormatException">The fingerprint is not 64 hex digits.</exception>
     public static ServerCertificatePolicy Pinned(string sha256Fingerprint) => new PinnedPolicy(TlsCertificateInfo.NormalizeFingerprint(sha256Fingerprint));
 
-    /// <summary>Trust on first use: a host not in the file is recorded and accepted; a known host must present the same certificate.</summary>
-    public static ServerCertificatePolicy KnownHosts(string path) => new KnownHostsPolicy(path);
+    /// <summary>
+    /// Trust on first use: a host not in the file is recorded and accepted; a known host must present the same certificate.
+    /// The file is checked here, before any connection: it must not be a folder and, when it exists, must be readable.
+    /// Whether it can be written is known only when a new host is recorded: <see cref="Evaluate"/> (and so
+    /// <see cref="NlaClient.RunAsync"/>) then throws <see cref="KnownHostsFileException"/> and the certificate is not accepted.
+    /// </summary>
+    /// <exception cref="KnownHostsFileException">The file is a folder or cannot be read.</exception>
+    public static ServerCertificatePolicy KnownHosts(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        KnownHostsPolicy policy = new(path);
+        policy.CheckReadable();
+        return policy;
+    }
 
     /// <summary>Decides on the certificate of <paramref name="host"/>:<paramref name="port"/>.</summary>
+    /// <exception cref="KnownHostsFileException">The known-hosts file of <see cref="KnownHosts"/> could not be read or written.</exception>
     public abstract CertificateDecision Evaluate(string host, int port, TlsCertificateInfo certificate);
 
     private sealed class IgnorePolicy : ServerCertificatePolicy
@@ -70,10 +83,22 @@ public abstract class ServerCertificatePolicy
     /// <summary>
     /// A known-hosts file in the spirit of FreeRDP's <c>known_hosts2</c>: one line per host,
     /// <c>HOST PORT SHA256-FINGERPRINT SUBJECT</c> (the subject is informational). Lines starting with # are comments.
+    /// The file is plain UTF-8 text without a byte order mark; one written with a mark (by rdpnla before it wrote
+    /// without) is read as well.
     /// </summary>
     private sealed class KnownHostsPolicy(string path) : ServerCertificatePolicy
     {
         private static readonly Lock s_fileLock = new();
+
+        private static readonly UTF8Encoding s_utf8WithoutMark = new(encoderShouldEmitUTF8Identifier: false);
+
+        public void CheckReadable()
+        {
+            lock (s_fileLock)
+            {
+                _ = ReadRecords().Count;
+            }
+        }
 
         public override CertificateDecision Evaluate(string host, int port, TlsCertificateInfo certificate)
         {
@@ -81,32 +106,70 @@ public abstract class ServerCertificatePolicy
             {
                 string key = host.ToLowerInvariant();
                 string portText = port.ToString(CultureInfo.InvariantCulture);
-                if (File.Exists(path))
+                foreach (string[] fields in ReadRecords())
                 {
-                    foreach (string line in File.ReadLines(path))
+                    if (fields[0] != key || fields[1] != portText)
                     {
-                        string[] fields = line.Split(' ', 4, StringSplitOptions.RemoveEmptyEntries);
-                        if (fields.Length < 3 || fields[0].StartsWith('#') || fields[0] != key || fields[1] != portText)
-                        {
-                            continue;
-                        }
-
-                        return string.Equals(fields[2], certificate.Sha256Fingerprint, StringComparison.OrdinalIgnoreCase)
-                            ? new(true, CertificateCheck.KnownHostMatches, fields[2], path)
-                            : new(false, CertificateCheck.KnownHostChanged, fields[2], path);
+                        continue;
                     }
-                }
 
-                string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-                if (!string.IsNullOrEmpty(directory))
-                {
-                    Directory.CreateDirectory(directory);
+                    return string.Equals(fields[2], certificate.Sha256Fingerprint, StringComparison.OrdinalIgnoreCase)
+                        ? new(true, CertificateCheck.KnownHostMatches, fields[2], path)
+                        : new(false, CertificateCheck.KnownHostChanged, fields[2], path);
                 }
 
                 string subject = certificate.Subject.Replace('\n', ' ').Replace('\r', ' ');
-                File.AppendAllText(path, $"{key} {portText} {certificate.Sha256Fingerprint} {subject}\n", Encoding.UTF8);
+                try
+                {
+                    string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+                    if (!string.IsNullOrEmpty(directory))
+                    {
+                        Directory.CreateDirectory(directory);
+                    }
+
+                    File.AppendAllText(path, $"{key} {portText} {certificate.Sha256Fingerprint} {subject}\n", s_utf8WithoutMark);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+                {
+                    throw new KnownHostsFileException(path, KnownHostsFileAccess.Write, ex);
+                }
+
                 return new(true, CertificateCheck.TrustedOnFirstUse, certificate.Sha256Fingerprint, path);
             }
+        }
+
+        /// <summary>The host lines of the file (at least HOST PORT SHA256), none when it does not exist yet.</summary>
+        private List<string[]> ReadRecords()
+        {
+            var records = new List<string[]>();
+            try
+            {
+                if (Directory.Exists(path))
+                {
+                    throw new KnownHostsFileException(path, KnownHostsFileAccess.Read, innerException: null);
+                }
+
+                if (!File.Exists(path))
+                {
+                    return records;
+                }
+
+                // File.ReadLines detects a byte order mark and drops it.
+                foreach (string line in File.ReadLines(path, Encoding.UTF8))
+                {
+                    string[] fields = line.Split(' ', 4, StringSplitOptions.RemoveEmptyEntries);
+                    if (fields.Length >= 3 && !fields[0].StartsWith('#'))
+                    {
+                        records.Add(fields);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or ArgumentException)
+            {
+                throw new KnownHostsFileException(path, KnownHostsFileAccess.Read, ex);
+            }
+
+            return records;
         }
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace RdpNla.Cli.Commands;
 
 /// <summary><c>--cert-fingerprint</c>, <c>--known-hosts</c>, <c>--cert-ignore</c>: how <c>login</c> checks the server certificate.</summary>
@@ -11,7 +13,7 @@ internal sealed class ClientCertificateOptions
 
     public Option<string?> KnownHosts { get; } = new("--known-hosts")
     {
-        Description = "Trust on first use: record the certificate of a new host in FILE, refuse a known host whose certificate changed. Default: ~/.config/rdpnla/known_hosts.",
+        Description = "Trust on first use: record the certificate of a new host in FILE, refuse a known host whose certificate changed. Default: $XDG_CONFIG_HOME/rdpnla/known_hosts, else ~/.config/rdpnla/known_hosts.",
         HelpName = "FILE",
     };
 
@@ -22,22 +24,29 @@ internal sealed class ClientCertificateOptions
 
     public IEnumerable<Option> All => [Fingerprint, KnownHosts, Ignore];
 
-    /// <summary>The default known-hosts file, as FreeRDP keeps ~/.config/freerdp/known_hosts2.</summary>
-    public static string DefaultKnownHostsPath
+    /// <summary>
+    /// The default known-hosts file, as FreeRDP keeps ~/.config/freerdp/known_hosts2: <c>rdpnla/known_hosts</c> under
+    /// <c>$XDG_CONFIG_HOME</c>, else under <c>$HOME/.config</c> (<c>%USERPROFILE%\.config</c> on Windows). The XDG Base
+    /// Directory Specification (https://specifications.freedesktop.org/basedir-spec/latest/) says a relative path in
+    /// its variables is invalid and to be ignored; the home folder must exist. Null when there is neither: a relative
+    /// default would put the file in the current folder, where another user may have planted a pin (docs/login.md).
+    /// </summary>
+    public static string? DefaultKnownHostsPath(ICliConsole console)
     {
-        get
+        ArgumentNullException.ThrowIfNull(console);
+        string? config = console.GetEnvironmentVariable("XDG_CONFIG_HOME");
+        if (IsAbsolute(config))
         {
-            string? config = Environment.GetEnvironmentVariable("XDG_CONFIG_HOME");
-            if (string.IsNullOrEmpty(config))
-            {
-                config = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".config");
-            }
-
             return Path.Combine(config, "rdpnla", "known_hosts");
         }
+
+        string? home = console.GetEnvironmentVariable(OperatingSystem.IsWindows() ? "USERPROFILE" : "HOME");
+        return IsAbsolute(home) && Directory.Exists(home) ? Path.Combine(home, ".config", "rdpnla", "known_hosts") : null;
     }
 
-    /// <exception cref="CliException">More than one choice, or a malformed fingerprint.</exception>
+    private static bool IsAbsolute([NotNullWhen(true)] string? path) => !string.IsNullOrEmpty(path) && Path.IsPathFullyQualified(path);
+
+    /// <exception cref="CliException">More than one choice, a malformed fingerprint, or a known-hosts file that cannot be used.</exception>
     public ServerCertificatePolicy GetPolicy(ParseResult parse, TextWriter error)
     {
         ArgumentNullException.ThrowIfNull(parse);
@@ -67,6 +76,31 @@ internal sealed class ClientCertificateOptions
             }
         }
 
-        return ServerCertificatePolicy.KnownHosts(knownHosts ?? DefaultKnownHostsPath);
+        if (knownHosts is { Length: 0 })
+        {
+            throw new CliException("--known-hosts: empty file name; give a file with --known-hosts FILE");
+        }
+
+        string path = knownHosts ?? DefaultKnownHostsPath(CliConsole.Current)
+            ?? throw new CliException(
+                "no home folder to keep the known-hosts file in (HOME is not an existing absolute folder and XDG_CONFIG_HOME is not an absolute path); give a file with --known-hosts FILE or pin the certificate with --cert-fingerprint SHA256",
+                LoginExitCodes.KnownHostsUnusable);
+        try
+        {
+            return ServerCertificatePolicy.KnownHosts(path);
+        }
+        catch (KnownHostsFileException ex)
+        {
+            throw KnownHostsError(ex);
+        }
+    }
+
+    /// <summary>The one line for a known-hosts file that cannot be used: what and why (the library's message), and the fix.</summary>
+    public static CliException KnownHostsError(KnownHostsFileException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return new CliException(
+            $"{exception.Message}; give a file you can read and write with --known-hosts FILE, or pin the certificate with --cert-fingerprint SHA256",
+            LoginExitCodes.KnownHostsUnusable);
     }
 }

@@ -8,6 +8,12 @@ public static class LoginExitCodes
     /// <summary>Usage error (as every command).</summary>
     public const int UsageError = ExitCodes.UserError;
 
+    /// <summary>
+    /// The known-hosts file cannot be used (a folder, unreadable, unwritable when a new host is recorded, or no home
+    /// folder for the default one): a local problem, as a data directory that cannot be used; nothing was sent.
+    /// </summary>
+    public const int KnownHostsUnusable = ExitCodes.DataError;
+
     /// <summary>The server refused the logon with an NTSTATUS errorCode.</summary>
     public const int LogonRefused = 10;
 
@@ -162,7 +168,9 @@ internal static class LoginCommand
             NlaClientResult result;
             using (credentials)
             {
-                result = await NlaClient.RunAsync(
+                try
+                {
+                    result = await NlaClient.RunAsync(
                     new NlaClientOptions
                     {
                         Host = host,
@@ -180,6 +188,11 @@ internal static class LoginCommand
                         ServicePrincipal = servicePrincipal,
                     },
                     cancellationToken);
+                }
+                catch (KnownHostsFileException ex)
+                {
+                    throw ClientCertificateOptions.KnownHostsError(ex);
+                }
             }
 
             int exitCode = LoginExitCodes.For(result);
