@@ -38,6 +38,15 @@ internal static class ProbeCommand
             targets, targetsFile, port, concurrency, timeout, noTlsScan, json, auth, spn,
         };
 
+        // TARGET takes every word, a misspelt option too (--jsn would be probed as a host named "--jsn"); no host starts with '-'.
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(targets)?.FirstOrDefault(t => t.StartsWith('-')) is { } word)
+            {
+                result.AddError(UsageErrors.UnknownOption(word, command, "rdpnla probe"));
+            }
+        });
+
         command.SetAction((parse, cancellationToken) => DataDirectoryOption.RunAsync(parse, async output =>
         {
             int defaultPort = parse.GetValue(port);

@@ -24,7 +24,7 @@ internal static class ServeCommand
         }
 
         var listen = ListSetting("--listen", "Listen", "Endpoint to listen on, ADDRESS:PORT or [IPV6]:PORT; repeat for several. Default 127.0.0.1:3389.", "-l");
-        var data = Setting<string?>("--data", "DataDirectory", "Data folder (user store, audit log, generated certificate). Default: ./rdpnla.");
+        var data = EmptyValues.Refuse(Setting<string?>("--data", "DataDirectory", "Data folder (user store, audit log, generated certificate). Default: ./rdpnla."), "give a folder, or leave --data out for ./rdpnla");
         var config = new Option<FileInfo?>("--config") { Description = "JSON settings file; keys as in docs/serve.md (e.g. {\"SecurityLayer\": 2}). Environment variables RDPNLA_<Key> override it, flags override both." };
         var securityLayer = Setting<int?>("--security-layer", "SecurityLayer", "RDP-Tcp SecurityLayer: 0 = Standard RDP Security, 1 = Negotiate, 2 = TLS (default). With NLA required, 1 and 2 both demand CredSSP.");
         var userAuthentication = Setting<int?>("--user-authentication", "UserAuthentication", "RDP-Tcp UserAuthentication: 1 = require Network Level Authentication (default), 0 = do not require it (clients without CredSSP are then offered TLS or RDP and closed: this front door only serves NLA).");

@@ -49,11 +49,11 @@ public sealed class CliException : Exception
 public static class DataDirectoryOption
 {
     /// <summary>A new <c>--data</c> option (each command needs its own instance).</summary>
-    public static Option<string?> Create() => new("--data")
+    public static Option<string?> Create() => EmptyValues.Refuse(new Option<string?>("--data")
     {
         Description = $"The data directory holding {DataDirectory.DatabaseFileName} (default: ./{DataDirectory.DefaultFolderName}, created when needed).",
         HelpName = "DIR",
-    };
+    }, $"give a folder, or leave --data out for ./{DataDirectory.DefaultFolderName}");
 
     /// <summary>
     /// Opens the store of the command: <c>--store</c> (or <c>RDPNLA_Store__ConnectionString</c>) when given, else the
@@ -142,12 +142,12 @@ public static class StoreOption
     public const string EnvironmentVariable = "RDPNLA_Store__ConnectionString";
 
     /// <summary>A new <c>--store</c> option; <paramref name="recursive"/> puts it on every subcommand.</summary>
-    public static Option<string?> Create(bool recursive = false) => new(Name)
+    public static Option<string?> Create(bool recursive = false) => EmptyValues.Refuse(new Option<string?>(Name)
     {
         Description = $"The store: an SQLite database path (default: rdpnla.db in --data) or a PostgreSQL connection string, e.g. \"Host=db1;Port=5432;Username=rdpnla;Database=rdpnla\" (password from a passfile, PGPASSFILE or {EnvironmentVariable}, never here). See docs/high-availability.md.",
         HelpName = "PATH|CONNECTION-STRING",
         Recursive = recursive,
-    };
+    }, "give an SQLite path or a PostgreSQL connection string, or leave --store out for rdpnla.db in --data");
 
     /// <summary>The <c>--store</c> value of the parsed command or its parents, else <see cref="EnvironmentVariable"/>, parsed.</summary>
     public static StoreLocation Parse(ParseResult parseResult, string? dataDirectory)
@@ -186,5 +186,25 @@ public static class StoreOption
         }
 
         return location;
+    }
+}
+
+/// <summary>
+/// Options whose empty value would quietly mean their default: <c>--data ""</c> (an unset shell variable) wrote the users
+/// and a certificate to ./rdpnla wherever the command ran. An empty value is a usage error instead.
+/// </summary>
+internal static class EmptyValues
+{
+    /// <summary>Adds to <paramref name="option"/> the validator that refuses an empty or blank value, saying <paramref name="fix"/>.</summary>
+    public static Option<string?> Refuse(Option<string?> option, string fix)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.Tokens.Count > 0 && string.IsNullOrWhiteSpace(result.GetValueOrDefault<string?>()))
+            {
+                result.AddError($"{UsageErrors.Prefix}{option.Name} is empty (an unset variable?); {fix}.");
+            }
+        });
+        return option;
     }
 }

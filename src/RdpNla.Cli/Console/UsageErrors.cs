@@ -65,55 +65,23 @@ internal static class UsageErrors
     }
 
     /// <summary>The subcommand or option name of <paramref name="command"/> nearest to <paramref name="token"/>: at most two edits, or none.</summary>
-    private static string? Nearest(string token, Command command)
+    internal static string? Nearest(string token, Command command)
     {
-        if (token.Length > 64)
-        {
-            return null; // no name is that long; and the distance table grows with the word
-        }
-
         IEnumerable<string> names = token.StartsWith('-')
             ? command.Options.Concat(command.Parents.OfType<Command>().SelectMany(p => p.Options.Where(o => o.Recursive)))
                 .Where(o => !o.Hidden)
                 .SelectMany(o => o.Aliases.Prepend(o.Name))
                 .Where(name => name.StartsWith("--", StringComparison.Ordinal))
             : command.Subcommands.Where(c => !c.Hidden).Select(c => c.Name);
-        return names
-            .Select(name => (Name: name, Distance: EditDistance(token, name)))
-            .Where(candidate => candidate.Distance <= 2 && candidate.Distance <= candidate.Name.Length / 2)
-            .OrderBy(candidate => candidate.Distance)
-            .ThenBy(candidate => candidate.Name, StringComparer.Ordinal)
-            .Select(candidate => candidate.Name)
-            .FirstOrDefault();
+        return NearestName.Find(token, names);
     }
 
-    /// <summary>Levenshtein distance, with a swap of two neighbours counted as one edit (optimal string alignment).</summary>
-    private static int EditDistance(string a, string b)
-    {
-        var d = new int[a.Length + 1, b.Length + 1];
-        for (int i = 0; i <= a.Length; i++)
-        {
-            d[i, 0] = i;
-        }
-
-        for (int j = 0; j <= b.Length; j++)
-        {
-            d[0, j] = j;
-        }
-
-        for (int i = 1; i <= a.Length; i++)
-        {
-            for (int j = 1; j <= b.Length; j++)
-            {
-                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + cost);
-                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                {
-                    d[i, j] = Math.Min(d[i, j], d[i - 2, j - 2] + 1);
-                }
-            }
-        }
-
-        return d[a.Length, b.Length];
-    }
+    /// <summary>
+    /// The line for <paramref name="word"/>, an option <paramref name="command"/> does not have that its positional
+    /// argument took as a value (probe's TARGET list takes every word).
+    /// </summary>
+    internal static string UnknownOption(string word, Command command, string commandPath) =>
+        Nearest(word, command) is { } suggestion
+            ? $"{Prefix}Unrecognized command or argument '{word}'; did you mean '{suggestion}'? '{commandPath} --help' lists what it takes."
+            : $"{Prefix}Unrecognized command or argument '{word}'; '{commandPath} --help' lists what it takes.";
 }

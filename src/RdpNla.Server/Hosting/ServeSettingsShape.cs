@@ -43,7 +43,7 @@ public static class ServeSettingsShape
             {
                 if (reportUnknown(child.Path))
                 {
-                    string? near = Nearest(child.Key, properties.Keys);
+                    string? near = NearestName.Find(child.Key, properties.Keys, ignoreCase: true);
                     string parent = child.Path.Length > child.Key.Length ? child.Path[..(child.Path.Length - child.Key.Length - 1)] : string.Empty;
                     string suggestion = near is null ? string.Empty : $"; did you mean '{(parent.Length == 0 ? near : parent + ":" + near)}'?";
                     errors.Add($"unknown setting '{child.Path}'{suggestion} (docs/serve.md lists the settings)");
@@ -188,49 +188,4 @@ public static class ServeSettingsShape
         _ when type == typeof(string) => string.Empty,
         _ => " (a number)",
     };
-
-    /// <summary>The setting name within edit distance 2 of <paramref name="key"/>, if one is.</summary>
-    private static string? Nearest(string key, IEnumerable<string> names)
-    {
-        if (key.Length > 64)
-        {
-            return null;
-        }
-
-        string? best = null;
-        int bestDistance = 3;
-        foreach (string name in names)
-        {
-            int distance = Distance(key.ToUpperInvariant(), name.ToUpperInvariant());
-            if (distance < bestDistance)
-            {
-                (best, bestDistance) = (name, distance);
-            }
-        }
-
-        return best;
-    }
-
-    private static int Distance(string a, string b)
-    {
-        int[] previous = new int[b.Length + 1];
-        int[] current = new int[b.Length + 1];
-        for (int j = 0; j <= b.Length; j++)
-        {
-            previous[j] = j;
-        }
-
-        for (int i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-            {
-                current[j] = Math.Min(Math.Min(current[j - 1] + 1, previous[j] + 1), previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1));
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
-    }
 }
