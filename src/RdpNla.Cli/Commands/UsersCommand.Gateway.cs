@@ -165,11 +165,16 @@ public static class GroupsCommand
     public static Command Create()
     {
         var groups = new Command("groups", "Manage groups of users and their backends (a user's own backend comes first, then its groups' by name, then Gateway:DefaultBackend), and the backends of domain groups (DOMAIN\\group or a SID: a domain user goes to its first domain group by name with a backend, then Gateway:DefaultBackend).");
-        groups.Subcommands.Add(GroupCommand("add", "Create a group, optionally with a backend.", async (c, name, value) =>
+        groups.Subcommands.Add(GroupCommand("add", "Create a group, optionally with a backend; its name follows Windows' rules for group names (no control characters, none of \" / \\ [ ] : ; | = , + * ? < > @, at most 256 characters).", async (c, name, value) =>
         {
             if (IsDomainGroup(name))
             {
-                throw new CliException($"'{name}' names a domain group, whose members are the domain controller's: give it a backend with: rdpnla groups set-backend '{name}' HOST:PORT");
+                throw new CliException($"'{PrintableText.Escape(name)}' names a domain group, whose members are the domain controller's: give it a backend with: rdpnla groups set-backend '{PrintableText.Escape(name)}' HOST:PORT");
+            }
+
+            if (LocalGroupName.Validate(name) is { } problem)
+            {
+                throw new CliException(problem);
             }
 
             string? backend = value is null ? null : Parse(value);
@@ -179,13 +184,13 @@ public static class GroupsCommand
             }
 
             return $"group '{name}' added" + (backend is null ? string.Empty : $" with backend {backend}");
-        }, optionalValue: "backend"));
+        }, optionalValue: "backend", checkName: false));
         groups.Subcommands.Add(GroupCommand("remove", "Delete a group (its members stay); for a domain group, remove its backend.", async (c, name, _) =>
         {
             if (IsDomainGroup(name))
             {
                 string sid = await UsersCommand.WithWinbindAsync(c.WinbindRunDirectory, directory => directory.GroupSidAsync(name));
-                return await c.Gateway.RemoveDomainGroupBackendAsync(sid, c.Token) ? $"domain group '{name}' ({sid}) has no backend any more" : throw new CliException($"domain group '{name}' ({sid}) has no backend; run 'rdpnla groups list'");
+                return await c.Gateway.RemoveDomainGroupBackendAsync(sid, c.Token) ? $"domain group '{name}' ({sid}) has no backend any more" : throw new CliException($"domain group '{PrintableText.Escape(name)}' ({sid}) has no backend; run 'rdpnla groups list'");
             }
 
             return await c.Gateway.RemoveGroupAsync(name, c.Token) ? $"group '{name}' removed" : throw NoSuchGroup(name);
@@ -203,9 +208,9 @@ public static class GroupsCommand
             return await c.Gateway.SetGroupBackendAsync(name, backend, c.Token) ? $"group '{name}' relayed to {backend}" : throw NoSuchGroup(name);
         }, requiredValue: "backend", domainGroups: true));
         groups.Subcommands.Add(GroupCommand("add-member", "Add a user to a group.", async (c, name, value) =>
-            await c.Gateway.AddMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' added to group '{name}'" : throw new CliException($"no group '{name}' or no user '{value}' (or already a member)"), requiredValue: "user"));
+            await c.Gateway.AddMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' added to group '{name}'" : throw new CliException($"no group '{PrintableText.Escape(name)}' or no user '{value}' (or already a member)"), requiredValue: "user"));
         groups.Subcommands.Add(GroupCommand("remove-member", "Remove a user from a group.", async (c, name, value) =>
-            await c.Gateway.RemoveMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' removed from group '{name}'" : throw new CliException($"user '{value}' is not a member of group '{name}'"), requiredValue: "user"));
+            await c.Gateway.RemoveMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' removed from group '{name}'" : throw new CliException($"user '{value}' is not a member of group '{PrintableText.Escape(name)}'"), requiredValue: "user"));
 
         var data = DataDirectoryOption.Create();
         var list = new Command("list", "List the groups, their backends and members.") { data };
@@ -219,14 +224,16 @@ public static class GroupsCommand
                 await output.WriteLineAsync("no groups; add one with 'rdpnla groups add NAME [HOST:PORT]'");
             }
 
+            // A name stored by an older version, which took any name, can hold control characters: each field is escaped
+            // (docs/hardening.md), so one group stays one line and its tabs stay the separators.
             foreach (GatewayGroup group in all)
             {
-                await output.WriteLineAsync($"{group.Name}\tbackend {group.Backend ?? "(none)"}\tmembers {(group.Members.Count == 0 ? "(none)" : string.Join(", ", group.Members))}");
+                await output.WriteLineAsync($"{PrintableText.Escape(group.Name)}\tbackend {PrintableText.Escape(group.Backend ?? "(none)")}\tmembers {(group.Members.Count == 0 ? "(none)" : string.Join(", ", group.Members.Select(PrintableText.Escape)))}");
             }
 
             foreach (DomainGroupBackend group in domainGroups)
             {
-                await output.WriteLineAsync($"{group.Name}\tbackend {group.Backend}\tdomain group {group.Sid} (members from the domain controller)");
+                await output.WriteLineAsync($"{PrintableText.Escape(group.Name)}\tbackend {PrintableText.Escape(group.Backend)}\tdomain group {PrintableText.Escape(group.Sid)} (members from the domain controller)");
             }
 
             return ExitCodes.Success;
@@ -237,12 +244,34 @@ public static class GroupsCommand
         return groups;
     }
 
+    /// <summary>
+    /// The local group named <paramref name="name"/> for <c>rdpnla groups <paramref name="command"/></c>: a name
+    /// <c>groups add</c> would refuse is refused with the reason, unless a group of that name is stored (added by an
+    /// older version, which took any name), so that it can still be removed or changed.
+    /// </summary>
+    internal static async Task CheckLocalGroupNameAsync(GatewayStore gateway, string name, string command, CancellationToken cancellationToken)
+    {
+        if (LocalGroupName.Validate(name) is not { } problem || await gateway.FindGroupAsync(name, cancellationToken) is not null)
+        {
+            return;
+        }
+
+        throw new CliException(IsDomainGroup(name)
+            ? $"'{PrintableText.Escape(name)}' names a domain group, whose members are the domain controller's; 'rdpnla groups {command}' is for the groups of the local store (a domain group only gets a backend: rdpnla groups set-backend)"
+            : problem);
+    }
+
     private sealed record GroupContext(GatewayStore Gateway, CancellationToken Token, string? WinbindRunDirectory);
 
     /// <summary>A domain group is written DOMAIN\group or as a SID; local group names have neither.</summary>
     private static bool IsDomainGroup(string name) => name.Contains('\\', StringComparison.Ordinal) || Server.ActiveDirectory.DirectoryOptions.IsSid(name);
 
-    private static Command GroupCommand(string name, string description, Func<GroupContext, string, string?, Task<string>> action, string? requiredValue = null, string? optionalValue = null, bool domainGroups = false)
+    /// <summary>
+    /// A command on one group: the group's name is checked (<see cref="CheckLocalGroupNameAsync"/>) unless
+    /// <paramref name="checkName"/> is false (<c>add</c> checks it itself) or, with <paramref name="domainGroups"/>,
+    /// it names a domain group; the line the action returns is printed with any control character escaped.
+    /// </summary>
+    private static Command GroupCommand(string name, string description, Func<GroupContext, string, string?, Task<string>> action, string? requiredValue = null, string? optionalValue = null, bool domainGroups = false, bool checkName = true)
     {
         var data = DataDirectoryOption.Create();
         var group = new Argument<string>("group") { Description = domainGroups ? "The group's name (case-insensitive), or a domain group: DOMAIN\\group or its SID." : "The group's name (case-insensitive)." };
@@ -262,9 +291,15 @@ public static class GroupsCommand
 
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
+            string groupName = parseResult.GetValue(group) ?? string.Empty;
             await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
-            string message = await action(new GroupContext(database.Gateway, cancellationToken, winbindRun is null ? null : parseResult.GetValue(winbindRun)), parseResult.GetValue(group) ?? string.Empty, value is null ? null : parseResult.GetValue(value));
-            await output.WriteLineAsync(message);
+            if (checkName && !(domainGroups && IsDomainGroup(groupName)))
+            {
+                await CheckLocalGroupNameAsync(database.Gateway, groupName, name, cancellationToken);
+            }
+
+            string message = await action(new GroupContext(database.Gateway, cancellationToken, winbindRun is null ? null : parseResult.GetValue(winbindRun)), groupName, value is null ? null : parseResult.GetValue(value));
+            await output.WriteLineAsync(PrintableText.Escape(message));
             return ExitCodes.Success;
         }));
         return command;
@@ -272,7 +307,7 @@ public static class GroupsCommand
 
     private static string Parse(string text) => UsersCommand.ParseBackend(text);
 
-    private static CliException NoSuchGroup(string name) => new($"no group '{name}'; run 'rdpnla groups list'");
+    internal static CliException NoSuchGroup(string name) => new($"no group '{PrintableText.Escape(name)}'; run 'rdpnla groups list'");
 }
 
 /// <summary><c>rdpnla backends ...</c>: backend security settings and protocol pins, certificates trusted on first use, and the session audit.</summary>

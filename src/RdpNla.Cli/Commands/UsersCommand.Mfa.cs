@@ -47,12 +47,13 @@ public static partial class UsersCommand
         {
             string groupName = parseResult.GetValue(group) ?? string.Empty;
             await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await GroupsCommand.CheckLocalGroupNameAsync(database.Gateway, groupName, name, cancellationToken);
             if (!await database.SelfService.SetGroupMfaRequiredAsync(groupName, required, cancellationToken))
             {
-                throw new CliException($"no group '{groupName}'; run 'rdpnla groups list'");
+                throw GroupsCommand.NoSuchGroup(groupName);
             }
 
-            await output.WriteLineAsync(required ? $"members of group '{groupName}' must approve connections with a second factor" : $"group '{groupName}' requires no second factor");
+            await output.WriteLineAsync(PrintableText.Escape(required ? $"members of group '{groupName}' must approve connections with a second factor" : $"group '{groupName}' requires no second factor"));
             return ExitCodes.Success;
         }));
         return command;

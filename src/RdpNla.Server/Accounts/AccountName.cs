@@ -202,7 +202,7 @@ public readonly struct AccountName : IEquatable<AccountName>
     }
 
     /// <summary>The first control character or character of <paramref name="forbidden"/> in <paramref name="name"/>, or null.</summary>
-    private static (char Character, bool IsControl)? FindInvalidCharacter(string name, string forbidden)
+    internal static (char Character, bool IsControl)? FindInvalidCharacter(string name, string forbidden)
     {
         foreach (char c in name)
         {

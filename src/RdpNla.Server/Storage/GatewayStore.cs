@@ -82,7 +82,7 @@ public sealed class GatewayStore
         _engine.ExecuteAsync("UPDATE groups SET backend = @backend WHERE name_key = @key;",
             c => c.With("backend", backend).With("key", GroupKey(name)), cancellationToken);
 
-    /// <summary>Adds a user to a group. False when the group or the user does not exist (or the user is a member already).</summary>
+    /// <summary>Adds a user to a group. False when the group or the user does not exist (or the user is a member already; <see cref="FindGroupAsync"/> tells these apart).</summary>
     public Task<bool> AddMemberAsync(string group, string userName, CancellationToken cancellationToken = default) =>
         _engine.ExecuteAsync(
             "INSERT INTO group_members (group_id, user_id) SELECT g.id, u.id FROM groups g, users u WHERE g.name_key = @group AND u.name_key = @user " +
@@ -98,12 +98,24 @@ public sealed class GatewayStore
             cancellationToken);
 
     /// <summary>All groups with their members, by name.</summary>
-    public async Task<IReadOnlyList<GatewayGroup>> ListGroupsAsync(CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<GatewayGroup>> ListGroupsAsync(CancellationToken cancellationToken = default) =>
+        QueryGroupsAsync(null, cancellationToken);
+
+    /// <summary>The group of that name (any case) with its members, or null when there is none.</summary>
+    public async Task<GatewayGroup?> FindGroupAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        IReadOnlyList<GatewayGroup> groups = await QueryGroupsAsync(name, cancellationToken).ConfigureAwait(false);
+        return groups.Count == 0 ? null : groups[0];
+    }
+
+    /// <summary>The groups with their members, by name: all, or the one named <paramref name="only"/>.</summary>
+    private async Task<IReadOnlyList<GatewayGroup>> QueryGroupsAsync(string? only, CancellationToken cancellationToken)
     {
         List<(string Name, string? Backend, string? Member)> rows = await _engine.QueryAsync(
             "SELECT g.name, g.backend, u.name FROM groups g LEFT JOIN group_members m ON m.group_id = g.id LEFT JOIN users u ON u.id = m.user_id " +
-            "ORDER BY g.name_key, u.name_key;",
-            _ => { },
+            "WHERE (@key IS NULL OR g.name_key = @key) ORDER BY g.name_key, u.name_key;",
+            c => c.With("key", only is null ? null : GroupKey(only)),
             r => (r.GetString(0), r.TextOrNull(1), r.TextOrNull(2)),
             cancellationToken).ConfigureAwait(false);
         var groups = new List<(string Name, string? Backend, List<string> Members)>();

@@ -68,6 +68,24 @@ public abstract class GatewayStoreContractTests : StoreTestBase
     }
 
     [Fact]
+    public async Task FindGroup_AnyCase_WithItsMembers_NullWhenThereIsNone()
+    {
+        await Users.AddAsync("alice", NtlmCrypto.NtOwfV1("pw"), Ct);
+        await Gateway.AddGroupAsync("Sales", "10.0.0.1:3389", Ct);
+        await Gateway.AddGroupAsync("Admins", null, Ct);
+        await Gateway.AddMemberAsync("sales", "alice", Ct);
+        RdpNlaStore other = await OpenAnotherAsync();
+
+        GatewayGroup? sales = await other.Gateway.FindGroupAsync("SALES", Ct);
+        GatewayGroup? admins = await other.Gateway.FindGroupAsync("admins", Ct);
+
+        Assert.Equal(("Sales", "10.0.0.1:3389"), (sales!.Name, sales.Backend));
+        Assert.Equal(["alice"], sales.Members);
+        Assert.Equal(("Admins", (string?)null, 0), (admins!.Name, admins.Backend, admins.Members.Count));
+        Assert.Null(await other.Gateway.FindGroupAsync("nogroup", Ct));
+    }
+
+    [Fact]
     public async Task Groups_RemovingAMemberTheGroupOrTheUser_RemovesTheMembership()
     {
         await Users.AddAsync("alice", NtlmCrypto.NtOwfV1("pw"), Ct);
