@@ -207,10 +207,25 @@ public static class GroupsCommand
 
             return await c.Gateway.SetGroupBackendAsync(name, backend, c.Token) ? $"group '{name}' relayed to {backend}" : throw NoSuchGroup(name);
         }, requiredValue: "backend", domainGroups: true));
-        groups.Subcommands.Add(GroupCommand("add-member", "Add a user to a group.", async (c, name, value) =>
-            await c.Gateway.AddMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' added to group '{name}'" : throw new CliException($"no group '{PrintableText.Escape(name)}' or no user '{value}' (or already a member)"), requiredValue: "user"));
-        groups.Subcommands.Add(GroupCommand("remove-member", "Remove a user from a group.", async (c, name, value) =>
-            await c.Gateway.RemoveMemberAsync(name, UsersCommand.ResolveLocalUserName(value!), c.Token) ? $"user '{value}' removed from group '{name}'" : throw new CliException($"user '{value}' is not a member of group '{PrintableText.Escape(name)}'"), requiredValue: "user"));
+        groups.Subcommands.Add(GroupCommand("add-member", "Add a user to a group; a user who is a member already stays one (the command says so and succeeds).", async (c, name, value) =>
+        {
+            (GatewayGroup group, UserAccount user) = await GroupAndUserAsync(c, name, value!);
+            if (IsMember(group, user))
+            {
+                return $"user '{user.UserName}' is already a member of group '{group.Name}'";
+            }
+
+            return await c.Gateway.AddMemberAsync(group.Name, user.UserName, c.Token)
+                ? $"user '{user.UserName}' added to group '{group.Name}'"
+                : throw ChangedMeanwhile(group, user);
+        }, requiredValue: "user"));
+        groups.Subcommands.Add(GroupCommand("remove-member", "Remove a user from a group; a user who is not a member is left so (the command says so and succeeds).", async (c, name, value) =>
+        {
+            (GatewayGroup group, UserAccount user) = await GroupAndUserAsync(c, name, value!);
+            return await c.Gateway.RemoveMemberAsync(group.Name, user.UserName, c.Token)
+                ? $"user '{user.UserName}' removed from group '{group.Name}'"
+                : $"user '{user.UserName}' was not a member of group '{group.Name}'";
+        }, requiredValue: "user"));
 
         var data = DataDirectoryOption.Create();
         var list = new Command("list", "List the groups, their backends and members.") { data };
@@ -261,7 +276,23 @@ public static class GroupsCommand
             : problem);
     }
 
-    private sealed record GroupContext(GatewayStore Gateway, CancellationToken Token, string? WinbindRunDirectory);
+    private sealed record GroupContext(GatewayStore Gateway, IUserStore Users, CancellationToken Token, string? WinbindRunDirectory);
+
+    /// <summary>The group and the user of add-member and remove-member, each looked up so that the error names the one missing.</summary>
+    private static async Task<(GatewayGroup Group, UserAccount User)> GroupAndUserAsync(GroupContext context, string groupName, string typedUser)
+    {
+        string userName = UsersCommand.ResolveLocalUserName(typedUser);
+        GatewayGroup group = await context.Gateway.FindGroupAsync(groupName, context.Token) ?? throw NoSuchGroup(groupName);
+        UserAccount user = await context.Users.FindAsync(userName, context.Token) ?? throw UsersCommand.NoSuchUser(userName);
+        return (group, user);
+    }
+
+    private static bool IsMember(GatewayGroup group, UserAccount user) =>
+        group.Members.Any(member => string.Equals(AccountName.NormalizeUserName(member), AccountName.NormalizeUserName(user.UserName), StringComparison.Ordinal));
+
+    /// <summary>The membership changed between the look-up and the change: another command ran at the same time.</summary>
+    private static CliException ChangedMeanwhile(GatewayGroup group, UserAccount user) =>
+        new($"group '{PrintableText.Escape(group.Name)}' or user '{user.UserName}' was changed by another command meanwhile; run 'rdpnla groups list' and try again");
 
     /// <summary>A domain group is written DOMAIN\group or as a SID; local group names have neither.</summary>
     private static bool IsDomainGroup(string name) => name.Contains('\\', StringComparison.Ordinal) || Server.ActiveDirectory.DirectoryOptions.IsSid(name);
@@ -298,7 +329,7 @@ public static class GroupsCommand
                 await CheckLocalGroupNameAsync(database.Gateway, groupName, name, cancellationToken);
             }
 
-            string message = await action(new GroupContext(database.Gateway, cancellationToken, winbindRun is null ? null : parseResult.GetValue(winbindRun)), groupName, value is null ? null : parseResult.GetValue(value));
+            string message = await action(new GroupContext(database.Gateway, database.Users, cancellationToken, winbindRun is null ? null : parseResult.GetValue(winbindRun)), groupName, value is null ? null : parseResult.GetValue(value));
             await output.WriteLineAsync(PrintableText.Escape(message));
             return ExitCodes.Success;
         }));

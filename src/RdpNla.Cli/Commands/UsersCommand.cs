@@ -254,7 +254,7 @@ public static partial class UsersCommand
 
     private static Option<bool> JsonOption() => new("--json") { Description = "Write JSON instead of a table." };
 
-    private static CliException NoSuchUser(string userName) =>
+    internal static CliException NoSuchUser(string userName) =>
         new($"no user '{userName}'; run 'rdpnla users list' to see the users, or 'rdpnla users add {userName}' to create it");
 
     private static CliException AlreadyExists(string userName) =>

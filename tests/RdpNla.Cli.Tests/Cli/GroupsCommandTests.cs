@@ -113,4 +113,37 @@ public class GroupsCommandTests : IDisposable
         Assert.Equal((0, "group 'evil\\u001B[2J' removed\n", ""), (removed.ExitCode, removed.Output, removed.Error));
         Assert.Empty(await ListGroupsAsync());
     }
+
+    [Fact]
+    public async Task AddMember_SaysWhichOfGroupAndUserIsMissing_AndAnExistingMemberIsSuccess()
+    {
+        await AddUserAsync("alice");
+        Assert.Equal(0, (await RunAsync("groups", "add", "Admins")).ExitCode);
+
+        AssertOneLineError(await RunAsync("groups", "add-member", "nogroup", "alice"), "error: no group 'nogroup'; run 'rdpnla groups list'");
+        AssertOneLineError(await RunAsync("groups", "add-member", "admins", "bob"), "error: no user 'bob'; run 'rdpnla users list'");
+        CliResult added = await RunAsync("groups", "add-member", "admins", "ALICE");
+        CliResult again = await RunAsync("groups", "add-member", "ADMINS", "alice");
+
+        Assert.Equal((0, "user 'alice' added to group 'Admins'\n", ""), (added.ExitCode, added.Output, added.Error));
+        Assert.Equal((0, "user 'alice' is already a member of group 'Admins'\n", ""), (again.ExitCode, again.Output, again.Error));
+        Assert.Equal(["alice"], (await ListGroupsAsync()).Single().Members);
+    }
+
+    [Fact]
+    public async Task RemoveMember_SaysWhichOfGroupAndUserIsMissing_AndANonMemberIsSuccess()
+    {
+        await AddUserAsync("alice");
+        Assert.Equal(0, (await RunAsync("groups", "add", "admins")).ExitCode);
+        Assert.Equal(0, (await RunAsync("groups", "add-member", "admins", "alice")).ExitCode);
+
+        AssertOneLineError(await RunAsync("groups", "remove-member", "nogroup", "alice"), "error: no group 'nogroup'; run 'rdpnla groups list'");
+        AssertOneLineError(await RunAsync("groups", "remove-member", "admins", "bob"), "error: no user 'bob'; run 'rdpnla users list'");
+        CliResult removed = await RunAsync("groups", "remove-member", "admins", "Alice");
+        CliResult again = await RunAsync("groups", "remove-member", "admins", "alice");
+
+        Assert.Equal((0, "user 'alice' removed from group 'admins'\n", ""), (removed.ExitCode, removed.Output, removed.Error));
+        Assert.Equal((0, "user 'alice' was not a member of group 'admins'\n", ""), (again.ExitCode, again.Output, again.Error));
+        Assert.Empty((await ListGroupsAsync()).Single().Members);
+    }
 }
