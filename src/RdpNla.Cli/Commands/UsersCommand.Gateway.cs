@@ -43,6 +43,7 @@ public static partial class UsersCommand
             "Map the user, or a domain account (DOMAIN\\NAME, NAME@DNS.DOMAIN; needs --backend), to backend credentials (the user never types them); the password is sealed with the gateway key (AES-256-GCM; key file gateway.key in the data folder or RDPNLA_GATEWAY_KEY), bound to the user, the backend and the backend account.",
             async c =>
             {
+                (string user, string domain) = BackendAccount(c.ParseResult.GetValue(backendUser), c.ParseResult.GetValue(backendDomain));
                 string owner;
                 string target;
                 string? accountKey = null;
@@ -73,8 +74,6 @@ public static partial class UsersCommand
 
                 using (key)
                 {
-                    string user = c.ParseResult.GetValue(backendUser)!;
-                    string domain = c.ParseResult.GetValue(backendDomain) ?? string.Empty;
                     byte[] password = PasswordInput.ReadUtf16(CliConsole.Current, c.ParseResult.InvocationConfiguration.Error, backendPassword.GetSource(c.ParseResult, CliConsole.Current), user, $"rdpnla users set-credentials {owner}");
                     try
                     {
@@ -115,6 +114,35 @@ public static partial class UsersCommand
             await c.Output.WriteLineAsync(removed ? $"user '{account.UserName}' uses pass-through credentials again" : $"user '{account.UserName}' had no mapped credentials");
             return ExitCodes.Success;
         }, [], clearWinbindRun));
+    }
+
+    /// <summary>
+    /// The backend account of set-credentials, checked before anything is read or stored: the user must be named, and
+    /// neither it nor the domain may hold a control character (both are printed, and sent to the backend at each session).
+    /// An empty domain is none.
+    /// </summary>
+    private static (string User, string Domain) BackendAccount(string? user, string? domain)
+    {
+        if (string.IsNullOrWhiteSpace(user))
+        {
+            throw new CliException($"--backend-user is {(string.IsNullOrEmpty(user) ? "empty" : "blank")}; give the account on the backend, e.g. --backend-user svc");
+        }
+
+        domain ??= string.Empty;
+        if (domain.Length > 0 && string.IsNullOrWhiteSpace(domain))
+        {
+            throw new CliException("--backend-domain is blank; give the backend account's domain, or leave the option out for none");
+        }
+
+        foreach ((string option, string value) in new[] { ("--backend-user", user), ("--backend-domain", domain) })
+        {
+            if (value.Any(char.IsControl))
+            {
+                throw new CliException($"{option} '{PrintableText.Escape(value)}' contains a control character; give the name as the backend knows it");
+            }
+        }
+
+        return (user, domain);
     }
 
     /// <summary><c>--winbind-run-dir</c> of the commands that name domain accounts or groups.</summary>

@@ -380,4 +380,27 @@ public class UsersCommandTests : IDisposable
         Assert.Equal(2, result.ExitCode);
         Assert.StartsWith("error: cannot use data directory", result.Error, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("", null, "error: --backend-user is empty; give the account on the backend, e.g. --backend-user svc")]
+    [InlineData(" ", null, "error: --backend-user is blank; give the account on the backend")]
+    [InlineData("sv\u001B[2Jc", null, "error: --backend-user 'sv\\u001B[2Jc' contains a control character")]
+    [InlineData("svc", " ", "error: --backend-domain is blank")]
+    [InlineData("svc", "LAB\n", "error: --backend-domain 'LAB\\u000A' contains a control character")]
+    public async Task SetCredentials_EmptyBlankOrControlCharacterBackendAccount_IsRefusedAndNothingIsStored(string backendUser, string? backendDomain, string expected)
+    {
+        await AddAsync("carl");
+        var console = new FakeCliConsole("x\n");
+
+        CliResult result = await RunAsync(
+            console,
+            ["users", "set-credentials", "carl", "--backend-user", backendUser, .. backendDomain is null ? Array.Empty<string>() : ["--backend-domain", backendDomain], "--backend", "127.0.0.1:20130", "--password-stdin"]);
+
+        Assert.Equal((1, ""), (result.ExitCode, result.Output));
+        Assert.StartsWith(expected, result.Error, StringComparison.Ordinal);
+        Assert.Single(result.Error.TrimEnd('\n').Split('\n'));
+        Assert.DoesNotContain(result.Error, c => c is '\u001B');
+        await using RdpNlaDatabase database = await DataDirectory.OpenDatabaseAsync(_directory.Path, null, Ct);
+        Assert.Null(await database.Gateway.GetMappedCredentialAsync("carl", Ct));
+    }
 }
