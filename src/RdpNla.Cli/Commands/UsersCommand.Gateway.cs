@@ -424,12 +424,19 @@ public static class BackendsCommand
 
         var sessionsData = DataDirectoryOption.Create();
         var user = new Option<string?>("--user") { Description = "Only this user's sessions." };
-        var limit = new Option<int>("--limit") { Description = "At most this many rows (newest first).", DefaultValueFactory = _ => 50 };
+        var limit = new Option<int>("--limit") { Description = "At most N rows, newest first (default 50).", HelpName = "N", DefaultValueFactory = _ => 50 };
         var sessions = new Command("sessions", "The relayed sessions: user, client, backend, protocol per leg, start, end, bytes each way, how it ended.") { sessionsData, user, limit };
         sessions.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
+            // As audit's --limit: 0 or a negative number is a mistake, not "no limit" or "one row".
+            int limitValue = parseResult.GetValue(limit);
+            if (limitValue < 1)
+            {
+                throw new CliException($"--limit {limitValue} is not a positive number; give e.g. --limit 100");
+            }
+
             await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken);
-            foreach (GatewaySessionRecord row in await database.Gateway.ListSessionsAsync(parseResult.GetValue(user), parseResult.GetValue(limit), cancellationToken))
+            foreach (GatewaySessionRecord row in await database.Gateway.ListSessionsAsync(parseResult.GetValue(user), limitValue, cancellationToken))
             {
                 // The reason can quote what a client or a backend sent (docs/hardening.md, control characters).
                 await output.WriteLineAsync(PrintableText.Escape(
