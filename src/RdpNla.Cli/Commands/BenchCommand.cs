@@ -46,19 +46,19 @@ internal static partial class BenchCommand
             double seconds = parse.GetValue(duration);
             if (double.IsNaN(seconds) || seconds <= 0 || seconds > NlaBenchOptions.MaxDuration.TotalSeconds)
             {
-                throw new CliException($"--duration must be between 0 and {NlaBenchOptions.MaxDuration.TotalSeconds} seconds");
+                throw new CliException($"--duration must be more than 0 and at most {NlaBenchOptions.MaxDuration.TotalSeconds} seconds");
             }
 
             double perHandshake = parse.GetValue(timeout);
             if (double.IsNaN(perHandshake) || perHandshake <= 0 || perHandshake > 3600)
             {
-                throw new CliException("--timeout must be between 0 and 3600 seconds");
+                throw new CliException("--timeout must be more than 0 and at most 3600 seconds");
             }
 
             double interval = parse.GetValue(slowInterval);
             if (double.IsNaN(interval) || interval <= 0 || interval > 3600)
             {
-                throw new CliException("--slowloris-interval must be between 0 and 3600 seconds");
+                throw new CliException("--slowloris-interval must be more than 0 and at most 3600 seconds");
             }
 
             int sourceCount = parse.GetValue(sources);

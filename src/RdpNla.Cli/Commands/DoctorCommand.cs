@@ -108,7 +108,7 @@ internal static class DoctorCommand
                 double seconds = parse.GetValue(timeout) ?? LiveWalker.DefaultTimeout.TotalSeconds;
                 if (double.IsNaN(seconds) || seconds is <= 0 or > 3600)
                 {
-                    throw new CliException("--timeout must be between 0 and 3600 seconds");
+                    throw new CliException("--timeout must be more than 0 and at most 3600 seconds");
                 }
 
                 LiveTarget live = LiveTarget.Parse(target);

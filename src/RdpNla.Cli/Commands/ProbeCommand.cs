@@ -64,7 +64,7 @@ internal static class ProbeCommand
             double seconds = parse.GetValue(timeout);
             if (seconds is <= 0 or > 3600 || double.IsNaN(seconds))
             {
-                throw new CliException("--timeout must be between 0 and 3600 seconds");
+                throw new CliException("--timeout must be more than 0 and at most 3600 seconds");
             }
 
             var texts = new List<string>(parse.GetValue(targets) ?? []);

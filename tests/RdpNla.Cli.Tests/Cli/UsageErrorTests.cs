@@ -18,6 +18,11 @@ public class UsageErrorTests
     [InlineData(new[] { "login", "127.0.0.1", "--passwrd" }, "error: Unrecognized command or argument '--passwrd'; 'rdpnla login --help' lists what it takes.")]
     [InlineData(new[] { "users", "add" }, "error: Required argument 'name' missing for command: 'add'; 'rdpnla users add --help' lists what it takes.")]
     [InlineData(new[] { "store" }, "error: 'rdpnla store' needs a subcommand: copy; 'rdpnla store --help' describes them.")]
+    [InlineData(new[] { "probe", "127.0.0.1", "--jsn" }, "error: Unrecognized command or argument '--jsn'; did you mean '--json'? 'rdpnla probe --help' lists what it takes.")]
+    [InlineData(new[] { "probe", "--no-tls-version", "127.0.0.1" }, "error: Unrecognized command or argument '--no-tls-version'; did you mean '--no-tls-versions'? 'rdpnla probe --help' lists what it takes.")]
+    [InlineData(new[] { "users", "list", "--data", "" }, "error: --data is empty (an unset variable?); give a folder, or leave --data out for ./rdpnla.")]
+    [InlineData(new[] { "users", "list", "--store", " " }, "error: --store is empty (an unset variable?); give an SQLite path or a PostgreSQL connection string, or leave --store out for rdpnla.db in --data.")]
+    [InlineData(new[] { "serve", "--data", "" }, "error: --data is empty (an unset variable?); give a folder, or leave --data out for ./rdpnla.")]
     public async Task CommandLineThatDoesNotParse_OneLineOnStandardError_NothingOnStandardOutput_ExitCode1(string[] args, string expected)
     {
         CliResult result = await Accounts.Cli.RunAsync(args);

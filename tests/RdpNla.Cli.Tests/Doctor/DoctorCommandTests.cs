@@ -168,7 +168,7 @@ public class DoctorCommandTests
     [InlineData(new[] { "host:99999" }, "the port must be a number from 1 to 65535")]
     [InlineData(new[] { "--reg", "a.reg", "--reg", "b.reg", "--reg", "c.reg" }, "too many --reg files")]
     [InlineData(new[] { "host", "--client-allow-encryption-oracle", "3" }, "must be 0, 1 or 2")]
-    [InlineData(new[] { "host", "--timeout", "0" }, "--timeout must be between 0 and 3600 seconds")]
+    [InlineData(new[] { "host", "--timeout", "0" }, "--timeout must be more than 0 and at most 3600 seconds")]
     [InlineData(new[] { "host", "--server-credssp", "unpatched" }, "--server-credssp is for the offline prediction")]
     public async Task UsageErrors_ExitOne(string[] args, string message)
     {
