@@ -183,7 +183,8 @@ internal static class ServeCommand
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
         {
-            await Console.Error.WriteLineAsync($"error: cannot read the settings file: {ex.Message}");
+            // The JSON reader's own message says where: "... LineNumber: 0 | BytePositionInLine: 21."
+            await Console.Error.WriteLineAsync($"error: cannot read the settings file: {SettingsFileProblem(ex)}");
             return ExitCodes.UserError;
         }
 
@@ -282,6 +283,17 @@ internal static class ServeCommand
     }
 
     /// <summary>
+    /// Why the settings file could not be read, on one line: the configuration's message and the JSON reader's, which
+    /// says where ("LineNumber: 0 | BytePositionInLine: 21", both counted from 0).
+    /// </summary>
+    private static string SettingsFileProblem(Exception exception)
+    {
+        string innermost = exception.GetBaseException().Message;
+        string text = ReferenceEquals(exception.GetBaseException(), exception) ? exception.Message : $"{exception.Message} {innermost}";
+        return text.ReplaceLineEndings(" ");
+    }
+
+    /// <summary>
     /// One line for an endpoint that cannot be bound: which one (flag and setting), why, and what to do about it. Exit
     /// code <see cref="ExitCodes.Unavailable"/> (docs/serve.md#exit-codes).
     /// </summary>
@@ -326,7 +338,7 @@ internal static class ServeCommand
         }
         catch (Exception ex) when (ex is FormatException or InvalidDataException or IOException)
         {
-            host.RefuseReload($"cannot read the settings file: {ex.Message} {ex.InnerException?.Message}".TrimEnd());
+            host.RefuseReload($"cannot read the settings file: {SettingsFileProblem(ex)}");
         }
     }
 }

@@ -112,11 +112,17 @@ public sealed class FrontDoorOptions
             errors.Add($"MaxCredSspVersion must be between 2 and 6; got {MaxCredSspVersion}.");
         }
 
+        var endpoints = new HashSet<System.Net.IPEndPoint>();
         foreach (string endpoint in Listen)
         {
-            if (!ListenEndpoint.TryParse(endpoint, out _, out string? problem))
+            if (!ListenEndpoint.TryParse(endpoint, out System.Net.IPEndPoint? parsed, out string? problem))
             {
                 errors.Add($"Listen '{endpoint}': {problem}");
+            }
+            else if (!endpoints.Add(parsed))
+            {
+                // The second bind would fail with "address already in use", which blames another program.
+                errors.Add($"Listen names {endpoint} twice; give each endpoint once.");
             }
         }
 

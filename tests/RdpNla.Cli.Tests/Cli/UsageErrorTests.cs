@@ -23,6 +23,11 @@ public class UsageErrorTests
     [InlineData(new[] { "users", "list", "--data", "" }, "error: --data is empty (an unset variable?); give a folder, or leave --data out for ./rdpnla.")]
     [InlineData(new[] { "users", "list", "--store", " " }, "error: --store is empty (an unset variable?); give an SQLite path or a PostgreSQL connection string, or leave --store out for rdpnla.db in --data.")]
     [InlineData(new[] { "serve", "--data", "" }, "error: --data is empty (an unset variable?); give a folder, or leave --data out for ./rdpnla.")]
+    [InlineData(new[] { "serve", "--security-layer", "abc" }, "error: --security-layer: 'abc' is not a whole number; 'rdpnla serve --help' lists what it takes.")]
+    [InlineData(new[] { "login", "h", "--timeout", "abc" }, "error: --timeout: 'abc' is not a number; 'rdpnla login --help' lists what it takes.")]
+    [InlineData(new[] { "doctor", "h", "--client-credssp", "bogus" }, "error: --client-credssp: 'bogus' is not one of none, unpatched, patched; 'rdpnla doctor --help' lists what it takes.")]
+    [InlineData(new[] { "serve", "--log-level", "bogus" }, "error: --log-level: 'bogus' is not one of Critical, Debug, Error, Information, None, Trace, Warning; 'rdpnla serve --help' lists what it takes.")]
+    [InlineData(new[] { "store", "copy" }, "error: Option '--from' is required; Option '--to' is required; 'rdpnla store copy --help' lists what it takes.")]
     public async Task CommandLineThatDoesNotParse_OneLineOnStandardError_NothingOnStandardOutput_ExitCode1(string[] args, string expected)
     {
         CliResult result = await Accounts.Cli.RunAsync(args);

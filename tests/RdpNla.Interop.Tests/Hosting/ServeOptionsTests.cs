@@ -64,6 +64,9 @@ public sealed class ServeOptionsTests : IDisposable
         { "{}", "01:00:00", "error: LockoutWindow (01:00:00) is longer than LockoutDuration (00:15:00); Windows requires the window to be at most the duration." },
         { "{ \"SecurityLayer\": \"high\" }", "", "error: SecurityLayer: 'high' is not one of Rdp, Negotiate, Tls (or its number)" },
         { "{ \"LockoutAdmissionWait\": \"00:00:30\" }", "", "error: LockoutAdmissionWait (00:00:30) must be shorter than Limits:HandshakeTimeout (00:00:20); lower it, e.g. to 00:00:02. (rdpnla serve: --lockout-admission-wait TIME)" },
+        { "{ \"Listen\": [\"127.0.0.1:1\", \"127.0.0.1:3390\", \"127.0.0.1:3390\"] }", "", "error: Listen names 127.0.0.1:3390 twice; give each endpoint once." },
+        { "{ \"UserAuthentication\": null }", "", "error: UserAuthentication is empty (null in the settings file?); give a value (a number), or leave it out for the default" },
+        { "{ \"SecurityLayer\": 2,", "", "error: cannot read the settings file: Failed to load configuration from file " },
         { "{ \"LockoutAdmissionWaiters\": -1 }", "", "error: LockoutAdmissionWaiters is -1; use 0 (no attempt waits) or a positive number of attempts, e.g. 32. (rdpnla serve: --lockout-admission-waiters COUNT)" },
     };
 
@@ -91,6 +94,12 @@ public sealed class ServeOptionsTests : IDisposable
         Assert.Equal(1, result.ExitCode);
         string line = Assert.Single(result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         Assert.StartsWith(expected, line, StringComparison.Ordinal);
+        if (expected.Contains("cannot read", StringComparison.Ordinal))
+        {
+            // The JSON reader's position of the mistake, so the user need not hunt for it.
+            Assert.Matches("LineNumber: 0 \\| BytePositionInLine: 20\\.$", line);
+        }
+
         Assert.False(Directory.Exists(Path.Combine(_root, "data")), "the store was opened before the settings were checked");
     }
 
