@@ -113,7 +113,8 @@ public static class DataDirectoryOption
         }
         catch (Exception ex) when (Failure(ex) is { } failure)
         {
-            await error.WriteLineAsync($"error: {failure.Message}");
+            // The line may quote what was typed or read (a backend, a file's line): a control character in it is escaped.
+            await error.WriteLineAsync($"error: {PrintableText.Escape(failure.Message)}");
             return failure.ExitCode;
         }
     }

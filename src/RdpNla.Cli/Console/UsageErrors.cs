@@ -27,7 +27,7 @@ internal static partial class UsageErrors
         List<string> own = [.. parse.Errors.Select(e => e.Message).Where(m => m.StartsWith(Prefix, StringComparison.Ordinal))];
         if (own.Count > 0)
         {
-            own.ForEach(error.WriteLine);
+            own.ForEach(line => error.WriteLine(PrintableText.Escape(line)));
             return ExitCodes.UserError;
         }
 
@@ -56,7 +56,7 @@ internal static partial class UsageErrors
 
         if (messages.Count > 0)
         {
-            string message = string.Join("; ", messages);
+            string message = PrintableText.Escape(string.Join("; ", messages));
             string? suggestion = unknownWord is null ? null : Nearest(unmatched!, parse.CommandResult.Command);
             error.WriteLine(suggestion is null
                 ? $"{Prefix}{message}; '{command} --help' lists what it takes."

@@ -38,6 +38,24 @@ public class UsageErrorTests
     }
 
     [Fact]
+    public async Task ErrorLine_QuotingWhatWasTyped_EscapesItsControlCharacters()
+    {
+        string data = Directory.CreateTempSubdirectory("rdpnla-usage-").FullName;
+        try
+        {
+            CliResult result = await Accounts.Cli.RunAsync("backends", "set-security", "x\u001B[2Jy:3389", "tls", "--data", data);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.StartsWith("error: backend 'x\\u001B[2Jy:3389'", result.Error, StringComparison.Ordinal);
+            Assert.DoesNotContain('\u001B', result.Error);
+        }
+        finally
+        {
+            Directory.Delete(data, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task NoCommand_NamesTheCommands()
     {
         CliResult result = await Accounts.Cli.RunAsync();
