@@ -68,16 +68,23 @@ internal static class ProbeCommand
             }
 
             var texts = new List<string>(parse.GetValue(targets) ?? []);
-            if (parse.GetValue(targetsFile) is { } file)
+
+            // Where each target of the file came from, for an error about it: "(--targets-file FILE, line N)".
+            var origins = new List<string?>(texts.Select(_ => (string?)null));
+            FileInfo? file = parse.GetValue(targetsFile);
+            if (file is not null)
             {
                 try
                 {
+                    int number = 0;
                     foreach (string line in await File.ReadAllLinesAsync(file.FullName, cancellationToken))
                     {
+                        number++;
                         string text = line.Split('#', 2)[0].Trim();
                         if (text.Length > 0)
                         {
                             texts.Add(text);
+                            origins.Add(string.Create(CultureInfo.InvariantCulture, $"--targets-file '{file.FullName}', line {number}"));
                         }
                     }
                 }
@@ -89,10 +96,12 @@ internal static class ProbeCommand
 
             if (texts.Count == 0)
             {
-                throw new CliException("no targets; give HOST[:PORT], a CIDR range, or --targets-file FILE");
+                throw new CliException(file is null
+                    ? "no targets; give HOST[:PORT], a CIDR range, or --targets-file FILE"
+                    : $"--targets-file '{file.FullName}' holds no target (only blank lines and # comments), and none is given on the command line");
             }
 
-            List<(string Host, int Port)> expanded = ExpandTargets(texts, defaultPort);
+            List<(string Host, int Port)> expanded = ExpandTargets(texts, defaultPort, i => origins[i]);
             NlaAuthentication authentication = parse.GetValue(auth) is null ? NlaAuthentication.Ntlm : KerberosLogin.Parse(parse.GetValue(auth));
             string? servicePrincipal = parse.GetValue(spn);
             if (servicePrincipal is not null && expanded.Count > 1)
@@ -171,66 +180,82 @@ internal static class ProbeCommand
 
     /// <summary>Expands HOST[:PORT] and CIDR targets; refuses more than <see cref="MaxTargets"/> addresses.</summary>
     /// <exception cref="CliException">A malformed target or too many addresses.</exception>
-    internal static List<(string Host, int Port)> ExpandTargets(IEnumerable<string> texts, int defaultPort)
+    internal static List<(string Host, int Port)> ExpandTargets(IEnumerable<string> texts, int defaultPort, Func<int, string?>? originOf = null)
     {
         var targets = new List<(string Host, int Port)>();
+        int index = 0;
         foreach (string raw in texts)
         {
-            string text = raw.Trim();
-            int slash = text.IndexOf('/', StringComparison.Ordinal);
-            if (slash < 0)
+            try
             {
-                if (!ClientCommandSupport.TryParseTarget(text, defaultPort, out string host, out int port, out string? problem))
-                {
-                    throw new CliException($"bad target: {problem}");
-                }
-
-                AddChecked(targets, [(host, port)], text);
-                continue;
+                ExpandTarget(targets, raw, defaultPort);
+            }
+            catch (CliException ex) when (originOf?.Invoke(index) is { } origin)
+            {
+                throw new CliException($"{ex.Message} ({origin})", ex.ExitCode);
             }
 
-            // ADDRESS/BITS, optionally followed by :PORT (IPv4 only: an IPv6 range takes --port).
-            string range = text;
-            int rangePort = defaultPort;
-            int colon = text.LastIndexOf(':');
-            if (colon > slash)
-            {
-                if (!int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out rangePort) || rangePort is < 1 or > 65535)
-                {
-                    throw new CliException($"bad target '{text}': the port must be a number from 1 to 65535");
-                }
-
-                range = text[..colon];
-            }
-
-            if (!IPNetwork.TryParse(range, out IPNetwork network))
-            {
-                throw new CliException($"bad target '{text}': not an address range (expected e.g. 192.168.1.0/24)");
-            }
-
-            int bits = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
-            int hostBits = bits - network.PrefixLength;
-            if (hostBits > 16 || targets.Count + (1 << hostBits) > MaxTargets)
-            {
-                BigInteger size = BigInteger.One << hostBits;
-                throw new CliException($"'{text}' expands to {size} addresses; at most {MaxTargets} addresses per run are probed: split the range (e.g. /16 pieces)");
-            }
-
-            byte[] baseBytes = network.BaseAddress.GetAddressBytes();
-            var start = new BigInteger(baseBytes, isUnsigned: true, isBigEndian: true);
-            var list = new List<(string, int)>(1 << hostBits);
-            for (int i = 0; i < 1 << hostBits; i++)
-            {
-                byte[] bytes = (start + i).ToByteArray(isUnsigned: true, isBigEndian: true);
-                byte[] padded = new byte[baseBytes.Length];
-                bytes.CopyTo(padded, padded.Length - bytes.Length);
-                list.Add((new IPAddress(padded).ToString(), rangePort));
-            }
-
-            AddChecked(targets, list, text);
+            index++;
         }
 
         return targets;
+    }
+
+    /// <summary>Adds the targets of one text (HOST[:PORT], or a CIDR range) to <paramref name="targets"/>.</summary>
+    private static void ExpandTarget(List<(string Host, int Port)> targets, string raw, int defaultPort)
+    {
+        string text = raw.Trim();
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0)
+        {
+            if (!ClientCommandSupport.TryParseTarget(text, defaultPort, out string host, out int port, out string? problem))
+            {
+                throw new CliException($"bad target: {problem}");
+            }
+
+            AddChecked(targets, [(host, port)], text);
+            return;
+        }
+
+        // ADDRESS/BITS, optionally followed by :PORT (IPv4 only: an IPv6 range takes --port).
+        string range = text;
+        int rangePort = defaultPort;
+        int colon = text.LastIndexOf(':');
+        if (colon > slash)
+        {
+            if (!int.TryParse(text[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out rangePort) || rangePort is < 1 or > 65535)
+            {
+                throw new CliException($"bad target '{text}': the port must be a number from 1 to 65535");
+            }
+
+            range = text[..colon];
+        }
+
+        if (!IPNetwork.TryParse(range, out IPNetwork network))
+        {
+            throw new CliException($"bad target '{text}': not an address range (expected e.g. 192.168.1.0/24)");
+        }
+
+        int bits = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        int hostBits = bits - network.PrefixLength;
+        if (hostBits > 16 || targets.Count + (1 << hostBits) > MaxTargets)
+        {
+            BigInteger size = BigInteger.One << hostBits;
+            throw new CliException($"'{text}' expands to {size} addresses; at most {MaxTargets} addresses per run are probed: split the range (e.g. /16 pieces)");
+        }
+
+        byte[] baseBytes = network.BaseAddress.GetAddressBytes();
+        var start = new BigInteger(baseBytes, isUnsigned: true, isBigEndian: true);
+        var list = new List<(string, int)>(1 << hostBits);
+        for (int i = 0; i < 1 << hostBits; i++)
+        {
+            byte[] bytes = (start + i).ToByteArray(isUnsigned: true, isBigEndian: true);
+            byte[] padded = new byte[baseBytes.Length];
+            bytes.CopyTo(padded, padded.Length - bytes.Length);
+            list.Add((new IPAddress(padded).ToString(), rangePort));
+        }
+
+        AddChecked(targets, list, text);
     }
 
     private static void AddChecked(List<(string Host, int Port)> targets, List<(string Host, int Port)> more, string text)
