@@ -88,7 +88,13 @@ public static class DataDirectoryOption
         }
         catch (SqliteException ex)
         {
-            throw new CliException($"cannot open database '{location.Description}': {ex.Message}; check the file's permissions or pass another directory with --data DIR", ExitCodes.DataError);
+            // SQLITE_NOTADB (26, https://www.sqlite.org/rescode.html#notadb): a path to some other file, typically.
+            bool givenAsStore = location.SqlitePath != DataDirectory.GetDatabasePath(directory);
+            string reason = ex.SqliteErrorCode == 26 ? "it is not an SQLite database" : ex.Message.TrimEnd('.');
+            string fix = givenAsStore
+                ? "give the path of an rdpnla database (rdpnla.db) or a PostgreSQL connection string with --store"
+                : "check the file's permissions or pass another directory with --data DIR";
+            throw new CliException($"cannot open database '{location.Description}': {reason}; {fix}", ExitCodes.DataError);
         }
         catch (StoreUnavailableException ex)
         {

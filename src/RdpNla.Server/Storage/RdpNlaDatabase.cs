@@ -60,7 +60,7 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     public static RdpNlaDatabase Open(string path, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        KeepPrivate(path);
+        CreatePrivate(path);
         string connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -75,9 +75,15 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
         using (var connection = new SqliteConnection(connectionString))
         {
             connection.Open();
-            Execute(connection, null, "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;");
+            Execute(connection, null, "PRAGMA busy_timeout = 10000;");
+            RefuseForeign(connection);
+            Execute(connection, null, "PRAGMA journal_mode = WAL;");
             version = Migrate(connection);
         }
+
+        // Only now: the file is an SQLite database with rdpnla's schema, not some other file named by mistake (--store
+        // /etc/passwd must not change the mode of /etc/passwd).
+        MakePrivate(path);
 
         return new RdpNlaDatabase(path, connectionString, version, timeProvider ?? TimeProvider.System);
     }
@@ -85,33 +91,40 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     /// <summary>
     /// The database holds NT hashes, which log a user on over NTLM as well as the password: it is readable by its owner
     /// only (0600), whatever the umask. A new file is created so before SQLite opens it, and SQLite gives its -wal and
-    /// -shm files the database file's permissions (findCreateFileMode in SQLite's src/os_unix.c). An existing file, or
-    /// one of those, that group or others can read (written by an earlier rdpnla, or copied in) is made private when
-    /// this user owns it.
+    /// -shm files the database file's permissions (findCreateFileMode in SQLite's src/os_unix.c).
     /// </summary>
-    private static void KeepPrivate(string path)
+    private static void CreatePrivate(string path)
     {
-        if (OperatingSystem.IsWindows())
+        if (OperatingSystem.IsWindows() || File.Exists(path))
         {
             return;
         }
 
-        if (!File.Exists(path))
+        try
         {
-            try
+            using var created = new FileStream(path, new FileStreamOptions
             {
-                using var created = new FileStream(path, new FileStreamOptions
-                {
-                    Mode = FileMode.CreateNew,
-                    Access = FileAccess.Write,
-                    Share = FileShare.ReadWrite,
-                    UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                });
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                // Another process created it first; its mode is checked below.
-            }
+                Mode = FileMode.CreateNew,
+                Access = FileAccess.Write,
+                Share = FileShare.ReadWrite,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            // Another process created it first.
+        }
+    }
+
+    /// <summary>
+    /// A database, -wal or -shm file that group or others can read (written by an earlier rdpnla under umask 022, or
+    /// copied in) is made private, when this user owns it. Called once the file proved to be rdpnla's database.
+    /// </summary>
+    private static void MakePrivate(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
         }
 
         const UnixFileMode GroupOrOthers = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
@@ -129,6 +142,21 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
             {
                 // Absent (no -wal yet), or owned by another user: SQLite opens it as it is.
             }
+        }
+    }
+
+    /// <summary>
+    /// A database with tables but no schema version is another program's (<c>--store</c> naming the wrong file): its
+    /// journal mode and tables are left as they are, and the open fails. A migration sets the version in the transaction
+    /// that creates the tables, so rdpnla's own database is never seen half made.
+    /// </summary>
+    private static void RefuseForeign(SqliteConnection connection)
+    {
+        using SqliteCommand query = connection.CreateCommand();
+        query.CommandText = "SELECT (SELECT user_version FROM pragma_user_version) = 0 AND EXISTS (SELECT 1 FROM sqlite_schema);";
+        if (Convert.ToInt64(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) != 0)
+        {
+            throw new InvalidOperationException("it is an SQLite database of another program (it has tables, but no rdpnla schema version); give rdpnla's database");
         }
     }
 

@@ -45,4 +45,44 @@ public sealed class DataFilePermissionsTests : IDisposable
 
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(db));
     }
+
+    [Fact]
+    public void FileThatIsNotADatabase_KeepsItsMode()
+    {
+        // --store naming the wrong file (/etc/passwd, as root): refused, and its mode untouched.
+        string file = Path.Combine(_root, "passwd");
+        File.WriteAllText(file, "root:x:0:0:root:/root:/bin/bash\n");
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        Assert.Throws<Microsoft.Data.Sqlite.SqliteException>(() => RdpNlaDatabase.Open(file));
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(file));
+    }
+
+    [Fact]
+    public void SqliteDatabaseOfAnotherProgram_IsRefused_AndLeftAsItWas()
+    {
+        string file = Path.Combine(_root, "app.db");
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False"))
+        {
+            connection.Open();
+            using var create = connection.CreateCommand();
+            create.CommandText = "CREATE TABLE settings(name TEXT);";
+            create.ExecuteNonQuery();
+        }
+
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        InvalidOperationException refused = Assert.Throws<InvalidOperationException>(() => RdpNlaDatabase.Open(file));
+
+        Assert.Contains("an SQLite database of another program", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead, File.GetUnixFileMode(file));
+        using var check = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Mode=ReadOnly;Pooling=False");
+        check.Open();
+        using var query = check.CreateCommand();
+        query.CommandText = "SELECT group_concat(name) FROM sqlite_schema; ";
+        Assert.Equal("settings", query.ExecuteScalar());
+        query.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("delete", query.ExecuteScalar());
+    }
 }
