@@ -173,29 +173,36 @@ public readonly struct AccountName : IEquatable<AccountName>
     }
 
     /// <summary>Checks a user name (without domain) against the Windows rules; returns null when valid, else a one-line reason.</summary>
-    public static string? ValidateUserName(string userName)
+    public static string? ValidateUserName(string userName) => ValidateLocalName(userName, "user", MaxUserNameLength);
+
+    /// <summary>
+    /// The Windows rules for a local user or group name (<paramref name="kind"/>): not empty, at most
+    /// <paramref name="maxLength"/> characters, none of <c>" / \ [ ] : ; | = , + * ? &lt; &gt; @</c>, no control characters, not
+    /// only dots and spaces. Null when valid, else a one-line reason whose quoted name is escaped.
+    /// </summary>
+    internal static string? ValidateLocalName(string name, string kind, int maxLength)
     {
-        ArgumentNullException.ThrowIfNull(userName);
-        if (userName.Length == 0)
+        ArgumentNullException.ThrowIfNull(name);
+        if (name.Length == 0)
         {
-            return "the user name is empty";
+            return $"the {kind} name is empty";
         }
 
-        if (userName.Length > MaxUserNameLength)
+        if (name.Length > maxLength)
         {
-            return $"the user name is {userName.Length} characters long; the limit is {MaxUserNameLength}";
+            return $"the {kind} name is {name.Length} characters long; the limit is {maxLength}";
         }
 
-        if (FindInvalidCharacter(userName, ForbiddenUserNameCharacters) is (char c, bool isControl))
+        if (FindInvalidCharacter(name, ForbiddenUserNameCharacters) is (char c, bool isControl))
         {
             return isControl
-                ? $"the user name '{PrintableText.Escape(userName)}' contains a control character ({PrintableText.Escape(c.ToString())}), which Windows does not allow"
-                : $"the user name '{PrintableText.Escape(userName)}' contains '{c}'; user names cannot contain any of \" / \\ [ ] : ; | = , + * ? < > @";
+                ? $"the {kind} name '{PrintableText.Escape(name)}' contains a control character ({PrintableText.Escape(c.ToString())}), which Windows does not allow"
+                : $"the {kind} name '{PrintableText.Escape(name)}' contains '{c}'; {kind} names cannot contain any of \" / \\ [ ] : ; | = , + * ? < > @";
         }
 
-        if (userName.AsSpan().Trim(". ").IsEmpty)
+        if (name.AsSpan().Trim(". ").IsEmpty)
         {
-            return $"the user name '{userName}' consists only of dots and spaces, which Windows does not allow";
+            return $"the {kind} name '{name}' consists only of dots and spaces, which Windows does not allow";
         }
 
         return null;

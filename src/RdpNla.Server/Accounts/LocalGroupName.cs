@@ -12,31 +12,5 @@ public static class LocalGroupName
     public const int MaxLength = 256;
 
     /// <summary>Checks a group name; returns null when valid, else a one-line reason whose quoted name is escaped (<see cref="PrintableText"/>).</summary>
-    public static string? Validate(string name)
-    {
-        ArgumentNullException.ThrowIfNull(name);
-        if (name.Length == 0)
-        {
-            return "the group name is empty";
-        }
-
-        if (name.Length > MaxLength)
-        {
-            return $"the group name is {name.Length} characters long; the limit is {MaxLength}";
-        }
-
-        if (AccountName.FindInvalidCharacter(name, AccountName.ForbiddenUserNameCharacters) is (char c, bool isControl))
-        {
-            return isControl
-                ? $"the group name '{PrintableText.Escape(name)}' contains a control character ({PrintableText.Escape(c.ToString())}), which Windows does not allow"
-                : $"the group name '{PrintableText.Escape(name)}' contains '{c}'; group names cannot contain any of \" / \\ [ ] : ; | = , + * ? < > @";
-        }
-
-        if (name.AsSpan().Trim(". ").IsEmpty)
-        {
-            return $"the group name '{name}' consists only of dots and spaces, which Windows does not allow";
-        }
-
-        return null;
-    }
+    public static string? Validate(string name) => AccountName.ValidateLocalName(name, "group", MaxLength);
 }
