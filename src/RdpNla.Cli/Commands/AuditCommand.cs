@@ -48,7 +48,7 @@ public static class AuditCommand
                 Limit = Math.Min(limitValue, SqliteAuditLog.MaxLimit),
             };
 
-            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken, existing: true);
             IReadOnlyList<AuditEntry> entries = await database.Audit.QueryAsync(query, cancellationToken);
             if (parseResult.GetValue(json))
             {

@@ -259,7 +259,7 @@ public static class GroupsCommand
         var list = new Command("list", "List the groups, their backends and members.") { data };
         list.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken, existing: true);
             IReadOnlyList<GatewayGroup> all = await database.Gateway.ListGroupsAsync(cancellationToken);
             IReadOnlyList<DomainGroupBackend> domainGroups = await database.Gateway.ListDomainGroupBackendsAsync(cancellationToken);
             if (all.Count == 0 && domainGroups.Count == 0)
@@ -404,7 +404,7 @@ public static class BackendsCommand
         var list = new Command("list", "The backends with a security setting or a recorded protocol: setting, strongest protocol selected, with which certificate, since when.") { listData };
         list.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, listData, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, listData, cancellationToken, existing: true);
             IReadOnlyList<BackendSecurityRecord> rows = await database.Gateway.ListBackendSecurityAsync(null, cancellationToken);
             if (rows.Count == 0)
             {
@@ -435,7 +435,7 @@ public static class BackendsCommand
                 throw new CliException($"--limit {limitValue} is not a positive number; give e.g. --limit 100");
             }
 
-            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, sessionsData, cancellationToken, existing: true);
             foreach (GatewaySessionRecord row in await database.Gateway.ListSessionsAsync(parseResult.GetValue(user), limitValue, cancellationToken))
             {
                 // The reason can quote what a client or a backend sent (docs/hardening.md, control characters).

@@ -107,7 +107,7 @@ public static partial class UsersCommand
         var command = new Command("list", "List the users and their account state.") { data, json };
         command.SetAction((parseResult, cancellationToken) => DataDirectoryOption.RunAsync(parseResult, async output =>
         {
-            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken, existing: true);
             IReadOnlyList<UserAccount> accounts = await database.Users.ListAsync(cancellationToken);
             DateTimeOffset now = TimeProvider.System.GetUtcNow();
             if (parseResult.GetValue(json))

@@ -59,11 +59,23 @@ public static class DataDirectoryOption
     /// Opens the store of the command: <c>--store</c> (or <c>RDPNLA_Store__ConnectionString</c>) when given, else the
     /// database of the <c>--data</c> directory; failures become a one-line <see cref="CliException"/>.
     /// </summary>
-    public static async Task<RdpNlaStore> OpenDatabaseAsync(ParseResult parseResult, Option<string?> dataOption, CancellationToken cancellationToken)
+    /// <param name="parseResult">The parsed command line.</param>
+    /// <param name="dataOption">The command's <c>--data</c> option.</param>
+    /// <param name="cancellationToken">Cancels the opening.</param>
+    /// <param name="existing">
+    /// For a command that only reads (<c>users list</c>, <c>audit</c>, ...): an SQLite database that does not exist is an
+    /// error naming the path, rather than a new empty one in a mistyped <c>--data</c> folder that answers "no users".
+    /// </param>
+    public static async Task<RdpNlaStore> OpenDatabaseAsync(ParseResult parseResult, Option<string?> dataOption, CancellationToken cancellationToken, bool existing = false)
     {
         ArgumentNullException.ThrowIfNull(parseResult);
         string? path = parseResult.GetValue(dataOption);
         StoreLocation location = StoreOption.Parse(parseResult, path);
+        if (existing && !location.IsPostgres && !File.Exists(location.SqlitePath))
+        {
+            throw new CliException($"no database at '{location.SqlitePath}': check --data DIR (or --store PATH); 'rdpnla users add' or 'rdpnla serve' creates it", ExitCodes.DataError);
+        }
+
         string directory;
         try
         {

@@ -96,6 +96,8 @@ public class AuditCommandTests : IDisposable
     [Fact]
     public async Task Audit_Empty_SaysSo()
     {
+        await (await DataDirectory.OpenDatabaseAsync(_directory.Path, null, Ct)).DisposeAsync();
+
         CliResult result = await RunAsync();
 
         Assert.Equal((0, "no matching authentication attempts\n"), (result.ExitCode, result.Output));

@@ -1,3 +1,4 @@
+using RdpNla.Server.Storage;
 using RdpNla.Tests.Accounts;
 
 namespace RdpNla.Tests.Cli;
@@ -26,6 +27,7 @@ public class BackendsCommandTests : IDisposable
     [Fact]
     public async Task Sessions_PositiveLimit_ListsWithoutError()
     {
+        await (await DataDirectory.OpenDatabaseAsync(_directory.Path, null, TestContext.Current.CancellationToken)).DisposeAsync();
         CliResult sessions = await RunAsync("backends", "sessions", "--limit", "1");
 
         Assert.Equal((0, ""), (sessions.ExitCode, sessions.Error));

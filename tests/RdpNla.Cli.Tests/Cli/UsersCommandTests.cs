@@ -280,9 +280,28 @@ public class UsersCommandTests : IDisposable
     [Fact]
     public async Task List_NoUsers_SaysHowToAdd()
     {
+        await (await DataDirectory.OpenDatabaseAsync(_directory.Path, null, Ct)).DisposeAsync();
+
         CliResult result = await RunAsync("users", "list");
 
         Assert.Equal((0, "no users; add one with 'rdpnla users add NAME'\n"), (result.ExitCode, result.Output));
+    }
+
+    [Theory]
+    [InlineData("users", "list")]
+    [InlineData("groups", "list")]
+    [InlineData("backends", "list")]
+    [InlineData("backends", "sessions")]
+    [InlineData("audit")]
+    public async Task ReadOnlyCommand_NoDatabaseInTheFolder_NamesThePath_CreatesNothing(params string[] command)
+    {
+        string mistyped = Path.Combine(_directory.Path, "rdpnla-typo");
+
+        CliResult result = await Accounts.Cli.RunAsync([.. command, "--data", mistyped]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: no database at '{Path.Combine(mistyped, "rdpnla.db")}': check --data DIR (or --store PATH); 'rdpnla users add' or 'rdpnla serve' creates it{Environment.NewLine}", result.Error);
+        Assert.False(Directory.Exists(mistyped));
     }
 
     [Fact]
