@@ -124,7 +124,11 @@ public abstract class ServerCertificatePolicy
                     string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
                     if (!string.IsNullOrEmpty(directory))
                     {
-                        Directory.CreateDirectory(directory);
+                        // A folder created here is its owner's only (0700), as the XDG Base Directory Specification
+                        // asks of $XDG_CONFIG_HOME; an existing one keeps its mode.
+                        _ = OperatingSystem.IsWindows()
+                            ? Directory.CreateDirectory(directory)
+                            : Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                     }
 
                     File.AppendAllText(path, $"{key} {portText} {certificate.Sha256Fingerprint} {subject}\n", s_utf8WithoutMark);

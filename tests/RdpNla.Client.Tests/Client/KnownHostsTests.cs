@@ -54,18 +54,23 @@ public class KnownHostsTests
     }
 
     [Fact]
-    public async Task NewFile_PlainUtf8WithoutByteOrderMark()
+    public async Task NewFile_PlainUtf8WithoutByteOrderMark_InAFolderOfItsOwnersOnly()
     {
         await using TestFrontDoor server = await TestFrontDoor.StartAsync();
         await server.AddUserAsync("alice", Password);
         using var directory = new TempDirectory();
-        string knownHosts = Path.Combine(directory.Path, "known_hosts");
+        string folder = Path.Combine(directory.Path, "config", "rdpnla");
+        string knownHosts = Path.Combine(folder, "known_hosts");
 
         CliResult result = await LoginAsync(server.Address, null, "--known-hosts", knownHosts);
 
         Assert.True(result.ExitCode == 0, result.Output + result.Error);
         byte[] bytes = await File.ReadAllBytesAsync(knownHosts, Ct);
         Assert.StartsWith($"127.0.0.1 {server.Port} ", Encoding.ASCII.GetString(bytes), StringComparison.Ordinal);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(folder));
+        }
     }
 
     [Fact]
