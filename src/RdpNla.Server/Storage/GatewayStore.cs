@@ -350,13 +350,13 @@ public sealed class GatewayStore
         return Convert.ToInt64(id, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The newest session rows first, optionally for one user.</summary>
+    /// <summary>The newest session rows first, optionally for one user; at most <see cref="SqliteAuditLog.MaxLimit"/> rows, as the audit log.</summary>
     public async Task<IReadOnlyList<GatewaySessionRecord>> ListSessionsAsync(string? userName = null, int limit = 100, CancellationToken cancellationToken = default) =>
         await _engine.QueryAsync(
             "SELECT id, connection_id, user_name, client_address, client_port, backend, backend_account, credential_mode, front_protocol, backend_protocol, " +
             "started_at, ended_at, bytes_to_backend, bytes_to_client, outcome, reason FROM gateway_sessions " +
             "WHERE (@ukey IS NULL OR user_key = @ukey) ORDER BY id DESC LIMIT @limit;",
-            c => c.With("ukey", userName is null ? null : UserKey(userName)).With("limit", Math.Max(1, limit)),
+            c => c.With("ukey", userName is null ? null : UserKey(userName)).With("limit", Math.Clamp(limit, 1, SqliteAuditLog.MaxLimit)),
             ReadSession,
             cancellationToken).ConfigureAwait(false);
 
