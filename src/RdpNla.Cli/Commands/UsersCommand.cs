@@ -204,7 +204,9 @@ public static partial class UsersCommand
             string typed = parseResult.GetValue(userArgument) ?? string.Empty;
             bool domain = domainAccounts && IsDomainAccountName(typed);
             string userName = domain ? typed : ResolveLocalUserName(typed);
-            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken);
+
+            // Every command on a local user but add needs the user, so its database: a mistyped --data is named, not created.
+            await using RdpNlaStore database = await DataDirectoryOption.OpenDatabaseAsync(parseResult, data, cancellationToken, existing: name != "add" && !domain);
             return await action(new UserCommandContext(parseResult, database, userName, output, cancellationToken, domain));
         }));
         return command;

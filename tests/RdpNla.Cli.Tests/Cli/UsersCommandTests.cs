@@ -181,6 +181,7 @@ public class UsersCommandTests : IDisposable
     [Fact]
     public async Task SetPassword_UnknownUser_FailsBeforeReadingPassword()
     {
+        await AddAsync("alice");
         var console = new FakeCliConsole(isTerminal: true, secretLines: ["x", "x"]);
 
         CliResult result = await RunAsync(console, "users", "set-password", "carol");
@@ -289,6 +290,8 @@ public class UsersCommandTests : IDisposable
 
     [Theory]
     [InlineData("users", "list")]
+    [InlineData("users", "show", "alice")]
+    [InlineData("users", "unlock", "alice")]
     [InlineData("groups", "list")]
     [InlineData("backends", "list")]
     [InlineData("backends", "sessions")]
@@ -372,6 +375,8 @@ public class UsersCommandTests : IDisposable
     [Fact]
     public async Task Show_UnknownUser_Fails()
     {
+        await AddAsync("alice");
+
         CliResult result = await RunAsync("users", "show", "nobody");
 
         Assert.Equal(1, result.ExitCode);
