@@ -152,8 +152,8 @@ public class FrontDoorHardeningTests
     public async Task Metrics_HandshakesByResultAndVersion_AreCountedAndExportedToPrometheus()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
-        int metricsPort = PeerPorts.GetFreePort();
-        await using TestFrontDoor door = await TestFrontDoor.StartAsync(o => o.MetricsListen = $"127.0.0.1:{metricsPort}");
+        (TestFrontDoor door, int metricsPort) = await TestFrontDoor.StartWithMetricsAsync();
+        await using TestFrontDoor disposing = door;
         await door.AddUserAsync("alice", Password);
         using var handshakes = new MetricCollector<long>(door.Host.Metrics.Meter, "rdpnla.server.handshakes");
         using var duration = new MetricCollector<double>(door.Host.Metrics.Meter, "rdpnla.server.handshake.duration");

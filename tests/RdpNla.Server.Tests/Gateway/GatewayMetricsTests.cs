@@ -20,13 +20,12 @@ public class GatewayMetricsTests
     public async Task RelayedSession_AndRefusedDowngrade_AreExportedToPrometheus()
     {
         await using var echo = new TlsEchoBackend();
-        int metricsPort = PeerPorts.GetFreePort();
-        await using TestFrontDoor door = await TestFrontDoor.StartAsync(o =>
+        (TestFrontDoor door, int metricsPort) = await TestFrontDoor.StartWithMetricsAsync(o =>
         {
             o.Gateway.DefaultBackend = echo.Address;
             o.Gateway.CertificateValidation = BackendCertificateValidation.None;
-            o.MetricsListen = $"127.0.0.1:{metricsPort}";
         });
+        await using TestFrontDoor disposing = door;
         await door.Database.Gateway.SetBackendSecurityAsync(echo.Address, BackendSecurity.Tls, Ct);
         await door.AddUserAsync("alice", GatewayTestClient.Password);
         using var http = new HttpClient();

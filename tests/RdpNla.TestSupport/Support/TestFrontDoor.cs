@@ -4,6 +4,7 @@ using RdpNla.Protocol.Ntlm;
 using RdpNla.Server.Accounts;
 using RdpNla.Server.Audit;
 using RdpNla.Server.FrontDoor;
+using RdpNla.Server.Hosting;
 using RdpNla.Server.Storage;
 
 namespace RdpNla.Tests.Support;
@@ -40,6 +41,31 @@ public sealed class TestFrontDoor : IAsyncDisposable
     public IReadOnlyList<FakeLogRecord> LogRecords => _logs.Collector.GetSnapshot();
 
     public string LogText => string.Join(Environment.NewLine, LogRecords.Select(r => $"{r.Level} {r.Message}"));
+
+    /// <summary>
+    /// <see cref="StartAsync"/> with the Prometheus endpoint on a free loopback port, returned. The port comes from
+    /// bind(0) before the endpoint binds it; when another test process was handed the same port first, the start fails
+    /// with a <see cref="ListenFailedException"/> for MetricsListen and is tried again on another port.
+    /// </summary>
+    public static async Task<(TestFrontDoor Door, int MetricsPort)> StartWithMetricsAsync(Action<FrontDoorOptions>? configure = null)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            int port = PeerPorts.GetFreePort();
+            try
+            {
+                TestFrontDoor door = await StartAsync(o =>
+                {
+                    configure?.Invoke(o);
+                    o.MetricsListen = $"127.0.0.1:{port}";
+                });
+                return (door, port);
+            }
+            catch (ListenFailedException ex) when (ex.Setting == nameof(FrontDoorOptions.MetricsListen) && attempt < 3)
+            {
+            }
+        }
+    }
 
     public static async Task<TestFrontDoor> StartAsync(Action<FrontDoorOptions>? configure = null, AccountPolicyOptions? policy = null, TimeProvider? timeProvider = null)
     {
