@@ -220,15 +220,7 @@ internal static class DoctorCommand
         var text = new System.Text.StringBuilder();
         foreach (string file in files)
         {
-            byte[] bytes;
-            try
-            {
-                bytes = await File.ReadAllBytesAsync(file, cancellationToken);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-            {
-                throw new CliException($"cannot read '{file}': {ex.Message}");
-            }
+            byte[] bytes = await ReadRegFileAsync(file, cancellationToken);
 
             try
             {
@@ -257,6 +249,44 @@ internal static class DoctorCommand
     {
         (string userName, string domainName) = LoginCommand.SplitUser(user, null);
         return PasswordInput.ReadCredentials(CliConsole.Current, prompt, source, userName, domainName, commandHint);
+    }
+
+    /// <summary>
+    /// The largest <c>reg export</c> file doctor reads. The exports docs/doctor.md asks for (Terminal Server, its
+    /// policies, CredSSP) are a few hundred KiB; a device or a pipe named by mistake (/dev/zero) never ends.
+    /// </summary>
+    internal const int MaxRegFileBytes = 16 * 1024 * 1024;
+
+    /// <summary>The bytes of one --reg file, at most <see cref="MaxRegFileBytes"/>; one line for a folder, a missing or unreadable file, or a larger one.</summary>
+    private static async Task<byte[]> ReadRegFileAsync(string file, CancellationToken cancellationToken)
+    {
+        if (Directory.Exists(file))
+        {
+            throw new CliException($"cannot read '{file}': it is a folder; give the file that 'reg export' wrote");
+        }
+
+        try
+        {
+            await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            using var bytes = new MemoryStream();
+            byte[] buffer = new byte[81920];
+            int read;
+            while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                if (bytes.Length + read > MaxRegFileBytes)
+                {
+                    throw new CliException($"'{file}' is larger than {MaxRegFileBytes / (1024 * 1024)} MiB, which no export of the keys docs/doctor.md lists reaches; export only those keys");
+                }
+
+                bytes.Write(buffer, 0, read);
+            }
+
+            return bytes.ToArray();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            throw new CliException($"cannot read '{file}': {ex.Message}");
+        }
     }
 }
 
@@ -305,4 +335,5 @@ internal sealed record LiveTarget(string Host, int Port)
 
         return new LiveTarget(host, port);
     }
+
 }

@@ -161,6 +161,33 @@ public class DoctorCommandTests
         Assert.StartsWith("error: cannot read '/nonexistent/server.reg'", result.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Reg_FileThatNeverEnds_IsRefusedPastTheLimit_NotReadIntoMemory()
+    {
+        // /dev/zero stands for a device or a pipe named by mistake: the read stops at 16 MiB.
+        CliResult result = await RunAsync("--reg", "/dev/zero");
+
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal("error: '/dev/zero' is larger than 16 MiB, which no export of the keys docs/doctor.md lists reaches; export only those keys" + Environment.NewLine, result.Error);
+    }
+
+    [Fact]
+    public async Task Reg_Folder_SaysItIsAFolder()
+    {
+        string folder = Directory.CreateTempSubdirectory("rdpnla-reg-").FullName;
+        try
+        {
+            CliResult result = await RunAsync("--reg", folder);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Equal($"error: cannot read '{folder}': it is a folder; give the file that 'reg export' wrote" + Environment.NewLine, result.Error);
+        }
+        finally
+        {
+            Directory.Delete(folder);
+        }
+    }
+
     [Theory]
     [InlineData(new string[0], "nothing to diagnose")]
     [InlineData(new[] { "host", "--reg", "x.reg" }, "not both")]
