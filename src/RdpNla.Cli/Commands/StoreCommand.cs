@@ -35,6 +35,12 @@ public static class StoreCommand
             RdpNlaDatabase source;
             try
             {
+                // Opening creates and migrates; an empty file (a truncated backup) would get rdpnla's schema and copy as "0 users".
+                if (RdpNlaDatabase.ReadSchemaVersion(sourcePath) == 0)
+                {
+                    throw new CliException($"--from: '{sourcePath}' is not an rdpnla database (empty, or without rdpnla's schema); give the rdpnla.db that serve wrote", ExitCodes.DataError);
+                }
+
                 source = await RdpNlaDatabase.OpenAsync(sourcePath, TimeProvider.System, cancellationToken);
             }
             catch (Exception ex) when (ex is SqliteException or InvalidOperationException)

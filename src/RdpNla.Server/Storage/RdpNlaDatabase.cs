@@ -146,6 +146,21 @@ public sealed class RdpNlaDatabase : IAsyncDisposable, IDisposable, ISqlEngine
     }
 
     /// <summary>
+    /// The schema version of the database at <paramref name="path"/>, read without changing the file: 0 for an empty
+    /// file or an SQLite database that is not rdpnla's.
+    /// </summary>
+    /// <exception cref="SqliteException">The file cannot be opened or is not an SQLite database.</exception>
+    public static int ReadSchemaVersion(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        connection.Open();
+        using SqliteCommand query = connection.CreateCommand();
+        query.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt32(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
     /// A database with tables but no schema version is another program's (<c>--store</c> naming the wrong file): its
     /// journal mode and tables are left as they are, and the open fails. A migration sets the version in the transaction
     /// that creates the tables, so rdpnla's own database is never seen half made.
