@@ -234,18 +234,30 @@ internal static class PortalEndpoints
             return (null, Html(PortalPages.Layout("Not a form", PortalPages.Message(PortalOutcome.Refused(415, "invalid-request", "post the page's form"))), 415));
         }
 
+        // The form first: past its limits (16 fields, 4 KiB a value) the antiforgery check, which reads it too, would
+        // fail as well and the user be told the form expired, and reload and resubmit the same form forever.
+        IFormCollection form;
+        try
+        {
+            form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (InvalidDataException)
+        {
+            return (null, Html(PortalPages.Layout("Request refused", PortalPages.Message(PortalOutcome.Refused(400, "invalid-request", "the form has more than 16 fields or a value longer than 4 KiB"))), 400));
+        }
+        catch (BadHttpRequestException)
+        {
+            return (null, Html(PortalPages.Layout("Request refused", PortalPages.Message(PortalOutcome.Refused(413, "invalid-request", "the request is too large"))), 413));
+        }
+
         try
         {
             await antiforgery.ValidateRequestAsync(context).ConfigureAwait(false);
-            return (await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false), null);
+            return (form, null);
         }
         catch (AntiforgeryValidationException)
         {
             return (null, Html(PortalPages.Layout("Form expired", PortalPages.Message(PortalOutcome.Refused(400, "csrf", "the form expired or came from another site; open the page again and resubmit"))), 400));
-        }
-        catch (Exception ex) when (ex is BadHttpRequestException or InvalidDataException)
-        {
-            return (null, Html(PortalPages.Layout("Request refused", PortalPages.Message(PortalOutcome.Refused(413, "invalid-request", "the request is too large"))), 413));
         }
     }
 

@@ -107,7 +107,18 @@ public sealed class PortalServer : IAsyncDisposable
         headers["Cross-Origin-Opener-Policy"] = "same-origin";
         headers["Cross-Origin-Resource-Policy"] = "same-origin";
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()";
-        headers.CacheControl = "no-store";
+        // Nothing cached. Pages with a form get "no-cache, no-store" and Pragma from antiforgery; set here first, it
+        // would be overridden there with a warning logged at every view of such a page.
+        context.Response.OnStarting(static state =>
+        {
+            IHeaderDictionary response = ((HttpContext)state).Response.Headers;
+            if (string.IsNullOrEmpty(response.CacheControl))
+            {
+                response.CacheControl = "no-store";
+            }
+
+            return Task.CompletedTask;
+        }, context);
         return next();
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using RdpNla.Tests.Support;
 using RdpNla.Protocol;
 using RdpNla.Protocol.Ntlm;
@@ -52,6 +53,38 @@ public class PortalApiTests
 
         using UserCredential? unchanged = await door.Database.Users.FindCredentialAsync("alice", TestContext.Current.CancellationToken);
         Assert.True(unchanged!.NtHash.SequenceEqual(NtlmCrypto.NtOwfV1(Password)));
+    }
+
+    [Fact]
+    public async Task FormPastItsLimits_IsToldSo_NotThatItExpired_AndPageViewsLogNoWarning()
+    {
+        await using TestFrontDoor door = await PortalTestSupport.StartAsync();
+        using HttpClient client = door.Client();
+
+        // Two views of a form page: antiforgery's no-cache headers replace nothing, so nothing is logged at Warning.
+        using HttpResponseMessage first = await client.GetAsync("password", TestContext.Current.CancellationToken);
+        using HttpResponseMessage page = await client.GetAsync("password", TestContext.Current.CancellationToken);
+        Assert.Contains("no-store", page.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+        using HttpResponseMessage index = await client.GetAsync("", TestContext.Current.CancellationToken);
+        Assert.Equal("no-store", index.Headers.CacheControl?.ToString());
+        Assert.DoesNotContain(door.LogRecords, r => r.Level >= LogLevel.Warning && r.Category?.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal) == true);
+
+        // The page's own token, and 17 fields: one more than docs/portal.md allows.
+        string html = await page.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        string token = System.Text.RegularExpressions.Regex.Match(html, "name=\"csrf\" value=\"([^\"]+)\"").Groups[1].Value;
+        var fields = new Dictionary<string, string> { ["csrf"] = token, ["user"] = "alice" };
+        for (int i = 0; fields.Count < 17; i++)
+        {
+            fields[$"extra{i}"] = "x";
+        }
+
+        using var tooMany = new FormUrlEncodedContent(fields);
+        using HttpResponseMessage refused = await client.PostAsync("password", tooMany, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        string answer = await refused.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.Contains("the form has more than 16 fields or a value longer than 4 KiB", answer, StringComparison.Ordinal);
+        Assert.DoesNotContain("expired", answer, StringComparison.Ordinal);
     }
 
     [Fact]
