@@ -209,7 +209,7 @@ internal static class DoctorCommand
         return (await ReadSideAsync(server, cancellationToken), await ReadSideAsync(client, cancellationToken));
     }
 
-    /// <summary>Reads the files of one side; several files are read as one concatenated export.</summary>
+    /// <summary>Reads the files of one side; several files are read as one export, each line keeping its file and number.</summary>
     private static async Task<RegFile?> ReadSideAsync(List<string> files, CancellationToken cancellationToken)
     {
         if (files.Count == 0)
@@ -217,7 +217,7 @@ internal static class DoctorCommand
             return null;
         }
 
-        var text = new System.Text.StringBuilder();
+        var parts = new List<(string Text, string Source)>();
         foreach (string file in files)
         {
             byte[] bytes = await ReadRegFileAsync(file, cancellationToken);
@@ -235,10 +235,10 @@ internal static class DoctorCommand
                 throw new CliException($"{ex.Message}; fix the file or export it again with: reg export \"KEY\" FILE");
             }
 
-            text.Append(RegFile.Decode(bytes)).Append('\n');
+            parts.Add((RegFile.Decode(bytes), file));
         }
 
-        return RegFile.Parse(text.ToString(), string.Join("+", files));
+        return RegFile.Parse(parts);
     }
 
     /// <summary>

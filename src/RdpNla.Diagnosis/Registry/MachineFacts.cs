@@ -99,5 +99,5 @@ internal sealed class MachineFacts
     }
 
     private static string Where(RegFile file, RegValue value) =>
-        string.Create(CultureInfo.InvariantCulture, $"{file.Source} line {value.Line}: [{value.Key}] \"{value.Name ?? "@"}\" = {value.Display}");
+        string.Create(CultureInfo.InvariantCulture, $"{value.File ?? file.Source} line {value.Line}: [{value.Key}] \"{value.Name ?? "@"}\" = {value.Display}");
 }

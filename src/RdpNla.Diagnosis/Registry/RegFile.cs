@@ -44,6 +44,9 @@ public sealed record RegValue(string Key, string? Name, RegValueKind Kind, int L
     /// <summary>The registry type code (1 REG_SZ, 2 REG_EXPAND_SZ, 3 REG_BINARY, 4 REG_DWORD, 7 REG_MULTI_SZ, 11 REG_QWORD).</summary>
     public int TypeCode { get; init; }
 
+    /// <summary>The file this line is in, when several exports are read as one (<see cref="RegFile.Parse(IReadOnlyList{ValueTuple{string, string}})"/>).</summary>
+    public string? File { get; init; }
+
     /// <summary>REG_SZ / REG_EXPAND_SZ text.</summary>
     public string? Text { get; init; }
 
@@ -186,7 +189,36 @@ public sealed class RegFile
     {
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(source);
-        string[] lines = text.Split(["\r\n", "\n", "\r"], StringSplitOptions.None);
+        return Parse(SplitLines(text), i => (source, i + 1), source);
+    }
+
+    /// <summary>
+    /// Parses several exports of one machine as one, in order (a later value wins, as importing them in turn would);
+    /// messages and <see cref="RegValue.File"/> name each line's own file and line.
+    /// </summary>
+    /// <exception cref="RegFileException">A part is not a valid .reg export.</exception>
+    public static RegFile Parse(IReadOnlyList<(string Text, string Source)> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        var lines = new List<string>();
+        var origins = new List<(string Source, int Line)>();
+        foreach ((string text, string source) in parts)
+        {
+            string[] partLines = SplitLines(text);
+            for (int i = 0; i < partLines.Length; i++)
+            {
+                lines.Add(partLines[i]);
+                origins.Add((source, i + 1));
+            }
+        }
+
+        return Parse([.. lines], i => i < origins.Count ? origins[i] : origins[^1], string.Join("+", parts.Select(p => p.Source)));
+    }
+
+    private static string[] SplitLines(string text) => text.Split(["\r\n", "\n", "\r"], StringSplitOptions.None);
+
+    private static RegFile Parse(string[] lines, Func<int, (string Source, int Line)> at, string source)
+    {
         RegFormat? format = null;
         string? currentKey = null;
         bool currentDeleted = false;
@@ -196,7 +228,7 @@ public sealed class RegFile
 
         for (int i = 0; i < lines.Length; i++)
         {
-            int lineNumber = i + 1;
+            (string lineSource, int lineNumber) = at(i);
             string line = lines[i].Trim().TrimStart('\uFEFF').Trim();
             if (line.Length == 0 || line[0] == ';')
             {
@@ -212,14 +244,14 @@ public sealed class RegFile
 
             if (format is null)
             {
-                throw new RegFileException(source, lineNumber, $"expected the header \"{HeaderV5}\" (or \"{HeaderV4}\") before anything else, found \"{Shorten(line)}\"; is this a file written by reg export or regedit?");
+                throw new RegFileException(lineSource, lineNumber, $"expected the header \"{HeaderV5}\" (or \"{HeaderV4}\") before anything else, found \"{Shorten(line)}\"; is this a file written by reg export or regedit?");
             }
 
             if (line[0] == '[')
             {
                 if (line[^1] != ']')
                 {
-                    throw new RegFileException(source, lineNumber, $"key line \"{Shorten(line)}\" does not end with ']'");
+                    throw new RegFileException(lineSource, lineNumber, $"key line \"{Shorten(line)}\" does not end with ']'");
                 }
 
                 string path = line[1..^1];
@@ -232,12 +264,12 @@ public sealed class RegFile
                 string root = path.Split('\\')[0];
                 if (!s_roots.Contains(root, StringComparer.OrdinalIgnoreCase))
                 {
-                    throw new RegFileException(source, lineNumber, $"key \"{Shorten(path)}\" does not start with a registry root (HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER, HKEY_CLASSES_ROOT, HKEY_USERS, HKEY_CURRENT_CONFIG)");
+                    throw new RegFileException(lineSource, lineNumber, $"key \"{Shorten(path)}\" does not start with a registry root (HKEY_LOCAL_MACHINE, HKEY_CURRENT_USER, HKEY_CLASSES_ROOT, HKEY_USERS, HKEY_CURRENT_CONFIG)");
                 }
 
                 if (path.EndsWith('\\') || path.Contains("\\\\", StringComparison.Ordinal))
                 {
-                    throw new RegFileException(source, lineNumber, $"key \"{Shorten(path)}\" has an empty component");
+                    throw new RegFileException(lineSource, lineNumber, $"key \"{Shorten(path)}\" has an empty component");
                 }
 
                 keys.Add(deleted ? "-" + path : path);
@@ -261,17 +293,17 @@ public sealed class RegFile
 
             if (line[0] is not ('"' or '@'))
             {
-                throw new RegFileException(source, lineNumber, $"unrecognised line \"{Shorten(line)}\": expected [KEY], \"name\"=value, @=value or a ; comment");
+                throw new RegFileException(lineSource, lineNumber, $"unrecognised line \"{Shorten(line)}\": expected [KEY], \"name\"=value, @=value or a ; comment");
             }
 
             if (currentKey is null)
             {
-                throw new RegFileException(source, lineNumber, "a value line before any [KEY] line");
+                throw new RegFileException(lineSource, lineNumber, "a value line before any [KEY] line");
             }
 
             if (currentDeleted)
             {
-                throw new RegFileException(source, lineNumber, $"a value line under the deleted key [-{Shorten(currentKey)}]");
+                throw new RegFileException(lineSource, lineNumber, $"a value line under the deleted key [-{Shorten(currentKey)}]");
             }
 
             // Name.
@@ -284,7 +316,7 @@ public sealed class RegFile
             }
             else
             {
-                name = ReadQuoted(line, 0, out position, source, lineNumber, "value name");
+                name = ReadQuoted(line, 0, out position, lineSource, lineNumber, "value name");
             }
 
             while (position < line.Length && char.IsWhiteSpace(line[position]))
@@ -294,7 +326,7 @@ public sealed class RegFile
 
             if (position >= line.Length || line[position] != '=')
             {
-                throw new RegFileException(source, lineNumber, $"expected '=' after the value name {(name is null ? "@" : $"\"{name}\"")}");
+                throw new RegFileException(lineSource, lineNumber, $"expected '=' after the value name {(name is null ? "@" : $"\"{name}\"")}");
             }
 
             string data = line[(position + 1)..].TrimStart();
@@ -309,9 +341,9 @@ public sealed class RegFile
                     i++;
                     if (i >= lines.Length || lines[i].Trim().Length == 0)
                     {
-                        throw new RegFileException(source, lineNumber, i >= lines.Length || i == lines.Length - 1
+                        throw new RegFileException(lineSource, lineNumber, i >= lines.Length || i == lines.Length - 1
                             ? "hex data ends with '\\' (continued) but the file ends"
-                            : $"hex data ends with '\\' (continued) but line {i + 1} is empty");
+                            : $"hex data ends with '\\' (continued) but line {at(i).Line} is empty");
                     }
 
                     joined.Append(lines[i].Trim());
@@ -320,7 +352,7 @@ public sealed class RegFile
                 data = joined.ToString();
             }
 
-            RegValue value = ParseData(currentKey, name, data, format.Value, source, lineNumber);
+            RegValue value = ParseData(currentKey, name, data, format.Value, lineSource, lineNumber) with { File = lineSource };
             values.Add(value);
             Dictionary<string, RegValue> keyValues = state[NormalizeKey(currentKey)];
             if (value.Kind == RegValueKind.Delete)

@@ -1,4 +1,5 @@
 using System.Text;
+using RdpNla.Diagnosis;
 using RdpNla.Diagnosis.Registry;
 
 namespace RdpNla.Tests.Doctor;
@@ -86,6 +87,33 @@ public class RegFileTests
 
         Assert.Equal(1UL, file.Find(@"HKLM\A", "x")!.Number);
         Assert.Equal(2UL, file.Find(@"HKLM\B", "y")!.Number);
+    }
+
+    [Fact]
+    public void Parse_SeveralExports_EachValueNamesItsOwnFileAndLine()
+    {
+        const string TerminalServer = "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp]\n";
+        RegFile file = RegFile.Parse([
+            (Header + TerminalServer + "\"UserAuthentication\"=dword:00000001\n", "ts.reg"),
+            (Header + "; the second export\n" + TerminalServer + "\"SecurityLayer\"=dword:00000000\n", "dup.reg"),
+        ]);
+
+        RegValue layer = file.Find(@"HKLM\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp", "SecurityLayer")!;
+        Assert.Equal(("dup.reg", 5), (layer.File, layer.Line));
+        RegValue authentication = file.Find(@"HKLM\SYSTEM\CurrentControlSet\Control\Terminal Server\WinStations\RDP-Tcp", "UserAuthentication")!;
+        Assert.Equal(("ts.reg", 4), (authentication.File, authentication.Line));
+
+        // The evidence of doctor --reg quotes the line where the value is, not its place in the files run together.
+        DoctorReport report = RegDiagnoser.Diagnose(file, null, new OfflineOptions());
+        Assert.Contains("dup.reg line 5: [HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp] \"SecurityLayer\" = 0", report.Evidence);
+    }
+
+    [Fact]
+    public void Parse_SeveralExports_AMalformedLineIsNamedInItsOwnFile()
+    {
+        RegFileException ex = Assert.Throws<RegFileException>(() => RegFile.Parse([(Header + "[HKEY_LOCAL_MACHINE\\A]\n", "a.reg"), (Header + "[HKEY_LOCAL_MACHINE\\B]\n\"x\"=dword:zz\n", "b.reg")]));
+
+        Assert.StartsWith("b.reg line 4:", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
