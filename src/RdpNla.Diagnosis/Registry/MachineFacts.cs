@@ -79,6 +79,25 @@ internal sealed class MachineFacts
         };
     }
 
+    /// <summary>
+    /// Where <paramref name="name"/> is given as something else than a REG_DWORD (a string, a deletion) in one of the keys
+    /// doctor reads it from, said so; null when it is absent or a number.
+    /// </summary>
+    public static string? NotADword(RegFile file, string name)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        foreach (string key in (string[])[TsPolicyKey, RdpTcpKey, CredSspKey, TerminalServerKey])
+        {
+            RegValue? value = file.Find(key, name) ?? file.Values.LastOrDefault(v => v.Kind == RegValueKind.Delete && string.Equals(v.Name, name, StringComparison.OrdinalIgnoreCase) && RegFile.NormalizeKey(v.Key) == RegFile.NormalizeKey(key));
+            if (value is { Number: null })
+            {
+                return value.Kind == RegValueKind.Delete ? Where(file, value) : $"{Where(file, value)}, which is not a REG_DWORD";
+            }
+        }
+
+        return null;
+    }
+
     private static Fact<int>? Number(RegFile file, string key, string name) =>
         file.Find(key, name) is { Number: { } number } value
             ? new Fact<int>(unchecked((int)number), Where(file, value))

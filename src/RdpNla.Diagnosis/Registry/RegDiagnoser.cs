@@ -114,7 +114,8 @@ public static class RegDiagnoser
         int layer = Setting(s?.SecurityLayer, DefaultSecurityLayer, "server", "SecurityLayer", "Negotiate", server, evidence, notes);
         if (layer is < 0 or > 2)
         {
-            notes.Add($"Server SecurityLayer {layer} is not 0, 1 or 2; Windows treats it as an invalid setting. Assumed {DefaultSecurityLayer}.");
+            // A REG_DWORD is unsigned: dword:ffffffff is 4294967295, as the evidence line shows it.
+            notes.Add($"Server SecurityLayer {unchecked((uint)layer).ToString(CultureInfo.InvariantCulture)} is not 0, 1 or 2; Windows treats it as an invalid setting. Assumed {DefaultSecurityLayer}.");
             layer = DefaultSecurityLayer;
         }
 
@@ -243,7 +244,9 @@ public static class RegDiagnoser
 
         if (file is not null)
         {
-            notes.Add(string.Create(CultureInfo.InvariantCulture, $"{file.Source} has no {name}: assumed the Windows default {fallback} ({meaning}) for the {side}."));
+            // Present but not a REG_DWORD (or deleted with "name"=-): Windows reads only a REG_DWORD, so the default applies too.
+            string found = MachineFacts.NotADword(file, name) ?? $"{file.Source} has no {name}";
+            notes.Add(string.Create(CultureInfo.InvariantCulture, $"{found}: assumed the Windows default {fallback} ({meaning}) for the {side}."));
         }
 
         return fallback;

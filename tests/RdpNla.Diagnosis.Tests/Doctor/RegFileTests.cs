@@ -117,6 +117,19 @@ public class RegFileTests
     }
 
     [Fact]
+    public void Diagnose_ValueOfTheWrongTypeOrDeleted_IsNamedWhereItIs_NotCalledMissing()
+    {
+        // Windows reads SecurityLayer only as a REG_DWORD: a REG_SZ "2" leaves the default, and so does a deletion.
+        RegFile file = Parse(Header + "[HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp]\n\"SecurityLayer\"=\"2\"\n\"UserAuthentication\"=-\n");
+
+        DoctorReport report = RegDiagnoser.Diagnose(file, null, new OfflineOptions());
+
+        Assert.Contains("test.reg line 4: [HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp] \"SecurityLayer\" = 2, which is not a REG_DWORD: assumed the Windows default 1 (Negotiate) for the server.", report.Notes);
+        Assert.Contains("test.reg line 5: [HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp] \"UserAuthentication\" = (deleted): assumed the Windows default 1 (NLA required) for the server.", report.Notes);
+        Assert.DoesNotContain(report.Notes, n => n.Contains("has no SecurityLayer", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Find_ControlSet001_IsReadAsCurrentControlSet()
     {
         RegFile file = Parse(Header + "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Lsa]\n\"Security Packages\"=hex(7):74,00,73,00,70,00,6b,00,67,00,00,00,00,00\n");
