@@ -28,8 +28,14 @@ internal static class PortalEndpoints
         app.MapGet("/api/pending", (HttpContext context, SelfService service) =>
         {
             string? user = context.Request.Query["user"];
-            return string.IsNullOrEmpty(user)
-                ? Error(PortalOutcome.Refused(400, "invalid-request", "give ?user=NAME"))
+            if (string.IsNullOrEmpty(user))
+            {
+                return Error(PortalOutcome.Refused(400, "invalid-request", "give ?user=NAME"));
+            }
+
+            // The name rules of /api/password: a name no account can have (a control character, too long) is refused.
+            return !AccountName.TryParse(user, out _, out _) || user.Length > AccountName.MaxUserNameLength + AccountName.MaxDomainLength + 1
+                ? Error(PortalOutcome.Refused(400, "invalid-request", "the user name is not valid"))
                 : Results.Json(new { pending = service.Approvals.Pending(user).Select(Describe).ToList() });
         });
     }

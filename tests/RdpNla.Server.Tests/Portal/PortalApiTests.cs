@@ -87,6 +87,20 @@ public class PortalApiTests
         Assert.DoesNotContain("expired", answer, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("alice", HttpStatusCode.OK, "{\"pending\":[]}")]
+    [InlineData("\u001B[31malice", HttpStatusCode.BadRequest, "the user name is not valid")]
+    public async Task ApiPending_TakesTheNamesApiPasswordTakes(string user, HttpStatusCode status, string answer)
+    {
+        await using TestFrontDoor door = await PortalTestSupport.StartAsync();
+        using HttpClient client = door.Client();
+
+        using HttpResponseMessage response = await client.GetAsync("api/pending?user=" + Uri.EscapeDataString(user), TestContext.Current.CancellationToken);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Contains(answer, await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ApiPassword_WrongOldPasswordCountsTowardLockout_AndIsAudited()
     {
