@@ -7,7 +7,7 @@ public static class StoreCommand
     {
         var from = new Option<string>("--from")
         {
-            Description = "The SQLite database to copy from (e.g. rdpnla/rdpnla.db); it is only read.",
+            Description = "The SQLite database to copy from (e.g. rdpnla/rdpnla.db); it is only read, once brought to this version's schema as serve would bring it.",
             HelpName = "SQLITE_PATH",
             Required = true,
         };
