@@ -34,7 +34,7 @@ internal static class PortalEndpoints
             }
 
             // The name rules of /api/password: a name no account can have (a control character, too long) is refused.
-            return !AccountName.TryParse(user, out _, out _) || user.Length > AccountName.MaxUserNameLength + AccountName.MaxDomainLength + 1
+            return !SelfService.TryParseUserName(user, out _)
                 ? Error(PortalOutcome.Refused(400, "invalid-request", "the user name is not valid"))
                 : Results.Json(new { pending = service.Approvals.Pending(user).Select(Describe).ToList() });
         });

@@ -334,11 +334,21 @@ public sealed partial class SelfService(
         return null;
     }
 
+    /// <summary>
+    /// A user name the portal takes: one an account can have (AccountName's rules: no control character, ...), at most
+    /// a user and a domain name long. Anything else is answered 400, "the user name is not valid".
+    /// </summary>
+    internal static bool TryParseUserName(string user, out AccountName name)
+    {
+        name = default;
+        return user.Length <= AccountName.MaxUserNameLength + AccountName.MaxDomainLength + 1 && AccountName.TryParse(user, out name, out _);
+    }
+
     private async Task<(PortalOutcome? Refusal, UserAccount? Account, byte[]? NtHash)> VerifyPasswordAsync(
         string user, string password, bool allowChangeRequired, string purpose, IPEndPoint? client, CancellationToken cancellationToken)
     {
         var wrong = PortalOutcome.Refused(401, "wrong-credentials", "unknown user or wrong password");
-        if (!AccountName.TryParse(user, out AccountName name, out _) || user.Length > AccountName.MaxUserNameLength + AccountName.MaxDomainLength + 1)
+        if (!TryParseUserName(user, out AccountName name))
         {
             return (PortalOutcome.Refused(400, "invalid-request", "the user name is not valid"), null, null);
         }
