@@ -81,7 +81,19 @@ public sealed class TestFrontDoor : IAsyncDisposable
         configure?.Invoke(options);
         var logs = new FakeLoggerProvider(new FakeLogCollector(Microsoft.Extensions.Options.Options.Create(new FakeLogCollectorOptions())));
         ILoggerFactory loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
-        FrontDoorHost host = await FrontDoorHost.StartAsync(options, policy ?? new AccountPolicyOptions(), loggerFactory, timeProvider ?? TimeProvider.System, CancellationToken.None);
+        FrontDoorHost host;
+        try
+        {
+            host = await FrontDoorHost.StartAsync(options, policy ?? new AccountPolicyOptions(), loggerFactory, timeProvider ?? TimeProvider.System, CancellationToken.None);
+        }
+        catch
+        {
+            // A start that fails (a test expecting it, or a metrics port taken, tried again) leaves no folder behind.
+            loggerFactory.Dispose();
+            Directory.Delete(dataDirectory, recursive: true);
+            throw;
+        }
+
         RdpNlaDatabase database = await RdpNlaDatabase.OpenAsync(Server.Storage.DataDirectory.GetDatabasePath(dataDirectory), timeProvider);
         return new TestFrontDoor(host, database, logs, loggerFactory, dataDirectory);
     }
